@@ -1,0 +1,1 @@
+"""The FastAPI service: app factory, settings, channel connectors, admin API and the `helpdesk` CLI."""

@@ -1,0 +1,1 @@
+"""Channel connectors: each turns platform requests into `InboundMessage`s and replies back."""

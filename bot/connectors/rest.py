@@ -1,0 +1,60 @@
+"""Rasa's REST channel: `POST /webhooks/rest/webhook`, so existing Rasa front ends work unchanged."""
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.deps import ManagerDep
+from dialogue.messages import InboundMessage, Reply
+
+CHANNEL = "rest"
+router = APIRouter(prefix="/webhooks/rest", tags=["chat"])
+
+
+class RestMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sender: str = Field(min_length=1, max_length=255, description="Stable id of the customer.")
+    message: str = Field(description="What the customer wrote.")
+    metadata: dict[str, Any] | None = None
+
+
+class SourceOut(BaseModel):
+    id: int
+    title: str
+
+
+class ReplyCustom(BaseModel):
+    kind: str = Field(description="faq | generated | fallback | handoff | action")
+    sources: list[SourceOut]
+    conversation_id: int
+
+
+class RestReply(BaseModel):
+    recipient_id: str
+    text: str
+    custom: ReplyCustom
+
+
+@router.get("/", include_in_schema=False)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}  # Rasa front ends probe this
+
+
+@router.post("/webhook", response_model=list[RestReply])
+async def webhook(body: RestMessage, manager: ManagerDep) -> list[RestReply]:
+    replies = await manager.respond(InboundMessage(CHANNEL, body.sender, body.message, body.metadata or {}))
+    return [_to_rest(body.sender, reply) for reply in replies]
+
+
+def _to_rest(sender: str, reply: Reply) -> RestReply:
+    return RestReply(
+        recipient_id=sender,
+        text=reply.text,
+        custom=ReplyCustom(
+            kind=reply.kind.value,
+            sources=[SourceOut(id=source.id, title=source.title) for source in reply.sources],
+            conversation_id=reply.conversation_id,
+        ),
+    )

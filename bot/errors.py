@@ -1,0 +1,42 @@
+"""Domain errors become HTTP answers here, and only here; clients never see a stack trace."""
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from dialogue.errors import InvalidMessage, MessageTooLong
+from retrieval.errors import FaqNotFound, InvalidFaq, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MessageTooLong)
+    async def too_long(_: Request, error: MessageTooLong) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_413_CONTENT_TOO_LARGE)
+
+    @app.exception_handler(InvalidMessage)
+    async def invalid_message(_: Request, error: InvalidMessage) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(InvalidFaq)
+    async def invalid_faq(_: Request, error: InvalidFaq) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(FaqNotFound)
+    async def faq_not_found(_: Request, error: FaqNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ModelUnavailable)
+    async def model_unavailable(_: Request, error: ModelUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "Internal error while handling the request; it is in the server log. "
+                       "What you sent was recorded and can be retried."},
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )

@@ -1,0 +1,15 @@
+from alembic import context
+from sqlalchemy import create_engine
+
+import dialogue.records  # noqa: F401  (registers the tables on Base.metadata)
+import retrieval.faqs  # noqa: F401
+from retrieval.storage import Base
+
+config = context.config
+engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+
+with engine.begin() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()

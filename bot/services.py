@@ -1,0 +1,94 @@
+"""Builds the heavy components once from `Settings`; the app and the CLI share this wiring."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from bot.migrate import upgrade_database
+from bot.settings import Settings
+from dialogue.generation import Generator, TransformersGenerator
+from dialogue.manager import DialogueConfig, DialogueManager
+from dialogue.policy import Thresholds
+from dialogue.store import ConversationStore
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.knowledge_base import KnowledgeBase
+from retrieval.storage import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """Something an operator must fix before the bot can start; the message says what."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    embedder: Embedder
+    generator: Generator
+    knowledge: KnowledgeBase
+    manager: DialogueManager
+    ready: bool = field(default=False)
+
+    def start(self, with_lm: bool = True) -> None:
+        """Migrate the database, load the models and bring the index up to date (idempotent).
+
+        FAQ import and export pass `with_lm=False`: they never generate, so they skip loading the LM.
+        """
+        if self.ready:
+            return
+        check_database(self.engine, self.settings.resolved_database_url)
+        upgrade_database(self.engine)
+        components = (self.embedder, self.generator) if with_lm else (self.embedder,)
+        for component in components:
+            if hasattr(component, "warm_up"):
+                component.warm_up()
+        self.knowledge.sync_index()
+        self.ready = with_lm
+
+
+def build_services(settings: Settings, *, embedder: Embedder | None = None,
+                   generator: Generator | None = None) -> Services:
+    """Cheap: constructs and wires components; nothing is loaded until `Services.start()`.
+
+    Tests pass an already warm embedder and generator to share them between databases.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    device = "cpu" if settings.device == "auto" else settings.device
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model, device=device)
+    generator = generator or TransformersGenerator(
+        settings.lm_model, settings.resolved_models_dir, settings.lm_adapter, settings.device
+    )
+    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir)
+    store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
+    config = DialogueConfig(
+        company=settings.company_name,
+        thresholds=Thresholds(faq=settings.faq_threshold, generate=settings.generate_threshold),
+        max_message_chars=settings.max_message_chars,
+        snippets_in_prompt=settings.snippets_in_prompt,
+        history_token_budget=settings.history_token_budget,
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+    )
+    manager = DialogueManager(store, knowledge, generator, config)
+    return Services(settings, engine, sessions, embedder, generator, knowledge, manager)
+
+
+def check_database(engine: Engine, url: str) -> None:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (OperationalError, SQLAlchemyError) as error:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise StartupError(
+            f"Cannot reach the database at {shown}: {error.orig if hasattr(error, 'orig') else error}. "
+            "Check HELPDESK_DATABASE_URL and that the database server is running."
+        ) from error

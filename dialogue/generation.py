@@ -1,0 +1,129 @@
+"""LM backends behind one small `Generator` role."""
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from dialogue.lm_models import resolve_lm_source
+from retrieval.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+ChatMessages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    model_id: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+
+
+class Generator(Protocol):
+    model_id: str
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float) -> Generation: ...
+
+
+class TransformersGenerator:
+    """A transformers causal LM with an optional LoRA adapter; bf16 on CUDA, fp32 on CPU."""
+
+    def __init__(self, model: str, models_dir: Path, adapter: Path | None = None, device: str = "auto"):
+        self.model_name = model
+        self.models_dir = models_dir
+        self.adapter = adapter
+        self.device_setting = device
+        self.model_id = model
+        self.calls = 0  # generations served; lets operators (and tests) see when the LM ran
+        self._model = None
+        self._tokenizer = None
+        # One generation at a time: parallel generate() calls on a CPU only slow each other down.
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        source, self.model_id = resolve_lm_source(self.model_name, self.models_dir)
+        device = self.device_setting
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+        except OSError as error:
+            raise ModelUnavailable(
+                f"Cannot load LM {source!r}: {error}. Set HELPDESK_LM_MODEL to an existing folder, "
+                "a .gguf file, or a model id available offline."
+            ) from error
+        if self.adapter is not None:
+            model = self._with_adapter(model)
+        model.eval()
+        self._tokenizer, self._model, self.device = tokenizer, model, device
+
+    def _with_adapter(self, model):
+        from peft import PeftModel
+
+        if not (self.adapter / "adapter_config.json").is_file():
+            raise ModelUnavailable(f"HELPDESK_LM_ADAPTER {self.adapter} holds no adapter_config.json.")
+        self.model_id = f"{self.model_id}+{self.adapter.name}"
+        return PeftModel.from_pretrained(model, str(self.adapter))
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float) -> Generation:
+        import torch
+
+        self.warm_up()
+        inputs = self._tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        ).to(self.device)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.9} if temperature > 0 else {
+            "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        started = time.perf_counter()
+        with self._lock, torch.inference_mode():
+            output = self._model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                repetition_penalty=1.1,
+                pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                **sampling,
+            )
+            self.calls += 1
+        prompt_tokens = inputs["input_ids"].shape[1]
+        new_ids = output[0, prompt_tokens:]
+        text = self._tokenizer.decode(new_ids, skip_special_tokens=True)
+        finished = bool(len(new_ids)) and int(new_ids[-1]) == self._tokenizer.eos_token_id
+        return Generation(
+            text=tidy(text, cut_unfinished=not finished),
+            model_id=self.model_id,
+            prompt_tokens=prompt_tokens,
+            new_tokens=len(new_ids),
+            seconds=time.perf_counter() - started,
+        )
+
+
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+def tidy(text: str, cut_unfinished: bool) -> str:
+    """Strip whitespace and, when generation hit the token limit, drop the unfinished last sentence."""
+    text = text.strip()
+    if cut_unfinished:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        if ends:
+            text = text[: ends[-1]].strip()
+    return text

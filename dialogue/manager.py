@@ -1,0 +1,162 @@
+"""The one `respond` path: record, understand, retrieve, decide, answer, record."""
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from dialogue.context import rewrite_follow_up
+from dialogue.errors import EmptyMessage, MessageTooLong
+from dialogue.generation import Generator
+from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
+from dialogue.policy import Decision, Thresholds, decide, wants_person
+from dialogue.profile import (
+    acknowledge, answer_profile_question, asked_profile_field, extract_profile, is_only_self_description,
+)
+from dialogue.prompt import HistoryTurn, build_prompt
+from dialogue.store import ConversationStore, OpenedTurn
+from retrieval.knowledge_base import Hit, KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+FALLBACK_TEXT = (
+    "I'm sorry, I can't help with that: it isn't covered by what I know. "
+    'Would you like me to connect you with a person from our support team? Just say "talk to a person".'
+)
+HANDOFF_TEXT = (
+    "I'm passing this conversation to a member of our support team. "
+    "They will reply here as soon as they can."
+)
+WAITING_FOR_AGENT_TEXT = "Thanks, I've added this to your conversation. A member of our team will reply here soon."
+RESTARTED_TEXT = "Let's start over. How can I help you?"
+_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening))( there)?\s*[!.]*\s*$", re.I)
+_RESTART = re.compile(r"^\s*/restart\s*$")
+
+
+@dataclass(frozen=True)
+class DialogueConfig:
+    company: str
+    thresholds: Thresholds
+    max_message_chars: int
+    snippets_in_prompt: int
+    history_token_budget: int
+    max_new_tokens: int
+    temperature: float
+
+
+class DialogueManager:
+    def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, generator: Generator,
+                 config: DialogueConfig):
+        self.store = store
+        self.knowledge = knowledge
+        self.generator = generator
+        self.config = config
+        self._locks = _KeyedLocks()
+
+    def validate(self, text: str) -> str:
+        if not text or not text.strip():
+            raise EmptyMessage()
+        if len(text) > self.config.max_message_chars:
+            raise MessageTooLong(len(text), self.config.max_message_chars)
+        return text.strip()
+
+    async def respond(self, message: InboundMessage) -> list[Reply]:
+        """Answer one inbound message; messages of one sender are answered strictly in arrival order."""
+        text = self.validate(message.text)
+        async with self._locks.hold((message.channel, message.sender_id)):
+            # Database and model work happens in a thread so that no conversation blocks the others.
+            return await asyncio.to_thread(self._respond, message, text)
+
+    def _respond(self, message: InboundMessage, text: str) -> list[Reply]:
+        started = time.perf_counter()
+        turn = self.store.record_user_message(message, text)
+        reply, model_id = self._answer(turn, text)
+        self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
+        return [reply]
+
+    def _answer(self, turn: OpenedTurn, text: str) -> tuple[Reply, str | None]:
+        def reply(kind: ReplyKind, answer: str, sources: list[Source] | None = None) -> Reply:
+            return Reply(answer, kind, turn.conversation_id, sources or [])
+
+        if _RESTART.match(text):
+            self.store.set_status(turn.conversation_id, "closed")
+            return reply(ReplyKind.ACTION, RESTARTED_TEXT), None
+        if turn.conversation_status == "handoff":
+            return reply(ReplyKind.HANDOFF, WAITING_FOR_AGENT_TEXT), None
+
+        update = extract_profile(text)
+        if update:
+            self.store.update_profile(turn.user_id, update)
+            if is_only_self_description(update):
+                return reply(ReplyKind.ACTION, acknowledge(update)), None
+        if asked := asked_profile_field(text):
+            return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id))), None
+        if wants_person(text):
+            self.store.set_status(turn.conversation_id, "handoff")
+            return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None
+        if _GREETING.match(text):
+            name = self.store.profile(turn.user_id).name
+            return reply(ReplyKind.ACTION, f"Hello{' ' + name if name else ''}! How can I help you today?"), None
+
+        query = rewrite_follow_up(text, self.store.previous_user_messages(turn.conversation_id, turn.turn_id))
+        if query != text:
+            self.store.set_search_query(turn.turn_id, query)
+        hits = self.knowledge.search(query, top_k=max(self.config.snippets_in_prompt, 5))
+        decision = decide(hits, self.config.thresholds)
+        if decision is Decision.FAQ:
+            return reply(ReplyKind.FAQ, hits[0].faq.answer, [_source(hits[0])]), None
+        if decision is Decision.FALLBACK:
+            return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), None
+        snippets = [hit for hit in hits if hit.score >= self.config.thresholds.generate]
+        snippets = snippets[: self.config.snippets_in_prompt]
+        generation = self._generate(turn, text, snippets)
+        if not generation.text:
+            return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), generation.model_id
+        return reply(ReplyKind.GENERATED, generation.text, [_source(hit) for hit in snippets]), generation.model_id
+
+    def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit]):
+        history = [
+            HistoryTurn("user" if role == "user" else "assistant", past)
+            for role, past in self.store.history(turn.conversation_id, turn.turn_id)
+        ]
+        messages = build_prompt(
+            company=self.config.company,
+            message=text,
+            snippets=snippets,
+            profile_facts=self.store.profile(turn.user_id).facts(),
+            history=history,
+            count_tokens=self.generator.count_tokens,
+            history_token_budget=self.config.history_token_budget,
+        )
+        return self.generator.generate(
+            messages, max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature
+        )
+
+
+def _source(hit: Hit) -> Source:
+    return Source(id=hit.faq.id, title=hit.faq.question)
+
+
+class _KeyedLocks:
+    """One FIFO asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -1,0 +1,35 @@
+"""The neutral messages every channel converts to and from."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ReplyKind(StrEnum):
+    FAQ = "faq"  # the curated answer, verbatim
+    GENERATED = "generated"  # the LM's answer from retrieved snippets
+    FALLBACK = "fallback"  # nothing relevant known; offers a person
+    HANDOFF = "handoff"  # the conversation waits for a person
+    ACTION = "action"  # a built-in action: profile answers, greetings, restarts
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    channel: str
+    sender_id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    kind: ReplyKind
+    conversation_id: int
+    sources: list[Source] = field(default_factory=list)

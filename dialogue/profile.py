@@ -1,0 +1,150 @@
+"""Facts customers tell us about themselves, and answers to "what's my name?"-style questions."""
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+_NAME = re.compile(
+    r"\b(?:my name is|my name's|call me|i am called|i'm called|this is)\s+"
+    r"(?P<name>[A-Za-zÀ-ÿ][\w'’-]*(?:\s+(?!and\b|but\b|i\b)[A-ZÀ-Þ][\w'’-]*)?)",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_ORDER = re.compile(
+    r"\border(?:\s+(?:number|no\.?|id|ref(?:erence)?))?\s*(?:is|:|#)?\s*#?\s*(?P<order>[A-Z]{0,4}-?\d{4,12})\b",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{5,18}\d(?![\w-])")
+# Words that follow "this is"/"call me" but are not names.
+_NOT_NAMES = {"a", "an", "the", "about", "urgent", "not", "so", "really", "very", "my", "it", "me", "what", "at",
+              "on", "back", "later", "now", "tomorrow", "please", "when", "if"}
+# "I'm Ann" names someone only when it is the whole message; "I'm having trouble" must not.
+_SHORT_INTRO = re.compile(r"^(?i:(?:hi|hello|hey)[,!.]?\s+)?(?i:i am|i'm)\s+(?P<name>[A-Z][a-zà-ÿ'’-]+)[.!]?$")
+
+
+class ProfileField(StrEnum):
+    NAME = "name"
+    EMAIL = "email"
+    PHONE = "phone"
+    ORDER = "order numbers"
+
+
+_QUESTIONS = {
+    ProfileField.NAME: re.compile(r"\b(what(?:'s| is) my name|do you (?:know|remember) my name|who am i)\b", re.I),
+    ProfileField.EMAIL: re.compile(
+        r"\b(what(?:'s| is) my e-?mail|(?:which|what) e-?mail (?:address )?(?:do you have|have you got|is on file)"
+        r"|do you have my e-?mail)\b",
+        re.I,
+    ),
+    ProfileField.PHONE: re.compile(
+        r"\b(what(?:'s| is) my (?:phone|mobile)(?: number)?|(?:which|what) (?:phone|number) do you have)\b", re.I
+    ),
+    ProfileField.ORDER: re.compile(r"\b(what(?:'s| is| are) my order(?: numbers?| ids?)?|which orders?)\b", re.I),
+}
+
+
+@dataclass
+class ProfileUpdate:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    order_numbers: list[str] = field(default_factory=list)
+    # The message with the self-description removed, to tell "My name is Ann" from a real question.
+    remainder: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.name or self.email or self.phone or self.order_numbers)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str | None
+    email: str | None
+    phone: str | None
+    order_numbers: list[str]
+
+    def facts(self) -> list[str]:
+        facts = []
+        if self.name:
+            facts.append(f"Name: {self.name}")
+        if self.email:
+            facts.append(f"Email: {self.email}")
+        if self.phone:
+            facts.append(f"Phone: {self.phone}")
+        if self.order_numbers:
+            facts.append("Order numbers: " + ", ".join(self.order_numbers))
+        return facts
+
+
+def extract_profile(text: str) -> ProfileUpdate:
+    update = ProfileUpdate()
+    remainder = text
+    if match := _EMAIL.search(text):
+        update.email = match.group(0)
+        remainder = remainder.replace(match.group(0), " ")
+    orders = [m.group("order").upper() for m in _ORDER.finditer(remainder)]
+    update.order_numbers = list(dict.fromkeys(orders))
+    for match in list(_ORDER.finditer(remainder)):
+        remainder = remainder.replace(match.group(0), " ")
+    if match := _PHONE.search(remainder):
+        digits = re.sub(r"\D", "", match.group(0))
+        if 7 <= len(digits) <= 15:
+            update.phone = re.sub(r"\s+", " ", match.group(0)).strip()
+            remainder = remainder.replace(match.group(0), " ")
+    if match := _NAME.search(remainder) or _SHORT_INTRO.match(remainder.strip()):
+        words = [w for w in match.group("name").split() if w.lower() not in _NOT_NAMES]
+        if words and words[0].lower() == match.group("name").split()[0].lower():
+            update.name = " ".join(word[:1].upper() + word[1:] for word in words)
+            remainder = remainder.replace(match.group(0), " ")
+    update.remainder = re.sub(r"\s+", " ", remainder).strip(" ,.;!-")
+    return update
+
+
+def is_only_self_description(update: ProfileUpdate) -> bool:
+    """True for "Hi, my name is Ann" or "my email is x@y.z": nothing left to look up in the knowledge base."""
+    return bool(update) and "?" not in update.remainder and len(update.remainder.split()) <= 6
+
+
+def asked_profile_field(text: str) -> ProfileField | None:
+    for profile_field, pattern in _QUESTIONS.items():
+        if pattern.search(text):
+            return profile_field
+    return None
+
+
+def answer_profile_question(asked: ProfileField, profile: Profile) -> str:
+    value = {
+        ProfileField.NAME: profile.name,
+        ProfileField.EMAIL: profile.email,
+        ProfileField.PHONE: profile.phone,
+        ProfileField.ORDER: ", ".join(profile.order_numbers) or None,
+    }[asked]
+    if value is None:
+        return (
+            f"I don't have your {asked} yet. You can tell me, for example: "
+            + {
+                ProfileField.NAME: '"My name is Alex."',
+                ProfileField.EMAIL: '"My email is alex@example.com."',
+                ProfileField.PHONE: '"My phone number is +44 20 7946 0000."',
+                ProfileField.ORDER: '"My order number is NH-12345."',
+            }[asked]
+        )
+    if asked is ProfileField.NAME:
+        return f"Your name is {value}."
+    if asked is ProfileField.ORDER:
+        return f"The order numbers you gave me: {value}."
+    return f"The {asked} I have for you is {value}."
+
+
+def acknowledge(update: ProfileUpdate) -> str:
+    noted = []
+    if update.email:
+        noted.append(f"your email {update.email}")
+    if update.phone:
+        noted.append(f"your phone number {update.phone}")
+    if update.order_numbers:
+        noted.append("order " + ", ".join(update.order_numbers))
+    greeting = f"Nice to meet you, {update.name}!" if update.name else "Thanks!"
+    if noted:
+        greeting += " I've noted " + " and ".join(noted) + "."
+    return greeting + " How can I help you today?"

