@@ -5,8 +5,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.deps import KnowledgeDep, SettingsDep, require_admin
-from dialogue.policy import Thresholds, decide
+from bot.deps import KnowledgeDep, ManagerDep, require_admin
+from dialogue.policy import decide
 from retrieval.faqs import Faq, make_draft
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -89,8 +89,8 @@ def delete_faq(faq_id: int, knowledge: KnowledgeDep) -> Response:
 
 
 @router.post("/search", response_model=SearchOut)
-def search(body: SearchIn, knowledge: KnowledgeDep, settings: SettingsDep):
-    thresholds = Thresholds(faq=settings.faq_threshold, generate=settings.generate_threshold)
+def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
+    thresholds = manager.config.thresholds  # the very thresholds chat decides with
     hits = knowledge.search(body.query.strip(), top_k=body.top_k)
     return SearchOut(
         hits=[SearchHit(faq_id=h.faq.id, score=round(h.score, 4), question=h.faq.question, answer=h.faq.answer,

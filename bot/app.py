@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.state.services = services
     install_error_handlers(app)
 

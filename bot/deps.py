@@ -17,7 +17,7 @@ def get_services(request: Request) -> Services:
 
 
 def get_app_settings(request: Request) -> Settings:
-    return request.app.state.services.settings
+    return request.app.state.settings
 
 
 def get_manager(services: "ServicesDep") -> DialogueManager:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from dialogue.context import rewrite_follow_up
+from dialogue.context import CONTEXT_WEIGHT, contextualize
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.generation import Generator
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
@@ -92,6 +92,7 @@ class DialogueManager:
             self.store.update_profile(turn.user_id, update)
             if is_only_self_description(update):
                 return reply(ReplyKind.ACTION, acknowledge(update)), None
+            text = update.remainder  # "My order is NH-1, how do I track it?" searches for the question
         if asked := asked_profile_field(text):
             return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id))), None
         if wants_person(text):
@@ -101,10 +102,11 @@ class DialogueManager:
             name = self.store.profile(turn.user_id).name
             return reply(ReplyKind.ACTION, f"Hello{' ' + name if name else ''}! How can I help you today?"), None
 
-        query = rewrite_follow_up(text, self.store.previous_user_messages(turn.conversation_id, turn.turn_id))
-        if query != text:
-            self.store.set_search_query(turn.turn_id, query)
-        hits = self.knowledge.search(query, top_k=max(self.config.snippets_in_prompt, 5))
+        query = contextualize(text, self.store.previous_queries(turn.conversation_id, turn.turn_id))
+        if query.context:
+            self.store.set_search_query(turn.turn_id, query.rewritten)
+        hits = self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
+                                     context=query.context, context_weight=CONTEXT_WEIGHT)
         decision = decide(hits, self.config.thresholds)
         if decision is Decision.FAQ:
             return reply(ReplyKind.FAQ, hits[0].faq.answer, [_source(hits[0])]), None

@@ -11,7 +11,7 @@ _NAME = re.compile(
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _ORDER = re.compile(
-    r"\border(?:\s+(?:number|no\.?|id|ref(?:erence)?))?\s*(?:is|:|#)?\s*#?\s*(?P<order>[A-Z]{0,4}-?\d{4,12})\b",
+    r"\b(?:my\s+)?order(?:\s+(?:number|no\.?|id|ref(?:erence)?))?\s*(?:is|:|#)?\s*#?\s*(?P<order>[A-Z]{0,4}-?\d{4,12})\b",
     re.IGNORECASE,
 )
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{5,18}\d(?![\w-])")

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,10 +79,11 @@ class ConversationStore:
             session.get(TurnRecord, turn_id).search_query = query
             session.commit()
 
-    def previous_user_messages(self, conversation_id: int, before_turn: int, limit: int = 2) -> list[str]:
+    def previous_queries(self, conversation_id: int, before_turn: int, limit: int = 2) -> list[str]:
+        """The customer's earlier queries (rewritten where they were follow-ups), oldest first."""
         with self.sessions() as session:
             texts = session.scalars(
-                select(TurnRecord.text)
+                select(func.coalesce(TurnRecord.search_query, TurnRecord.text))
                 .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == "user",
                        TurnRecord.id < before_turn)
                 .order_by(TurnRecord.id.desc()).limit(limit)

@@ -5,6 +5,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -94,8 +95,15 @@ class KnowledgeBase:
                 raise FaqNotFound(faq_id)
             return Faq.from_record(record)
 
-    def search(self, query: str, top_k: int = 5) -> list[Hit]:
-        vector = self.embedder.embed([query])[0]
+    def search(self, query: str, top_k: int = 5, context: str | None = None,
+               context_weight: float = 0.5) -> list[Hit]:
+        """The best FAQs for `query`; a `context` (the previous query of a follow-up) is blended in."""
+        if context:
+            vectors = self.embedder.embed([query, context])
+            vector = vectors[0] + context_weight * vectors[1]
+            vector /= np.linalg.norm(vector)
+        else:
+            vector = self.embedder.embed([query])[0]
         matches = self._require_index().search(vector, top_k)
         with self.sessions() as session:
             records = {

@@ -1,0 +1,132 @@
+"""Shared fixtures: real models loaded once per run, a real database per backend, the real app.
+
+PostgreSQL tests run against HELPDESK_TEST_POSTGRES_URL (a role allowed to create databases); each run
+creates and drops its own database. Without the variable they are skipped, except in CI, where a missing
+server is an error: CI must test both backends.
+"""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+
+from bot.app import create_app
+from bot.cli import SAMPLE_FAQS
+from bot.services import Services, build_services
+from bot.settings import Settings
+from dialogue.generation import TransformersGenerator
+from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.faq_files import read_faq_file
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ADMIN_TOKEN = "test-admin-token"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    # Converting the embedded GGUF takes ~25 s; point this at a kept folder to pay it once across runs.
+    configured = os.environ.get("HELPDESK_TEST_MODELS_DIR")
+    return Path(configured) if configured else tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    model = SentenceTransformerEmbedder("default", device="cpu")
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def generator(models_dir) -> TransformersGenerator:
+    model = TransformersGenerator("default", models_dir, device="cpu")
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = os.environ.get("HELPDESK_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL: set HELPDESK_TEST_POSTGRES_URL (.ci/run starts a server)")
+        pytest.skip("HELPDESK_TEST_POSTGRES_URL is not set")
+    return url
+
+
+def _fresh_postgres_database(server_url: str) -> tuple[str, callable]:
+    name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def make_settings(data_dir: Path, database_url: str, models_dir: Path, **overrides) -> Settings:
+    values = dict(
+        data_dir=data_dir,
+        database_url=database_url,
+        models_dir=models_dir,
+        admin_token=ADMIN_TOKEN,
+        company_name="Nimbus Home",
+        max_new_tokens=24,  # short outputs keep the suite fast; the bench measures full-length replies
+        device="cpu",
+    )
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'helpdesk.db'}"
+        return
+    url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def services(database_url, tmp_path_factory, models_dir, embedder, generator) -> Services:
+    """Started services over a database that holds the sample knowledge base."""
+    settings = make_settings(tmp_path_factory.mktemp("data"), database_url, models_dir)
+    started = build_services(settings, embedder=embedder, generator=generator)
+    started.start()
+    started.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
+    yield started
+    started.engine.dispose()
+
+
+@pytest.fixture()
+def client(services) -> TestClient:
+    with TestClient(create_app(services.settings, services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture()
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture()
+def sender() -> str:
+    return f"customer-{uuid.uuid4().hex[:8]}"
+
+
+def chat(client: TestClient, sender: str, message: str, **extra) -> dict:
+    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message, **extra})
+    assert response.status_code == 200, response.text
+    replies = response.json()
+    assert len(replies) == 1
+    assert replies[0]["recipient_id"] == sender
+    return replies[0]
