@@ -19,4 +19,5 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade_database(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    # "heads": features developed in parallel may add migration branches; all of them apply.
+    command.upgrade(alembic_config(engine), "heads")

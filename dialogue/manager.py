@@ -1,6 +1,7 @@
 """The one `respond` path: record, understand, retrieve, decide, answer, record."""
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
@@ -74,8 +75,8 @@ class DialogueManager:
         started = time.perf_counter()
         turn = self.store.record_user_message(message, text)
         reply, model_id = self._answer(turn, text)
-        self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
-        return [reply]
+        turn_id = self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
+        return [dataclasses.replace(reply, turn_id=turn_id)]
 
     def _answer(self, turn: OpenedTurn, text: str) -> tuple[Reply, str | None]:
         def reply(kind: ReplyKind, answer: str, sources: list[Source] | None = None) -> Reply:

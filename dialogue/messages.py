@@ -33,3 +33,4 @@ class Reply:
     kind: ReplyKind
     conversation_id: int
     sources: list[Source] = field(default_factory=list)
+    turn_id: int | None = None  # the stored bot turn; feedback refers to it

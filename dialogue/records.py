@@ -68,4 +68,7 @@ class TurnRecord(Base):
     metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     model_id: Mapped[str | None] = mapped_column(String(255))
+    # Customer feedback on a bot turn: 1 thumbs up, -1 thumbs down.
+    feedback: Mapped[int | None] = mapped_column(Integer)
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -126,18 +126,41 @@ class ConversationStore:
                 conversation.closed_at = utcnow()
             session.commit()
 
-    def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None) -> None:
+    def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None) -> int:
+        """Store the bot turn; returns its id."""
         with self.sessions() as session:
-            session.add(TurnRecord(
+            turn = TurnRecord(
                 conversation_id=reply.conversation_id, role="bot", text=reply.text, kind=reply.kind.value,
                 sources=[{"id": source.id, "title": source.title} for source in reply.sources],
                 latency_ms=latency_ms, model_id=model_id,
-            ))
+            )
+            session.add(turn)
             conversation = session.get(ConversationRecord, reply.conversation_id)
             conversation.last_activity_at = utcnow()
             session.commit()
+            return turn.id
 
 
 def _aware(moment):
     # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class TurnNotFound(LookupError):
+    pass
+
+
+def record_feedback(sessions: sessionmaker, channel: str, sender_id: str, turn_id: int, rating: int) -> None:
+    """Store thumbs up (1) / down (-1) on a bot turn, only if that turn was said to this sender."""
+    with sessions() as session:
+        turn = session.scalar(
+            select(TurnRecord)
+            .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .where(TurnRecord.id == turn_id, TurnRecord.role == "bot",
+                   ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender_id)
+        )
+        if turn is None:
+            raise TurnNotFound(f"No bot message {turn_id} in a conversation of sender {sender_id!r} on {channel}.")
+        turn.feedback, turn.feedback_at = rating, utcnow()
+        session.commit()

@@ -183,3 +183,13 @@ def test_metadata_is_stored_with_the_message(client, services, sender):
     reply = chat(client, sender, "hello", metadata={"page": "/pricing", "locale": "en-GB"})
     user_turn = turns_of(services, reply["custom"]["conversation_id"])[0]
     assert user_turn.metadata_ == {"page": "/pricing", "locale": "en-GB"}
+
+
+def test_feedback_is_stored_on_the_bot_turn_of_that_sender_only(client, services, sender):
+    reply = chat(client, sender, "What is the return policy for devices?")
+    turn_id = reply["custom"]["turn_id"]
+    assert client.post("/feedback", json={"sender": sender + "-x", "turn_id": turn_id, "rating": "up"}).status_code == 404
+    assert client.post("/feedback", json={"sender": sender, "turn_id": turn_id, "rating": "meh"}).status_code == 422
+    assert client.post("/feedback", json={"sender": sender, "turn_id": turn_id, "rating": "up"}).status_code == 204
+    with services.sessions() as session:
+        assert session.get(TurnRecord, turn_id).feedback == 1

@@ -29,6 +29,7 @@ class ReplyCustom(BaseModel):
     kind: str = Field(description="faq | generated | fallback | handoff | action")
     sources: list[SourceOut]
     conversation_id: int
+    turn_id: int = Field(description="The stored bot turn; send feedback on it to POST /feedback.")
 
 
 class RestReply(BaseModel):
@@ -56,5 +57,6 @@ def _to_rest(sender: str, reply: Reply) -> RestReply:
             kind=reply.kind.value,
             sources=[SourceOut(id=source.id, title=source.title) for source in reply.sources],
             conversation_id=reply.conversation_id,
+            turn_id=reply.turn_id,
         ),
     )

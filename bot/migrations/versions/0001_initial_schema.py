@@ -76,6 +76,8 @@ def upgrade() -> None:
     sa.Column('metadata', sa.JSON(), nullable=False),
     sa.Column('latency_ms', sa.Float(), nullable=True),
     sa.Column('model_id', sa.String(length=255), nullable=True),
+    sa.Column('feedback', sa.Integer(), nullable=True),
+    sa.Column('feedback_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
