@@ -98,7 +98,8 @@ class TransformersGenerator:
             output = self._model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
-                repetition_penalty=1.1,
+                # No repetition penalty: in a decoder-only model it also penalises the prompt's tokens, which
+                # pushed the model away from copying facts out of the snippets.
                 pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
                 **sampling,
             )

@@ -6,10 +6,10 @@ from typing import Callable
 from retrieval.knowledge_base import Hit
 
 INSTRUCTIONS = (
-    "You are the customer support assistant of {company}. Answer the customer's last message using only "
-    "the knowledge snippets below. Cite the snippet you used with its number in brackets, like [1]. If the "
-    "snippets do not contain the answer, say that you do not know and offer to connect the customer with a "
-    "person. Never invent prices, dates, policies or links. Answer in at most three short sentences."
+    "You are the customer support assistant of {company}. Answer the customer's question using only facts "
+    "from the knowledge snippets that come with it, and cite the snippet you used like [1]. If the snippets "
+    "do not answer the question, say that you do not know and offer to connect the customer with a person. "
+    "Never invent prices, dates, policies or links. Answer in at most three short sentences."
 )
 
 
@@ -29,17 +29,20 @@ def build_prompt(
     count_tokens: Callable[[str], int],
     history_token_budget: int,
 ) -> list[dict[str, str]]:
-    """Chat messages for the model's own chat template; `history` is oldest first, without `message`."""
+    """Chat messages for the model's own chat template; `history` is oldest first, without `message`.
+
+    The snippets travel in the last user turn, right before the question, not in the system prompt: the
+    small default model copies facts from there far more faithfully (see docs/generation.md).
+    """
     system = [INSTRUCTIONS.format(company=company)]
     if profile_facts:
         system.append("What we know about this customer:\n" + "\n".join(f"- {fact}" for fact in profile_facts))
-    system.append("Knowledge snippets:\n" + "\n".join(
-        f"[{number}] {hit.faq.question}\n{hit.faq.answer}" for number, hit in enumerate(snippets, start=1)
-    ))
     messages = [{"role": "system", "content": "\n\n".join(system)}]
     messages += [{"role": turn.role, "content": turn.text} for turn in recent_within(history, count_tokens,
                                                                                      history_token_budget)]
-    messages.append({"role": "user", "content": message})
+    snippet_text = "\n".join(
+        f"[{number}] {hit.faq.question}\n{hit.faq.answer}" for number, hit in enumerate(snippets, start=1))
+    messages.append({"role": "user", "content": f"Knowledge snippets:\n{snippet_text}\n\nCustomer question: {message}"})
     return messages
 
 
