@@ -1,0 +1,98 @@
+"""Admin API for agents: the handoff inbox, transcripts, agent replies, handing back to the bot."""
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.deps import ServicesDep, require_admin
+from dialogue.inbox import ConversationClosed, ConversationNotFound, ConversationView, Inbox
+
+router = APIRouter(prefix="/admin/conversations", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+class TurnOut(BaseModel):
+    id: int
+    role: str
+    text: str
+    kind: str
+    sources: list
+    feedback: int | None
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    id: int
+    channel: str
+    sender_ids: list[str]
+    status: str
+    customer_name: str | None
+    customer_email: str | None
+    started_at: datetime
+    last_activity_at: datetime
+    turns: list[TurnOut]
+
+    @classmethod
+    def of(cls, view: ConversationView) -> "ConversationOut":
+        return cls(**{**view.__dict__, "turns": [TurnOut(**turn.__dict__) for turn in view.turns]})
+
+
+class ConversationPage(BaseModel):
+    data: list[ConversationOut]
+    count: int
+
+
+class AgentMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20000)
+    agent: str = Field("agent", min_length=1, max_length=100, description="Who answers, for the record.")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["bot", "handoff", "closed"]
+
+
+def get_inbox(services: ServicesDep) -> Inbox:
+    return Inbox(services.sessions)
+
+
+def _not_found(error: ConversationNotFound) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
+
+
+@router.get("", response_model=ConversationPage)
+def list_conversations(inbox: Inbox = Depends(get_inbox),
+                       status_filter: Literal["bot", "handoff", "closed"] | None = Query(None, alias="status"),
+                       offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)):
+    views, count = inbox.page(status_filter, offset, limit)
+    return ConversationPage(data=[ConversationOut.of(view) for view in views], count=count)
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut)
+def get_conversation(conversation_id: int, inbox: Inbox = Depends(get_inbox)):
+    try:
+        return ConversationOut.of(inbox.get(conversation_id))
+    except ConversationNotFound as error:
+        raise _not_found(error) from None
+
+
+@router.post("/{conversation_id}/messages", response_model=TurnOut, status_code=status.HTTP_201_CREATED)
+def reply_as_agent(conversation_id: int, body: AgentMessage, inbox: Inbox = Depends(get_inbox)):
+    try:
+        return TurnOut(**inbox.reply_as_agent(conversation_id, body.agent, body.text.strip()).__dict__)
+    except ConversationNotFound as error:
+        raise _not_found(error) from None
+    except ConversationClosed as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+@router.put("/{conversation_id}/status", response_model=ConversationOut)
+def change_status(conversation_id: int, body: StatusChange, inbox: Inbox = Depends(get_inbox)):
+    try:
+        return ConversationOut.of(inbox.set_status(conversation_id, body.status))
+    except ConversationNotFound as error:
+        raise _not_found(error) from None

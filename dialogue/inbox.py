@@ -1,0 +1,109 @@
+"""The agents' side of a handoff: find conversations waiting for a person, read them, answer, hand back."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from retrieval.storage import utcnow
+
+STATUSES = ("bot", "handoff", "closed")
+
+
+class ConversationNotFound(LookupError):
+    def __init__(self, conversation_id: int):
+        super().__init__(f"No conversation with id {conversation_id}; list them with GET /admin/conversations.")
+
+
+class ConversationClosed(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TurnView:
+    id: int
+    role: str
+    text: str
+    kind: str
+    sources: list
+    feedback: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: int
+    channel: str
+    sender_ids: list[str]
+    status: str
+    customer_name: str | None
+    customer_email: str | None
+    started_at: datetime
+    last_activity_at: datetime
+    turns: list[TurnView]
+
+
+class Inbox:
+    def __init__(self, sessions: sessionmaker):
+        self.sessions = sessions
+
+    def page(self, status: str | None, offset: int, limit: int) -> tuple[list[ConversationView], int]:
+        """Newest activity first, without turns."""
+        with self.sessions() as session:
+            query = select(ConversationRecord)
+            if status:
+                query = query.where(ConversationRecord.status == status)
+            count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            records = session.scalars(
+                query.order_by(ConversationRecord.last_activity_at.desc()).offset(offset).limit(limit)).all()
+            return [self._view(session, record, with_turns=False) for record in records], count
+
+    def get(self, conversation_id: int) -> ConversationView:
+        with self.sessions() as session:
+            return self._view(session, self._conversation(session, conversation_id), with_turns=True)
+
+    def reply_as_agent(self, conversation_id: int, agent: str, text: str) -> TurnView:
+        """Store an agent's answer; the conversation stays with people until it is handed back."""
+        with self.sessions() as session:
+            conversation = self._conversation(session, conversation_id)
+            if conversation.status == "closed":
+                raise ConversationClosed(f"Conversation {conversation_id} is closed; the customer has moved on.")
+            conversation.status = "handoff"
+            conversation.last_activity_at = utcnow()
+            turn = TurnRecord(conversation_id=conversation_id, role="agent", text=text, kind="agent",
+                              metadata_={"agent": agent})
+            session.add(turn)
+            session.commit()
+            return _turn_view(turn)
+
+    def set_status(self, conversation_id: int, status: str) -> ConversationView:
+        with self.sessions() as session:
+            conversation = self._conversation(session, conversation_id)
+            conversation.status = status
+            conversation.closed_at = utcnow() if status == "closed" else None
+            session.commit()
+            return self._view(session, conversation, with_turns=False)
+
+    def _conversation(self, session, conversation_id: int) -> ConversationRecord:
+        conversation = session.get(ConversationRecord, conversation_id)
+        if conversation is None:
+            raise ConversationNotFound(conversation_id)
+        return conversation
+
+    def _view(self, session, record: ConversationRecord, with_turns: bool) -> ConversationView:
+        user = session.get(UserRecord, record.user_id)
+        senders = session.scalars(select(ChannelIdentityRecord.external_id).where(
+            ChannelIdentityRecord.user_id == record.user_id, ChannelIdentityRecord.channel == record.channel)).all()
+        turns = []
+        if with_turns:
+            turns = [_turn_view(turn) for turn in session.scalars(
+                select(TurnRecord).where(TurnRecord.conversation_id == record.id).order_by(TurnRecord.id))]
+        return ConversationView(record.id, record.channel, list(senders), record.status, user.name, user.email,
+                                record.started_at, record.last_activity_at, turns)
+
+
+def _turn_view(turn: TurnRecord) -> TurnView:
+    return TurnView(turn.id, turn.role, turn.text, turn.kind, list(turn.sources or []), turn.feedback,
+                    turn.created_at)
