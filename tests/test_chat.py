@@ -193,3 +193,34 @@ def test_feedback_is_stored_on_the_bot_turn_of_that_sender_only(client, services
     assert client.post("/feedback", json={"sender": sender, "turn_id": turn_id, "rating": "up"}).status_code == 204
     with services.sessions() as session:
         assert session.get(TurnRecord, turn_id).feedback == 1
+
+
+class _CrashingGenerator:
+    """The real generator's interface, failing the way a model can (out of memory, a broken adapter)."""
+
+    def __init__(self, real):
+        self.model_id, self.calls, self._real = real.model_id, 0, real
+
+    def count_tokens(self, text: str) -> int:
+        return self._real.count_tokens(text)
+
+    def generate(self, messages, *, max_new_tokens, temperature):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+
+def test_a_crash_mid_reply_keeps_the_message_and_hides_the_trace(services, sender):
+    from fastapi.testclient import TestClient
+
+    crashing = build_services(services.settings, embedder=services.embedder,
+                              generator=_CrashingGenerator(services.generator))
+    crashing.start()
+    question = "If I return my Nimbus Cam, how long until the money is back on my card?"
+    with TestClient(create_app(crashing.settings, crashing), raise_server_exceptions=False) as client:
+        response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": question})
+    assert response.status_code == 500
+    assert "Traceback" not in response.text and "CUDA" not in response.text
+    assert "recorded" in response.json()["detail"]
+    with services.sessions() as session:
+        stored = session.scalars(select(TurnRecord).where(TurnRecord.text == question)).all()
+    assert [(turn.role, turn.kind) for turn in stored] == [("user", "message")]
+    crashing.engine.dispose()
