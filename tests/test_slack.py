@@ -227,9 +227,11 @@ def test_ack_does_not_wait_for_the_lm_busy_with_another_customer(slack, services
     response = post(slack, envelope(dm("Does Nimbus Plus extend the warranty on a plug I bought in May?",
                                        channel)))
     acked = time.perf_counter() - started
+    replied_before_ack = api.calls_to("chat.postMessage")
     busy.join()
     assert response.status_code == 200
-    assert acked < 1.0, f"the ack took {acked:.2f} s"
+    assert replied_before_ack == []  # the answer needs the LM: acknowledged first, answered afterwards
+    assert acked < 3.0, f"the ack took {acked:.2f} s"  # generous: CI machines are shared; see bench/
     api.wait_for("chat.postMessage")
 
 

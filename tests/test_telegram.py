@@ -221,6 +221,32 @@ def test_blocked_bot_is_a_recorded_permanent_failure(services, api):
     assert "blocked" in delivery.last_error
 
 
+def test_retry_after_longer_than_allowed_is_recorded_as_failed_at_once(services, api):
+    api.fail_next("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
+                                       "parameters": {"retry_after": 3600}})
+    chat = chat_id()
+    with telegram_app(services, api, delivery_max_wait_seconds=5) as client:
+        post(client, update(chat, RETURNS_QUESTION))
+    [delivery] = deliveries_to(services, chat)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "HELPDESK_DELIVERY_MAX_WAIT_SECONDS" in delivery.last_error
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("short", 10, ["short"]),
+    ("a" * 25, 10, ["a" * 10, "a" * 10, "a" * 5]),  # no break anywhere: cut hard, nothing lost
+    ("one two three four", 9, ["one two", "three", "four"]),
+    ("First line is here.\nSecond line.", 25, ["First line is here.", "Second line."]),  # line, not word
+    ("🔘" * 5, 4, ["🔘🔘", "🔘🔘", "🔘"]),  # measured in UTF-16 units, as Telegram counts
+    ("   ", 10, []),
+])
+def test_split_text(text, limit, expected):
+    from bot.connectors.delivery import split_text
+
+    assert split_text(text, limit, lambda part: len(part.encode("utf-16-le")) // 2) == expected
+
+
 @pytest.fixture()
 def long_faq(services):
     # 9,000 characters with no paragraph breaks and emoji (2 UTF-16 units each, as Telegram counts).
