@@ -108,6 +108,11 @@ class Outbox:
                 log.warning("%s delivery #%d attempt %d failed: %s; retrying in %.1f s",
                             message.channel, delivery_id, attempt, reason, delay)
                 await asyncio.sleep(delay)
+            except Exception as error:  # a bug or an SDK surprise: still recorded, never silently lost
+                log.exception("%s delivery #%d failed unexpectedly", message.channel, delivery_id)
+                await self.ledger.update_delivery(delivery_id, status="failed", attempts=attempt,
+                                                  last_error=f"unexpected error: {error!r}")
+                return repr(error)
             else:
                 await self.ledger.update_delivery(delivery_id, status="sent", attempts=attempt)
                 return None
