@@ -47,7 +47,8 @@ GENERATED_QUESTIONS = ["Does Nimbus Plus extend the warranty on a thermostat I b
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100, help="Slack events per phase")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between Slack events")
     parser.add_argument("--busy-users", type=int, default=3, help="customers keeping the LM busy")
@@ -140,7 +141,8 @@ def keep_lm_busy(base: str, user: int, stop: threading.Event, done: list[float])
             n += 1
 
 
-def reply_delays(api: SlackApiServer, sent: dict[str, tuple[float, float]], timeout: float = 600) -> list[float]:
+def reply_delays(api: SlackApiServer, sent: dict[str, tuple[float, float]],
+                 timeout: float = 600) -> list[float]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         arrived = {call.body["channel"]: call.at for call in api.calls_to("chat.postMessage")}

@@ -75,7 +75,8 @@ class PlatformServer:
             while len([c for c in self.calls if c.method == method]) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"expected {count} {method} calls within {timeout} s; got {self.calls}")
+                    raise AssertionError(
+                        f"expected {count} {method} calls within {timeout} s; got {self.calls}")
                 self._lock.wait(left)
             return [c for c in self.calls if c.method == method]
 

@@ -123,7 +123,8 @@ def test_slack_is_off_without_credentials_and_says_which_settings_enable_it(clie
 # -- verification ----------------------------------------------------------------------------------------
 
 def test_url_verification_is_answered_with_the_challenge(slack):
-    response = post(slack, {"type": "url_verification", "token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV"})
+    response = post(slack, {"type": "url_verification", "token": "legacy",
+                            "challenge": "3eZbrw1aBm2rZgRNFdxV"})
     assert response.status_code == 200
     assert response.text == "3eZbrw1aBm2rZgRNFdxV"
 
@@ -246,7 +247,8 @@ def test_retries_and_duplicates_get_one_reply_even_after_a_restart(services, api
     pair = [envelope(in_thread), envelope(in_thread | {"type": "message", "channel_type": "channel"})]
     with slack_app(services, api) as client:
         assert post(client, first).status_code == 200
-        retry = post(client, first, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+        retry = post(client, first,
+                     headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
         assert retry.status_code == 200
         assert retry.headers["X-Slack-No-Retry"] == "1"
         api.wait_for("chat.postMessage", 1)
@@ -266,7 +268,8 @@ def test_retries_and_duplicates_get_one_reply_even_after_a_restart(services, api
     assert len(api.calls_to("chat.postMessage")) == 2
     assert len(customer_turns(services, f"{TEAM}:{channel}:{ts}")) == 4
     with services.sessions() as session:
-        record = session.scalar(select(ChannelEventRecord).where(ChannelEventRecord.event_key == f"event:{event_id}"))
+        record = session.scalar(
+            select(ChannelEventRecord).where(ChannelEventRecord.event_key == f"event:{event_id}"))
     assert record.processed_at is not None
 
 

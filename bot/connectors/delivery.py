@@ -95,7 +95,8 @@ class Outbox:
                 await sender.send(message.target, text)
             except DeliveryFailed as failure:
                 reason = str(failure)
-                delay = failure.retry_after if failure.retry_after is not None else self.policy.backoff(attempt)
+                asked = failure.retry_after
+                delay = asked if asked is not None else self.policy.backoff(attempt)
                 give_up = _give_up_reason(failure, attempt, delay, self.policy)
                 if give_up:
                     await self.ledger.update_delivery(delivery_id, status="failed", attempts=attempt,

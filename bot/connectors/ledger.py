@@ -62,7 +62,7 @@ class Ledger:
             session.commit()
 
     async def knows_sender(self, channel: str, sender_id: str) -> bool:
-        """Whether the bot already talks with `sender_id` on `channel` (e.g. a Slack thread it answered in)."""
+        """Whether the bot already talks with `sender_id` on `channel` (a Slack thread it answered in)."""
         def query() -> bool:
             with self.sessions() as session:
                 return session.scalar(select(ChannelIdentityRecord.id).where(

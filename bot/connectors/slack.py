@@ -44,7 +44,7 @@ def escape(text: str) -> str:
 
 
 class SlackPlatform:
-    """Sends through the Web API (`chat.postMessage`); the base URL is a setting so tests use a local server."""
+    """Sends with the Web API's chat.postMessage; the base URL is a setting so tests use a local server."""
 
     def __init__(self, token: str, api_url: str):
         # No slack_sdk retry handlers: the outbox retries, honours Retry-After and records each attempt.
@@ -68,10 +68,12 @@ def _delivery_failure(error: SlackApiError) -> DeliveryFailed:
     code = response.data.get("error") if isinstance(response.data, dict) else None
     if response.status_code == 429 or code == "ratelimited":
         retry_after = _seconds(response.headers.get("Retry-After")) if response.headers else None
-        return DeliveryFailed(f"Slack rate limit (HTTP {response.status_code})", retry_after=retry_after or 1.0)
+        return DeliveryFailed(f"Slack rate limit (HTTP {response.status_code})",
+                              retry_after=retry_after or 1.0)
     if response.status_code >= 500 or code in TRANSIENT_ERRORS:
         return DeliveryFailed(f"Slack API error: HTTP {response.status_code} {code or ''}".strip())
-    return DeliveryFailed(f"Slack refused the message: {code or f'HTTP {response.status_code}'}", permanent=True)
+    return DeliveryFailed(f"Slack refused the message: {code or f'HTTP {response.status_code}'}",
+                          permanent=True)
 
 
 def _seconds(value: str | None) -> float | None:
@@ -106,7 +108,8 @@ class SlackConnector:
         if kind == "url_verification":
             challenge = payload.get("challenge")
             if not isinstance(challenge, str):
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, "url_verification without a `challenge` string.")
+                raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                                    "url_verification without a `challenge` string.")
             return Response(challenge, media_type="text/plain")
         if kind == "event_callback":
             await self._accept(payload)
@@ -122,9 +125,11 @@ class SlackConnector:
         if not timestamp or not signature:
             _unauthorized("missing X-Slack-Signature or X-Slack-Request-Timestamp header")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
-            _unauthorized("X-Slack-Request-Timestamp is not within 5 minutes of now (a replay, or a wrong clock)")
+            _unauthorized("X-Slack-Request-Timestamp is not within 5 minutes of now "
+                          "(a replay, or a wrong clock)")
         if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-            _unauthorized("X-Slack-Signature does not match the body signed with HELPDESK_SLACK_SIGNING_SECRET")
+            _unauthorized("X-Slack-Signature does not match the body signed with "
+                          "HELPDESK_SLACK_SIGNING_SECRET")
 
     async def _accept(self, payload: dict[str, Any]) -> None:
         converted = to_slack_message(payload)

@@ -101,7 +101,8 @@ class TelegramPlatform:
         if target.get("message_thread_id") is not None:
             payload["message_thread_id"] = target["message_thread_id"]
         if target.get("reply_to") is not None:
-            payload["reply_parameters"] = {"message_id": target["reply_to"], "allow_sending_without_reply": True}
+            payload["reply_parameters"] = {"message_id": target["reply_to"],
+                                           "allow_sending_without_reply": True}
         await self.api.call("sendMessage", payload)
 
 
@@ -111,7 +112,8 @@ class Ignored:
 
 
 class TelegramConnector:
-    def __init__(self, secret_token: str, platform: TelegramPlatform, pipeline: ChannelPipeline, company: str):
+    def __init__(self, secret_token: str, platform: TelegramPlatform, pipeline: ChannelPipeline,
+                 company: str):
         self.secret_token = secret_token
         self.platform = platform
         self.pipeline = pipeline
@@ -135,7 +137,8 @@ class TelegramConnector:
                                 "`helpdesk telegram set-webhook` so Telegram sends it.")
         if not secrets.compare_digest(sent.encode(), self.secret_token.encode()):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                "X-Telegram-Bot-Api-Secret-Token does not match HELPDESK_TELEGRAM_SECRET_TOKEN.")
+                                "X-Telegram-Bot-Api-Secret-Token does not match "
+                                "HELPDESK_TELEGRAM_SECRET_TOKEN.")
 
 
 def to_platform_event(update: dict[str, Any], welcome: str) -> PlatformEvent | Ignored:
@@ -157,9 +160,9 @@ def to_platform_event(update: dict[str, Any], welcome: str) -> PlatformEvent | I
     if sender.get("is_bot"):
         return Ignored("sent by a bot")
     message_id = message.get("message_id") if isinstance(message.get("message_id"), int) else None
-    target = {"chat_id": chat["id"], "reply_to": message_id,
-              # a forum topic is its own thread; answering outside it would land in "General"
-              "message_thread_id": message.get("message_thread_id") if message.get("is_topic_message") else None}
+    # A forum topic is its own thread; answering outside it would land in "General".
+    topic = message.get("message_thread_id") if message.get("is_topic_message") else None
+    target = {"chat_id": chat["id"], "reply_to": message_id, "message_thread_id": topic}
     common = dict(channel=CHANNEL, keys=[f"update:{update_id}"], target=target,
                   description=f"update {update_id}")
     text = message.get("text")
@@ -196,5 +199,6 @@ def get_telegram(request: Request) -> TelegramConnector:
 
 
 @router.post("/webhook", summary="Telegram Bot API webhook")
-async def webhook(request: Request, telegram: Annotated[TelegramConnector, Depends(get_telegram)]) -> Response:
+async def webhook(request: Request,
+                  telegram: Annotated[TelegramConnector, Depends(get_telegram)]) -> Response:
     return await telegram.handle(request)
