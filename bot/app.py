@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bot import admin, admin_conversations, feedback
-from bot.connectors import rest
+from bot.connectors import rest, slack, telegram
+from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
@@ -17,11 +18,13 @@ from bot.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
     services = services or build_services(settings)
+    channels = build_channels(settings, services)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.start)  # a no-op when the CLI already started them
         yield
+        await channels.close()  # lets Slack/Telegram replies in progress finish first
 
     app = FastAPI(
         title="Helpdesk bot",
@@ -31,6 +34,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.settings = settings
     app.state.services = services
+    app.state.channels = channels
     install_error_handlers(app)
 
     @app.get("/health", tags=["ops"])
@@ -45,6 +49,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         })
 
     app.include_router(rest.router)
+    app.include_router(slack.router)
+    app.include_router(telegram.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(admin_conversations.router)

@@ -37,6 +37,22 @@ class Settings(BaseSettings):
         60.0, gt=0, description="A conversation idle this long is closed; the next message starts a new one."
     )
 
+    # Channels (docs/channels.md). A channel whose credentials are unset is off; its webhook answers 404.
+    slack_signing_secret: SecretStr | None = Field(None, description="Slack app's Signing Secret.")
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...).")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
+    telegram_bot_token: SecretStr | None = Field(None, description="Telegram bot token from @BotFather.")
+    telegram_secret_token: SecretStr | None = Field(
+        None, description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; "
+                          "`helpdesk telegram set-webhook` generates one.")
+    telegram_api_url: str = Field("https://api.telegram.org", description="Telegram Bot API base URL.")
+    delivery_attempts: int = Field(5, ge=1, le=20, description="Tries per outgoing platform message.")
+    delivery_backoff_seconds: float = Field(1.0, ge=0.0, description="Wait before the first retry; doubles.")
+    delivery_max_wait_seconds: float = Field(
+        300.0, ge=0.0, description="Longest Retry-After honoured; a platform asking for more is a failure.")
+    channel_drain_seconds: float = Field(
+        30.0, ge=0.0, description="On shutdown, how long to let channel replies in progress finish.")
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> "Settings":
         if self.generate_threshold > self.faq_threshold:

@@ -1,7 +1,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import dialogue.records  # noqa: F401  (registers the tables on Base.metadata)
+import bot.connectors.records  # noqa: F401  (registers the tables on Base.metadata)
+import dialogue.records  # noqa: F401
 import retrieval.faqs  # noqa: F401
 from retrieval.storage import Base
 

@@ -1,0 +1,66 @@
+"""Builds the platform channels that are switched on by their settings, sharing one neutral pipeline."""
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.connectors.background import BackgroundWork
+from bot.connectors.delivery import Outbox, RetryPolicy
+from bot.connectors.ledger import Ledger
+from bot.connectors.pipeline import ChannelPipeline
+from bot.connectors.slack import SlackConnector, SlackPlatform
+from bot.connectors.telegram import TelegramApi, TelegramConnector, TelegramPlatform
+from bot.services import Services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Channels:
+    background: BackgroundWork
+    ledger: Ledger
+    drain_seconds: float
+    slack: SlackConnector | None = None
+    telegram: TelegramConnector | None = None
+    slack_missing: list[str] = field(default_factory=list)  # the settings that would switch it on
+    telegram_missing: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Let replies in progress finish (up to `drain_seconds`), then release clients and threads."""
+        await self.background.drain(self.drain_seconds)
+        if self.telegram is not None:
+            await self.telegram.platform.api.aclose()
+        self.ledger.close()
+
+
+def build_channels(settings: Settings, services: Services) -> Channels:
+    background = BackgroundWork()
+    ledger = Ledger(services.sessions)
+    policy = RetryPolicy(settings.delivery_attempts, settings.delivery_backoff_seconds,
+                         settings.delivery_max_wait_seconds)
+    pipeline = ChannelPipeline(services.manager, ledger, Outbox(ledger, policy), background)
+    channels = Channels(background, ledger, settings.channel_drain_seconds)
+
+    slack = {"HELPDESK_SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+             "HELPDESK_SLACK_BOT_TOKEN": settings.slack_bot_token}
+    channels.slack_missing = _missing(slack)
+    if not channels.slack_missing:
+        platform = SlackPlatform(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        channels.slack = SlackConnector(settings.slack_signing_secret.get_secret_value(), platform, pipeline)
+
+    telegram = {"HELPDESK_TELEGRAM_BOT_TOKEN": settings.telegram_bot_token,
+                "HELPDESK_TELEGRAM_SECRET_TOKEN": settings.telegram_secret_token}
+    channels.telegram_missing = _missing(telegram)
+    if not channels.telegram_missing:
+        api = TelegramApi(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url)
+        channels.telegram = TelegramConnector(settings.telegram_secret_token.get_secret_value(),
+                                              TelegramPlatform(api), pipeline, settings.company_name)
+    for name, connector, missing in (("Slack", channels.slack, channels.slack_missing),
+                                     ("Telegram", channels.telegram, channels.telegram_missing)):
+        if connector is None and len(missing) == 1:  # half configured: most likely a mistake
+            log.warning("The %s channel is off: %s is not set.", name, missing[0])
+    return channels
+
+
+def _missing(values: dict) -> list[str]:
+    return [name for name, value in values.items() if value is None or not value.get_secret_value().strip()]
