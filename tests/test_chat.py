@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.services import build_services
-from dialogue.records import ConversationRecord, TurnRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
 from tests.conftest import chat
 
 pytestmark = pytest.mark.integration
@@ -221,6 +221,10 @@ def test_a_crash_mid_reply_keeps_the_message_and_hides_the_trace(services, sende
     assert "Traceback" not in response.text and "CUDA" not in response.text
     assert "recorded" in response.json()["detail"]
     with services.sessions() as session:
-        stored = session.scalars(select(TurnRecord).where(TurnRecord.text == question)).all()
+        stored = session.scalars(
+            select(TurnRecord)
+            .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .where(ChannelIdentityRecord.external_id == sender)).all()
     assert [(turn.role, turn.kind) for turn in stored] == [("user", "message")]
     crashing.engine.dispose()
