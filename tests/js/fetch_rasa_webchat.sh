@@ -12,7 +12,7 @@ integrity="sha512-Ld1zVJvTAaTrs6A5p8t70agNNrKYRyXlvqXZRgBoDvKKUXbA0jhJKECi5bdPGl
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 npm pack --silent --pack-destination "$tmp" rasa-webchat@1.0.1 >/dev/null
-actual="sha512-$(openssl dgst -sha512 -binary "$tmp/rasa-webchat-1.0.1.tgz" | base64 -w0)"
+actual="sha512-$(python3 -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tmp/rasa-webchat-1.0.1.tgz")"
 [ "$actual" = "$integrity" ] || { echo "rasa-webchat-1.0.1.tgz: unexpected checksum $actual" >&2; exit 1; }
 tar -xzf "$tmp/rasa-webchat-1.0.1.tgz" -C "$tmp" package/lib package/LICENSE
 mkdir -p "$dest"
