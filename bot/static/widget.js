@@ -67,6 +67,25 @@
     return node;
   }
 
+  // Inline SVG icons: emoji need a colour-emoji font, which many systems (and headless browsers) lack.
+  var ICONS = {
+    chat: "M5 4h14a3 3 0 0 1 3 3v8a3 3 0 0 1-3 3h-8l-5 4v-4H5a3 3 0 0 1-3-3V7a3 3 0 0 1 3-3z",
+    thumb: "M2 10h4v11H2z M8 21h9.5a2 2 0 0 0 1.9-1.4l2.4-7A2 2 0 0 0 19.9 10H14l1-4.5A2 2 0 0 0 13 3l-5 7z",
+    send: "M3 20.5 21.5 12 3 3.5v6.6l12 1.9-12 1.9z",
+  };
+
+  function icon(name, turned) {
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "hd-icon" + (turned ? " hd-icon-turned" : ""));
+    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
   var host = el("div", { id: "helpdesk-widget", style: "display:none" });
   var root = host.attachShadow({ mode: "open" });
   var stylesheet = el("link", { rel: "stylesheet", href: api("widget.css") });
@@ -76,7 +95,7 @@
   var launcher = el("button", {
     class: "hd-launcher", type: "button", "aria-expanded": "false", "aria-controls": "hd-panel",
     "aria-label": "Open chat: " + title,
-  }, [el("span", { "aria-hidden": "true", text: "💬" })]);
+  }, [icon("chat")]);
 
   var titleNode = el("h2", { id: "hd-title", class: "hd-title", text: title });
   var subtitle = el("p", { class: "hd-subtitle", id: "hd-subtitle", text: "Usually answers at once" });
@@ -95,7 +114,7 @@
     enterkeyhint: "send", autocomplete: "off",
   });
   var sendButton = el("button", { class: "hd-send", type: "submit", "aria-label": "Send message" },
-    [el("span", { "aria-hidden": "true", text: "➤" })]);
+    [icon("send")]);
   var form = el("form", { class: "hd-form" }, [
     el("label", { for: "hd-input", class: "hd-visually-hidden", text: "Your message" }), input, sendButton,
   ]);
@@ -134,6 +153,7 @@
     handoffBanner.hidden = !handedOver;
     handoffBanner.textContent = handedOver ? HANDOFF_NOTE : "";
     subtitle.textContent = handedOver ? "Waiting for a person from our team" : "Usually answers at once";
+    scrollToEnd(); // the banner takes room from the conversation
   }
 
   function showTyping(shown) {
@@ -202,13 +222,13 @@
   function feedbackButtons(turnId, given) {
     var group = el("div", { class: "hd-feedback", role: "group", "aria-label": "Was this answer helpful?" });
     var buttons = [
-      { rating: "up", value: 1, label: "Helpful", icon: "👍" },
-      { rating: "down", value: -1, label: "Not helpful", icon: "👎" },
+      { rating: "up", value: 1, label: "Helpful", turned: false },
+      { rating: "down", value: -1, label: "Not helpful", turned: true },
     ].map(function (choice) {
       var button = el("button", {
         type: "button", class: "hd-rate hd-rate-" + choice.rating, "aria-label": choice.label,
         "aria-pressed": String(given === choice.value),
-      }, [el("span", { "aria-hidden": "true", text: choice.icon })]);
+      }, [icon("thumb", choice.turned)]);
       button.addEventListener("click", function () { rate(turnId, choice, buttons, group); });
       group.appendChild(button);
       return button;
