@@ -56,8 +56,8 @@ def user_turns_of(services, session_id: str) -> list[TurnRecord]:
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
             .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
-            .where(ChannelIdentityRecord.channel == "socketio", ChannelIdentityRecord.external_id == session_id,
-                   TurnRecord.role == "user")
+            .where(ChannelIdentityRecord.channel == "socketio",
+                   ChannelIdentityRecord.external_id == session_id, TurnRecord.role == "user")
             .order_by(TurnRecord.id)))
 
 
@@ -102,7 +102,8 @@ async def test_metadata_as_a_json_string_is_accepted_like_rasa_does(server_url, 
 async def test_malformed_events_are_ignored_and_the_socket_keeps_working(server_url, services):
     session_id = uuid.uuid4().hex
     async with RasaClient(server_url) as client:
-        for bad in ("just a string", {"session_id": session_id}, {"message": 42, "session_id": session_id}, None):
+        malformed = ("a string", {"session_id": session_id}, {"message": 42, "session_id": session_id}, None)
+        for bad in malformed:
             await client.sio.emit("user_uttered", bad)
         await client.sio.emit("session_request", "not an object")
         assert isinstance(await asyncio.wait_for(client.confirmed.get(), TIMEOUT), str)

@@ -178,7 +178,8 @@ def test_faq_answer_appears_at_once_and_handoff_is_clear(page, bot_url, services
     widget(page).locator("textarea").focus()
     page.keyboard.press("Escape")
     launcher = widget(page).locator(".hd-launcher")
-    assert widget(page).locator(".hd-panel").is_hidden() and launcher.get_attribute("aria-expanded") == "false"
+    assert widget(page).locator(".hd-panel").is_hidden()
+    assert launcher.get_attribute("aria-expanded") == "false"
     assert launcher.evaluate("node => node.getRootNode().activeElement === node")  # focus went back
 
 
@@ -195,7 +196,7 @@ def test_widget_is_usable_on_a_375_px_phone(browser, bot_url):
     answer = wait_for_answer(page, 1)
     box = answer.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375
-    for control in (widget(page).locator("textarea"), widget(page).locator(".hd-send"), widget(page).locator(".hd-close")):
+    for control in (widget(page).locator(selector) for selector in ("textarea", ".hd-send", ".hd-close")):
         size = control.bounding_box()
         assert size["height"] >= 40 and size["x"] + size["width"] <= 375  # big enough to tap, on screen
     context.close()
@@ -205,8 +206,8 @@ def test_widget_is_usable_on_a_375_px_phone(browser, bot_url):
 def rasa_webchat_page(tmp_path_factory, bot_url) -> Iterator[str]:
     """A page on another origin that loads the real rasa-webchat 1.0.1 bundle and points it at our bot."""
     if not RASA_WEBCHAT.exists():
-        fetched = shutil.which("npm") and subprocess.run(
-            ["bash", str(Path(__file__).parent / "js" / "fetch_rasa_webchat.sh")], capture_output=True, text=True)
+        script = Path(__file__).parent / "js" / "fetch_rasa_webchat.sh"
+        fetched = shutil.which("npm") and subprocess.run(["bash", script], capture_output=True, text=True)
         if not RASA_WEBCHAT.exists():
             unavailable(f"rasa-webchat 1.0.1 could not be fetched with npm: {fetched and fetched.stderr}")
     folder = tmp_path_factory.mktemp("webchat-site")
@@ -248,7 +249,7 @@ def test_rasa_webchat_talks_to_our_socketio_channel(page, rasa_webchat_page, ser
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
             .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
-            .where(ChannelIdentityRecord.channel == "socketio", ChannelIdentityRecord.external_id == session_id,
-                   TurnRecord.role == "user"))
+            .where(ChannelIdentityRecord.channel == "socketio",
+                   ChannelIdentityRecord.external_id == session_id, TurnRecord.role == "user"))
     assert turn.text == FAQ_QUESTION
     assert turn.metadata_ == {"language": "en", "page": "webchat-test"}  # rasa-webchat's customData

@@ -46,8 +46,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}  # Rasa front ends probe this
 
 
-@router.post("/webhook", response_model=list[RestReply], responses={200: {"content": {
-    "application/x-ndjson": {"description": "With `?stream=true`: one RestReply per line, each sent when ready."}}}})
+_STREAMED = {"application/x-ndjson": {
+    "description": "With `?stream=true`: one RestReply per line, each sent when ready."}}
+
+
+@router.post("/webhook", response_model=list[RestReply], responses={200: {"content": _STREAMED}})
 async def webhook(
     body: RestMessage,
     manager: ManagerDep,

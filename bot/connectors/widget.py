@@ -32,7 +32,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 SENDER_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
 router = APIRouter(tags=["widget"])
-SenderField = Field(pattern=SENDER_PATTERN, description="The widget's random sender id (16-64 of A-Z a-z 0-9 _ -).")
+SenderField = Field(pattern=SENDER_PATTERN, description="The widget's random id: 16-64 of A-Z a-z 0-9 _ -.")
 
 
 class WidgetMessage(BaseModel):
@@ -97,8 +97,8 @@ def history(sender: Annotated[str, Query(pattern=SENDER_PATTERN)], services: Ser
     if view is None:
         return HistoryOut(conversation_id=None, status="none", turns=[])
     return HistoryOut(conversation_id=view.conversation_id, status=view.status, turns=[
-        PastTurnOut(turn_id=turn.turn_id, role=turn.role, text=turn.text, kind=turn.kind, feedback=turn.feedback,
-                    sources=[SourceOut(id=source.id, title=source.title) for source in turn.sources])
+        PastTurnOut(turn_id=turn.turn_id, role=turn.role, text=turn.text, kind=turn.kind,
+                    feedback=turn.feedback, sources=[SourceOut(id=s.id, title=s.title) for s in turn.sources])
         for turn in view.turns
     ])
 
@@ -140,4 +140,5 @@ def _page(name: str, **values: str) -> str:
 
 
 def _paragraphs(text: str) -> str:
-    return "".join(f"<p>{html.escape(part)}</p>" for part in re.split(r"\n\s*\n", text.strip()) if part.strip())
+    parts = [part for part in re.split(r"\n\s*\n", text.strip()) if part.strip()]
+    return "".join(f"<p>{html.escape(part)}</p>" for part in parts)
