@@ -133,6 +133,17 @@ def test_widget_refuses_bad_messages_with_a_clear_status(client, body, status):
     assert response.json()["detail"]
 
 
+def test_widget_stream_ends_with_an_error_event_on_failure(client, services, widget_sender, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the LM fell over")
+
+    monkeypatch.setattr(services.manager.generator, "generate", broken)
+    response = client.post("/widget/messages", json={"sender": widget_sender, "message": GENERATED_QUESTION})
+    [(name, data)] = sse_events(response.text)
+    assert name == "error" and "server log" in data["detail"]
+    assert "fell over" not in response.text  # no internals in what the visitor sees
+
+
 def test_history_shows_the_open_conversation_after_a_reload(client, widget_sender):
     assert client.get("/widget/history", params={"sender": widget_sender}).json() == {
         "conversation_id": None, "status": "none", "turns": []}
