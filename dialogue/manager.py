@@ -185,9 +185,10 @@ class DialogueManager:
             count_tokens=self.generator.count_tokens,
             history_token_budget=self.config.history_token_budget,
         )
+        # `on_text` only when someone listens, so a backend that cannot stream still serves `respond`.
+        streaming = {"on_text": on_text} if on_text else {}
         return self.generator.generate(
-            messages, max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature,
-            on_text=on_text,
+            messages, max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature, **streaming
         )
 
 
