@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
+from tests.conftest import ADMIN_TOKEN
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.integration
@@ -174,6 +175,26 @@ def test_faq_answer_appears_at_once_and_handoff_is_clear(page, bot_url, services
     page.reload()
     page.wait_for_selector("#helpdesk-widget[data-ready='true']", state="attached")
     assert widget(page).locator(".hd-handoff").is_visible()  # still handed over after a reload
+
+    # A person answers from the agents' inbox; the widget shows it without a reload, then the bot is back.
+    page.route(bot_url + "/polling-page", lambda route: route.fulfill(content_type="text/html", body=(
+        f'<!doctype html><html><body><script src="{bot_url}/widget.js" data-poll-seconds="1"></script>'
+        '</body></html>')))
+    page.goto(bot_url + "/polling-page")
+    page.wait_for_selector("#helpdesk-widget[data-ready='true']", state="attached")
+    sender = page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)"
+                           ".find(key => key.startsWith('helpdesk-widget:')))).sender")
+    conversation_id = page.request.get(f"{bot_url}/widget/history?sender={sender}").json()["conversation_id"]
+    inbox = f"{bot_url}/admin/conversations/{conversation_id}"
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert page.request.post(inbox + "/messages", headers=headers,
+                             data={"text": "Hi, this is Maya from support.", "agent": "Maya"}).status == 201
+    agent_message = widget(page).locator(".hd-agent", has_text="Hi, this is Maya from support.")
+    agent_message.wait_for(timeout=15_000)
+    assert widget(page).locator(".hd-handoff").is_visible()
+    assert page.request.put(inbox + "/status", headers=headers, data={"status": "bot"}).ok
+    widget(page).locator(".hd-notice", has_text="answering again").wait_for(timeout=15_000)
+    assert widget(page).locator(".hd-handoff").is_hidden()
 
     widget(page).locator("textarea").focus()
     page.keyboard.press("Escape")

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.connectors.rest import SourceOut, rest_reply
 from bot.deps import KnowledgeDep, ManagerDep, ServicesDep, SettingsDep
-from dialogue.history import current_conversation
+from dialogue.history import open_conversation_id
+from dialogue.inbox import Inbox
 from dialogue.manager import ReplyEvent, ReplyFailed, TextDelta
 from dialogue.messages import InboundMessage
 from retrieval.errors import FaqNotFound
@@ -30,6 +31,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 # The widget makes a random 128-bit id and keeps it in localStorage; requiring that shape keeps the
 # history endpoint from answering for short, guessable ids.
 SENDER_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+HISTORY_TURNS = 200  # the most a reloaded widget shows
 
 router = APIRouter(tags=["widget"])
 SenderField = Field(pattern=SENDER_PATTERN, description="The widget's random id: 16-64 of A-Z a-z 0-9 _ -.")
@@ -55,7 +57,8 @@ class PastTurnOut(BaseModel):
     turn_id: int
     role: str = Field(description="user | bot | agent")
     text: str
-    kind: str = Field(description="message (user turns) | faq | generated | fallback | handoff | action")
+    kind: str = Field(description="user turns: message; bot turns: faq | generated | fallback | handoff | "
+                                   "action; agent turns: agent")
     sources: list[SourceOut]
     feedback: int | None = Field(description="1 thumbs up, -1 thumbs down (bot turns)")
 
@@ -92,14 +95,18 @@ def _sse(event: str, data: BaseModel) -> bytes:
 
 @router.get("/widget/history", response_model=HistoryOut)
 def history(sender: Annotated[str, Query(pattern=SENDER_PATTERN)], services: ServicesDep) -> HistoryOut:
-    """The sender's open conversation on the widget, oldest turn first, so a reloaded page shows it again."""
-    view = current_conversation(services.sessions, CHANNEL, sender)
-    if view is None:
+    """The sender's open conversation on the widget, oldest turn first, so a reloaded page shows it again.
+
+    The widget also polls it while a person has the conversation, to show the agent's answers.
+    """
+    conversation_id = open_conversation_id(services.sessions, CHANNEL, sender)
+    if conversation_id is None:
         return HistoryOut(conversation_id=None, status="none", turns=[])
-    return HistoryOut(conversation_id=view.conversation_id, status=view.status, turns=[
-        PastTurnOut(turn_id=turn.turn_id, role=turn.role, text=turn.text, kind=turn.kind,
-                    feedback=turn.feedback, sources=[SourceOut(id=s.id, title=s.title) for s in turn.sources])
-        for turn in view.turns
+    view = Inbox(services.sessions).get(conversation_id)
+    return HistoryOut(conversation_id=view.id, status=view.status, turns=[
+        PastTurnOut(turn_id=turn.id, role=turn.role, text=turn.text, kind=turn.kind, feedback=turn.feedback,
+                    sources=[SourceOut(id=s["id"], title=s["title"]) for s in turn.sources])
+        for turn in view.turns[-HISTORY_TURNS:]
     ])
 
 

@@ -1,12 +1,14 @@
 /*
  * Helpdesk chat widget. Add it to any page with one tag:
  *   <script src="https://YOUR-BOT-HOST/widget.js" defer></script>
- * Optional attributes: data-title="..." (header text), data-open="true" (open on page load).
+ * Optional attributes: data-title="..." (header text), data-open="true" (open on page load),
+ * data-poll-seconds="10" (how often to look for a person's answers while the conversation is handed over).
  *
  * Plain JavaScript, no build step. It lives in a shadow root so that the host page's styles and ours
  * never touch. Talks to the bot it was loaded from:
  *   POST widget/messages   Server-Sent Events: `token` while the LM writes, then `reply`
- *   GET  widget/history    the open conversation, shown again after a reload
+ *   GET  widget/history    the open conversation, shown again after a reload (and polled for a
+ *                          person's answers while the conversation is handed over)
  *   POST feedback          thumbs up / down on a bot message
  */
 (function () {
@@ -18,6 +20,7 @@
 
   var base = new URL(".", script.src); // the bot, including any path prefix it is served under
   var title = script.getAttribute("data-title") || "Chat with us";
+  var pollSeconds = Math.max(1, Number(script.getAttribute("data-poll-seconds")) || 10);
   var CHANNEL = "widget";
   var storageKey = "helpdesk-widget:" + base.href;
   var HANDOFF_NOTE = "A person from our team will take over this conversation. You can keep writing here; " +
@@ -148,7 +151,15 @@
     }
   }
 
+  var poller = null; // looks for a person's answers while the conversation is handed over
+  var lastAgentTurn = 0;
+
   function setHandoff(handedOver) {
+    if (handedOver && !poller) poller = setInterval(lookForPeople, pollSeconds * 1000);
+    if (!handedOver && poller) {
+      clearInterval(poller);
+      poller = null;
+    }
     panel.classList.toggle("hd-handed-over", handedOver);
     handoffBanner.hidden = !handedOver;
     handoffBanner.textContent = handedOver ? HANDOFF_NOTE : "";
@@ -182,15 +193,19 @@
     return node;
   }
 
-  function addAgentMessage(text) { // written by a person from the support team
-    log.appendChild(el("div", { class: "hd-msg hd-agent" }, [
+  function addAgentMessage(turn) { // written by a person from the support team
+    lastAgentTurn = Math.max(lastAgentTurn, turn.turn_id);
+    log.appendChild(el("div", { class: "hd-msg hd-agent", "data-turn-id": String(turn.turn_id) }, [
       el("span", { class: "hd-visually-hidden", text: "Support team: " }),
-      el("p", { class: "hd-text", text: text }),
+      el("p", { class: "hd-text", text: turn.text }),
     ]));
+    scrollToEnd();
   }
 
-  function addNotice(text) {
-    log.appendChild(el("div", { class: "hd-notice", role: "alert", text: text }));
+  function addNotice(text, info) { // an error unless `info`
+    log.appendChild(el("div", {
+      class: "hd-notice" + (info ? " hd-info" : ""), role: info ? "status" : "alert", text: text,
+    }));
     scrollToEnd();
   }
 
@@ -329,20 +344,36 @@
     }
   }
 
-  async function restoreHistory() {
+  async function fetchHistory() {
     try {
       var response = await fetch(api("widget/history?sender=" + encodeURIComponent(state.sender)));
-      if (!response.ok) return;
-      var history = await response.json();
-      history.turns.forEach(function (turn) {
-        if (turn.role === "user") addUserMessage(turn.text);
-        else if (turn.role === "agent") addAgentMessage(turn.text);
-        else finishBotMessage(addBotMessage(), turn);
-      });
-      setHandoff(history.status === "handoff");
-      log.dataset.restored = String(history.turns.length);
+      return response.ok ? await response.json() : null;
     } catch (error) {
-      /* the bot is unreachable: the first message will say so */
+      return null; // the bot is unreachable: the next message will say so
+    }
+  }
+
+  async function restoreHistory() {
+    var history = await fetchHistory();
+    if (!history) return;
+    history.turns.forEach(function (turn) {
+      if (turn.role === "user") addUserMessage(turn.text);
+      else if (turn.role === "agent") addAgentMessage(turn);
+      else finishBotMessage(addBotMessage(), turn);
+    });
+    setHandoff(history.status === "handoff");
+  }
+
+  async function lookForPeople() {
+    if (busy) return; // the reply being written will bring the state up to date
+    var history = await fetchHistory();
+    if (!history || busy) return;
+    history.turns.forEach(function (turn) {
+      if (turn.role === "agent" && turn.turn_id > lastAgentTurn) addAgentMessage(turn);
+    });
+    if (history.status !== "handoff") {
+      setHandoff(false);
+      addNotice("The assistant is answering again.", true);
     }
   }
 
