@@ -5,10 +5,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import admin, admin_conversations, feedback
-from bot.connectors import rest, slack, telegram
+from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
 from bot.services import Services, build_services
@@ -51,7 +52,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rest.router)
     app.include_router(slack.router)
     app.include_router(telegram.router)
+    app.include_router(widget.router)
+    socketio.mount(app, services.manager, settings.socketio_metadata_key)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(admin_conversations.router)
+    # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
+    # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
+    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Content-Type"])
     return app

@@ -47,7 +47,7 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--sample-kb", is_flag=True, help="Load the sample Nimbus Home FAQs (updates, never duplicates).")
 def serve(host: str, port: int, sample_kb: bool) -> None:
-    """Run the HTTP server (chat webhooks, admin API, OpenAPI docs at /docs)."""
+    """Run the HTTP server (widget demo page at /, chat webhooks, admin API, OpenAPI docs at /docs)."""
     import uvicorn
 
     from bot.app import create_app
@@ -55,7 +55,8 @@ def serve(host: str, port: int, sample_kb: bool) -> None:
     services = _started_services()
     if sample_kb:
         _import(services, SAMPLE_FAQS)
-    click.echo(f"Helpdesk bot on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    click.echo(f"Helpdesk bot on http://{host}:{port}  (chat widget demo: http://{host}:{port}/ , "
+               f"API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(services.settings, services), host=host, port=port, log_level="info")
 
 

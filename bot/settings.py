@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     channel_drain_seconds: float = Field(
         30.0, ge=0.0, description="On shutdown, how long to let channel replies in progress finish.")
 
+    # Website widget and Rasa-compatible browser front ends (docs/widget.md).
+    allowed_origins: list[str] = Field(
+        ["*"], description="Web origins whose pages may call the chat API from a browser (the widget, "
+                           "socket.io front ends), e.g. [\"https://www.example.com\"]; [\"*\"] allows any.")
+    socketio_metadata_key: str = Field(
+        "customData", description="Where socket.io clients put message metadata (rasa-webchat: customData).")
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> "Settings":
         if self.generate_threshold > self.faq_threshold:

@@ -4,6 +4,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +15,8 @@ from retrieval.errors import ModelUnavailable
 log = logging.getLogger(__name__)
 
 ChatMessages = list[dict[str, str]]
+# Receives each piece of text as the LM writes it (whole words), in the generating thread.
+TextCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,10 @@ class Generator(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float) -> Generation: ...
+    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
+                 on_text: TextCallback | None = None) -> Generation:
+        """The whole answer; `on_text`, when given, sees it piece by piece while it is written."""
+        ...
 
 
 class TransformersGenerator:
@@ -84,7 +90,8 @@ class TransformersGenerator:
         self.warm_up()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float) -> Generation:
+    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
+                 on_text: TextCallback | None = None) -> Generation:
         import torch
 
         self.warm_up()
@@ -101,6 +108,7 @@ class TransformersGenerator:
                 # No repetition penalty: in a decoder-only model it also penalises the prompt's tokens, which
                 # pushed the model away from copying facts out of the snippets.
                 pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                streamer=_text_streamer(self._tokenizer, on_text) if on_text else None,
                 **sampling,
             )
             self.calls += 1
@@ -115,6 +123,27 @@ class TransformersGenerator:
             new_tokens=len(new_ids),
             seconds=time.perf_counter() - started,
         )
+
+
+def _text_streamer(tokenizer, on_text: TextCallback):
+    """transformers' word-by-word streamer, handing text to `on_text` instead of printing it.
+
+    It runs inside `generate()` on the generating thread, so no second thread or queue is needed; the
+    leading whitespace of the answer is dropped, as `tidy` drops it from the final text.
+    """
+    from transformers import TextStreamer
+
+    class CallbackStreamer(TextStreamer):
+        started = False
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if not self.started:
+                text = text.lstrip()
+                self.started = bool(text)
+            if text:
+                on_text(text)
+
+    return CallbackStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")

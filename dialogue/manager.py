@@ -1,4 +1,8 @@
-"""The one `respond` path: record, understand, retrieve, decide, answer, record."""
+"""The one answering path: record, understand, retrieve, decide, answer, record.
+
+`respond` hands back the finished replies; `respond_stream` runs the same path and also hands out the
+LM's text while it is being written, for front ends that show it live.
+"""
 
 import asyncio
 import dataclasses
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 
 from dialogue.context import CONTEXT_WEIGHT, contextualize
 from dialogue.errors import EmptyMessage, MessageTooLong
-from dialogue.generation import Generator
+from dialogue.generation import Generator, TextCallback
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, decide, wants_person
 from dialogue.profile import (
@@ -38,6 +42,21 @@ _RESTART = re.compile(r"^\s*/restart\s*$")
 
 
 @dataclass(frozen=True)
+class TextDelta:
+    """A piece of a generated answer, as the LM wrote it; the final `Reply` carries the tidied whole."""
+
+    text: str
+
+
+# What `respond_stream` yields: any number of deltas (only for generated answers), then the replies.
+ReplyEvent = TextDelta | Reply
+
+
+class ReplyFailed(RuntimeError):
+    """Answering a streamed message failed after it was accepted; the cause is in the server log."""
+
+
+@dataclass(frozen=True)
 class DialogueConfig:
     company: str
     thresholds: Thresholds
@@ -56,6 +75,7 @@ class DialogueManager:
         self.generator = generator
         self.config = config
         self._locks = _KeyedLocks()
+        self._answering: set[asyncio.Task] = set()  # streamed answers run on even if their reader leaves
 
     def validate(self, text: str) -> str:
         if not text or not text.strip():
@@ -69,16 +89,47 @@ class DialogueManager:
         text = self.validate(message.text)
         async with self._locks.hold((message.channel, message.sender_id)):
             # Database and model work happens in a thread so that no conversation blocks the others.
-            return await asyncio.to_thread(self._respond, message, text)
+            return await asyncio.to_thread(self._respond, message, text, None)
 
-    def _respond(self, message: InboundMessage, text: str) -> list[Reply]:
+    def respond_stream(self, message: InboundMessage) -> AsyncIterator[ReplyEvent]:
+        """Answer like `respond`, yielding the LM's text as it is written, then the final replies.
+
+        Checks the message at once (raising like `respond`) and starts answering before the first read,
+        so arrival order is kept. The answer is completed and recorded even if the reader stops early;
+        a failure after acceptance is logged here and surfaces to the reader as `ReplyFailed`.
+        """
+        text = self.validate(message.text)
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[ReplyEvent | _Finished] = asyncio.Queue()
+
+        def on_text(delta: str) -> None:  # called on the generating thread
+            loop.call_soon_threadsafe(events.put_nowait, TextDelta(delta))
+
+        async def answer() -> None:
+            try:
+                async with self._locks.hold((message.channel, message.sender_id)):
+                    replies = await asyncio.to_thread(self._respond, message, text, on_text)
+            except Exception:
+                log.exception("Answering a message of %s on %s failed", message.sender_id, message.channel)
+                events.put_nowait(_Finished(failed=True))
+                return
+            for reply in replies:
+                events.put_nowait(reply)
+            events.put_nowait(_Finished(failed=False))
+
+        task = loop.create_task(answer())
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+        return _drain(events)
+
+    def _respond(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
         turn = self.store.record_user_message(message, text)
-        reply, model_id = self._answer(turn, text)
+        reply, model_id = self._answer(turn, text, on_text)
         turn_id = self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
         return [dataclasses.replace(reply, turn_id=turn_id)]
 
-    def _answer(self, turn: OpenedTurn, text: str) -> tuple[Reply, str | None]:
+    def _answer(self, turn: OpenedTurn, text: str, on_text: TextCallback | None) -> tuple[Reply, str | None]:
         def reply(kind: ReplyKind, answer: str, sources: list[Source] | None = None) -> Reply:
             return Reply(answer, kind, turn.conversation_id, sources or [])
 
@@ -115,12 +166,12 @@ class DialogueManager:
             return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), None
         snippets = [hit for hit in hits if hit.score >= self.config.thresholds.generate]
         snippets = snippets[: self.config.snippets_in_prompt]
-        generation = self._generate(turn, text, snippets)
+        generation = self._generate(turn, text, snippets, on_text)
         if not generation.text:
             return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), generation.model_id
         return reply(ReplyKind.GENERATED, generation.text, [_source(hit) for hit in snippets]), generation.model_id
 
-    def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit]):
+    def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit], on_text: TextCallback | None):
         history = [
             HistoryTurn("user" if role == "user" else "assistant", past)
             for role, past in self.store.history(turn.conversation_id, turn.turn_id)
@@ -134,9 +185,23 @@ class DialogueManager:
             count_tokens=self.generator.count_tokens,
             history_token_budget=self.config.history_token_budget,
         )
+        # `on_text` only when someone listens, so a backend that cannot stream still serves `respond`.
+        streaming = {"on_text": on_text} if on_text else {}
         return self.generator.generate(
-            messages, max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature
+            messages, max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature, **streaming
         )
+
+
+@dataclass(frozen=True)
+class _Finished:
+    failed: bool
+
+
+async def _drain(events: "asyncio.Queue[ReplyEvent | _Finished]") -> AsyncIterator[ReplyEvent]:
+    while not isinstance(event := await events.get(), _Finished):
+        yield event
+    if event.failed:
+        raise ReplyFailed("The bot could not answer this message; the error is in the server log.")
 
 
 def _source(hit: Hit) -> Source:

@@ -1,11 +1,14 @@
 """Rasa's REST channel: `POST /webhooks/rest/webhook`, so existing Rasa front ends work unchanged."""
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ManagerDep
+from dialogue.manager import ReplyEvent, ReplyFailed
 from dialogue.messages import InboundMessage, Reply
 
 CHANNEL = "rest"
@@ -43,13 +46,44 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}  # Rasa front ends probe this
 
 
-@router.post("/webhook", response_model=list[RestReply])
-async def webhook(body: RestMessage, manager: ManagerDep) -> list[RestReply]:
-    replies = await manager.respond(InboundMessage(CHANNEL, body.sender, body.message, body.metadata or {}))
-    return [_to_rest(body.sender, reply) for reply in replies]
+_STREAMED = {"application/x-ndjson": {
+    "description": "With `?stream=true`: one RestReply per line, each sent when ready."}}
 
 
-def _to_rest(sender: str, reply: Reply) -> RestReply:
+@router.post("/webhook", response_model=list[RestReply], responses={200: {"content": _STREAMED}})
+async def webhook(
+    body: RestMessage,
+    manager: ManagerDep,
+    stream: Annotated[bool, Query(description="Send each reply as a JSON line as soon as it is ready, as "
+                                              "Rasa does; the body is newline-delimited JSON.")] = False,
+) -> list[RestReply] | StreamingResponse:
+    message = InboundMessage(CHANNEL, body.sender, body.message, body.metadata or {})
+    if stream:
+        # Started (and checked) before the response begins, so a bad message is still a clean 4xx.
+        events = manager.respond_stream(message)
+        return StreamingResponse(_json_lines(body.sender, events), media_type="application/x-ndjson",
+                                 headers={"X-Accel-Buffering": "no"})
+    replies = await manager.respond(message)
+    return [rest_reply(body.sender, reply) for reply in replies]
+
+
+async def _json_lines(sender: str, events: AsyncIterator[ReplyEvent]) -> AsyncIterator[str]:
+    # Rasa's stream carries whole messages only; the LM's token deltas are for the website widget.
+    try:
+        async for event in events:
+            if isinstance(event, Reply):
+                yield rest_reply(sender, event).model_dump_json() + "\n"
+    except ReplyFailed as error:
+        # The status line is long gone: say it in the stream, the way the other lines are read.
+        yield ErrorLine(error=str(error)).model_dump_json() + "\n"
+
+
+class ErrorLine(BaseModel):
+    error: str
+
+
+def rest_reply(sender: str, reply: Reply) -> RestReply:
+    """A neutral reply as Rasa's REST channel shows it, with our extras under `custom`."""
     return RestReply(
         recipient_id=sender,
         text=reply.text,

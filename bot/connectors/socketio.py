@@ -1,0 +1,81 @@
+"""Rasa's socket.io channel at `/socket.io`, so Rasa front ends (e.g. rasa-webchat) connect unchanged.
+
+The protocol, as Rasa's `SocketIOInput` speaks it: the client emits `session_request` ({session_id} or
+nothing) and gets `session_confirm` with the session id as a bare string; it emits `user_uttered`
+({message, session_id, <metadata key>}) and gets one `bot_uttered` ({text}) per reply. As with Rasa's
+`session_persistence`, the session id names the customer, so a returning browser keeps its conversation.
+"""
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+
+from dialogue.errors import InvalidMessage
+from dialogue.manager import DialogueManager
+from dialogue.messages import InboundMessage
+
+CHANNEL = "socketio"
+PATH = "/socket.io"
+USER_MESSAGE_EVENT = "user_uttered"
+BOT_MESSAGE_EVENT = "bot_uttered"
+MAX_SESSION_ID = 255  # the column that stores channel ids
+SORRY = "Sorry, something went wrong on our side and I could not answer. Please try again in a moment."
+
+log = logging.getLogger(__name__)
+
+
+def mount(app: FastAPI, manager: DialogueManager, metadata_key: str) -> socketio.AsyncServer:
+    """Serve the channel under the app at `/socket.io`."""
+    # CORS for the HTTP long-polling transport comes from the app's CORS middleware; a second set of
+    # headers from engine.io would make browsers reject the response.
+    server = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    _register(server, manager, metadata_key)
+    app.mount(PATH, socketio.ASGIApp(server, socketio_path=PATH.strip("/")))
+    return server
+
+
+def _register(server: socketio.AsyncServer, manager: DialogueManager, metadata_key: str) -> None:
+    @server.on("session_request")
+    async def session_request(sid: str, data: Any = None) -> None:
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        session_id = requested if _valid_session_id(requested) else uuid.uuid4().hex
+        await server.emit("session_confirm", session_id, to=sid)
+
+    @server.on(USER_MESSAGE_EVENT)
+    async def user_uttered(sid: str, data: Any = None) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+            log.warning("Ignored a %s event without a text `message` from socket %s", USER_MESSAGE_EVENT, sid)
+            return
+        sender = data.get("session_id") if _valid_session_id(data.get("session_id")) else sid
+        message = InboundMessage(CHANNEL, sender, data["message"], _metadata(data.get(metadata_key)))
+        for text in await _answer(manager, message):
+            # Only `text`: rasa-webchat shows a message as text only when that is its one key.
+            await server.emit(BOT_MESSAGE_EVENT, {"text": text}, to=sid)
+
+
+async def _answer(manager: DialogueManager, message: InboundMessage) -> list[str]:
+    try:
+        return [reply.text for reply in await manager.respond(message)]
+    except InvalidMessage as error:
+        return [f"Sorry, I could not take that message: {error}"]
+    except Exception:
+        log.exception("Answering socket.io sender %s failed", message.sender_id)
+        return [SORRY]
+
+
+def _valid_session_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_SESSION_ID
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    """Rasa accepts the metadata as an object or as a JSON string of one."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
