@@ -6,6 +6,7 @@ LM's text while it is being written, for front ends that show it live.
 
 import asyncio
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import re
 import time
@@ -37,6 +38,7 @@ HANDOFF_TEXT = (
 )
 WAITING_FOR_AGENT_TEXT = "Thanks, I've added this to your conversation. A member of our team will reply here soon."
 RESTARTED_TEXT = "Let's start over. How can I help you?"
+ANSWER_THREADS = 64
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening))( there)?\s*[!.]*\s*$", re.I)
 _RESTART = re.compile(r"^\s*/restart\s*$")
 
@@ -75,6 +77,9 @@ class DialogueManager:
         self.generator = generator
         self.config = config
         self._locks = _KeyedLocks()
+        # Answers wait on the one LM; with the loop's default pool (cores + 4 threads) a few customers
+        # waiting for generations left FAQ answers queued behind them. Waiting threads are cheap.
+        self._workers = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="answer")
         self._answering: set[asyncio.Task] = set()  # streamed answers run on even if their reader leaves
 
     def validate(self, text: str) -> str:
@@ -89,7 +94,8 @@ class DialogueManager:
         text = self.validate(message.text)
         async with self._locks.hold((message.channel, message.sender_id)):
             # Database and model work happens in a thread so that no conversation blocks the others.
-            return await asyncio.to_thread(self._respond, message, text, None)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._workers, self._respond, message, text, None)
 
     def respond_stream(self, message: InboundMessage) -> AsyncIterator[ReplyEvent]:
         """Answer like `respond`, yielding the LM's text as it is written, then the final replies.
@@ -108,7 +114,7 @@ class DialogueManager:
         async def answer() -> None:
             try:
                 async with self._locks.hold((message.channel, message.sender_id)):
-                    replies = await asyncio.to_thread(self._respond, message, text, on_text)
+                    replies = await loop.run_in_executor(self._workers, self._respond, message, text, on_text)
             except Exception:
                 log.exception("Answering a message of %s on %s failed", message.sender_id, message.channel)
                 events.put_nowait(_Finished(failed=True))

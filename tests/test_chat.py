@@ -228,3 +228,24 @@ def test_a_crash_mid_reply_keeps_the_message_and_hides_the_trace(services, sende
             .where(ChannelIdentityRecord.external_id == sender)).all()
     assert [(turn.role, turn.kind) for turn in stored] == [("user", "message")]
     crashing.engine.dispose()
+
+
+async def test_faq_answers_do_not_queue_behind_generations_of_other_customers(services):
+    app = create_app(services.settings, services)
+    transport = httpx.ASGITransport(app=app)
+    finished: list[str] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=600) as client:
+        async def send(sender: str, text: str, label: str, delay: float = 0.0):
+            await asyncio.sleep(delay)
+            response = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+            finished.append(label)
+            return response.json()[0]["custom"]["kind"]
+
+        # More customers waiting for the LM than a default thread pool has threads on a small machine.
+        generations = [send(f"busy-{i}", "Does Nimbus Plus extend the warranty on a thermostat I bought last year?",
+                            f"generated-{i}") for i in range(8)]
+        faq = send("quick-customer", "What is the return policy for devices?", "faq", delay=0.3)
+        kinds = await asyncio.gather(*generations, faq)
+    assert kinds[-1] == "faq" and set(kinds[:-1]) == {"generated"}
+    # At most the generation already running when it arrived may finish first.
+    assert finished.index("faq") <= 1
