@@ -118,7 +118,7 @@ class DialogueManager:
         generation = self._generate(turn, text, snippets)
         if not generation.text:
             return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), generation.model_id
-        return reply(ReplyKind.GENERATED, generation.text, [_source(hit) for hit in snippets]), generation.model_id
+        return reply(ReplyKind.GENERATED, generation.text, [_citation(hit) for hit in snippets]), generation.model_id
 
     def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit]):
         history = [
@@ -141,6 +141,10 @@ class DialogueManager:
 
 def _source(hit: Hit) -> Source:
     return Source(id=hit.faq.id, title=hit.faq.question)
+
+
+def _citation(hit: Hit) -> Source:
+    return Source(id=hit.id, title=hit.title, kind=hit.kind, url=hit.url, snippet=hit.text)
 
 
 class _KeyedLocks:

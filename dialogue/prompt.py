@@ -34,7 +34,7 @@ def build_prompt(
     if profile_facts:
         system.append("What we know about this customer:\n" + "\n".join(f"- {fact}" for fact in profile_facts))
     system.append("Knowledge snippets:\n" + "\n".join(
-        f"[{number}] {hit.faq.question}\n{hit.faq.answer}" for number, hit in enumerate(snippets, start=1)
+        f"[{number}] {hit.title}\n{hit.text}" for number, hit in enumerate(snippets, start=1)
     ))
     messages = [{"role": "system", "content": "\n\n".join(system)}]
     messages += [{"role": turn.role, "content": turn.text} for turn in recent_within(history, count_tokens,

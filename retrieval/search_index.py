@@ -1,0 +1,229 @@
+"""The search index of one process: dense + BM25 over every FAQ and chunk, kept at the database's version.
+
+The database is the source of truth. Writers change records and log the touched entries under a new
+index version in one transaction (`retrieval.changes`), then apply the change to their own index.
+Every other process notices the new version on its next search (polled at most every `poll_seconds`)
+and re-reads only the logged entries. A snapshot of the dense index (with the version it reflects) is
+written in the background, so a restart re-embeds only what changed since.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from retrieval.changes import changed_since, current_version
+from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
+from retrieval.embedder import Embedder
+from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, ref
+from retrieval.faqs import FaqRecord
+from retrieval.hybrid import Candidate, FusionConfig, order_key, reciprocal_rank_fusion
+from retrieval.index import IndexConfig, VectorIndex
+from retrieval.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
+
+_BATCH = 2048
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    loaded_snapshot: bool
+    reembedded: int  # entries embedded again because they changed (or there was no snapshot)
+    removed: int
+    version: int
+
+
+class SearchIndex:
+    def __init__(self, sessions: sessionmaker, embedder: Embedder, folder: Path,
+                 index_config: IndexConfig = IndexConfig(), fusion: FusionConfig = FusionConfig(),
+                 poll_seconds: float = 0.25, snapshot_seconds: float = 30.0):
+        self.sessions = sessions
+        self.embedder = embedder
+        self.folder = folder
+        self.index_config = index_config
+        self.fusion = fusion
+        self.poll_seconds = poll_seconds
+        self.snapshot_seconds = snapshot_seconds
+        self.dense: VectorIndex | None = None
+        self.lexical = LexicalIndex()
+        self.version = 0
+        self._saved_version = -1
+        self._checked_at = 0.0
+        self._apply_lock = threading.RLock()
+        self._snapshots: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- start-up ------------------------------------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        """Load the snapshot and catch up on the changes logged since it; without one, embed everything."""
+        dimension, model_id = self.embedder.dimension, self.embedder.model_id
+        loaded = VectorIndex.load(self.folder, dimension, model_id, self.index_config)
+        with self._apply_lock:
+            with self.sessions() as session:
+                latest = current_version(session)
+                every_entry = self._all_entries(session)
+            if loaded is not None and loaded[1] <= latest:
+                self.dense, self.version = loaded
+                self._saved_version = self.version
+                with self.sessions() as session:
+                    changed = set(changed_since(session, self.version, latest))
+                # BM25 lives in memory only: index the texts of every entry, embed only the changed ones.
+                changed |= every_entry - self.dense.entries  # not in the snapshot for any other reason
+                self._load(sorted(every_entry - changed), embed=False)
+                stale = self.dense.entries - every_entry
+            else:
+                self.dense = VectorIndex(dimension, model_id, self.index_config)
+                changed, stale = every_entry, set()
+            self._load(sorted(changed | stale))
+            self.version = latest
+        self.save()
+        self._start_snapshots()
+        report = SyncReport(loaded is not None, len(changed & every_entry), len(stale), latest)
+        log.info("Search index at version %d: %d vectors (%s), %d BM25 texts; %s",
+                 latest, len(self.dense), self.dense.kind, len(self.lexical), report)
+        return report
+
+    @staticmethod
+    def _all_entries(session) -> set[int]:
+        faqs = {faq_entry(faq_id) for faq_id in session.scalars(select(FaqRecord.id))}
+        return faqs | {chunk_entry(chunk_id) for chunk_id in session.scalars(select(ChunkRecord.id))}
+
+    # -- keeping up ----------------------------------------------------------------------------------
+
+    def refresh(self, force: bool = False) -> None:
+        """Catch up with changes other processes committed; cheap when there are none."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.poll_seconds:
+            return
+        self._checked_at = now
+        with self.sessions() as session:
+            latest = current_version(session)
+        if latest <= self.version:
+            return
+        with self._apply_lock:
+            if latest <= self.version:
+                return
+            with self.sessions() as session:
+                entries = changed_since(session, self.version, latest)
+            self._load(entries)
+            log.info("Index caught up from version %d to %d (%d entries)", self.version, latest, len(entries))
+            self.version = latest
+
+    def apply(self, version: int, upserts: list[tuple[int, list[str], np.ndarray]], removals: list[int]) -> None:
+        """Apply a change this process just committed as `version`, without reading it back."""
+        with self._apply_lock:
+            dense = self._require_dense()
+            if upserts:
+                dense.upsert_many([e for e, _, _ in upserts], np.vstack([v for _, _, v in upserts]),
+                                  [len(t) for _, t, _ in upserts])
+                self.lexical.upsert_many([(e, t) for e, t, _ in upserts])
+            for entry in removals:
+                dense.remove(entry)
+            if removals:
+                self.lexical.remove_many(removals)
+            if version == self.version + 1:
+                self.version = version  # otherwise another process wrote in between: refresh() reads it
+
+    def _load(self, entries: list[int], embed: bool = True) -> None:
+        """Bring `entries` in line with the database: re-read their texts; gone ones are removed."""
+        for start in range(0, len(entries), _BATCH):
+            batch = entries[start : start + _BATCH]
+            texts = self._texts_of(batch)
+            present = [entry for entry in batch if entry in texts]
+            if embed and present:
+                vectors = self.embedder.embed([text for entry in present for text in texts[entry]])
+                self._require_dense().upsert_many(present, vectors, [len(texts[entry]) for entry in present])
+            self.lexical.upsert_many([(entry, texts[entry]) for entry in present])
+            gone = [entry for entry in batch if entry not in texts]
+            for entry in gone:
+                self._require_dense().remove(entry)
+            self.lexical.remove_many(gone)
+
+    def _texts_of(self, entries: list[int]) -> dict[int, list[str]]:
+        faq_ids = [ref(entry).id for entry in entries if entry & FAQ_BIT]
+        chunk_ids = [entry for entry in entries if not entry & FAQ_BIT]
+        texts: dict[int, list[str]] = {}
+        with self.sessions() as session:
+            for record in session.scalars(select(FaqRecord).where(FaqRecord.id.in_(faq_ids))):
+                texts[faq_entry(record.id)] = [record.question, *(record.alt_questions or [])]
+            rows = session.execute(
+                select(ChunkRecord.id, ChunkRecord.section, ChunkRecord.text, DocumentRecord.title)
+                .join(DocumentRecord, DocumentRecord.id == ChunkRecord.document_id)
+                .where(ChunkRecord.id.in_(chunk_ids)))
+            for chunk_id, section, text, title in rows:
+                texts[chunk_entry(chunk_id)] = [embedding_text(title, section, text)]
+        return texts
+
+    # -- search --------------------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, text: str, top_k: int, allowed: set[int] | None = None,
+               fusion: FusionConfig | None = None) -> list[Candidate]:
+        """The best `top_k` entries, each with the scores of both retrievers and their fusion."""
+        fusion = fusion or self.fusion
+        dense_index = self._require_dense()
+        depth = max(top_k * 4, 30)
+        dense = dense_index.search(vector, depth, allowed) if fusion.mode != "lexical" else []
+        lexical = self.lexical.search(text, depth, allowed) if fusion.mode != "dense" else []
+        fused = reciprocal_rank_fusion([m.entry for m in dense], [m.entry for m in lexical], fusion)
+        dense_of = {match.entry: (rank, match) for rank, match in enumerate(dense, start=1)}
+        lexical_of = {match.entry: (rank, match) for rank, match in enumerate(lexical, start=1)}
+        # Every candidate gets its cosine, found by BM25 or not: the decision is calibrated on it.
+        extra = dense_index.best_scores(vector, [entry for entry in fused if entry not in dense_of])
+        candidates = []
+        for entry, score in fused.items():
+            dense_rank, dense_match = dense_of.get(entry, (None, extra.get(entry)))
+            lexical_rank, lexical_match = lexical_of.get(entry, (None, None))
+            candidates.append(Candidate(
+                entry=entry,
+                position=dense_match.position if dense_match else lexical_match.position,
+                dense=dense_match.score if dense_match else None,
+                dense_rank=dense_rank,
+                lexical=lexical_match.score if lexical_match else None,
+                lexical_rank=lexical_rank,
+                fused=score,
+            ))
+        candidates.sort(key=order_key(fusion), reverse=True)
+        return candidates[:top_k]
+
+    def _require_dense(self) -> VectorIndex:
+        if self.dense is None:
+            raise RuntimeError("SearchIndex.sync() must run before searching or editing")
+        return self.dense
+
+    @property
+    def faq_ids(self) -> set[int]:
+        return {ref(entry).id for entry in self._require_dense().entries if entry & FAQ_BIT}
+
+    # -- snapshots -----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        with self._apply_lock:
+            if self.dense is None or self._saved_version == self.version:
+                return
+            self.dense.save(self.folder, self.version)
+            self._saved_version = self.version
+
+    def _start_snapshots(self) -> None:
+        if self._snapshots is not None or self.snapshot_seconds <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.snapshot_seconds):
+                try:
+                    self.save()
+                except OSError:
+                    log.exception("Could not write the index snapshot to %s; will retry", self.folder)
+
+        self._snapshots = threading.Thread(target=loop, name="index-snapshots", daemon=True)
+        self._snapshots.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.save()
