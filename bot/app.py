@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot import admin, feedback
+from bot import admin, admin_documents, admin_knowledge, feedback
 from bot.connectors import rest
 from bot.errors import install_error_handlers
 from bot.services import Services, build_services
@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.start)  # a no-op when the CLI already started them
         yield
+        await asyncio.to_thread(services.knowledge.index.save)  # restart without re-embedding
 
     app = FastAPI(
         title="Helpdesk bot",
@@ -47,4 +48,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rest.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(admin_documents.router)
+    app.include_router(admin_knowledge.router)
     return app

@@ -11,7 +11,9 @@ Above `hnsw_threshold` live rows the flat (exact) index is rebuilt once as HNSW 
 import io
 import json
 import os
+import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,30 +220,45 @@ class VectorIndex:
     # -- persistence ---------------------------------------------------------------------------------
 
     def save(self, folder: Path, version: int) -> None:
-        """Write a snapshot that reflects index `version` (see `retrieval.changes`)."""
+        """Write a snapshot that reflects index `version` (see `retrieval.changes`).
+
+        Each snapshot is a folder of its own, published by atomically rewriting `CURRENT`, so a process
+        that loads while another saves never mixes the files of two snapshots.
+        """
         folder.mkdir(parents=True, exist_ok=True)
+        snapshot = folder / f"snapshot-{version}-{uuid.uuid4().hex[:8]}"
+        snapshot.mkdir()
         with self._lock:
             meta = {"model_id": self.model_id, "dimension": self.dimension, "version": version,
                     "rows": self._faiss.ntotal}
-            _atomic(folder / "dense.faiss", lambda path: faiss.write_index(self._faiss, str(path)))
-            _atomic(folder / "dense.rows.npy",
-                    lambda path: path.write_bytes(_npy(self._vector_of_row[: self._faiss.ntotal])))
-            _atomic(folder / "dense.json", lambda path: path.write_text(json.dumps(meta)))
+            faiss.write_index(self._faiss, str(snapshot / "dense.faiss"))
+            (snapshot / "rows.npy").write_bytes(_npy(self._vector_of_row[: self._faiss.ntotal]))
+        (snapshot / "meta.json").write_text(json.dumps(meta))
+        pointer = folder / f"CURRENT.{uuid.uuid4().hex[:8]}.tmp"
+        pointer.write_text(snapshot.name)
+        previous = _current(folder)
+        os.replace(pointer, folder / "CURRENT")
+        for old in folder.glob("snapshot-*"):  # keep the previous one for a process loading it right now
+            if old.name not in (snapshot.name, previous):
+                shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, dimension: int, model_id: str,
              config: IndexConfig = IndexConfig()) -> "tuple[VectorIndex, int] | None":
-        """(index, version) from a snapshot, or None when there is none, it is torn, or another model made it."""
+        """(index, version) from the current snapshot, or None when there is none or another model made it."""
+        name = _current(folder)
+        if name is None:
+            return None
         try:
-            meta = json.loads((folder / "dense.json").read_text())
-            vector_of_row = np.load(folder / "dense.rows.npy", allow_pickle=False)
-            stored = faiss.read_index(str(folder / "dense.faiss"))
+            meta = json.loads((folder / name / "meta.json").read_text())
+            vector_of_row = np.load(folder / name / "rows.npy", allow_pickle=False)
+            stored = faiss.read_index(str(folder / name / "dense.faiss"))
         except (OSError, ValueError, RuntimeError):
             return None
         if (meta.get("model_id"), meta.get("dimension")) != (model_id, dimension):
             return None
         if stored.ntotal != meta["rows"] or len(vector_of_row) != stored.ntotal:
-            return None  # the three files come from different saves
+            return None
         index = cls(dimension, model_id, config)
         index._faiss = stored
         if isinstance(stored, faiss.IndexHNSW):
@@ -255,13 +272,15 @@ class VectorIndex:
         return index, int(meta["version"])
 
 
+def _current(folder: Path) -> str | None:
+    try:
+        return (folder / "CURRENT").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)

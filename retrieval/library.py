@@ -78,6 +78,10 @@ class DocumentLibrary:
             record = session.scalar(select(DocumentRecord).where(DocumentRecord.source == source))
             return Document.from_record(record) if record else None
 
+    def document_of_chunk(self, chunk_id: int) -> int | None:
+        with self.sessions() as session:
+            return session.scalar(select(ChunkRecord.document_id).where(ChunkRecord.id == chunk_id))
+
     @staticmethod
     def _record(session: Session, document_id: int) -> DocumentRecord:
         record = session.get(DocumentRecord, document_id)

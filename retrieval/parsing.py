@@ -49,10 +49,19 @@ def media_type_of(name: str, content_type: str | None = None) -> str:
 def parse(data: bytes, media_type: str, name: str) -> ParsedDocument:
     parsers = {"markdown": _markdown, "html": _html, "text": _text, "pdf": _pdf}
     title, sections = parsers[media_type](data, name)
-    sections = [section for section in sections if section.text.strip()]
+    title = title or PurePath(name).stem or name
+    # The title is cited with every chunk already; a section path that repeats it would say it twice.
+    sections = [Section(_without_title(section.heading, title), section.text)
+                for section in sections if section.text.strip()]
     if not sections:
         raise EmptyDocument(f"{name}: the document has no text to search (a scanned PDF needs OCR first).")
-    return ParsedDocument(title or PurePath(name).stem or name, media_type, sections)
+    return ParsedDocument(title, media_type, sections)
+
+
+def _without_title(heading: str, title: str) -> str:
+    if heading == title:
+        return ""
+    return heading.removeprefix(title + _PATH_SEPARATOR)
 
 
 def _decode(data: bytes, name: str) -> str:
