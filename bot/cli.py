@@ -185,8 +185,10 @@ def evaluate() -> None:
               show_default=True, help="Where retrieval.json, retrieval.md and retrieval.png go.")
 @click.option("--intents", type=int, default=None, help="Banking77: only the first N intents (quick runs).")
 @click.option("--per-intent", type=int, default=None, help="Banking77: at most N test queries per intent.")
+@click.option("--lexical-weight", "weights", type=float, multiple=True,
+              help="Also score hybrid with this BM25 weight (repeatable), to tune HELPDESK_LEXICAL_WEIGHT.")
 def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, intents: int | None,
-                   per_intent: int | None) -> None:
+                   per_intent: int | None, weights: tuple[float, ...]) -> None:
     """Top-1, recall@5 and MRR of dense, BM25 and hybrid search, side by side in one run."""
     from retrieval.evaluation import UnreadableEvalFile, evaluate as run, read_eval_csv, write_report
 
@@ -198,15 +200,15 @@ def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, int
         except UnreadableEvalFile as error:
             raise click.ClickException(str(error)) from None
         services = _started_services(with_lm=False)
-        report = run(services.knowledge, queries, csv_file.name)
+        report = run(services.knowledge, queries, csv_file.name, extra_lexical_weights=weights)
     else:
-        report = _eval_banking77(banking77, intents, per_intent)
+        report = _eval_banking77(banking77, intents, per_intent, weights)
     paths = write_report(report, out)
     click.echo(report.markdown())
     click.echo("Wrote " + ", ".join(str(path) for path in paths))
 
 
-def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None):
+def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, weights: tuple[float, ...]):
     import tempfile
 
     from bot.services import build_services
@@ -225,7 +227,7 @@ def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None):
         faq_of_intent = {draft.answer.strip("[]"): faq.id for draft, faq in zip(data.drafts, faqs)}
         queries = [EvalQuery(text, f"faq:{faq_of_intent[intent]}") for text, intent in data.queries]
         click.echo(f"Searching {len(queries)} test utterances three ways...")
-        report = run(services.knowledge, queries, f"Banking77 ({folder.name})")
+        report = run(services.knowledge, queries, f"Banking77 ({folder.name})", extra_lexical_weights=weights)
         services.knowledge.index.close()
         services.engine.dispose()
     return report

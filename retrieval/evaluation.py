@@ -58,7 +58,7 @@ class RetrievalReport:
                  f"(BM25 weight {self.fusion['lexical_weight']}).", "",
                  "| retriever | top-1 | recall@5 | MRR@10 | search p50 (ms) |", "| --- | ---: | ---: | ---: | ---: |"]
         names = {"dense": "dense (FAISS)", "lexical": "BM25 (Tantivy)", "hybrid": "hybrid (RRF)"}
-        lines += [f"| {names[m.mode]} | {m.top1:.4f} | {m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"
+        lines += [f"| {names.get(m.mode, m.mode.replace('@', ' (RRF), BM25 weight '))} | {m.top1:.4f} | {m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"
                   for m in self.modes]
         return "\n".join(lines) + "\n"
 
@@ -115,16 +115,19 @@ def _by_intent(path: Path) -> dict[str, list[str]]:
     return grouped
 
 
-def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str,
-             modes: tuple[str, ...] = MODES) -> RetrievalReport:
+def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str, modes: tuple[str, ...] = MODES,
+             extra_lexical_weights: tuple[float, ...] = ()) -> RetrievalReport:
+    """`extra_lexical_weights` add hybrid rows with other BM25 weights (named hybrid@W), to tune the fusion."""
     started = time.perf_counter()
     vectors = knowledge.embedder.embed([query.text for query in queries])
     embed_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
     knowledge.index.refresh(force=True)
     base = knowledge.index.fusion
     scores = []
-    for mode in modes:
-        fusion = FusionConfig(mode, base.rrf_k, base.dense_weight, base.lexical_weight)
+    runs = [(mode, FusionConfig(mode, base.rrf_k, base.dense_weight, base.lexical_weight)) for mode in modes]
+    runs += [(f"hybrid@{weight:g}", FusionConfig("hybrid", base.rrf_k, base.dense_weight, weight))
+             for weight in extra_lexical_weights]
+    for mode, fusion in runs:
         ranks, timings = [], []
         for query, vector in zip(queries, vectors):
             began = time.perf_counter()

@@ -204,7 +204,11 @@ class KnowledgeBase:
                                      tags=d.tags, content_hash=d.content_hash) for d in drafts]
                 session.add_all(records)
                 session.flush()
-                version = record_changes(session, [faq_entry(record.id) for record in records])
+                logged, start = {}, 0
+                for record, draft in zip(records, drafts):
+                    logged[faq_entry(record.id)] = vectors[start : start + len(draft.searchable_texts)]
+                    start += len(draft.searchable_texts)
+                version = record_changes(session, list(logged), logged, self.embedder.model_id)
                 for record in records:
                     audit(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
                 session.commit()
@@ -252,7 +256,8 @@ class KnowledgeBase:
                 record.content_hash = draft.content_hash
                 record.version += 1
                 record.updated_at = utcnow()
-                version = record_changes(session, [faq_entry(faq_id)])
+                version = record_changes(session, [faq_entry(faq_id)], {faq_entry(faq_id): vectors},
+                                         self.embedder.model_id)
                 audit(session, actor, "faq.update", f"faq:{faq_id}", question=draft.question,
                       version=record.version)
                 session.commit()

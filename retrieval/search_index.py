@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from retrieval.changes import changed_since, current_version
+from retrieval.changes import changed_since, current_version, logged_vectors
 from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
 from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, ref
@@ -74,14 +74,15 @@ class SearchIndex:
                 self._saved_version = self.version
                 with self.sessions() as session:
                     changed = set(changed_since(session, self.version, latest))
+                    logged = logged_vectors(session, self.version, latest, model_id, dimension)
                 # BM25 lives in memory only: index the texts of every entry, embed only the changed ones.
                 changed |= every_entry - self.dense.entries  # not in the snapshot for any other reason
                 self._load(sorted(every_entry - changed), embed=False)
                 stale = self.dense.entries - every_entry
             else:
                 self.dense = VectorIndex(dimension, model_id, self.index_config)
-                changed, stale = every_entry, set()
-            self._load(sorted(changed | stale))
+                changed, stale, logged = every_entry, set(), {}
+            self._load(sorted(changed | stale), logged=logged)
             self.version = latest
         self.save()
         self._start_snapshots()
@@ -112,7 +113,9 @@ class SearchIndex:
                 return
             with self.sessions() as session:
                 entries = changed_since(session, self.version, latest)
-            self._load(entries)
+                logged = logged_vectors(session, self.version, latest, self.embedder.model_id,
+                                        self._require_dense().dimension)
+            self._load(entries, logged=logged)
             log.info("Index caught up from version %d to %d (%d entries)", self.version, latest, len(entries))
             self.version = latest
 
@@ -131,15 +134,24 @@ class SearchIndex:
             if version == self.version + 1:
                 self.version = version  # otherwise another process wrote in between: refresh() reads it
 
-    def _load(self, entries: list[int], embed: bool = True) -> None:
-        """Bring `entries` in line with the database: re-read their texts; gone ones are removed."""
+    def _load(self, entries: list[int], embed: bool = True, logged: dict[int, np.ndarray] | None = None) -> None:
+        """Bring `entries` in line with the database: re-read their texts; gone ones are removed.
+
+        Vectors come from `logged` (the change log) when it has them for the current texts, else from the
+        embedder.
+        """
+        logged = logged or {}
         for start in range(0, len(entries), _BATCH):
             batch = entries[start : start + _BATCH]
             texts = self._texts_of(batch)
             present = [entry for entry in batch if entry in texts]
             if embed and present:
-                vectors = self.embedder.embed([text for entry in present for text in texts[entry]])
-                self._require_dense().upsert_many(present, vectors, [len(texts[entry]) for entry in present])
+                missing = [e for e in present if e not in logged or len(logged[e]) != len(texts[e])]
+                fresh = self.embedder.embed([text for entry in missing for text in texts[entry]])
+                offsets = np.cumsum([0] + [len(texts[entry]) for entry in missing])
+                vector_of = {**logged, **{e: fresh[offsets[i] : offsets[i + 1]] for i, e in enumerate(missing)}}
+                self._require_dense().upsert_many(present, np.vstack([vector_of[e] for e in present]),
+                                                  [len(texts[entry]) for entry in present])
             self.lexical.upsert_many([(entry, texts[entry]) for entry in present])
             gone = [entry for entry in batch if entry not in texts]
             for entry in gone:

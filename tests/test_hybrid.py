@@ -93,11 +93,27 @@ def test_admin_search_shows_each_retriever_and_filters(client, services, admin_h
         services.knowledge.documents.delete(services.knowledge.documents.find("solar-kit.md").id)
 
 
+class CountingEmbedder:
+    """The real embedder, counting the texts it embeds."""
+
+    def __init__(self, embedder):
+        self.inner, self.texts = embedder, 0
+        self.model_id = embedder.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
 @pytest.fixture()
 def second_process(services):
     """A second server on the same database with its own index folder, like another worker or host."""
     settings = services.settings.model_copy(update={"data_dir": services.settings.data_dir / "worker-2"})
-    other = build_services(settings, embedder=services.embedder, generator=services.generator)
+    other = build_services(settings, embedder=CountingEmbedder(services.embedder), generator=services.generator)
     other.start(with_lm=False)
     yield other
     other.engine.dispose()
@@ -109,7 +125,9 @@ def test_an_edit_in_one_process_is_seen_by_another(services, second_process):
     assert second_process.knowledge.search(question, top_k=1)[0].faq.question != question
     faq = services.knowledge.create(make_draft(question, "No, only cards and PayPal."))
     try:
+        embedded = second_process.embedder.texts
         second_process.knowledge.index.refresh(force=True)  # a search does this at most poll_seconds later
+        assert second_process.embedder.texts == embedded  # the vectors came with the change log
         assert second_process.knowledge.search(question, top_k=1)[0].faq.id == faq.id
         assert second_process.knowledge.index.version == services.knowledge.index.version
         services.knowledge.update(faq.id, make_draft("Do you accept payment by carrier pigeon?", "Still no."))

@@ -54,6 +54,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.Column('entry', sa.BigInteger(), nullable=False),
+    sa.Column('model_id', sa.String(length=200), nullable=True),
+    sa.Column('vectors', sa.LargeBinary(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('index_changes', schema=None) as batch_op:
