@@ -223,7 +223,13 @@ def main() -> None:
     parser.add_argument("--edit-size", type=int, default=100_000, help="0 skips the edit test")
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--poll", type=float, default=0.25)
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch threads for the embedder (0: torch's default, one per core)")
     args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     if not BANKING77.exists():
         sys.exit(f"{BANKING77} is missing: the benchmark builds its corpus from Banking77 utterances.")
     from retrieval.embedder import SentenceTransformerEmbedder
