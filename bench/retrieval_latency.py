@@ -33,11 +33,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from retrieval.entries import chunk_entry  # noqa: E402
-from retrieval.hybrid import FusionConfig  # noqa: E402
-from retrieval.index import IndexConfig, VectorIndex  # noqa: E402
-from retrieval.lexical import LexicalIndex  # noqa: E402
-from retrieval.search_index import SearchIndex  # noqa: E402
+from retrieval.entries import chunk_entry
+from retrieval.hybrid import FusionConfig
+from retrieval.index import IndexConfig, VectorIndex
+from retrieval.lexical import LexicalIndex
+from retrieval.search_index import SearchIndex
 
 BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 SIGMA = 0.35

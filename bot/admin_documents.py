@@ -1,5 +1,6 @@
 """The admin API for documents: upload, fetch URLs and sitemaps (as background jobs), list, get, delete, re-sync."""
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -133,8 +134,6 @@ def _status_of(error: DocumentError) -> int:
 
 
 async def _in_thread(function, *args):
-    import asyncio
-
     # Parsing and embedding take CPU seconds: keep the event loop (chat) responsive meanwhile.
     return await asyncio.to_thread(function, *args)
 

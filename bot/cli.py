@@ -152,7 +152,8 @@ def calibrate(eval_file: Path, target_precision: float) -> None:
     The file has `in_scope` ({query, faq}), `partial` ({query, faqs}) and `out_of_scope` (strings) lists;
     FAQs are named by their question. bot/sample/eval.yaml is the example for the sample knowledge base.
     """
-    from training.calibration import calibrate as fit, load_eval_set, score_queries
+    from training.calibration import calibrate as fit
+    from training.calibration import load_eval_set, score_queries
 
     services = _started_services(with_lm=False)
 
@@ -190,7 +191,8 @@ def evaluate() -> None:
 def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, intents: int | None,
                    per_intent: int | None, weights: tuple[float, ...]) -> None:
     """Top-1, recall@5 and MRR of dense, BM25 and hybrid search, side by side in one run."""
-    from retrieval.evaluation import UnreadableEvalFile, evaluate as run, read_eval_csv, write_report
+    from retrieval.evaluation import UnreadableEvalFile, read_eval_csv, write_report
+    from retrieval.evaluation import evaluate as run
 
     if (csv_file is None) == (banking77 is None):
         raise click.UsageError("give exactly one of --csv FILE or --banking77 FOLDER")
@@ -213,7 +215,8 @@ def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, w
 
     from bot.services import build_services
     from bot.settings import get_settings
-    from retrieval.evaluation import EvalQuery, evaluate as run, load_banking77
+    from retrieval.evaluation import EvalQuery, load_banking77
+    from retrieval.evaluation import evaluate as run
 
     data = load_banking77(folder, intents=intents, max_test_per_intent=per_intent)
     with tempfile.TemporaryDirectory(prefix="helpdesk-eval-") as scratch:

@@ -7,7 +7,13 @@ from fastapi.responses import JSONResponse
 
 from dialogue.errors import InvalidMessage, MessageTooLong
 from retrieval.errors import (
-    DocumentError, DocumentNotFound, DocumentTooLarge, FaqNotFound, InvalidFaq, ModelUnavailable, UnsupportedDocument,
+    DocumentError,
+    DocumentNotFound,
+    DocumentTooLarge,
+    FaqNotFound,
+    InvalidFaq,
+    ModelUnavailable,
+    UnsupportedDocument,
 )
 from retrieval.jobs import JobNotFound
 

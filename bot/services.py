@@ -14,8 +14,8 @@ from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import Thresholds
 from dialogue.store import ConversationStore
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.chunking import ChunkingConfig
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig
 from retrieval.index import IndexConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig

@@ -53,9 +53,9 @@ class RetrievalReport:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def markdown(self) -> str:
-        lines = [f"Retrieval on {self.dataset}: {self.queries} queries over {self.entries} FAQs and passages, "
-                 f"{self.embedding_model}, RRF k={self.fusion['rrf_k']} "
-                 f"(BM25 weight {self.fusion['lexical_weight']}).", "",
+        heading = (f"Retrieval on {self.dataset}: {self.queries} queries over {self.entries} FAQs and passages, "
+                   f"{self.embedding_model}, RRF k={self.fusion['rrf_k']} (BM25 weight {self.fusion['lexical_weight']}).")
+        lines = [heading, "",
                  "| retriever | top-1 | recall@5 | MRR@10 | search p50 (ms) |", "| --- | ---: | ---: | ---: | ---: |"]
         names = {"dense": "dense (FAISS)", "lexical": "BM25 (Tantivy)", "hybrid": "hybrid (RRF)"}
         lines += [f"| {names.get(m.mode, m.mode.replace('@', ' (RRF), BM25 weight '))} | {m.top1:.4f} | {m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"

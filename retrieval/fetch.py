@@ -1,8 +1,8 @@
 """Fetching help-center pages and sitemaps over HTTP(S) with httpx."""
 
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from urllib.parse import urlparse
+from xml.etree import ElementTree
 
 import httpx
 
@@ -29,17 +29,19 @@ class Fetcher:
     def fetch(self, url: str) -> Page:
         check_url(url)
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=True, transport=self._transport,
-                              headers={"User-Agent": "helpdesk-bot (knowledge base sync)"}) as client:
-                with client.stream("GET", url) as response:
-                    if response.status_code >= 400:
-                        raise FetchFailed(f"{url}: the server answered HTTP {response.status_code}.")
-                    data = bytearray()
-                    for part in response.iter_bytes():
-                        data += part
-                        if len(data) > self.max_bytes:
-                            raise DocumentTooLarge(url, len(data), self.max_bytes)
-                    return Page(str(response.url), bytes(data), response.headers.get("content-type"))
+            with (
+                httpx.Client(timeout=self.timeout, follow_redirects=True, transport=self._transport,
+                             headers={"User-Agent": "helpdesk-bot (knowledge base sync)"}) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code >= 400:
+                    raise FetchFailed(f"{url}: the server answered HTTP {response.status_code}.")
+                data = bytearray()
+                for part in response.iter_bytes():
+                    data += part
+                    if len(data) > self.max_bytes:
+                        raise DocumentTooLarge(url, len(data), self.max_bytes)
+                return Page(str(response.url), bytes(data), response.headers.get("content-type"))
         except httpx.TimeoutException:
             raise FetchFailed(f"{url}: no answer within {self.timeout:g} s; is the site up?") from None
         except httpx.HTTPError as error:

@@ -97,7 +97,7 @@ class JobRunner:
                 results.append({"item": item, **work(item)})
             except KnowledgeError as error:
                 errors.append({"item": item, "message": str(error)})
-            except Exception:  # noqa: BLE001 - one broken item must not kill the job; it is logged
+            except Exception:  # one broken item must not kill the job; the log has the traceback
                 log.exception("Job %d failed on %s", job_id, item)
                 errors.append({"item": item, "message": "internal error; the server log has the details"})
             self._update(job_id, done=done, errors=list(errors), results=list(results))

@@ -28,6 +28,7 @@ class LexicalMatch:
 class LexicalIndex:
     def __init__(self) -> None:
         builder = tantivy.SchemaBuilder()
+        # Entry and vector ids use bit 62 at most, so they fit Tantivy's signed 64-bit integers as they are.
         builder.add_integer_field("vector", stored=True, indexed=True, fast=True)
         builder.add_integer_field("entry", stored=False, indexed=True, fast=True)
         builder.add_text_field("text", stored=False, tokenizer_name="en_stem")
@@ -49,8 +50,6 @@ class LexicalIndex:
                     self._writer.add_document(tantivy.Document(
                         vector=vector_id, entry=entry, text=text))
             self._commit()
-
-    # Entry ids use bit 62 at most, so they fit Tantivy's signed 64-bit integers as they are.
 
     def remove_many(self, entries: list[int]) -> None:
         with self._lock:

@@ -4,9 +4,8 @@ Revision ID: k001
 Revises: 0001
 Create Date: 2026-11-22
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'k001'
 down_revision = '0001'
