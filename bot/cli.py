@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -210,30 +211,76 @@ def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, int
     click.echo("Wrote " + ", ".join(str(path) for path in paths))
 
 
-def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, weights: tuple[float, ...]):
+@contextmanager
+def _scratch_services():
+    """Started services on a throwaway SQLite knowledge base, so evaluations never touch the configured one."""
     import tempfile
 
     from bot.services import build_services
     from bot.settings import get_settings
+
+    with tempfile.TemporaryDirectory(prefix="helpdesk-eval-") as scratch:
+        settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": ""})
+        services = build_services(settings)
+        services.start(with_lm=False)
+        try:
+            yield services
+        finally:
+            services.knowledge.index.close()
+            services.engine.dispose()
+
+
+def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, weights: tuple[float, ...]):
     from retrieval.evaluation import EvalQuery, load_banking77
     from retrieval.evaluation import evaluate as run
 
     data = load_banking77(folder, intents=intents, max_test_per_intent=per_intent)
-    with tempfile.TemporaryDirectory(prefix="helpdesk-eval-") as scratch:
-        # A throwaway knowledge base, so the evaluation never touches the configured one.
-        settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": ""})
-        services = build_services(settings)
-        services.start(with_lm=False)
+    with _scratch_services() as services:
         click.echo(f"Embedding {sum(len(d.searchable_texts) for d in data.drafts)} training utterances "
                    f"as {len(data.drafts)} FAQs...")
         faqs = services.knowledge.create_many(data.drafts)
         faq_of_intent = {draft.answer.strip("[]"): faq.id for draft, faq in zip(data.drafts, faqs)}
         queries = [EvalQuery(text, f"faq:{faq_of_intent[intent]}") for text, intent in data.queries]
         click.echo(f"Searching {len(queries)} test utterances three ways...")
-        report = run(services.knowledge, queries, f"Banking77 ({folder.name})", extra_lexical_weights=weights)
-        services.knowledge.index.close()
-        services.engine.dispose()
-    return report
+        return run(services.knowledge, queries, f"Banking77 ({folder.name})", extra_lexical_weights=weights)
+
+
+@evaluate.command("thresholds")
+@click.option("--holdout", default=0.2, show_default=True, help="Share of FAQs held out as out-of-scope queries.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--repeats", default=5, show_default=True, help="Pool the scores of this many seeded splits.")
+@click.option("--target-precision", default=0.95, show_default=True, help="Wanted precision of verbatim answers.")
+def eval_thresholds(holdout: float, seed: int, repeats: int, target_precision: float) -> None:
+    """Suggest the faq/generate thresholds from held-out splits of the knowledge base's own questions.
+
+    Held-out FAQs' questions are out-of-scope queries; one held-out alternative question per kept FAQ is an
+    in-scope query; the rest is searched in a throwaway copy exactly as chat searches. The scores of
+    `--repeats` splits are pooled (training/holdout_calibration.py).
+    """
+    from training.calibration import calibrate as fit
+    from training.calibration import score_queries
+    from training.holdout_calibration import holdout_split
+
+    faqs, _ = _started_services(with_lm=False).knowledge.page(0, 10**9)
+    scored = []
+    for split_seed in range(seed, seed + repeats):
+        split = holdout_split(faqs, holdout, split_seed)
+        with _scratch_services() as services:
+            services.knowledge.create_many(split.kept)
+
+            def best_hit(query: str, services=services) -> tuple[float, str]:
+                hits = services.knowledge.search(query, top_k=1)
+                return (hits[0].score, hits[0].title) if hits else (0.0, "")
+
+            scored += score_queries(split.queries, best_hit)
+    result = fit(scored, target_precision)
+    click.echo(f"queries: {result.counts} (from {len(faqs)} FAQs, {holdout:.0%} held out, "
+               f"{repeats} splits from seed {seed})")
+    click.echo(f"top-1 accuracy (in scope): {result.top1_accuracy}")
+    click.echo(f"HELPDESK_FAQ_THRESHOLD={result.faq_threshold}  (precision {result.faq_precision}, "
+               f"answers {result.faq_coverage:.0%} of in-scope queries verbatim)")
+    click.echo(f"HELPDESK_GENERATE_THRESHOLD={result.generate_threshold}  (keeps {result.answerable_recall:.0%} of "
+               f"answerable queries, sends {result.out_of_scope_rejected:.0%} of out-of-scope ones to fallback)")
 
 
 @main.group()

@@ -16,7 +16,7 @@ class FusionConfig:
     mode: SearchMode = "hybrid"
     rrf_k: int = 60
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.3  # dense ranks weigh 1; 0.3 was best on Banking77 (docs/knowledge.md)
 
 
 @dataclass(frozen=True)
