@@ -70,3 +70,32 @@ def test_csv_of_queries_and_expected_ids_runs_against_the_configured_knowledge(c
     csv_file.write_text("question,answer\nhello,1\n")
     bad = cli_env.invoke(main, ["eval", "retrieval", "--csv", str(csv_file)])
     assert bad.exit_code == 1 and "expected_id" in bad.output
+
+
+@pytest.mark.unit
+def test_holdout_split_never_leaks_a_query_into_the_knowledge_it_is_searched_in():
+    from datetime import UTC, datetime
+
+    from retrieval.faqs import Faq
+    from training.holdout_calibration import holdout_split
+
+    faqs = [Faq(i, f"question {i}?", f"answer {i}.", [f"alt {i}.{j}" for j in range(i % 3)], [], 1,
+                datetime.now(UTC)) for i in range(1, 21)]
+    split = holdout_split(faqs, holdout=0.25, seed=3)
+    assert split == holdout_split(faqs, holdout=0.25, seed=3)  # seeded: the same split every run
+    kept_texts = {text for draft in split.kept for text in draft.searchable_texts}
+    out_of_scope = [q for q in split.queries if q.group == "out_of_scope"]
+    in_scope = [q for q in split.queries if q.group == "in_scope"]
+    assert len(out_of_scope) == 5 and len(split.kept) == 15
+    assert len(in_scope) == sum(1 for faq in faqs if faq.alt_questions and faq.question in kept_texts)
+    assert not {q.query for q in split.queries} & kept_texts
+    assert all(next(iter(q.expected)) in kept_texts for q in in_scope)
+
+
+def test_eval_thresholds_calibrates_on_the_knowledge_base_itself(cli_env):
+    result = cli_env.invoke(main, ["eval", "thresholds", "--repeats", "1"])
+    assert result.exit_code == 0, result.output
+    assert "out_of_scope': 8" in result.output  # 20% of the 40 sample FAQs
+    faq = float(result.output.split("HELPDESK_FAQ_THRESHOLD=")[1].split()[0])
+    generate = float(result.output.split("HELPDESK_GENERATE_THRESHOLD=")[1].split()[0])
+    assert 0.3 <= generate <= faq <= 0.95
