@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.include_router(rest.router)
     app.include_router(feedback.router)
+    app.include_router(admin_knowledge.router)  # before admin: /admin/faqs/export must not match /admin/faqs/{id}
     app.include_router(admin.router)
     app.include_router(admin_documents.router)
-    app.include_router(admin_knowledge.router)
     return app

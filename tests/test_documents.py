@@ -229,3 +229,37 @@ def test_cli_adds_lists_and_deletes_documents(services, tmp_path, monkeypatch):
         assert all(hit.kind == "faq" for hit in services.knowledge.search("M8 bolts for the roof panel", top_k=5))
     finally:
         get_settings.cache_clear()
+
+
+def test_faq_bulk_import_reports_bad_rows_and_keeps_the_good_ones(client, services, admin_headers):
+    rows = ("question,answer,alt_questions,tags\n"
+            "Can I collect my order from a parcel locker?,Yes: pick InPost at checkout.,Do you deliver to lockers?,delivery\n"
+            "Is there a loyalty programme?,,,\n"
+            "Do you have a shop in Leeds?,No: we only sell online.,,stores\n")
+    response = client.post("/admin/faqs/import", files={"file": ("faqs.csv", rows.encode(), "text/csv")},
+                           headers=admin_headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["created"], body["updated"], body["rejected"]) == (2, 0, 1)
+    assert body["errors"][0]["row"] == 2 and "answer" in body["errors"][0]["message"]
+    created = [hit.faq for hit in services.knowledge.search("Do you deliver to lockers?", top_k=1)]
+    try:
+        assert created[0].question == "Can I collect my order from a parcel locker?"
+        again = client.post("/admin/faqs/import", files={"file": ("faqs.csv", rows.encode(), "text/csv")},
+                            headers=admin_headers).json()
+        assert (again["created"], again["unchanged"]) == (0, 2)
+        exported = client.get("/admin/faqs/export", params={"format": "json"}, headers=admin_headers)
+        assert exported.headers["content-disposition"] == 'attachment; filename="faqs.json"'
+        question = "Can I collect my order from a parcel locker?"
+        assert {"question": question, "answer": "Yes: pick InPost at checkout.",
+                "alt_questions": ["Do you deliver to lockers?"], "tags": ["delivery"]}.items() <= next(
+            row for row in exported.json() if row["question"] == question).items()
+        csv_export = client.get("/admin/faqs/export", params={"format": "csv"}, headers=admin_headers).text
+        assert csv_export.startswith("id,question,answer,alt_questions,tags")
+    finally:
+        for question in ("Can I collect my order from a parcel locker?", "Do you have a shop in Leeds?"):
+            faq = next(f for f in services.knowledge.page(0, 1000)[0] if f.question == question)
+            services.knowledge.delete(faq.id)
+    bad = client.post("/admin/faqs/import", files={"file": ("faqs.xlsx", b"PK", "application/octet-stream")},
+                      headers=admin_headers)
+    assert bad.status_code == 415 and ".csv" in bad.json()["detail"]
