@@ -50,3 +50,8 @@ def entry_of_vector(vector_id: int) -> tuple[int, int]:
     if vector_id & FAQ_BIT:
         return vector_id & ~_POSITION_MASK, vector_id & _POSITION_MASK
     return vector_id, 0
+
+
+def fingerprint(content_hash: str) -> int:
+    """60 bits of a hex content hash: enough to tell versions of one entry apart, 8 bytes per vector."""
+    return int(content_hash[:15], 16)

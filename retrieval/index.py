@@ -54,6 +54,9 @@ class VectorIndex:
         self.config = config
         self._faiss = self._new_flat()
         self._vector_of_row = np.full(_GROW, -1, dtype=np.int64)  # -1: tombstone or unused
+        # Per row, a fingerprint of the content hash its entry had when embedded: lets a restart see which
+        # entries the database changed behind the index's back (a restore, a manual edit).
+        self._fingerprint_of_row = np.zeros(_GROW, dtype=np.int64)
         self._rows_of_entry: dict[int, list[int]] = {}
         self._live = 0
         self._lock = threading.RLock()
@@ -79,22 +82,23 @@ class VectorIndex:
     def __contains__(self, entry: int) -> bool:
         return entry in self._rows_of_entry
 
+    def fingerprints(self) -> dict[int, int]:
+        """Content fingerprint per entry (see `retrieval.entries.fingerprint`)."""
+        with self._lock:
+            return {entry: int(self._fingerprint_of_row[rows[0]]) for entry, rows in self._rows_of_entry.items()}
+
     # -- changes -------------------------------------------------------------------------------------
 
-    def upsert(self, entry: int, vectors: np.ndarray) -> None:
-        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
-            raise ValueError(f"expected vectors of {self.dimension} dims, got shape {vectors.shape}")
-        with self._lock:
-            self._tombstone(entry)
-            self._append(entry, np.ascontiguousarray(vectors, dtype=np.float32))
-            self._maybe_rebuild()
+    def upsert(self, entry: int, vectors: np.ndarray, fingerprint: int = 0) -> None:
+        self.upsert_many([entry], vectors, [len(vectors)], [fingerprint])
 
     def remove(self, entry: int) -> None:
         with self._lock:
             self._tombstone(entry)
             self._maybe_rebuild()
 
-    def upsert_many(self, entries: list[int], vectors: np.ndarray, counts: list[int]) -> None:
+    def upsert_many(self, entries: list[int], vectors: np.ndarray, counts: list[int],
+                    fingerprints: list[int] | None = None) -> None:
         """Bulk form of `upsert` with one FAISS add: `counts[i]` rows of `vectors` belong to `entries[i]`."""
         if len(set(entries)) != len(entries):
             raise ValueError("an entry may appear only once per upsert_many")
@@ -107,8 +111,9 @@ class VectorIndex:
             first = self._faiss.ntotal
             self._reserve(first + len(vectors))
             row = first
-            for entry, count in zip(entries, counts):
+            for i, (entry, count) in enumerate(zip(entries, counts)):
                 self._vector_of_row[row : row + count] = vector_ids(entry, count)
+                self._fingerprint_of_row[row : row + count] = fingerprints[i] if fingerprints else 0
                 self._rows_of_entry[entry] = list(range(row, row + count))
                 row += count
             _add(self._faiss, vectors)
@@ -121,20 +126,14 @@ class VectorIndex:
             self._vector_of_row[rows] = -1
             self._live -= len(rows)
 
-    def _append(self, entry: int, vectors: np.ndarray) -> None:
-        first = self._faiss.ntotal
-        rows = list(range(first, first + len(vectors)))
-        self._reserve(first + len(vectors))
-        self._vector_of_row[first : first + len(vectors)] = vector_ids(entry, len(vectors))
-        _add(self._faiss, vectors)
-        self._rows_of_entry[entry] = rows
-        self._live += len(rows)
-
     def _reserve(self, size: int) -> None:
         if size > len(self._vector_of_row):
             grown = np.full(max(size, 2 * len(self._vector_of_row)), -1, dtype=np.int64)
             grown[: len(self._vector_of_row)] = self._vector_of_row
             self._vector_of_row = grown
+            fingerprints = np.zeros(len(grown), dtype=np.int64)
+            fingerprints[: len(self._fingerprint_of_row)] = self._fingerprint_of_row
+            self._fingerprint_of_row = fingerprints
 
     def _maybe_rebuild(self) -> None:
         live = len(self)
@@ -148,10 +147,13 @@ class VectorIndex:
         order = [(entry, rows) for entry, rows in self._rows_of_entry.items()]
         all_rows = np.asarray([row for _, rows in order for row in rows], dtype=np.int64)
         vectors = self._reconstruct(all_rows)
+        fingerprints = self._fingerprint_of_row[all_rows]
         fresh = self._new_hnsw() if hnsw else self._new_flat()
         _add(fresh, vectors)
         self._faiss = fresh
         self._vector_of_row = np.full(max(len(all_rows), _GROW), -1, dtype=np.int64)
+        self._fingerprint_of_row = np.zeros(len(self._vector_of_row), dtype=np.int64)
+        self._fingerprint_of_row[: len(all_rows)] = fingerprints
         self._rows_of_entry = {}
         next_row = 0
         for entry, rows in order:
@@ -249,6 +251,7 @@ class VectorIndex:
                     "rows": self._faiss.ntotal}
             faiss.write_index(self._faiss, str(snapshot / "dense.faiss"))
             (snapshot / "rows.npy").write_bytes(_npy(self._vector_of_row[: self._faiss.ntotal]))
+            (snapshot / "fingerprints.npy").write_bytes(_npy(self._fingerprint_of_row[: self._faiss.ntotal]))
         (snapshot / "meta.json").write_text(json.dumps(meta))
         pointer = folder / f"CURRENT.{uuid.uuid4().hex[:8]}.tmp"
         pointer.write_text(snapshot.name)
@@ -268,12 +271,13 @@ class VectorIndex:
         try:
             meta = json.loads((folder / name / "meta.json").read_text())
             vector_of_row = np.load(folder / name / "rows.npy", allow_pickle=False)
+            fingerprint_of_row = np.load(folder / name / "fingerprints.npy", allow_pickle=False)
             stored = faiss.read_index(str(folder / name / "dense.faiss"))
         except (OSError, ValueError, RuntimeError):
             return None
         if (meta.get("model_id"), meta.get("dimension")) != (model_id, dimension):
             return None
-        if stored.ntotal != meta["rows"] or len(vector_of_row) != stored.ntotal:
+        if not stored.ntotal == meta["rows"] == len(vector_of_row) == len(fingerprint_of_row):
             return None
         index = cls(dimension, model_id, config)
         index._faiss = stored
@@ -281,6 +285,8 @@ class VectorIndex:
             stored.hnsw.efSearch = config.hnsw_ef_search
         index._vector_of_row = np.full(max(len(vector_of_row), _GROW), -1, dtype=np.int64)
         index._vector_of_row[: len(vector_of_row)] = vector_of_row
+        index._fingerprint_of_row = np.zeros(len(index._vector_of_row), dtype=np.int64)
+        index._fingerprint_of_row[: len(fingerprint_of_row)] = fingerprint_of_row
         for row, vector_id in enumerate(vector_of_row.tolist()):
             if vector_id >= 0:
                 index._rows_of_entry.setdefault(entry_of_vector(vector_id)[0], []).append(row)

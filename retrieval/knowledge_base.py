@@ -21,7 +21,7 @@ from retrieval.hybrid import Candidate, FusionConfig
 from retrieval.index import IndexConfig
 from retrieval.jobs import JobRunner
 from retrieval.library import DocumentLibrary
-from retrieval.search_index import SearchIndex, SyncReport
+from retrieval.search_index import SearchIndex, SyncReport, Upsert
 from retrieval.storage import utcnow
 
 log = logging.getLogger(__name__)
@@ -213,11 +213,8 @@ class KnowledgeBase:
                     audit(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
                 session.commit()
                 faqs = [Faq.from_record(record) for record in records]
-            upserts, start = [], 0
-            for faq, draft in zip(faqs, drafts):
-                count = len(draft.searchable_texts)
-                upserts.append((faq_entry(faq.id), draft.searchable_texts, vectors[start : start + count]))
-                start += count
+            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)], draft.content_hash)
+                       for faq, draft in zip(faqs, drafts)]
             self.index.apply(version, upserts, [])
         return faqs
 
@@ -262,7 +259,8 @@ class KnowledgeBase:
                       version=record.version)
                 session.commit()
                 faq = Faq.from_record(record)
-            self.index.apply(version, [(faq_entry(faq_id), draft.searchable_texts, vectors)], [])
+            self.index.apply(version, [Upsert(faq_entry(faq_id), draft.searchable_texts, vectors, draft.content_hash)],
+                             [])
         return faq
 
     def delete(self, faq_id: int, actor: str = SYSTEM) -> None:

@@ -20,7 +20,7 @@ from retrieval.embedder import Embedder
 from retrieval.entries import chunk_entry
 from retrieval.errors import DocumentNotFound, DocumentTooLarge
 from retrieval.parsing import media_type_of, parse
-from retrieval.search_index import SearchIndex
+from retrieval.search_index import SearchIndex, Upsert
 from retrieval.storage import utcnow
 
 
@@ -156,8 +156,8 @@ class DocumentLibrary:
             session.commit()
             document = Document.from_record(record)
         if version is not None:
-            upserts = [(chunk_entry(c.id), [embedding_text(title, c.section, c.text)], vectors[c.content_hash])
-                       for c in new_records]
+            upserts = [Upsert(chunk_entry(c.id), [embedding_text(title, c.section, c.text)], vectors[c.content_hash],
+                              c.content_hash) for c in new_records]
             self.index.apply(version, upserts, [chunk_entry(c.id) for c in removed])
         return IngestReport(document, created, len(new_records), len(removed), len(drafts) - len(new_records))
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from retrieval.changes import changed_since, current_version, logged_vectors
 from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
-from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, ref
+from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, fingerprint, ref
 from retrieval.faqs import FaqRecord
 from retrieval.hybrid import Candidate, FusionConfig, order_key, reciprocal_rank_fusion
 from retrieval.index import IndexConfig, VectorIndex
@@ -32,10 +32,21 @@ _BATCH = 2048
 
 
 @dataclass(frozen=True)
+class Upsert:
+    """An entry's new state, as its writer committed it."""
+
+    entry: int
+    texts: list[str]
+    vectors: np.ndarray
+    content_hash: str
+
+
+@dataclass(frozen=True)
 class SyncReport:
+    added: int  # entries embedded (new, changed, or everything without a snapshot)
+    removed: int  # entries dropped or replaced because the database no longer has them as indexed
+    unchanged: int  # entries kept with their vectors
     loaded_snapshot: bool
-    reembedded: int  # entries embedded again because they changed (or there was no snapshot)
-    removed: int
     version: int
 
 
@@ -62,39 +73,48 @@ class SearchIndex:
     # -- start-up ------------------------------------------------------------------------------------
 
     def sync(self) -> SyncReport:
-        """Load the snapshot and catch up on the changes logged since it; without one, embed everything."""
+        """Bring this process's index in line with the database, embedding only what changed.
+
+        The index starts from memory, else from the snapshot, else empty. An entry is re-read when its
+        content fingerprint differs from the database's (which also catches edits that bypassed the
+        change log: a restore, a manual fix) or when the change log lists it since the index's version.
+        """
         dimension, model_id = self.embedder.dimension, self.embedder.model_id
-        loaded = VectorIndex.load(self.folder, dimension, model_id, self.index_config)
         with self._apply_lock:
+            loaded = False
+            if self.dense is None:
+                snapshot = VectorIndex.load(self.folder, dimension, model_id, self.index_config)
+                self.dense, self.version = snapshot or (VectorIndex(dimension, model_id, self.index_config), 0)
+                self._saved_version = self.version if snapshot else -1
+                loaded = snapshot is not None
             with self.sessions() as session:
                 latest = current_version(session)
-                every_entry = self._all_entries(session)
-            if loaded is not None and loaded[1] <= latest:
-                self.dense, self.version = loaded
-                self._saved_version = self.version
-                with self.sessions() as session:
-                    changed = set(changed_since(session, self.version, latest))
-                    logged = logged_vectors(session, self.version, latest, model_id, dimension)
-                # BM25 lives in memory only: index the texts of every entry, embed only the changed ones.
-                changed |= every_entry - self.dense.entries  # not in the snapshot for any other reason
-                self._load(sorted(every_entry - changed), embed=False)
-                stale = self.dense.entries - every_entry
-            else:
-                self.dense = VectorIndex(dimension, model_id, self.index_config)
-                changed, stale, logged = every_entry, set(), {}
+                current = self._fingerprints(session)
+                in_order = self.version <= latest  # else the database was restored to an older state
+                changed = set(changed_since(session, self.version, latest)) if in_order else set(current)
+                logged = logged_vectors(session, self.version, latest, model_id, dimension) if in_order else {}
+            indexed = self.dense.fingerprints()
+            changed = {e for e in current if e in changed or indexed.get(e) != current[e]}
+            stale = set(indexed) - set(current)
+            if len(self.lexical) == 0:  # BM25 lives in memory only: index the unchanged texts too
+                self._load(sorted(set(current) - changed), embed=False)
             self._load(sorted(changed | stale), logged=logged)
             self.version = latest
         self.save()
         self._start_snapshots()
-        report = SyncReport(loaded is not None, len(changed & every_entry), len(stale), latest)
+        report = SyncReport(added=len(changed), removed=len(stale) + len(changed & set(indexed)),
+                            unchanged=len(current) - len(changed), loaded_snapshot=loaded, version=latest)
         log.info("Search index at version %d: %d vectors (%s), %d BM25 texts; %s",
                  latest, len(self.dense), self.dense.kind, len(self.lexical), report)
         return report
 
     @staticmethod
-    def _all_entries(session) -> set[int]:
-        faqs = {faq_entry(faq_id) for faq_id in session.scalars(select(FaqRecord.id))}
-        return faqs | {chunk_entry(chunk_id) for chunk_id in session.scalars(select(ChunkRecord.id))}
+    def _fingerprints(session) -> dict[int, int]:
+        found = {faq_entry(faq_id): fingerprint(digest)
+                 for faq_id, digest in session.execute(select(FaqRecord.id, FaqRecord.content_hash))}
+        found.update((chunk_entry(chunk_id), fingerprint(digest))
+                     for chunk_id, digest in session.execute(select(ChunkRecord.id, ChunkRecord.content_hash)))
+        return found
 
     # -- keeping up ----------------------------------------------------------------------------------
 
@@ -119,14 +139,14 @@ class SearchIndex:
             log.info("Index caught up from version %d to %d (%d entries)", self.version, latest, len(entries))
             self.version = latest
 
-    def apply(self, version: int, upserts: list[tuple[int, list[str], np.ndarray]], removals: list[int]) -> None:
+    def apply(self, version: int, upserts: list[Upsert], removals: list[int]) -> None:
         """Apply a change this process just committed as `version`, without reading it back."""
         with self._apply_lock:
             dense = self._require_dense()
             if upserts:
-                dense.upsert_many([e for e, _, _ in upserts], np.vstack([v for _, _, v in upserts]),
-                                  [len(t) for _, t, _ in upserts])
-                self.lexical.upsert_many([(e, t) for e, t, _ in upserts])
+                dense.upsert_many([u.entry for u in upserts], np.vstack([u.vectors for u in upserts]),
+                                  [len(u.texts) for u in upserts], [fingerprint(u.content_hash) for u in upserts])
+                self.lexical.upsert_many([(u.entry, u.texts) for u in upserts])
             for entry in removals:
                 dense.remove(entry)
             if removals:
@@ -143,7 +163,8 @@ class SearchIndex:
         logged = logged or {}
         for start in range(0, len(entries), _BATCH):
             batch = entries[start : start + _BATCH]
-            texts = self._texts_of(batch)
+            stored = self._texts_of(batch)
+            texts = {entry: entry_texts for entry, (entry_texts, _) in stored.items()}
             present = [entry for entry in batch if entry in texts]
             if embed and present:
                 missing = [e for e in present if e not in logged or len(logged[e]) != len(texts[e])]
@@ -151,27 +172,30 @@ class SearchIndex:
                 offsets = np.cumsum([0] + [len(texts[entry]) for entry in missing])
                 vector_of = {**logged, **{e: fresh[offsets[i] : offsets[i + 1]] for i, e in enumerate(missing)}}
                 self._require_dense().upsert_many(present, np.vstack([vector_of[e] for e in present]),
-                                                  [len(texts[entry]) for entry in present])
+                                                  [len(texts[entry]) for entry in present],
+                                                  [fingerprint(stored[entry][1]) for entry in present])
             self.lexical.upsert_many([(entry, texts[entry]) for entry in present])
             gone = [entry for entry in batch if entry not in texts]
             for entry in gone:
                 self._require_dense().remove(entry)
             self.lexical.remove_many(gone)
 
-    def _texts_of(self, entries: list[int]) -> dict[int, list[str]]:
+    def _texts_of(self, entries: list[int]) -> dict[int, tuple[list[str], str]]:
+        """The searchable texts and the content hash of each entry the database still has."""
         faq_ids = [ref(entry).id for entry in entries if entry & FAQ_BIT]
         chunk_ids = [entry for entry in entries if not entry & FAQ_BIT]
-        texts: dict[int, list[str]] = {}
+        found: dict[int, tuple[list[str], str]] = {}
         with self.sessions() as session:
             for record in session.scalars(select(FaqRecord).where(FaqRecord.id.in_(faq_ids))):
-                texts[faq_entry(record.id)] = [record.question, *(record.alt_questions or [])]
+                found[faq_entry(record.id)] = ([record.question, *(record.alt_questions or [])], record.content_hash)
             rows = session.execute(
-                select(ChunkRecord.id, ChunkRecord.section, ChunkRecord.text, DocumentRecord.title)
+                select(ChunkRecord.id, ChunkRecord.section, ChunkRecord.text, ChunkRecord.content_hash,
+                       DocumentRecord.title)
                 .join(DocumentRecord, DocumentRecord.id == ChunkRecord.document_id)
                 .where(ChunkRecord.id.in_(chunk_ids)))
-            for chunk_id, section, text, title in rows:
-                texts[chunk_entry(chunk_id)] = [embedding_text(title, section, text)]
-        return texts
+            for chunk_id, section, text, digest, title in rows:
+                found[chunk_entry(chunk_id)] = ([embedding_text(title, section, text)], digest)
+        return found
 
     # -- search --------------------------------------------------------------------------------------
 

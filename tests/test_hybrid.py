@@ -19,7 +19,7 @@ from tests.documents_fixtures import ARTICLE
 @pytest.mark.unit
 def test_reciprocal_rank_fusion_rewards_agreement():
     dense, lexical = list(range(1, 11)), [10, 11]
-    fused = reciprocal_rank_fusion(dense, lexical, FusionConfig(rrf_k=60))
+    fused = reciprocal_rank_fusion(dense, lexical, FusionConfig(rrf_k=60, lexical_weight=1.0))
     assert max(fused, key=fused.get) == 10  # 10th dense + 1st BM25 beats 1st dense alone
     assert fused[1] == pytest.approx(1 / 61) and fused[11] == pytest.approx(1 / 62)
     dense_heavy = reciprocal_rank_fusion(dense, lexical, FusionConfig(rrf_k=60, lexical_weight=0.05))
@@ -146,7 +146,7 @@ def test_restart_reembeds_only_what_changed_while_down(services, second_process)
     try:
         restarted = build_services(second_process.settings, embedder=services.embedder, generator=services.generator)
         report = restarted.knowledge.sync_index()
-        assert report.loaded_snapshot and report.reembedded == 1 and report.removed == 0
+        assert report.loaded_snapshot and (report.added, report.removed) == (1, 0)
         assert restarted.knowledge.search("shipping to Antarctica", top_k=1)[0].faq.id == faq.id
         restarted.engine.dispose()
     finally:
