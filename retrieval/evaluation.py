@@ -171,17 +171,20 @@ def write_report(report: RetrievalReport, folder: Path) -> list[Path]:
     paths[0].write_text(json.dumps(asdict(report), indent=2) + "\n")
     paths[1].write_text(report.markdown())
     metrics = [("top1", "top-1"), ("recall_at_5", "recall@5"), ("mrr", "MRR@10")]
-    figure, axes = plt.subplots(figsize=(7, 4))
+    labels = {"dense": "dense (FAISS)", "lexical": "BM25 (Tantivy)", "hybrid": "hybrid (RRF)"}
+    figure, axes = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(report.modes)
     for i, scores in enumerate(report.modes):
         values = [getattr(scores, name) for name, _ in metrics]
-        bars = axes.bar([m + i * width for m in range(len(metrics))], values, width, label=scores.mode)
-        axes.bar_label(bars, fmt="%.3f", fontsize=7)
+        label = labels.get(scores.mode, scores.mode.replace("hybrid@", "hybrid, BM25 weight "))
+        bars = axes.bar([m + i * width for m in range(len(metrics))], values, width, label=label)
+        axes.bar_label(bars, fmt="%.3f", fontsize=7, rotation=90, padding=2)
     axes.set_xticks([m + width * (len(report.modes) - 1) / 2 for m in range(len(metrics))],
                     [label for _, label in metrics])
-    axes.set_ylim(0, 1.05)
+    lowest = min(getattr(scores, name) for scores in report.modes for name, _ in metrics)
+    axes.set_ylim(max(0.0, lowest - 0.1), 1.04)  # zoomed: the retrievers differ by hundredths
     axes.set_title(f"Retrieval on {report.dataset} ({report.queries} queries)")
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     figure.tight_layout()
     figure.savefig(paths[2], dpi=120)
     plt.close(figure)
