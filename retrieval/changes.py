@@ -30,14 +30,16 @@ class IndexChangeRecord(Base):
     version: Mapped[int] = mapped_column(BigInteger, index=True)
     entry: Mapped[int] = mapped_column(BigInteger)
     model_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # what `vectors` embed
     vectors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 rows; None: removed
 
 
-def record_changes(session: Session, entries: list[int], vectors: dict[int, np.ndarray] | None = None,
+def record_changes(session: Session, entries: list[int], vectors: dict[int, tuple[str, np.ndarray]] | None = None,
                    model_id: str | None = None) -> int:
     """Log `entries` as changed in the caller's transaction; returns the new index version.
 
-    `vectors` (per entry, of `model_id`) lets other processes apply the change without embedding.
+    `vectors` ((content hash, vectors) per entry, of `model_id`) lets other processes apply the change
+    without embedding.
     """
     vectors = vectors or {}
     version = session.scalar(
@@ -50,7 +52,8 @@ def record_changes(session: Session, entries: list[int], vectors: dict[int, np.n
         version = 1
     session.add_all([
         IndexChangeRecord(version=version, entry=entry, model_id=model_id if entry in vectors else None,
-                          vectors=np.ascontiguousarray(vectors[entry], dtype=np.float32).tobytes()
+                          content_hash=vectors[entry][0] if entry in vectors else None,
+                          vectors=np.ascontiguousarray(vectors[entry][1], dtype=np.float32).tobytes()
                           if entry in vectors else None)
         for entry in dict.fromkeys(entries)
     ])
@@ -70,16 +73,17 @@ def changed_since(session: Session, version: int, up_to: int) -> list[int]:
 
 
 def logged_vectors(session: Session, version: int, up_to: int, model_id: str,
-                   dimension: int) -> dict[int, np.ndarray]:
-    """The newest logged vectors of each entry changed in (version, up_to], for this embedding model."""
-    found: dict[int, np.ndarray] = {}
+                   dimension: int) -> dict[int, tuple[str, np.ndarray]]:
+    """(content hash, vectors) last logged for each entry changed in (version, up_to], for this model."""
+    found: dict[int, tuple[str, np.ndarray]] = {}
     rows = session.execute(
-        select(IndexChangeRecord.entry, IndexChangeRecord.model_id, IndexChangeRecord.vectors)
+        select(IndexChangeRecord.entry, IndexChangeRecord.model_id, IndexChangeRecord.content_hash,
+               IndexChangeRecord.vectors)
         .where(IndexChangeRecord.version > version, IndexChangeRecord.version <= up_to)
         .order_by(IndexChangeRecord.version))
-    for entry, logged_model, data in rows:
+    for entry, logged_model, digest, data in rows:
         if data is not None and logged_model == model_id:
-            found[entry] = np.frombuffer(data, dtype=np.float32).reshape(-1, dimension)
+            found[entry] = (digest, np.frombuffer(data, dtype=np.float32).reshape(-1, dimension))
         else:
             found.pop(entry, None)  # a later removal or an unlogged change wins
     return found

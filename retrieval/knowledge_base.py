@@ -206,14 +206,15 @@ class KnowledgeBase:
                 session.flush()
                 logged, start = {}, 0
                 for record, draft in zip(records, drafts):
-                    logged[faq_entry(record.id)] = vectors[start : start + len(draft.searchable_texts)]
+                    logged[faq_entry(record.id)] = (draft.content_hash,
+                                                    vectors[start : start + len(draft.searchable_texts)])
                     start += len(draft.searchable_texts)
                 version = record_changes(session, list(logged), logged, self.embedder.model_id)
                 for record in records:
                     audit(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
                 session.commit()
                 faqs = [Faq.from_record(record) for record in records]
-            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)], draft.content_hash)
+            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1], draft.content_hash)
                        for faq, draft in zip(faqs, drafts)]
             self.index.apply(version, upserts, [])
         return faqs
@@ -253,7 +254,7 @@ class KnowledgeBase:
                 record.content_hash = draft.content_hash
                 record.version += 1
                 record.updated_at = utcnow()
-                version = record_changes(session, [faq_entry(faq_id)], {faq_entry(faq_id): vectors},
+                version = record_changes(session, [faq_entry(faq_id)], {faq_entry(faq_id): (draft.content_hash, vectors)},
                                          self.embedder.model_id)
                 audit(session, actor, "faq.update", f"faq:{faq_id}", question=draft.question,
                       version=record.version)

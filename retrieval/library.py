@@ -149,7 +149,7 @@ class DocumentLibrary:
                 new_records.append(chunk)
             session.flush()
             touched = [chunk_entry(c.id) for c in removed + new_records]
-            logged = {chunk_entry(c.id): vectors[c.content_hash] for c in new_records}
+            logged = {chunk_entry(c.id): (c.content_hash, vectors[c.content_hash]) for c in new_records}
             version = record_changes(session, touched, logged, self.embedder.model_id) if touched else None
             audit(session, actor, "document.create" if created else "document.update", f"document:{record.id}",
                   source=upload.source, added=len(new_records), removed=len(removed))

@@ -154,11 +154,12 @@ class SearchIndex:
             if version == self.version + 1:
                 self.version = version  # otherwise another process wrote in between: refresh() reads it
 
-    def _load(self, entries: list[int], embed: bool = True, logged: dict[int, np.ndarray] | None = None) -> None:
+    def _load(self, entries: list[int], embed: bool = True,
+              logged: dict[int, tuple[str, np.ndarray]] | None = None) -> None:
         """Bring `entries` in line with the database: re-read their texts; gone ones are removed.
 
-        Vectors come from `logged` (the change log) when it has them for the current texts, else from the
-        embedder.
+        Vectors come from `logged` (the change log) when they were made from the entry's current content,
+        else from the embedder.
         """
         logged = logged or {}
         for start in range(0, len(entries), _BATCH):
@@ -167,10 +168,11 @@ class SearchIndex:
             texts = {entry: entry_texts for entry, (entry_texts, _) in stored.items()}
             present = [entry for entry in batch if entry in texts]
             if embed and present:
-                missing = [e for e in present if e not in logged or len(logged[e]) != len(texts[e])]
+                missing = [e for e in present if logged.get(e, ("",))[0] != stored[e][1]]
                 fresh = self.embedder.embed([text for entry in missing for text in texts[entry]])
                 offsets = np.cumsum([0] + [len(texts[entry]) for entry in missing])
-                vector_of = {**logged, **{e: fresh[offsets[i] : offsets[i + 1]] for i, e in enumerate(missing)}}
+                vector_of = {e: vectors for e, (_, vectors) in logged.items()}
+                vector_of.update({e: fresh[offsets[i] : offsets[i + 1]] for i, e in enumerate(missing)})
                 self._require_dense().upsert_many(present, np.vstack([vector_of[e] for e in present]),
                                                   [len(texts[entry]) for entry in present],
                                                   [fingerprint(stored[entry][1]) for entry in present])

@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.Column('entry', sa.BigInteger(), nullable=False),
     sa.Column('model_id', sa.String(length=200), nullable=True),
+    sa.Column('content_hash', sa.String(length=64), nullable=True),
     sa.Column('vectors', sa.LargeBinary(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
