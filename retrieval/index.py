@@ -225,14 +225,16 @@ class VectorIndex:
         """Exact cosine of `query` against given entries: the dense score of a lexical-only hit."""
         query = query.reshape(-1).astype(np.float32)
         with self._lock:
-            found = {}
-            for entry in entries:
-                rows = self._rows_of_entry.get(entry)
-                if not rows:
-                    continue
-                scores = self._reconstruct(np.asarray(rows, dtype=np.int64)) @ query
-                best = int(np.argmax(scores))
-                found[entry] = DenseMatch(entry, float(scores[best]), best)
+            known = [(entry, self._rows_of_entry[entry]) for entry in entries if entry in self._rows_of_entry]
+            if not known:
+                return {}
+            # One reconstruct for all rows: per-entry calls cost ~0.1 ms each in FAISS's SWIG layer.
+            scores = self._reconstruct(np.asarray([row for _, rows in known for row in rows], dtype=np.int64)) @ query
+        found, start = {}, 0
+        for entry, rows in known:
+            best = int(np.argmax(scores[start : start + len(rows)]))
+            found[entry] = DenseMatch(entry, float(scores[start + best]), best)
+            start += len(rows)
         return found
 
     # -- persistence ---------------------------------------------------------------------------------
