@@ -1,15 +1,19 @@
 """The admin API: FAQ maintenance and hit testing, behind the admin bearer token."""
 
+from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.deps import KnowledgeDep, ManagerDep, require_admin
+from bot.deps import EditorDep, KnowledgeDep, ManagerDep, require_viewer
 from dialogue.policy import decide
 from retrieval.faqs import Faq, make_draft
+from retrieval.knowledge_base import Hit, SearchFilter
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+# Any key may read; changes need the editor role (bot/api_keys.py).
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
 
 
 class FaqIn(BaseModel):
@@ -45,14 +49,32 @@ class SearchIn(BaseModel):
 
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(5, ge=1, le=50)
+    tags: list[str] = Field(default_factory=list, max_length=50, description="Only entries with any of these tags.")
+    sources: list[str] = Field(default_factory=list, max_length=50,
+                               description='Only these: "faqs", "documents", or document file names / URLs.')
+    mode: Literal["hybrid", "dense", "lexical"] | None = Field(None, description="Ranking; default: as chat.")
+
+
+class RetrieverScores(BaseModel):
+    dense: float | None = Field(description="cosine similarity (the score thresholds apply to)")
+    dense_rank: int | None
+    bm25: float | None
+    bm25_rank: int | None
+    fused: float = Field(description="reciprocal rank fusion score that orders hybrid results")
 
 
 class SearchHit(BaseModel):
-    faq_id: int
+    faq_id: int | None = Field(description="set for FAQ hits")
     score: float
-    question: str
-    answer: str
+    question: str | None
+    answer: str | None
     matched_text: str
+    kind: str = Field(description="faq | document")
+    id: int = Field(description="FAQ id or chunk id")
+    title: str
+    url: str | None = Field(description="file name or URL of a document passage")
+    document_id: int | None
+    scores: RetrieverScores
 
 
 class SearchOut(BaseModel):
@@ -68,8 +90,8 @@ def list_faqs(knowledge: KnowledgeDep, offset: int = Query(0, ge=0), limit: int 
 
 
 @router.post("/faqs", response_model=FaqOut, status_code=status.HTTP_201_CREATED)
-def create_faq(body: FaqIn, knowledge: KnowledgeDep):
-    return FaqOut.of(knowledge.create(make_draft(**body.model_dump())))
+def create_faq(body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
+    return FaqOut.of(knowledge.create(make_draft(**body.model_dump()), actor=editor.name))
 
 
 @router.get("/faqs/{faq_id}", response_model=FaqOut)
@@ -78,23 +100,40 @@ def get_faq(faq_id: int, knowledge: KnowledgeDep):
 
 
 @router.put("/faqs/{faq_id}", response_model=FaqOut)
-def replace_faq(faq_id: int, body: FaqIn, knowledge: KnowledgeDep):
-    return FaqOut.of(knowledge.update(faq_id, make_draft(**body.model_dump())))
+def replace_faq(faq_id: int, body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
+    return FaqOut.of(knowledge.update(faq_id, make_draft(**body.model_dump()), actor=editor.name))
 
 
 @router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_faq(faq_id: int, knowledge: KnowledgeDep) -> Response:
-    knowledge.delete(faq_id)
+def delete_faq(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep) -> Response:
+    knowledge.delete(faq_id, actor=editor.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/search", response_model=SearchOut)
 def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
     thresholds = manager.config.thresholds  # the very thresholds chat decides with
-    hits = knowledge.search(body.query.strip(), top_k=body.top_k)
+    fusion = replace(knowledge.index.fusion, mode=body.mode) if body.mode else None
+    hits = knowledge.search(body.query.strip(), top_k=body.top_k, filters=SearchFilter(body.tags, body.sources),
+                            fusion=fusion)
     return SearchOut(
-        hits=[SearchHit(faq_id=h.faq.id, score=round(h.score, 4), question=h.faq.question, answer=h.faq.answer,
-                        matched_text=h.matched_text) for h in hits],
+        hits=[_search_hit(hit) for hit in hits],
         decision=decide(hits, thresholds).value,
         thresholds={"faq": thresholds.faq, "generate": thresholds.generate},
     )
+
+
+def _search_hit(hit: Hit) -> SearchHit:
+    scores = hit.scores
+    return SearchHit(
+        faq_id=hit.faq.id if hit.faq else None, score=round(hit.score, 4),
+        question=hit.faq.question if hit.faq else None, answer=hit.faq.answer if hit.faq else None,
+        matched_text=hit.matched_text, kind=hit.kind, id=hit.id, title=hit.title, url=hit.url,
+        document_id=hit.passage.document_id if hit.passage else None,
+        scores=RetrieverScores(dense=_round(scores.dense), dense_rank=scores.dense_rank, bm25=_round(scores.lexical),
+                               bm25_rank=scores.lexical_rank, fused=round(scores.fused, 6)),
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

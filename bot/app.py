@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from bot import admin, admin_conversations, feedback
+from bot import admin, admin_conversations, admin_documents, admin_knowledge, feedback
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await asyncio.to_thread(services.start)  # a no-op when the CLI already started them
         yield
         await channels.close()  # lets Slack/Telegram replies in progress finish first
+        await asyncio.to_thread(services.knowledge.index.save)  # restart without re-embedding
 
     app = FastAPI(
         title="Helpdesk bot",
@@ -55,7 +56,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(widget.router)
     socketio.mount(app, services.manager, settings.socketio_metadata_key)
     app.include_router(feedback.router)
+    app.include_router(admin_knowledge.router)  # before admin: /admin/faqs/export must not match /admin/faqs/{id}
     app.include_router(admin.router)
+    app.include_router(admin_documents.router)
     app.include_router(admin_conversations.router)
     # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
     # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.

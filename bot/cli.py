@@ -216,5 +216,13 @@ def telegram_set_webhook(public_url: str, new_secret: bool) -> None:
                    f"  HELPDESK_TELEGRAM_SECRET_TOKEN={secret}")
 
 
+# Knowledge-base commands (documents, evaluation, API keys) live in their own module.
+from bot.cli_knowledge import docs, evaluate, keys
+
+main.add_command(evaluate, "eval")
+main.add_command(docs)
+main.add_command(keys)
+
+
 if __name__ == "__main__":
     main()

@@ -6,7 +6,16 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from dialogue.errors import InvalidMessage, MessageTooLong
-from retrieval.errors import FaqNotFound, InvalidFaq, ModelUnavailable
+from retrieval.errors import (
+    DocumentError,
+    DocumentNotFound,
+    DocumentTooLarge,
+    FaqNotFound,
+    InvalidFaq,
+    ModelUnavailable,
+    UnsupportedDocument,
+)
+from retrieval.jobs import JobNotFound
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(FaqNotFound)
     async def faq_not_found(_: Request, error: FaqNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(DocumentError)
+    async def bad_document(_: Request, error: DocumentError) -> JSONResponse:
+        code = (status.HTTP_413_CONTENT_TOO_LARGE if isinstance(error, DocumentTooLarge)
+                else status.HTTP_415_UNSUPPORTED_MEDIA_TYPE if isinstance(error, UnsupportedDocument)
+                else status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse({"detail": str(error)}, code)
+
+    @app.exception_handler(DocumentNotFound)
+    @app.exception_handler(JobNotFound)
+    async def knowledge_not_found(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_404_NOT_FOUND)
 
     @app.exception_handler(ModelUnavailable)

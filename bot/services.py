@@ -14,8 +14,11 @@ from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import Thresholds
 from dialogue.store import ConversationStore
+from retrieval.chunking import ChunkingConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
-from retrieval.knowledge_base import KnowledgeBase
+from retrieval.hybrid import FusionConfig
+from retrieval.index import IndexConfig
+from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from retrieval.storage import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     generator = generator or TransformersGenerator(
         settings.lm_model, settings.resolved_models_dir, settings.lm_adapter, settings.device
     )
-    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir)
+    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings))
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
     config = DialogueConfig(
         company=settings.company_name,
@@ -80,6 +83,16 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     )
     manager = DialogueManager(store, knowledge, generator, config)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager)
+
+
+def knowledge_config(settings: Settings) -> KnowledgeConfig:
+    return KnowledgeConfig(
+        index=IndexConfig(hnsw_threshold=settings.hnsw_threshold, hnsw_ef_search=settings.hnsw_ef_search),
+        fusion=FusionConfig(mode=settings.search_mode, rrf_k=settings.rrf_k, lexical_weight=settings.lexical_weight),
+        chunking=ChunkingConfig(settings.chunk_max_chars, settings.chunk_overlap_chars),
+        max_upload_bytes=settings.max_upload_bytes,
+        poll_seconds=settings.index_poll_seconds,
+    )
 
 
 def check_database(engine: Engine, url: str) -> None:

@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     faq_threshold: float = Field(0.79, ge=0.0, le=1.0)
     generate_threshold: float = Field(0.51, ge=0.0, le=1.0)
 
+    # Knowledge base: documents, hybrid search, index (docs/knowledge.md).
+    search_mode: Literal["hybrid", "dense", "lexical"] = Field(
+        "hybrid", description="Rank by dense + BM25 fused (RRF), or by one retriever alone.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    lexical_weight: float = Field(0.3, ge=0.0, description="Weight of the BM25 ranking in the fusion (tuned on Banking77).")
+    hnsw_threshold: int = Field(50_000, ge=0, description="Vectors above which the index becomes HNSW.")
+    hnsw_ef_search: int = Field(96, ge=8, description="HNSW search breadth: higher is slower and more exact.")
+    chunk_max_chars: int = Field(1000, ge=100, description="Longest document chunk, in characters.")
+    chunk_overlap_chars: int = Field(150, ge=0, description="Text repeated from the previous chunk.")
+    max_upload_bytes: int = Field(10_000_000, ge=1, description="Largest document accepted.")
+    fetch_timeout_seconds: float = Field(20.0, gt=0, description="Per-URL timeout when fetching pages.")
+    index_poll_seconds: float = Field(0.25, ge=0.0, description="How often a process checks the index version.")
+
     max_message_chars: int = Field(4000, ge=1)
     conversation_timeout_minutes: float = Field(
         60.0, gt=0, description="A conversation idle this long is closed; the next message starts a new one."

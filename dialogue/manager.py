@@ -175,7 +175,7 @@ class DialogueManager:
         generation = self._generate(turn, text, snippets, on_text)
         if not generation.text:
             return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), generation.model_id
-        return reply(ReplyKind.GENERATED, generation.text, [_source(hit) for hit in snippets]), generation.model_id
+        return reply(ReplyKind.GENERATED, generation.text, [_citation(hit) for hit in snippets]), generation.model_id
 
     def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit], on_text: TextCallback | None):
         history = [
@@ -212,6 +212,10 @@ async def _drain(events: "asyncio.Queue[ReplyEvent | _Finished]") -> AsyncIterat
 
 def _source(hit: Hit) -> Source:
     return Source(id=hit.faq.id, title=hit.faq.question)
+
+
+def _citation(hit: Hit) -> Source:
+    return Source(id=hit.id, title=hit.title, kind=hit.kind, url=hit.url, snippet=hit.text)
 
 
 class _KeyedLocks:

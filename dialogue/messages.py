@@ -25,6 +25,10 @@ class InboundMessage:
 class Source:
     id: int
     title: str
+    # Set on generated replies, whose text cites sources as [1], [2], ... in this order.
+    kind: str | None = None  # "faq" | "document"
+    url: str | None = None  # the page or file a document passage comes from
+    snippet: str | None = None  # the text the reply was generated from
 
 
 @dataclass(frozen=True)

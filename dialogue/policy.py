@@ -24,7 +24,7 @@ class Thresholds:
 def decide(hits: list[Hit], thresholds: Thresholds) -> Decision:
     if not hits or hits[0].score < thresholds.generate:
         return Decision.FALLBACK
-    if hits[0].score >= thresholds.faq:
+    if hits[0].score >= thresholds.faq and hits[0].faq is not None:  # a document passage is never verbatim
         return Decision.FAQ
     return Decision.GENERATE
 

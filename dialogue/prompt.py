@@ -41,7 +41,7 @@ def build_prompt(
     messages += [{"role": turn.role, "content": turn.text} for turn in recent_within(history, count_tokens,
                                                                                      history_token_budget)]
     snippet_text = "\n".join(
-        f"[{number}] {hit.faq.question}\n{hit.faq.answer}" for number, hit in enumerate(snippets, start=1))
+        f"[{number}] {hit.title}\n{hit.text}" for number, hit in enumerate(snippets, start=1))
     messages.append({"role": "user", "content": f"Knowledge snippets:\n{snippet_text}\n\nCustomer question: {message}"})
     return messages
 

@@ -131,7 +131,9 @@ class ConversationStore:
         with self.sessions() as session:
             turn = TurnRecord(
                 conversation_id=reply.conversation_id, role="bot", text=reply.text, kind=reply.kind.value,
-                sources=[{"id": source.id, "title": source.title} for source in reply.sources],
+                # `kind` tells document chunk ids from FAQ ids on generated replies.
+                sources=[{"id": source.id, "title": source.title, **({"kind": source.kind} if source.kind else {})}
+                         for source in reply.sources],
                 latency_ms=latency_ms, model_id=model_id,
             )
             session.add(turn)

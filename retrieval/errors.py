@@ -17,3 +17,35 @@ class InvalidFaq(KnowledgeError):
 
 class ModelUnavailable(KnowledgeError):
     """A configured model could not be found or loaded."""
+
+
+class DocumentError(KnowledgeError):
+    """A document that cannot be ingested; nothing of it was stored."""
+
+
+class UnsupportedDocument(DocumentError):
+    pass
+
+
+class InvalidDocument(DocumentError):
+    """Corrupt, unreadable or undecodable content."""
+
+
+class EmptyDocument(DocumentError):
+    pass
+
+
+class DocumentTooLarge(DocumentError):
+    def __init__(self, name: str, size: int, limit: int):
+        super().__init__(f"{name}: {size:,} bytes is over the upload limit of {limit:,} bytes "
+                         "(HELPDESK_MAX_UPLOAD_BYTES); split the document or raise the limit.")
+
+
+class FetchFailed(DocumentError):
+    """A URL could not be fetched."""
+
+
+class DocumentNotFound(KnowledgeError):
+    def __init__(self, document_id: int):
+        super().__init__(f"No document with id {document_id}; list them with GET /admin/documents.")
+        self.document_id = document_id

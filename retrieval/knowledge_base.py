@@ -1,18 +1,27 @@
-"""FAQ CRUD kept in step with the FAISS index: every change is visible to the very next search."""
+"""The knowledge base: FAQ CRUD and search, kept in step with the search index of every process."""
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from retrieval.audit import SYSTEM, audit
+from retrieval.changes import record_changes
+from retrieval.chunking import ChunkingConfig
+from retrieval.documents import ChunkRecord, DocumentRecord, Passage
 from retrieval.embedder import Embedder
+from retrieval.entries import chunk_entry, faq_entry, ref
 from retrieval.errors import FaqNotFound
 from retrieval.faqs import Faq, FaqDraft, FaqRecord
-from retrieval.index import FaqIndex
+from retrieval.hybrid import Candidate, FusionConfig
+from retrieval.index import IndexConfig
+from retrieval.jobs import JobRunner
+from retrieval.library import DocumentLibrary
+from retrieval.search_index import SearchIndex, SyncReport, Upsert
 from retrieval.storage import utcnow
 
 log = logging.getLogger(__name__)
@@ -20,9 +29,50 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Hit:
-    faq: Faq
+    """One search result: an FAQ or a document passage.
+
+    `score` is the cosine similarity of the query and the entry's best-matching text: the number the
+    faq/generate/fallback thresholds are calibrated on, whatever order the fusion put the hits in.
+    """
+
+    faq: Faq | None
     score: float
     matched_text: str
+    passage: Passage | None = None
+    scores: Candidate | None = None
+
+    @property
+    def kind(self) -> str:
+        return "faq" if self.faq is not None else "document"
+
+    @property
+    def id(self) -> int:
+        return self.faq.id if self.faq is not None else self.passage.id
+
+    @property
+    def title(self) -> str:
+        return self.faq.question if self.faq is not None else self.passage.heading
+
+    @property
+    def text(self) -> str:
+        """What a reply may quote: the FAQ's answer or the passage."""
+        return self.faq.answer if self.faq is not None else self.passage.text
+
+    @property
+    def url(self) -> str | None:
+        """The page or file to cite; None for FAQs."""
+        return None if self.passage is None else self.passage.source
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Entries having any of `tags` (when given) and coming from any of `sources` (when given).
+
+    A source is "faqs", "documents", or a document's file name or URL.
+    """
+
+    tags: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -33,52 +83,29 @@ class UpsertReport:
 
 
 @dataclass(frozen=True)
-class SyncReport:
-    added: int
-    removed: int
-    unchanged: int
+class KnowledgeConfig:
+    index: IndexConfig = IndexConfig()
+    fusion: FusionConfig = FusionConfig()
+    chunking: ChunkingConfig = ChunkingConfig()
+    max_upload_bytes: int = 10_000_000
+    poll_seconds: float = 0.25  # how stale this process's index may be behind another process's edit
 
 
 class KnowledgeBase:
-    def __init__(self, sessions: sessionmaker, embedder: Embedder, index_dir: Path):
+    def __init__(self, sessions: sessionmaker, embedder: Embedder, index_dir: Path,
+                 config: KnowledgeConfig = KnowledgeConfig()):
         self.sessions = sessions
         self.embedder = embedder
-        self.index_dir = index_dir
-        self.index: FaqIndex | None = None
-        # Writes are rare; one at a time keeps the database and the index in the same order.
+        self.config = config
+        self.index = SearchIndex(sessions, embedder, index_dir, config.index, config.fusion, config.poll_seconds)
+        # Writes are rare; one at a time keeps this process's index in the order of the versions.
         self._write_lock = threading.Lock()
-
-    # -- start-up -------------------------------------------------------------------------------------
+        self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
+                                         config.max_upload_bytes)
+        self.jobs = JobRunner(sessions)
 
     def sync_index(self) -> SyncReport:
-        """Load the stored index and re-embed only the FAQs whose content changed since it was saved."""
-        dimension, model_id = self.embedder.dimension, self.embedder.model_id
-        index = FaqIndex.load(self.index_dir, dimension, model_id) or FaqIndex(dimension, model_id)
-        with self.sessions() as session:
-            current = {faq_id: digest for faq_id, digest in session.execute(
-                select(FaqRecord.id, FaqRecord.content_hash))}
-            stale = [faq_id for faq_id in index.faq_ids if current.get(faq_id) != index.content_hashes[faq_id]]
-            missing = [faq_id for faq_id, digest in current.items() if index.content_hashes.get(faq_id) != digest]
-            records = session.scalars(select(FaqRecord).where(FaqRecord.id.in_(missing))).all()
-            faqs = [Faq.from_record(record) for record in records]
-        for faq_id in stale:
-            index.remove(faq_id)
-        self._embed_into(index, faqs, {record.id: record.content_hash for record in records})
-        if stale or faqs or not (self.index_dir / "faq.faiss").exists():
-            index.save(self.index_dir)
-        self.index = index
-        report = SyncReport(added=len(faqs), removed=len(stale), unchanged=len(current) - len(faqs))
-        log.info("FAQ index ready: %d FAQs, %d vectors (%s)", len(current), len(index), report)
-        return report
-
-    def _embed_into(self, index: FaqIndex, faqs: list[Faq], hashes: dict[int, str]) -> None:
-        texts = [text for faq in faqs for text in faq.searchable_texts]
-        vectors = self.embedder.embed(texts)
-        start = 0
-        for faq in faqs:
-            count = len(faq.searchable_texts)
-            index.upsert(faq.id, faq.searchable_texts, vectors[start : start + count], hashes[faq.id])
-            start += count
+        return self.index.sync()
 
     # -- reads ----------------------------------------------------------------------------------------
 
@@ -95,75 +122,104 @@ class KnowledgeBase:
                 raise FaqNotFound(faq_id)
             return Faq.from_record(record)
 
-    def search(self, query: str, top_k: int = 5, context: str | None = None,
-               context_weight: float = 0.5) -> list[Hit]:
-        """The best FAQs for `query`; a `context` (the previous query of a follow-up) is blended in."""
-        if context:
-            vectors = self.embedder.embed([query, context])
-            vector = vectors[0] + context_weight * vectors[1]
-            vector /= np.linalg.norm(vector)
-        else:
-            vector = self.embedder.embed([query])[0]
-        matches = self._require_index().search(vector, top_k)
+    def embed_query(self, query: str, context: str | None = None, context_weight: float = 0.5) -> np.ndarray:
+        """The query vector; a `context` (the previous query of a follow-up) is blended in."""
+        if not context:
+            return self.embedder.embed([query])[0]
+        vectors = self.embedder.embed([query, context])
+        vector = vectors[0] + context_weight * vectors[1]
+        return vector / np.linalg.norm(vector)
+
+    def search(self, query: str, top_k: int = 5, context: str | None = None, context_weight: float = 0.5,
+               filters: SearchFilter | None = None, fusion: FusionConfig | None = None) -> list[Hit]:
+        """The best FAQs and passages for `query`, best first."""
+        vector = self.embed_query(query, context, context_weight)
+        # BM25 sees the follow-up alone: words of the earlier question would pull back to its topic.
+        return self.search_vector(vector, query, top_k, filters, fusion)
+
+    def search_vector(self, vector: np.ndarray, text: str, top_k: int = 5, filters: SearchFilter | None = None,
+                      fusion: FusionConfig | None = None) -> list[Hit]:
+        self.index.refresh()
+        allowed = self._allowed(filters) if filters and (filters.tags or filters.sources) else None
+        return self._hits(self.index.search(vector, text, top_k, allowed, fusion))
+
+    def _hits(self, candidates: list[Candidate]) -> list[Hit]:
+        refs = [ref(candidate.entry) for candidate in candidates]
+        faq_ids = [r.id for r in refs if r.kind == "faq"]
+        chunk_ids = [r.id for r in refs if r.kind == "chunk"]
         with self.sessions() as session:
-            records = {
-                record.id: record
-                for record in session.scalars(
-                    select(FaqRecord).where(FaqRecord.id.in_([m.faq_id for m in matches]))
-                )
+            faqs = {r.id: Faq.from_record(r) for r in session.scalars(
+                select(FaqRecord).where(FaqRecord.id.in_(faq_ids)))}
+            passages = {
+                chunk.id: Passage(chunk.id, doc.id, doc.title, chunk.section, chunk.text, doc.source,
+                                  doc.source_kind, list(doc.tags or []))
+                for chunk, doc in session.execute(
+                    select(ChunkRecord, DocumentRecord).join(DocumentRecord)
+                    .where(ChunkRecord.id.in_(chunk_ids)))
             }
-        # An FAQ deleted by another process may still be in this index for a moment: skip it.
-        return [
-            Hit(Faq.from_record(records[m.faq_id]), m.score, m.matched_text)
-            for m in matches
-            if m.faq_id in records
-        ]
+        hits = []
+        for candidate, entry_ref in zip(candidates, refs):
+            score = candidate.dense if candidate.dense is not None else 0.0
+            # A record deleted by another process may still be in this index for a moment: skip it.
+            if entry_ref.kind == "faq" and entry_ref.id in faqs:
+                faq = faqs[entry_ref.id]
+                texts = faq.searchable_texts
+                matched = texts[candidate.position] if candidate.position < len(texts) else faq.question
+                hits.append(Hit(faq, score, matched, scores=candidate))
+            elif entry_ref.kind == "chunk" and entry_ref.id in passages:
+                passage = passages[entry_ref.id]
+                hits.append(Hit(None, score, passage.text, passage=passage, scores=candidate))
+        return hits
+
+    def _allowed(self, filters: SearchFilter) -> set[int]:
+        tags = {tag.strip().lower() for tag in filters.tags if tag.strip()}
+        sources = set(filters.sources)
+
+        def tagged(entry_tags: list[str] | None) -> bool:
+            return not tags or bool(tags & set(entry_tags or []))
+
+        allowed: set[int] = set()
+        with self.sessions() as session:
+            if not sources or "faqs" in sources:
+                allowed |= {faq_entry(faq_id) for faq_id, faq_tags in session.execute(
+                    select(FaqRecord.id, FaqRecord.tags)) if tagged(faq_tags)}
+            documents = [doc_id for doc_id, source, doc_tags in session.execute(
+                select(DocumentRecord.id, DocumentRecord.source, DocumentRecord.tags))
+                if (not sources or "documents" in sources or source in sources) and tagged(doc_tags)]
+            allowed |= {chunk_entry(chunk_id) for chunk_id in session.scalars(
+                select(ChunkRecord.id).where(ChunkRecord.document_id.in_(documents)))}
+        return allowed
 
     # -- writes ---------------------------------------------------------------------------------------
 
-    def create(self, draft: FaqDraft) -> Faq:
-        vectors = self.embedder.embed(draft.searchable_texts)  # before any write: a failure leaves nothing
-        with self._write_lock, self.sessions() as session:
-            record = FaqRecord(
-                question=draft.question,
-                answer=draft.answer,
-                alt_questions=draft.alt_questions,
-                tags=draft.tags,
-                content_hash=draft.content_hash,
-            )
-            session.add(record)
-            session.commit()
-            faq = Faq.from_record(record)
-            self._index_changed(lambda index: index.upsert(faq.id, draft.searchable_texts, vectors,
-                                                           draft.content_hash))
-        return faq
+    def create(self, draft: FaqDraft, actor: str = SYSTEM) -> Faq:
+        return self.create_many([draft], actor)[0]
 
-    def create_many(self, drafts: list[FaqDraft]) -> list[Faq]:
-        """Bulk insert in one transaction and one embedding pass (used by imports and the sample KB)."""
-        texts = [text for draft in drafts for text in draft.searchable_texts]
-        vectors = self.embedder.embed(texts)
-        with self._write_lock, self.sessions() as session:
-            records = [
-                FaqRecord(question=d.question, answer=d.answer, alt_questions=d.alt_questions, tags=d.tags,
-                          content_hash=d.content_hash)
-                for d in drafts
-            ]
-            session.add_all(records)
-            session.commit()
-            faqs = [Faq.from_record(record) for record in records]
-
-            def add_all(index: FaqIndex) -> None:
-                start = 0
-                for faq, draft in zip(faqs, drafts):
-                    count = len(draft.searchable_texts)
-                    index.upsert(faq.id, draft.searchable_texts, vectors[start : start + count],
-                                 draft.content_hash)
-                    start += count
-
-            self._index_changed(add_all)
+    def create_many(self, drafts: list[FaqDraft], actor: str = SYSTEM) -> list[Faq]:
+        """Insert in one transaction and one embedding pass (used by imports and the sample KB)."""
+        vectors = self.embedder.embed([t for d in drafts for t in d.searchable_texts])  # before any write
+        with self._write_lock:
+            with self.sessions() as session:
+                records = [FaqRecord(question=d.question, answer=d.answer, alt_questions=d.alt_questions,
+                                     tags=d.tags, content_hash=d.content_hash) for d in drafts]
+                session.add_all(records)
+                session.flush()
+                logged, start = {}, 0
+                for record, draft in zip(records, drafts):
+                    logged[faq_entry(record.id)] = (draft.content_hash,
+                                                    vectors[start : start + len(draft.searchable_texts)])
+                    start += len(draft.searchable_texts)
+                version = record_changes(session, list(logged), logged, self.embedder.model_id)
+                for record in records:
+                    audit(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
+                session.commit()
+                faqs = [Faq.from_record(record) for record in records]
+            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1], draft.content_hash)
+                       for faq, draft in zip(faqs, drafts)]
+            self.index.apply(version, upserts, [])
         return faqs
 
-    def upsert_many(self, drafts: list[FaqDraft]) -> UpsertReport:
+    def upsert_many(self, drafts: list[FaqDraft], actor: str = SYSTEM) -> UpsertReport:
         """Import: an FAQ whose question already exists (ignoring case) is updated, others are created."""
         drafts = list({draft.question.casefold(): draft for draft in drafts}.values())  # last one wins
         with self.sessions() as session:
@@ -179,44 +235,44 @@ class KnowledgeBase:
             else:
                 unchanged += 1
         if new:
-            self.create_many(new)
+            self.create_many(new, actor)
         for faq_id, draft in changed:
-            self.update(faq_id, draft)
+            self.update(faq_id, draft, actor)
         return UpsertReport(created=len(new), updated=len(changed), unchanged=unchanged)
 
-    def update(self, faq_id: int, draft: FaqDraft) -> Faq:
+    def update(self, faq_id: int, draft: FaqDraft, actor: str = SYSTEM) -> Faq:
         vectors = self.embedder.embed(draft.searchable_texts)
-        with self._write_lock, self.sessions() as session:
-            record = session.get(FaqRecord, faq_id)
-            if record is None:
-                raise FaqNotFound(faq_id)
-            if record.content_hash != draft.content_hash:
+        with self._write_lock:
+            with self.sessions() as session:
+                record = session.get(FaqRecord, faq_id)
+                if record is None:
+                    raise FaqNotFound(faq_id)
+                if record.content_hash == draft.content_hash:
+                    return Faq.from_record(record)
                 record.question, record.answer = draft.question, draft.answer
                 record.alt_questions, record.tags = draft.alt_questions, draft.tags
                 record.content_hash = draft.content_hash
                 record.version += 1
                 record.updated_at = utcnow()
+                version = record_changes(session, [faq_entry(faq_id)], {faq_entry(faq_id): (draft.content_hash, vectors)},
+                                         self.embedder.model_id)
+                audit(session, actor, "faq.update", f"faq:{faq_id}", question=draft.question,
+                      version=record.version)
                 session.commit()
-            faq = Faq.from_record(record)
-            self._index_changed(lambda index: index.upsert(faq_id, draft.searchable_texts, vectors,
-                                                           draft.content_hash))
+                faq = Faq.from_record(record)
+            self.index.apply(version, [Upsert(faq_entry(faq_id), draft.searchable_texts, vectors, draft.content_hash)],
+                             [])
         return faq
 
-    def delete(self, faq_id: int) -> None:
-        with self._write_lock, self.sessions() as session:
-            record = session.get(FaqRecord, faq_id)
-            if record is None:
-                raise FaqNotFound(faq_id)
-            session.delete(record)
-            session.commit()
-            self._index_changed(lambda index: index.remove(faq_id))
+    def delete(self, faq_id: int, actor: str = SYSTEM) -> None:
+        with self._write_lock:
+            with self.sessions() as session:
+                record = session.get(FaqRecord, faq_id)
+                if record is None:
+                    raise FaqNotFound(faq_id)
+                session.delete(record)
+                version = record_changes(session, [faq_entry(faq_id)])
+                audit(session, actor, "faq.delete", f"faq:{faq_id}", question=record.question)
+                session.commit()
+            self.index.apply(version, [], [faq_entry(faq_id)])
 
-    def _index_changed(self, change) -> None:
-        index = self._require_index()
-        change(index)
-        index.save(self.index_dir)
-
-    def _require_index(self) -> FaqIndex:
-        if self.index is None:
-            raise RuntimeError("KnowledgeBase.sync_index() must run before searching or editing")
-        return self.index

@@ -90,7 +90,8 @@ def test_follow_up_is_rewritten_with_the_conversation(client, services, admin_he
                                                       expected, alone):
     # Alone, the follow-up finds nothing usable or the wrong FAQ...
     hit_test = client.post("/admin/search", json={"query": follow_up, "top_k": 1}, headers=admin_headers).json()
-    assert alone in (hit_test["decision"], hit_test["hits"][0]["question"])
+    # (hybrid search may rank another FAQ first for "What about to the US?"; its cosine still falls back)
+    assert alone in (hit_test["decision"], hit_test["hits"][0]["question"]) or hit_test["decision"] == "fallback"
     # ...in the conversation it finds the FAQ the customer means.
     chat(client, sender, first)
     reply = chat(client, sender, follow_up)

@@ -1,10 +1,14 @@
-"""The FAISS FAQ index and its start-up sync, on the real embedder and a real SQLite database."""
+"""The dense index and its start-up sync, on the real embedder and a real SQLite database.
+
+(Replaces the FaqIndex tests of the core loop: the index now holds FAQs and document chunks as entries.)
+"""
 
 import pytest
 
 from bot.migrate import upgrade_database
-from retrieval.faqs import make_draft
-from retrieval.index import FaqIndex
+from retrieval.entries import faq_entry
+from retrieval.faqs import FaqRecord, make_draft
+from retrieval.index import VectorIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.storage import make_engine, make_session_factory
 
@@ -22,17 +26,17 @@ def knowledge(tmp_path, embedder):
 
 
 def test_upsert_replaces_exactly_the_old_vectors(embedder):
-    index = FaqIndex(embedder.dimension, embedder.model_id)
+    index = VectorIndex(embedder.dimension, embedder.model_id)
     texts = ["How do I return a device?", "send back my camera"]
-    index.upsert(7, texts, embedder.embed(texts), "h1")
-    index.upsert(8, ["Where is my order?"], embedder.embed(["Where is my order?"]), "h2")
+    index.upsert(faq_entry(7), embedder.embed(texts))
+    index.upsert(faq_entry(8), embedder.embed(["Where is my order?"]))
     assert len(index) == 3
-    index.upsert(7, ["Can I get a refund?"], embedder.embed(["Can I get a refund?"]), "h3")
+    index.upsert(faq_entry(7), embedder.embed(["Can I get a refund?"]))
     assert len(index) == 2
     match = index.search(embedder.embed(["refund please"])[0], top_k=2)[0]
-    assert (match.faq_id, match.matched_text) == (7, "Can I get a refund?")
-    index.remove(7)
-    assert [m.faq_id for m in index.search(embedder.embed(["refund please"])[0], 5)] == [8]
+    assert (match.entry, match.position) == (faq_entry(7), 0)
+    index.remove(faq_entry(7))
+    assert [m.entry for m in index.search(embedder.embed(["refund please"])[0], 5)] == [faq_entry(8)]
 
 
 def test_hits_are_grouped_per_faq(knowledge):
@@ -47,26 +51,25 @@ def test_hits_are_grouped_per_faq(knowledge):
 def test_start_up_re_embeds_only_what_changed_while_down(knowledge, embedder, tmp_path):
     first = knowledge.create(make_draft("How do I return a device?", "Within 30 days."))
     knowledge.create(make_draft("Where is my order?", "Track it in the app."))
-    assert knowledge.sync_index().added == 0  # nothing changed: the stored index is reused
+    assert knowledge.sync_index().added == 0  # nothing changed: the index in memory is kept
 
-    # Another process (or a restore) edits the database while this index is not running.
+    # A restore or a manual fix edits the database behind the index's back (no change log entry).
     with knowledge.sessions() as session:
-        from retrieval.faqs import FaqRecord
-
         record = session.get(FaqRecord, first.id)
         draft = make_draft("How can I send back a device?", "Within 30 days.")
         record.question, record.content_hash = draft.question, draft.content_hash
         session.commit()
     restarted = KnowledgeBase(knowledge.sessions, embedder, tmp_path / "index")
     report = restarted.sync_index()
-    assert (report.added, report.removed, report.unchanged) == (1, 1, 1)
+    assert report.loaded_snapshot and (report.added, report.removed, report.unchanged) == (1, 1, 1)
     assert restarted.search("send back a device", 1)[0].matched_text == "How can I send back a device?"
 
 
 def test_a_different_embedding_model_rebuilds_the_index(knowledge, embedder, tmp_path):
     knowledge.create(make_draft("Where is my order?", "Track it in the app."))
-    assert FaqIndex.load(tmp_path / "index", embedder.dimension, "another-model") is None
-    assert FaqIndex.load(tmp_path / "index", embedder.dimension, embedder.model_id) is not None
+    knowledge.index.save()
+    assert VectorIndex.load(tmp_path / "index", embedder.dimension, "another-model") is None
+    assert VectorIndex.load(tmp_path / "index", embedder.dimension, embedder.model_id) is not None
 
 
 def test_import_updates_instead_of_duplicating(knowledge):

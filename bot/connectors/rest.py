@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from bot.deps import ManagerDep
 from dialogue.manager import ReplyEvent, ReplyFailed
@@ -26,6 +26,14 @@ class RestMessage(BaseModel):
 class SourceOut(BaseModel):
     id: int
     title: str
+    kind: str | None = Field(None, description="faq | document; on generated replies")
+    url: str | None = Field(None, description="page URL or file name of a document passage")
+    snippet: str | None = Field(None, description="the text the reply cites as [n], n = position + 1")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler):
+        # Verbatim FAQ replies carry just id and title; the extra fields appear only when they say something.
+        return {key: value for key, value in handler(self).items() if value is not None}
 
 
 class ReplyCustom(BaseModel):
@@ -89,7 +97,8 @@ def rest_reply(sender: str, reply: Reply) -> RestReply:
         text=reply.text,
         custom=ReplyCustom(
             kind=reply.kind.value,
-            sources=[SourceOut(id=source.id, title=source.title) for source in reply.sources],
+            sources=[SourceOut(id=source.id, title=source.title, kind=source.kind, url=source.url,
+                               snippet=source.snippet) for source in reply.sources],
             conversation_id=reply.conversation_id,
             turn_id=reply.turn_id,
         ),

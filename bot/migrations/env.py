@@ -4,6 +4,11 @@ from sqlalchemy import create_engine
 import bot.connectors.records  # noqa: F401  (registers the tables on Base.metadata)
 import dialogue.records  # noqa: F401
 import retrieval.faqs  # noqa: F401
+import bot.api_keys  # noqa: F401
+import retrieval.audit  # noqa: F401
+import retrieval.changes  # noqa: F401
+import retrieval.documents  # noqa: F401
+import retrieval.jobs  # noqa: F401
 from retrieval.storage import Base
 
 config = context.config

@@ -224,7 +224,10 @@
     if (reply.sources && reply.sources.length) {
       var list = el("ul", { class: "hd-sources-list" }, reply.sources.map(function (source) {
         return el("li", {}, [el("a", {
-          href: api("widget/faqs/" + encodeURIComponent(source.id)), target: "_blank", rel: "noopener",
+          // Document passages link to their page; FAQs to the bot's public FAQ page.
+          href: source.kind === "document" && /^https?:\/\//.test(source.url || "") ? source.url
+            : api("widget/faqs/" + encodeURIComponent(source.id)),
+          target: "_blank", rel: "noopener",
           text: source.title,
         })]);
       }));

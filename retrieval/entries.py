@@ -1,0 +1,57 @@
+"""Entry ids: one int64 space for everything search can return.
+
+A document chunk's entry id is its chunk id. An FAQ's entry id sets bit 62 and keeps the FAQ id above 16
+position bits, so each of its texts (question = 0, alternatives 1..) has its own vector id and both
+indexes map a vector back to its FAQ with a mask instead of a lookup table.
+"""
+
+from dataclasses import dataclass
+
+FAQ_BIT = 1 << 62
+POSITION_BITS = 16
+MAX_TEXTS_PER_ENTRY = 1 << POSITION_BITS
+_POSITION_MASK = MAX_TEXTS_PER_ENTRY - 1
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    kind: str  # "faq" | "chunk"
+    id: int
+
+
+def faq_entry(faq_id: int) -> int:
+    return FAQ_BIT | (faq_id << POSITION_BITS)
+
+
+def chunk_entry(chunk_id: int) -> int:
+    if chunk_id >= FAQ_BIT:
+        raise ValueError(f"chunk id {chunk_id} is too large")
+    return chunk_id
+
+
+def ref(entry: int) -> EntryRef:
+    if entry & FAQ_BIT:
+        return EntryRef("faq", (entry & ~FAQ_BIT) >> POSITION_BITS)
+    return EntryRef("chunk", entry)
+
+
+def vector_ids(entry: int, count: int) -> list[int]:
+    if entry & FAQ_BIT:
+        if count > MAX_TEXTS_PER_ENTRY:
+            raise ValueError(f"an FAQ can have at most {MAX_TEXTS_PER_ENTRY} questions")
+        return [entry | position for position in range(count)]
+    if count != 1:
+        raise ValueError("a chunk has exactly one vector")
+    return [entry]
+
+
+def entry_of_vector(vector_id: int) -> tuple[int, int]:
+    """(entry id, position of the text within the entry)."""
+    if vector_id & FAQ_BIT:
+        return vector_id & ~_POSITION_MASK, vector_id & _POSITION_MASK
+    return vector_id, 0
+
+
+def fingerprint(content_hash: str) -> int:
+    """60 bits of a hex content hash: enough to tell versions of one entry apart, 8 bytes per vector."""
+    return int(content_hash[:15], 16)

@@ -1,0 +1,116 @@
+"""Long knowledge jobs (fetching a sitemap, ingesting many pages) run in the background.
+
+The job's progress and per-item errors live in the database, so any server process can answer the status
+endpoint, and a failing item never stops the others. Jobs run one at a time in a worker thread: the
+embedder already uses every core, so a second job would only slow both down.
+"""
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from retrieval.errors import KnowledgeError
+from retrieval.storage import Base, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class JobRecord(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, succeeded, partial, failed
+    actor: Mapped[str] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JobNotFound(KnowledgeError):
+    def __init__(self, job_id: int):
+        super().__init__(f"No job with id {job_id}.")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    status: str
+    actor: str
+    total: int
+    done: int
+    errors: list[dict[str, str]]
+    results: list[dict[str, Any]]
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "partial", "failed")
+
+    @classmethod
+    def from_record(cls, r: JobRecord) -> "Job":
+        return cls(r.id, r.kind, r.status, r.actor, r.total, r.done, list(r.errors or []), list(r.results or []),
+                   r.created_at, r.finished_at)
+
+
+class JobRunner:
+    def __init__(self, sessions: sessionmaker):
+        self.sessions = sessions
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-job")
+
+    def submit(self, kind: str, items: list[str], work: Callable[[str], dict[str, Any]], actor: str) -> Job:
+        """Run `work(item)` for each item in the background; a `KnowledgeError` fails only that item."""
+        with self.sessions() as session:
+            record = JobRecord(kind=kind, status="queued", actor=actor, total=len(items), done=0, errors=[],
+                               results=[])
+            session.add(record)
+            session.commit()
+            job = Job.from_record(record)
+        self._executor.submit(self._run, job.id, items, work)
+        return job
+
+    def get(self, job_id: int) -> Job:
+        with self.sessions() as session:
+            record = session.get(JobRecord, job_id)
+            if record is None:
+                raise JobNotFound(job_id)
+            return Job.from_record(record)
+
+    def _run(self, job_id: int, items: list[str], work: Callable[[str], dict[str, Any]]) -> None:
+        errors: list[dict[str, str]] = []
+        results: list[dict[str, Any]] = []
+        self._update(job_id, status="running")
+        for done, item in enumerate(items, start=1):
+            try:
+                results.append({"item": item, **work(item)})
+            except KnowledgeError as error:
+                errors.append({"item": item, "message": str(error)})
+            except Exception:  # one broken item must not kill the job; the log has the traceback
+                log.exception("Job %d failed on %s", job_id, item)
+                errors.append({"item": item, "message": "internal error; the server log has the details"})
+            self._update(job_id, done=done, errors=list(errors), results=list(results))
+        status = "succeeded" if not errors else "partial" if results else "failed"
+        self._update(job_id, status=status, finished_at=utcnow())
+
+    def _update(self, job_id: int, **values: Any) -> None:
+        with self.sessions() as session:
+            record = session.get(JobRecord, job_id)
+            for name, value in values.items():
+                setattr(record, name, value)
+            record.updated_at = utcnow()
+            session.commit()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

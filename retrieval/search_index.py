@@ -1,0 +1,267 @@
+"""The search index of one process: dense + BM25 over every FAQ and chunk, kept at the database's version.
+
+The database is the source of truth. Writers change records and log the touched entries under a new
+index version in one transaction (`retrieval.changes`), then apply the change to their own index.
+Every other process notices the new version on its next search (polled at most every `poll_seconds`)
+and re-reads only the logged entries. A snapshot of the dense index (with the version it reflects) is
+written in the background, so a restart re-embeds only what changed since.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from retrieval.changes import changed_since, current_version, logged_vectors
+from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
+from retrieval.embedder import Embedder
+from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, fingerprint, ref
+from retrieval.faqs import FaqRecord
+from retrieval.hybrid import Candidate, FusionConfig, order_key, reciprocal_rank_fusion
+from retrieval.index import IndexConfig, VectorIndex
+from retrieval.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
+
+_BATCH = 2048
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """An entry's new state, as its writer committed it."""
+
+    entry: int
+    texts: list[str]
+    vectors: np.ndarray
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int  # entries embedded (new, changed, or everything without a snapshot)
+    removed: int  # entries dropped or replaced because the database no longer has them as indexed
+    unchanged: int  # entries kept with their vectors
+    loaded_snapshot: bool
+    version: int
+
+
+class SearchIndex:
+    def __init__(self, sessions: sessionmaker, embedder: Embedder, folder: Path,
+                 index_config: IndexConfig = IndexConfig(), fusion: FusionConfig = FusionConfig(),
+                 poll_seconds: float = 0.25, snapshot_seconds: float = 30.0):
+        self.sessions = sessions
+        self.embedder = embedder
+        self.folder = folder
+        self.index_config = index_config
+        self.fusion = fusion
+        self.poll_seconds = poll_seconds
+        self.snapshot_seconds = snapshot_seconds
+        self.dense: VectorIndex | None = None
+        self.lexical = LexicalIndex()
+        self.version = 0
+        self._saved_version = -1
+        self._checked_at = 0.0
+        self._apply_lock = threading.RLock()
+        self._snapshots: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- start-up ------------------------------------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        """Bring this process's index in line with the database, embedding only what changed.
+
+        The index starts from memory, else from the snapshot, else empty. An entry is re-read when its
+        content fingerprint differs from the database's (which also catches edits that bypassed the
+        change log: a restore, a manual fix) or when the change log lists it since the index's version.
+        """
+        dimension, model_id = self.embedder.dimension, self.embedder.model_id
+        with self._apply_lock:
+            loaded = False
+            if self.dense is None:
+                snapshot = VectorIndex.load(self.folder, dimension, model_id, self.index_config)
+                self.dense, self.version = snapshot or (VectorIndex(dimension, model_id, self.index_config), 0)
+                self._saved_version = self.version if snapshot else -1
+                loaded = snapshot is not None
+            with self.sessions() as session:
+                latest = current_version(session)
+                current = self._fingerprints(session)
+                in_order = self.version <= latest  # else the database was restored to an older state
+                changed = set(changed_since(session, self.version, latest)) if in_order else set(current)
+                logged = logged_vectors(session, self.version, latest, model_id, dimension) if in_order else {}
+            indexed = self.dense.fingerprints()
+            changed = {e for e in current if e in changed or indexed.get(e) != current[e]}
+            stale = set(indexed) - set(current)
+            if len(self.lexical) == 0:  # BM25 lives in memory only: index the unchanged texts too
+                self._load(sorted(set(current) - changed), embed=False)
+            self._load(sorted(changed | stale), logged=logged)
+            self.version = latest
+        self.save()
+        self._start_snapshots()
+        report = SyncReport(added=len(changed), removed=len(stale) + len(changed & set(indexed)),
+                            unchanged=len(current) - len(changed), loaded_snapshot=loaded, version=latest)
+        log.info("Search index at version %d: %d vectors (%s), %d BM25 texts; %s",
+                 latest, len(self.dense), self.dense.kind, len(self.lexical), report)
+        return report
+
+    @staticmethod
+    def _fingerprints(session) -> dict[int, int]:
+        found = {faq_entry(faq_id): fingerprint(digest)
+                 for faq_id, digest in session.execute(select(FaqRecord.id, FaqRecord.content_hash))}
+        found.update((chunk_entry(chunk_id), fingerprint(digest))
+                     for chunk_id, digest in session.execute(select(ChunkRecord.id, ChunkRecord.content_hash)))
+        return found
+
+    # -- keeping up ----------------------------------------------------------------------------------
+
+    def refresh(self, force: bool = False) -> None:
+        """Catch up with changes other processes committed; cheap when there are none."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.poll_seconds:
+            return
+        self._checked_at = now
+        with self.sessions() as session:
+            latest = current_version(session)
+        if latest <= self.version:
+            return
+        with self._apply_lock:
+            if latest <= self.version:
+                return
+            with self.sessions() as session:
+                entries = changed_since(session, self.version, latest)
+                logged = logged_vectors(session, self.version, latest, self.embedder.model_id,
+                                        self._require_dense().dimension)
+            self._load(entries, logged=logged)
+            log.info("Index caught up from version %d to %d (%d entries)", self.version, latest, len(entries))
+            self.version = latest
+
+    def apply(self, version: int, upserts: list[Upsert], removals: list[int]) -> None:
+        """Apply a change this process just committed as `version`, without reading it back."""
+        with self._apply_lock:
+            dense = self._require_dense()
+            if upserts:
+                dense.upsert_many([u.entry for u in upserts], np.vstack([u.vectors for u in upserts]),
+                                  [len(u.texts) for u in upserts], [fingerprint(u.content_hash) for u in upserts])
+                self.lexical.upsert_many([(u.entry, u.texts) for u in upserts])
+            for entry in removals:
+                dense.remove(entry)
+            if removals:
+                self.lexical.remove_many(removals)
+            if version == self.version + 1:
+                self.version = version  # otherwise another process wrote in between: refresh() reads it
+
+    def _load(self, entries: list[int], embed: bool = True,
+              logged: dict[int, tuple[str, np.ndarray]] | None = None) -> None:
+        """Bring `entries` in line with the database: re-read their texts; gone ones are removed.
+
+        Vectors come from `logged` (the change log) when they were made from the entry's current content,
+        else from the embedder.
+        """
+        logged = logged or {}
+        for start in range(0, len(entries), _BATCH):
+            batch = entries[start : start + _BATCH]
+            stored = self._texts_of(batch)
+            texts = {entry: entry_texts for entry, (entry_texts, _) in stored.items()}
+            present = [entry for entry in batch if entry in texts]
+            if embed and present:
+                missing = [e for e in present if logged.get(e, ("",))[0] != stored[e][1]]
+                fresh = self.embedder.embed([text for entry in missing for text in texts[entry]])
+                offsets = np.cumsum([0] + [len(texts[entry]) for entry in missing])
+                vector_of = {e: vectors for e, (_, vectors) in logged.items()}
+                vector_of.update({e: fresh[offsets[i] : offsets[i + 1]] for i, e in enumerate(missing)})
+                self._require_dense().upsert_many(present, np.vstack([vector_of[e] for e in present]),
+                                                  [len(texts[entry]) for entry in present],
+                                                  [fingerprint(stored[entry][1]) for entry in present])
+            self.lexical.upsert_many([(entry, texts[entry]) for entry in present])
+            gone = [entry for entry in batch if entry not in texts]
+            for entry in gone:
+                self._require_dense().remove(entry)
+            self.lexical.remove_many(gone)
+
+    def _texts_of(self, entries: list[int]) -> dict[int, tuple[list[str], str]]:
+        """The searchable texts and the content hash of each entry the database still has."""
+        faq_ids = [ref(entry).id for entry in entries if entry & FAQ_BIT]
+        chunk_ids = [entry for entry in entries if not entry & FAQ_BIT]
+        found: dict[int, tuple[list[str], str]] = {}
+        with self.sessions() as session:
+            for record in session.scalars(select(FaqRecord).where(FaqRecord.id.in_(faq_ids))):
+                found[faq_entry(record.id)] = ([record.question, *(record.alt_questions or [])], record.content_hash)
+            rows = session.execute(
+                select(ChunkRecord.id, ChunkRecord.section, ChunkRecord.text, ChunkRecord.content_hash,
+                       DocumentRecord.title)
+                .join(DocumentRecord, DocumentRecord.id == ChunkRecord.document_id)
+                .where(ChunkRecord.id.in_(chunk_ids)))
+            for chunk_id, section, text, digest, title in rows:
+                found[chunk_entry(chunk_id)] = ([embedding_text(title, section, text)], digest)
+        return found
+
+    # -- search --------------------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, text: str, top_k: int, allowed: set[int] | None = None,
+               fusion: FusionConfig | None = None) -> list[Candidate]:
+        """The best `top_k` entries, each with the scores of both retrievers and their fusion."""
+        fusion = fusion or self.fusion
+        dense_index = self._require_dense()
+        depth = max(top_k * 4, 30)
+        dense = dense_index.search(vector, depth, allowed) if fusion.mode != "lexical" else []
+        lexical = self.lexical.search(text, depth, allowed) if fusion.mode != "dense" else []
+        fused = reciprocal_rank_fusion([m.entry for m in dense], [m.entry for m in lexical], fusion)
+        dense_of = {match.entry: (rank, match) for rank, match in enumerate(dense, start=1)}
+        lexical_of = {match.entry: (rank, match) for rank, match in enumerate(lexical, start=1)}
+        # Every candidate gets its cosine, found by BM25 or not: the decision is calibrated on it.
+        extra = dense_index.best_scores(vector, [entry for entry in fused if entry not in dense_of])
+        candidates = []
+        for entry, score in fused.items():
+            dense_rank, dense_match = dense_of.get(entry, (None, extra.get(entry)))
+            lexical_rank, lexical_match = lexical_of.get(entry, (None, None))
+            candidates.append(Candidate(
+                entry=entry,
+                position=dense_match.position if dense_match else lexical_match.position,
+                dense=dense_match.score if dense_match else None,
+                dense_rank=dense_rank,
+                lexical=lexical_match.score if lexical_match else None,
+                lexical_rank=lexical_rank,
+                fused=score,
+            ))
+        candidates.sort(key=order_key(fusion), reverse=True)
+        return candidates[:top_k]
+
+    def _require_dense(self) -> VectorIndex:
+        if self.dense is None:
+            raise RuntimeError("SearchIndex.sync() must run before searching or editing")
+        return self.dense
+
+    @property
+    def faq_ids(self) -> set[int]:
+        return {ref(entry).id for entry in self._require_dense().entries if entry & FAQ_BIT}
+
+    # -- snapshots -----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        with self._apply_lock:
+            if self.dense is None or self._saved_version == self.version:
+                return
+            self.dense.save(self.folder, self.version)
+            self._saved_version = self.version
+
+    def _start_snapshots(self) -> None:
+        if self._snapshots is not None or self.snapshot_seconds <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.snapshot_seconds):
+                try:
+                    self.save()
+                except OSError:
+                    log.exception("Could not write the index snapshot to %s; will retry", self.folder)
+
+        self._snapshots = threading.Thread(target=loop, name="index-snapshots", daemon=True)
+        self._snapshots.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.save()
