@@ -223,13 +223,14 @@
     node.dataset.turnId = String(reply.turn_id);
     if (reply.sources && reply.sources.length) {
       var list = el("ul", { class: "hd-sources-list" }, reply.sources.map(function (source) {
-        return el("li", {}, [el("a", {
-          // Document passages link to their page; FAQs to the bot's public FAQ page.
-          href: source.kind === "document" && /^https?:\/\//.test(source.url || "") ? source.url
-            : api("widget/faqs/" + encodeURIComponent(source.id)),
-          target: "_blank", rel: "noopener",
-          text: source.title,
-        })]);
+        // FAQs link to the bot's public FAQ page, document passages to their web page when they have one;
+        // an uploaded file has no public address, so its title is shown without a link.
+        var href = source.kind === "document"
+          ? (/^https?:\/\//.test(source.url || "") ? source.url : null)
+          : api("widget/faqs/" + encodeURIComponent(source.id));
+        return el("li", {}, [href
+          ? el("a", { href: href, target: "_blank", rel: "noopener", text: source.title })
+          : el("span", { text: source.title })]);
       }));
       node.appendChild(el("div", { class: "hd-sources" }, [el("p", { class: "hd-sources-label", text: "Sources" }), list]));
     }
