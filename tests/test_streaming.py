@@ -55,7 +55,8 @@ async def test_generated_answer_streams_deltas_then_the_recorded_reply(services,
     [turn] = bot_turns(services, final.conversation_id)
     assert (turn.id, turn.text, turn.kind, turn.model_id) == (final.turn_id, final.text, "generated",
                                                             "SmolLM2-135M-Instruct")
-    assert turn.latency_ms > 0 and turn.sources == [{"id": s.id, "title": s.title} for s in final.sources]
+    assert turn.latency_ms > 0 and [(s["id"], s["title"]) for s in turn.sources] == [
+        (s.id, s.title) for s in final.sources]
 
 
 async def test_faq_answer_is_one_final_event_without_the_lm(services, sender):
