@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot import admin, feedback
+from bot import admin, admin_models, feedback
 from bot.connectors import rest
 from bot.errors import install_error_handlers
 from bot.services import Services, build_services
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rest.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(admin_models.router)
     return app

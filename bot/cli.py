@@ -167,3 +167,13 @@ def calibrate(eval_file: Path, target_precision: float) -> None:
                f"answers {result.faq_coverage:.0%} of in-scope queries verbatim)")
     click.echo(f"HELPDESK_GENERATE_THRESHOLD={result.generate_threshold}  (keeps {result.answerable_recall:.0%} of "
                f"answerable queries, sends {result.out_of_scope_rejected:.0%} of out-of-scope ones to fallback)")
+
+
+def _add_learning_commands() -> None:
+    from bot.cli_learning import commands
+
+    for command in commands:
+        main.add_command(command)
+
+
+_add_learning_commands()

@@ -17,6 +17,9 @@ from dialogue.store import ConversationStore
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.storage import make_engine, make_session_factory
+from training.errors import TrainingError
+from training.registry import Registry
+from training.serving import ServedModels, served_models
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,10 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     device = "cpu" if settings.device == "auto" else settings.device
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model, device=device)
+    served = _served_models(settings)
+    embedder = embedder or SentenceTransformerEmbedder(served.embedding_model, device=device)
     generator = generator or TransformersGenerator(
-        settings.lm_model, settings.resolved_models_dir, settings.lm_adapter, settings.device
+        settings.lm_model, settings.resolved_models_dir, served.lm_adapter, settings.device
     )
     knowledge = KnowledgeBase(sessions, embedder, settings.index_dir)
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
@@ -80,6 +84,14 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     )
     manager = DialogueManager(store, knowledge, generator, config)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager)
+
+
+def _served_models(settings: Settings) -> ServedModels:
+    try:
+        return served_models(Registry(settings.resolved_registry_dir), settings.embedding_model, settings.lm_model,
+                             settings.lm_adapter, settings.load_promoted_models)
+    except TrainingError as error:
+        raise StartupError(str(error)) from error
 
 
 def check_database(engine: Engine, url: str) -> None:
