@@ -224,12 +224,16 @@ def split_groups(groups: Sequence[str], options: DatasetOptions) -> dict[str, st
 # -- examples ------------------------------------------------------------------------------------------------
 
 def build_dataset(pairs: Sequence[QAPair], options: DatasetOptions, embed: Callable[[list[str]], np.ndarray],
-                  count_tokens: Callable[[str], int]) -> Dataset:
-    """Split by group, then turn every pair into prompt/target examples (see the module docstring)."""
+                  example_tokens: Callable[[Example], int]) -> Dataset:
+    """Split by group, then turn every pair into prompt/target examples (see the module docstring).
+
+    `embed` finds the distractor snippets; `example_tokens` counts an example's prompt + reply tokens as the
+    model will see them (training.lm.example_tokens).
+    """
     pairs = _unique(pairs)
     split_of = split_groups([p.group for p in pairs], options)
     rng = random.Random(options.seed)
-    fits = token_budget(count_tokens, options.max_tokens)
+    fits = lambda example: example_tokens(example) <= options.max_tokens  # noqa: E731
     dataset = Dataset(splits={name: [] for name in SPLITS}, options=options)
     for name in SPLITS:
         in_split = [p for p in pairs if split_of[p.group] == name]
@@ -340,14 +344,6 @@ def _shorten(answer: str, limit: int) -> str:
         kept.append(sentence.strip())
         length += len(sentence) + 1
     return " ".join(s for s in kept if s)
-
-
-def token_budget(count_tokens: Callable[[str], int], max_tokens: int) -> Callable[[Example], bool]:
-    """Whether prompt + reply fit in `max_tokens` (4 tokens per message for the chat template's markers)."""
-    def fits(example: Example) -> bool:
-        length = sum(count_tokens(m["content"]) + 4 for m in example.messages) + count_tokens(example.target) + 4
-        return length <= max_tokens
-    return fits
 
 
 def fingerprint(dataset: Dataset) -> str:

@@ -19,7 +19,9 @@ from training.datasets import (
 )
 from training.errors import BaseModelNotFound, DatasetError, RegistryError
 from training.eval_generation import Report, evaluate, pick, write_report
-from training.lm import LmTrainingArguments, TrainedAdapter, check_base_model, train_lm
+from training.lm import (
+    LmTrainingArguments, TrainedAdapter, check_base_model, example_tokens, load_tokenizer, train_lm,
+)
 from training.registry import BASE, ModelCard, Registry, new_id
 from training.serving import embedding_model_id
 from training.train_embeddings import (
@@ -73,11 +75,7 @@ def lm_base(settings) -> tuple[Path, str]:
 def prepare_lm_dataset(services, sources: Sources, options: DatasetOptions) -> tuple[Dataset, Path, str]:
     base_path, base_id = lm_base(services.settings)
     pairs = collect_pairs(services, sources)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(base_path))
-    count_tokens = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
-    dataset = build_dataset(pairs, options, services.embedder.embed, count_tokens)
+    dataset = build_dataset(pairs, options, services.embedder.embed, example_tokens(load_tokenizer(base_path)))
     return dataset, base_path, base_id
 
 

@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,10 @@ def tokenize(tokenizer, example: Example) -> dict[str, list[int]]:
             "labels": [IGNORE] * len(prompt) + full[len(prompt):]}
 
 
+def example_tokens(tokenizer) -> Callable[[Example], int]:
+    return lambda example: len(tokenize(tokenizer, example)["input_ids"])
+
+
 def tokenize_all(tokenizer, examples: list[Example], max_tokens: int) -> list[dict[str, list[int]]]:
     rows = [tokenize(tokenizer, example) for example in examples]
     kept = [row for row in rows if len(row["input_ids"]) <= max_tokens]
@@ -185,8 +191,10 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
         report_to=[],
         disable_tqdm=not show_progress,
         dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
     )
-    extra = [EarlyStoppingCallback(args.early_stopping_patience)] if has_validation else []
+    clock = StepClock()
+    extra = [clock.callback] + ([EarlyStoppingCallback(args.early_stopping_patience)] if has_validation else [])
     trainer = Trainer(
         model=model,
         args=trainer_args,
@@ -197,20 +205,19 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
     )
     _loss_on_progress_bar(trainer)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    validation_loss = trainer.evaluate()["eval_loss"] if has_validation else None
+    validation_loss = trainer.state.best_metric if has_validation else None
+    if has_validation and validation_loss is None:
+        validation_loss = trainer.evaluate()["eval_loss"]
 
-    epochs_done = float(trainer.state.epoch or 0)
-    tokens_per_epoch = sum(len(row["input_ids"]) for row in train_rows)
-    seconds = float(result.metrics["train_runtime"])
+    state = trainer.state
     training = {
         "device": device,
         "dtype": "bfloat16" if device == "cuda" else "float32",
         "torch_threads": torch.get_num_threads(),
-        "steps": trainer.state.global_step,
-        "epochs": round(epochs_done, 3),
-        "seconds": round(seconds, 1),
-        "tokens_per_second": round(tokens_per_epoch * epochs_done / seconds, 1) if seconds else None,
-        "minutes_per_epoch": round(seconds / 60 / epochs_done, 2) if epochs_done else None,
+        "steps": state.global_step,
+        "epochs": round(float(state.epoch or 0), 3),
+        "seconds": round(float(result.metrics["train_runtime"]), 1),  # evaluation and checkpoints included
+        **clock.figures(state),
         "train_loss": round(float(result.training_loss), 4),
         "validation_loss": round(float(validation_loss), 4) if validation_loss is not None else None,
         "resumed_from": checkpoint.name if checkpoint else None,
@@ -226,6 +233,38 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
         path = registry.commit(staged, card)
     shutil.rmtree(run_dir, ignore_errors=True)  # the checkpoints are only for resuming this run
     return TrainedAdapter(card, path)
+
+
+class StepClock:
+    """Time spent in training steps only (not evaluation or checkpoints), for tokens/s and minutes/epoch."""
+
+    def __init__(self) -> None:
+        from transformers import TrainerCallback
+
+        self.seconds, self._started = 0.0, 0.0
+        self._tokens_before, self._epoch_before = 0, 0.0
+        clock = self
+
+        class Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                clock._tokens_before, clock._epoch_before = state.num_input_tokens_seen, float(state.epoch or 0)
+
+            def on_step_begin(self, args, state, control, **kwargs):
+                clock._started = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                clock.seconds += time.perf_counter() - clock._started
+
+        self.callback = Callback()
+
+    def figures(self, state) -> dict:
+        tokens = state.num_input_tokens_seen - self._tokens_before
+        epochs = float(state.epoch or 0) - self._epoch_before
+        return {
+            "step_seconds": round(self.seconds, 1),
+            "tokens_per_second": round(tokens / self.seconds, 1) if self.seconds else None,
+            "minutes_per_epoch": round(self.seconds / 60 / epochs, 2) if epochs else None,
+        }
 
 
 def _loss_on_progress_bar(trainer) -> None:
