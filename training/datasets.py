@@ -111,21 +111,20 @@ def pairs_from_faqs(faqs: Iterable[Faq]) -> list[QAPair]:
 
 def pairs_from_conversations(conversations: Iterable[ExportedConversation],
                              faqs_by_id: Mapping[int, Faq]) -> list[QAPair]:
-    """Agent replies and thumbs-up bot replies, each answering the customer messages just before it.
+    """Agent replies and thumbs-up bot replies, each answering the customer's last message before it.
 
     Thumbs-down replies are left out: they say what not to answer, which this loss cannot learn from.
     """
     pairs = []
     for conversation in conversations:
-        asked: list[str] = []
+        asked: str | None = None
         for turn in conversation.turns:
             if turn.role == "user":
-                asked.append(turn.text)
+                asked = turn.text
                 continue
             useful = turn.role == "agent" or (turn.feedback == 1 and turn.kind in ("faq", "generated"))
             if useful and asked and turn.text.strip():
-                pairs.append(_conversation_pair(conversation.id, " ".join(asked), turn, faqs_by_id))
-            asked = []
+                pairs.append(_conversation_pair(conversation.id, asked, turn, faqs_by_id))
     return pairs
 
 

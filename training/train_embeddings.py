@@ -13,7 +13,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -158,8 +158,11 @@ def pick_device(setting: str) -> str:
 
 
 def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: EmbeddingTrainingArguments,
-                   show_progress: bool = True):
-    """Fine-tune the sentence-transformers model at `model_path`; returns (model, stats). Nothing is saved."""
+                   show_progress: bool = True, after_epoch: Callable[[object, int], None] | None = None):
+    """Fine-tune the sentence-transformers model at `model_path`; returns (model, stats). Nothing is saved.
+
+    `after_epoch(model, epoch)` runs after each whole epoch (benchmarks use it for a learning curve).
+    """
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -195,6 +198,10 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
             step, pairs_seen, loss_value = step + 1, pairs_seen + len(batch), float(loss)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", epoch=f"{pairs_seen / pairs_per_epoch:.2f}")
+            if after_epoch and step % steps_per_epoch == 0 and step < total_steps:
+                model.eval()
+                after_epoch(model, step // steps_per_epoch)
+                model.train()
             if step >= total_steps:
                 break
     model.eval()
