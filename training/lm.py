@@ -157,6 +157,8 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
     if not train_rows:
         raise DatasetError(f"No training example fits in {max_tokens} tokens; raise --max-tokens.")
 
+    if not validation_rows:
+        log.warning("The validation split is empty: no validation loss and no early stopping for this run.")
     run_dir = runs_dir / f"lm-{run_key(base_model_id, args, dataset)}"
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is None:
