@@ -142,11 +142,9 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
              registry: Registry, runs_dir: Path, *, resume: bool = True, callbacks: list | None = None,
              show_progress: bool = True) -> TrainedAdapter:
     """Fine-tune a LoRA adapter; the registry gains the entry only if the whole run succeeds."""
-    import torch
-    from transformers import (
-        DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed,
-    )
+    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer, set_seed
 
+    # data
     check_base_model(base_path)
     device = pick_device(args.device)
     set_seed(args.seed)
@@ -156,70 +154,42 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
     validation_rows = tokenize_all(tokenizer, dataset.splits["validation"], max_tokens)
     if not train_rows:
         raise DatasetError(f"No training example fits in {max_tokens} tokens; raise --max-tokens.")
-
     if not validation_rows:
         log.warning("The validation split is empty: no validation loss and no early stopping for this run.")
+
+    # where to resume from
     run_dir = runs_dir / f"lm-{run_key(base_model_id, args, dataset)}"
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is None:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
         log.info("Resuming from %s", checkpoint)
+
+    # model and loop
     model = load_model_for_training(base_path, device, args.lora)
-    has_validation = bool(validation_rows)
-    trainer_args = TrainingArguments(
-        output_dir=str(run_dir),
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the total steps
-        lr_scheduler_type="linear",
-        logging_steps=1,
-        eval_strategy="steps" if has_validation else "no",
-        eval_steps=args.eval_steps,
-        save_strategy="steps",
-        save_steps=args.eval_steps,
-        save_total_limit=2,
-        load_best_model_at_end=has_validation,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        seed=args.seed,
-        data_seed=args.seed,
-        bf16=device == "cuda",
-        use_cpu=device == "cpu",
-        report_to=[],
-        disable_tqdm=not show_progress,
-        dataloader_num_workers=0,
-        include_num_input_tokens_seen="non_padding",
-    )
     clock = StepClock()
-    extra = [clock.callback] + ([EarlyStoppingCallback(args.early_stopping_patience)] if has_validation else [])
+    stopping = [EarlyStoppingCallback(args.early_stopping_patience)] if validation_rows else []
     trainer = Trainer(
         model=model,
-        args=trainer_args,
+        args=trainer_arguments(args, run_dir, device, bool(validation_rows), show_progress),
         train_dataset=train_rows,
         eval_dataset=validation_rows or None,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
-        callbacks=extra + (callbacks or []),
+        callbacks=[clock.callback, *stopping, *(callbacks or [])],
     )
     _loss_on_progress_bar(trainer)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    validation_loss = trainer.state.best_metric if has_validation else None
-    if has_validation and validation_loss is None:
+    validation_loss = trainer.state.best_metric if validation_rows else None  # the kept (best) checkpoint's
+    if validation_rows and validation_loss is None:  # the run ended before its first evaluation
         validation_loss = trainer.evaluate()["eval_loss"]
 
-    state = trainer.state
+    # save: one rename into the registry
     training = {
-        "device": device,
-        "dtype": "bfloat16" if device == "cuda" else "float32",
-        "torch_threads": torch.get_num_threads(),
-        "steps": state.global_step,
-        "epochs": round(float(state.epoch or 0), 3),
+        **_device_figures(device),
+        "steps": trainer.state.global_step,
+        "epochs": round(float(trainer.state.epoch or 0), 3),
         "seconds": round(float(result.metrics["train_runtime"]), 1),  # evaluation and checkpoints included
-        **clock.figures(state),
+        **clock.figures(trainer.state),
         "train_loss": round(float(result.training_loss), 4),
         "validation_loss": round(float(validation_loss), 4) if validation_loss is not None else None,
         "resumed_from": checkpoint.name if checkpoint else None,
@@ -235,6 +205,51 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
         path = registry.commit(staged, card)
     shutil.rmtree(run_dir, ignore_errors=True)  # the checkpoints are only for resuming this run
     return TrainedAdapter(card, path)
+
+
+def trainer_arguments(args: LmTrainingArguments, run_dir: Path, device: str, validate: bool,
+                      show_progress: bool):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(run_dir),
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the total steps
+        lr_scheduler_type="linear",
+        logging_steps=1,
+        # A checkpoint at every evaluation: the best one is kept and reloaded at the end.
+        eval_strategy="steps" if validate else "no",
+        eval_steps=args.eval_steps,
+        save_strategy="steps",
+        save_steps=args.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=validate,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        seed=args.seed,
+        data_seed=args.seed,
+        bf16=device == "cuda",
+        use_cpu=device == "cpu",
+        report_to=[],
+        disable_tqdm=not show_progress,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+    )
+
+
+def _device_figures(device: str) -> dict:
+    import torch
+
+    figures = {"device": device, "dtype": "bfloat16" if device == "cuda" else "float32",
+               "torch_threads": torch.get_num_threads()}
+    if device == "cuda":
+        figures["gpu"] = torch.cuda.get_device_name()
+    return figures
 
 
 class StepClock:
