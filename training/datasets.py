@@ -264,20 +264,24 @@ def _unique(pairs: Sequence[QAPair]) -> list[QAPair]:
 
 def _distractor_candidates(pairs: list[QAPair], embed, how_many: int) -> list[list[Snippet]]:
     """For each pair, the snippets of *other* groups of its split whose titles are nearest its question."""
-    snippets, snippet_groups = [], []
-    for pair in pairs:
-        for snippet in pair.knowledge:
-            if snippet not in snippets:
-                snippets.append(snippet)
-                snippet_groups.append(pair.group)
     if not pairs:
         return []
+    group_of: dict[Snippet, str] = {}
+    for pair in pairs:
+        for snippet in pair.knowledge:
+            group_of.setdefault(snippet, pair.group)
+    snippets = list(group_of)
+    groups = [group_of[s] for s in snippets]
     similarity = embed([p.question for p in pairs]) @ embed([s.question for s in snippets]).T
-    groups = np.asarray(snippet_groups)
     result = []
     for row, pair in zip(similarity, pairs):
-        order = [i for i in np.argsort(-row) if groups[i] != pair.group]
-        result.append([snippets[i] for i in order[:how_many]])
+        nearest = []
+        for i in np.argsort(-row):
+            if groups[i] != pair.group:
+                nearest.append(snippets[i])
+                if len(nearest) == how_many:
+                    break
+        result.append(nearest)
     return result
 
 
@@ -295,9 +299,12 @@ def _examples_of(pair: QAPair, candidates: list[Snippet], options: DatasetOption
         return _example(pair, snippets, f"{answer} {cite}", True, options)
 
     examples = [_fitted(shown, answerable, lambda s: s not in gold, fits)]
-    if candidates and rng.random() < options.unanswerable_share:
+    # The single nearest other FAQ is skipped here: it is the likeliest to answer the question after all
+    # (two FAQs on one topic), which would teach the model to refuse an answerable question.
+    others = candidates[1:]
+    if others and rng.random() < options.unanswerable_share:
         refusal = lambda snippets: _example(pair, snippets, REFUSAL_TEXT, False, options)  # noqa: E731
-        examples.append(_fitted(candidates[: rng.randint(1, k)], refusal, lambda s: True, fits, keep=1))
+        examples.append(_fitted(others[: rng.randint(1, k)], refusal, lambda s: True, fits, keep=1))
     return examples
 
 
