@@ -50,12 +50,12 @@ def kb_services(tmp_path_factory, models_dir, embedder, generator):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_fine_tuned_embedder_is_registered_promoted_and_served(kb_services):
-    args = EmbeddingTrainingArguments(max_steps=4, batch_size=16, learning_rate=3e-5, seed=1, device="cpu")
+    args = EmbeddingTrainingArguments(max_steps=2, batch_size=8, learning_rate=3e-5, seed=1, device="cpu")
     card = run_train_embeddings(kb_services, args, show_progress=False)
     registry = Registry(kb_services.settings.resolved_registry_dir)
     path = registry.path(card.id)
     assert (path / "modules.json").is_file() and registry.get(card.id).kind == "embeddings"
-    assert card.base_model == "all-MiniLM-L6-v2" and card.training["steps"] == 4
+    assert card.base_model == "all-MiniLM-L6-v2" and card.training["steps"] == 2
     scores = card.scores["models"]
     assert set(scores) == {"base", card.id}
     assert card.data["held_out_queries"] == 40 and 0.5 < scores["base"]["top1"] <= 1.0
