@@ -172,3 +172,15 @@ def test_groundedness_counts_copied_sentences_and_rejects_invented_facts():
     assert groundedness(REFUSAL_TEXT, snippets) is None
     assert is_refusal(REFUSAL_TEXT) and is_refusal("I don't know that, sorry.")
     assert not is_refusal("Standard delivery takes 2-3 working days.")
+
+
+@pytest.mark.integration
+def test_a_short_evaluation_spreads_over_the_test_faqs(dataset):
+    from training.eval_generation import pick
+
+    test = dataset.splits["test"]
+    chosen = pick(test, 6)
+    assert len(chosen) == 6
+    answerable = [e for e in chosen if e.answerable]
+    assert len({e.group for e in answerable}) == min(len(answerable), len({e.group for e in test if e.answerable}))
+    assert any(not e.answerable for e in chosen) == any(not e.answerable for e in test)

@@ -129,14 +129,26 @@ def evaluate(models: dict[str, Callable[[], Callable]], examples: Sequence[Examp
 
 
 def pick(examples: Sequence[Example], limit: int | None) -> list[Example]:
-    """The first `limit` examples, answerable and unanswerable interleaved so a short run sees both."""
+    """`limit` examples spread over the test FAQs, answerable and unanswerable in their proportions."""
     if not limit or limit >= len(examples):
         return list(examples)
-    positive = [e for e in examples if e.answerable]
-    negative = [e for e in examples if not e.answerable]
+    positive = _round_robin([e for e in examples if e.answerable])
+    negative = _round_robin([e for e in examples if not e.answerable])
     share = len(negative) / len(examples)
     n_negative = min(len(negative), max(1 if negative else 0, round(limit * share)))
     return positive[: limit - n_negative] + negative[:n_negative]
+
+
+def _round_robin(examples: list[Example]) -> list[Example]:
+    """One example of each group in turn, so that a short run does not test a single FAQ."""
+    by_group: dict[str, list[Example]] = {}
+    for example in examples:
+        by_group.setdefault(example.group, []).append(example)
+    queues = list(by_group.values())
+    ordered = []
+    for index in range(max((len(q) for q in queues), default=0)):
+        ordered += [queue[index] for queue in queues if index < len(queue)]
+    return ordered
 
 
 # -- report files --------------------------------------------------------------------------------------------

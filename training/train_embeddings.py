@@ -195,7 +195,7 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            step, pairs_seen, loss_value = step + 1, pairs_seen + len(batch), float(loss)
+            step, pairs_seen, loss_value = step + 1, pairs_seen + len(batch), loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", epoch=f"{pairs_seen / pairs_per_epoch:.2f}")
             if after_epoch and step % steps_per_epoch == 0 and step < total_steps:
