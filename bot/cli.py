@@ -170,10 +170,16 @@ def calibrate(eval_file: Path, target_precision: float) -> None:
 
 
 def _add_learning_commands() -> None:
+    """Register train/eval/model/export; a group that already exists (e.g. `eval`) gains the subcommands."""
     from bot.cli_learning import commands
 
     for command in commands:
-        main.add_command(command)
+        existing = main.commands.get(command.name)
+        if isinstance(existing, click.Group) and isinstance(command, click.Group):
+            for sub in command.commands.values():
+                existing.add_command(sub)
+        else:
+            main.add_command(command)
 
 
 _add_learning_commands()

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import SAMPLE_FAQS
-from dialogue.prompt import INSTRUCTIONS
+from dialogue.prompt import INSTRUCTIONS, build_prompt
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import Faq
+from retrieval.knowledge_base import Hit
 from training.datasets import (
-    REFUSAL_TEXT, DatasetOptions, build_dataset, pairs_from_faqs, read_qa_csv, split_groups,
+    REFUSAL_TEXT, DatasetOptions, Snippet, _as_faq, build_dataset, pairs_from_faqs, read_qa_csv, split_groups,
 )
 from training.errors import DatasetError
 from training.groundedness import groundedness, is_refusal
@@ -115,18 +116,21 @@ def test_split_is_by_faq_and_has_answerable_and_unanswerable_examples(dataset):
 def test_examples_are_the_serving_prompt_with_the_gold_snippet_cited(dataset):
     faq_of = {f"faq:{faq.id}": faq for faq in sample_faqs()}
     for example in dataset.splits["train"][:40]:
-        system, user = example.messages[0]["content"], example.messages[-1]["content"]
-        assert system.startswith(INSTRUCTIONS.format(company="Nimbus Home"))
-        assert [m["role"] for m in example.messages] == ["system", "user"]
         faq = faq_of[example.group]
+        assert example.question in [faq.question, *faq.alt_questions]
+        shown = [Snippet(*text.split("\n", 1)) for text in example.snippets]
+        assert example.messages == build_prompt(
+            company="Nimbus Home", message=example.question, snippets=[Hit(_as_faq(s), 1.0, s.question) for s in shown],
+            profile_facts=[], history=[], count_tokens=len, history_token_budget=0)
+        prompt = "\n".join(m["content"] for m in example.messages)
+        assert INSTRUCTIONS.format(company="Nimbus Home") in prompt
         gold = f"{faq.question}\n{faq.answer}"
         if example.answerable:
             number = example.snippets.index(gold) + 1
             assert example.target.endswith(f"[{number}]")
-            assert f"[{number}] {gold}" in system
-            assert user in [faq.question, *faq.alt_questions]
+            assert f"[{number}] {gold}" in prompt
         else:
-            assert gold not in example.snippets and faq.answer not in system
+            assert gold not in example.snippets and faq.answer not in prompt
 
 
 @pytest.mark.integration

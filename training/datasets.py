@@ -60,6 +60,7 @@ class QAPair:
 
 @dataclass(frozen=True)
 class Example:
+    question: str  # what the customer wrote
     messages: list[dict[str, str]]  # the prompt, as build_prompt makes it
     target: str  # the reply to learn
     answerable: bool
@@ -325,7 +326,8 @@ def _example(pair: QAPair, shown: list[Snippet], target: str, answerable: bool, 
     hits = [Hit(_as_faq(s), 1.0, s.question) for s in shown]
     messages = build_prompt(company=options.company, message=pair.question, snippets=hits, profile_facts=[],
                             history=[], count_tokens=len, history_token_budget=0)
-    return Example(messages, target, answerable, pair.group, pair.source, [f"{s.question}\n{s.answer}" for s in shown])
+    return Example(pair.question, messages, target, answerable, pair.group, pair.source,
+                   [f"{s.question}\n{s.answer}" for s in shown])
 
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
