@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from bot import admin, admin_conversations, admin_documents, admin_knowledge, feedback
+from bot import admin, admin_conversations, admin_documents, admin_knowledge, admin_models, feedback
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(admin.router)
     app.include_router(admin_documents.router)
     app.include_router(admin_conversations.router)
+    app.include_router(admin_models.router)
     # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
     # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],

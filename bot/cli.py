@@ -224,5 +224,22 @@ main.add_command(docs)
 main.add_command(keys)
 
 
+
+def _add_learning_commands() -> None:
+    """Register train/eval/model/export; a group that already exists (e.g. `eval`) gains the subcommands."""
+    from bot.cli_learning import commands
+
+    for command in commands:
+        existing = main.commands.get(command.name)
+        if isinstance(existing, click.Group) and isinstance(command, click.Group):
+            for sub in command.commands.values():
+                existing.add_command(sub)
+        else:
+            main.add_command(command)
+
+
+_add_learning_commands()
+
+
 if __name__ == "__main__":
     main()

@@ -20,6 +20,9 @@ from retrieval.hybrid import FusionConfig
 from retrieval.index import IndexConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from retrieval.storage import make_engine, make_session_factory
+from training.errors import TrainingError
+from training.registry import Registry
+from training.serving import ServedModels, served_models
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +69,10 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     device = "cpu" if settings.device == "auto" else settings.device
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model, device=device)
+    served = _served_models(settings)
+    embedder = embedder or SentenceTransformerEmbedder(served.embedding_model, device=device)
     generator = generator or TransformersGenerator(
-        settings.lm_model, settings.resolved_models_dir, settings.lm_adapter, settings.device
+        settings.lm_model, settings.resolved_models_dir, served.lm_adapter, settings.device
     )
     knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings))
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
@@ -93,6 +97,14 @@ def knowledge_config(settings: Settings) -> KnowledgeConfig:
         max_upload_bytes=settings.max_upload_bytes,
         poll_seconds=settings.index_poll_seconds,
     )
+
+
+def _served_models(settings: Settings) -> ServedModels:
+    try:
+        return served_models(Registry(settings.resolved_registry_dir), settings.embedding_model, settings.lm_model,
+                             settings.lm_adapter, settings.load_promoted_models)
+    except TrainingError as error:
+        raise StartupError(str(error)) from error
 
 
 def check_database(engine: Engine, url: str) -> None:

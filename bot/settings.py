@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     lm_adapter: Path | None = Field(None, description="Optional LoRA adapter folder (peft).")
     models_dir: Path | None = Field(None, description="Where converted models live; default data_dir/models.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    registry_dir: Path | None = Field(None, description="Trained adapters and embedders; default data_dir/registry.")
+    load_promoted_models: bool = Field(
+        True, description="Serve the registry's promoted LM adapter (unless HELPDESK_LM_ADAPTER is set) and "
+                          "embedder. See docs/learning.md.")
 
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_new_tokens: int = Field(80, ge=1, le=2048)
@@ -86,6 +90,15 @@ class Settings(BaseSettings):
     @property
     def resolved_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def resolved_registry_dir(self) -> Path:
+        return self.registry_dir or self.data_dir / "registry"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Checkpoints of training runs in progress (what `--resume` picks up)."""
+        return self.data_dir / "runs"
 
     @property
     def index_dir(self) -> Path:

@@ -49,6 +49,8 @@ class TransformersGenerator:
         self.device_setting = device
         self.model_id = model
         self.calls = 0  # generations served; lets operators (and tests) see when the LM ran
+        self.base_model_id = model
+        self._swaps = 0
         self._model = None
         self._tokenizer = None
         # One generation at a time: parallel generate() calls on a CPU only slow each other down.
@@ -73,6 +75,7 @@ class TransformersGenerator:
                 f"Cannot load LM {source!r}: {error}. Set HELPDESK_LM_MODEL to an existing folder, "
                 "a .gguf file, or a model id available offline."
             ) from error
+        self.base_model_id = self.model_id
         if self.adapter is not None:
             model = self._with_adapter(model)
         model.eval()
@@ -81,10 +84,38 @@ class TransformersGenerator:
     def _with_adapter(self, model):
         from peft import PeftModel
 
-        if not (self.adapter / "adapter_config.json").is_file():
-            raise ModelUnavailable(f"HELPDESK_LM_ADAPTER {self.adapter} holds no adapter_config.json.")
+        _check_adapter(self.adapter)
         self.model_id = f"{self.model_id}+{self.adapter.name}"
         return PeftModel.from_pretrained(model, str(self.adapter))
+
+    def use_adapter(self, adapter: Path | None) -> str:
+        """Serve `adapter` (a peft LoRA folder), or the bare base model for None, from the next reply on.
+
+        Swapped under the generation lock, so a reply in progress finishes on the weights it started with.
+        A failed load leaves the previous adapter serving. Returns the new model id.
+        """
+        from peft import PeftModel
+
+        self.warm_up()
+        if adapter is not None:
+            _check_adapter(adapter)
+        with self._lock:
+            model = self._model
+            if adapter is None:
+                model = model.unload() if isinstance(model, PeftModel) else model
+            elif isinstance(model, PeftModel):
+                self._swaps += 1
+                name, previous = f"adapter{self._swaps}", model.active_adapter
+                model.load_adapter(str(adapter), adapter_name=name)
+                model.set_adapter(name)
+                model.delete_adapter(previous)
+            else:
+                model = PeftModel.from_pretrained(model, str(adapter))
+            model.eval()
+            self._model, self.adapter = model, adapter
+            self.model_id = self.base_model_id + (f"+{adapter.name}" if adapter else "")
+        log.info("Now serving %s", self.model_id)
+        return self.model_id
 
     def count_tokens(self, text: str) -> int:
         self.warm_up()
@@ -144,6 +175,11 @@ def _text_streamer(tokenizer, on_text: TextCallback):
                 on_text(text)
 
     return CallbackStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+def _check_adapter(adapter: Path) -> None:
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelUnavailable(f"The LM adapter folder {adapter} holds no adapter_config.json.")
 
 
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")

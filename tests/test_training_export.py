@@ -1,0 +1,65 @@
+"""Feedback and agent replies flow into `helpdesk export conversations` and into training pairs."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.settings import get_settings
+from dialogue.records import TurnRecord
+from tests.conftest import chat
+from training.conversations import iter_conversations, read_jsonl
+from training.datasets import pairs_from_conversations
+
+pytestmark = pytest.mark.integration
+
+AGENT_ANSWER = "I've refunded the shipping cost to your card; it shows within 5 working days."
+
+
+def test_export_holds_feedback_and_agent_replies_and_feeds_training(client, services, sender, tmp_path,
+                                                                    monkeypatch):
+    reply = chat(client, sender, "What is the return policy for devices?")
+    assert reply["custom"]["kind"] == "faq"
+    turn_id = reply["custom"]["turn_id"]
+    assert client.post("/feedback", json={"sender": sender, "turn_id": turn_id, "rating": "up"}).status_code == 204
+    second = chat(client, sender, "Can you refund my shipping?")
+    with services.sessions() as session:  # what a human agent's reply looks like once stored
+        session.add(TurnRecord(conversation_id=second["custom"]["conversation_id"], role="agent",
+                               text=AGENT_ANSWER, kind="message", sources=[], metadata_={}))
+        session.commit()
+
+    settings = services.settings
+    for name, value in {"DATA_DIR": settings.data_dir, "DATABASE_URL": settings.database_url,
+                        "MODELS_DIR": settings.models_dir}.items():
+        monkeypatch.setenv(f"HELPDESK_{name}", str(value))
+    get_settings.cache_clear()
+    out = tmp_path / "conversations.jsonl"
+    try:
+        result = CliRunner().invoke(main, ["export", "conversations", str(out), "--rated-only"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+
+    lines = out.read_text().splitlines()
+    assert all(json.loads(line)["turns"] for line in lines)
+    mine = [c for c in read_jsonl(out) if c.id == reply["custom"]["conversation_id"]]
+    assert len(mine) == 1
+    turns = mine[0].turns
+    assert [t.role for t in turns] == ["user", "bot", "user", "bot", "agent"]
+    assert turns[1].feedback == 1 and turns[1].sources[0]["title"] == "How do I return a device?"
+    assert turns[4].text == AGENT_ANSWER
+
+    faqs = {faq.id: faq for faq in services.knowledge.page(0, 1000)[0]}
+    pairs = pairs_from_conversations(mine, faqs)
+    assert [(p.question, p.source) for p in pairs] == [
+        ("What is the return policy for devices?", "conversation"), ("Can you refund my shipping?", "conversation")]
+    assert pairs[0].knowledge[0].question == "How do I return a device?"
+    assert pairs[1].answer == AGENT_ANSWER and pairs[1].knowledge[0].answer == AGENT_ANSWER
+
+
+def test_export_without_filter_includes_unrated_conversations(client, services, sender):
+    reply = chat(client, sender, "How do I place an order?")
+    ids = {c.id for c in iter_conversations(services.sessions)}
+    rated = {c.id for c in iter_conversations(services.sessions, only_rated=True)}
+    assert reply["custom"]["conversation_id"] in ids - rated

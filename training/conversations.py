@@ -1,0 +1,91 @@
+"""Stored conversations as plain records: exported as JSONL for review, and mined for training pairs."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from dialogue.records import ConversationRecord, TurnRecord
+
+PAGE = 200
+
+
+@dataclass(frozen=True)
+class ExportedTurn:
+    id: int
+    role: str  # user / bot / agent
+    kind: str
+    text: str
+    sources: list[dict]
+    model_id: str | None
+    feedback: int | None  # 1 thumbs up, -1 thumbs down
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ExportedConversation:
+    id: int
+    user_id: int
+    channel: str
+    status: str
+    started_at: str
+    turns: list[ExportedTurn]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExportedConversation":
+        return cls(**{**data, "turns": [ExportedTurn(**turn) for turn in data["turns"]]})
+
+
+def iter_conversations(sessions: sessionmaker, since: datetime | None = None,
+                       only_rated: bool = False) -> Iterator[ExportedConversation]:
+    """Every conversation with its turns, oldest first, read a page at a time so memory stays flat.
+
+    `only_rated` keeps the conversations where a person left a signal: a thumbs up/down or an agent answer.
+    """
+    last_id = 0
+    while True:
+        with sessions() as session:
+            query = select(ConversationRecord).where(ConversationRecord.id > last_id)
+            if since is not None:
+                query = query.where(ConversationRecord.last_activity_at >= since)
+            conversations = session.scalars(query.order_by(ConversationRecord.id).limit(PAGE)).all()
+            if not conversations:
+                return
+            turns_of: dict[int, list[TurnRecord]] = {c.id: [] for c in conversations}
+            for turn in session.scalars(select(TurnRecord).where(TurnRecord.conversation_id.in_(list(turns_of)))
+                                        .order_by(TurnRecord.id)):
+                turns_of[turn.conversation_id].append(turn)
+        for conversation in conversations:
+            turns = [_turn(t) for t in turns_of[conversation.id]]
+            if only_rated and not any(t.feedback is not None or t.role == "agent" for t in turns):
+                continue
+            yield ExportedConversation(conversation.id, conversation.user_id, conversation.channel,
+                                       conversation.status, _iso(conversation.started_at), turns)
+        last_id = conversations[-1].id
+
+
+def _turn(record: TurnRecord) -> ExportedTurn:
+    return ExportedTurn(record.id, record.role, record.kind, record.text, list(record.sources or []),
+                        record.model_id, record.feedback, _iso(record.created_at))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def write_jsonl(conversations: Iterator[ExportedConversation], out: IO[str]) -> int:
+    count = 0
+    for conversation in conversations:
+        out.write(json.dumps(asdict(conversation), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def read_jsonl(path: Path) -> list[ExportedConversation]:
+    with path.open(encoding="utf-8") as file:
+        return [ExportedConversation.from_dict(json.loads(line)) for line in file if line.strip()]
