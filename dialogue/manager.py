@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dialogue.context import CONTEXT_WEIGHT, contextualize
 from dialogue.errors import EmptyMessage, MessageTooLong
+from dialogue.grounding import mark_citations
 from dialogue.generation import Generator, TextCallback
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, decide, wants_person
@@ -175,7 +176,9 @@ class DialogueManager:
         generation = self._generate(turn, text, snippets, on_text)
         if not generation.text:
             return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), generation.model_id
-        return reply(ReplyKind.GENERATED, generation.text, [_citation(hit) for hit in snippets]), generation.model_id
+        # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
+        answer = mark_citations(generation.text, [f"{hit.title}\n{hit.text}" for hit in snippets])
+        return reply(ReplyKind.GENERATED, answer, [_citation(hit) for hit in snippets]), generation.model_id
 
     def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit], on_text: TextCallback | None):
         history = [

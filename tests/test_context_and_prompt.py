@@ -78,3 +78,16 @@ def test_tidy_drops_an_unfinished_last_sentence_only_when_cut_off():
     assert tidy("Returns are free. You can also", cut_unfinished=True) == "Returns are free."
     assert tidy("Returns are free. You can also", cut_unfinished=False) == "Returns are free. You can also"
     assert tidy("no sentence end", cut_unfinished=True) == "no sentence end"
+
+
+def test_generated_sentences_are_marked_with_the_snippet_that_supports_them():
+    from dialogue.grounding import mark_citations
+
+    snippets = ["How do I return an accessory?\nAccessories can be returned within 14 days if unused and sealed.",
+                "When will I receive my refund?\nRefunds reach your card within 5 business days."]
+    reply = ("You can return accessories within 14 days if they are unused and sealed. "
+             "Refunds reach your card within 5 business days. Returns cost £2.")
+    assert mark_citations(reply, snippets) == (
+        "You can return accessories within 14 days if they are unused and sealed [1]. "
+        "Refunds reach your card within 5 business days [2]. Returns cost £2.")  # an invented price: unmarked
+    assert mark_citations("Sealed ones only [2]. I don't know.", snippets) == "Sealed ones only [2]. I don't know."

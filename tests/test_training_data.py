@@ -14,7 +14,7 @@ from training.datasets import (
     REFUSAL_TEXT, DatasetOptions, Snippet, _as_faq, build_dataset, pairs_from_faqs, read_qa_csv, split_groups,
 )
 from training.errors import DatasetError
-from training.groundedness import groundedness, is_refusal
+from dialogue.grounding import groundedness, is_refusal
 from training.lm import IGNORE, example_tokens, load_tokenizer, tokenize
 
 BITEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "bitext_customer_support_4514" / \

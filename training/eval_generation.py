@@ -3,7 +3,7 @@
 Metrics (higher is better unless said):
 - rouge_l: ROUGE-L F1 (rouge-score, stemmed) of the reply against the reference answer, on answerable
   prompts, citation marks removed from both;
-- groundedness: share of reply sentences supported by the prompt's snippets (training/groundedness.py),
+- groundedness: share of reply sentences supported by the prompt's snippets (dialogue/grounding.py),
   on answerable prompts;
 - refusal_accuracy: share of unanswerable prompts (no snippet holds the answer) that the model declines;
 - answered: share of answerable prompts it does *not* decline (1 − false refusals);
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from training.datasets import Example, split_fingerprint
-from training.groundedness import groundedness, is_refusal
+from dialogue.grounding import groundedness, is_refusal
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 

@@ -79,3 +79,24 @@ def groundedness(reply: str, snippets: list[str]) -> float | None:
         return None
     joined = "\n".join(snippets)
     return sum(is_supported(s, joined) for s in counted) / len(counted)
+
+
+_SENTENCE_WITH_END = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def mark_citations(reply: str, snippets: list[str]) -> str:
+    """Mark which snippet supports what: a sentence with no `[n]` of its own gets the number of the snippet
+    that supports it best (by `is_supported`). Sentences no snippet supports stay unmarked, so a reader can
+    tell a grounded claim from an unbacked one; refusals claim nothing and are left alone."""
+    marked = []
+    for match in _SENTENCE_WITH_END.finditer(reply):
+        sentence = match.group(0)
+        body = sentence.rstrip(".!? ")
+        if body.strip() and not _CITATION.search(sentence) and not is_refusal(sentence):
+            supporting = [i for i, snippet in enumerate(snippets, start=1) if is_supported(body, snippet)]
+            if supporting:
+                words = content_words(body)
+                best = max(supporting, key=lambda i: len(words & content_words(snippets[i - 1])))
+                sentence = f"{body} [{best}]{sentence[len(body):]}"
+        marked.append(sentence)
+    return "".join(marked)
