@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep, require_admin
-from dialogue.inbox import ConversationClosed, ConversationNotFound, ConversationView, Inbox
+from dialogue.inbox import ConversationView, Inbox
 
 router = APIRouter(prefix="/admin/conversations", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -60,10 +60,6 @@ def get_inbox(services: ServicesDep) -> Inbox:
     return Inbox(services.sessions)
 
 
-def _not_found(error: ConversationNotFound) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
-
-
 @router.get("", response_model=ConversationPage)
 def list_conversations(inbox: Inbox = Depends(get_inbox),
                        status_filter: Literal["bot", "handoff", "closed"] | None = Query(None, alias="status"),
@@ -74,25 +70,14 @@ def list_conversations(inbox: Inbox = Depends(get_inbox),
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
 def get_conversation(conversation_id: int, inbox: Inbox = Depends(get_inbox)):
-    try:
-        return ConversationOut.of(inbox.get(conversation_id))
-    except ConversationNotFound as error:
-        raise _not_found(error) from None
+    return ConversationOut.of(inbox.get(conversation_id))
 
 
 @router.post("/{conversation_id}/messages", response_model=TurnOut, status_code=status.HTTP_201_CREATED)
 def reply_as_agent(conversation_id: int, body: AgentMessage, inbox: Inbox = Depends(get_inbox)):
-    try:
-        return TurnOut(**inbox.reply_as_agent(conversation_id, body.agent, body.text.strip()).__dict__)
-    except ConversationNotFound as error:
-        raise _not_found(error) from None
-    except ConversationClosed as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return TurnOut(**inbox.reply_as_agent(conversation_id, body.agent, body.text.strip()).__dict__)
 
 
 @router.put("/{conversation_id}/status", response_model=ConversationOut)
 def change_status(conversation_id: int, body: StatusChange, inbox: Inbox = Depends(get_inbox)):
-    try:
-        return ConversationOut.of(inbox.set_status(conversation_id, body.status))
-    except ConversationNotFound as error:
-        raise _not_found(error) from None
+    return ConversationOut.of(inbox.set_status(conversation_id, body.status))

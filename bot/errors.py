@@ -5,7 +5,9 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from dialogue.errors import InvalidMessage, MessageTooLong
+from dialogue.errors import (
+    ConversationClosed, ConversationNotFound, InvalidMessage, MessageTooLong, TurnNotFound,
+)
 from retrieval.errors import (
     DocumentError,
     DocumentNotFound,
@@ -44,6 +46,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 else status.HTTP_422_UNPROCESSABLE_CONTENT)
         return JSONResponse({"detail": str(error)}, code)
 
+    @app.exception_handler(ConversationClosed)
+    async def conversation_closed(_: Request, error: ConversationClosed) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(ConversationNotFound)
+    @app.exception_handler(TurnNotFound)
     @app.exception_handler(DocumentNotFound)
     @app.exception_handler(JobNotFound)
     async def knowledge_not_found(_: Request, error: Exception) -> JSONResponse:

@@ -2,11 +2,11 @@
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep
-from dialogue.store import TurnNotFound, record_feedback
+from dialogue.store import record_feedback
 
 router = APIRouter(tags=["chat"])
 
@@ -22,7 +22,4 @@ class FeedbackIn(BaseModel):
 
 @router.post("/feedback", status_code=status.HTTP_204_NO_CONTENT)
 def give_feedback(body: FeedbackIn, services: ServicesDep) -> None:
-    try:
-        record_feedback(services.sessions, body.channel, body.sender, body.turn_id, 1 if body.rating == "up" else -1)
-    except TurnNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    record_feedback(services.sessions, body.channel, body.sender, body.turn_id, 1 if body.rating == "up" else -1)

@@ -1,4 +1,4 @@
-"""Errors in what a customer sent; channels translate them (422/413 over HTTP)."""
+"""Dialogue errors: bad customer messages (422/413) and unknown or closed records; bot/errors.py translates them."""
 
 
 class InvalidMessage(ValueError):
@@ -17,3 +17,16 @@ class MessageTooLong(InvalidMessage):
             "(HELPDESK_MAX_MESSAGE_CHARS). Shorten it or split it into several messages."
         )
         self.length, self.limit = length, limit
+
+
+class ConversationNotFound(LookupError):
+    def __init__(self, conversation_id: int):
+        super().__init__(f"No conversation with id {conversation_id}; list them with GET /admin/conversations.")
+
+
+class ConversationClosed(ValueError):
+    """An agent answered a conversation that has ended."""
+
+
+class TurnNotFound(LookupError):
+    """Feedback named a bot message that was not said to that sender."""

@@ -6,19 +6,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from dialogue.errors import ConversationClosed, ConversationNotFound
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 from retrieval.storage import utcnow
 
 STATUSES = ("bot", "handoff", "closed")
-
-
-class ConversationNotFound(LookupError):
-    def __init__(self, conversation_id: int):
-        super().__init__(f"No conversation with id {conversation_id}; list them with GET /admin/conversations.")
-
-
-class ConversationClosed(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

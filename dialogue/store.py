@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialogue.errors import TurnNotFound
 from dialogue.messages import InboundMessage, Reply
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
@@ -146,10 +147,6 @@ class ConversationStore:
 def _aware(moment):
     # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class TurnNotFound(LookupError):
-    pass
 
 
 def record_feedback(sessions: sessionmaker, channel: str, sender_id: str, turn_id: int, rating: int) -> None:
