@@ -9,29 +9,12 @@ p50/p95 per kind plus the LM's tokens per second.
 
 import argparse
 import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from sample_server import ROOT, percentile, sample_server
 
 
 def main() -> None:
@@ -46,43 +29,24 @@ def main() -> None:
     faq_queries = [alt for faq in faqs for alt in faq["alt_questions"][:1]]
     generated_queries = [item["query"] for item in evaluation["partial"]][:8]
 
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="helpdesk-bench-")
-    env = {**os.environ, "HELPDESK_DATA_DIR": data, "HELPDESK_MAX_NEW_TOKENS": str(args.max_new_tokens)}
-    if args.models_dir:
-        env["HELPDESK_MODELS_DIR"] = args.models_dir
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=120) as client:
-            deadline = time.time() + 300
-            while True:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not start")
-                time.sleep(0.5)
-            results: dict[str, list[float]] = {"faq": [], "generated": [], "fallback": []}
-            kinds_seen: dict[str, dict[str, int]] = {"faq": {}, "generated": {}}
-            for round_number in range(args.rounds):
-                for label, queries in (("faq", faq_queries), ("generated", generated_queries)):
-                    for index, query in enumerate(queries):
-                        sender = f"bench-{label}-{round_number}-{index}"  # a fresh conversation each time
-                        started = time.perf_counter()
-                        response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": query})
-                        elapsed = (time.perf_counter() - started) * 1000
-                        kind = response.json()[0]["custom"]["kind"]
-                        kinds_seen[label][kind] = kinds_seen[label].get(kind, 0) + 1
-                        results.setdefault(kind, []).append(elapsed)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    # One models folder for the server and the LM speed run, so the embedded GGUF is converted at most once.
+    models_dir = args.models_dir or str(ROOT / "data" / "models")
+    with (sample_server(args.max_new_tokens, models_dir) as base,
+          httpx.Client(base_url=base, timeout=120) as client):
+        results: dict[str, list[float]] = {"faq": [], "generated": [], "fallback": []}
+        kinds_seen: dict[str, dict[str, int]] = {"faq": {}, "generated": {}}
+        for round_number in range(args.rounds):
+            for label, queries in (("faq", faq_queries), ("generated", generated_queries)):
+                for index, query in enumerate(queries):
+                    sender = f"bench-{label}-{round_number}-{index}"  # a fresh conversation each time
+                    started = time.perf_counter()
+                    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": query})
+                    elapsed = (time.perf_counter() - started) * 1000
+                    kind = response.json()[0]["custom"]["kind"]
+                    kinds_seen[label][kind] = kinds_seen[label].get(kind, 0) + 1
+                    results.setdefault(kind, []).append(elapsed)
 
-    lm = lm_speed(args.models_dir or str(Path(data) / "models"), args.max_new_tokens)
+    lm = lm_speed(models_dir, args.max_new_tokens)
     print(f"\nChat over HTTP ({args.rounds} rounds, sample KB, max_new_tokens={args.max_new_tokens})\n")
     print("| reply kind | n | p50 ms | p95 ms |")
     print("|---|---|---|---|")

@@ -17,11 +17,7 @@ Prints p50 / p90 / max per row.
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -29,22 +25,11 @@ from pathlib import Path
 
 import httpx
 import yaml
+from sample_server import ROOT, percentile, sample_server
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def visitor() -> str:
@@ -152,52 +137,28 @@ def main() -> None:
     faqs = yaml.safe_load((ROOT / "bot/sample/faqs.yaml").read_text())
     faq_queries = [faq["alt_questions"][0] for faq in faqs[:5]]  # strong matches: answered verbatim
 
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="helpdesk-bench-")
-    env = {**os.environ, "HELPDESK_DATA_DIR": data, "HELPDESK_MAX_NEW_TOKENS": str(args.max_new_tokens)}
-    if args.models_dir:
-        env["HELPDESK_MODELS_DIR"] = args.models_dir
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
     rows: dict[str, list[dict]] = {}
-    try:
-        with httpx.Client(base_url=base, timeout=300) as client:
-            wait_until_healthy(client, server)
-            widget_message(client, faq_queries[0])  # warm-up: first request, first generation
-            widget_message(client, generated_queries[0])
-            def add(name: str, results) -> None:
-                rows.setdefault(name, []).extend(results)
+    with (sample_server(args.max_new_tokens, args.models_dir) as base,
+          httpx.Client(base_url=base, timeout=300) as client):
+        widget_message(client, faq_queries[0])  # warm-up: first request, first generation
+        widget_message(client, generated_queries[0])
 
+        def add(name: str, results) -> None:
+            rows.setdefault(name, []).extend(results)
+
+        for _ in range(args.rounds):
+            add("sse, partial-match question", (widget_message(client, q) for q in generated_queries))
+            add("sse, FAQ question", (widget_message(client, q) for q in faq_queries))
+            add("rest (no streaming), partial-match question",
+                (rest_message(client, q) for q in generated_queries))
+            other = generated_queries[-1]
+            add("sse, partial-match question, LM busy with another customer",
+                (busy_widget_message(client, base, q, other) for q in generated_queries[:2]))
+        if not args.no_browser and CHROMIUM.exists():
             for _ in range(args.rounds):
-                add("sse, partial-match question", (widget_message(client, q) for q in generated_queries))
-                add("sse, FAQ question", (widget_message(client, q) for q in faq_queries))
-                add("rest (no streaming), partial-match question",
-                    (rest_message(client, q) for q in generated_queries))
-                other = generated_queries[-1]
-                add("sse, partial-match question, LM busy with another customer",
-                    (busy_widget_message(client, base, q, other) for q in generated_queries[:2]))
-            if not args.no_browser and CHROMIUM.exists():
-                for _ in range(args.rounds):
-                    add("browser widget, partial-match question", browser_rounds(base, generated_queries))
-                    add("browser widget, FAQ question", browser_rounds(base, faq_queries[:3]))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+                add("browser widget, partial-match question", browser_rounds(base, generated_queries))
+                add("browser widget, FAQ question", browser_rounds(base, faq_queries[:3]))
     report(rows, args)
-
-
-def wait_until_healthy(client: httpx.Client, server: subprocess.Popen) -> None:
-    deadline = time.time() + 300
-    while True:
-        try:
-            if client.get("/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.time() > deadline or server.poll() is not None:
-            raise SystemExit("server did not start")
-        time.sleep(0.5)
 
 
 def report(rows: dict[str, list[dict]], args) -> None:
