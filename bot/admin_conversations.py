@@ -3,7 +3,8 @@
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep, require_admin
@@ -20,6 +21,17 @@ class TurnOut(BaseModel):
     sources: list
     feedback: int | None
     created_at: datetime
+
+
+class DeliveryOut(BaseModel):
+    status: Literal["queued", "polled", "stored", "not_sent"] = Field(
+        description="queued: being sent to Slack/Telegram; polled: the widget fetches it; stored: the channel "
+                    "cannot be written to first; not_sent: the channel is off or has no place to write to.")
+    detail: str
+
+
+class AgentReplyOut(TurnOut):
+    delivery: DeliveryOut
 
 
 class ConversationOut(BaseModel):
@@ -73,9 +85,13 @@ def get_conversation(conversation_id: int, inbox: Inbox = Depends(get_inbox)):
     return ConversationOut.of(inbox.get(conversation_id))
 
 
-@router.post("/{conversation_id}/messages", response_model=TurnOut, status_code=status.HTTP_201_CREATED)
-def reply_as_agent(conversation_id: int, body: AgentMessage, inbox: Inbox = Depends(get_inbox)):
-    return TurnOut(**inbox.reply_as_agent(conversation_id, body.agent, body.text.strip()).__dict__)
+@router.post("/{conversation_id}/messages", response_model=AgentReplyOut, status_code=status.HTTP_201_CREATED)
+async def reply_as_agent(conversation_id: int, body: AgentMessage, request: Request,
+                         inbox: Inbox = Depends(get_inbox)):
+    """Stored first; then pushed to Slack or Telegram in the background (the widget polls for it)."""
+    turn, channel = await run_in_threadpool(inbox.reply_as_agent, conversation_id, body.agent, body.text.strip())
+    relay = await request.app.state.channels.relay_agent_reply(channel, conversation_id, turn.id, turn.text)
+    return AgentReplyOut(**turn.__dict__, delivery=DeliveryOut(**relay.__dict__))
 
 
 @router.put("/{conversation_id}/status", response_model=ConversationOut)

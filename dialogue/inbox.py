@@ -56,8 +56,11 @@ class Inbox:
         with self.sessions() as session:
             return self._view(session, self._conversation(session, conversation_id), with_turns=True)
 
-    def reply_as_agent(self, conversation_id: int, agent: str, text: str) -> TurnView:
-        """Store an agent's answer; the conversation stays with people until it is handed back."""
+    def reply_as_agent(self, conversation_id: int, agent: str, text: str) -> tuple[TurnView, str]:
+        """Store an agent's answer; the conversation stays with people until it is handed back.
+
+        Returns the stored turn and the conversation's channel (where the answer has to reach the customer).
+        """
         with self.sessions() as session:
             conversation = self._conversation(session, conversation_id)
             if conversation.status == "closed":
@@ -68,7 +71,7 @@ class Inbox:
                               metadata_={"agent": agent})
             session.add(turn)
             session.commit()
-            return _turn_view(turn)
+            return _turn_view(turn), conversation.channel
 
     def set_status(self, conversation_id: int, status: str) -> ConversationView:
         with self.sessions() as session:

@@ -20,6 +20,7 @@ def test_agent_sees_the_handoff_answers_and_hands_back(client, admin_headers, se
     posted = client.post(f"/admin/conversations/{conversation_id}/messages",
                          json={"text": answer, "agent": "maria"}, headers=admin_headers)
     assert posted.status_code == 201 and posted.json()["role"] == "agent"
+    assert posted.json()["delivery"]["status"] == "stored"  # a REST client cannot be written to first
     assert chat(client, sender, "thanks, trying now")["custom"]["kind"] == "handoff"  # still with people
 
     back = client.put(f"/admin/conversations/{conversation_id}/status", json={"status": "bot"},

@@ -205,6 +205,42 @@ def test_mention_is_answered_in_its_thread_and_the_thread_is_one_conversation(sl
     assert third.body["thread_ts"] == other and "Dana" not in third.body["text"]
 
 
+def test_agent_reply_to_a_handoff_is_posted_in_the_customers_thread(slack, services, api, admin_headers):
+    channel, ts = unique("C"), f"{time.time():.6f}"
+    post(slack, envelope(mention("I need to talk to a person about my invoice", channel, ts=ts)))
+    [handoff] = api.wait_for("chat.postMessage")
+    conversation_id = customer_turns(services, f"{TEAM}:{channel}:{ts}")[0].conversation_id
+
+    answer = "Hi, this is Maria from billing: I have refunded the duplicate charge & sent a receipt."
+    response = slack.post(f"/admin/conversations/{conversation_id}/messages",
+                          json={"text": answer, "agent": "maria"}, headers=admin_headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["delivery"]["status"] == "queued"
+    agent_post = api.wait_for("chat.postMessage", 2)[1]
+    assert (agent_post.body["channel"], agent_post.body["thread_ts"]) == (channel, ts)
+    assert agent_post.body["text"] == answer.replace("&", "&amp;")
+    deadline = time.monotonic() + 10  # the platform has the message; the record follows a moment later
+    while (delivery := deliveries_to(services, channel)[-1]).status == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (delivery.status, delivery.turn_id) == ("sent", response.json()["id"])
+
+
+def test_agent_reply_is_stored_but_reported_unsent_when_slack_is_switched_off(slack, services, api,
+                                                                             admin_headers):
+    channel, ts = unique("C"), f"{time.time():.6f}"
+    post(slack, envelope(mention("talk to a person please", channel, ts=ts)))
+    api.wait_for("chat.postMessage")
+    conversation_id = customer_turns(services, f"{TEAM}:{channel}:{ts}")[0].conversation_id
+    with slack_app(services, api, slack_bot_token=None) as switched_off:
+        response = switched_off.post(f"/admin/conversations/{conversation_id}/messages",
+                                     json={"text": "Still there?"}, headers=admin_headers)
+    assert response.status_code == 201
+    delivery = response.json()["delivery"]
+    assert delivery["status"] == "not_sent" and "HELPDESK_SLACK_BOT_TOKEN" in delivery["detail"]
+    assert len(api.calls_to("chat.postMessage")) == 1  # only the bot's handoff message
+    assert customer_turns(services, f"{TEAM}:{channel}:{ts}")[-1].text == "Still there?"
+
+
 def test_channel_chatter_not_addressed_to_the_bot_is_ignored(services, api):
     channel = unique("C")
     with slack_app(services, api) as client:

@@ -351,3 +351,22 @@ def test_set_webhook_explains_what_is_missing_or_refused(cli_env, api):
     get_settings.cache_clear()
     missing = CliRunner().invoke(cli, ["telegram", "set-webhook", "https://bot.example.com"])
     assert missing.exit_code == 1 and "HELPDESK_TELEGRAM_BOT_TOKEN" in missing.output
+
+
+def test_agent_reply_to_a_handoff_is_sent_to_the_chat(services, api, admin_headers):
+    chat = chat_id()
+    with telegram_app(services, api) as client:
+        post(client, update(chat, "Can I talk to a human? The app charged me twice"))
+        api.wait_for("sendMessage")
+        conversation_id = turns_of(services, chat)[0].conversation_id
+        answer = "Hello Ann, Maria here: the second charge is refunded."
+        response = client.post(f"/admin/conversations/{conversation_id}/messages",
+                               json={"text": answer, "agent": "maria"}, headers=admin_headers)
+        assert response.status_code == 201 and response.json()["delivery"]["status"] == "queued"
+        sent = api.wait_for("sendMessage", 2)[1]
+    assert sent.body["chat_id"] == chat and sent.body["text"] == answer
+    assert "reply_parameters" not in sent.body  # a new message, not a quote of the customer's
+    deadline = time.monotonic() + 10  # the platform has the message; the record follows a moment later
+    while (delivery := deliveries_to(services, chat)[-1]).status == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (delivery.status, delivery.turn_id) == ("sent", response.json()["id"])

@@ -187,8 +187,9 @@ def test_faq_answer_appears_at_once_and_handoff_is_clear(page, bot_url, services
     conversation_id = page.request.get(f"{bot_url}/widget/history?sender={sender}").json()["conversation_id"]
     inbox = f"{bot_url}/admin/conversations/{conversation_id}"
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    assert page.request.post(inbox + "/messages", headers=headers,
-                             data={"text": "Hi, this is Maya from support.", "agent": "Maya"}).status == 201
+    posted = page.request.post(inbox + "/messages", headers=headers,
+                               data={"text": "Hi, this is Maya from support.", "agent": "Maya"})
+    assert posted.status == 201 and posted.json()["delivery"]["status"] == "polled"
     agent_message = widget(page).locator(".hd-agent", has_text="Hi, this is Maya from support.")
     agent_message.wait_for(timeout=15_000)
     assert widget(page).locator(".hd-handoff").is_visible()

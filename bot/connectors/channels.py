@@ -15,6 +15,18 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# The website widget polls for agent replies while a conversation is with people.
+POLLING_CHANNELS = ("widget",)
+
+
+@dataclass(frozen=True)
+class Relay:
+    """What happened to an agent's reply on the customer's channel."""
+
+    status: str  # queued (being sent) / polled (the client fetches it) / stored (no push) / not_sent
+    detail: str
+
+
 @dataclass
 class Channels:
     background: BackgroundWork
@@ -24,6 +36,29 @@ class Channels:
     telegram: TelegramConnector | None = None
     slack_missing: list[str] = field(default_factory=list)  # the settings that would switch it on
     telegram_missing: list[str] = field(default_factory=list)
+
+    pipeline: ChannelPipeline | None = None
+
+    async def relay_agent_reply(self, channel: str, conversation_id: int, turn_id: int, text: str) -> Relay:
+        """Push an agent's reply to the customer's platform, where the platform allows pushing."""
+        if channel in POLLING_CHANNELS:
+            return Relay("polled", f"The {channel} client fetches agent replies itself.")
+        connector = {"slack": self.slack, "telegram": self.telegram}.get(channel)
+        if channel not in ("slack", "telegram"):
+            return Relay("stored", f"The {channel} channel cannot be written to first; the reply is stored and "
+                                   "shown in the transcript.")
+        if connector is None:
+            missing = self.slack_missing if channel == "slack" else self.telegram_missing
+            return Relay("not_sent", f"The {channel} channel is switched off ({', '.join(missing)} not set); the "
+                                     "reply is stored but the customer cannot see it.")
+        target = await self.ledger.last_target(channel, conversation_id)
+        if target is None:
+            return Relay("not_sent", f"No earlier {channel} reply of this conversation says where to write; the "
+                                     "reply is stored but the customer cannot see it.")
+        # A fresh message in the same chat or thread, not a quote of the customer's last message.
+        target = {key: value for key, value in target.items() if key != "reply_to"}
+        self.pipeline.relay(connector.platform, channel, target, text, turn_id)
+        return Relay("queued", f"Sending to {channel}; every attempt is recorded in channel_deliveries.")
 
     async def close(self) -> None:
         """Let replies in progress finish (up to `drain_seconds`), then release clients and threads."""
@@ -39,7 +74,7 @@ def build_channels(settings: Settings, services: Services) -> Channels:
     policy = RetryPolicy(settings.delivery_attempts, settings.delivery_backoff_seconds,
                          settings.delivery_max_wait_seconds)
     pipeline = ChannelPipeline(services.manager, ledger, Outbox(ledger, policy), background)
-    channels = Channels(background, ledger, settings.channel_drain_seconds)
+    channels = Channels(background, ledger, settings.channel_drain_seconds, pipeline=pipeline)
 
     slack = {"HELPDESK_SLACK_SIGNING_SECRET": settings.slack_signing_secret,
              "HELPDESK_SLACK_BOT_TOKEN": settings.slack_bot_token}

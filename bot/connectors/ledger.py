@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
-from dialogue.records import ChannelIdentityRecord
+from dialogue.records import ChannelIdentityRecord, TurnRecord
 from retrieval.storage import utcnow
 
 T = TypeVar("T")
@@ -85,3 +85,13 @@ class Ledger:
                                 .values(updated_at=utcnow(), **values))
                 session.commit()
         await self._run(write)
+
+    async def last_target(self, channel: str, conversation_id: int) -> dict | None:
+        """Where the latest reply of `conversation_id` went on `channel` (a Slack thread, a Telegram chat)."""
+        def query() -> dict | None:
+            with self.sessions() as session:
+                return session.scalar(
+                    select(DeliveryRecord.target).join(TurnRecord, TurnRecord.id == DeliveryRecord.turn_id)
+                    .where(DeliveryRecord.channel == channel, TurnRecord.conversation_id == conversation_id)
+                    .order_by(DeliveryRecord.id.desc()).limit(1))
+        return await self._run(query)

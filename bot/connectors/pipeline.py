@@ -61,6 +61,11 @@ class ChannelPipeline:
         self.background.spawn(self._answer(platform, event), name=f"{event.channel}:{event.keys[0]}")
         return True
 
+    def relay(self, platform: Platform, channel: str, target: dict[str, Any], text: str, turn_id: int) -> None:
+        """Deliver a person's reply (an agent answering a handoff) in the background, recorded like any other."""
+        outgoing = Outgoing(channel, target, platform.split(text), turn_id)
+        self.background.spawn(self.outbox.deliver(platform, outgoing), name=f"{channel}:agent-turn-{turn_id}")
+
     async def _answer(self, platform: Platform, event: PlatformEvent) -> None:
         for text, turn_id in await self._replies(event):
             outgoing = Outgoing(event.channel, event.target, platform.split(text), turn_id)
