@@ -78,20 +78,25 @@ def train_lm(csv_files, question_column, answer_column, group_column, placeholde
 
 
 @train.command("embeddings")
-@click.option("--epochs", default=4.0, show_default=True)
+@click.option("--loss", type=click.Choice(["proxy", "mnrl"]), default="proxy", show_default=True,
+              help="proxy: one learned point per FAQ, with a margin; mnrl: in-batch negatives on question pairs.")
+@click.option("--epochs", default=5.0, show_default=True)
 @click.option("--max-steps", default=None, type=int, help="Stop after this many steps.")
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--learning-rate", default=5e-5, show_default=True)
+@click.option("--batch-size", default=128, show_default=True, help="Texts (proxy) or pairs (mnrl) per batch.")
+@click.option("--texts-per-group", default=4, show_default=True, help="proxy: at most this many of one FAQ per batch.")
+@click.option("--learning-rate", default=2e-4, show_default=True)
+@click.option("--margin", default=0.1, show_default=True, help="proxy: cosine margin on the right FAQ.")
 @click.option("--seed", default=42, show_default=True)
-def train_embeddings(epochs, max_steps, batch_size, learning_rate, seed) -> None:
+def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learning_rate, margin, seed) -> None:
     """Contrastive fine-tuning of the embedder on your FAQs' questions and alternative questions."""
     from training.jobs import run_train_embeddings
     from training.train_embeddings import EmbeddingTrainingArguments
 
     services = _services()
     try:
-        args = EmbeddingTrainingArguments(epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-                                          learning_rate=learning_rate, seed=seed, device=services.settings.device)
+        args = EmbeddingTrainingArguments(loss=loss, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                                          texts_per_group=texts_per_group, learning_rate=learning_rate,
+                                          margin=margin, seed=seed, device=services.settings.device)
         card = run_train_embeddings(services, args)
     except (TrainingError, ValueError) as error:
         raise _fail(error) from None

@@ -7,12 +7,16 @@ import pytest
 
 from bot.cli import SAMPLE_FAQS
 from bot.services import build_services
+from retrieval.embedder import embedded_minilm_path
 from retrieval.faq_files import read_faq_file
 from tests.conftest import make_settings
 from training.errors import DatasetError
 from training.jobs import run_train_embeddings
 from training.registry import Registry
-from training.train_embeddings import EmbeddingTrainingArguments, check_groups, epoch_batches, hold_out
+from training.train_embeddings import (
+    EmbeddingTrainingArguments, ProxyMarginLoss, check_groups, encoder, epoch_batches, group_batches, hold_out,
+    train_embedder,
+)
 
 
 @pytest.mark.unit
@@ -25,6 +29,61 @@ def test_batches_never_pair_two_texts_of_one_group_with_each_other_as_negatives(
         labels = [a.split()[0] for a, _ in batch]
         assert len(labels) == len(set(labels)) and len(batch) <= 8
         assert all(a != p and a.split()[0] == p.split()[0] for a, p in batch)
+
+
+@pytest.mark.unit
+def test_proxy_batches_hold_every_text_once_and_few_of_one_group():
+    groups = {f"g{i}": [f"g{i} text {j}" for j in range(1 + i % 9)] for i in range(20)}
+    batches = group_batches(groups, 16, 3, random.Random(0))
+    seen = [(text, label) for batch in batches for text, label in batch]
+    assert sorted(t for t, _ in seen) == sorted(t for texts in groups.values() for t in texts)
+    assert all(text.split()[0] == label for text, label in seen)
+    for batch in batches:
+        labels = [label for _, label in batch]
+        assert len(batch) <= 16 and max(labels.count(label) for label in labels) <= 3
+    assert sum(len(batch) == 16 for batch in batches) >= len(batches) - 2  # full but for the tail
+
+
+@pytest.mark.unit
+def test_proxy_loss_rewards_the_own_group_by_more_than_the_margin():
+    import torch
+
+    proxies = torch.eye(3)
+    loss = ProxyMarginLoss(proxies, {"a": 0, "b": 1, "c": 2}, scale=20.0, margin=0.2)
+    on_a = torch.tensor([[1.0, 0.0, 0.0]])
+    between = torch.tensor([[1.0, 0.9, 0.0]])  # nearer a than b, but by less than the margin after scaling
+    assert loss(on_a, ["a"]) < loss(between, ["a"]) < loss(between, ["b"])
+    assert loss(on_a, ["a"]) < loss(on_a, ["c"])
+    no_margin = ProxyMarginLoss(proxies, {"a": 0, "b": 1, "c": 2}, scale=20.0, margin=0.0)
+    assert no_margin(on_a, ["a"]) < loss(on_a, ["a"])  # the margin makes a right answer cost more
+
+
+@pytest.mark.unit
+def test_unknown_loss_and_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="loss must be one of proxy, mnrl"):
+        EmbeddingTrainingArguments(loss="triplet")
+    with pytest.raises(ValueError, match="texts_per_group"):
+        EmbeddingTrainingArguments(texts_per_group=0)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("loss", ["proxy", "mnrl"])
+def test_each_loss_draws_paraphrases_together(embedder, loss):
+    """A few steps on two groups must raise the cosine within a group relative to across groups."""
+    groups = {"refund": ["I want my money back", "how do I get a refund", "refund my order please"],
+              "password": ["I forgot my password", "reset my password", "cannot log in, lost password"]}
+    args = EmbeddingTrainingArguments(loss=loss, max_steps=6, batch_size=6, texts_per_group=3, learning_rate=5e-4,
+                                      seed=0, device="cpu")
+
+    def gap(embed) -> float:
+        vectors = embed(groups["refund"] + groups["password"])
+        sims = vectors @ vectors.T
+        within = (sims[:3, :3].sum() - 3 + sims[3:, 3:].sum() - 3) / 12
+        return float(within - sims[:3, 3:].mean())
+
+    model, stats = train_embedder(str(embedded_minilm_path()), groups, args, show_progress=False)
+    assert stats.steps == 6 and stats.texts > 0
+    assert gap(encoder(model)) > gap(embedder.embed) + 0.05
 
 
 @pytest.mark.unit
