@@ -172,12 +172,14 @@ def group_centroids(model, groups: Mapping[str, list[str]], batch_size: int = 12
     import torch
 
     labels = sorted(groups)
-    vectors = []
+    texts = [text for label in labels for text in groups[label]]
+    embedded = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=False)  # one pass over all texts, not one per group
+    vectors, start = [], 0
     for label in labels:
-        embedded = model.encode(groups[label], batch_size=batch_size, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=False)
-        centroid = embedded.mean(axis=0)
+        centroid = embedded[start:start + len(groups[label])].mean(axis=0)
         vectors.append(centroid / max(float(np.linalg.norm(centroid)), 1e-12))
+        start += len(groups[label])
     return {label: i for i, label in enumerate(labels)}, torch.tensor(np.stack(vectors))
 
 
