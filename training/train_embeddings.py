@@ -276,7 +276,8 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
         def batch_loss(batch):
             return mnrl([_on(model.preprocess(list(texts)), device) for texts in zip(*batch)], None)
 
-    texts_per_epoch = sum(len(texts) for texts in groups.values()) * (2 if args.loss == "mnrl" else 1)
+    texts_per_item = 2 if args.loss == "mnrl" else 1  # an mnrl batch item is a pair
+    texts_per_epoch = sum(len(texts) for texts in groups.values()) * texts_per_item
     steps_per_epoch = len(epoch())
     total_steps = args.max_steps or max(1, math.ceil(steps_per_epoch * args.epochs))
     optimizer = torch.optim.AdamW(parameters, weight_decay=args.weight_decay)
@@ -296,7 +297,7 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             step, loss_value = step + 1, loss.item()
-            texts_seen += len(batch) * (2 if args.loss == "mnrl" else 1)
+            texts_seen += len(batch) * texts_per_item
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", epoch=f"{texts_seen / texts_per_epoch:.2f}")
             if after_epoch and step % steps_per_epoch == 0 and step < total_steps:

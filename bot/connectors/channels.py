@@ -31,24 +31,23 @@ class Relay:
 class Channels:
     background: BackgroundWork
     ledger: Ledger
+    pipeline: ChannelPipeline
     drain_seconds: float
     slack: SlackConnector | None = None
     telegram: TelegramConnector | None = None
     slack_missing: list[str] = field(default_factory=list)  # the settings that would switch it on
     telegram_missing: list[str] = field(default_factory=list)
 
-    pipeline: ChannelPipeline | None = None
-
     async def relay_agent_reply(self, channel: str, conversation_id: int, turn_id: int, text: str) -> Relay:
         """Push an agent's reply to the customer's platform, where the platform allows pushing."""
         if channel in POLLING_CHANNELS:
             return Relay("polled", f"The {channel} client fetches agent replies itself.")
-        connector = {"slack": self.slack, "telegram": self.telegram}.get(channel)
-        if channel not in ("slack", "telegram"):
+        pushable = {"slack": (self.slack, self.slack_missing), "telegram": (self.telegram, self.telegram_missing)}
+        if channel not in pushable:
             return Relay("stored", f"The {channel} channel cannot be written to first; the reply is stored and "
                                    "shown in the transcript.")
+        connector, missing = pushable[channel]
         if connector is None:
-            missing = self.slack_missing if channel == "slack" else self.telegram_missing
             return Relay("not_sent", f"The {channel} channel is switched off ({', '.join(missing)} not set); the "
                                      "reply is stored but the customer cannot see it.")
         target = await self.ledger.last_target(channel, conversation_id)
@@ -74,7 +73,7 @@ def build_channels(settings: Settings, services: Services) -> Channels:
     policy = RetryPolicy(settings.delivery_attempts, settings.delivery_backoff_seconds,
                          settings.delivery_max_wait_seconds)
     pipeline = ChannelPipeline(services.manager, ledger, Outbox(ledger, policy), background)
-    channels = Channels(background, ledger, settings.channel_drain_seconds, pipeline=pipeline)
+    channels = Channels(background, ledger, pipeline, settings.channel_drain_seconds)
 
     slack = {"HELPDESK_SLACK_SIGNING_SECRET": settings.slack_signing_secret,
              "HELPDESK_SLACK_BOT_TOKEN": settings.slack_bot_token}
