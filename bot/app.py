@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,6 +13,7 @@ from bot import admin, admin_conversations, admin_documents, admin_knowledge, ad
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
+from bot.recovery import Supervisor
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 
@@ -20,12 +22,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or get_settings()
     services = services or build_services(settings)
     channels = build_channels(settings, services)
+    supervisor = Supervisor(services.workers, channels, services.knowledge.jobs, settings.worker_heartbeat_seconds,
+                            timedelta(hours=settings.recovery_max_age_hours), settings.recover_orphaned_work)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.start)  # a no-op when the CLI already started them
+        await supervisor.start()  # heartbeat; takes over what a crashed process left (bot/recovery.py)
         yield
+        await supervisor.stop()
         await channels.close()  # lets Slack/Telegram replies in progress finish first
+        await supervisor.retire()  # what was cut off is at once free for other processes or the next start
         await asyncio.to_thread(services.knowledge.index.save)  # restart without re-embedding
 
     app = FastAPI(
@@ -37,6 +44,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.settings = settings
     app.state.services = services
     app.state.channels = channels
+    app.state.supervisor = supervisor
     install_error_handlers(app)
 
     @app.get("/health", tags=["ops"])

@@ -20,6 +20,7 @@ from retrieval.hybrid import FusionConfig
 from retrieval.index import IndexConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from retrieval.storage import make_engine, make_session_factory
+from retrieval.workers import Workers
 from training.errors import TrainingError
 from training.registry import Registry
 from training.serving import ServedModels, served_models
@@ -40,6 +41,7 @@ class Services:
     generator: Generator
     knowledge: KnowledgeBase
     manager: DialogueManager
+    workers: Workers  # this process in the `workers` table; owns its background work
     ready: bool = field(default=False)
 
     def start(self, with_lm: bool = True) -> None:
@@ -74,7 +76,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     generator = generator or TransformersGenerator(
         settings.lm_model, settings.resolved_models_dir, served.lm_adapter, settings.device
     )
-    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings))
+    workers = Workers(sessions, timedelta(seconds=settings.worker_stale_seconds))
+    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings), workers.id)
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
     config = DialogueConfig(
         company=settings.company_name,
@@ -86,7 +89,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         temperature=settings.temperature,
     )
     manager = DialogueManager(store, knowledge, generator, config)
-    return Services(settings, engine, sessions, embedder, generator, knowledge, manager)
+    return Services(settings, engine, sessions, embedder, generator, knowledge, manager, workers)
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     channel_drain_seconds: float = Field(
         30.0, ge=0.0, description="On shutdown, how long to let channel replies in progress finish.")
 
+    # Crash recovery (docs/operations.md): work a dead process left is taken over by the living ones.
+    recover_orphaned_work: bool = Field(
+        True, description="Answer channel events, resend deliveries and end knowledge jobs that a crashed "
+                          "process left unfinished.")
+    worker_heartbeat_seconds: float = Field(
+        10.0, gt=0.0, description="How often a process refreshes its heartbeat and looks for orphaned work.")
+    worker_stale_seconds: float = Field(
+        60.0, gt=0.0, description="A process whose heartbeat is older than this is taken for dead.")
+    recovery_max_age_hours: float = Field(
+        24.0, gt=0.0, description="Orphaned channel work older than this is left alone: a reply that late "
+                                  "would confuse more than help. It stays recorded.")
+
     # Website widget and Rasa-compatible browser front ends (docs/widget.md).
     allowed_origins: list[str] = Field(
         ["*"], description="Web origins whose pages may call the chat API from a browser (the widget, "
@@ -81,6 +93,9 @@ class Settings(BaseSettings):
     def _check_thresholds(self) -> "Settings":
         if self.generate_threshold > self.faq_threshold:
             raise ValueError("HELPDESK_GENERATE_THRESHOLD must not exceed HELPDESK_FAQ_THRESHOLD")
+        if self.worker_stale_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError("HELPDESK_WORKER_STALE_SECONDS must be at least twice HELPDESK_WORKER_HEARTBEAT_SECONDS, "
+                             "or a living process would be taken for dead between two heartbeats")
         return self
 
     @property

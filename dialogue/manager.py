@@ -132,6 +132,8 @@ class DialogueManager:
     def _respond(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
         turn = self.store.record_user_message(message, text)
+        if turn.replayed and (stored := self.store.stored_reply(turn)):
+            return [stored]  # answered before a crash; only its delivery may be missing
         reply, model_id = self._answer(turn, text, on_text)
         turn_id = self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
         return [dataclasses.replace(reply, turn_id=turn_id)]

@@ -19,6 +19,9 @@ class InboundMessage:
     sender_id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The platform's id for this message (unique per channel). Set, it makes answering idempotent: a message
+    # replayed after a crash is recorded once and gets the reply already stored, if there is one.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)

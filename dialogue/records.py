@@ -66,6 +66,8 @@ class TurnRecord(Base):
     search_query: Mapped[str | None] = mapped_column(Text)
     sources: Mapped[list] = mapped_column(JSON, default=list)
     metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    # User turns from platforms: "<channel>:<event key>", so a message replayed after a crash is recorded once.
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     model_id: Mapped[str | None] = mapped_column(String(255))
     # Customer feedback on a bot turn: 1 thumbs up, -1 thumbs down.

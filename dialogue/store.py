@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.errors import TurnNotFound
-from dialogue.messages import InboundMessage, Reply
+from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 from retrieval.storage import utcnow
@@ -20,6 +20,7 @@ class OpenedTurn:
     conversation_id: int
     conversation_status: str
     turn_id: int
+    replayed: bool = False  # the message was recorded before (same message_id): a replay after a crash
 
 
 class ConversationStore:
@@ -28,16 +29,56 @@ class ConversationStore:
         self.conversation_timeout = conversation_timeout
 
     def record_user_message(self, message: InboundMessage, text: str) -> OpenedTurn:
-        """Commit what the customer wrote before anything else runs, so a crash can never lose it."""
+        """Commit what the customer wrote before anything else runs, so a crash can never lose it.
+
+        A message with a `message_id` seen before is not recorded again: the earlier turn is returned,
+        marked `replayed`.
+        """
+        external_id = f"{message.channel}:{message.message_id}" if message.message_id else None
+        if external_id and (earlier := self._replayed(external_id)):
+            return earlier
         with self.sessions() as session:
             user = self._user_for(session, message.channel, message.sender_id)
             conversation = self._open_conversation(session, user.id, message.channel)
             turn = TurnRecord(conversation_id=conversation.id, role="user", text=text, kind="message",
-                              metadata_=message.metadata or {})
+                              metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
             conversation.last_activity_at = utcnow()
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                if external_id is None or not (earlier := self._replayed(external_id)):
+                    raise
+                return earlier  # recorded by another process a moment ago
             return OpenedTurn(user.id, conversation.id, conversation.status, turn.id)
+
+    def _replayed(self, external_id: str) -> OpenedTurn | None:
+        with self.sessions() as session:
+            row = session.execute(
+                select(TurnRecord.id, ConversationRecord.id, ConversationRecord.user_id, ConversationRecord.status)
+                .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
+                .where(TurnRecord.external_id == external_id)
+            ).first()
+        if row is None:
+            return None
+        turn_id, conversation_id, user_id, status = row
+        return OpenedTurn(user_id, conversation_id, status, turn_id, replayed=True)
+
+    def stored_reply(self, turn: OpenedTurn) -> Reply | None:
+        """The bot turn that answered user turn `turn`, if it was recorded (the next bot turn before the
+        customer's next message)."""
+        with self.sessions() as session:
+            later = select(TurnRecord).where(TurnRecord.conversation_id == turn.conversation_id,
+                                             TurnRecord.id > turn.turn_id).order_by(TurnRecord.id)
+            for record in session.scalars(later):
+                if record.role == "user":
+                    return None
+                if record.role == "bot":
+                    sources = [Source(id=source["id"], title=source["title"], kind=source.get("kind"))
+                               for source in record.sources or []]
+                    return Reply(record.text, ReplyKind(record.kind), turn.conversation_id, sources,
+                                 turn_id=record.id)
+        return None
 
     def _user_for(self, session: Session, channel: str, external_id: str) -> UserRecord:
         identity = session.scalar(select(ChannelIdentityRecord).where(

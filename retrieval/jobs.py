@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from retrieval.errors import KnowledgeError
 from retrieval.storage import Base, utcnow
@@ -35,6 +36,7 @@ class JobRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(255))  # the process running it (retrieval.workers)
 
 
 class JobNotFound(KnowledgeError):
@@ -66,15 +68,16 @@ class Job:
 
 
 class JobRunner:
-    def __init__(self, sessions: sessionmaker):
+    def __init__(self, sessions: sessionmaker, owner: str | None = None):
         self.sessions = sessions
+        self.owner = owner  # this process's id in the `workers` table (retrieval.workers)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-job")
 
     def submit(self, kind: str, items: list[str], work: Callable[[str], dict[str, Any]], actor: str) -> Job:
         """Run `work(item)` for each item in the background; a `KnowledgeError` fails only that item."""
         with self.sessions() as session:
             record = JobRecord(kind=kind, status="queued", actor=actor, total=len(items), done=0, errors=[],
-                               results=[])
+                               results=[], owner=self.owner)
             session.add(record)
             session.commit()
             job = Job.from_record(record)
@@ -111,6 +114,32 @@ class JobRunner:
                 setattr(record, name, value)
             record.updated_at = utcnow()
             session.commit()
+
+    def fail_abandoned(self, orphaned: Callable[[Any], ColumnElement[bool]]) -> list[int]:
+        """End the jobs whose process died while they were queued or running (`orphaned(owner column)`).
+
+        Their items and work were in that process's memory, so they cannot be resumed: they end as
+        failed (or partial, if some items were done) with an error saying what was left undone.
+        """
+        ended = []
+        with self.sessions() as session:
+            records = session.scalars(select(JobRecord).where(JobRecord.status.in_(("queued", "running")),
+                                                              orphaned(JobRecord.owner))).all()
+            for record in records:
+                left = record.total - record.done
+                record.errors = [*(record.errors or []), {
+                    "item": f"{left} item(s) not processed",
+                    "message": "the server process running this job stopped (a crash or a restart) before it "
+                               "finished; submit the remaining items again",
+                }]
+                record.status = "partial" if record.results else "failed"
+                record.finished_at = record.updated_at = utcnow()
+                ended.append(record.id)
+            session.commit()
+        for job_id in ended:
+            log.warning("Knowledge job %d was abandoned by a server process that stopped; marked as ended",
+                        job_id)
+        return ended
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

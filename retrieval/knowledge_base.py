@@ -93,7 +93,7 @@ class KnowledgeConfig:
 
 class KnowledgeBase:
     def __init__(self, sessions: sessionmaker, embedder: Embedder, index_dir: Path,
-                 config: KnowledgeConfig = KnowledgeConfig()):
+                 config: KnowledgeConfig = KnowledgeConfig(), owner: str | None = None):
         self.sessions = sessions
         self.embedder = embedder
         self.config = config
@@ -102,7 +102,7 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
                                          config.max_upload_bytes)
-        self.jobs = JobRunner(sessions)
+        self.jobs = JobRunner(sessions, owner)  # owner: this process in the `workers` table
 
     def sync_index(self) -> SyncReport:
         return self.index.sync()

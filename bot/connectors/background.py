@@ -38,7 +38,7 @@ class BackgroundWork:
             task.cancel()
         if unfinished:
             await asyncio.gather(*unfinished, return_exceptions=True)
-            log.warning("Shutdown cut off %d channel replies in progress; their deliveries stay 'pending' "
-                        "in channel_deliveries (raise HELPDESK_CHANNEL_DRAIN_SECONDS to wait longer)",
+            log.warning("Shutdown cut off %d channel replies in progress; another process, or this one's next "
+                        "start, takes them over (raise HELPDESK_CHANNEL_DRAIN_SECONDS to wait longer)",
                         len(unfinished))
         return len(unfinished)

@@ -2,11 +2,12 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.connectors.background import BackgroundWork
 from bot.connectors.delivery import Outbox, RetryPolicy
-from bot.connectors.ledger import Ledger
-from bot.connectors.pipeline import ChannelPipeline
+from bot.connectors.ledger import Ledger, Orphaned
+from bot.connectors.pipeline import ChannelPipeline, PlatformEvent
 from bot.connectors.slack import SlackConnector, SlackPlatform
 from bot.connectors.telegram import TelegramApi, TelegramConnector, TelegramPlatform
 from bot.services import Services
@@ -59,6 +60,26 @@ class Channels:
         self.pipeline.relay(connector.platform, channel, target, text, turn_id)
         return Relay("queued", f"Sending to {channel}; every attempt is recorded in channel_deliveries.")
 
+    async def recover(self, orphaned: Orphaned, since: datetime) -> tuple[int, int]:
+        """Take over what dead processes left on the channels that are on: events to answer, deliveries
+        to resend. Returns how many of each were taken; the work itself runs in the background."""
+        platforms = {name: connector.platform for name, connector in
+                     (("slack", self.slack), ("telegram", self.telegram)) if connector is not None}
+        if not platforms:
+            return 0, 0
+        events = await self.ledger.take_orphaned_events(orphaned, list(platforms), since)
+        for payload in events:
+            event = PlatformEvent.from_payload(payload)
+            log.warning("%s: answering %s, which a stopped process left unanswered", event.channel,
+                        event.keys[0])
+            self.pipeline.answer_in_background(platforms[event.channel], event)
+        pending = await self.ledger.take_orphaned_deliveries(orphaned, list(platforms), since)
+        for parts in pending:
+            log.warning("%s: resending deliveries %s, which a stopped process left pending", parts.channel,
+                        parts.ids)
+            self.pipeline.resend(platforms[parts.channel], parts)
+        return len(events), sum(len(parts.ids) for parts in pending)
+
     async def close(self) -> None:
         """Let replies in progress finish (up to `drain_seconds`), then release clients and threads."""
         await self.background.drain(self.drain_seconds)
@@ -69,7 +90,7 @@ class Channels:
 
 def build_channels(settings: Settings, services: Services) -> Channels:
     background = BackgroundWork()
-    ledger = Ledger(services.sessions)
+    ledger = Ledger(services.sessions, services.workers.id)
     policy = RetryPolicy(settings.delivery_attempts, settings.delivery_backoff_seconds,
                          settings.delivery_max_wait_seconds)
     pipeline = ChannelPipeline(services.manager, ledger, Outbox(ledger, policy), background)

@@ -77,6 +77,12 @@ class Outbox:
                            part=index, parts=count, text=text, status="pending", attempts=0)
             for index, text in enumerate(message.parts, start=1)
         ])
+        return await self.resend(sender, message, ids)
+
+    async def resend(self, sender: Sender, message: Outgoing, ids: list[int]) -> DeliveryOutcome:
+        """Send `message.parts` recorded as deliveries `ids` (same order): after `deliver` recorded them,
+        or after a crash left them pending."""
+        count = len(ids)
         for position, (delivery_id, text) in enumerate(zip(ids, message.parts)):
             error = await self._send_with_retries(sender, message, delivery_id, text)
             if error is not None:

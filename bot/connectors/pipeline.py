@@ -2,8 +2,11 @@
 
 A connector verifies and parses its platform's request into a `PlatformEvent`, calls `accept` (one
 database insert, no model work) and acknowledges; the dialogue manager and the platform API run later.
+The insert stores the parsed event, so that if this process dies before the answer is delivered another
+one (or the next start) answers it: see `bot.connectors.recovery`.
 """
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.connectors.background import BackgroundWork
 from bot.connectors.delivery import Outbox, Outgoing
-from bot.connectors.ledger import Ledger
+from bot.connectors.ledger import Ledger, PendingParts
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.manager import DialogueManager
 from dialogue.messages import InboundMessage
@@ -45,6 +48,15 @@ class PlatformEvent:
         if (self.message is None) == (self.notice is None):
             raise ValueError("a PlatformEvent carries either a message or a notice")
 
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-serialisable form, stored with the claim."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> "PlatformEvent":
+        message = payload.get("message")
+        return cls(**{**payload, "message": InboundMessage(**message) if message else None})
+
 
 class ChannelPipeline:
     def __init__(self, manager: DialogueManager, ledger: Ledger, outbox: Outbox, background: BackgroundWork):
@@ -55,19 +67,30 @@ class ChannelPipeline:
 
     async def accept(self, platform: Platform, event: PlatformEvent) -> bool:
         """Claim the event and schedule its answer; False for a redelivery, which gets no second answer."""
-        if not await self.ledger.claim(event.channel, event.keys):
+        if not await self.ledger.claim(event.channel, event.keys, event.to_payload()):
             log.info("%s: ignored a redelivery of %s", event.channel, ", ".join(event.keys))
             return False
-        self.background.spawn(self._answer(platform, event), name=f"{event.channel}:{event.keys[0]}")
+        self.answer_in_background(platform, event)
         return True
+
+    def answer_in_background(self, platform: Platform, event: PlatformEvent) -> None:
+        self.background.spawn(self._answer(platform, event), name=f"{event.channel}:{event.keys[0]}")
 
     def relay(self, platform: Platform, channel: str, target: dict[str, Any], text: str, turn_id: int) -> None:
         """Deliver a person's reply (an agent answering a handoff) in the background, recorded like any other."""
         outgoing = Outgoing(channel, target, platform.split(text), turn_id)
         self.background.spawn(self.outbox.deliver(platform, outgoing), name=f"{channel}:agent-turn-{turn_id}")
 
+    def resend(self, platform: Platform, pending: PendingParts) -> None:
+        """Send, in the background, deliveries that a stopped process recorded but did not send."""
+        outgoing = Outgoing(pending.channel, pending.target, pending.texts, pending.turn_id)
+        self.background.spawn(self.outbox.resend(platform, outgoing, pending.ids),
+                              name=f"{pending.channel}:resend-{pending.ids[0]}")
+
     async def _answer(self, platform: Platform, event: PlatformEvent) -> None:
         for text, turn_id in await self._replies(event):
+            if turn_id is not None and await self.ledger.has_deliveries(turn_id):
+                continue  # a replay after a crash: these parts were queued before; recovery resends them
             outgoing = Outgoing(event.channel, event.target, platform.split(text), turn_id)
             await self.outbox.deliver(platform, outgoing)
         await self.ledger.mark_processed(event.channel, event.keys[0])
@@ -76,7 +99,8 @@ class ChannelPipeline:
         if event.message is None:
             return [(event.notice, None)]
         try:
-            replies = await self.manager.respond(event.message)
+            # The event key doubles as the message id: a replayed event is recorded and answered once.
+            replies = await self.manager.respond(dataclasses.replace(event.message, message_id=event.keys[0]))
         except EmptyMessage:
             log.info("%s: ignored an empty message (%s)", event.channel, event.description)
             return []

@@ -24,7 +24,10 @@ class ChannelEventRecord(Base):
     event_key: Mapped[str] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set once every reply was delivered or recorded as failed; still empty after a crash mid-way.
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # On the event's first key only: the parsed event, so another process can answer it after a crash.
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(255))  # the process answering it (retrieval.workers)
 
 
 class DeliveryRecord(Base):
@@ -43,5 +46,6 @@ class DeliveryRecord(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending / sent / failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(255))  # the process sending it (retrieval.workers)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

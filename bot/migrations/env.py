@@ -9,6 +9,7 @@ import retrieval.audit  # noqa: F401
 import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401
 import retrieval.jobs  # noqa: F401
+import retrieval.workers  # noqa: F401
 from retrieval.storage import Base
 
 config = context.config

@@ -1,0 +1,79 @@
+"""Keeps this process's heartbeat and takes over the work of processes that died.
+
+Every `heartbeat_seconds` the process refreshes its row in `workers` and sweeps for orphaned work (its
+owner's heartbeat is stale, or its owner shut down and left it):
+- channel events accepted but never answered are answered (a message already recorded is not recorded
+  again, and a reply already stored is delivered rather than generated twice);
+- deliveries left pending are sent;
+- knowledge jobs left queued or running are ended with an error saying what was not done.
+A customer may, rarely, get a reply twice (the process died between the platform's OK and the record
+of it); they never get none.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.connectors.channels import Channels
+from retrieval.jobs import JobRunner
+from retrieval.storage import utcnow
+from retrieval.workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    events: int  # channel events taken over, being answered
+    deliveries: int  # pending deliveries taken over, being sent
+    jobs: int  # knowledge jobs ended as abandoned
+
+
+class Supervisor:
+    def __init__(self, workers: Workers, channels: Channels, jobs: JobRunner, heartbeat_seconds: float,
+                 max_age: timedelta, recover: bool = True):
+        self.workers = workers
+        self.channels = channels
+        self.jobs = jobs
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_age = max_age
+        self.recover = recover
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.workers.register)
+        self._task = asyncio.create_task(self._run(), name="supervisor")
+
+    async def stop(self) -> None:
+        """Stop beating and sweeping; call `retire` once this process's own work is drained."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def retire(self) -> None:
+        await asyncio.to_thread(self.workers.retire)
+
+    async def sweep(self) -> Sweep:
+        """Take over orphaned work once (also run every heartbeat)."""
+        if not self.recover:
+            return Sweep(0, 0, 0)
+        events, deliveries = await self.channels.recover(self.workers.orphaned, utcnow() - self.max_age)
+        jobs = await asyncio.to_thread(self.jobs.fail_abandoned, self.workers.orphaned)
+        return Sweep(events, deliveries, len(jobs))
+
+    async def _run(self) -> None:
+        while True:
+            # Each step on its own: a failing sweep must not stop the heartbeat (the process would be taken
+            # for dead and its work taken over while it still runs it), nor a failing beat the sweeps.
+            for name, step in (("Heartbeat", self._beat), ("Recovery sweep", self.sweep)):
+                try:
+                    await step()
+                except Exception:
+                    log.exception("%s failed; trying again in %.0f s", name, self.heartbeat_seconds)
+            await asyncio.sleep(self.heartbeat_seconds)
+
+    async def _beat(self) -> None:
+        await asyncio.to_thread(self.workers.beat)
+        await asyncio.to_thread(self.workers.forget_dead)
