@@ -316,4 +316,5 @@ def test_a_killed_server_answers_and_delivers_everything_once_after_a_restart(da
         unprocessed = session.scalars(select(ChannelEventRecord.event_key).where(
             ChannelEventRecord.processed_at.is_(None))).all()
         assert unprocessed == []
+        assert set(session.scalars(select(ChannelEventRecord.payload))) == {None}  # not kept once answered
         assert session.scalars(select(WorkerRecord)).all() == []  # the clean stop retired the second process

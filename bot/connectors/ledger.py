@@ -81,9 +81,10 @@ class Ledger:
 
     def _mark_processed(self, channel: str, key: str) -> None:
         with self.sessions() as session:
+            # The payload was only kept for a replay; the customer's words live on in their turn.
             session.execute(update(ChannelEventRecord)
                             .where(ChannelEventRecord.channel == channel, ChannelEventRecord.event_key == key)
-                            .values(processed_at=utcnow()))
+                            .values(processed_at=utcnow(), payload=None))
             session.commit()
 
     async def knows_sender(self, channel: str, sender_id: str) -> bool:

@@ -25,7 +25,8 @@ class ChannelEventRecord(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set once every reply was delivered or recorded as failed; still empty after a crash mid-way.
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    # On the event's first key only: the parsed event, so another process can answer it after a crash.
+    # On the event's first key only, until processed: the parsed event, so another process can answer it
+    # after a crash. Cleared once processed, so that customer text is not kept twice.
     payload: Mapped[dict | None] = mapped_column(JSON)
     owner: Mapped[str | None] = mapped_column(String(255))  # the process answering it (retrieval.workers)
 
