@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -84,7 +84,7 @@ class Ledger:
             # The payload was only kept for a replay; the customer's words live on in their turn.
             session.execute(update(ChannelEventRecord)
                             .where(ChannelEventRecord.channel == channel, ChannelEventRecord.event_key == key)
-                            .values(processed_at=utcnow(), payload=None))
+                            .values(processed_at=utcnow(), payload=null()))  # SQL NULL, not JSON null
             session.commit()
 
     async def knows_sender(self, channel: str, sender_id: str) -> bool:
