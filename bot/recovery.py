@@ -12,7 +12,6 @@ of it); they never get none.
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.connectors.channels import Channels
@@ -21,13 +20,6 @@ from retrieval.storage import utcnow
 from retrieval.workers import Workers
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Sweep:
-    events: int  # channel events taken over, being answered
-    deliveries: int  # pending deliveries taken over, being sent
-    jobs: int  # knowledge jobs ended as abandoned
 
 
 class Supervisor:
@@ -55,13 +47,11 @@ class Supervisor:
     async def retire(self) -> None:
         await asyncio.to_thread(self.workers.retire)
 
-    async def sweep(self) -> Sweep:
+    async def sweep(self) -> None:
         """Take over orphaned work once (also run every heartbeat)."""
-        if not self.recover:
-            return Sweep(0, 0, 0)
-        events, deliveries = await self.channels.recover(self.workers.orphaned, utcnow() - self.max_age)
-        jobs = await asyncio.to_thread(self.jobs.fail_abandoned, self.workers.orphaned)
-        return Sweep(events, deliveries, len(jobs))
+        if self.recover:
+            await self.channels.recover(self.workers.orphaned, utcnow() - self.max_age)
+            await asyncio.to_thread(self.jobs.fail_abandoned, self.workers.orphaned)
 
     async def _run(self) -> None:
         while True:

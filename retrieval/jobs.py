@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
 
 from retrieval.errors import KnowledgeError
 from retrieval.storage import Base, utcnow
+from retrieval.workers import Orphaned
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class JobRunner:
             record.updated_at = utcnow()
             session.commit()
 
-    def fail_abandoned(self, orphaned: Callable[[Any], ColumnElement[bool]]) -> list[int]:
+    def fail_abandoned(self, orphaned: Orphaned) -> list[int]:
         """End the jobs whose process died while they were queued or running (`orphaned(owner column)`).
 
         Their items and work were in that process's memory, so they cannot be resumed: they end as

@@ -9,6 +9,7 @@ process crashed or was killed, and another process (or the next start) may take 
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, String, delete, exists, or_, select, update
@@ -16,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from retrieval.storage import Base, utcnow
+
+# What `Workers.orphaned` is to its callers: given an owner column, the SQL condition "its process is dead".
+Orphaned = Callable[[ColumnElement], ColumnElement[bool]]
 
 _PROCESS = uuid.uuid4().hex[:12]  # tells this process from an earlier one that had the same pid
 

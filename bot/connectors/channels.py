@@ -6,12 +6,13 @@ from datetime import datetime
 
 from bot.connectors.background import BackgroundWork
 from bot.connectors.delivery import Outbox, RetryPolicy
-from bot.connectors.ledger import Ledger, Orphaned
+from bot.connectors.ledger import Ledger
 from bot.connectors.pipeline import ChannelPipeline, PlatformEvent
 from bot.connectors.slack import SlackConnector, SlackPlatform
 from bot.connectors.telegram import TelegramApi, TelegramConnector, TelegramPlatform
 from bot.services import Services
 from bot.settings import Settings
+from retrieval.workers import Orphaned
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,13 @@ class Channels:
         self.pipeline.relay(connector.platform, channel, target, text, turn_id)
         return Relay("queued", f"Sending to {channel}; every attempt is recorded in channel_deliveries.")
 
-    async def recover(self, orphaned: Orphaned, since: datetime) -> tuple[int, int]:
+    async def recover(self, orphaned: Orphaned, since: datetime) -> None:
         """Take over what dead processes left on the channels that are on: events to answer, deliveries
-        to resend. Returns how many of each were taken; the work itself runs in the background."""
+        to resend. Each takeover is logged; the work itself runs in the background."""
         platforms = {name: connector.platform for name, connector in
                      (("slack", self.slack), ("telegram", self.telegram)) if connector is not None}
         if not platforms:
-            return 0, 0
+            return
         events = await self.ledger.take_orphaned_events(orphaned, list(platforms), since)
         for payload in events:
             event = PlatformEvent.from_payload(payload)
@@ -78,7 +79,6 @@ class Channels:
             log.warning("%s: resending deliveries %s, which a stopped process left pending", parts.channel,
                         parts.ids)
             self.pipeline.resend(platforms[parts.channel], parts)
-        return len(events), sum(len(parts.ids) for parts in pending)
 
     async def close(self) -> None:
         """Let replies in progress finish (up to `drain_seconds`), then release clients and threads."""

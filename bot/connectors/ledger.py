@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import null, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +19,10 @@ from sqlalchemy.orm import sessionmaker
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from dialogue.records import ChannelIdentityRecord, TurnRecord
 from retrieval.storage import utcnow
+from retrieval.workers import Orphaned
 
 T = TypeVar("T")
 
-# Given an owner column, the SQL condition "its process is dead" (retrieval.workers.Workers.orphaned).
-Orphaned = Callable[[Any], Any]
 TAKE_AT_ONCE = 100  # per sweep; the next sweep takes the rest
 
 
