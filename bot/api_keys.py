@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
 BOOTSTRAP_ADMIN = "bootstrap-admin"
 _PREFIX = "hdk_"

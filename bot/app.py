@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or get_settings()
     services = services or build_services(settings)
     channels = build_channels(settings, services)
-    supervisor = Supervisor(services.workers, channels, services.knowledge.jobs, settings.worker_heartbeat_seconds,
+    supervisor = Supervisor(services.processes, channels, services.knowledge.jobs, settings.process_heartbeat_seconds,
                             timedelta(hours=settings.recovery_max_age_hours), settings.recover_orphaned_work)
 
     @asynccontextmanager

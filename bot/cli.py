@@ -22,7 +22,7 @@ def _offline_by_default() -> None:
 def _started_services(with_lm: bool = True):
     from bot.services import StartupError, build_services
     from bot.settings import get_settings
-    from retrieval.errors import ModelUnavailable
+    from core.errors import ModelUnavailable
 
     try:
         services = build_services(get_settings())

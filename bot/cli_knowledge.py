@@ -225,7 +225,7 @@ def _database_sessions():
     from bot.migrate import upgrade_database
     from bot.services import StartupError, check_database
     from bot.settings import get_settings
-    from retrieval.storage import make_engine, make_session_factory
+    from core.database import make_engine, make_session_factory
 
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
+from core.errors import ModelUnavailable
 from training.errors import TrainingError
 
 
@@ -68,7 +69,7 @@ def train_lm(csv_files, question_column, answer_column, group_column, placeholde
                                    learning_rate=learning_rate, eval_steps=eval_steps, seed=seed,
                                    device=settings.device, lora=LoraArguments(r=lora_r, alpha=2 * lora_r))
         trained = run_train_lm(services, sources, options, args, resume=resume)
-    except (TrainingError, ValueError) as error:
+    except (TrainingError, ModelUnavailable, ValueError) as error:
         raise _fail(error) from None
     figures = trained.card.training
     click.echo(f"Saved {trained.card.id} in {trained.path}")
@@ -98,7 +99,7 @@ def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learn
                                           texts_per_group=texts_per_group, learning_rate=learning_rate,
                                           margin=margin, seed=seed, device=services.settings.device)
         card = run_train_embeddings(services, args)
-    except (TrainingError, ValueError) as error:
+    except (TrainingError, ModelUnavailable, ValueError) as error:
         raise _fail(error) from None
     click.echo(f"Saved {card.id}; held-out top-1: " + ", ".join(
         f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items()))

@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from core.errors import ModelUnavailable
 from dialogue.errors import (
     ConversationClosed, ConversationNotFound, InvalidMessage, MessageTooLong, TurnNotFound,
 )
@@ -14,7 +15,6 @@ from retrieval.errors import (
     DocumentTooLarge,
     FaqNotFound,
     InvalidFaq,
-    ModelUnavailable,
     UnsupportedDocument,
 )
 from retrieval.jobs import JobNotFound

@@ -1,7 +1,7 @@
 """Keeps this process's heartbeat and takes over the work of processes that died.
 
-Every `heartbeat_seconds` the process refreshes its row in `workers` and sweeps for orphaned work (its
-owner's heartbeat is stale, or its owner shut down and left it):
+Every `heartbeat_seconds` the process refreshes its row in the process registry (`core/processes.py`)
+and sweeps for orphaned work (its owner's heartbeat is stale, or its owner shut down and left it):
 - channel events accepted but never answered are answered (a message already recorded is not recorded
   again, and a reply already stored is delivered rather than generated twice);
 - deliveries left pending are sent;
@@ -15,17 +15,17 @@ import logging
 from datetime import timedelta
 
 from bot.connectors.channels import Channels
+from core.database import utcnow
+from core.processes import ProcessRegistry
 from retrieval.jobs import JobRunner
-from retrieval.storage import utcnow
-from retrieval.workers import Workers
 
 log = logging.getLogger(__name__)
 
 
 class Supervisor:
-    def __init__(self, workers: Workers, channels: Channels, jobs: JobRunner, heartbeat_seconds: float,
+    def __init__(self, processes: ProcessRegistry, channels: Channels, jobs: JobRunner, heartbeat_seconds: float,
                  max_age: timedelta, recover: bool = True):
-        self.workers = workers
+        self.processes = processes
         self.channels = channels
         self.jobs = jobs
         self.heartbeat_seconds = heartbeat_seconds
@@ -34,7 +34,7 @@ class Supervisor:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.workers.register)
+        await asyncio.to_thread(self.processes.register)
         self._task = asyncio.create_task(self._run(), name="supervisor")
 
     async def stop(self) -> None:
@@ -45,13 +45,13 @@ class Supervisor:
             self._task = None
 
     async def retire(self) -> None:
-        await asyncio.to_thread(self.workers.retire)
+        await asyncio.to_thread(self.processes.retire)
 
     async def sweep(self) -> None:
         """Take over orphaned work once (also run every heartbeat)."""
         if self.recover:
-            await self.channels.recover(self.workers.orphaned, utcnow() - self.max_age)
-            await asyncio.to_thread(self.jobs.fail_abandoned, self.workers.orphaned)
+            await self.channels.recover(self.processes.orphaned, utcnow() - self.max_age)
+            await asyncio.to_thread(self.jobs.fail_abandoned, self.processes.orphaned)
 
     async def _run(self) -> None:
         while True:
@@ -65,5 +65,5 @@ class Supervisor:
             await asyncio.sleep(self.heartbeat_seconds)
 
     async def _beat(self) -> None:
-        await asyncio.to_thread(self.workers.beat)
-        await asyncio.to_thread(self.workers.forget_dead)
+        await asyncio.to_thread(self.processes.beat)
+        await asyncio.to_thread(self.processes.forget_dead)

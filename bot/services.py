@@ -10,6 +10,9 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.migrate import upgrade_database
 from bot.settings import Settings
+from core.database import make_engine, make_session_factory
+from core.devices import choose_device
+from core.processes import ProcessRegistry
 from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import Thresholds
@@ -19,8 +22,6 @@ from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig
 from retrieval.index import IndexConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
-from retrieval.storage import make_engine, make_session_factory
-from retrieval.workers import Workers
 from training.errors import TrainingError
 from training.registry import Registry
 from training.serving import ServedModels, served_models
@@ -41,7 +42,7 @@ class Services:
     generator: Generator
     knowledge: KnowledgeBase
     manager: DialogueManager
-    workers: Workers  # this process in the `workers` table; owns its background work
+    processes: ProcessRegistry  # this process's heartbeat; its id owns the background work it takes on
     ready: bool = field(default=False)
 
     def start(self, with_lm: bool = True) -> None:
@@ -68,16 +69,16 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     Tests pass an already warm embedder and generator to share them between databases.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    device = "cpu" if settings.device == "auto" else settings.device
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
     served = _served_models(settings)
-    embedder = embedder or SentenceTransformerEmbedder(served.embedding_model, device=device)
+    embedder = embedder or SentenceTransformerEmbedder(
+        served.embedding_model, device=choose_device(settings.device, gpu_when_auto=False))
     generator = generator or TransformersGenerator(
         settings.lm_model, settings.resolved_models_dir, served.lm_adapter, settings.device
     )
-    workers = Workers(sessions, timedelta(seconds=settings.worker_stale_seconds))
-    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings), workers.id)
+    processes = ProcessRegistry(sessions, timedelta(seconds=settings.process_stale_seconds))
+    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings), processes.id)
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
     config = DialogueConfig(
         company=settings.company_name,
@@ -89,7 +90,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         temperature=settings.temperature,
     )
     manager = DialogueManager(store, knowledge, generator, config)
-    return Services(settings, engine, sessions, embedder, generator, knowledge, manager, workers)
+    return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:

@@ -2,14 +2,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Everything an operator can configure, read from `HELPDESK_*` environment variables or `.env`."""
 
-    model_config = SettingsConfigDict(env_prefix="HELPDESK_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", env_file=".env", extra="ignore", validate_by_name=True)
 
     data_dir: Path = Path("data")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
@@ -70,14 +70,17 @@ class Settings(BaseSettings):
     channel_drain_seconds: float = Field(
         30.0, ge=0.0, description="On shutdown, how long to let channel replies in progress finish.")
 
-    # Crash recovery (docs/operations.md): work a dead process left is taken over by the living ones.
+    # Crash recovery (bot/recovery.py, docs/channels.md): work a dead process left is taken over by the living
+    # ones. The HELPDESK_WORKER_* names these two settings had before are still read.
     recover_orphaned_work: bool = Field(
         True, description="Answer channel events, resend deliveries and end knowledge jobs that a crashed "
                           "process left unfinished.")
-    worker_heartbeat_seconds: float = Field(
-        10.0, gt=0.0, description="How often a process refreshes its heartbeat and looks for orphaned work.")
-    worker_stale_seconds: float = Field(
-        60.0, gt=0.0, description="A process whose heartbeat is older than this is taken for dead.")
+    process_heartbeat_seconds: float = Field(
+        10.0, gt=0.0, description="How often a process refreshes its heartbeat and looks for orphaned work.",
+        validation_alias=AliasChoices("HELPDESK_PROCESS_HEARTBEAT_SECONDS", "HELPDESK_WORKER_HEARTBEAT_SECONDS"))
+    process_stale_seconds: float = Field(
+        60.0, gt=0.0, description="A process whose heartbeat is older than this is taken for dead.",
+        validation_alias=AliasChoices("HELPDESK_PROCESS_STALE_SECONDS", "HELPDESK_WORKER_STALE_SECONDS"))
     recovery_max_age_hours: float = Field(
         24.0, gt=0.0, description="Orphaned channel work older than this is left alone: a reply that late "
                                   "would confuse more than help. It stays recorded.")
@@ -93,9 +96,10 @@ class Settings(BaseSettings):
     def _check_thresholds(self) -> "Settings":
         if self.generate_threshold > self.faq_threshold:
             raise ValueError("HELPDESK_GENERATE_THRESHOLD must not exceed HELPDESK_FAQ_THRESHOLD")
-        if self.worker_stale_seconds < 2 * self.worker_heartbeat_seconds:
-            raise ValueError("HELPDESK_WORKER_STALE_SECONDS must be at least twice HELPDESK_WORKER_HEARTBEAT_SECONDS, "
-                             "or a living process would be taken for dead between two heartbeats")
+        if self.process_stale_seconds < 2 * self.process_heartbeat_seconds:
+            raise ValueError("HELPDESK_PROCESS_STALE_SECONDS must be at least twice "
+                             "HELPDESK_PROCESS_HEARTBEAT_SECONDS, or a living process would be taken for dead "
+                             "between two heartbeats")
         return self
 
     @property

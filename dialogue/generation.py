@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from core.devices import choose_device
+from core.errors import ModelUnavailable
 from dialogue.lm_models import resolve_lm_source
-from retrieval.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ class TransformersGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         source, self.model_id = resolve_lm_source(self.model_name, self.models_dir)
-        device = self.device_setting
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = choose_device(self.device_setting)
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)

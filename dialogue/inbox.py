@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from core.database import utcnow
 from dialogue.errors import ConversationClosed, ConversationNotFound
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
-from retrieval.storage import utcnow
 
 STATUSES = ("bot", "handoff", "closed")
 

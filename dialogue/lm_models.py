@@ -6,7 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from retrieval.errors import ModelUnavailable
+from core.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 

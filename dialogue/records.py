@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
 
 class UserRecord(Base):

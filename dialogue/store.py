@@ -7,11 +7,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.database import utcnow
 from dialogue.errors import TurnNotFound
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
-from retrieval.storage import utcnow
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
 SYSTEM = "system"  # changes made from the CLI or at start-up, not through the API
 

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from retrieval.storage import Base
+from core.database import Base
 
 _STATE_ID = 1
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
 
 class DocumentRecord(Base):

@@ -15,10 +15,6 @@ class InvalidFaq(KnowledgeError):
     pass
 
 
-class ModelUnavailable(KnowledgeError):
-    """A configured model could not be found or loaded."""
-
-
 class DocumentError(KnowledgeError):
     """A document that cannot be ingested; nothing of it was stored."""
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
 
 class FaqRecord(Base):

@@ -1,7 +1,7 @@
 """Long knowledge jobs (fetching a sitemap, ingesting many pages) run in the background.
 
 The job's progress and per-item errors live in the database, so any server process can answer the status
-endpoint, and a failing item never stops the others. Jobs run one at a time in a worker thread: the
+endpoint, and a failing item never stops the others. Jobs run one at a time in a background thread: the
 embedder already uses every core, so a second job would only slow both down.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
+from core.database import Base, utcnow
+from core.errors import ModelUnavailable
+from core.processes import Orphaned
 from retrieval.errors import KnowledgeError
-from retrieval.storage import Base, utcnow
-from retrieval.workers import Orphaned
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class JobRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    owner: Mapped[str | None] = mapped_column(String(255))  # the process running it (retrieval.workers)
+    owner: Mapped[str | None] = mapped_column(String(255))  # the process running it (core/processes.py)
 
 
 class JobNotFound(KnowledgeError):
@@ -70,11 +71,11 @@ class Job:
 class JobRunner:
     def __init__(self, sessions: sessionmaker, owner: str | None = None):
         self.sessions = sessions
-        self.owner = owner  # this process's id in the `workers` table (retrieval.workers)
+        self.owner = owner  # this process's id in the process registry (core/processes.py)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-job")
 
     def submit(self, kind: str, items: list[str], work: Callable[[str], dict[str, Any]], actor: str) -> Job:
-        """Run `work(item)` for each item in the background; a `KnowledgeError` fails only that item."""
+        """Run `work(item)` for each item in the background; a failing item fails only itself."""
         with self.sessions() as session:
             record = JobRecord(kind=kind, status="queued", actor=actor, total=len(items), done=0, errors=[],
                                results=[], owner=self.owner)
@@ -98,7 +99,7 @@ class JobRunner:
         for done, item in enumerate(items, start=1):
             try:
                 results.append({"item": item, **work(item)})
-            except KnowledgeError as error:
+            except (KnowledgeError, ModelUnavailable) as error:
                 errors.append({"item": item, "message": str(error)})
             except Exception:  # one broken item must not kill the job; the log has the traceback
                 log.exception("Job %d failed on %s", job_id, item)

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from core.database import utcnow
 from retrieval.audit import SYSTEM, audit
 from retrieval.changes import record_changes
 from retrieval.chunking import ChunkingConfig
@@ -22,7 +23,6 @@ from retrieval.index import IndexConfig
 from retrieval.jobs import JobRunner
 from retrieval.library import DocumentLibrary
 from retrieval.search_index import SearchIndex, SyncReport, Upsert
-from retrieval.storage import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.database import utcnow
 from retrieval.audit import SYSTEM, audit
 from retrieval.changes import record_changes
 from retrieval.chunking import ChunkDraft, ChunkingConfig, chunk_sections
@@ -21,7 +22,6 @@ from retrieval.entries import chunk_entry
 from retrieval.errors import DocumentNotFound, DocumentTooLarge
 from retrieval.parsing import media_type_of, parse
 from retrieval.search_index import SearchIndex, Upsert
-from retrieval.storage import utcnow
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@
 import pytest
 
 from bot.migrate import upgrade_database
+from core.database import make_engine, make_session_factory
 from retrieval.entries import faq_entry
 from retrieval.faqs import FaqRecord, make_draft
 from retrieval.index import VectorIndex
 from retrieval.knowledge_base import KnowledgeBase
-from retrieval.storage import make_engine, make_session_factory
 
 pytestmark = pytest.mark.integration
 

@@ -6,15 +6,15 @@ from alembic.migration import MigrationContext
 
 import bot.api_keys  # noqa: F401  (every table on Base.metadata, as bot/migrations/env.py imports them)
 import bot.connectors.records  # noqa: F401
+import core.processes  # noqa: F401
 import dialogue.records  # noqa: F401
 import retrieval.audit  # noqa: F401
 import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401
 import retrieval.faqs  # noqa: F401
 import retrieval.jobs  # noqa: F401
-import retrieval.workers  # noqa: F401
 from bot.migrate import upgrade_database
-from retrieval.storage import Base, make_engine
+from core.database import Base, make_engine
 from tests.conftest import BACKENDS, _fresh_postgres_database
 
 

@@ -21,12 +21,12 @@ from sqlalchemy import select, update
 from bot.connectors.ledger import Ledger
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from bot.migrate import upgrade_database
+from core.database import make_engine, make_session_factory, utcnow
+from core.processes import ProcessRecord, ProcessRegistry
 from dialogue.messages import InboundMessage, Reply, ReplyKind
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
 from dialogue.store import ConversationStore
 from retrieval.jobs import JobRecord, JobRunner
-from retrieval.storage import make_engine, make_session_factory, utcnow
-from retrieval.workers import WorkerRecord, Workers
 from tests.conftest import BACKENDS, _fresh_postgres_database
 from tests.platform_servers import TelegramApiServer
 
@@ -57,7 +57,7 @@ def database(request, tmp_path):
 def _dead_worker(sessions) -> str:
     """A worker row whose heartbeat stopped long ago: what a SIGKILLed process leaves."""
     with sessions() as session:
-        session.add(WorkerRecord(id="gone-host:1:dead", host="gone-host", pid=1,
+        session.add(ProcessRecord(id="gone-host:1:dead", host="gone-host", pid=1,
                                  heartbeat_at=utcnow() - 2 * STALE))
         session.commit()
     return "gone-host:1:dead"
@@ -65,7 +65,7 @@ def _dead_worker(sessions) -> str:
 
 def test_a_worker_is_orphaned_when_its_heartbeat_is_stale_or_it_retired(database):
     _, sessions = database
-    alive, other = Workers(sessions, STALE), Workers(sessions, STALE)
+    alive, other = ProcessRegistry(sessions, STALE), ProcessRegistry(sessions, STALE)
     alive.register()
     other.register()
     dead = _dead_worker(sessions)
@@ -101,18 +101,18 @@ def test_registering_forgets_earlier_processes_of_this_host_that_are_gone(databa
                               text=True, check=True)
     gone_pid = int(finished.stdout)
     host = socket.gethostname()
-    sibling = Workers(sessions, STALE)  # another instance in this very process (as in these tests)
+    sibling = ProcessRegistry(sessions, STALE)  # another instance in this very process (as in these tests)
     sibling.register()
     with sessions() as session:
-        session.add(WorkerRecord(id=f"{host}:{gone_pid}:aaaa:1", host=host, pid=gone_pid, heartbeat_at=utcnow()))
+        session.add(ProcessRecord(id=f"{host}:{gone_pid}:aaaa:1", host=host, pid=gone_pid, heartbeat_at=utcnow()))
         # A restarted container: same host name, same pid as this process, but an earlier life.
-        session.add(WorkerRecord(id=f"{host}:{os.getpid()}:bbbb:1", host=host, pid=os.getpid(),
+        session.add(ProcessRecord(id=f"{host}:{os.getpid()}:bbbb:1", host=host, pid=os.getpid(),
                                  heartbeat_at=utcnow()))
-        session.add(WorkerRecord(id="elsewhere:1:cccc:1", host="elsewhere", pid=gone_pid, heartbeat_at=utcnow()))
+        session.add(ProcessRecord(id="elsewhere:1:cccc:1", host="elsewhere", pid=gone_pid, heartbeat_at=utcnow()))
         session.commit()
-    Workers(sessions, STALE).register()
+    ProcessRegistry(sessions, STALE).register()
     with sessions() as session:
-        left = set(session.scalars(select(WorkerRecord.id)))
+        left = set(session.scalars(select(ProcessRecord.id)))
     # Gone without waiting a minute for their heartbeat to go stale:
     assert f"{host}:{gone_pid}:aaaa:1" not in left and f"{host}:{os.getpid()}:bbbb:1" not in left
     assert "elsewhere:1:cccc:1" in left  # another machine's pids mean nothing here
@@ -153,7 +153,7 @@ def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(database):
         session.add(DeliveryRecord(channel="telegram", target={"chat_id": 99}, part=1, parts=1, text="sent",
                                    status="sent", attempts=1, owner=dead))
         session.commit()
-    workers = [Workers(sessions, STALE) for _ in range(2)]
+    workers = [ProcessRegistry(sessions, STALE) for _ in range(2)]
     for worker in workers:
         worker.register()
     ledgers = [Ledger(sessions, worker.id) for worker in workers]
@@ -184,7 +184,7 @@ def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(database):
 def test_a_knowledge_job_of_a_dead_process_ends_with_an_error_saying_what_was_left(database):
     _, sessions = database
     dead = _dead_worker(sessions)
-    alive = Workers(sessions, STALE)
+    alive = ProcessRegistry(sessions, STALE)
     alive.register()
     with sessions() as session:
         half = JobRecord(kind="fetch", status="running", actor="ann", total=4, done=2, owner=dead, errors=[],
@@ -318,4 +318,4 @@ def test_a_killed_server_answers_and_delivers_everything_once_after_a_restart(da
         assert unprocessed == []
         kept = select(ChannelEventRecord.id).where(ChannelEventRecord.payload.is_not(None))
         assert session.scalars(kept).all() == []  # not kept once answered (SQL NULL, not JSON null)
-        assert session.scalars(select(WorkerRecord)).all() == []  # the clean stop retired the second process
+        assert session.scalars(select(ProcessRecord)).all() == []  # the clean stop retired the second process

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.errors import ModelUnavailable
 from dialogue.lm_models import resolve_lm_source
 from retrieval.embedder import resolve_embedding_model
-from retrieval.errors import ModelUnavailable
 from training.conversations import iter_conversations
 from training.datasets import (
     CsvSource, Dataset, DatasetOptions, QAPair, build_dataset, pairs_from_conversations, pairs_from_faqs,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.devices import choose_device
 from training.datasets import Dataset, Example, write_examples
 from training.errors import BaseModelNotFound, DatasetError
 from training.registry import ModelCard, Registry, new_id
@@ -62,17 +63,7 @@ class TrainedAdapter:
     path: Path
 
 
-# -- device and base model -----------------------------------------------------------------------------------
-
-def pick_device(setting: str) -> str:
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise BaseModelNotFound("device 'cuda' was asked for, but PyTorch sees no CUDA GPU.")
-    return setting
-
+# -- base model ----------------------------------------------------------------------------------------------
 
 def check_base_model(path: Path) -> None:
     if not (path / "config.json").is_file():
@@ -146,7 +137,7 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
 
     # data
     check_base_model(base_path)
-    device = pick_device(args.device)
+    device = choose_device(args.device)
     set_seed(args.seed)
     tokenizer = load_tokenizer(base_path)
     max_tokens = dataset.options.max_tokens

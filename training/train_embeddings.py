@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
+from core.devices import choose_device
 from training.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -233,14 +234,6 @@ def nearest_neighbour_accuracy(embed, index_texts: Sequence[str], index_labels: 
 
 # -- training ----------------------------------------------------------------------------------------------
 
-def pick_device(setting: str) -> str:
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return setting
-
-
 def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: EmbeddingTrainingArguments,
                    show_progress: bool = True, after_epoch: Callable[[object, int], None] | None = None):
     """Fine-tune the sentence-transformers model at `model_path`; returns (model, stats). Nothing is saved.
@@ -253,7 +246,7 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
     from transformers import get_linear_schedule_with_warmup
 
     groups = check_groups(groups)
-    device = pick_device(args.device)
+    device = choose_device(args.device)
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     model = SentenceTransformer(model_path, device=device)

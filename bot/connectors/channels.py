@@ -12,7 +12,7 @@ from bot.connectors.slack import SlackConnector, SlackPlatform
 from bot.connectors.telegram import TelegramApi, TelegramConnector, TelegramPlatform
 from bot.services import Services
 from bot.settings import Settings
-from retrieval.workers import Orphaned
+from core.processes import Orphaned
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Channels:
 
 def build_channels(settings: Settings, services: Services) -> Channels:
     background = BackgroundWork()
-    ledger = Ledger(services.sessions, services.workers.id)
+    ledger = Ledger(services.sessions, services.processes.id)
     policy = RetryPolicy(settings.delivery_attempts, settings.delivery_backoff_seconds,
                          settings.delivery_max_wait_seconds)
     pipeline = ChannelPipeline(services.manager, ledger, Outbox(ledger, policy), background)

@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
+from core.database import utcnow
+from core.processes import Orphaned
 from dialogue.records import ChannelIdentityRecord, TurnRecord
-from retrieval.storage import utcnow
-from retrieval.workers import Orphaned
 
 T = TypeVar("T")
 

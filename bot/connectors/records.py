@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
 
 class ChannelEventRecord(Base):
@@ -28,7 +28,7 @@ class ChannelEventRecord(Base):
     # On the event's first key only, until processed: the parsed event, so another process can answer it
     # after a crash. Cleared once processed, so that customer text is not kept twice.
     payload: Mapped[dict | None] = mapped_column(JSON)
-    owner: Mapped[str | None] = mapped_column(String(255))  # the process answering it (retrieval.workers)
+    owner: Mapped[str | None] = mapped_column(String(255))  # the process answering it (core/processes.py)
 
 
 class DeliveryRecord(Base):
@@ -47,6 +47,6 @@ class DeliveryRecord(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending / sent / failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    owner: Mapped[str | None] = mapped_column(String(255))  # the process sending it (retrieval.workers)
+    owner: Mapped[str | None] = mapped_column(String(255))  # the process sending it (core/processes.py)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,16 +1,17 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import bot.connectors.records  # noqa: F401  (registers the tables on Base.metadata)
-import dialogue.records  # noqa: F401
-import retrieval.faqs  # noqa: F401
+# Every module that declares tables on Base.metadata, so that autogenerate sees the whole schema.
 import bot.api_keys  # noqa: F401
+import bot.connectors.records  # noqa: F401
+import core.processes  # noqa: F401
+import dialogue.records  # noqa: F401
 import retrieval.audit  # noqa: F401
 import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401
+import retrieval.faqs  # noqa: F401
 import retrieval.jobs  # noqa: F401
-import retrieval.workers  # noqa: F401
-from retrieval.storage import Base
+from core.database import Base
 
 config = context.config
 engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))

@@ -1,4 +1,8 @@
-"""The SQL database shared by the knowledge base and the dialogue manager."""
+"""The SQL database every layer stores in: the declarative base of all tables, engines and sessions.
+
+The tables themselves live with their feature (`dialogue/records.py`, `retrieval/faqs.py`, ...); the
+schema changes through the Alembic migrations in `bot/migrations/`.
+"""
 
 from datetime import UTC, datetime
 

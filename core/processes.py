@@ -16,15 +16,16 @@ from sqlalchemy import DateTime, Integer, String, delete, exists, or_, select, u
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from retrieval.storage import Base, utcnow
+from core.database import Base, utcnow
 
-# What `Workers.orphaned` is to its callers: given an owner column, the SQL condition "its process is dead".
+# What `ProcessRegistry.orphaned` is to its callers: given an owner column, the SQL condition "its process is dead".
 Orphaned = Callable[[ColumnElement], ColumnElement[bool]]
 
 _PROCESS = uuid.uuid4().hex[:12]  # tells this process from an earlier one that had the same pid
 
 
-class WorkerRecord(Base):
+class ProcessRecord(Base):
+    # The table kept its first name, `workers`, so that the schema needs no migration.
     __tablename__ = "workers"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -34,8 +35,8 @@ class WorkerRecord(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Workers:
-    """This process's entry in the `workers` table, and the test for work whose owner is gone."""
+class ProcessRegistry:
+    """This process's entry in the process table (`workers`), and the test for work whose owner is gone."""
 
     def __init__(self, sessions: sessionmaker, stale_after: timedelta):
         self.sessions = sessions
@@ -48,19 +49,19 @@ class Workers:
         need not wait for their heartbeat to go stale)."""
         host = socket.gethostname()[:255]
         with self.sessions() as session:
-            neighbours = session.execute(select(WorkerRecord.id, WorkerRecord.pid)
-                                         .where(WorkerRecord.host == host, WorkerRecord.id != self.id)).all()
-            gone = [worker_id for worker_id, pid in neighbours if not _running(pid) or _earlier_life(worker_id, pid)]
+            neighbours = session.execute(select(ProcessRecord.id, ProcessRecord.pid)
+                                         .where(ProcessRecord.host == host, ProcessRecord.id != self.id)).all()
+            gone = [process_id for process_id, pid in neighbours if not _running(pid) or _earlier_life(process_id, pid)]
             if gone:
-                session.execute(delete(WorkerRecord).where(WorkerRecord.id.in_(gone)))
-            session.merge(WorkerRecord(id=self.id, host=host, pid=os.getpid(), started_at=utcnow(),
+                session.execute(delete(ProcessRecord).where(ProcessRecord.id.in_(gone)))
+            session.merge(ProcessRecord(id=self.id, host=host, pid=os.getpid(), started_at=utcnow(),
                                        heartbeat_at=utcnow()))
             session.commit()
 
     def beat(self) -> None:
         """Refresh the heartbeat (re-registering if an operator or a sweep removed the row)."""
         with self.sessions() as session:
-            updated = session.execute(update(WorkerRecord).where(WorkerRecord.id == self.id)
+            updated = session.execute(update(ProcessRecord).where(ProcessRecord.id == self.id)
                                       .values(heartbeat_at=utcnow())).rowcount
             session.commit()
         if not updated:
@@ -69,27 +70,27 @@ class Workers:
     def retire(self) -> None:
         """Clean shutdown: whatever this process leaves unfinished is at once free for the others."""
         with self.sessions() as session:
-            session.execute(delete(WorkerRecord).where(WorkerRecord.id == self.id))
+            session.execute(delete(ProcessRecord).where(ProcessRecord.id == self.id))
             session.commit()
 
     def orphaned(self, owner: ColumnElement) -> ColumnElement[bool]:
         """SQL condition on an owner column: no owner, or an owner with no fresh heartbeat."""
-        alive = exists(select(WorkerRecord.id).where(WorkerRecord.id == owner,
-                                                     WorkerRecord.heartbeat_at > utcnow() - self.stale_after))
+        alive = exists(select(ProcessRecord.id).where(ProcessRecord.id == owner,
+                                                     ProcessRecord.heartbeat_at > utcnow() - self.stale_after))
         return or_(owner.is_(None), ~alive)
 
     def forget_dead(self) -> int:
         """Delete the rows of processes whose heartbeat stopped long ago (kept a while for operators)."""
         with self.sessions() as session:
-            removed = session.execute(delete(WorkerRecord).where(
-                WorkerRecord.heartbeat_at < utcnow() - 10 * self.stale_after)).rowcount
+            removed = session.execute(delete(ProcessRecord).where(
+                ProcessRecord.heartbeat_at < utcnow() - 10 * self.stale_after)).rowcount
             session.commit()
         return removed
 
 
-def _earlier_life(worker_id: str, pid: int) -> bool:
+def _earlier_life(process_id: str, pid: int) -> bool:
     """Our pid, but not our process: a restarted container often gets the same pid as the one that died."""
-    return pid == os.getpid() and worker_id.split(":")[2:3] != [_PROCESS]
+    return pid == os.getpid() and process_id.split(":")[2:3] != [_PROCESS]
 
 
 def _running(pid: int) -> bool:
