@@ -33,9 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.entries import chunk_entry
 from retrieval.hybrid import FusionConfig
-from retrieval.index import IndexConfig, VectorIndex
 from retrieval.lexical import LexicalIndex
 from retrieval.search_index import SearchIndex
 
@@ -73,10 +73,10 @@ def percentiles(timings: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def build(corpus: Corpus, size: int, config: IndexConfig) -> tuple[SearchIndex, np.ndarray, float]:
+def build(corpus: Corpus, size: int, config: DenseConfig) -> tuple[SearchIndex, np.ndarray, float]:
     """A SearchIndex over `size` synthetic chunks (no database needed for searching)."""
-    index = SearchIndex(sessions=None, embedder=None, folder=Path(tempfile.mkdtemp()), index_config=config)
-    index.dense = VectorIndex(corpus.dimension, "bench", config)
+    index = SearchIndex(sessions=None, embedder=None, folder=Path(tempfile.mkdtemp()), dense_config=config)
+    index.dense = DenseIndex(corpus.dimension, "bench", config)
     index.lexical = LexicalIndex()
     exact = faiss.IndexFlatIP(corpus.dimension)
     started = time.perf_counter()
@@ -123,7 +123,7 @@ def latency(args, embedder) -> None:
         embed_ms.append((time.perf_counter() - started) * 1000)
     print(f"query embedding: p50 {statistics.median(embed_ms[1:]):.1f} ms per query (batch: "
           f"{(time.perf_counter() - began) * 1000 / len(queries):.1f} ms)")
-    config = IndexConfig(hnsw_threshold=args.hnsw_threshold, hnsw_m=args.hnsw_m, hnsw_ef_search=args.ef_search,
+    config = DenseConfig(hnsw_threshold=args.hnsw_threshold, hnsw_m=args.hnsw_m, hnsw_ef_search=args.ef_search,
                          hnsw_ef_construction=args.ef_construction)
     table = []
     for size in args.sizes:
@@ -134,7 +134,7 @@ def latency(args, embedder) -> None:
         index.dense.save(index.folder, version=1)
         saved = time.perf_counter() - save_started
         load_started = time.perf_counter()
-        VectorIndex.load(index.folder, corpus.dimension, "bench", config)
+        DenseIndex.load(index.folder, corpus.dimension, "bench", config)
         loaded = time.perf_counter() - load_started
         table.append((size, index.dense.kind, rows, seconds, saved, loaded))
         del index, exact

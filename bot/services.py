@@ -18,9 +18,9 @@ from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import Thresholds
 from dialogue.store import ConversationStore
 from retrieval.chunking import ChunkingConfig
+from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig
-from retrieval.index import IndexConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from training.errors import TrainingError
 from training.registry import Registry
@@ -95,7 +95,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:
     return KnowledgeConfig(
-        index=IndexConfig(hnsw_threshold=settings.hnsw_threshold, hnsw_ef_search=settings.hnsw_ef_search),
+        dense=DenseConfig(hnsw_threshold=settings.hnsw_threshold, hnsw_ef_search=settings.hnsw_ef_search),
         fusion=FusionConfig(mode=settings.search_mode, rrf_k=settings.rrf_k, lexical_weight=settings.lexical_weight),
         chunking=ChunkingConfig(settings.chunk_max_chars, settings.chunk_overlap_chars),
         max_upload_bytes=settings.max_upload_bytes,

@@ -1,1 +1,1 @@
-"""The knowledge base: FAQ storage, embeddings and the FAISS index that finds the right answer."""
+"""Knowledge only: FAQs and documents in SQL, their embeddings, and hybrid search (FAISS dense + BM25)."""

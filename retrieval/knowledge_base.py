@@ -13,13 +13,13 @@ from core.database import utcnow
 from retrieval.audit import SYSTEM, audit
 from retrieval.changes import record_changes
 from retrieval.chunking import ChunkingConfig
+from retrieval.dense import DenseConfig
 from retrieval.documents import ChunkRecord, DocumentRecord, Passage
 from retrieval.embedder import Embedder
 from retrieval.entries import chunk_entry, faq_entry, ref
 from retrieval.errors import FaqNotFound
 from retrieval.faqs import Faq, FaqDraft, FaqRecord
 from retrieval.hybrid import Candidate, FusionConfig
-from retrieval.index import IndexConfig
 from retrieval.jobs import JobRunner
 from retrieval.library import DocumentLibrary
 from retrieval.search_index import SearchIndex, SyncReport, Upsert
@@ -84,7 +84,7 @@ class UpsertReport:
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    index: IndexConfig = IndexConfig()
+    dense: DenseConfig = DenseConfig()
     fusion: FusionConfig = FusionConfig()
     chunking: ChunkingConfig = ChunkingConfig()
     max_upload_bytes: int = 10_000_000
@@ -97,7 +97,7 @@ class KnowledgeBase:
         self.sessions = sessions
         self.embedder = embedder
         self.config = config
-        self.index = SearchIndex(sessions, embedder, index_dir, config.index, config.fusion, config.poll_seconds)
+        self.index = SearchIndex(sessions, embedder, index_dir, config.dense, config.fusion, config.poll_seconds)
         # Writes are rare; one at a time keeps this process's index in the order of the versions.
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from retrieval.changes import changed_since, current_version, logged_vectors
+from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
 from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, fingerprint, ref
 from retrieval.faqs import FaqRecord
 from retrieval.hybrid import Candidate, FusionConfig, order_key, reciprocal_rank_fusion
-from retrieval.index import IndexConfig, VectorIndex
 from retrieval.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,16 @@ class SyncReport:
 
 class SearchIndex:
     def __init__(self, sessions: sessionmaker, embedder: Embedder, folder: Path,
-                 index_config: IndexConfig = IndexConfig(), fusion: FusionConfig = FusionConfig(),
+                 dense_config: DenseConfig = DenseConfig(), fusion: FusionConfig = FusionConfig(),
                  poll_seconds: float = 0.25, snapshot_seconds: float = 30.0):
         self.sessions = sessions
         self.embedder = embedder
         self.folder = folder
-        self.index_config = index_config
+        self.dense_config = dense_config
         self.fusion = fusion
         self.poll_seconds = poll_seconds
         self.snapshot_seconds = snapshot_seconds
-        self.dense: VectorIndex | None = None
+        self.dense: DenseIndex | None = None
         self.lexical = LexicalIndex()
         self.version = 0
         self._saved_version = -1
@@ -83,8 +83,8 @@ class SearchIndex:
         with self._apply_lock:
             loaded = False
             if self.dense is None:
-                snapshot = VectorIndex.load(self.folder, dimension, model_id, self.index_config)
-                self.dense, self.version = snapshot or (VectorIndex(dimension, model_id, self.index_config), 0)
+                snapshot = DenseIndex.load(self.folder, dimension, model_id, self.dense_config)
+                self.dense, self.version = snapshot or (DenseIndex(dimension, model_id, self.dense_config), 0)
                 self._saved_version = self.version if snapshot else -1
                 loaded = snapshot is not None
             with self.sessions() as session:
@@ -230,7 +230,7 @@ class SearchIndex:
         candidates.sort(key=order_key(fusion), reverse=True)
         return candidates[:top_k]
 
-    def _require_dense(self) -> VectorIndex:
+    def _require_dense(self) -> DenseIndex:
         if self.dense is None:
             raise RuntimeError("SearchIndex.sync() must run before searching or editing")
         return self.dense

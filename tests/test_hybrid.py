@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.services import build_services
+from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.entries import chunk_entry, faq_entry
 from retrieval.faqs import make_draft
 from retrieval.hybrid import FusionConfig, reciprocal_rank_fusion
-from retrieval.index import IndexConfig, VectorIndex
 from retrieval.library import Upload
 from tests.conftest import make_settings
 from tests.documents_fixtures import ARTICLE
@@ -33,7 +33,7 @@ def unit_vectors(count: int, seed: int, dimension: int = 32) -> np.ndarray:
 
 @pytest.mark.unit
 def test_vector_index_switches_to_hnsw_removes_by_id_and_survives_a_restart(tmp_path):
-    index = VectorIndex(32, "test-model", IndexConfig(hnsw_threshold=300, hnsw_m=16, hnsw_ef_search=64))
+    index = DenseIndex(32, "test-model", DenseConfig(hnsw_threshold=300, hnsw_m=16, hnsw_ef_search=64))
     vectors = unit_vectors(400, seed=1)
     index.upsert_many([chunk_entry(i) for i in range(250)], vectors[:250], [1] * 250)
     assert index.kind == "flat"
@@ -54,10 +54,10 @@ def test_vector_index_switches_to_hnsw_removes_by_id_and_survives_a_restart(tmp_
     assert {m.entry for m in only} == {chunk_entry(8), chunk_entry(9)}
 
     index.save(tmp_path, version=42)
-    loaded, version = VectorIndex.load(tmp_path, 32, "test-model", index.config)
+    loaded, version = DenseIndex.load(tmp_path, 32, "test-model", index.config)
     assert version == 42 and loaded.kind == "hnsw" and len(loaded) == len(index) == 402
     assert loaded.search(vectors[100], 1)[0].entry == chunk_entry(100)
-    assert VectorIndex.load(tmp_path, 32, "another-model") is None  # a new model re-embeds everything
+    assert DenseIndex.load(tmp_path, 32, "another-model") is None  # a new model re-embeds everything
 
     for i in range(300):  # mostly deleted: compacted back to a flat index below the threshold
         index.remove(chunk_entry(i))

@@ -7,9 +7,9 @@ import pytest
 
 from bot.migrate import upgrade_database
 from core.database import make_engine, make_session_factory
+from retrieval.dense import DenseIndex
 from retrieval.entries import faq_entry
 from retrieval.faqs import FaqRecord, make_draft
-from retrieval.index import VectorIndex
 from retrieval.knowledge_base import KnowledgeBase
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ def knowledge(tmp_path, embedder):
 
 
 def test_upsert_replaces_exactly_the_old_vectors(embedder):
-    index = VectorIndex(embedder.dimension, embedder.model_id)
+    index = DenseIndex(embedder.dimension, embedder.model_id)
     texts = ["How do I return a device?", "send back my camera"]
     index.upsert(faq_entry(7), embedder.embed(texts))
     index.upsert(faq_entry(8), embedder.embed(["Where is my order?"]))
@@ -68,8 +68,8 @@ def test_start_up_re_embeds_only_what_changed_while_down(knowledge, embedder, tm
 def test_a_different_embedding_model_rebuilds_the_index(knowledge, embedder, tmp_path):
     knowledge.create(make_draft("Where is my order?", "Track it in the app."))
     knowledge.index.save()
-    assert VectorIndex.load(tmp_path / "index", embedder.dimension, "another-model") is None
-    assert VectorIndex.load(tmp_path / "index", embedder.dimension, embedder.model_id) is not None
+    assert DenseIndex.load(tmp_path / "index", embedder.dimension, "another-model") is None
+    assert DenseIndex.load(tmp_path / "index", embedder.dimension, embedder.model_id) is not None
 
 
 def test_import_updates_instead_of_duplicating(knowledge):

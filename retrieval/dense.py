@@ -33,7 +33,7 @@ faiss.omp_set_num_threads(1)
 
 
 @dataclass(frozen=True)
-class IndexConfig:
+class DenseConfig:
     hnsw_threshold: int = 50_000  # live vectors above which the index becomes HNSW
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
@@ -47,8 +47,8 @@ class DenseMatch:
     position: int  # which of the entry's texts matched (an FAQ's question is 0, its alternatives 1..)
 
 
-class VectorIndex:
-    def __init__(self, dimension: int, model_id: str, config: IndexConfig = IndexConfig()):
+class DenseIndex:
+    def __init__(self, dimension: int, model_id: str, config: DenseConfig = DenseConfig()):
         self.dimension = dimension
         self.model_id = model_id
         self.config = config
@@ -265,7 +265,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, folder: Path, dimension: int, model_id: str,
-             config: IndexConfig = IndexConfig()) -> "tuple[VectorIndex, int] | None":
+             config: DenseConfig = DenseConfig()) -> "tuple[DenseIndex, int] | None":
         """(index, version) from the current snapshot, or None when there is none or another model made it."""
         name = _current(folder)
         if name is None:
