@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.cli import SAMPLE_FAQS  # noqa: E402
+from bot.cli.serve import SAMPLE_FAQS  # noqa: E402
 from dialogue.lm_models import resolve_lm_source  # noqa: E402
 from retrieval.embedder import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402

@@ -150,7 +150,7 @@ def latency(args, embedder) -> None:
 def edit_visibility(args, embedder) -> None:
     from sqlalchemy import insert
 
-    from bot.cli import SAMPLE_FAQS
+    from bot.cli.serve import SAMPLE_FAQS
     from bot.services import build_services
     from bot.settings import Settings
     from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text

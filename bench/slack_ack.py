@@ -30,7 +30,7 @@ import uvicorn  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
-from bot.cli import SAMPLE_FAQS  # noqa: E402
+from bot.cli.serve import SAMPLE_FAQS  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402

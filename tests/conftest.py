@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
 from bot.app import create_app
-from bot.cli import SAMPLE_FAQS
+from bot.cli.serve import SAMPLE_FAQS
 from bot.services import Services, build_services
 from bot.settings import Settings
 from dialogue.generation import TransformersGenerator

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import SAMPLE_FAQS
+from bot.cli.serve import SAMPLE_FAQS
 from dialogue.prompt import INSTRUCTIONS, build_prompt
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import Faq

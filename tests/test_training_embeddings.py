@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from bot.cli import SAMPLE_FAQS
+from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from retrieval.embedder import embedded_minilm_path
 from retrieval.faq_files import read_faq_file

@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from bot.app import create_app
-from bot.cli import SAMPLE_FAQS, main
+from bot.cli import main
+from bot.cli.serve import SAMPLE_FAQS
 from bot.services import StartupError, build_services
 from bot.settings import get_settings
 from retrieval.faq_files import read_faq_file

@@ -1,27 +1,18 @@
-"""`helpdesk train|eval|model|export`: the learning loop from the command line (docs/learning.md)."""
+"""`helpdesk train lm|embeddings`: fine-tune the reply model (LoRA) or the embedder (docs/learning.md).
 
-import sys
-from datetime import datetime
+The runs themselves are training/jobs.py; this module turns options into their arguments and results
+into a few lines for the operator.
+"""
+
 from pathlib import Path
 
 import click
 import yaml
 
+from bot.cli.startup import started_services
 from core.errors import ModelUnavailable
 from training.errors import TrainingError
 
-
-def _services(with_lm: bool = False):
-    from bot.cli import _started_services
-
-    return _started_services(with_lm=with_lm)
-
-
-def _fail(error: Exception) -> click.ClickException:
-    return click.ClickException(str(error))
-
-
-# -- train -------------------------------------------------------------------------------------------------
 
 @click.group()
 def train() -> None:
@@ -56,7 +47,7 @@ def train_lm(csv_files, question_column, answer_column, group_column, placeholde
     from training.jobs import Sources, run_train_lm
     from training.lm import LmTrainingArguments, LoraArguments
 
-    services = _services()
+    services = started_services(with_lm=False)
     settings = services.settings
     values = yaml.safe_load(placeholders.read_text()) if placeholders else {}
     values = {"Company Name": settings.company_name} | {str(k): str(v) for k, v in (values or {}).items()}
@@ -70,7 +61,7 @@ def train_lm(csv_files, question_column, answer_column, group_column, placeholde
                                    device=settings.device, lora=LoraArguments(r=lora_r, alpha=2 * lora_r))
         trained = run_train_lm(services, sources, options, args, resume=resume)
     except (TrainingError, ModelUnavailable, ValueError) as error:
-        raise _fail(error) from None
+        raise click.ClickException(str(error)) from None
     figures = trained.card.training
     click.echo(f"Saved {trained.card.id} in {trained.path}")
     click.echo(f"{figures['steps']} steps, {figures['seconds']:.0f} s on {figures['device']}, "
@@ -93,120 +84,14 @@ def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learn
     from training.jobs import run_train_embeddings
     from training.train_embeddings import EmbeddingTrainingArguments
 
-    services = _services()
+    services = started_services(with_lm=False)
     try:
         args = EmbeddingTrainingArguments(loss=loss, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                                           texts_per_group=texts_per_group, learning_rate=learning_rate,
                                           margin=margin, seed=seed, device=services.settings.device)
         card = run_train_embeddings(services, args)
     except (TrainingError, ModelUnavailable, ValueError) as error:
-        raise _fail(error) from None
+        raise click.ClickException(str(error)) from None
     click.echo(f"Saved {card.id}; held-out top-1: " + ", ".join(
         f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items()))
     click.echo(f"Next: helpdesk model promote {card.id}  (then restart: the index is re-embedded)")
-
-
-# -- eval --------------------------------------------------------------------------------------------------
-
-@click.group("eval")
-def evaluate() -> None:
-    """Evaluate trained models."""
-
-
-@evaluate.command("generation")
-@click.argument("adapter", required=False)
-@click.option("--limit", type=int, default=None, help="Evaluate only this many test prompts.")
-@click.option("--max-new-tokens", type=int, default=None, help="Default: HELPDESK_MAX_NEW_TOKENS.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Report folder; default data_dir/reports.")
-def eval_generation(adapter, limit, max_new_tokens, out) -> None:
-    """Base model vs ADAPTER (default: the newest) on its test split: JSON + Markdown report, scores on its card."""
-    from training.jobs import run_eval_generation
-
-    services = _services(with_lm=True)
-    settings = services.settings
-    try:
-        report, json_path, md_path = run_eval_generation(
-            settings, services.generator, adapter, limit, max_new_tokens or settings.max_new_tokens,
-            out or settings.data_dir / "reports")
-    except TrainingError as error:
-        raise _fail(error) from None
-    click.echo(md_path.read_text().split("## First replies")[0].strip())
-    click.echo(f"\nReport: {md_path} and {json_path}")
-
-
-# -- model -------------------------------------------------------------------------------------------------
-
-@click.group()
-def model() -> None:
-    """List and promote trained models."""
-
-
-def _registry():
-    from bot.settings import get_settings
-    from training.registry import Registry
-
-    return Registry(get_settings().resolved_registry_dir)
-
-
-@model.command("list")
-@click.option("--kind", type=click.Choice(["lm", "embeddings"]), default=None)
-def model_list(kind) -> None:
-    """Registry entries, oldest first; * marks the promoted ones."""
-    from training.jobs import describe
-    from training.registry import KINDS
-
-    registry = _registry()
-    try:
-        cards = registry.entries(kind)
-        promoted = {each: registry.promoted_id(each) for each in KINDS}
-    except TrainingError as error:
-        raise _fail(error) from None
-    if not cards:
-        click.echo("No trained models yet: run `helpdesk train lm` or `helpdesk train embeddings`.")
-    for line in describe(cards, promoted):
-        click.echo(line)
-
-
-@model.command("promote")
-@click.argument("entry_id")
-@click.option("--force", is_flag=True, help="Promote even if it is worse on the gate metrics or not evaluated.")
-def model_promote(entry_id, force) -> None:
-    """Make ENTRY_ID the model `helpdesk serve` loads, if it is not worse than the current one."""
-    try:
-        promotion = _registry().promote(entry_id, force=force)
-    except TrainingError as error:
-        raise _fail(error) from None
-    if promotion.worse:
-        click.echo(f"Forced: worse than {promotion.compared_with} on {', '.join(promotion.worse)}.", err=True)
-    compared = f" (not worse than {promotion.compared_with})" if promotion.compared_with and not promotion.worse else ""
-    click.echo(f"Promoted {promotion.id}{compared}. Restart `helpdesk serve`, or swap the LM adapter live with "
-               "POST /admin/models/lm.")
-
-
-# -- export ------------------------------------------------------------------------------------------------
-
-@click.group()
-def export() -> None:
-    """Export stored data."""
-
-
-@export.command("conversations")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--since", type=click.DateTime(), default=None, help="Only conversations active since then.")
-@click.option("--rated-only", is_flag=True, help="Only conversations with feedback or an agent reply.")
-def export_conversations(file, since: datetime | None, rated_only) -> None:
-    """Write conversations with their turns, feedback and sources to FILE as JSONL ('-' for stdout)."""
-    from training.conversations import iter_conversations, write_jsonl
-
-    services = _services()
-    conversations = iter_conversations(services.sessions, since=since, only_rated=rated_only)
-    if str(file) == "-":
-        count = write_jsonl(conversations, sys.stdout)
-    else:
-        with file.open("w", encoding="utf-8") as out:
-            count = write_jsonl(conversations, out)
-    click.echo(f"Exported {count} conversations to {file}.", err=True)
-
-
-commands = [train, evaluate, model, export]

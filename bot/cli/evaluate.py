@@ -1,0 +1,193 @@
+"""`helpdesk eval retrieval|thresholds|generation`: measure search, the decision thresholds and trained LMs.
+
+Evaluations that build a knowledge base of their own do it in a throwaway copy (`_scratch_services`), so
+they never touch the configured one. `helpdesk calibrate EVAL_FILE` is a hidden alias of
+`helpdesk eval thresholds EVAL_FILE`, kept for scripts that use the older name.
+"""
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from bot.cli.startup import started_services
+
+
+@click.group("eval")
+def evaluate() -> None:
+    """Measure retrieval, the decision thresholds and trained models."""
+
+
+@evaluate.command("retrieval")
+@click.option("--csv", "csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Queries with columns `query,expected_id` (an FAQ id, faq:ID or document:ID) to search the "
+                   "configured knowledge base with.")
+@click.option("--banking77", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with the Banking77 train.csv/test.csv: train utterances become 77 FAQs in a "
+                   "temporary knowledge base, test utterances are the queries.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"),
+              show_default=True, help="Where retrieval.json, retrieval.md and retrieval.png go.")
+@click.option("--intents", type=int, default=None, help="Banking77: only the first N intents (quick runs).")
+@click.option("--per-intent", type=int, default=None, help="Banking77: at most N test queries per intent.")
+@click.option("--lexical-weight", "weights", type=float, multiple=True,
+              help="Also score hybrid with this BM25 weight (repeatable), to tune HELPDESK_LEXICAL_WEIGHT.")
+def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, intents: int | None,
+                   per_intent: int | None, weights: tuple[float, ...]) -> None:
+    """Top-1, recall@5 and MRR of dense, BM25 and hybrid search, side by side in one run."""
+    from retrieval.evaluation import UnreadableEvalFile, read_eval_csv, write_report
+    from retrieval.evaluation import evaluate as run
+
+    if (csv_file is None) == (banking77 is None):
+        raise click.UsageError("give exactly one of --csv FILE or --banking77 FOLDER")
+    if csv_file is not None:
+        try:
+            queries = read_eval_csv(csv_file)
+        except UnreadableEvalFile as error:
+            raise click.ClickException(str(error)) from None
+        services = started_services(with_lm=False)
+        report = run(services.knowledge, queries, csv_file.name, extra_lexical_weights=weights)
+    else:
+        report = _eval_banking77(banking77, intents, per_intent, weights)
+    paths = write_report(report, out)
+    click.echo(report.markdown())
+    click.echo("Wrote " + ", ".join(str(path) for path in paths))
+
+
+@contextmanager
+def _scratch_services():
+    """Started services on a throwaway SQLite knowledge base, so evaluations never touch the configured one."""
+    import tempfile
+
+    from bot.services import build_services
+    from bot.settings import get_settings
+
+    with tempfile.TemporaryDirectory(prefix="helpdesk-eval-") as scratch:
+        settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": ""})
+        services = build_services(settings)
+        services.start(with_lm=False)
+        try:
+            yield services
+        finally:
+            services.knowledge.index.close()
+            services.engine.dispose()
+
+
+def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, weights: tuple[float, ...]):
+    from retrieval.evaluation import EvalQuery, load_banking77
+    from retrieval.evaluation import evaluate as run
+
+    data = load_banking77(folder, intents=intents, max_test_per_intent=per_intent)
+    with _scratch_services() as services:
+        click.echo(f"Embedding {sum(len(d.searchable_texts) for d in data.drafts)} training utterances "
+                   f"as {len(data.drafts)} FAQs...")
+        faqs = services.knowledge.create_many(data.drafts)
+        faq_of_intent = {draft.answer.strip("[]"): faq.id for draft, faq in zip(data.drafts, faqs)}
+        queries = [EvalQuery(text, f"faq:{faq_of_intent[intent]}") for text, intent in data.queries]
+        click.echo(f"Searching {len(queries)} test utterances three ways...")
+        return run(services.knowledge, queries, f"Banking77 ({folder.name})", extra_lexical_weights=weights)
+
+
+@evaluate.command("thresholds")
+@click.argument("eval_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--holdout", default=0.2, show_default=True,
+              help="Share of FAQs held out as out-of-scope queries (without EVAL_FILE).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the first split (without EVAL_FILE).")
+@click.option("--repeats", default=5, show_default=True,
+              help="Pool the scores of this many seeded splits (without EVAL_FILE).")
+@click.option("--target-precision", default=0.95, show_default=True, help="Wanted precision of verbatim answers.")
+def eval_thresholds(eval_file: Path | None, holdout: float, seed: int, repeats: int,
+                    target_precision: float) -> None:
+    """Suggest the faq/generate thresholds from a labelled EVAL_FILE, or from held-out FAQs.
+
+    EVAL_FILE (YAML) has `in_scope` ({query, faq}), `partial` ({query, faqs}) and `out_of_scope` (strings) lists;
+    FAQs are named by their question. bot/sample/eval.yaml is the example for the sample knowledge base.
+
+    Without EVAL_FILE, the knowledge base's own questions are split: held-out FAQs' questions are
+    out-of-scope queries; one held-out alternative question per kept FAQ is an in-scope query; the rest is
+    searched in a throwaway copy exactly as chat searches. The scores of `--repeats` splits are pooled
+    (training/holdout_calibration.py).
+    """
+    if eval_file is not None:
+        _thresholds_from_file(eval_file, target_precision)
+    else:
+        _thresholds_from_holdout(holdout, seed, repeats, target_precision)
+
+
+@click.command("calibrate", hidden=True)
+@click.argument("eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target-precision", default=0.95, show_default=True, help="Wanted precision of verbatim answers.")
+def calibrate(eval_file: Path, target_precision: float) -> None:
+    """Suggest HELPDESK_FAQ_THRESHOLD / HELPDESK_GENERATE_THRESHOLD from a labelled EVAL_FILE (YAML).
+
+    The former name of `helpdesk eval thresholds EVAL_FILE`, whose help describes the file.
+    """
+    _thresholds_from_file(eval_file, target_precision)
+
+
+def _thresholds_from_file(eval_file: Path, target_precision: float) -> None:
+    from training.calibration import calibrate as fit
+    from training.calibration import load_eval_set, score_queries
+
+    services = started_services(with_lm=False)
+
+    def best_hit(query: str) -> tuple[float, str]:
+        hits = services.knowledge.search(query, top_k=1)
+        return (hits[0].score, hits[0].faq.question) if hits else (0.0, "")
+
+    result = fit(score_queries(load_eval_set(eval_file), best_hit), target_precision)
+    click.echo(f"queries: {result.counts}")
+    _show_thresholds(result)
+
+
+def _thresholds_from_holdout(holdout: float, seed: int, repeats: int, target_precision: float) -> None:
+    from training.calibration import calibrate as fit
+    from training.calibration import score_queries
+    from training.holdout_calibration import holdout_split
+
+    faqs, _ = started_services(with_lm=False).knowledge.page(0, 10**9)
+    scored = []
+    for split_seed in range(seed, seed + repeats):
+        split = holdout_split(faqs, holdout, split_seed)
+        with _scratch_services() as services:
+            services.knowledge.create_many(split.kept)
+
+            def best_hit(query: str, services=services) -> tuple[float, str]:
+                hits = services.knowledge.search(query, top_k=1)
+                return (hits[0].score, hits[0].title) if hits else (0.0, "")
+
+            scored += score_queries(split.queries, best_hit)
+    result = fit(scored, target_precision)
+    click.echo(f"queries: {result.counts} (from {len(faqs)} FAQs, {holdout:.0%} held out, "
+               f"{repeats} splits from seed {seed})")
+    _show_thresholds(result)
+
+
+def _show_thresholds(result) -> None:
+    click.echo(f"top-1 accuracy (in scope): {result.top1_accuracy}")
+    click.echo(f"HELPDESK_FAQ_THRESHOLD={result.faq_threshold}  (precision {result.faq_precision}, "
+               f"answers {result.faq_coverage:.0%} of in-scope queries verbatim)")
+    click.echo(f"HELPDESK_GENERATE_THRESHOLD={result.generate_threshold}  (keeps {result.answerable_recall:.0%} of "
+               f"answerable queries, sends {result.out_of_scope_rejected:.0%} of out-of-scope ones to fallback)")
+
+
+@evaluate.command("generation")
+@click.argument("adapter", required=False)
+@click.option("--limit", type=int, default=None, help="Evaluate only this many test prompts.")
+@click.option("--max-new-tokens", type=int, default=None, help="Default: HELPDESK_MAX_NEW_TOKENS.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder; default data_dir/reports.")
+def eval_generation(adapter, limit, max_new_tokens, out) -> None:
+    """Base model vs ADAPTER (default: the newest) on its test split: JSON + Markdown report, scores on its card."""
+    from training.errors import TrainingError
+    from training.jobs import run_eval_generation
+
+    services = started_services(with_lm=True)
+    settings = services.settings
+    try:
+        report, json_path, md_path = run_eval_generation(
+            settings, services.generator, adapter, limit, max_new_tokens or settings.max_new_tokens,
+            out or settings.data_dir / "reports")
+    except TrainingError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(md_path.read_text().split("## First replies")[0].strip())
+    click.echo(f"\nReport: {md_path} and {json_path}")

@@ -1,0 +1,52 @@
+"""`helpdesk model list|promote`: the registry of trained models (training/registry.py)."""
+
+import click
+
+from training.errors import TrainingError
+
+
+@click.group()
+def model() -> None:
+    """List and promote trained models."""
+
+
+def _registry():
+    from bot.settings import get_settings
+    from training.registry import Registry
+
+    return Registry(get_settings().resolved_registry_dir)
+
+
+@model.command("list")
+@click.option("--kind", type=click.Choice(["lm", "embeddings"]), default=None)
+def model_list(kind) -> None:
+    """Registry entries, oldest first; * marks the promoted ones."""
+    from training.jobs import describe
+    from training.registry import KINDS
+
+    registry = _registry()
+    try:
+        cards = registry.entries(kind)
+        promoted = {each: registry.promoted_id(each) for each in KINDS}
+    except TrainingError as error:
+        raise click.ClickException(str(error)) from None
+    if not cards:
+        click.echo("No trained models yet: run `helpdesk train lm` or `helpdesk train embeddings`.")
+    for line in describe(cards, promoted):
+        click.echo(line)
+
+
+@model.command("promote")
+@click.argument("entry_id")
+@click.option("--force", is_flag=True, help="Promote even if it is worse on the gate metrics or not evaluated.")
+def model_promote(entry_id, force) -> None:
+    """Make ENTRY_ID the model `helpdesk serve` loads, if it is not worse than the current one."""
+    try:
+        promotion = _registry().promote(entry_id, force=force)
+    except TrainingError as error:
+        raise click.ClickException(str(error)) from None
+    if promotion.worse:
+        click.echo(f"Forced: worse than {promotion.compared_with} on {', '.join(promotion.worse)}.", err=True)
+    compared = f" (not worse than {promotion.compared_with})" if promotion.compared_with and not promotion.worse else ""
+    click.echo(f"Promoted {promotion.id}{compared}. Restart `helpdesk serve`, or swap the LM adapter live with "
+               "POST /admin/models/lm.")

@@ -1,0 +1,28 @@
+"""`helpdesk serve`: the HTTP server (bot/app.py), optionally with the sample knowledge base loaded."""
+
+from pathlib import Path
+
+import click
+
+from bot.cli.faq import import_faqs
+from bot.cli.startup import started_services
+
+SAMPLE_FAQS = Path(__file__).parent.parent / "sample" / "faqs.yaml"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--sample-kb", is_flag=True, help="Load the sample Nimbus Home FAQs (updates, never duplicates).")
+def serve(host: str, port: int, sample_kb: bool) -> None:
+    """Run the HTTP server (widget demo page at /, chat webhooks, admin API, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    services = started_services(with_lm=True)
+    if sample_kb:
+        import_faqs(services, SAMPLE_FAQS)
+    click.echo(f"Helpdesk bot on http://{host}:{port}  (chat widget demo: http://{host}:{port}/ , "
+               f"API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(services.settings, services), host=host, port=port, log_level="info")

@@ -1,0 +1,33 @@
+"""What the commands start from: offline defaults for the model libraries, and the started services.
+
+A leaf: it imports no command module, so every command module may import it.
+"""
+
+import os
+
+import click
+
+
+def offline_by_default() -> None:
+    # Models are embedded or local; never wait on a hub that locked-down servers cannot reach.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def started_services(*, with_lm: bool):
+    """The configured services, migrated, loaded and indexed; start-up problems become a clean CLI error.
+
+    `with_lm` is always spelled out: only the commands that generate (serve, chat, eval generation) load
+    the language model, the others skip its load time.
+    """
+    from bot.services import StartupError, build_services
+    from bot.settings import get_settings
+    from core.errors import ModelUnavailable
+
+    try:
+        services = build_services(get_settings())
+        services.start(with_lm=with_lm)
+    except (StartupError, ModelUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    return services
