@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep, require_admin
 from dialogue.inbox import ConversationView, Inbox
+from dialogue.records import ConversationStatus
 
 router = APIRouter(prefix="/admin/conversations", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -65,7 +66,7 @@ class AgentMessage(BaseModel):
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["bot", "handoff", "closed"]
+    status: ConversationStatus
 
 
 def get_inbox(services: ServicesDep) -> Inbox:
@@ -74,7 +75,7 @@ def get_inbox(services: ServicesDep) -> Inbox:
 
 @router.get("", response_model=ConversationPage)
 def list_conversations(inbox: Inbox = Depends(get_inbox),
-                       status_filter: Literal["bot", "handoff", "closed"] | None = Query(None, alias="status"),
+                       status_filter: ConversationStatus | None = Query(None, alias="status"),
                        offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)):
     views, count = inbox.page(status_filter, offset, limit)
     return ConversationPage(data=[ConversationOut.of(view) for view in views], count=count)

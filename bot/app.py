@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from bot import admin, admin_conversations, admin_documents, admin_knowledge, admin_models, feedback
+from bot import (
+    admin_audit, admin_conversations, admin_documents, admin_faqs, admin_models, admin_search, feedback,
+)
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
@@ -22,8 +24,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or get_settings()
     services = services or build_services(settings)
     channels = build_channels(settings, services)
-    supervisor = Supervisor(services.processes, channels, services.knowledge.jobs, settings.process_heartbeat_seconds,
-                            timedelta(hours=settings.recovery_max_age_hours), settings.recover_orphaned_work)
+    supervisor = Supervisor(services.processes, channels, services.knowledge.jobs,
+                            settings.process_heartbeat_seconds, timedelta(hours=settings.recovery_max_age_hours),
+                            settings.recover_orphaned_work)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,8 +67,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(widget.router)
     socketio.mount(app, services.manager, settings.socketio_metadata_key)
     app.include_router(feedback.router)
-    app.include_router(admin_knowledge.router)  # before admin: /admin/faqs/export must not match /admin/faqs/{id}
-    app.include_router(admin.router)
+    app.include_router(admin_faqs.router)
+    app.include_router(admin_search.router)
+    app.include_router(admin_audit.router)
     app.include_router(admin_documents.router)
     app.include_router(admin_conversations.router)
     app.include_router(admin_models.router)

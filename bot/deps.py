@@ -86,6 +86,5 @@ def require_role(role: Role):
 require_viewer = require_role(Role.viewer)
 require_editor = require_role(Role.editor)
 require_admin = require_role(Role.admin)
-ViewerDep = Annotated[Principal, Depends(require_viewer)]
 EditorDep = Annotated[Principal, Depends(require_editor)]
 AdminDep = Annotated[Principal, Depends(require_admin)]

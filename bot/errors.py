@@ -21,6 +21,16 @@ from retrieval.jobs import JobNotFound
 
 log = logging.getLogger(__name__)
 
+_UNEXPECTED = "Internal error while handling the request; it is in the server log."
+_UNEXPECTED_MESSAGE_KEPT = _UNEXPECTED + " What you sent was recorded and can be retried."
+
+
+def stores_message_first(endpoint):
+    """Marks a chat route whose message the dialogue manager commits before anything else runs
+    (dialogue/manager.py), so that its 500 answer may say the message was kept. No other route may say so."""
+    endpoint.stores_message_first = True
+    return endpoint
+
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MessageTooLong)
@@ -64,8 +74,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {"detail": "Internal error while handling the request; it is in the server log. "
-                       "What you sent was recorded and can be retried."},
-            status.HTTP_500_INTERNAL_SERVER_ERROR,
-        )
+        kept = getattr(request.scope.get("endpoint"), "stores_message_first", False)
+        return JSONResponse({"detail": _UNEXPECTED_MESSAGE_KEPT if kept else _UNEXPECTED},
+                            status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from dialogue.records import ChannelIdentityRecord, ConversationRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, ConversationStatus
 
 
 def open_conversation_id(sessions: sessionmaker, channel: str, external_id: str) -> int | None:
@@ -13,7 +13,7 @@ def open_conversation_id(sessions: sessionmaker, channel: str, external_id: str)
             select(ConversationRecord.id)
             .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
             .where(ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id,
-                   ConversationRecord.channel == channel, ConversationRecord.status != "closed")
+                   ConversationRecord.channel == channel, ConversationRecord.status != ConversationStatus.CLOSED)
             .order_by(ConversationRecord.id.desc())
             .limit(1)
         )

@@ -8,10 +8,9 @@ from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
 from dialogue.errors import ConversationClosed, ConversationNotFound
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
-
-STATUSES = ("bot", "handoff", "closed")
-
+from dialogue.records import (
+    ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
+)
 
 @dataclass(frozen=True)
 class TurnView:
@@ -41,7 +40,7 @@ class Inbox:
     def __init__(self, sessions: sessionmaker):
         self.sessions = sessions
 
-    def page(self, status: str | None, offset: int, limit: int) -> tuple[list[ConversationView], int]:
+    def page(self, status: ConversationStatus | None, offset: int, limit: int) -> tuple[list[ConversationView], int]:
         """Newest activity first, without turns."""
         with self.sessions() as session:
             query = select(ConversationRecord)
@@ -63,9 +62,9 @@ class Inbox:
         """
         with self.sessions() as session:
             conversation = self._conversation(session, conversation_id)
-            if conversation.status == "closed":
+            if conversation.status == ConversationStatus.CLOSED:
                 raise ConversationClosed(f"Conversation {conversation_id} is closed; the customer has moved on.")
-            conversation.status = "handoff"
+            conversation.set_status(ConversationStatus.HANDOFF)
             conversation.last_activity_at = utcnow()
             turn = TurnRecord(conversation_id=conversation_id, role="agent", text=text, kind="agent",
                               metadata_={"agent": agent})
@@ -73,11 +72,10 @@ class Inbox:
             session.commit()
             return _turn_view(turn), conversation.channel
 
-    def set_status(self, conversation_id: int, status: str) -> ConversationView:
+    def set_status(self, conversation_id: int, status: ConversationStatus) -> ConversationView:
         with self.sessions() as session:
             conversation = self._conversation(session, conversation_id)
-            conversation.status = status
-            conversation.closed_at = utcnow() if status == "closed" else None
+            conversation.set_status(status)
             session.commit()
             return self._view(session, conversation, with_turns=False)
 

@@ -56,7 +56,8 @@ def converted_gguf(gguf: Path, target: Path) -> Path:
 
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        # A GGUF-loaded model refuses save_pretrained while it still carries its quantizer (see STACK-NOTES).
+        # The weights are already dequantized to float32, but transformers refuses save_pretrained on a model
+        # that still carries its GGUF quantizer ("quantized with gguf and is not serializable").
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config

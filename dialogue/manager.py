@@ -24,6 +24,7 @@ from dialogue.profile import (
     acknowledge, answer_profile_question, asked_profile_field, extract_profile, is_only_self_description,
 )
 from dialogue.prompt import HistoryTurn, build_prompt
+from dialogue.records import ConversationStatus
 from dialogue.store import ConversationStore, OpenedTurn
 from retrieval.knowledge_base import Hit, KnowledgeBase
 
@@ -80,7 +81,7 @@ class DialogueManager:
         self._locks = _KeyedLocks()
         # Answers wait on the one LM; with the loop's default pool (cores + 4 threads) a few customers
         # waiting for generations left FAQ answers queued behind them. Waiting threads are cheap.
-        self._workers = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="answer")
+        self._answer_threads = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="answer")
         self._answering: set[asyncio.Task] = set()  # streamed answers run on even if their reader leaves
 
     def validate(self, text: str) -> str:
@@ -96,7 +97,7 @@ class DialogueManager:
         async with self._locks.hold((message.channel, message.sender_id)):
             # Database and model work happens in a thread so that no conversation blocks the others.
             return await asyncio.get_running_loop().run_in_executor(
-                self._workers, self._respond, message, text, None)
+                self._answer_threads, self._respond, message, text, None)
 
     def respond_stream(self, message: InboundMessage) -> AsyncIterator[ReplyEvent]:
         """Answer like `respond`, yielding the LM's text as it is written, then the final replies.
@@ -115,7 +116,8 @@ class DialogueManager:
         async def answer() -> None:
             try:
                 async with self._locks.hold((message.channel, message.sender_id)):
-                    replies = await loop.run_in_executor(self._workers, self._respond, message, text, on_text)
+                    replies = await loop.run_in_executor(self._answer_threads, self._respond, message, text,
+                                                         on_text)
             except Exception:
                 log.exception("Answering a message of %s on %s failed", message.sender_id, message.channel)
                 events.put_nowait(_Finished(failed=True))
@@ -143,9 +145,9 @@ class DialogueManager:
             return Reply(answer, kind, turn.conversation_id, sources or [])
 
         if _RESTART.match(text):
-            self.store.set_status(turn.conversation_id, "closed")
+            self.store.set_status(turn.conversation_id, ConversationStatus.CLOSED)
             return reply(ReplyKind.ACTION, RESTARTED_TEXT), None
-        if turn.conversation_status == "handoff":
+        if turn.conversation_status == ConversationStatus.HANDOFF:
             return reply(ReplyKind.HANDOFF, WAITING_FOR_AGENT_TEXT), None
 
         update = extract_profile(text)
@@ -157,7 +159,7 @@ class DialogueManager:
         if asked := asked_profile_field(text):
             return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id))), None
         if wants_person(text):
-            self.store.set_status(turn.conversation_id, "handoff")
+            self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
             return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None
         if _GREETING.match(text):
             name = self.store.profile(turn.user_id).name

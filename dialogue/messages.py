@@ -33,6 +33,15 @@ class Source:
     url: str | None = None  # the page or file a document passage comes from
     snippet: str | None = None  # the text the reply was generated from
 
+    def to_record(self) -> dict[str, Any]:
+        """The stored form, one item of a bot turn's `sources` JSON: id, title, and kind when set (it tells
+        document chunk ids from FAQ ids). url and snippet are not kept: the ids lead back to them."""
+        return {"id": self.id, "title": self.title, **({"kind": self.kind} if self.kind else {})}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Source":
+        return cls(id=record["id"], title=record["title"], kind=record.get("kind"))
+
 
 @dataclass(frozen=True)
 class Reply:

@@ -1,11 +1,20 @@
 """What the dialogue manager stores: customers, their channel identities, conversations and turns."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.database import Base, utcnow
+
+
+class ConversationStatus(StrEnum):
+    """Who has a conversation; stored as its value in `conversations.status`."""
+
+    BOT = "bot"  # the bot answers
+    HANDOFF = "handoff"  # a person was asked for: the bot stays quiet until an agent hands it back
+    CLOSED = "closed"  # ended (/restart, idle timeout, an agent): the customer's next message opens a new one
 
 
 class UserRecord(Base):
@@ -44,11 +53,17 @@ class ConversationRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(40))
-    # "bot" while the bot answers, "handoff" once a person is asked for, "closed" at the end.
-    status: Mapped[str] = mapped_column(String(16), default="bot", index=True)
+    # A ConversationStatus value; change it with set_status.
+    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.BOT, index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def set_status(self, status: ConversationStatus) -> None:
+        """The one way a status changes: `closed_at` is set when the conversation closes, cleared when it
+        is reopened (an agent handing a closed conversation back to the bot)."""
+        self.status = status
+        self.closed_at = utcnow() if status == ConversationStatus.CLOSED else None
 
 
 class TurnRecord(Base):

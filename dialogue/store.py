@@ -11,14 +11,16 @@ from core.database import utcnow
 from dialogue.errors import TurnNotFound
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.profile import Profile, ProfileUpdate
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import (
+    ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
+)
 
 
 @dataclass(frozen=True)
 class OpenedTurn:
     user_id: int
     conversation_id: int
-    conversation_status: str
+    conversation_status: ConversationStatus
     turn_id: int
     replayed: bool = False  # the message was recorded before (same message_id): a replay after a crash
 
@@ -74,8 +76,7 @@ class ConversationStore:
                 if record.role == "user":
                     return None
                 if record.role == "bot":
-                    sources = [Source(id=source["id"], title=source["title"], kind=source.get("kind"))
-                               for source in record.sources or []]
+                    sources = [Source.from_record(source) for source in record.sources or []]
                     return Reply(record.text, ReplyKind(record.kind), turn.conversation_id, sources,
                                  turn_id=record.id)
         return None
@@ -103,15 +104,15 @@ class ConversationStore:
         conversation = session.scalar(
             select(ConversationRecord)
             .where(ConversationRecord.user_id == user_id, ConversationRecord.channel == channel,
-                   ConversationRecord.status != "closed")
+                   ConversationRecord.status != ConversationStatus.CLOSED)
             .order_by(ConversationRecord.id.desc())
         )
         now = utcnow()
         if conversation is not None and _aware(conversation.last_activity_at) + self.conversation_timeout < now:
-            conversation.status, conversation.closed_at = "closed", now
+            conversation.set_status(ConversationStatus.CLOSED)
             conversation = None
         if conversation is None:
-            conversation = ConversationRecord(user_id=user_id, channel=channel, status="bot")
+            conversation = ConversationRecord(user_id=user_id, channel=channel, status=ConversationStatus.BOT)
             session.add(conversation)
             session.flush()
         return conversation
@@ -160,12 +161,9 @@ class ConversationStore:
             user.updated_at = utcnow()
             session.commit()
 
-    def set_status(self, conversation_id: int, status: str) -> None:
+    def set_status(self, conversation_id: int, status: ConversationStatus) -> None:
         with self.sessions() as session:
-            conversation = session.get(ConversationRecord, conversation_id)
-            conversation.status = status
-            if status == "closed":
-                conversation.closed_at = utcnow()
+            session.get(ConversationRecord, conversation_id).set_status(status)
             session.commit()
 
     def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None) -> int:
@@ -173,9 +171,7 @@ class ConversationStore:
         with self.sessions() as session:
             turn = TurnRecord(
                 conversation_id=reply.conversation_id, role="bot", text=reply.text, kind=reply.kind.value,
-                # `kind` tells document chunk ids from FAQ ids on generated replies.
-                sources=[{"id": source.id, "title": source.title, **({"kind": source.kind} if source.kind else {})}
-                         for source in reply.sources],
+                sources=[source.to_record() for source in reply.sources],
                 latency_ms=latency_ms, model_id=model_id,
             )
             session.add(turn)

@@ -83,3 +83,19 @@ def test_hit_testing_uses_the_chat_thresholds(client, admin_headers):
     assert search("Give me a recipe for vegetarian lasagne")["decision"] == "fallback"
     partial = search("If I return my Nimbus Cam, how long until the money is back on my card?")
     assert partial["decision"] == "generate"
+
+
+def test_a_crash_on_an_admin_route_hides_the_trace_and_claims_nothing_was_recorded(services, admin_headers):
+    from bot.deps import get_knowledge
+
+    class CrashingKnowledge:
+        def page(self, offset, limit):
+            raise RuntimeError("disk full (simulated)")
+
+    app = create_app(services.settings, services)
+    app.dependency_overrides[get_knowledge] = CrashingKnowledge
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/admin/faqs", headers=admin_headers)
+    assert response.status_code == 500
+    assert "disk full" not in response.text and "server log" in response.json()["detail"]
+    assert "recorded" not in response.json()["detail"]  # only chat routes store what was sent first

@@ -38,15 +38,15 @@ class PendingParts:
 
 
 class Ledger:
-    def __init__(self, sessions: sessionmaker, owner: str, workers: int = 2):
+    def __init__(self, sessions: sessionmaker, owner: str, threads: int = 2):
         self.sessions = sessions
-        self.owner = owner  # this process's id in the `workers` table, written on what it takes on
-        self._workers = workers
+        self.owner = owner  # this process's id in the process registry, written on what it takes on
+        self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
 
     async def _run(self, work: Callable[[], T]) -> T:
         if self._pool is None:  # made on first use, so an app can be started again after `close`
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="channel-ledger")
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="channel-ledger")
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     def close(self) -> None:

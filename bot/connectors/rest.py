@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from bot.deps import ManagerDep
+from bot.errors import stores_message_first
 from dialogue.manager import ReplyEvent, ReplyFailed
 from dialogue.messages import InboundMessage, Reply
 
@@ -59,6 +60,7 @@ _STREAMED = {"application/x-ndjson": {
 
 
 @router.post("/webhook", response_model=list[RestReply], responses={200: {"content": _STREAMED}})
+@stores_message_first
 async def webhook(
     body: RestMessage,
     manager: ManagerDep,

@@ -36,10 +36,6 @@ def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class TelegramApiError(Exception):
-    """A Bot API call failed; carries what the API said."""
-
-
 class TelegramApi:
     """The few Bot API methods the bot uses, over httpx; the base URL is a setting for local test servers."""
 

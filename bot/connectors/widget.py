@@ -23,7 +23,7 @@ from bot.deps import KnowledgeDep, ManagerDep, ServicesDep, SettingsDep
 from dialogue.history import open_conversation_id
 from dialogue.inbox import Inbox
 from dialogue.manager import ReplyEvent, ReplyFailed, TextDelta
-from dialogue.messages import InboundMessage
+from dialogue.messages import InboundMessage, Source
 from retrieval.errors import FaqNotFound
 
 CHANNEL = "widget"
@@ -105,7 +105,8 @@ def history(sender: Annotated[str, Query(pattern=SENDER_PATTERN)], services: Ser
     view = Inbox(services.sessions).get(conversation_id)
     return HistoryOut(conversation_id=view.id, status=view.status, turns=[
         PastTurnOut(turn_id=turn.id, role=turn.role, text=turn.text, kind=turn.kind, feedback=turn.feedback,
-                    sources=[SourceOut(id=s["id"], title=s["title"]) for s in turn.sources])
+                    sources=[SourceOut(id=source.id, title=source.title)
+                             for source in map(Source.from_record, turn.sources)])
         for turn in view.turns[-HISTORY_TURNS:]
     ])
 

@@ -1,24 +1,56 @@
-"""The admin API for bulk FAQ import/export (CSV, JSON, YAML) and the audit log of knowledge changes."""
+"""The admin API for FAQs: list, create, read, replace, delete, and bulk import/export (CSV, JSON, YAML).
+
+Every change goes through `retrieval.knowledge_base.KnowledgeBase`, which stores it, logs it for the
+other processes' indexes and updates this process's index before answering (docs/architecture.md).
+"""
 
 import tempfile
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
-from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from bot.deps import AdminDep, EditorDep, KnowledgeDep, ServicesDep, require_viewer
-from retrieval.audit import audit_page
+from bot.deps import EditorDep, KnowledgeDep, require_viewer
 from retrieval.faq_files import FORMATS, UnreadableFaqFile, read_faq_file, write_faq_file
+from retrieval.faqs import Faq, make_draft
 from retrieval.knowledge_base import UpsertReport
 
-router = APIRouter(prefix="/admin", tags=["admin: bulk and audit"], dependencies=[Depends(require_viewer)])
+# Any key may read; changes need the editor role (bot/api_keys.py).
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
 
 _MEDIA = {".csv": "text/csv", ".json": "application/json", ".yaml": "application/yaml"}
 _MAX_IMPORT_BYTES = 20_000_000
 _BATCH = 64
+
+
+class FaqIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=20000)
+    alt_questions: list[str] = Field(default_factory=list, max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class FaqOut(BaseModel):
+    id: int
+    question: str
+    answer: str
+    alt_questions: list[str]
+    tags: list[str]
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, faq: Faq) -> "FaqOut":
+        return cls(**faq.__dict__)
+
+
+class FaqPage(BaseModel):
+    data: list[FaqOut]
+    count: int
 
 
 class RowErrorOut(BaseModel):
@@ -34,20 +66,18 @@ class ImportOut(BaseModel):
     errors: list[RowErrorOut] = Field(description="rows that were skipped; every other row was imported")
 
 
-class AuditOut(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str
-    details: dict[str, Any]
+@router.get("/faqs", response_model=FaqPage)
+def list_faqs(knowledge: KnowledgeDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+    faqs, count = knowledge.page(offset, limit)
+    return FaqPage(data=[FaqOut.of(faq) for faq in faqs], count=count)
 
 
-class AuditPage(BaseModel):
-    data: list[AuditOut]
-    count: int
+@router.post("/faqs", response_model=FaqOut, status_code=status.HTTP_201_CREATED)
+def create_faq(body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
+    return FaqOut.of(knowledge.create(make_draft(**body.model_dump()), actor=editor.name))
 
 
+# The fixed paths come before /faqs/{faq_id}, which would otherwise take "import" and "export" for ids.
 @router.post("/faqs/import", response_model=ImportOut)
 def import_faqs(knowledge: KnowledgeDep, editor: EditorDep,
                 file: UploadFile = File(description="CSV, JSON or YAML; the format follows the file extension")):
@@ -88,10 +118,17 @@ def export_faqs(knowledge: KnowledgeDep, format: Literal["csv", "json", "yaml"] 
                     headers={"Content-Disposition": f'attachment; filename="faqs.{format}"'})
 
 
-@router.get("/audit", response_model=AuditPage)
-def audit_log(services: ServicesDep, _: AdminDep, offset: int = Query(0, ge=0),
-              limit: int = Query(100, ge=1, le=1000), actor: str | None = None,
-              action: str | None = Query(None, description="prefix, e.g. `faq.` or `document.delete`")):
-    """Knowledge changes, newest first: who (key name or bootstrap-admin), when, what."""
-    entries, count = audit_page(services.sessions, offset, limit, actor, action)
-    return AuditPage(data=[AuditOut(**entry.__dict__) for entry in entries], count=count)
+@router.get("/faqs/{faq_id}", response_model=FaqOut)
+def get_faq(faq_id: int, knowledge: KnowledgeDep):
+    return FaqOut.of(knowledge.get(faq_id))
+
+
+@router.put("/faqs/{faq_id}", response_model=FaqOut)
+def replace_faq(faq_id: int, body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
+    return FaqOut.of(knowledge.update(faq_id, make_draft(**body.model_dump()), actor=editor.name))
+
+
+@router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_faq(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep) -> Response:
+    knowledge.delete(faq_id, actor=editor.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,47 +1,17 @@
-"""The admin API: FAQ maintenance and hit testing, behind the admin bearer token."""
+"""The admin API's hit testing: what search finds for a query, with every retriever's score, and the
+decision chat would take on it (the same thresholds)."""
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.deps import EditorDep, KnowledgeDep, ManagerDep, require_viewer
+from bot.deps import KnowledgeDep, ManagerDep, require_viewer
 from dialogue.policy import decide
-from retrieval.faqs import Faq, make_draft
 from retrieval.knowledge_base import Hit, SearchFilter
 
-# Any key may read; changes need the editor role (bot/api_keys.py).
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
-
-
-class FaqIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    question: str = Field(min_length=1, max_length=2000)
-    answer: str = Field(min_length=1, max_length=20000)
-    alt_questions: list[str] = Field(default_factory=list, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-
-
-class FaqOut(BaseModel):
-    id: int
-    question: str
-    answer: str
-    alt_questions: list[str]
-    tags: list[str]
-    version: int
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, faq: Faq) -> "FaqOut":
-        return cls(**faq.__dict__)
-
-
-class FaqPage(BaseModel):
-    data: list[FaqOut]
-    count: int
 
 
 class SearchIn(BaseModel):
@@ -81,33 +51,6 @@ class SearchOut(BaseModel):
     hits: list[SearchHit]
     decision: str = Field(description="faq | generate | fallback, with the thresholds chat uses")
     thresholds: dict[str, float]
-
-
-@router.get("/faqs", response_model=FaqPage)
-def list_faqs(knowledge: KnowledgeDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
-    faqs, count = knowledge.page(offset, limit)
-    return FaqPage(data=[FaqOut.of(faq) for faq in faqs], count=count)
-
-
-@router.post("/faqs", response_model=FaqOut, status_code=status.HTTP_201_CREATED)
-def create_faq(body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
-    return FaqOut.of(knowledge.create(make_draft(**body.model_dump()), actor=editor.name))
-
-
-@router.get("/faqs/{faq_id}", response_model=FaqOut)
-def get_faq(faq_id: int, knowledge: KnowledgeDep):
-    return FaqOut.of(knowledge.get(faq_id))
-
-
-@router.put("/faqs/{faq_id}", response_model=FaqOut)
-def replace_faq(faq_id: int, body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
-    return FaqOut.of(knowledge.update(faq_id, make_draft(**body.model_dump()), actor=editor.name))
-
-
-@router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_faq(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep) -> Response:
-    knowledge.delete(faq_id, actor=editor.name)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/search", response_model=SearchOut)
