@@ -61,7 +61,7 @@ def scores(embed, index_rows, query_rows, fresh_rows) -> tuple[float, float]:
     return top1(query_rows), top1(fresh_rows)
 
 
-def main() -> None:
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     defaults = EmbeddingTrainingArguments()
@@ -77,7 +77,11 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="also save the fine-tuned model here")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads; 1 is several times faster than 2 on a CPU shared with other jobs")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = parse_options()
 
     import torch
     from sentence_transformers import SentenceTransformer

@@ -116,6 +116,18 @@ def tokenize_all(tokenizer, examples: list[Example], max_tokens: int) -> list[di
     return kept
 
 
+def tokenized_splits(tokenizer, dataset: Dataset) -> tuple[list[dict], list[dict]]:
+    """(train, validation) rows that fit in the dataset's token limit; a run needs some training rows."""
+    max_tokens = dataset.options.max_tokens
+    train_rows = tokenize_all(tokenizer, dataset.splits["train"], max_tokens)
+    validation_rows = tokenize_all(tokenizer, dataset.splits["validation"], max_tokens)
+    if not train_rows:
+        raise DatasetError(f"No training example fits in {max_tokens} tokens; raise --max-tokens.")
+    if not validation_rows:
+        log.warning("The validation split is empty: no validation loss and no early stopping for this run.")
+    return train_rows, validation_rows
+
+
 # -- the run -------------------------------------------------------------------------------------------------
 
 def run_key(base_model: str, args: LmTrainingArguments, dataset: Dataset) -> str:
@@ -129,6 +141,16 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(checkpoints, key=lambda p: int(p.name.split("-")[1]), default=None)
 
 
+def resume_point(run_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint to continue from; without one (or with `resume` off) the run folder starts empty."""
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if checkpoint is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        log.info("Resuming from %s", checkpoint)
+    return checkpoint
+
+
 def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrainingArguments,
              registry: Registry, runs_dir: Path, *, resume: bool = True, callbacks: list | None = None,
              show_progress: bool = True) -> TrainedAdapter:
@@ -140,21 +162,9 @@ def train_lm(dataset: Dataset, base_path: Path, base_model_id: str, args: LmTrai
     device = choose_device(args.device)
     set_seed(args.seed)
     tokenizer = load_tokenizer(base_path)
-    max_tokens = dataset.options.max_tokens
-    train_rows = tokenize_all(tokenizer, dataset.splits["train"], max_tokens)
-    validation_rows = tokenize_all(tokenizer, dataset.splits["validation"], max_tokens)
-    if not train_rows:
-        raise DatasetError(f"No training example fits in {max_tokens} tokens; raise --max-tokens.")
-    if not validation_rows:
-        log.warning("The validation split is empty: no validation loss and no early stopping for this run.")
-
-    # where to resume from
+    train_rows, validation_rows = tokenized_splits(tokenizer, dataset)
     run_dir = runs_dir / f"lm-{run_key(base_model_id, args, dataset)}"
-    checkpoint = latest_checkpoint(run_dir) if resume else None
-    if checkpoint is None:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    else:
-        log.info("Resuming from %s", checkpoint)
+    checkpoint = resume_point(run_dir, resume)
 
     # model and loop
     model = load_model_for_training(base_path, device, args.lora)

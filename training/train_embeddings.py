@@ -242,7 +242,6 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
     """
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import get_linear_schedule_with_warmup
 
     groups = check_groups(groups)
@@ -250,25 +249,7 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     model = SentenceTransformer(model_path, device=device)
-    parameters = [{"params": list(model.parameters()), "lr": args.learning_rate}]
-    if args.loss == "proxy":
-        label_ids, centroids = group_centroids(model, groups)
-        proxy_loss = ProxyMarginLoss(centroids.to(device), label_ids, args.scale, args.margin)
-        parameters.append({"params": [proxy_loss.proxies], "lr": args.proxy_learning_rate, "weight_decay": 0.0})
-        epoch = lambda: group_batches(groups, args.batch_size, args.texts_per_group, rng)
-
-        def batch_loss(batch):
-            texts, labels = zip(*batch)
-            embeddings = model(_on(model.preprocess(list(texts)), device))["sentence_embedding"]
-            return proxy_loss(embeddings, labels)
-    else:
-        # Both texts are customer questions, so the loss runs both ways (question → paraphrase and back).
-        mnrl = MultipleNegativesRankingLoss(model, scale=args.scale, directions=("query_to_doc", "doc_to_query"))
-        epoch = lambda: epoch_batches(groups, args.batch_size, rng)
-
-        def batch_loss(batch):
-            return mnrl([_on(model.preprocess(list(texts)), device) for texts in zip(*batch)], None)
-
+    parameters, epoch, batch_loss = _objective(model, groups, args, device, rng)
     texts_per_item = 2 if args.loss == "mnrl" else 1  # an mnrl batch item is a pair
     texts_per_epoch = sum(len(texts) for texts in groups.values()) * texts_per_item
     steps_per_epoch = len(epoch())
@@ -303,6 +284,33 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
     stats = EmbeddingTrainingStats(steps=step, texts=texts_seen, seconds=round(time.perf_counter() - started, 1),
                                    final_loss=round(loss_value, 4), device=device)
     return model, stats
+
+
+def _objective(model, groups: Mapping[str, Sequence[str]], args: EmbeddingTrainingArguments, device: str,
+               rng: random.Random) -> tuple[list[dict], Callable[[], list], Callable]:
+    """What `args.loss` trains: (optimizer parameter groups, one epoch's batches, the loss of a batch)."""
+    parameters = [{"params": list(model.parameters()), "lr": args.learning_rate}]
+    if args.loss == "proxy":
+        label_ids, centroids = group_centroids(model, groups)
+        proxy_loss = ProxyMarginLoss(centroids.to(device), label_ids, args.scale, args.margin)
+        parameters.append({"params": [proxy_loss.proxies], "lr": args.proxy_learning_rate, "weight_decay": 0.0})
+
+        def batch_loss(batch):
+            texts, labels = zip(*batch)
+            embeddings = model(_on(model.preprocess(list(texts)), device))["sentence_embedding"]
+            return proxy_loss(embeddings, labels)
+
+        return parameters, lambda: group_batches(groups, args.batch_size, args.texts_per_group, rng), batch_loss
+
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    # Both texts are customer questions, so the loss runs both ways (question → paraphrase and back).
+    mnrl = MultipleNegativesRankingLoss(model, scale=args.scale, directions=("query_to_doc", "doc_to_query"))
+
+    def pair_loss(batch):
+        return mnrl([_on(model.preprocess(list(texts)), device) for texts in zip(*batch)], None)
+
+    return parameters, lambda: epoch_batches(groups, args.batch_size, rng), pair_loss
 
 
 def _on(features: dict, device: str) -> dict:
