@@ -102,7 +102,7 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
                                          config.max_upload_bytes)
-        self.jobs = JobRunner(sessions, owner)  # owner: this process in the `workers` table
+        self.jobs = JobRunner(sessions, owner)  # owner: this process in the registry (core/processes.py)
 
     def sync_index(self) -> SyncReport:
         return self.index.sync()
