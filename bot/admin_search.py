@@ -1,5 +1,7 @@
-"""The admin API's hit testing: what search finds for a query, with every retriever's score, and the
-decision chat would take on it (the same thresholds)."""
+"""The admin API's hit testing: what search finds for a query, and what chat would decide on it.
+
+Each hit carries every retriever's score; the decision uses the very thresholds chat decides with.
+"""
 
 from dataclasses import replace
 from typing import Literal

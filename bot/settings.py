@@ -1,3 +1,5 @@
+"""Every setting an operator can change, in one pydantic class read from `HELPDESK_*` variables or `.env`."""
+
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
