@@ -10,11 +10,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import (
-    admin_audit, admin_conversations, admin_documents, admin_faqs, admin_models, admin_search, feedback,
+    admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights, admin_models,
+    admin_search, console, feedback,
 )
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.errors import install_error_handlers
+from bot.gaps import GapFinder
 from bot.recovery import Supervisor
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.state.channels = channels
     app.state.supervisor = supervisor
+    app.state.gap_finder = GapFinder(services.sessions, services.knowledge)
     install_error_handlers(app)
 
     @app.get("/health", tags=["ops"])
@@ -73,6 +76,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(admin_documents.router)
     app.include_router(admin_conversations.router)
     app.include_router(admin_models.router)
+    app.include_router(admin_assist.router)
+    app.include_router(admin_insights.router)
+    app.include_router(console.me_router)
+    app.include_router(console.router)
     # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
     # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
