@@ -1,0 +1,135 @@
+// Analytics (figures and charts per day) and knowledge gaps.
+import { $, api, h, percent, seconds, when } from "/console/api.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const KPIS = [
+  ["conversations", "Conversations", String],
+  ["messages", "Customer messages", String],
+  ["resolution_rate", "Resolution rate", percent],
+  ["handoff_rate", "Handoff rate", percent],
+  ["fallback_rate", "Fallback rate", percent],
+  ["csat", "Thumbs up share (CSAT)", percent],
+  ["median_first_bot_reply_seconds", "Median first bot reply", seconds],
+  ["median_first_agent_reply_seconds", "Median first agent reply after handoff", seconds],
+];
+
+export class Analytics {
+  constructor() {
+    const today = new Date();
+    const from = new Date(today.getTime() - 29 * 86400000);
+    $("an-to").value = today.toISOString().slice(0, 10);
+    $("an-from").value = from.toISOString().slice(0, 10);
+    $("analytics-form").onsubmit = (event) => { event.preventDefault(); this.load(); };
+  }
+
+  show() { this.load(); }
+
+  async load() {
+    const query = new URLSearchParams({ from: $("an-from").value, to: $("an-to").value });
+    if ($("an-channel").value) query.set("channel", $("an-channel").value);
+    $("analytics-error").textContent = "";
+    try {
+      this.render(await api(`/admin/analytics?${query}`));
+    } catch (error) {
+      $("analytics-error").textContent = error.message;
+    }
+  }
+
+  render(report) {
+    $("kpis").replaceChildren(...KPIS.map(([field, label, format]) => h("div", { class: "kpi", "data-field": field },
+      h("span", { class: "kpi-value" }, format(report[field])), h("span", { class: "kpi-label" }, label))),
+    h("div", { class: "kpi", "data-field": "thumbs" },
+      h("span", { class: "kpi-value" }, `${report.thumbs_up} / ${report.thumbs_down}`),
+      h("span", { class: "kpi-label" }, "Thumbs up / down")));
+    const days = report.days;
+    $("chart-volume").replaceChildren(bars(days.map((d) => d.conversations), days, (v) => String(v),
+      `Conversations per day from ${report.from} to ${report.to}, ${report.conversations} in all`));
+    $("chart-rates").replaceChildren(bars(days.map((d) => d.handoff_rate), days, percent,
+      `Handoff rate per day, ${percent(report.handoff_rate)} over the period`, "handoff"),
+    bars(days.map((d) => d.fallback_rate), days, percent,
+      `Fallback rate per day, ${percent(report.fallback_rate)} over the period`, "fallback"));
+    $("channels-table").replaceChildren(table(report.channels, "channel", "Channel"));
+    $("days-table").replaceChildren(table(days, "date", "Day"));
+  }
+}
+
+function bars(values, days, format, label, tone = "volume") {
+  const width = 600;
+  const height = 140;
+  const top = Math.max(...values.map((v) => v || 0), tone === "volume" ? 1 : 0.01);
+  const step = width / Math.max(values.length, 1);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 18}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  svg.setAttribute("class", `chart chart-${tone}`);
+  values.forEach((value, index) => {
+    const barHeight = value ? Math.max((value / top) * height, 2) : 0;
+    const rect = document.createElementNS(SVG, "rect");
+    rect.setAttribute("x", String(index * step + step * 0.15));
+    rect.setAttribute("y", String(height - barHeight));
+    rect.setAttribute("width", String(step * 0.7));
+    rect.setAttribute("height", String(barHeight));
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${days[index].date}: ${value === null ? "no data" : format(value)}`;
+    rect.append(title);
+    svg.append(rect);
+  });
+  for (const index of [0, values.length - 1]) {
+    const text = document.createElementNS(SVG, "text");
+    text.setAttribute("x", String(index === 0 ? 0 : width));
+    text.setAttribute("y", String(height + 14));
+    text.setAttribute("text-anchor", index === 0 ? "start" : "end");
+    text.textContent = days[index]?.date.slice(5) || "";
+    svg.append(text);
+  }
+  return svg;
+}
+
+function table(rows, key, title) {
+  if (!rows.length) return h("p", { class: "muted" }, "No conversations in this period.");
+  const columns = [[key, title, String], ["conversations", "Conv.", String], ["messages", "Msgs", String],
+    ["resolution_rate", "Resolved", percent], ["handoff_rate", "Handoff", percent], ["fallback_rate", "Fallback", percent],
+    ["thumbs_up", "👍", String], ["thumbs_down", "👎", String]];
+  return h("div", { class: "scroll" }, h("table", {},
+    h("thead", {}, h("tr", {}, columns.map(([, name]) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([field, , format]) => h("td", {}, format(row[field]))))))));
+}
+
+export class Gaps {
+  constructor(createFaq) {
+    this.createFaq = createFaq;
+    $("gap-status").onchange = () => this.load();
+  }
+
+  show() { this.load(); }
+
+  async load() {
+    $("gaps-error").textContent = "";
+    $("gaps").setAttribute("aria-busy", "true");
+    try {
+      const page = await api(`/admin/gaps?status=${$("gap-status").value}`);
+      $("gap-count").textContent = `(${page.open} open, ${page.closed} closed)`;
+      $("gaps").replaceChildren(...(page.data.length ? page.data.map((gap) => this.item(gap))
+        : [h("li", { class: "muted" }, "No gaps here.")]));
+    } catch (error) {
+      $("gaps-error").textContent = error.message;
+    } finally {
+      $("gaps").setAttribute("aria-busy", "false");
+    }
+  }
+
+  item(gap) {
+    const reasons = Object.entries(gap.reasons).filter(([, n]) => n).map(([name, n]) => `${n} ${name.replace("_", "-")}`);
+    const people = `${gap.count} customer${gap.count === 1 ? "" : "s"}`;
+    return h("li", { class: `gap card gap-${gap.status}`, "data-id": gap.id },
+      h("div", { class: "row" }, h("h3", {}, `${people} · ${gap.messages} question${gap.messages === 1 ? "" : "s"}`),
+        gap.status === "open"
+          ? h("button", { type: "button", "data-needs": "editor", disabled: document.body.dataset.role === "viewer",
+                          "aria-label": `Create an FAQ for: ${gap.questions[0]}`, onclick: () => this.createFaq(gap) },
+              "Create FAQ")
+          : h("span", { class: "closed" }, `Answered by FAQ ${gap.answered_by.map((id) => `#${id}`).join(", ")}`)),
+      h("p", { class: "muted small" }, `${reasons.join(", ")} · last asked ${when(gap.last_asked)}`),
+      h("ul", { class: "questions" }, gap.questions.map((question) => h("li", {}, question))));
+  }
+}
