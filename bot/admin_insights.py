@@ -35,7 +35,7 @@ class GapOut(BaseModel):
     first_asked: datetime
     last_asked: datetime
     status: Literal["open", "closed"]
-    answered_questions: int = Field(description="questions an FAQ created or edited after them now answers")
+    answered_questions: int = Field(description="questions an FAQ now answers (after a thumbs-down: an FAQ edited since)")
     answered_by: list[int] = Field(description="ids of those FAQs")
 
 

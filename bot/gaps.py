@@ -4,7 +4,8 @@ A *signal* is a customer question whose bot reply was a fallback, got a thumbs-d
 a person. Signals are embedded with the knowledge base's embedder and clustered (average-linkage
 agglomerative clustering on cosine distance); each cluster is a gap, ranked by how many customers asked.
 A gap is closed once an FAQ answers it: for at least half of its questions the best hit today is an FAQ
-scoring at or above the FAQ threshold that was created or edited after the question was asked.
+scoring at or above the FAQ threshold (so chat answers it verbatim); for a question that got a thumbs-down
+that FAQ must also have been created or edited after the question, since the answer it had was judged bad.
 Definitions repeated in docs/analytics.md.
 """
 
@@ -87,8 +88,8 @@ class GapFinder:
         answered_by = []
         for signal, vector in zip(signals, vectors):
             hits = self.knowledge.search_vector(vector, signal.search_text, top_k=1)
-            if hits and hits[0].faq is not None and hits[0].score >= thresholds.faq \
-                    and _aware(hits[0].faq.updated_at) > signal.asked_at:
+            if hits and hits[0].faq is not None and hits[0].score >= thresholds.faq and (
+                    "thumbs_down" not in signal.reasons or _aware(hits[0].faq.updated_at) > signal.asked_at):
                 answered_by.append(hits[0].faq.id)
         newest_first = sorted(signals, key=lambda signal: signal.asked_at, reverse=True)
         reasons = Counter(reason for signal in signals for reason in signal.reasons)

@@ -196,10 +196,10 @@ function customer(c) {
 
 function turnItem(turn) {
   const label = turn.role === "bot" ? `Bot · ${turn.kind}` : WHO[turn.role] || turn.role;
-  const rating = turn.feedback === 1 ? "👍 helpful" : turn.feedback === -1 ? "👎 not helpful" : null;
+  const rating = turn.feedback === 1 ? "Rated helpful" : turn.feedback === -1 ? "Rated not helpful" : null;
   return h("li", { class: `turn turn-${turn.role}`, "data-kind": turn.kind },
     h("div", { class: "turn-head" }, h("strong", {}, label), h("span", { class: "muted" }, when(turn.created_at)),
-      rating ? h("span", { class: "rating", "aria-label": `Customer rated this ${rating.slice(3)}` }, rating) : null),
+      rating ? h("span", { class: `rating rating-${turn.feedback > 0 ? "up" : "down"}` }, rating) : null),
     h("p", { class: "turn-text" }, turn.text),
     turn.sources.length ? h("p", { class: "muted small" }, "Sources: ",
       turn.sources.map((source) => source.title).join("; ")) : null);

@@ -44,9 +44,9 @@ export class Analytics {
     const days = report.days;
     $("chart-volume").replaceChildren(bars(days.map((d) => d.conversations), days, (v) => String(v),
       `Conversations per day from ${report.from} to ${report.to}, ${report.conversations} in all`));
-    $("chart-rates").replaceChildren(bars(days.map((d) => d.handoff_rate), days, percent,
+    $("chart-rates").replaceChildren(h("p", { class: "legend legend-handoff" }, "Handoff rate"), bars(days.map((d) => d.handoff_rate), days, percent,
       `Handoff rate per day, ${percent(report.handoff_rate)} over the period`, "handoff"),
-    bars(days.map((d) => d.fallback_rate), days, percent,
+    h("p", { class: "legend legend-fallback" }, "Fallback rate"), bars(days.map((d) => d.fallback_rate), days, percent,
       `Fallback rate per day, ${percent(report.fallback_rate)} over the period`, "fallback"));
     $("channels-table").replaceChildren(table(report.channels, "channel", "Channel"));
     $("days-table").replaceChildren(table(days, "date", "Day"));
@@ -54,12 +54,12 @@ export class Analytics {
 }
 
 function bars(values, days, format, label, tone = "volume") {
-  const width = 600;
-  const height = 140;
+  const width = 480;
+  const height = 120;
   const top = Math.max(...values.map((v) => v || 0), tone === "volume" ? 1 : 0.01);
   const step = width / Math.max(values.length, 1);
   const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height + 18}`);
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 20}`);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", label);
   svg.setAttribute("class", `chart chart-${tone}`);
@@ -78,7 +78,7 @@ function bars(values, days, format, label, tone = "volume") {
   for (const index of [0, values.length - 1]) {
     const text = document.createElementNS(SVG, "text");
     text.setAttribute("x", String(index === 0 ? 0 : width));
-    text.setAttribute("y", String(height + 14));
+    text.setAttribute("y", String(height + 16));
     text.setAttribute("text-anchor", index === 0 ? "start" : "end");
     text.textContent = days[index]?.date.slice(5) || "";
     svg.append(text);
@@ -90,7 +90,7 @@ function table(rows, key, title) {
   if (!rows.length) return h("p", { class: "muted" }, "No conversations in this period.");
   const columns = [[key, title, String], ["conversations", "Conv.", String], ["messages", "Msgs", String],
     ["resolution_rate", "Resolved", percent], ["handoff_rate", "Handoff", percent], ["fallback_rate", "Fallback", percent],
-    ["thumbs_up", "👍", String], ["thumbs_down", "👎", String]];
+    ["thumbs_up", "Thumbs up", String], ["thumbs_down", "Thumbs down", String]];
   return h("div", { class: "scroll" }, h("table", {},
     h("thead", {}, h("tr", {}, columns.map(([, name]) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([field, , format]) => h("td", {}, format(row[field]))))))));
@@ -126,7 +126,7 @@ export class Gaps {
       h("div", { class: "row" }, h("h3", {}, `${people} · ${gap.messages} question${gap.messages === 1 ? "" : "s"}`),
         gap.status === "open"
           ? h("button", { type: "button", "data-needs": "editor", disabled: document.body.dataset.role === "viewer",
-                          "aria-label": `Create an FAQ for: ${gap.questions[0]}`, onclick: () => this.createFaq(gap) },
+                          "aria-label": `Create FAQ from: ${gap.questions[0]}`, onclick: () => this.createFaq(gap) },
               "Create FAQ")
           : h("span", { class: "closed" }, `Answered by FAQ ${gap.answered_by.map((id) => `#${id}`).join(", ")}`)),
       h("p", { class: "muted small" }, `${reasons.join(", ")} · last asked ${when(gap.last_asked)}`),
