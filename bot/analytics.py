@@ -15,9 +15,10 @@ from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
 from dialogue.manager import HANDOFF_TEXT
-from dialogue.records import ConversationRecord, TurnRecord
+from dialogue.messages import ReplyKind
+from dialogue.records import ConversationRecord, ConversationStatus, TurnRecord
 
-QUESTION_KINDS = frozenset({"faq", "generated", "fallback"})  # bot replies that searched the knowledge base
+QUESTION_KINDS = frozenset({ReplyKind.FAQ, ReplyKind.GENERATED, ReplyKind.FALLBACK})  # bot replies that searched the knowledge base
 
 
 @dataclass
@@ -137,7 +138,7 @@ def collect_facts(sessions: sessionmaker, start: date, end: date, channel: str |
         for row in session.execute(conversations):
             idle = _aware(row.last_activity_at) + conversation_timeout < now
             facts[row.id] = ConversationFacts(row.channel, _aware(row.started_at).date(),
-                                              ended=row.status == "closed" or idle)
+                                              ended=row.status == ConversationStatus.CLOSED or idle)
         ids = select(conversations.subquery().c.id)
         turns = session.execute(
             select(TurnRecord.conversation_id, TurnRecord.role, TurnRecord.kind, TurnRecord.text,
@@ -171,12 +172,12 @@ class _Timeline:
         elif role == "bot":
             fact.bot_replies += 1
             fact.answers += kind in QUESTION_KINDS
-            fact.fallbacks += kind == "fallback"
+            fact.fallbacks += kind == ReplyKind.FALLBACK
             fact.thumbs_up += feedback == 1
             fact.thumbs_down += feedback == -1
             if fact.first_bot_reply_seconds is None and self.first_message is not None:
                 fact.first_bot_reply_seconds = (at - self.first_message).total_seconds()
-            if kind == "handoff" and text == HANDOFF_TEXT:
+            if kind == ReplyKind.HANDOFF and text == HANDOFF_TEXT:
                 fact.handed_off = True
                 self.handoff_at = self.handoff_at or at
         elif role == "agent":

@@ -22,6 +22,14 @@ from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 
 
+CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
+API_ROUTERS = (
+    feedback.router, admin_faqs.router, admin_search.router, admin_audit.router, admin_documents.router,
+    admin_conversations.router, admin_models.router, admin_assist.router, admin_insights.router,
+    console.me_router, console.router,  # the support console's pages (bot/static/console)
+)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
     services = services or build_services(settings)
@@ -64,22 +72,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
         })
 
-    app.include_router(rest.router)
-    app.include_router(slack.router)
-    app.include_router(telegram.router)
-    app.include_router(widget.router)
+    for router in CHANNEL_ROUTERS:
+        app.include_router(router)
     socketio.mount(app, services.manager, settings.socketio_metadata_key)
-    app.include_router(feedback.router)
-    app.include_router(admin_faqs.router)
-    app.include_router(admin_search.router)
-    app.include_router(admin_audit.router)
-    app.include_router(admin_documents.router)
-    app.include_router(admin_conversations.router)
-    app.include_router(admin_models.router)
-    app.include_router(admin_assist.router)
-    app.include_router(admin_insights.router)
-    app.include_router(console.me_router)
-    app.include_router(console.router)
+    for router in API_ROUTERS:
+        app.include_router(router)
     # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
     # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],

@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.questions import question_in
 from dialogue.manager import HANDOFF_TEXT
+from dialogue.messages import ReplyKind
 from dialogue.policy import Thresholds
 from dialogue.records import ConversationRecord, TurnRecord
 from retrieval.knowledge_base import KnowledgeBase
@@ -123,8 +124,8 @@ def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
                   ConversationRecord.user_id)
            .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
            .where(TurnRecord.role == "bot", TurnRecord.created_at >= since, TurnRecord.created_at < until,
-                  or_(TurnRecord.kind == "fallback", TurnRecord.feedback == -1,
-                      (TurnRecord.kind == "handoff") & (TurnRecord.text == HANDOFF_TEXT)))
+                  or_(TurnRecord.kind == ReplyKind.FALLBACK.value, TurnRecord.feedback == -1,
+                      (TurnRecord.kind == ReplyKind.HANDOFF.value) & (TurnRecord.text == HANDOFF_TEXT)))
            .order_by(TurnRecord.id.desc()).limit(MAX_SIGNALS))
     if channel:
         bad = bad.where(ConversationRecord.channel == channel)
@@ -156,7 +157,7 @@ def _customer_turns(session, conversation_ids: set[int]) -> dict[int, list]:
 def _signal(reply, before: list) -> Signal | None:
     if not before:
         return None
-    if reply.kind == "handoff":
+    if reply.kind == ReplyKind.HANDOFF:
         asked = next((turn for turn in reversed(before[-2:]) if question_in(turn.text)), None)
         if asked is None:
             return None
