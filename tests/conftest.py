@@ -133,3 +133,19 @@ def chat(client: TestClient, sender: str, message: str, **extra) -> dict:
     assert len(replies) == 1
     assert replies[0]["recipient_id"] == sender
     return replies[0]
+
+
+@pytest.fixture()
+def make_key(services):
+    """Creates API keys for a test and revokes them after it: other tests expect the database to hold none."""
+    from bot.api_keys import create_key, revoke_key
+
+    names = []
+
+    def make(role: str) -> dict[str, str]:
+        names.append(f"{role}-{uuid.uuid4().hex[:8]}")
+        return {"Authorization": f"Bearer {create_key(services.sessions, names[-1], role)}"}
+
+    yield make
+    for name in names:
+        revoke_key(services.sessions, name)

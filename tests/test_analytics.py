@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from bot.api_keys import create_key
 from dialogue.records import ConversationRecord, TurnRecord
 from tests.conftest import chat
 
@@ -128,10 +127,8 @@ def test_channel_filter_and_a_quiet_period(client, admin_headers, scripted):
     assert quiet["conversations"] == 0 and quiet["resolution_rate"] is None and len(quiet["days"]) == 31
 
 
-def test_any_key_may_read_the_figures_and_bad_periods_are_explained(client, services, admin_headers):
-    viewer = create_key(services.sessions, f"lead-{uuid.uuid4().hex[:6]}", "viewer")
-    assert client.get("/admin/analytics", params=PERIOD,
-                      headers={"Authorization": f"Bearer {viewer}"}).status_code == 200
+def test_any_key_may_read_the_figures_and_bad_periods_are_explained(client, make_key, admin_headers):
+    assert client.get("/admin/analytics", params=PERIOD, headers=make_key("viewer")).status_code == 200
     assert client.get("/admin/analytics", params=PERIOD).status_code == 401
     swapped = client.get("/admin/analytics", params={"from": "2020-02-05", "to": "2020-02-01"}, headers=admin_headers)
     assert swapped.status_code == 422 and "swap" in swapped.json()["detail"]

@@ -5,7 +5,6 @@ import uuid
 
 import pytest
 
-from bot.api_keys import create_key
 from dialogue.records import TurnRecord
 from tests.conftest import chat
 
@@ -63,9 +62,8 @@ def test_unanswered_questions_group_by_meaning_and_close_when_an_faq_answers_the
         client.delete(f"/admin/faqs/{created.json()['id']}", headers=admin_headers)
 
 
-def test_gaps_need_a_key_and_explain_bad_filters(client, services, admin_headers):
-    viewer = create_key(services.sessions, f"viewer-{uuid.uuid4().hex[:6]}", "viewer")
-    assert client.get("/admin/gaps", headers={"Authorization": f"Bearer {viewer}"}).status_code == 200
+def test_gaps_need_a_key_and_explain_bad_filters(client, make_key, admin_headers):
+    assert client.get("/admin/gaps", headers=make_key("viewer")).status_code == 200
     assert client.get("/admin/gaps").status_code == 401
     assert client.get("/admin/gaps", params={"status": "solved"}, headers=admin_headers).status_code == 422
     old = client.get("/admin/gaps", params={"from": "2019-01-01", "to": "2019-01-31"}, headers=admin_headers)
@@ -111,7 +109,7 @@ def test_suggestions_draft_an_answer_with_the_lm_from_the_top_snippets(client, s
     assert all(s["score"] >= services.settings.generate_threshold for s in draft["sources"])
 
 
-def test_suggestions_errors_and_roles(client, services, admin_headers):
+def test_suggestions_errors_and_roles(client, make_key, admin_headers):
     assert client.get("/admin/conversations/999999/suggestions", headers=admin_headers).status_code == 404
     sender = customer()
     conversation_id = chat(client, sender, "I want to talk to a human")["custom"]["conversation_id"]
@@ -120,7 +118,5 @@ def test_suggestions_errors_and_roles(client, services, admin_headers):
     chat(client, sender, "Give me a recipe for lasagne")
     nothing = client.get(f"/admin/conversations/{conversation_id}/suggestions", headers=admin_headers).json()
     assert nothing["decision"] == "fallback" and nothing["draft"] is None and "adding an FAQ" in nothing["note"]
-    editor = create_key(services.sessions, f"editor-{uuid.uuid4().hex[:6]}", "editor")
-    forbidden = client.get(f"/admin/conversations/{conversation_id}/suggestions",
-                           headers={"Authorization": f"Bearer {editor}"})
+    forbidden = client.get(f"/admin/conversations/{conversation_id}/suggestions", headers=make_key("editor"))
     assert forbidden.status_code == 403 and "admin" in forbidden.json()["detail"]
