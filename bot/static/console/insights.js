@@ -2,6 +2,7 @@
 import { $, api, h, percent, seconds, when } from "/console/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
+const SHOWN = 300; // characters of an example question; the FAQ form gets them whole
 const KPIS = [
   ["conversations", "Conversations", String],
   ["messages", "Customer messages", String],
@@ -130,6 +131,7 @@ export class Gaps {
               "Create FAQ")
           : h("span", { class: "closed" }, `Answered by FAQ ${gap.answered_by.map((id) => `#${id}`).join(", ")}`)),
       h("p", { class: "muted small" }, `${reasons.join(", ")} · last asked ${when(gap.last_asked)}`),
-      h("ul", { class: "questions" }, gap.questions.map((question) => h("li", {}, question))));
+      h("ul", { class: "questions" }, gap.questions.map((question) => h("li", { title: question.length > SHOWN ? question : null },
+        question.length > SHOWN ? `${question.slice(0, SHOWN)}…` : question))));
   }
 }
