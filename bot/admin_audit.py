@@ -1,12 +1,12 @@
 """The admin API's audit log of knowledge changes: who changed which FAQ or document, and when."""
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from bot.deps import AdminDep, ServicesDep, require_viewer
+from bot.openapi import Timestamp
 from retrieval.audit import audit_page
 
 router = APIRouter(prefix="/admin", tags=["admin: audit"], dependencies=[Depends(require_viewer)])
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/admin", tags=["admin: audit"], dependencies=[Depends
 
 class AuditOut(BaseModel):
     id: int
-    at: datetime
+    at: Timestamp
     actor: str
     action: str
     target: str

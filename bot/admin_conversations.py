@@ -1,6 +1,5 @@
 """Admin API for agents: the handoff inbox, transcripts, agent replies, handing back to the bot."""
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -8,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep, require_admin
+from bot.openapi import Timestamp
 from dialogue.inbox import ConversationView, Inbox
 from dialogue.records import ConversationStatus
 
@@ -21,7 +21,7 @@ class TurnOut(BaseModel):
     kind: str
     sources: list
     feedback: int | None
-    created_at: datetime
+    created_at: Timestamp
 
 
 class DeliveryOut(BaseModel):
@@ -42,8 +42,8 @@ class ConversationOut(BaseModel):
     status: str
     customer_name: str | None
     customer_email: str | None
-    started_at: datetime
-    last_activity_at: datetime
+    started_at: Timestamp
+    last_activity_at: Timestamp
     turns: list[TurnOut]
 
     @classmethod

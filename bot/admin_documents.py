@@ -1,13 +1,13 @@
 """The admin API for documents: upload, fetch URLs and sitemaps (as background jobs), list, get, delete, re-sync."""
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import EditorDep, KnowledgeDep, SettingsDep, require_viewer
+from bot.openapi import Timestamp
 from retrieval.documents import Document, Passage
 from retrieval.errors import DocumentError, DocumentTooLarge, UnsupportedDocument
 from retrieval.fetch import Fetcher
@@ -27,8 +27,8 @@ class DocumentOut(BaseModel):
     size_bytes: int
     chunk_count: int
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, document: Document) -> "DocumentOut":
@@ -85,8 +85,8 @@ class JobOut(BaseModel):
     done: int
     errors: list[ItemError]
     results: list[dict[str, Any]]
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
 
     @classmethod
     def of(cls, job: Job) -> "JobOut":

@@ -5,7 +5,6 @@ other processes' indexes and updates this process's index before answering (docs
 """
 
 import tempfile
-from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Literal
 
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, Up
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import EditorDep, KnowledgeDep, require_viewer
+from bot.openapi import Timestamp
 from retrieval.faq_files import FORMATS, UnreadableFaqFile, read_faq_file, write_faq_file
 from retrieval.faqs import Faq, make_draft
 from retrieval.knowledge_base import UpsertReport
@@ -41,7 +41,7 @@ class FaqOut(BaseModel):
     alt_questions: list[str]
     tags: list[str]
     version: int
-    updated_at: datetime
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, faq: Faq) -> "FaqOut":

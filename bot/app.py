@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -15,8 +15,12 @@ from bot import (
 )
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
+from bot.connectors.webhooks import MAX_BODY_BYTES as PLATFORM_BODY_BYTES
 from bot.errors import install_error_handlers
 from bot.gaps import GapFinder
+from bot.input_checks import check_request
+from bot.limits import BodyLimit
+from bot.openapi import describe_errors
 from bot.recovery import Supervisor
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Self-hosted customer-service chatbot with grounded answers from your knowledge base.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(check_request)],  # bot/input_checks.py: one place for what no database stores
     )
     app.state.settings = settings
     app.state.services = services
@@ -61,7 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.gap_finder = GapFinder(services.sessions, services.knowledge)
     install_error_handlers(app)
 
-    @app.get("/health", tags=["ops"])
+    @app.get("/health", tags=["ops"], responses={503: {"description": "Models or index still loading."}})
     async def health() -> JSONResponse:
         if not services.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
@@ -73,12 +78,26 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         })
 
     for router in CHANNEL_ROUTERS:
-        app.include_router(router)
-    socketio.mount(app, services.manager, settings.socketio_metadata_key)
+        app.include_router(describe_errors(router))
+    socketio.mount(app, services.manager, settings)
     for router in API_ROUTERS:
-        app.include_router(router)
+        app.include_router(describe_errors(router))
+    _limit_bodies(app, settings)
     # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
     # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type"])
     return app
+
+
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Bodies are counted as they arrive: a bigger one gets a 413 before it is read whole.
+
+    Uploads carry whole documents and FAQ files (the route itself refuses a file over max_upload_bytes);
+    platform events are bounded as before; everything else, the public chat routes and socket.io polling
+    included, takes max_body_bytes.
+    """
+    platform = (PLATFORM_BODY_BYTES, "platform events are far smaller")
+    app.add_middleware(BodyLimit, default=(settings.max_body_bytes, "HELPDESK_MAX_BODY_BYTES"), limits={
+        "/admin/": (settings.max_upload_bytes + 65_536, "HELPDESK_MAX_UPLOAD_BYTES plus form overhead"),
+        "/webhooks/slack/": platform, "/webhooks/telegram/": platform})

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     index_poll_seconds: float = Field(0.25, ge=0.0, description="How often a process checks the index version.")
 
     max_message_chars: int = Field(4000, ge=1)
+    max_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body of the chat routes (REST, widget, feedback, socket.io); "
+                                     "bigger ones get a 413 before they are read whole. Admin routes take up to "
+                                     "max_upload_bytes, the Slack and Telegram webhooks 1 MB.")
+    max_metadata_bytes: int = Field(
+        8192, ge=0, description="Largest `metadata` of a message, as JSON; it is stored with the message.")
     conversation_timeout_minutes: float = Field(
         60.0, gt=0, description="A conversation idle this long is closed; the next message starts a new one."
     )

@@ -19,6 +19,15 @@ class MessageTooLong(InvalidMessage):
         self.length, self.limit = length, limit
 
 
+class MessageIdReused(ValueError):
+    """A client sent a message id again with a different text: not a resend, so not answered as one."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This message id was already used for a different message. A resend must carry the same text; "
+            "a new message needs a new id.")
+
+
 class ConversationNotFound(LookupError):
     def __init__(self, conversation_id: int):
         super().__init__(f"No conversation with id {conversation_id}; list them with GET /admin/conversations.")

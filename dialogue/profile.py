@@ -15,6 +15,15 @@ _ORDER = re.compile(
     re.IGNORECASE,
 )
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{5,18}\d(?![\w-])")
+# An email or phone number is the customer's own only when they say so, right before it: "my email is",
+# "you can reach me at", "call me on". "Forward this to my boss at boss@corp.example" names someone else.
+_SELF_CUE = re.compile(
+    r"(?:\bmy\s+(?:(?:e-?mail|phone|mobile|cell|contact)(?:\s+(?:address|number|no\.?))?|number)"
+    r"(?:\s+(?:is|was))?\s*(?:'s|:|-)?"
+    r"|\b(?:reach|contact|call|text|ring|e-?mail|mail|message|write\s+to)\s+me\s+(?:at|on|via|by)?(?:\s+e-?mail)?\s*:?"
+    r"|\b(?:i\s+am|i'm)\s+(?:at|on))\s*$",
+    re.IGNORECASE,
+)
 # Words that follow "this is"/"call me" but are not names.
 _NOT_NAMES = {"a", "an", "the", "about", "urgent", "not", "so", "really", "very", "my", "it", "me", "what", "at",
               "on", "back", "later", "now", "tomorrow", "please", "when", "if"}
@@ -79,18 +88,16 @@ class Profile:
 def extract_profile(text: str) -> ProfileUpdate:
     update = ProfileUpdate()
     remainder = text
-    if match := _EMAIL.search(text):
+    if match := _claimed(_EMAIL, text):
         update.email = match.group(0)
         remainder = remainder.replace(match.group(0), " ")
     orders = [m.group("order").upper() for m in _ORDER.finditer(remainder)]
     update.order_numbers = list(dict.fromkeys(orders))
     for match in list(_ORDER.finditer(remainder)):
         remainder = remainder.replace(match.group(0), " ")
-    if match := _PHONE.search(remainder):
-        digits = re.sub(r"\D", "", match.group(0))
-        if 7 <= len(digits) <= 15:
-            update.phone = re.sub(r"\s+", " ", match.group(0)).strip()
-            remainder = remainder.replace(match.group(0), " ")
+    if match := _claimed(_PHONE, remainder, _is_phone):
+        update.phone = re.sub(r"\s+", " ", match.group(0)).strip()
+        remainder = remainder.replace(match.group(0), " ")
     if match := _NAME.search(remainder) or _SHORT_INTRO.match(remainder.strip()):
         words = [w for w in match.group("name").split() if w.lower() not in _NOT_NAMES]
         if words and words[0].lower() == match.group("name").split()[0].lower():
@@ -98,6 +105,33 @@ def extract_profile(text: str) -> ProfileUpdate:
             remainder = remainder.replace(match.group(0), " ")
     update.remainder = re.sub(r"\s+", " ", remainder).strip(" ,.;!-")
     return update
+
+
+def _claimed(pattern: re.Pattern, text: str, fits=lambda value: True) -> re.Match | None:
+    """The first match the customer says is theirs: a self cue right before it, or the whole message."""
+    for match in pattern.finditer(text):
+        if not fits(match.group(0)):
+            continue
+        whole = text.strip(" .!,;") == match.group(0)
+        if whole or _SELF_CUE.search(text[max(0, match.start() - 60):match.start()]):
+            return match
+    return None
+
+
+def _is_phone(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return 7 <= len(digits) <= 15 and not _is_card_number(digits)
+
+
+def _is_card_number(digits: str) -> bool:
+    """Payment card numbers (13-19 digits, Luhn checksum) are never taken for a phone number."""
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for position, digit in enumerate(int(d) for d in reversed(digits)):
+        doubled = digit * 2 if position % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
 
 
 def is_only_self_description(update: ProfileUpdate) -> bool:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import utcnow
-from dialogue.errors import TurnNotFound
+from dialogue.errors import MessageIdReused, TurnNotFound
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
@@ -33,15 +33,21 @@ class ConversationStore:
     def record_user_message(self, message: InboundMessage, text: str) -> OpenedTurn:
         """Commit what the customer wrote before anything else runs, so a crash can never lose it.
 
-        A message with a `message_id` seen before is not recorded again: the earlier turn is returned,
-        marked `replayed`.
+        A resend is not recorded again: the earlier turn is returned, marked `replayed`. A resend is a
+        message with a `message_id` seen before (the same text, or `MessageIdReused`), or, for messages
+        without an id, the same text as the conversation's last turn while that turn is still unanswered:
+        the sender's messages are answered one at a time, so an unanswered last turn is one whose answer a
+        crash or an error cut off, and the customer is sending it again.
         """
         external_id = f"{message.channel}:{message.message_id}" if message.message_id else None
-        if external_id and (earlier := self._replayed(external_id)):
+        if external_id and (earlier := self._replayed(external_id, text)):
             return earlier
         with self.sessions() as session:
             user = self._user_for(session, message.channel, message.sender_id)
             conversation = self._open_conversation(session, user.id, message.channel)
+            if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
+                session.commit()  # a conversation that timed out above stays closed
+                return OpenedTurn(user.id, conversation.id, conversation.status, copy, replayed=True)
             turn = TurnRecord(conversation_id=conversation.id, role="user", text=text, kind="message",
                               metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
@@ -49,21 +55,32 @@ class ConversationStore:
             try:
                 session.commit()
             except IntegrityError:
-                if external_id is None or not (earlier := self._replayed(external_id)):
+                if external_id is None or not (earlier := self._replayed(external_id, text)):
                     raise
                 return earlier  # recorded by another process a moment ago
             return OpenedTurn(user.id, conversation.id, conversation.status, turn.id)
 
-    def _replayed(self, external_id: str) -> OpenedTurn | None:
+    @staticmethod
+    def _unanswered_copy(session: Session, conversation_id: int, text: str) -> int | None:
+        last = session.execute(
+            select(TurnRecord.id, TurnRecord.role, TurnRecord.text)
+            .where(TurnRecord.conversation_id == conversation_id).order_by(TurnRecord.id.desc()).limit(1)
+        ).first()
+        return last.id if last is not None and last.role == "user" and last.text == text else None
+
+    def _replayed(self, external_id: str, text: str) -> OpenedTurn | None:
         with self.sessions() as session:
             row = session.execute(
-                select(TurnRecord.id, ConversationRecord.id, ConversationRecord.user_id, ConversationRecord.status)
+                select(TurnRecord.id, ConversationRecord.id, ConversationRecord.user_id, ConversationRecord.status,
+                       TurnRecord.text)
                 .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
                 .where(TurnRecord.external_id == external_id)
             ).first()
         if row is None:
             return None
-        turn_id, conversation_id, user_id, status = row
+        turn_id, conversation_id, user_id, status, stored_text = row
+        if stored_text != text:
+            raise MessageIdReused()
         return OpenedTurn(user_id, conversation_id, status, turn_id, replayed=True)
 
     def stored_reply(self, turn: OpenedTurn) -> Reply | None:

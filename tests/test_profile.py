@@ -19,6 +19,14 @@ pytestmark = pytest.mark.unit
         ("reach me on bob.smith+shop@mail.example.co.uk", None, "bob.smith+shop@mail.example.co.uk", None, []),
         ("My order number is NH-48213, where is it?", None, None, None, ["NH-48213"]),
         ("order #123456 and order 998877 are late", None, None, None, ["123456", "998877"]),
+        ("you can reach me at ann@example.org", None, "ann@example.org", None, []),
+        ("My phone number is 07700 900123", None, None, "07700 900123", []),
+        # Someone else's address, or a number that is not a phone: not the customer's profile.
+        ("forward this to my boss at boss@corp.example", None, None, None, []),
+        ("My Amex card is 3782 822463 10005", None, None, None, []),
+        ("my phone number is 3782 822463 10005", None, None, None, []),  # Luhn-valid: a card, never a phone
+        ("the shop's number is 0800 123 456, is that right?", None, None, None, []),
+        ("my email is ann@example.org, cc my boss at boss@corp.example", None, "ann@example.org", None, []),
     ],
 )
 def test_extracts_what_customers_say_about_themselves(text, name, email, phone, orders):

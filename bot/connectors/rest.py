@@ -3,14 +3,15 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from bot.deps import ManagerDep
+from bot.connectors.chat_input import MESSAGE_ID_DESCRIPTION, MESSAGE_ID_PATTERN, inbound
+from bot.deps import ManagerDep, SettingsDep
 from bot.errors import stores_message_first
 from dialogue.manager import ReplyEvent, ReplyFailed
-from dialogue.messages import InboundMessage, Reply
+from dialogue.messages import Reply
 
 CHANNEL = "rest"
 router = APIRouter(prefix="/webhooks/rest", tags=["chat"])
@@ -21,7 +22,9 @@ class RestMessage(BaseModel):
 
     sender: str = Field(min_length=1, max_length=255, description="Stable id of the customer.")
     message: str = Field(description="What the customer wrote.")
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(
+        None, description="Stored with the message (bounded by HELPDESK_MAX_METADATA_BYTES). "
+                          "`message_id` here works like the Idempotency-Key header.")
 
 
 class SourceOut(BaseModel):
@@ -64,10 +67,14 @@ _STREAMED = {"application/x-ndjson": {
 async def webhook(
     body: RestMessage,
     manager: ManagerDep,
+    settings: SettingsDep,
     stream: Annotated[bool, Query(description="Send each reply as a JSON line as soon as it is ready, as "
                                               "Rasa does; the body is newline-delimited JSON.")] = False,
+    idempotency_key: Annotated[str | None, Header(pattern=MESSAGE_ID_PATTERN,
+                                                  description=MESSAGE_ID_DESCRIPTION)] = None,
 ) -> list[RestReply] | StreamingResponse:
-    message = InboundMessage(CHANNEL, body.sender, body.message, body.metadata or {})
+    message = inbound(CHANNEL, body.sender, body.message, body.metadata,
+                      max_metadata_bytes=settings.max_metadata_bytes, message_id=idempotency_key)
     if stream:
         # Started (and checked) before the response begins, so a bad message is still a clean 4xx.
         events = manager.respond_stream(message)

@@ -6,7 +6,6 @@ nothing) and gets `session_confirm` with the session id as a bare string; it emi
 `session_persistence`, the session id names the customer, so a returning browser keeps its conversation.
 """
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -14,6 +13,9 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
+from bot.connectors.chat_input import inbound
+from bot.input_checks import InputRefused, checked, loads
+from bot.settings import Settings
 from dialogue.errors import InvalidMessage
 from dialogue.manager import DialogueManager
 from dialogue.messages import InboundMessage
@@ -28,17 +30,20 @@ SORRY = "Sorry, something went wrong on our side and I could not answer. Please 
 log = logging.getLogger(__name__)
 
 
-def mount(app: FastAPI, manager: DialogueManager, metadata_key: str) -> socketio.AsyncServer:
+def mount(app: FastAPI, manager: DialogueManager, settings: Settings) -> socketio.AsyncServer:
     """Serve the channel under the app at `/socket.io`."""
     # CORS for the HTTP long-polling transport comes from the app's CORS middleware; a second set of
-    # headers from engine.io would make browsers reject the response.
-    server = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
-    _register(server, manager, metadata_key)
+    # headers from engine.io would make browsers reject the response. A packet over the chat body limit
+    # closes the connection, on both transports.
+    server = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[],
+                                  max_http_buffer_size=settings.max_body_bytes)
+    _register(server, manager, settings.socketio_metadata_key, settings.max_metadata_bytes)
     app.mount(PATH, socketio.ASGIApp(server, socketio_path=PATH.strip("/")))
     return server
 
 
-def _register(server: socketio.AsyncServer, manager: DialogueManager, metadata_key: str) -> None:
+def _register(server: socketio.AsyncServer, manager: DialogueManager, metadata_key: str,
+              max_metadata_bytes: int) -> None:
     @server.on("session_request")
     async def session_request(sid: str, data: Any = None) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
@@ -51,7 +56,15 @@ def _register(server: socketio.AsyncServer, manager: DialogueManager, metadata_k
             log.warning("Ignored a %s event without a text `message` from socket %s", USER_MESSAGE_EVENT, sid)
             return
         sender = data.get("session_id") if _valid_session_id(data.get("session_id")) else sid
-        message = InboundMessage(CHANNEL, sender, data["message"], _metadata(data.get(metadata_key)))
+        try:
+            checked({"message": data["message"], "session_id": sender}, ("data",))
+            message = inbound(CHANNEL, sender, data["message"], _metadata(data.get(metadata_key)),
+                              max_metadata_bytes=max_metadata_bytes, metadata_loc=("data", metadata_key))
+        except InputRefused as error:
+            where = ".".join(str(part) for part in error.problem.loc[1:])
+            await server.emit(BOT_MESSAGE_EVENT, {"text": f"Sorry, I could not take that message: `{where}` "
+                                                          f"{error.problem.msg}"}, to=sid)
+            return
         for text in await _answer(manager, message):
             # Only `text`: rasa-webchat shows a message as text only when that is its one key.
             await server.emit(BOT_MESSAGE_EVENT, {"text": text}, to=sid)
@@ -75,7 +88,7 @@ def _metadata(value: Any) -> dict[str, Any]:
     """Rasa accepts the metadata as an object or as a JSON string of one."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = loads(value)
+        except ValueError:  # InputRefused included: metadata is optional, the message still counts
             return {}
     return value if isinstance(value, dict) else {}

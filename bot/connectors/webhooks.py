@@ -5,6 +5,8 @@ from typing import Any
 
 from fastapi import HTTPException, Request, status
 
+from bot.input_checks import checked, loads
+
 MAX_BODY_BYTES = 1_000_000  # platform events are a few kB; anything near this is not one
 
 
@@ -34,11 +36,11 @@ def decode_utf8(body: bytes) -> str:
 
 def parse_json_object(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
+        value = loads(text)  # too deep, NaN or Infinity: InputRefused, a 422
     except json.JSONDecodeError as error:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             f"The request body is not valid JSON: {error.msg} at character {error.pos}.") from None
     if not isinstance(value, dict):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The request body must be a JSON object.")
-    return value
+    return checked(value)

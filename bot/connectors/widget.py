@@ -18,12 +18,13 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.connectors.chat_input import MESSAGE_ID_DESCRIPTION, MESSAGE_ID_PATTERN, inbound
 from bot.connectors.rest import SourceOut, rest_reply
 from bot.deps import KnowledgeDep, ManagerDep, ServicesDep, SettingsDep
 from dialogue.history import open_conversation_id
 from dialogue.inbox import Inbox
 from dialogue.manager import ReplyEvent, ReplyFailed, TextDelta
-from dialogue.messages import InboundMessage, Source
+from dialogue.messages import Source
 from retrieval.errors import FaqNotFound
 
 CHANNEL = "widget"
@@ -42,7 +43,9 @@ class WidgetMessage(BaseModel):
 
     sender: str = SenderField
     message: str = Field(description="What the customer wrote.")
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(None, description="Stored with the message (bounded by "
+                                                               "HELPDESK_MAX_METADATA_BYTES).")
+    client_message_id: str | None = Field(None, pattern=MESSAGE_ID_PATTERN, description=MESSAGE_ID_DESCRIPTION)
 
 
 class TokenOut(BaseModel):
@@ -72,9 +75,11 @@ class HistoryOut(BaseModel):
 @router.post("/widget/messages", responses={200: {"content": {"text/event-stream": {}}, "description": (
     "Server-Sent Events: `token` ({text}) while the LM writes, then `reply` (a RestReply) per reply; "
     "`error` ({detail}) if answering failed after the message was accepted.")}})
-async def send_message(body: WidgetMessage, manager: ManagerDep) -> EventSourceResponse:
+async def send_message(body: WidgetMessage, manager: ManagerDep, settings: SettingsDep) -> EventSourceResponse:
+    message = inbound(CHANNEL, body.sender, body.message, body.metadata,
+                      max_metadata_bytes=settings.max_metadata_bytes, message_id=body.client_message_id)
     # Checked and started before the response begins, so a bad message is still a clean 4xx.
-    events = manager.respond_stream(InboundMessage(CHANNEL, body.sender, body.message, body.metadata or {}))
+    events = manager.respond_stream(message)
     return EventSourceResponse(_server_sent(body.sender, events), headers={"X-Accel-Buffering": "no"})
 
 
