@@ -106,7 +106,8 @@ def import_faqs(knowledge: KnowledgeDep, editor: EditorDep,
                      errors=[RowErrorOut(row=error.row, message=error.message) for error in parsed.errors])
 
 
-@router.get("/faqs/export")
+@router.get("/faqs/export", responses={200: {"description": "The file, in the asked format.", "content": {
+    "application/json": {}, "text/csv": {}, "application/yaml": {}}}})
 def export_faqs(knowledge: KnowledgeDep, format: Literal["csv", "json", "yaml"] = Query("json")) -> Response:
     """Every FAQ as a file that `POST /admin/faqs/import` and `helpdesk faq import` read back."""
     faqs, _ = knowledge.page(0, 10**9)
