@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -319,3 +320,65 @@ def test_a_killed_server_answers_and_delivers_everything_once_after_a_restart(da
         kept = select(ChannelEventRecord.id).where(ChannelEventRecord.payload.is_not(None))
         assert session.scalars(kept).all() == []  # not kept once answered (SQL NULL, not JSON null)
         assert session.scalars(select(ProcessRecord)).all() == []  # the clean stop retired the second process
+
+
+def _rest_turns(sessions, sender: str) -> list[tuple[str, str]]:
+    with sessions() as session:
+        return [(turn.role, turn.text) for turn in session.scalars(
+            select(TurnRecord).join(ConversationRecord)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .where(ChannelIdentityRecord.channel == "rest", ChannelIdentityRecord.external_id == sender)
+            .order_by(TurnRecord.id))]
+
+
+def test_a_resend_after_a_kill_is_stored_once_and_answered_once(database, tmp_path, models_dir):
+    """The REST client whose request died with the server sends again, with and without a message id."""
+    url, sessions = database
+    api = TelegramApiServer(BOT_TOKEN).start()
+    senders = {"with-id": {"Idempotency-Key": "msg-0001"}, "without-id": {}}
+    try:
+        server, base = _serve(tmp_path / "data", url, models_dir, api, HELPDESK_MAX_NEW_TOKENS="200")
+        try:
+            for sender, headers in senders.items():
+                threading.Thread(target=_post_ignoring_errors, daemon=True, args=(
+                    f"{base}/webhooks/rest/webhook", {"sender": sender, "message": GENERATED_QUESTION},
+                    headers)).start()
+            for sender in senders:
+                _wait(lambda sender=sender: _rest_turns(sessions, sender) == [("user", GENERATED_QUESTION)],
+                      f"{sender}'s message was recorded")
+        finally:
+            server.send_signal(signal.SIGKILL)
+            server.wait(timeout=30)
+        for sender in senders:
+            assert _rest_turns(sessions, sender) == [("user", GENERATED_QUESTION)], "killed too late"
+
+        server, base = _serve(tmp_path / "data", url, models_dir, api, HELPDESK_MAX_NEW_TOKENS="24")
+        try:
+            for sender, headers in senders.items():
+                first = httpx.post(f"{base}/webhooks/rest/webhook", headers=headers, timeout=120,
+                                   json={"sender": sender, "message": GENERATED_QUESTION})
+                again = httpx.post(f"{base}/webhooks/rest/webhook", headers=headers, timeout=120,
+                                   json={"sender": sender, "message": GENERATED_QUESTION})
+                assert first.status_code == 200, first.text
+                turns = _rest_turns(sessions, sender)
+                assert [role for role, _ in turns[:2]] == ["user", "bot"]  # one copy, answered
+                assert first.json()[0]["text"] == turns[1][1]
+                if headers:  # the same id again: the stored reply, nothing new stored
+                    # (a stored reply carries its sources' ids and titles, not the cited snippets)
+                    assert [(r["text"], r["custom"]["kind"], r["custom"]["turn_id"]) for r in again.json()] == \
+                        [(r["text"], r["custom"]["kind"], r["custom"]["turn_id"]) for r in first.json()]
+                    assert len(turns) == 2
+                else:  # answered by now, so the same text again is a new message
+                    assert [role for role, _ in turns] == ["user", "bot", "user", "bot"]
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+    finally:
+        api.stop()
+
+
+def _post_ignoring_errors(url: str, body: dict, headers: dict) -> None:
+    try:
+        httpx.post(url, json=body, headers=headers, timeout=300)
+    except httpx.HTTPError:
+        pass  # the server is killed mid-request: that is the point
