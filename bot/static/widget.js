@@ -316,7 +316,9 @@
       var response = await fetch(api("widget/messages"), {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ sender: state.sender, message: text, metadata: { page: location.pathname } }),
+        // A fresh id per message: should this request be sent again, the bot answers it once.
+        body: JSON.stringify({ sender: state.sender, message: text, client_message_id: newSenderId(),
+                               metadata: { page: location.pathname } }),
       });
       if (!response.ok) {
         addNotice(await errorText(response));
