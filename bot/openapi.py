@@ -41,7 +41,7 @@ def _utc(moment: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 _WHY = {
-    400: "The body is not UTF-8 JSON of the platform's shape.",
+    400: "The body cannot be read: not the platform's UTF-8 JSON, or a malformed multipart form.",
     401: "Missing or wrong credentials (token, API key or platform signature).",
     403: "The key's role does not allow this, or the platform secret is wrong.",
     404: "No such record, or the channel is not configured.",
@@ -80,7 +80,7 @@ def _statuses(route: APIRoute) -> set[int]:
     if route.body_field is not None:
         codes.add(413)
         if any(isinstance(field.field_info, params.Form | params.File) for field in route.dependant.body_params):
-            codes.add(415)
+            codes |= {400, 415}  # 400: the multipart framing itself is broken
     if route.path in _CHAT:
         codes |= {409, 413, 503}
     if route.path.startswith(("/webhooks/slack", "/webhooks/telegram")):
