@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from bot.analytics import report
 from bot.deps import ManagerDep, ServicesDep, require_viewer
+from bot.openapi import Timestamp
 from bot.gaps import GapFinder
 
 router = APIRouter(prefix="/admin", tags=["admin: analytics"], dependencies=[Depends(require_viewer)])
@@ -32,8 +33,8 @@ class GapOut(BaseModel):
     messages: int = Field(description="questions in the gap")
     questions: list[str] = Field(description="distinct example questions, newest first")
     reasons: dict[str, int] = Field(description="questions that got a fallback / a thumbs-down / a handoff")
-    first_asked: datetime
-    last_asked: datetime
+    first_asked: Timestamp
+    last_asked: Timestamp
     status: Literal["open", "closed"]
     answered_questions: int = Field(description="questions an FAQ now answers (after a thumbs-down: an FAQ edited since)")
     answered_by: list[int] = Field(description="ids of those FAQs")

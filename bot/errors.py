@@ -114,7 +114,8 @@ def _install_request_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT and isinstance(error.detail, str):
-            return unprocessable([Problem(("body",), error.detail, "value_error")])  # one 422 shape
+            where = "query" if request.method in ("GET", "HEAD", "DELETE") else "body"
+            return unprocessable([Problem((where,), error.detail, "value_error")])  # one 422 shape
         if error.status_code == status.HTTP_400_BAD_REQUEST and error.detail == _UNPARSED_BODY:
             return unprocessable([_unparsed(error.__cause__)])  # a body FastAPI could not read is a 422 too
         return await http_exception_handler(request, error)

@@ -300,6 +300,9 @@
     try {
       var body = await response.json();
       if (typeof body.detail === "string") return body.detail;
+      if (Array.isArray(body.detail)) {  // a 422: a list of {loc, msg}, as FastAPI writes it
+        return body.detail.map(function (item) { return item.msg; }).join(" ");
+      }
     } catch (error) { /* not JSON */ }
     return "The chat is unavailable right now (HTTP " + response.status + "). Please try again later.";
   }
