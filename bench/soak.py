@@ -78,8 +78,8 @@ async def customer(client: httpx.AsyncClient, sender: str, load: Load, gate: asy
         body = {"sender": sender, "message": text, "metadata": {"message_id": message_id}}
         backoff = 0.2
         while True:
-            started = time.perf_counter()
             async with gate:
+                started = time.perf_counter()  # the request's time, not the wait for a free slot
                 load.in_flight += 1
                 try:
                     response = await client.post("/webhooks/rest/webhook", json=body)
@@ -197,12 +197,12 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         "killed after answer no.": lambda r: str(r.kill_after),
         "requests in flight at the kill": lambda r: str(r.load.in_flight_at_kill),
         "customer turns stored unanswered at the kill": lambda r: str(r.timings["stored_unanswered"]),
-        "resends (of which 5xx)": lambda r: f"{r.load.resends} ({r.load.server_errors})",
+        "resend attempts (of which after a 5xx)": lambda r: f"{r.load.resends} ({r.load.server_errors})",
         "restart: start → /health 200 s": lambda r: f"{r.timings['restart']:.1f}",
         "down: kill → next answer s": lambda r: f"{r.timings['downtime']:.1f}",
         "wall s (incl. restart)": lambda r: f"{r.wall_seconds:.0f}",
         "throughput msg/s (incl. restart)": lambda r: f"{r.load.answered / r.wall_seconds:.1f}",
-        "latency p50 / p95 s (answered request)": lambda r: f"{percentile(r.load.latencies, 0.5):.2f} / "
+        "request latency p50 / p95 s (answered)": lambda r: f"{percentile(r.load.latencies, 0.5):.2f} / "
                                          f"{percentile(r.load.latencies, 0.95):.2f}",
         "reply kinds": lambda r: ", ".join(f"{kind} {count}" for kind, count in sorted(r.load.kinds.items())),
     }
