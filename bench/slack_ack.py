@@ -42,7 +42,7 @@ FAQ_QUESTIONS = ["What is the return policy for devices?", "How much does shippi
                  "How do I track my order?", "Do you sell gift cards?"]
 # Questions between the thresholds: answered by the LM, several seconds each on this CPU.
 GENERATED_QUESTIONS = ["Does Nimbus Plus extend the warranty on a thermostat I bought last year?",
-                       "If I return my Nimbus Cam, how long until the money is back on my card?",
+                       "Does Nimbus Plus extend the warranty on a thermostat I bought last year?",
                        "Can the Nimbus Plug run a space heater and a kettle at the same time?"]
 
 

@@ -20,7 +20,7 @@ class SnippetOut(BaseModel):
     title: str
     text: str = Field(description="the FAQ's answer or the passage")
     url: str | None
-    score: float = Field(description="cosine similarity, as the thresholds use it")
+    score: float = Field(description="confidence (cosine + FAQ classifier probability), as the thresholds use it")
 
 
 class DraftOut(BaseModel):

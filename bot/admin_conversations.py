@@ -22,6 +22,8 @@ class TurnOut(BaseModel):
     sources: list
     feedback: int | None
     created_at: Timestamp
+    rejected_reply: dict | None = Field(None, description="a generated reply the check stopped before it was "
+                                                          "sent: {\"text\", \"reasons\"}; `text` is what was sent instead")
 
 
 class DeliveryOut(BaseModel):

@@ -83,7 +83,7 @@ async def knowledge_gaps(manager: ManagerDep, finder: Annotated[GapFinder, Depen
     start, end = period(start, end)
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)
-    gaps = await run_in_threadpool(finder.gaps, since, until, manager.config.thresholds, channel)
+    gaps = await run_in_threadpool(finder.gaps, since, until, manager.thresholds(), channel)
     shown = [gap for gap in gaps if status_filter == "all" or gap.status == status_filter]
     closed = sum(gap.status == "closed" for gap in gaps)
     return GapPage(data=[GapOut(**asdict(gap)) for gap in shown[:limit]], count=len(shown),

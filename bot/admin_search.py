@@ -24,20 +24,31 @@ class SearchIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50, description="Only entries with any of these tags.")
     sources: list[str] = Field(default_factory=list, max_length=50,
                                description='Only these: "faqs", "documents", or document file names / URLs.')
-    mode: Literal["hybrid", "dense", "lexical"] | None = Field(None, description="Ranking; default: as chat.")
+    mode: Literal["hybrid", "dense", "lexical", "rrf"] | None = Field(None, description="Ranking; default: as chat.")
 
 
 class RetrieverScores(BaseModel):
-    dense: float | None = Field(description="cosine similarity (the score thresholds apply to)")
+    dense: float | None = Field(description="cosine similarity")
     dense_rank: int | None
     bm25: float | None
     bm25_rank: int | None
-    fused: float = Field(description="reciprocal rank fusion score that orders hybrid results")
+    probability: float | None = Field(description="the FAQ classifier's probability (FAQs, when it is on)")
+    fused: float = Field(description="the score that orders results in the chosen mode (docs/knowledge.md)")
+
+
+class ThresholdsOut(BaseModel):
+    faq: float = Field(description="confidence at or above which the best FAQ is answered verbatim")
+    generate: float = Field(description="confidence an FAQ needs to be given to the LM; below: fallback")
+    passage: float = Field(description="cosine a document passage needs to be given to the LM")
+    source: str = Field(description="calibrated | settings | settings+calibrated | default")
+    calibration: dict | None = Field(description="how the calibration went (retrieval/self_calibration.py)")
+    note: str = Field(description="why there is no calibration, when there is none")
 
 
 class SearchHit(BaseModel):
     faq_id: int | None = Field(description="set for FAQ hits")
-    score: float
+    score: float = Field(description="cosine similarity of the best-matching text")
+    confidence: float = Field(description="cosine + classifier probability: what the thresholds apply to")
     question: str | None
     answer: str | None
     matched_text: str
@@ -52,31 +63,40 @@ class SearchHit(BaseModel):
 class SearchOut(BaseModel):
     hits: list[SearchHit]
     decision: str = Field(description="faq | generate | fallback, with the thresholds chat uses")
-    thresholds: dict[str, float]
+    thresholds: ThresholdsOut
 
 
 @router.post("/search", response_model=SearchOut)
 def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
-    thresholds = manager.config.thresholds  # the very thresholds chat decides with
+    thresholds = manager.thresholds()  # the very thresholds chat decides with
     fusion = replace(knowledge.index.fusion, mode=body.mode) if body.mode else None
     hits = knowledge.search(body.query.strip(), top_k=body.top_k, filters=SearchFilter(body.tags, body.sources),
                             fusion=fusion)
     return SearchOut(
         hits=[_search_hit(hit) for hit in hits],
         decision=decide(hits, thresholds).value,
-        thresholds={"faq": thresholds.faq, "generate": thresholds.generate},
+        thresholds=thresholds_in_force(manager),
     )
+
+
+def thresholds_in_force(manager) -> dict:
+    """The thresholds chat uses now and where they came from (also in GET /health)."""
+    thresholds, learned = manager.thresholds(), manager.knowledge.learned
+    return {"faq": thresholds.faq, "generate": thresholds.generate, "passage": thresholds.passage,
+            "source": thresholds.source, "note": learned.note,
+            "calibration": learned.calibrated.as_dict() if learned.calibrated and learned.classifier else None}
 
 
 def _search_hit(hit: Hit) -> SearchHit:
     scores = hit.scores
     return SearchHit(
-        faq_id=hit.faq.id if hit.faq else None, score=round(hit.score, 4),
+        faq_id=hit.faq.id if hit.faq else None, score=round(hit.score, 4), confidence=round(hit.confidence, 4),
         question=hit.faq.question if hit.faq else None, answer=hit.faq.answer if hit.faq else None,
         matched_text=hit.matched_text, kind=hit.kind, id=hit.id, title=hit.title, url=hit.url,
         document_id=hit.passage.document_id if hit.passage else None,
         scores=RetrieverScores(dense=_round(scores.dense), dense_rank=scores.dense_rank, bm25=_round(scores.lexical),
-                               bm25_rank=scores.lexical_rank, fused=round(scores.fused, 6)),
+                               bm25_rank=scores.lexical_rank, probability=_round(scores.probability),
+                               fused=round(scores.fused, 6)),
     )
 
 

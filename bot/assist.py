@@ -12,7 +12,7 @@ from bot.questions import customer_question
 from dialogue.context import CONTEXT_WEIGHT, contextualize
 from dialogue.grounding import mark_citations
 from dialogue.manager import DialogueManager
-from dialogue.policy import Decision, decide
+from dialogue.policy import Decision, decide, supporting
 from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.records import ConversationRecord
 from dialogue.inbox import ConversationView
@@ -59,26 +59,26 @@ def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool =
     query = contextualize(question, earlier)
     hits = manager.knowledge.search(query.text, top_k=TOP_SNIPPETS, context=query.context,
                                     context_weight=CONTEXT_WEIGHT)
-    thresholds = manager.config.thresholds
+    thresholds = manager.thresholds()
     decision = decide(hits, thresholds)
     snippets = [_snippet(hit) for hit in hits]
     base = dict(conversation_id=view.id, question=question, search_query=query.rewritten,
                 decision=decision.value, snippets=snippets)
     if decision is Decision.FALLBACK:
-        best = f"{hits[0].score:.2f}" if hits else "none"
+        best = f"{hits[0].confidence:.2f}" if hits else "none"
         return Suggestions(**base, draft=None, note=(
-            f"Nothing in the knowledge base matches well enough to draft an answer (best score {best}, "
+            f"Nothing in the knowledge base matches well enough to draft an answer (best confidence {best}, "
             f"drafts need {thresholds.generate:.2f}). Answer yourself, and consider adding an FAQ."))
     if decision is Decision.FAQ:
         return Suggestions(**base, draft=Draft(hits[0].faq.answer, "faq", [snippets[0]], None), note=None)
     if not with_draft:
         return Suggestions(**base, draft=None, note="Drafting was not asked for (draft=false).")
-    return Suggestions(**base, **_generated(manager, view, question, hits))
+    return Suggestions(**base, **_generated(manager, view, question, supporting(hits, thresholds)))
 
 
 def _generated(manager: DialogueManager, view: ConversationView, question: str, hits: list[Hit]) -> dict:
     config = manager.config
-    used = [hit for hit in hits if hit.score >= config.thresholds.generate][: config.snippets_in_prompt]
+    used = hits[: config.snippets_in_prompt]  # the ones chat would give the LM
     last_customer = max(index for index, turn in enumerate(view.turns) if turn.role == "user")
     history = [HistoryTurn("user" if turn.role == "user" else "assistant", turn.text)
                for turn in view.turns[:last_customer]]
@@ -102,4 +102,4 @@ def _profile_facts(manager: DialogueManager, conversation_id: int) -> list[str]:
 
 
 def _snippet(hit: Hit) -> Snippet:
-    return Snippet(hit.kind, hit.id, hit.title, hit.text, hit.url, round(hit.score, 4))
+    return Snippet(hit.kind, hit.id, hit.title, hit.text, hit.url, round(hit.confidence, 4))

@@ -89,7 +89,7 @@ class GapFinder:
         answered_by = []
         for signal, vector in zip(signals, vectors):
             hits = self.knowledge.search_vector(vector, signal.search_text, top_k=1)
-            if hits and hits[0].faq is not None and hits[0].score >= thresholds.faq and (
+            if hits and hits[0].faq is not None and hits[0].confidence >= thresholds.faq and (
                     "thumbs_down" not in signal.reasons or _aware(hits[0].faq.updated_at) > signal.asked_at):
                 answered_by.append(hits[0].faq.id)
         newest_first = sorted(signals, key=lambda signal: signal.asked_at, reverse=True)

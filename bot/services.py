@@ -15,7 +15,7 @@ from core.devices import choose_device
 from core.processes import ProcessRegistry
 from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
-from dialogue.policy import Thresholds
+from dialogue.policy import ThresholdSettings
 from dialogue.store import ConversationStore
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
@@ -82,7 +82,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
     config = DialogueConfig(
         company=settings.company_name,
-        thresholds=Thresholds(faq=settings.faq_threshold, generate=settings.generate_threshold),
+        thresholds=ThresholdSettings(settings.faq_threshold, settings.generate_threshold, settings.passage_threshold),
         max_message_chars=settings.max_message_chars,
         snippets_in_prompt=settings.snippets_in_prompt,
         history_token_budget=settings.history_token_budget,
@@ -100,6 +100,7 @@ def knowledge_config(settings: Settings) -> KnowledgeConfig:
         chunking=ChunkingConfig(settings.chunk_max_chars, settings.chunk_overlap_chars),
         max_upload_bytes=settings.max_upload_bytes,
         poll_seconds=settings.index_poll_seconds,
+        classifier=settings.faq_classifier,
     )
 
 

@@ -34,15 +34,22 @@ class Settings(BaseSettings):
     history_token_budget: int = Field(384, ge=0, description="Tokens of recent turns kept in the prompt.")
     snippets_in_prompt: int = Field(3, ge=1, le=10)
 
-    # Cosine-similarity thresholds of the embedded MiniLM; see docs/thresholds.md for how they were set.
-    faq_threshold: float = Field(0.79, ge=0.0, le=1.0)
-    generate_threshold: float = Field(0.51, ge=0.0, le=1.0)
+    # Decision thresholds on the confidence (cosine + FAQ classifier probability, 0 to 2). Unset, the bot
+    # calibrates them from its own knowledge base (docs/thresholds.md); set, they override the calibration.
+    faq_threshold: float | None = Field(None, ge=0.0, le=2.0, description="Confidence for the verbatim answer.")
+    generate_threshold: float | None = Field(None, ge=0.0, le=2.0, description="Confidence to answer at all.")
+    passage_threshold: float = Field(0.51, ge=0.0, le=1.0, description="Cosine a document passage needs to be "
+                                                                       "given to the LM.")
+    faq_classifier: bool = Field(True, description="Learn an FAQ classifier from the FAQs' questions and "
+                                                   "calibrate the thresholds with it (docs/thresholds.md).")
 
     # Knowledge base: documents, hybrid search, index (docs/knowledge.md).
-    search_mode: Literal["hybrid", "dense", "lexical"] = Field(
-        "hybrid", description="Rank by dense + BM25 fused (RRF), or by one retriever alone.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    lexical_weight: float = Field(0.3, ge=0.0, description="Weight of the BM25 ranking in the fusion (tuned on Banking77).")
+    search_mode: Literal["hybrid", "dense", "lexical", "rrf"] = Field(
+        "hybrid", description="Rank by cosine + scaled BM25 + classifier (hybrid), by one retriever alone, or "
+                              "by the older reciprocal rank fusion (rrf).")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (mode rrf).")
+    lexical_weight: float = Field(0.2, ge=0.0, description="Weight of BM25, scaled to [0, 1] per query, in the "
+                                                           "hybrid score (docs/knowledge.md).")
     hnsw_threshold: int = Field(50_000, ge=0, description="Vectors above which the index becomes HNSW.")
     hnsw_ef_search: int = Field(96, ge=8, description="HNSW search breadth: higher is slower and more exact.")
     chunk_max_chars: int = Field(1000, ge=100, description="Longest document chunk, in characters.")
@@ -102,7 +109,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> "Settings":
-        if self.generate_threshold > self.faq_threshold:
+        if None not in (self.faq_threshold, self.generate_threshold) and self.generate_threshold > self.faq_threshold:
             raise ValueError("HELPDESK_GENERATE_THRESHOLD must not exceed HELPDESK_FAQ_THRESHOLD")
         if self.process_stale_seconds < 2 * self.process_heartbeat_seconds:
             raise ValueError("HELPDESK_PROCESS_STALE_SECONDS must be at least twice "

@@ -1,10 +1,20 @@
 """Multi-turn context: making "And for accessories?" retrievable on its own.
 
-A follow-up is searched with the embedding of the message blended with the embedding of the customer's
-previous query: v = normalize(v_message + 0.5 * v_previous). Plain concatenation of the two texts let the
-earlier topic win ("How do I return a device? And for accessories?" still found device returns); the
-blend keeps the new message in charge while the previous one fills in what "it" or "and for" refers to.
-On the sample knowledge base the blend picked the right FAQ for 7 of 7 follow-ups, concatenation for 4.
+Two kinds of follow-up, two treatments:
+- **elliptical** ("And for accessories?", "How about in the EU?"): the message names a new subject with its
+  preposition and leans on the previous question for everything else. It is rewritten into that question
+  with the subject swapped: "What is the return policy for devices?" + "And for accessories?" → "What is
+  the return policy for accessories?" (the previous question's last prepositional phrase is replaced; for
+  "And for …", a question ending on an object, "How do I return a device?", has that object replaced:
+  "How do I return accessories?"; anything else is blended, below). The rewritten question is searched as it is, by both
+  retrievers, so the new subject decides the topic and the old words fill in the rest;
+- **pointing back** ("How do I activate it?", "Is that free?", "What about the Cam?"): searched with the
+  embedding of the message blended with the previous query, v = normalize(v_message + 0.5 · v_previous),
+  and BM25 on the message alone. "What about the Cam?" names no preposition, so it could replace any part
+  of the question: it is blended rather than rewritten.
+
+Before the rewrite, elliptical follow-ups were blended too; on the sample knowledge base "And for
+accessories?" after the device-returns question then still found device returns (README's old sample).
 """
 
 import re
@@ -16,12 +26,24 @@ CONTEXT_WEIGHT = 0.5
 _CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|same for|what if|or)\b", re.IGNORECASE)
 _POINTER = re.compile(r"\b(it|its|it's|this|that|they|them|those|these|one|there)\b", re.IGNORECASE)
 _MAX_FOLLOW_UP_WORDS = 9
+# "And for accessories?", "what about the Cam", "how about in the EU?", "and with Nimbus Plus?"
+_ELLIPSIS = re.compile(
+    r"^\s*(?:and|or|also|what about|how about|same for)\s+"
+    r"(?P<prep>for|with|about|on|in|to|of|from|at|by)\s+(?P<subject>[^?.!]{1,60}?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+_PREPOSITIONS = r"for|with|about|on|in|to|of|from|at|by"
+_LAST_PHRASE = re.compile(rf"\b(?P<prep>{_PREPOSITIONS})\s+(?P<object>[^?.!,;]+?)\s*(?P<end>[?.!]*)\s*$", re.IGNORECASE)
+_SUBJECT_WORDS = 5
+# The object a question ends on: "... return a device?", "... set up my Nimbus Cam?"
+_LAST_THING = re.compile(r"\b(?:a|an|the|my|your|our|this|that)\s+(?:[\w-]+\s+){0,2}[\w-]+\s*(?P<end>[?.!]*)\s*$",
+                         re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class SearchQuery:
     text: str
-    context: str | None = None  # the previous query, when `text` is a follow-up
+    context: str | None = None  # the previous query, when `text` points back to it (blended in)
 
     @property
     def rewritten(self) -> str:
@@ -35,9 +57,44 @@ def is_follow_up(message: str) -> bool:
     return bool(_CONTINUATION.match(message) or _POINTER.search(message))
 
 
+def rewrite_elliptical(message: str, previous: str) -> str | None:
+    """The previous question with its subject swapped for the message's, or None when the message is not
+    an elliptical follow-up ("And for accessories?")."""
+    match = _ELLIPSIS.match(message)
+    if not match or len(match["subject"].split()) > _SUBJECT_WORDS or _POINTER.search(match["subject"]):
+        return None
+    subject = match["subject"].strip()
+    previous = previous.strip()
+    last = _LAST_PHRASE.search(previous)
+    if last:
+        return f"{previous[: last.start()]}{match['prep']} {subject}{last['end'] or '?'}"
+    if (thing := _LAST_THING.search(previous)) and match["prep"].lower() == "for":
+        # "How do I return a device?" + "And for accessories?" → "How do I return accessories?"
+        return f"{previous[: thing.start()]}{subject}{thing['end'] or '?'}"
+    return None  # nothing to swap: blended instead
+
+
 def contextualize(message: str, previous_queries: list[str]) -> SearchQuery:
     """`previous_queries`: the customer's earlier queries in this conversation, oldest first, each already
     rewritten, so that a chain of follow-ups keeps its topic."""
-    if previous_queries and is_follow_up(message):
-        return SearchQuery(message, previous_queries[-1])
-    return SearchQuery(message)
+    if not previous_queries or not is_follow_up(message):
+        return SearchQuery(message)
+    if rewritten := rewrite_elliptical(message, previous_queries[-1]):
+        return SearchQuery(rewritten)
+    return SearchQuery(message, previous_queries[-1])
+
+
+# Where a message that asks two things splits: after a question mark with more to come, or before "and" /
+# "also" / a comma that starts a new question ("..., and will I be charged import tax?").
+_ASK = r"(?:is|are|can|could|do|does|did|will|would|should|what|how|when|where|why|who|which|may|must|have|has)"
+_SPLIT = re.compile(rf"\?\s+|,?\s+(?:and|also|plus)\s+(?={_ASK}\b)|,\s+(?={_ASK}\b)", re.IGNORECASE)
+_MIN_PART_WORDS = 3
+
+
+def split_question(message: str) -> list[str]:
+    """The separate questions of a message that asks more than one ("What does Plus cost and is there a
+    student discount?" → two), else the message alone. Parts shorter than three words are not split off."""
+    parts = [part.strip(" ,") for part in _SPLIT.split(message) if part.strip(" ,?")]
+    if len(parts) < 2 or any(len(part.split()) < _MIN_PART_WORDS for part in parts):
+        return [message]
+    return parts[:3]

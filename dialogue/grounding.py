@@ -1,7 +1,8 @@
 """Is a reply backed by the snippets it was given? A transparent lexical check, no second model.
 
-Definition (docs/learning.md repeats it):
-- the reply is split into sentences; citation marks like "[2]" are removed first;
+Definition (docs/generation.md repeats it):
+- the reply is split into sentences by pysbd (a rule-based splitter that keeps prices, decimals, URLs,
+  e-mail addresses and abbreviations whole); citation marks like "[2]" are removed first;
 - refusal sentences ("I don't know", "I can't help with that", "connect you with a person") claim nothing
   and are not counted;
 - a sentence is *supported* when at least SUPPORT_SHARE of its content words (lower-cased, stop words
@@ -11,16 +12,26 @@ Definition (docs/learning.md repeats it):
 - groundedness of a reply = supported sentences / counted sentences (None when it counts none, e.g. a pure
   refusal). Over a test set it is averaged over the replies that have a value.
 
+`check_reply` is the stricter gate a generated reply passes before a customer sees it: every counted
+sentence supported by **one** snippet (no recombining two snippets into a claim neither makes), no
+sentence that repeats the customer's question or an earlier bot reply, at least one sentence that says
+something, and at least one claim taken from the best-matching snippet (a reply built only on weaker
+matches answers another question).
+
 Lexical overlap misses paraphrases that use other words (a false "unsupported") and accepts a sentence
 that recombines snippet words into a false claim (a false "supported"); it is a gate metric that is cheap,
 deterministic and easy to audit, not a proof.
 """
 
 import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pysbd
 
 SUPPORT_SHARE = 0.6
+REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
 _EXACT = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+|[£$€]?\d[\d,.:/\-]*%?")
@@ -39,9 +50,34 @@ _STOP_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, covering it without gaps (trailing spaces included)."""
+    if not text.strip():
+        return []
+    spans, position = [], 0
+    for part in _segmenter().segment(text):
+        start = text.find(part.sent, position)
+        start = position if start < 0 else start
+        spans.append((position, start + len(part.sent)))
+        position = start + len(part.sent)
+    if position < len(text):
+        spans[-1] = (spans[-1][0], len(text))
+    return spans
+
+
 def sentences(text: str) -> list[str]:
     text = _CITATION.sub("", text)
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip(" .!?")]
+    found = []
+    for start, end in sentence_spans(text):
+        for line in text[start:end].split("\n"):  # a line break ends a sentence too (lists, greetings)
+            if line.strip(" .!?"):
+                found.append(line.strip())
+    return found
 
 
 def is_refusal(text: str) -> bool:
@@ -81,7 +117,83 @@ def groundedness(reply: str, snippets: list[str]) -> float | None:
     return sum(is_supported(s, joined) for s in counted) / len(counted)
 
 
-_SENTENCE_WITH_END = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+def repeats(sentence: str, earlier: str) -> bool:
+    """Does `sentence` say again what `earlier` said (the customer's question, a previous reply)?"""
+    mine, theirs = content_words(sentence), content_words(earlier)
+    if not mine or not theirs:
+        return False
+    shared = len(mine & theirs)
+    return shared / len(mine) >= REPEAT_SHARE and shared / len(theirs) >= REPEAT_SHARE
+
+
+@dataclass(frozen=True)
+class ReplyCheck:
+    """The verdict on a generated reply; `reasons` say, sentence by sentence, what failed."""
+
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+def sentence_problem(sentence: str, snippets: list[str], question: str, earlier: list[str]) -> str | None:
+    """Why `sentence` may not reach a customer, or None. `earlier`: sentences of earlier bot replies."""
+    if is_refusal(sentence):
+        return None
+    if repeats(sentence, question):
+        return f"repeats the question: {sentence!r}"
+    if any(repeats(sentence, before) for before in earlier):
+        return f"repeats an earlier reply: {sentence!r}"
+    invented = sorted(t for t in _exact_tokens(sentence) if not any(t.lower() in s.lower() for s in snippets))
+    if invented:
+        return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
+    if not any(is_supported(sentence, snippet) for snippet in snippets):
+        return f"no snippet supports: {sentence!r}"
+    return None
+
+
+def check_reply(reply: str, snippets: list[str], question: str, earlier_replies: list[str] = ()) -> ReplyCheck:
+    """May `reply` reach a customer? See the module docstring for the rules."""
+    earlier = [s for text in earlier_replies for s in sentences(text)]
+    said = sentences(reply)
+    reasons = [problem for s in said if (problem := sentence_problem(s, snippets, question, earlier))]
+    if not said:
+        reasons.append("says nothing")
+    claims = [s for s in said if not is_refusal(s)]
+    if not reasons and len(snippets) > 1 and claims and not any(is_supported(s, snippets[0]) for s in claims):
+        # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"
+        # answered with the devices' policy).
+        reasons.append("uses none of the best-matching snippet [1]")
+    return ReplyCheck(reasons)
+
+
+class SentenceGate:
+    """Streams a reply being written sentence by sentence, each one only after it passed
+    `sentence_problem`; after the first that fails nothing more is shown (the finished reply then replaces
+    what was shown, see DialogueManager). An unsupported sentence is never on a customer's screen."""
+
+    def __init__(self, show, snippets: list[str], question: str, earlier_replies: list[str]):
+        self._show = show
+        self._snippets, self._question = snippets, question
+        self._earlier = [s for text in earlier_replies for s in sentences(text)]
+        self._buffer = ""
+        self.failed = False
+
+    def feed(self, delta: str) -> None:
+        if self.failed:
+            return
+        self._buffer += delta
+        spans = sentence_spans(self._buffer)
+        if len(spans) < 2:
+            return  # the last sentence may still be growing
+        done = self._buffer[: spans[-1][0]]
+        self._buffer = self._buffer[spans[-1][0]:]
+        for sentence in sentences(done):
+            if sentence_problem(sentence, self._snippets, self._question, self._earlier):
+                self.failed = True
+                return
+        self._show(done)
 
 
 def mark_citations(reply: str, snippets: list[str]) -> str:
@@ -89,14 +201,16 @@ def mark_citations(reply: str, snippets: list[str]) -> str:
     that supports it best (by `is_supported`). Sentences no snippet supports stay unmarked, so a reader can
     tell a grounded claim from an unbacked one; refusals claim nothing and are left alone."""
     marked = []
-    for match in _SENTENCE_WITH_END.finditer(reply):
-        sentence = match.group(0)
-        body = sentence.rstrip(".!? ")
+    for start, end in sentence_spans(reply):
+        sentence = reply[start:end]
+        stripped = sentence.rstrip()
+        body = stripped.rstrip(".!?")
+        ending = sentence[len(body):]
         if body.strip() and not _CITATION.search(sentence) and not is_refusal(sentence):
             supporting = [i for i, snippet in enumerate(snippets, start=1) if is_supported(body, snippet)]
             if supporting:
                 words = content_words(body)
                 best = max(supporting, key=lambda i: len(words & content_words(snippets[i - 1])))
-                sentence = f"{body} [{best}]{sentence[len(body):]}"
+                sentence = f"{body} [{best}]{ending}"
         marked.append(sentence)
     return "".join(marked)

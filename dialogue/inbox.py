@@ -21,6 +21,7 @@ class TurnView:
     sources: list
     feedback: int | None
     created_at: datetime
+    rejected_reply: dict | None = None  # a generated reply the check stopped: {"text", "reasons"}
 
 
 @dataclass(frozen=True)
@@ -99,4 +100,4 @@ class Inbox:
 
 def _turn_view(turn: TurnRecord) -> TurnView:
     return TurnView(turn.id, turn.role, turn.text, turn.kind, list(turn.sources or []), turn.feedback,
-                    turn.created_at)
+                    turn.created_at, turn.rejected_reply)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from core.errors import ModelUnavailable
+from dialogue.lm_catalogue import CATALOGUE, verified_file
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ def resolve_lm_source(name: str, models_dir: Path) -> tuple[str, str]:
     """(what to pass to `from_pretrained`, a model id for records) for the HELPDESK_LM_MODEL setting."""
     if name in ("", "default"):
         return str(converted_gguf(embedded_gguf_path(), models_dir / EMBEDDED_LM_ID)), EMBEDDED_LM_ID
+    if name in CATALOGUE:  # fetched with `helpdesk model fetch NAME` and verified by SHA-256
+        gguf = verified_file(name, models_dir)
+        return str(converted_gguf(gguf, models_dir / gguf.stem)), gguf.stem
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from dialogue.context import CONTEXT_WEIGHT, contextualize
+from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
 from dialogue.errors import EmptyMessage, MessageTooLong
-from dialogue.grounding import mark_citations
+from dialogue.grounding import SentenceGate, check_reply, mark_citations
 from dialogue.generation import Generator, TextCallback
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
-from dialogue.policy import Decision, Thresholds, decide, wants_person
+from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
 from dialogue.profile import (
     acknowledge, answer_profile_question, asked_profile_field, extract_profile, is_only_self_description,
 )
@@ -63,7 +63,7 @@ class ReplyFailed(RuntimeError):
 @dataclass(frozen=True)
 class DialogueConfig:
     company: str
-    thresholds: Thresholds
+    thresholds: ThresholdSettings
     max_message_chars: int
     snippets_in_prompt: int
     history_token_budget: int
@@ -166,35 +166,68 @@ class DialogueManager:
             return reply(ReplyKind.ACTION, f"Hello{' ' + name if name else ''}! How can I help you today?"), None
 
         query = contextualize(text, self.store.previous_queries(turn.conversation_id, turn.turn_id))
-        if query.context:
+        if query.context or query.text != text:
             self.store.set_search_query(turn.turn_id, query.rewritten)
+        return self._answer_from_knowledge(turn, text, query, on_text)
+
+    def thresholds(self) -> Thresholds:
+        """The thresholds in force now: the operator's, else the knowledge base's own calibration."""
+        return self.config.thresholds.in_force(self.knowledge.learned)
+
+    def _answer_from_knowledge(self, turn: OpenedTurn, text: str, query: SearchQuery,
+                               on_text: TextCallback | None) -> tuple[Reply, str | None]:
         hits = self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
                                      context=query.context, context_weight=CONTEXT_WEIGHT)
-        decision = decide(hits, self.config.thresholds)
+        thresholds = self.thresholds()
+        decision = decide(hits, thresholds)
+        parts = self._search_parts(query, thresholds)
+        if parts and all(hit.confidence >= thresholds.faq for hit in parts):
+            return _curated(turn, parts), None  # each thing asked has its own confident FAQ: give them all
         if decision is Decision.FAQ:
-            return reply(ReplyKind.FAQ, hits[0].faq.answer, [_source(hits[0])]), None
-        if decision is Decision.FALLBACK:
-            return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), None
-        snippets = [hit for hit in hits if hit.score >= self.config.thresholds.generate]
-        snippets = snippets[: self.config.snippets_in_prompt]
-        generation = self._generate(turn, text, snippets, on_text)
+            return _curated(turn, verbatim(hits, thresholds)), None
+        snippets = _merged(supporting(parts, thresholds), supporting(hits, thresholds))
+        if not snippets:
+            return _fallback(turn), None
+        snippets = snippets[: max(self.config.snippets_in_prompt, len(parts))]
+        snippet_texts = [f"{hit.title}\n{hit.text}" for hit in snippets]
+        history = self.store.history(turn.conversation_id, turn.turn_id)
+        earlier = [past for role, past in history if role != "user"]
+        gate = SentenceGate(on_text, snippet_texts, text, earlier) if on_text else None
+        generation = self._generate(turn, text, snippets, history, gate.feed if gate else None)
         if not generation.text:
-            return reply(ReplyKind.FALLBACK, FALLBACK_TEXT), generation.model_id
+            return _fallback(turn), generation.model_id
+        check = check_reply(generation.text, snippet_texts, text, earlier)
+        if not check.passed:
+            # Not sent: the best supported curated text instead (the top snippet, when it is an FAQ confident
+            # enough, see Thresholds.curated), else the fallback. What was rejected and why stays on the turn for admins (docs/generation.md).
+            log.info("Generated reply rejected: %s", "; ".join(check.reasons))
+            faqs = [hit for hit in snippets[:1] if hit.faq is not None and hit.confidence >= thresholds.curated]
+            instead = _curated(turn, faqs) if faqs else _fallback(turn)
+            rejected = {"text": generation.text, "reasons": check.reasons}
+            return dataclasses.replace(instead, rejected=rejected), generation.model_id
         # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
-        answer = mark_citations(generation.text, [f"{hit.title}\n{hit.text}" for hit in snippets])
-        return reply(ReplyKind.GENERATED, answer, [_citation(hit) for hit in snippets]), generation.model_id
+        answer = mark_citations(generation.text, snippet_texts)
+        return (Reply(answer, ReplyKind.GENERATED, turn.conversation_id, [_citation(hit) for hit in snippets]),
+                generation.model_id)
 
-    def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit], on_text: TextCallback | None):
-        history = [
-            HistoryTurn("user" if role == "user" else "assistant", past)
-            for role, past in self.store.history(turn.conversation_id, turn.turn_id)
-        ]
+    def _search_parts(self, query: SearchQuery, thresholds: Thresholds) -> list[Hit]:
+        """For a message that asks two or three things, the best FAQ of each part (distinct ones); else []."""
+        parts = split_question(query.text) if query.context is None else [query.text]
+        if len(parts) < 2:
+            return []
+        best = [hits[0] for part in parts if (hits := self.knowledge.search(part, top_k=1)) and hits[0].faq]
+        if len(best) < len(parts) or len({hit.faq.id for hit in best}) < len(best):
+            return []
+        return best
+
+    def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit], history: list[tuple[str, str]],
+                  on_text: TextCallback | None):
         messages = build_prompt(
             company=self.config.company,
             message=text,
             snippets=snippets,
             profile_facts=self.store.profile(turn.user_id).facts(),
-            history=history,
+            history=[HistoryTurn("user" if role == "user" else "assistant", past) for role, past in history],
             count_tokens=self.generator.count_tokens,
             history_token_budget=self.config.history_token_budget,
         )
@@ -219,6 +252,21 @@ async def _drain(events: "asyncio.Queue[ReplyEvent | _Finished]") -> AsyncIterat
 
 def _source(hit: Hit) -> Source:
     return Source(id=hit.faq.id, title=hit.faq.question)
+
+
+def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:
+    """The curated answers of `hits`, verbatim; two when the question asked two things."""
+    text = "\n\n".join(hit.faq.answer for hit in hits)
+    return Reply(text, ReplyKind.FAQ, turn.conversation_id, [_source(hit) for hit in hits])
+
+
+def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
+    seen: set[tuple[str, int]] = set()
+    return [hit for hit in [*first, *then] if (key := (hit.kind, hit.id)) not in seen and not seen.add(key)]
+
+
+def _fallback(turn: OpenedTurn) -> Reply:
+    return Reply(FALLBACK_TEXT, ReplyKind.FALLBACK, turn.conversation_id)
 
 
 def _citation(hit: Hit) -> Source:

@@ -50,3 +50,5 @@ class Reply:
     conversation_id: int
     sources: list[Source] = field(default_factory=list)
     turn_id: int | None = None  # the stored bot turn; feedback refers to it
+    # A generated reply that failed the check and was not sent: {"text", "reasons"} (docs/generation.md).
+    rejected: dict | None = None

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from retrieval.calibrator import Learned
 from retrieval.knowledge_base import Hit
 
 
@@ -13,20 +14,76 @@ class Decision(StrEnum):
     FALLBACK = "fallback"
 
 
+DEFAULT_FAQ_THRESHOLD = 0.79  # cosine, for a knowledge base too small to calibrate (docs/thresholds.md)
+DEFAULT_GENERATE_THRESHOLD = 0.51
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Cosine similarities of the best-matching FAQ question; set from data, see docs/thresholds.md."""
+    """Confidences (retrieval/hybrid.py: cosine + FAQ classifier probability) the decision is made on.
+
+    `passage` is a document passage's cosine, below which it is not given to the LM. `source` says where
+    `faq` and `generate` came from: "calibrated" (from the knowledge base itself, retrieval/self_calibration.py),
+    "settings" (HELPDESK_FAQ_THRESHOLD / HELPDESK_GENERATE_THRESHOLD) or "default" (cosine only, no classifier).
+    """
 
     faq: float
     generate: float
+    passage: float = DEFAULT_GENERATE_THRESHOLD
+    source: str = "default"
+
+    @property
+    def curated(self) -> float:
+        """When a generated reply is stopped, the top FAQ is sent instead only from this confidence, halfway
+        to the verbatim threshold; below it the question is more likely one the FAQs do not cover, and the
+        customer gets the fallback rather than an unrelated answer."""
+        return (self.generate + self.faq) / 2
+
+
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """What an operator set; None leaves a threshold to the calibration."""
+
+    faq: float | None = None
+    generate: float | None = None
+    passage: float = DEFAULT_GENERATE_THRESHOLD
+
+    def in_force(self, learned: Learned) -> Thresholds:
+        calibrated = learned.calibrated if learned.classifier is not None else None
+        if calibrated is not None:
+            faq, generate, source = calibrated.faq_threshold, calibrated.generate_threshold, "calibrated"
+        else:
+            faq, generate, source = DEFAULT_FAQ_THRESHOLD, DEFAULT_GENERATE_THRESHOLD, "default"
+        if self.faq is not None or self.generate is not None:
+            source = "settings" if self.faq is not None and self.generate is not None else f"settings+{source}"
+        faq = self.faq if self.faq is not None else faq
+        generate = self.generate if self.generate is not None else min(generate, faq)
+        return Thresholds(faq=faq, generate=generate, passage=self.passage, source=source)
 
 
 def decide(hits: list[Hit], thresholds: Thresholds) -> Decision:
-    if not hits or hits[0].score < thresholds.generate:
+    """FAQ when the best hit is an FAQ confident enough to quote; generate when any FAQ or passage is
+    confident enough to give the LM; else the fallback (the LM is not called)."""
+    if not hits:
         return Decision.FALLBACK
-    if hits[0].score >= thresholds.faq and hits[0].faq is not None:  # a document passage is never verbatim
+    if hits[0].faq is not None and hits[0].confidence >= thresholds.faq:  # a passage is never verbatim
         return Decision.FAQ
-    return Decision.GENERATE
+    if supporting(hits, thresholds):
+        return Decision.GENERATE
+    return Decision.FALLBACK
+
+
+def supporting(hits: list[Hit], thresholds: Thresholds) -> list[Hit]:
+    """The hits confident enough to be shown to the LM as snippets, best first."""
+    return [hit for hit in hits
+            if hit.confidence >= (thresholds.generate if hit.faq is not None else thresholds.passage)]
+
+
+def verbatim(hits: list[Hit], thresholds: Thresholds) -> list[Hit]:
+    """The curated answers to give: the best FAQ, and a second one when it is as confident (a question
+    that asks two things: "What does Plus cost and is there a student discount?")."""
+    faqs = [hit for hit in hits if hit.faq is not None and hit.confidence >= thresholds.faq]
+    return faqs[:2]
 
 
 _HANDOFF = re.compile(

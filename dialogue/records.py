@@ -85,6 +85,8 @@ class TurnRecord(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     model_id: Mapped[str | None] = mapped_column(String(255))
+    # Bot turns: a generated reply the check stopped, {"text", "reasons"}; the turn's text is what was sent.
+    rejected_reply: Mapped[dict | None] = mapped_column(JSON)
     # Customer feedback on a bot turn: 1 thumbs up, -1 thumbs down.
     feedback: Mapped[int | None] = mapped_column(Integer)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

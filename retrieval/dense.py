@@ -237,6 +237,15 @@ class DenseIndex:
             start += len(rows)
         return found
 
+    def vectors_of(self, entries: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of `entries` and the entry of each row (the classifier's training data)."""
+        with self._lock:
+            known = [(entry, self._rows_of_entry[entry]) for entry in entries if entry in self._rows_of_entry]
+            rows = np.asarray([row for _, rows in known for row in rows], dtype=np.int64)
+            labels = np.asarray([entry for entry, rows in known for _ in rows], dtype=np.int64)
+            vectors = self._reconstruct(rows) if len(rows) else np.zeros((0, self.dimension), dtype=np.float32)
+        return vectors, labels
+
     # -- persistence ---------------------------------------------------------------------------------
 
     def save(self, folder: Path, version: int) -> None:

@@ -8,7 +8,7 @@ import csv
 import json
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +18,9 @@ from retrieval.faqs import FaqDraft, make_draft
 from retrieval.hybrid import FusionConfig
 from retrieval.knowledge_base import KnowledgeBase
 
-MODES = ("dense", "lexical", "hybrid")
+MODES = ("dense", "lexical", "rrf", "hybrid")
+MODE_NAMES = {"dense": "dense (FAISS)", "lexical": "BM25 (Tantivy)", "rrf": "RRF (before 2026-12)",
+              "hybrid": "hybrid (cosine + BM25 + classifier)"}
 DEPTH = 10  # ranks looked at; MRR counts a hit below rank 10 as 0
 
 
@@ -54,10 +56,10 @@ class RetrievalReport:
 
     def markdown(self) -> str:
         heading = (f"Retrieval on {self.dataset}: {self.queries} queries over {self.entries} FAQs and passages, "
-                   f"{self.embedding_model}, RRF k={self.fusion['rrf_k']} (BM25 weight {self.fusion['lexical_weight']}).")
+                   f"{self.embedding_model}, hybrid BM25 weight {self.fusion['lexical_weight']}.")
         lines = [heading, "",
                  "| retriever | top-1 | recall@5 | MRR@10 | search p50 (ms) |", "| --- | ---: | ---: | ---: | ---: |"]
-        names = {"dense": "dense (FAISS)", "lexical": "BM25 (Tantivy)", "hybrid": "hybrid (RRF)"}
+        names = MODE_NAMES
         lines += [f"| {names.get(m.mode, m.mode.replace('@', ' (RRF), BM25 weight '))} | {m.top1:.4f} | {m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"
                   for m in self.modes]
         return "\n".join(lines) + "\n"
@@ -124,14 +126,15 @@ def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str, m
     knowledge.index.refresh(force=True)
     base = knowledge.index.fusion
     scores = []
-    runs = [(mode, FusionConfig(mode, base.rrf_k, base.dense_weight, base.lexical_weight)) for mode in modes]
-    runs += [(f"hybrid@{weight:g}", FusionConfig("hybrid", base.rrf_k, base.dense_weight, weight))
+    runs = [(mode, replace(base, mode=mode)) for mode in modes]
+    runs += [(f"hybrid@{weight:g}", replace(base, mode="hybrid", lexical_weight=weight))
              for weight in extra_lexical_weights]
+    classifier = knowledge.calibrator.classifier
     for mode, fusion in runs:
         ranks, timings = [], []
         for query, vector in zip(queries, vectors):
             began = time.perf_counter()
-            candidates = knowledge.index.search(vector, query.text, DEPTH, fusion=fusion)
+            candidates = knowledge.index.search(vector, query.text, DEPTH, fusion=fusion, classifier=classifier)
             timings.append((time.perf_counter() - began) * 1000)
             found = [_key(knowledge, candidate.entry) for candidate in candidates]
             ranks.append(found.index(query.expected) + 1 if query.expected in found else None)
@@ -171,7 +174,7 @@ def write_report(report: RetrievalReport, folder: Path) -> list[Path]:
     paths[0].write_text(json.dumps(asdict(report), indent=2) + "\n")
     paths[1].write_text(report.markdown())
     metrics = [("top1", "top-1"), ("recall_at_5", "recall@5"), ("mrr", "MRR@10")]
-    labels = {"dense": "dense (FAISS)", "lexical": "BM25 (Tantivy)", "hybrid": "hybrid (RRF)"}
+    labels = MODE_NAMES
     figure, axes = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(report.modes)
     for i, scores in enumerate(report.modes):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from core.database import utcnow
 from retrieval.audit import SYSTEM, audit
 from retrieval.changes import record_changes
+from retrieval.calibrator import Calibrator, Learned
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.documents import ChunkRecord, DocumentRecord, Passage
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 class Hit:
     """One search result: an FAQ or a document passage.
 
-    `score` is the cosine similarity of the query and the entry's best-matching text: the number the
-    faq/generate/fallback thresholds are calibrated on, whatever order the fusion put the hits in.
+    `score` is the cosine similarity of the query and the entry's best-matching text; `confidence` adds the
+    FAQ classifier's probability (retrieval/hybrid.py): the number the faq/generate/fallback thresholds
+    are calibrated on, whatever order the fusion put the hits in. A passage's confidence is its cosine.
     """
 
     faq: Faq | None
@@ -40,6 +42,7 @@ class Hit:
     matched_text: str
     passage: Passage | None = None
     scores: Candidate | None = None
+    confidence: float = 0.0
 
     @property
     def kind(self) -> str:
@@ -89,6 +92,7 @@ class KnowledgeConfig:
     chunking: ChunkingConfig = ChunkingConfig()
     max_upload_bytes: int = 10_000_000
     poll_seconds: float = 0.25  # how stale this process's index may be behind another process's edit
+    classifier: bool = True  # learn an FAQ classifier and calibrate the thresholds (retrieval/calibrator.py)
 
 
 class KnowledgeBase:
@@ -98,6 +102,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self.config = config
         self.index = SearchIndex(sessions, embedder, index_dir, config.dense, config.fusion, config.poll_seconds)
+        self.calibrator = Calibrator(self.index, embedder, index_dir, config.classifier)
         # Writes are rare; one at a time keeps this process's index in the order of the versions.
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
@@ -105,7 +110,18 @@ class KnowledgeBase:
         self.jobs = JobRunner(sessions, owner)  # owner: this process in the registry (core/processes.py)
 
     def sync_index(self) -> SyncReport:
-        return self.index.sync()
+        report = self.index.sync()
+        self.calibrator.train_now()
+        return report
+
+    @property
+    def learned(self) -> Learned:
+        """The classifier and calibrated thresholds in force (or why there are none)."""
+        return self.calibrator.current
+
+    def close(self) -> None:
+        self.calibrator.close()
+        self.index.close()
 
     # -- reads ----------------------------------------------------------------------------------------
 
@@ -141,7 +157,9 @@ class KnowledgeBase:
                       fusion: FusionConfig | None = None) -> list[Hit]:
         self.index.refresh()
         allowed = self._allowed(filters) if filters and (filters.tags or filters.sources) else None
-        return self._hits(self.index.search(vector, text, top_k, allowed, fusion))
+        if self.calibrator.stale():
+            self.calibrator.schedule()  # another process edited: relearn in the background
+        return self._hits(self.index.search(vector, text, top_k, allowed, fusion, self.calibrator.classifier))
 
     def _hits(self, candidates: list[Candidate]) -> list[Hit]:
         refs = [ref(candidate.entry) for candidate in candidates]
@@ -165,10 +183,10 @@ class KnowledgeBase:
                 faq = faqs[entry_ref.id]
                 texts = faq.searchable_texts
                 matched = texts[candidate.position] if candidate.position < len(texts) else faq.question
-                hits.append(Hit(faq, score, matched, scores=candidate))
+                hits.append(Hit(faq, score, matched, scores=candidate, confidence=candidate.confidence))
             elif entry_ref.kind == "chunk" and entry_ref.id in passages:
                 passage = passages[entry_ref.id]
-                hits.append(Hit(None, score, passage.text, passage=passage, scores=candidate))
+                hits.append(Hit(None, score, passage.text, passage=passage, scores=candidate, confidence=score))
         return hits
 
     def _allowed(self, filters: SearchFilter) -> set[int]:
@@ -217,6 +235,7 @@ class KnowledgeBase:
             upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1], draft.content_hash)
                        for faq, draft in zip(faqs, drafts)]
             self.index.apply(version, upserts, [])
+            self.calibrator.refit_classifier()
         return faqs
 
     def upsert_many(self, drafts: list[FaqDraft], actor: str = SYSTEM) -> UpsertReport:
@@ -262,6 +281,7 @@ class KnowledgeBase:
                 faq = Faq.from_record(record)
             self.index.apply(version, [Upsert(faq_entry(faq_id), draft.searchable_texts, vectors, draft.content_hash)],
                              [])
+            self.calibrator.refit_classifier()
         return faq
 
     def delete(self, faq_id: int, actor: str = SYSTEM) -> None:
@@ -275,4 +295,5 @@ class KnowledgeBase:
                 audit(session, actor, "faq.delete", f"faq:{faq_id}", question=record.question)
                 session.commit()
             self.index.apply(version, [], [faq_entry(faq_id)])
+            self.calibrator.refit_classifier()
 

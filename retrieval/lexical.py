@@ -62,12 +62,14 @@ class LexicalIndex:
         self._index.reload()
         self._searcher = self._index.searcher()
 
-    def search(self, text: str, top_k: int, allowed: set[int] | None = None) -> list[LexicalMatch]:
+    def search(self, text: str, top_k: int, allowed: set[int] | None = None,
+               all_words: bool = False) -> list[LexicalMatch]:
+        """`all_words`: only texts that contain every word (else any, ranked by BM25)."""
         words = _WORD.findall(text.lower())
         if not words or allowed is not None and not allowed:
             return []
         # Only plain words reach the parser, so customer text can never be a query-syntax error.
-        query = self._index.parse_query(" ".join(words), ["text"])
+        query = self._index.parse_query(" ".join(("+" if all_words else "") + w for w in words), ["text"])
         if allowed is not None:
             only = tantivy.Query.term_set_query(self._schema, "entry", sorted(allowed))
             query = tantivy.Query.boolean_query([

@@ -8,6 +8,7 @@ written in the background, so a restart re-embeds only what changed since.
 """
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -23,12 +24,17 @@ from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
 from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, fingerprint, ref
 from retrieval.faqs import FaqRecord
-from retrieval.hybrid import Candidate, FusionConfig, order_key, reciprocal_rank_fusion
+from retrieval.classifier import FaqClassifier
+from retrieval.hybrid import (
+    CLASSIFIER_MIN_COSINE, Candidate, FusionConfig, fuse, order_key, reciprocal_rank_fusion,
+)
 from retrieval.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2048
+_CODE = re.compile(r"\b(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z\d]+(?:-[A-Za-z\d]+)+\b|\b[A-Za-z]+\d+[A-Za-z\d]*\b")
+CODE_BONUS = 0.5  # ranking only; the confidence the decision uses is untouched
 
 
 @dataclass(frozen=True)
@@ -202,33 +208,63 @@ class SearchIndex:
     # -- search --------------------------------------------------------------------------------------
 
     def search(self, vector: np.ndarray, text: str, top_k: int, allowed: set[int] | None = None,
-               fusion: FusionConfig | None = None) -> list[Candidate]:
-        """The best `top_k` entries, each with the scores of both retrievers and their fusion."""
+               fusion: FusionConfig | None = None, classifier: FaqClassifier | None = None) -> list[Candidate]:
+        """The best `top_k` entries, each with its cosine, BM25 score, classifier probability and fusion.
+
+        Candidates are the union of the dense list, the BM25 list and (in hybrid mode) the classifier's
+        most probable FAQs; every candidate gets its cosine and probability, whoever found it, because the
+        decision is calibrated on both."""
         fusion = fusion or self.fusion
         dense_index = self._require_dense()
         depth = max(top_k * 4, 30)
         dense = dense_index.search(vector, depth, allowed) if fusion.mode != "lexical" else []
-        lexical = self.lexical.search(text, depth, allowed) if fusion.mode != "dense" else []
-        fused = reciprocal_rank_fusion([m.entry for m in dense], [m.entry for m in lexical], fusion)
+        lexical = self.lexical.search(text, depth, allowed) if fusion.mode not in ("dense",) else []
+        probabilities = classifier.probability_of(vector) if classifier is not None else {}
         dense_of = {match.entry: (rank, match) for rank, match in enumerate(dense, start=1)}
         lexical_of = {match.entry: (rank, match) for rank, match in enumerate(lexical, start=1)}
-        # Every candidate gets its cosine, found by BM25 or not: the decision is calibrated on it.
-        extra = dense_index.best_scores(vector, [entry for entry in fused if entry not in dense_of])
+        entries = list(dict.fromkeys([*dense_of, *lexical_of]))
+        if fusion.mode == "hybrid" and probabilities:
+            likely = sorted(probabilities, key=probabilities.get, reverse=True)
+            entries += [e for e in likely if allowed is None or e in allowed][:top_k + 5]
+            entries = list(dict.fromkeys(entries))
+        extra = dense_index.best_scores(vector, [entry for entry in entries if entry not in dense_of])
+        rrf = reciprocal_rank_fusion(list(dense_of), list(lexical_of), fusion) if fusion.mode == "rrf" else {}
+        coded = self._entries_with_codes(text, depth, allowed) if fusion.mode == "hybrid" else set()
+        best_lexical = max((match.score for match in lexical), default=0.0)
         candidates = []
-        for entry, score in fused.items():
+        for entry in entries:
             dense_rank, dense_match = dense_of.get(entry, (None, extra.get(entry)))
             lexical_rank, lexical_match = lexical_of.get(entry, (None, None))
+            if dense_match is None and lexical_match is None:
+                continue  # removed from the dense index since the classifier was trained
+            cosine = dense_match.score if dense_match else None
+            bm25 = lexical_match.score if lexical_match else None
+            probability = probabilities.get(entry)
+            if probability is not None and (cosine is None or cosine < CLASSIFIER_MIN_COSINE):
+                probability = 0.0
             candidates.append(Candidate(
                 entry=entry,
                 position=dense_match.position if dense_match else lexical_match.position,
-                dense=dense_match.score if dense_match else None,
-                dense_rank=dense_rank,
-                lexical=lexical_match.score if lexical_match else None,
-                lexical_rank=lexical_rank,
-                fused=score,
+                dense=cosine, dense_rank=dense_rank, lexical=bm25, lexical_rank=lexical_rank,
+                probability=probability,
+                fused=(rrf.get(entry, 0.0) if fusion.mode == "rrf" else
+                       fuse(cosine, bm25, best_lexical, probability, fusion) + CODE_BONUS * (entry in coded)),
             ))
         candidates.sort(key=order_key(fusion), reverse=True)
         return candidates[:top_k]
+
+    def _entries_with_codes(self, text: str, depth: int, allowed: set[int] | None) -> set[int]:
+        """Entries that contain the query's product codes or order numbers ("SRK-7731"): an exact rare token
+        says more than any embedding of it, whatever the classifier thinks of the rest."""
+        codes = _CODE.findall(text)
+        if not codes:
+            return set()
+        return {match.entry for match in self.lexical.search(" ".join(codes), depth, allowed, all_words=True)}
+
+    def faq_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every FAQ text's vector and its FAQ entry: what the classifier learns from."""
+        dense = self._require_dense()
+        return dense.vectors_of(sorted(entry for entry in dense.entries if entry & FAQ_BIT))
 
     def _require_dense(self) -> DenseIndex:
         if self.dense is None:

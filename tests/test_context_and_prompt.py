@@ -22,14 +22,20 @@ def test_detects_follow_ups(message, expected):
 
 def test_follow_up_takes_the_previous_query_as_context():
     query = contextualize("And for accessories?", ["hi", "How do I return a device?"])
-    assert (query.text, query.context) == ("And for accessories?", "How do I return a device?")
-    assert query.rewritten == "How do I return a device? And for accessories?"
+    assert (query.text, query.context) == ("How do I return accessories?", None)
+    pointing = contextualize("How do I activate it?", ["hi", "I bought a Nimbus Hub"])
+    assert (pointing.text, pointing.context) == ("How do I activate it?", "I bought a Nimbus Hub")
+    assert pointing.rewritten == "I bought a Nimbus Hub How do I activate it?"
     assert contextualize("And for accessories?", []).context is None
+    rewritten = contextualize("And for accessories?", ["What is the return policy for devices?"])
+    assert (rewritten.text, rewritten.context) == ("What is the return policy for accessories?", None)
+    assert contextualize("and in the EU?", ["How much is shipping in the UK?"]).text == "How much is shipping in the EU?"
+    assert contextualize("What about the Cam?", ["How do I set up my Hub?"]).context == "How do I set up my Hub?"
     assert contextualize("How do I reset my password?", ["How do I return a device?"]).context is None
 
 
 def _hit(score: float, question: str = "Q?") -> Hit:
-    return Hit(Faq(1, question, "A.", [], [], 1, None), score, question)
+    return Hit(Faq(1, question, "A.", [], [], 1, None), score, question, confidence=score)
 
 
 def test_decision_follows_the_thresholds():

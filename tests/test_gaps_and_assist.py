@@ -87,7 +87,7 @@ def test_suggestions_quote_the_curated_answer_for_the_question_before_the_handof
     assert body["question"] == "What is the return policy for devices?" and body["decision"] == "faq"
     assert body["draft"]["kind"] == "faq" and body["draft"]["text"] == faq.answer
     assert body["draft"]["sources"][0]["id"] == faq.id == body["snippets"][0]["id"]
-    assert body["snippets"][0]["score"] >= services.settings.faq_threshold
+    assert body["snippets"][0]["score"] >= services.manager.thresholds().faq
     assert turn_count(services, conversation_id) == before  # nothing was sent or stored
 
 
@@ -106,7 +106,7 @@ def test_suggestions_draft_an_answer_with_the_lm_from_the_top_snippets(client, s
     assert draft["kind"] == "generated" and draft["text"].strip() and draft["model_id"] == services.generator.model_id
     snippet_ids = {(s["kind"], s["id"]) for s in drafted["snippets"]}
     assert draft["sources"] and {(s["kind"], s["id"]) for s in draft["sources"]} <= snippet_ids
-    assert all(s["score"] >= services.settings.generate_threshold for s in draft["sources"])
+    assert all(s["score"] >= services.manager.thresholds().generate for s in draft["sources"])
 
 
 def test_suggestions_errors_and_roles(client, make_key, admin_headers):

@@ -19,10 +19,10 @@ from tests.documents_fixtures import ARTICLE
 @pytest.mark.unit
 def test_reciprocal_rank_fusion_rewards_agreement():
     dense, lexical = list(range(1, 11)), [10, 11]
-    fused = reciprocal_rank_fusion(dense, lexical, FusionConfig(rrf_k=60, lexical_weight=1.0))
+    fused = reciprocal_rank_fusion(dense, lexical, FusionConfig(mode="rrf", rrf_k=60, rrf_lexical_weight=1.0))
     assert max(fused, key=fused.get) == 10  # 10th dense + 1st BM25 beats 1st dense alone
     assert fused[1] == pytest.approx(1 / 61) and fused[11] == pytest.approx(1 / 62)
-    dense_heavy = reciprocal_rank_fusion(dense, lexical, FusionConfig(rrf_k=60, lexical_weight=0.05))
+    dense_heavy = reciprocal_rank_fusion(dense, lexical, FusionConfig(mode="rrf", rrf_k=60, rrf_lexical_weight=0.05))
     assert max(dense_heavy, key=dense_heavy.get) == 1
 
 
@@ -76,7 +76,7 @@ def test_admin_search_shows_each_retriever_and_filters(client, services, admin_h
         # A rare code: BM25 finds it exactly; the fused list puts it first.
         hits = search(query="SRK-7731", top_k=5)
         top = hits[0]
-        assert (top["kind"], top["url"], top["faq_id"]) == ("document", "solar-kit.md", None)
+        assert (top["kind"], top["url"], top["faq_id"]) == ("document", "solar-kit.md", None), hits[:3]
         assert top["scores"]["bm25_rank"] == 1 and top["scores"]["bm25"] > 0
         assert top["scores"]["dense"] == top["score"]
         dense_only = search(query="SRK-7731", top_k=5, mode="dense")

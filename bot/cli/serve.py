@@ -8,6 +8,7 @@ from bot.cli.faq import import_faqs
 from bot.cli.startup import started_services
 
 SAMPLE_FAQS = Path(__file__).parent.parent / "sample" / "faqs.yaml"
+SAMPLE_EVAL = SAMPLE_FAQS.with_name("eval.yaml")  # held out: never loaded into the knowledge base
 
 
 @click.command()

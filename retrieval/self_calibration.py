@@ -1,0 +1,142 @@
+"""Decision thresholds learned from the knowledge base itself, with no labelled eval file.
+
+A knowledge base already holds labelled questions: every FAQ's question and alternative questions. Cross-
+validation turns them into the three kinds of traffic a bot sees (docs/thresholds.md has the figures):
+- **answerable**: each FAQ's texts are split into `FOLDS` folds; a fold is held out, the classifier and the
+  nearest-neighbour index are built from the rest, and each held-out question is searched. It is answered
+  right when its own FAQ ranks first;
+- **in-domain but not covered**: whole FAQs are held out in `FOLDS` folds; their questions are searched
+  against the others. They sound like the knowledge base but nothing in it answers them;
+- **off-topic**: a shipped list of questions no support knowledge base answers (`off_topic.txt`, written
+  for this project).
+
+The confidence of a search is the cosine of the best FAQ's best-matching question plus the classifier's
+probability of that FAQ (0 to 2). From the three score samples:
+- **generate threshold** (answer at all, else the fallback): keeps `KEEP_ANSWERABLE` of the answerable
+  questions that were ranked right, raised until it rejects `REJECT_OFF_TOPIC` of the off-topic ones, but
+  never so far that it keeps fewer than `KEEP_AT_LEAST` of them (a knowledge base about alarms or recipes
+  answers some "off-topic" questions, and must not be gagged by them);
+- **faq threshold** (the curated answer verbatim): the lowest confidence at which the held-out answerable
+  questions are ranked right at least `VERBATIM_PRECISION` of the time.
+Both were chosen on Banking77-OOS valid and the sample shop, then checked on Banking77-OOS test, HWU64 and
+Bitext (docs/thresholds.md).
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+
+import numpy as np
+
+from retrieval.classifier import FaqClassifier
+from retrieval.hybrid import CLASSIFIER_MIN_COSINE
+
+FOLDS = 5
+KEEP_ANSWERABLE = 0.95
+REJECT_OFF_TOPIC = 0.95
+KEEP_AT_LEAST = 0.90
+VERBATIM_PRECISION = 0.98
+UNCOVERED_SHARE = 0.25  # uncovered questions per answerable one, when weighing verbatim precision
+MIN_HELD_OUT = 20  # fewer held-out questions than this say nothing reliable: keep the defaults
+_GRID = np.round(np.arange(0.30, 2.005, 0.01), 2)
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    faq_threshold: float
+    generate_threshold: float
+    faqs: int
+    questions: int
+    held_out: int  # answerable questions searched with their own text left out
+    held_out_top1: float
+    answered: float  # share of held-out answerable questions at or above the generate threshold
+    verbatim: float  # share of held-out answerable questions answered verbatim and right
+    verbatim_precision: float
+    uncovered_rejected: float  # questions of held-out FAQs sent to fallback
+    off_topic_rejected: float
+    seconds: float
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def off_topic_questions() -> list[str]:
+    text = resources.files("retrieval").joinpath("off_topic.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def confidence(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: FaqClassifier | None,
+               queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(best FAQ label, confidence) of each query, scored as live search scores FAQs."""
+    order = np.argsort(train_labels, kind="stable")
+    labels, starts = np.unique(train_labels[order], return_index=True)
+    cosine = np.maximum.reduceat(queries @ train_vectors[order].T, starts, axis=1)
+    if classifier is not None:
+        column = {entry: i for i, entry in enumerate(classifier.entries.tolist())}
+        probabilities = classifier.probabilities(queries)[:, [column[label] for label in labels.tolist()]]
+        cosine = cosine + np.where(cosine >= CLASSIFIER_MIN_COSINE, probabilities, 0.0)
+    best = cosine.argmax(axis=1)
+    return labels[best], cosine[np.arange(len(queries)), best]
+
+
+def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, seed: int = 0) -> Calibrated | None:
+    """Thresholds for a knowledge base whose FAQ texts have unit embeddings `vectors` and FAQ entry ids
+    `labels`; `off_topic`: embeddings of `off_topic_questions()`. None when there is too little to learn from."""
+    started = time.perf_counter()
+    faqs = np.unique(labels)
+    if len(faqs) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    for faq in faqs:
+        rows = np.flatnonzero(labels == faq)
+        fold[rows] = rng.permutation(len(rows)) % FOLDS
+    splits = [(fold != k, (fold == k) & np.isin(labels, labels[fold != k])) for k in range(FOLDS)]
+    # (an FAQ with one text is never held out from itself)
+    if sum(int(test.sum()) for _, test in splits) < MIN_HELD_OUT:
+        return None
+    right, answerable = [], []
+    for train, test in splits:
+        if not test.any():
+            continue
+        classifier = FaqClassifier.train(vectors[train], labels[train])
+        best, score = confidence(vectors[train], labels[train], classifier, vectors[test])
+        right.append(best == labels[test])
+        answerable.append(score)
+    right, answerable = np.concatenate(right), np.concatenate(answerable)
+    faq_fold = rng.permutation(len(faqs)) % min(FOLDS, len(faqs))
+    uncovered = []
+    for k in np.unique(faq_fold):
+        held = np.isin(labels, faqs[faq_fold == k])
+        classifier = FaqClassifier.train(vectors[~held], labels[~held])
+        uncovered.append(confidence(vectors[~held], labels[~held], classifier, vectors[held])[1])
+    uncovered = np.concatenate(uncovered)
+    classifier = FaqClassifier.train(vectors, labels)
+    off = confidence(vectors, labels, classifier, off_topic)[1] if len(off_topic) else np.zeros(0)
+
+    ranked_right = answerable[right] if right.any() else np.array([_GRID[-1]])
+    kept, cap = np.quantile(ranked_right, 1 - KEEP_ANSWERABLE), np.quantile(ranked_right, 1 - KEEP_AT_LEAST)
+    rejected = np.quantile(off, REJECT_OFF_TOPIC) if len(off) else _GRID[0]
+    generate = round(float(np.clip(np.floor(min(max(kept, rejected), cap) * 100) / 100, _GRID[0], _GRID[-1])), 2)
+
+    def precision(t: float) -> float:
+        """Right verbatim answers among all verbatim answers, with uncovered questions counted at
+        UNCOVERED_SHARE of the answerable traffic."""
+        above = answerable >= t
+        good = (right & above).mean()
+        bad = (~right & above).mean() + UNCOVERED_SHARE * (uncovered >= t).mean()
+        return good / (good + bad) if good + bad > 0 else 1.0
+
+    faq = next((float(t) for t in _GRID if t >= generate and precision(t) >= VERBATIM_PRECISION), float(_GRID[-1]))
+    verbatim = right & (answerable >= faq)
+    return Calibrated(
+        faq_threshold=faq, generate_threshold=generate, faqs=len(faqs), questions=len(labels),
+        held_out=len(answerable), held_out_top1=round(float(right.mean()), 4),
+        answered=round(float((answerable >= generate).mean()), 4), verbatim=round(float(verbatim.mean()), 4),
+        verbatim_precision=round(float(precision(faq)), 4),
+        uncovered_rejected=round(float((uncovered < generate).mean()), 4),
+        off_topic_rejected=round(float((off < generate).mean()), 4) if len(off) else 0.0,
+        seconds=round(time.perf_counter() - started, 2),
+    )

@@ -1,0 +1,232 @@
+"""The whole answer-quality report on knowledge bases nobody here wrote: retrieval, decisions, generation.
+
+For each dataset (retrieval/benchmarks.py) a throwaway knowledge base is built, the bot calibrates its
+thresholds on it as in production (no labels), and then:
+- **retrieval**: top-1 / recall@5 / MRR of every ranking mode on the split's questions;
+- **decisions** with the thresholds in force: *answered correctly* (not sent to fallback and the right FAQ
+  ranked first), *verbatim right* and *verbatim precision* (answered with the curated answer: right ones
+  among all curated answers, counting uncovered and out-of-domain questions answered verbatim as wrong),
+  *uncovered → fallback* (in-domain questions no FAQ answers) and *out-of-domain → fallback* (HWU64
+  questions sent to a bank's bot);
+- on the sample shop with its eval file, the same, and the generated replies of its generate band through
+  the real answering path: how many were stopped by the reply check, and whether any sentence no single
+  snippet supports, or any number no snippet states, reached the customer.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dialogue.grounding import _exact_tokens, is_refusal, is_supported, sentences
+from dialogue.policy import Decision, Thresholds, decide
+from retrieval.benchmarks import Benchmark
+from retrieval.evaluation import EvalQuery, RetrievalReport, evaluate
+from retrieval.knowledge_base import KnowledgeBase
+
+
+@dataclass
+class DecisionScores:
+    questions: int
+    answered_correctly: float
+    verbatim_right: float
+    verbatim_precision: float
+    uncovered: int = 0
+    uncovered_to_fallback: float | None = None
+    out_of_domain: int = 0
+    out_of_domain_to_fallback: float | None = None
+
+
+@dataclass
+class DatasetReport:
+    dataset: str
+    split: str
+    embedding_model: str
+    thresholds: dict
+    calibration: dict | None
+    retrieval: RetrievalReport
+    decisions: DecisionScores
+    seconds: float
+    generation: dict | None = None
+
+
+@dataclass
+class QualityReport:
+    datasets: list[DatasetReport] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"datasets": [asdict(d) for d in self.datasets]}
+
+
+def load_into(knowledge: KnowledgeBase, benchmark: Benchmark) -> dict[str, int]:
+    """Create the benchmark's FAQs; returns the FAQ id of each intent. Calibrates before returning."""
+    faqs = knowledge.create_many(benchmark.drafts)
+    knowledge.calibrator.train_now()
+    return {draft.tags[-1]: faq.id for draft, faq in zip(benchmark.drafts, faqs)}
+
+
+def decision_scores(knowledge: KnowledgeBase, thresholds: Thresholds, questions: list[tuple[str, int]],
+                    uncovered: list[str], out_of_domain: list[str]) -> DecisionScores:
+    """`questions`: (text, FAQ id that answers it)."""
+    def best(text: str) -> tuple[Decision, int | None]:
+        hits = knowledge.search(text, top_k=5)
+        top = hits[0].faq.id if hits and hits[0].faq is not None else None
+        return decide(hits, thresholds), top
+
+    answered = verbatim_right = verbatim_all = 0
+    for text, expected in questions:
+        decision, top = best(text)
+        answered += decision is not Decision.FALLBACK and top == expected
+        verbatim_right += decision is Decision.FAQ and top == expected
+        verbatim_all += decision is Decision.FAQ
+    uncovered_decisions = [best(text)[0] for text in uncovered]
+    ood_decisions = [best(text)[0] for text in out_of_domain]
+    verbatim_all += sum(d is Decision.FAQ for d in [*uncovered_decisions, *ood_decisions])
+    count = max(len(questions), 1)
+    return DecisionScores(
+        questions=len(questions), answered_correctly=round(answered / count, 4),
+        verbatim_right=round(verbatim_right / count, 4),
+        verbatim_precision=round(verbatim_right / verbatim_all, 4) if verbatim_all else 1.0,
+        uncovered=len(uncovered), uncovered_to_fallback=_share(uncovered_decisions, Decision.FALLBACK),
+        out_of_domain=len(out_of_domain), out_of_domain_to_fallback=_share(ood_decisions, Decision.FALLBACK),
+    )
+
+
+def _share(decisions: list[Decision], wanted: Decision) -> float | None:
+    return round(sum(d is wanted for d in decisions) / len(decisions), 4) if decisions else None
+
+
+def benchmark_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchmark, splits: list[str],
+                      out_of_domain: dict[str, list[str]]) -> list[DatasetReport]:
+    """One knowledge base, calibrated once, measured on each split. `thresholds_of()`: the thresholds chat
+    would use now (DialogueManager.thresholds)."""
+    started = time.perf_counter()
+    faq_of = load_into(knowledge, benchmark)
+    learned = knowledge.learned
+    reports = []
+    for split in splits:
+        questions = [(text, faq_of[intent]) for text, intent in benchmark.questions[split]]
+        retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in questions],
+                             f"{benchmark.name} {split}")
+        thresholds = thresholds_of()
+        decisions = decision_scores(knowledge, thresholds, questions, benchmark.uncovered.get(split, []),
+                                    out_of_domain.get(split, []))
+        reports.append(DatasetReport(benchmark.name, split, knowledge.embedder.model_id, _thresholds(thresholds),
+                                     learned.calibrated.as_dict() if learned.calibrated else None, retrieval,
+                                     decisions, round(time.perf_counter() - started, 1)))
+    return reports
+
+
+def _thresholds(thresholds: Thresholds) -> dict:
+    return {"faq": thresholds.faq, "generate": thresholds.generate, "source": thresholds.source}
+
+
+def generation_scores(replies: list[tuple[str, object]]) -> dict:
+    """`replies`: (question, Reply) of questions that went to the generate band, answered for real."""
+    generated = [reply for _, reply in replies if reply.kind.value == "generated"]
+    rejected = [reply for _, reply in replies if reply.rejected]
+    unsupported = wrong_numbers = 0
+    for reply in generated:
+        snippets = [source.snippet or "" for source in reply.sources]
+        snippets = [f"{source.title}\n{snippet}" for source, snippet in zip(reply.sources, snippets)]
+        for sentence in sentences(reply.text):
+            if is_refusal(sentence):
+                continue
+            unsupported += not any(is_supported(sentence, snippet) for snippet in snippets)
+            wrong_numbers += any(t.lower() not in "\n".join(snippets).lower() for t in _exact_tokens(sentence))
+    return {"went_to_the_lm": len(replies), "sent_as_generated": len(generated), "rejected": len(rejected),
+            "rejected_share": round(len(rejected) / len(replies), 4) if replies else None,
+            "unsupported_sentences_sent": unsupported, "wrong_numbers_sent": wrong_numbers,
+            "rejection_reasons": sorted({r.split(":")[0] for reply in rejected for r in reply.rejected["reasons"]})}
+
+
+def markdown(report: QualityReport) -> str:
+    lines = ["# Answer quality", "",
+             "| dataset | split | dense top-1 | BM25 top-1 | RRF top-1 | hybrid top-1 | hybrid MRR | "
+             "answered correctly | verbatim right | verbatim precision | uncovered → fallback | "
+             "out-of-domain → fallback | thresholds (faq / generate) |",
+             "| --- | --- |" + " ---: |" * 11]
+    for d in report.datasets:
+        top1 = {m.mode: m for m in d.retrieval.modes}
+        s = d.decisions
+        lines.append(
+            f"| {d.dataset} | {d.split} | " + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
+                                                      for m in ("dense", "lexical", "rrf", "hybrid"))
+            + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | {s.verbatim_right:.3f} | "
+            f"{s.verbatim_precision:.3f} | {_cell(s.uncovered_to_fallback)} | {_cell(s.out_of_domain_to_fallback)} | "
+            f"{d.thresholds['faq']:.2f} / {d.thresholds['generate']:.2f} ({d.thresholds['source']}) |")
+    for d in report.datasets:
+        if d.generation:
+            lines += ["", f"Generated replies on {d.dataset} ({d.split}): {d.generation}"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def plot(report: QualityReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [f"{d.dataset}\n{d.split}" for d in report.datasets]
+    series = {
+        "dense top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["dense"] for d in report.datasets],
+        "hybrid top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["hybrid"] for d in report.datasets],
+        "answered correctly": [d.decisions.answered_correctly for d in report.datasets],
+        "uncovered → fallback": [d.decisions.uncovered_to_fallback or 0 for d in report.datasets],
+        "out-of-domain → fallback": [d.decisions.out_of_domain_to_fallback or 0 for d in report.datasets],
+    }
+    figure, axes = plt.subplots(figsize=(max(7, 2.2 * len(names)), 4.2))
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series.items()):
+        bars = axes.bar([x + i * width for x in range(len(names))], values, width, label=label)
+        axes.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
+    axes.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(names))], names, fontsize=8)
+    axes.set_ylim(0, 1.12)
+    axes.set_title("Answer quality on knowledge bases nobody here tuned on")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def sample_report(services, eval_file: Path, faqs_file: Path, generate_limit: int = 0) -> DatasetReport:
+    """The sample shop with its eval file; with `generate_limit`, that many questions of the generate band
+    are answered through the real DialogueManager (LM, reply check) and scored."""
+    import asyncio
+
+    from dialogue.messages import InboundMessage
+    from retrieval.faq_files import read_faq_file
+    from training.calibration import load_eval_set
+
+    started = time.perf_counter()
+    knowledge = services.knowledge
+    faqs = knowledge.create_many(read_faq_file(faqs_file).drafts)
+    knowledge.calibrator.train_now()
+    faq_of = {faq.question: faq.id for faq in faqs}
+    labelled = load_eval_set(eval_file)
+    in_scope = [(q.query, faq_of[next(iter(q.expected))]) for q in labelled if q.group == "in_scope"]
+    partial = [q.query for q in labelled if q.group == "partial"]
+    out_of_scope = [q.query for q in labelled if q.group == "out_of_scope"]
+    retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], "sample eval")
+    thresholds = services.manager.thresholds()
+    decisions = decision_scores(knowledge, thresholds, in_scope, out_of_scope + partial, [])
+    decisions.uncovered_to_fallback = _share([decide(knowledge.search(t, top_k=5), thresholds)
+                                              for t in out_of_scope], Decision.FALLBACK)
+    decisions.uncovered = len(out_of_scope)
+    generation = None
+    if generate_limit:
+        band = [t for t in partial + [t for t, _ in in_scope]
+                if decide(knowledge.search(t, top_k=5), thresholds) is Decision.GENERATE][:generate_limit]
+
+        async def answer_all():
+            return [(t, (await services.manager.respond(InboundMessage("eval", f"eval-{i}", t)))[0])
+                    for i, t in enumerate(band)]
+
+        generation = generation_scores(asyncio.run(answer_all()))
+    learned = knowledge.learned
+    return DatasetReport("sample shop", "eval.yaml", knowledge.embedder.model_id, _thresholds(thresholds),
+                         learned.calibrated.as_dict() if learned.calibrated else None, retrieval, decisions,
+                         round(time.perf_counter() - started, 1), generation)
