@@ -95,13 +95,13 @@ def content_words(text: str) -> set[str]:
     return {_stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
 
 
-def _exact_tokens(text: str) -> set[str]:
+def exact_tokens(text: str) -> set[str]:
     return {token.rstrip(".,:;-/") for token in _EXACT.findall(text)}
 
 
 def is_supported(sentence: str, snippets: str) -> bool:
     snippet_text = snippets.lower()
-    if any(token.lower() not in snippet_text for token in _exact_tokens(sentence)):
+    if any(token.lower() not in snippet_text for token in exact_tokens(sentence)):
         return False
     words = content_words(sentence)
     if not words:
@@ -145,7 +145,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"repeats the question: {sentence!r}"
     if any(repeats(sentence, before) for before in earlier):
         return f"repeats an earlier reply: {sentence!r}"
-    invented = sorted(t for t in _exact_tokens(sentence) if not any(t.lower() in s.lower() for s in snippets))
+    invented = sorted(t for t in exact_tokens(sentence) if not any(t.lower() in s.lower() for s in snippets))
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
     if not any(is_supported(sentence, snippet) for snippet in snippets):

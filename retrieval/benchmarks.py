@@ -1,8 +1,9 @@
 """Public datasets as knowledge bases: each intent becomes one FAQ whose alternative questions are its
 training texts, and held-out texts become the questions customers ask.
 
-Folders are the ones under `../shared/data` (each has a README and license); nothing here is copied into
-the repository. Splits:
+`data_dir` is a folder holding the datasets in their published layout (`banking77/`, `banking77_oos/`,
+`hwu64/`, `bitext_customer_support_4514/`, each with its README and license); nothing of them is copied
+into the repository, and a missing one is a `DatasetMissing` naming the folder. Splits:
 - `banking77`: train → FAQs (77), test → questions (no valid split exists);
 - `banking77-oos`: train → FAQs (50 in-scope intents); valid/test → questions, plus `id_oos_valid` /
   `id_oos_test`: questions of 27 held-out banking intents that no FAQ answers;

@@ -15,7 +15,6 @@ from pathlib import Path
 from retrieval.entries import ref
 from retrieval.errors import KnowledgeError
 from retrieval.faqs import FaqDraft, make_draft
-from retrieval.hybrid import FusionConfig
 from retrieval.knowledge_base import KnowledgeBase
 
 MODES = ("dense", "lexical", "rrf", "hybrid")

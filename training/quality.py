@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dialogue.grounding import _exact_tokens, is_refusal, is_supported, sentences
+from dialogue.grounding import exact_tokens, is_refusal, is_supported, sentences
 from dialogue.policy import Decision, Thresholds, decide
 from retrieval.benchmarks import Benchmark
 from retrieval.evaluation import EvalQuery, RetrievalReport, evaluate
@@ -126,13 +126,12 @@ def generation_scores(replies: list[tuple[str, object]]) -> dict:
     rejected = [reply for _, reply in replies if reply.rejected]
     unsupported = wrong_numbers = 0
     for reply in generated:
-        snippets = [source.snippet or "" for source in reply.sources]
-        snippets = [f"{source.title}\n{snippet}" for source, snippet in zip(reply.sources, snippets)]
+        snippets = [f"{source.title}\n{source.snippet or ''}" for source in reply.sources]  # as the check saw them
         for sentence in sentences(reply.text):
             if is_refusal(sentence):
                 continue
             unsupported += not any(is_supported(sentence, snippet) for snippet in snippets)
-            wrong_numbers += any(t.lower() not in "\n".join(snippets).lower() for t in _exact_tokens(sentence))
+            wrong_numbers += any(t.lower() not in "\n".join(snippets).lower() for t in exact_tokens(sentence))
     return {"went_to_the_lm": len(replies), "sent_as_generated": len(generated), "rejected": len(rejected),
             "rejected_share": round(len(rejected) / len(replies), 4) if replies else None,
             "unsupported_sentences_sent": unsupported, "wrong_numbers_sent": wrong_numbers,
