@@ -8,20 +8,21 @@ thresholds on it as in production (no labels), and then:
   among all curated answers, counting uncovered and out-of-domain questions answered verbatim as wrong),
   *uncovered → fallback* (in-domain questions no FAQ answers) and *out-of-domain → fallback* (HWU64
   questions sent to a bank's bot);
-- on the sample shop with its eval file, the same, and the generated replies of its generate band through
-  the real answering path: how many were stopped by the reply check, and whether any sentence no single
-  snippet supports, or any number no snippet states, reached the customer.
+- on a knowledge base with a labelled eval file (the sample shop; the held-out mobile operator of
+  training/eval_sets/), the same, the generated replies of its generate band and its multi-turn
+  conversations through the real answering path: how many were stopped by the reply check, and whether
+  any sentence no single snippet supports, or any number no snippet states, reached the customer.
 """
 
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dialogue.grounding import exact_tokens, is_refusal, is_supported, sentences
 from dialogue.policy import Decision, Thresholds, decide
 from retrieval.benchmarks import Benchmark
 from retrieval.evaluation import EvalQuery, RetrievalReport, evaluate
 from retrieval.knowledge_base import KnowledgeBase
+from training.reply_scores import generation_scores
 
 
 @dataclass
@@ -47,6 +48,7 @@ class DatasetReport:
     decisions: DecisionScores
     seconds: float
     generation: dict | None = None
+    conversations: dict | None = None  # multi-turn conversations of an eval file (conversation_eval.py)
 
 
 @dataclass
@@ -120,24 +122,6 @@ def _thresholds(thresholds: Thresholds) -> dict:
     return {"faq": thresholds.faq, "generate": thresholds.generate, "source": thresholds.source}
 
 
-def generation_scores(replies: list[tuple[str, object]]) -> dict:
-    """`replies`: (question, Reply) of questions that went to the generate band, answered for real."""
-    generated = [reply for _, reply in replies if reply.kind.value == "generated"]
-    rejected = [reply for _, reply in replies if reply.rejected]
-    unsupported = wrong_numbers = 0
-    for reply in generated:
-        snippets = [f"{source.title}\n{source.snippet or ''}" for source in reply.sources]  # as the check saw them
-        for sentence in sentences(reply.text):
-            if is_refusal(sentence):
-                continue
-            unsupported += not any(is_supported(sentence, snippet) for snippet in snippets)
-            wrong_numbers += any(t.lower() not in "\n".join(snippets).lower() for t in exact_tokens(sentence))
-    return {"went_to_the_lm": len(replies), "sent_as_generated": len(generated), "rejected": len(rejected),
-            "rejected_share": round(len(rejected) / len(replies), 4) if replies else None,
-            "unsupported_sentences_sent": unsupported, "wrong_numbers_sent": wrong_numbers,
-            "rejection_reasons": sorted({r.split(":")[0] for reply in rejected for r in reply.rejected["reasons"]})}
-
-
 def markdown(report: QualityReport) -> str:
     lines = ["# Answer quality", "",
              "| dataset | split | dense top-1 | BM25 top-1 | RRF top-1 | hybrid top-1 | hybrid MRR | "
@@ -156,6 +140,10 @@ def markdown(report: QualityReport) -> str:
     for d in report.datasets:
         if d.generation:
             lines += ["", f"Generated replies on {d.dataset} ({d.split}): {d.generation}"]
+        if d.conversations:
+            summary = {k: v for k, v in d.conversations.items() if k != "wrong_turns"}
+            lines += ["", f"Conversations of {d.dataset} ({d.split}): {summary}"]
+            lines += [f"- wrong: {turn}" for turn in d.conversations["wrong_turns"]]
     return "\n".join(lines) + "\n"
 
 
@@ -191,14 +179,17 @@ def plot(report: QualityReport, path: Path) -> None:
     plt.close(figure)
 
 
-def sample_report(services, eval_file: Path, faqs_file: Path, generate_limit: int = 0) -> DatasetReport:
-    """The sample shop with its eval file; with `generate_limit`, that many questions of the generate band
-    are answered through the real DialogueManager (LM, reply check) and scored."""
+def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
+                     generate_limit: int = 0) -> DatasetReport:
+    """A knowledge base from an FAQ file, measured on its labelled eval file. With `generate_limit`, that many
+    questions of the generate band, and every multi-turn conversation of the file, are answered through the
+    real DialogueManager (LM, reply check) and scored (training/conversation_eval.py)."""
     import asyncio
 
     from dialogue.messages import InboundMessage
     from retrieval.faq_files import read_faq_file
     from training.calibration import load_eval_set
+    from training.conversation_eval import answer_conversations, conversation_scores, load_conversations
 
     started = time.perf_counter()
     knowledge = services.knowledge
@@ -209,13 +200,13 @@ def sample_report(services, eval_file: Path, faqs_file: Path, generate_limit: in
     in_scope = [(q.query, faq_of[next(iter(q.expected))]) for q in labelled if q.group == "in_scope"]
     partial = [q.query for q in labelled if q.group == "partial"]
     out_of_scope = [q.query for q in labelled if q.group == "out_of_scope"]
-    retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], "sample eval")
+    retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], f"{name} eval")
     thresholds = services.manager.thresholds()
     decisions = decision_scores(knowledge, thresholds, in_scope, out_of_scope + partial, [])
     decisions.uncovered_to_fallback = _share([decide(knowledge.search(t, top_k=5), thresholds)
                                               for t in out_of_scope], Decision.FALLBACK)
     decisions.uncovered = len(out_of_scope)
-    generation = None
+    generation = conversations = None
     if generate_limit:
         band = [t for t in partial + [t for t, _ in in_scope]
                 if decide(knowledge.search(t, top_k=5), thresholds) is Decision.GENERATE][:generate_limit]
@@ -225,7 +216,9 @@ def sample_report(services, eval_file: Path, faqs_file: Path, generate_limit: in
                     for i, t in enumerate(band)]
 
         generation = generation_scores(asyncio.run(answer_all()))
+        if dialogues := load_conversations(eval_file):
+            conversations = conversation_scores(answer_conversations(services.manager, dialogues), faq_of)
     learned = knowledge.learned
-    return DatasetReport("sample shop", "eval.yaml", knowledge.embedder.model_id, _thresholds(thresholds),
+    return DatasetReport(name, eval_file.name, knowledge.embedder.model_id, _thresholds(thresholds),
                          learned.calibrated.as_dict() if learned.calibrated else None, retrieval, decisions,
-                         round(time.perf_counter() - started, 1), generation)
+                         round(time.perf_counter() - started, 1), generation, conversations)

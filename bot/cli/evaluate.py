@@ -10,7 +10,13 @@ from pathlib import Path
 
 import click
 
+from bot.cli.serve import SAMPLE_EVAL, SAMPLE_FAQS
 from bot.cli.startup import started_services
+
+MOBILE_OPERATOR = Path(__file__).parent.parent.parent / "training" / "eval_sets" / "mobile_operator"
+# `eval quality` without --kb: the sample shop, and a mobile operator written after the settings were chosen
+DEFAULT_EVAL_FILES = [("sample shop", SAMPLE_FAQS, SAMPLE_EVAL),
+                      ("mobile operator", MOBILE_OPERATOR / "faqs.yaml", MOBILE_OPERATOR / "eval.yaml")]
 
 
 @click.group("eval")
@@ -196,14 +202,20 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @evaluate.command("quality")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder with the public datasets (banking77/, banking77_oos/, hwu64/, "
-                   "bitext_customer_support_4514/); without it only the sample shop is measured.")
+                   "bitext_customer_support_4514/); without it only the eval files (--kb) are measured.")
 @click.option("--dataset", "datasets", multiple=True, type=click.Choice(["banking77", "banking77-oos", "hwu64", "bitext"]),
               help="Only these datasets (repeatable; default: all four).")
 @click.option("--split", "splits", multiple=True, type=click.Choice(["valid", "test"]),
               help="Questions to measure on (repeatable; default valid; Banking77 has only test). Choose settings "
                    "on valid; report test once.")
+@click.option("--kb", "knowledge_bases", multiple=True, nargs=2,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FAQS EVAL_FILE",
+              help="A knowledge base (an FAQ file as `helpdesk faq import` reads) and its labelled eval file "
+                   "(the format of bot/sample/eval.yaml, with optional multi-turn `conversations:`); "
+                   "repeatable. Default: the sample shop and training/eval_sets/mobile_operator.")
 @click.option("--generate", "generate_limit", type=int, default=0, show_default=True,
-              help="Answer this many generate-band questions of the sample shop with the real LM and reply check.")
+              help="Answer this many generate-band questions of each eval file, and its conversations, with the "
+                   "real LM and reply check.")
 @click.option("--embedding-model", "embedders", multiple=True,
               help="Also run everything with this embedder (a folder, e.g. a tuned one from `helpdesk train "
                    "embeddings`), side by side with the configured one (repeatable).")
@@ -211,20 +223,22 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @click.option("--per-intent", type=int, default=None, help="At most N questions per intent (quick runs).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True,
               help="Where quality.md, quality.json and quality.png go.")
-def eval_quality(data_dir, datasets, splits, generate_limit, embedders, intents, per_intent, out) -> None:
+def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, embedders, intents, per_intent,
+                 out) -> None:
     """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
     import json
 
-    from bot.cli.serve import SAMPLE_EVAL, SAMPLE_FAQS
     from retrieval.benchmarks import DATASETS, DatasetMissing, load_benchmark, out_of_domain
-    from training.quality import QualityReport, benchmark_reports, markdown, plot, sample_report
+    from training.quality import QualityReport, benchmark_reports, eval_file_report, markdown, plot
 
     report = QualityReport()
+    named = [(faqs.parent.name, faqs, eval_file) for faqs, eval_file in knowledge_bases] or DEFAULT_EVAL_FILES
     for embedder in (None, *embedders):
         extra = {"embedding_model": embedder} if embedder else {}
-        with _scratch_services(with_lm=generate_limit > 0, **extra) as services:
-            click.echo(f"Sample shop ({services.embedder.model_id})...")
-            report.datasets.append(sample_report(services, SAMPLE_EVAL, SAMPLE_FAQS, generate_limit))
+        for name, faqs, eval_file in named:
+            with _scratch_services(with_lm=generate_limit > 0, **extra) as services:
+                click.echo(f"{name} ({services.embedder.model_id})...")
+                report.datasets.append(eval_file_report(services, name, faqs, eval_file, generate_limit))
         for name in (datasets or DATASETS) if data_dir else ():
             wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
             try:

@@ -1,0 +1,95 @@
+"""Multi-turn conversations of an eval file, asked in order through the real answering path.
+
+An eval file's `conversations:` list holds turns with the FAQ that answers each one (`faq`), the FAQs a
+full answer needs (`faqs`), or `out_of_scope: true`. Each conversation is asked by its own sender through
+`DialogueManager.respond` (context rewriting, the decision, the LM and its reply check, all as in chat),
+and each reply is scored on what it was built from:
+
+- *answered correctly*: not a fallback, and the expected FAQ is the curated answer or among the snippets
+  of the generated reply (for `faqs`: every one of them, so a two-FAQ question answered from one counts
+  as wrong);
+- *out of scope → fallback*: the share of `out_of_scope` turns that got the fallback;
+- the generated replies are scored like single questions (`generation_scores`).
+"""
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from dialogue.messages import InboundMessage, ReplyKind
+from training.reply_scores import generation_scores
+
+
+@dataclass(frozen=True)
+class Turn:
+    query: str
+    expected: frozenset[str]  # FAQ questions a full answer uses; empty when out of scope
+
+
+def load_conversations(path: Path) -> list[list[Turn]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    conversations = []
+    for number, conversation in enumerate(data.get("conversations") or [], 1):
+        turns = []
+        for turn in conversation.get("turns") or []:
+            expected = [turn["faq"]] if "faq" in turn else list(turn.get("faqs") or [])
+            if not expected and not turn.get("out_of_scope"):
+                raise ValueError(f"{path}: conversation {number}: a turn needs faq, faqs or out_of_scope: true")
+            turns.append(Turn(turn["query"], frozenset(expected)))
+        conversations.append(turns)
+    return conversations
+
+
+def used_faqs(reply) -> set[int]:
+    """FAQ ids a reply was built from: the curated answer's, or the FAQ snippets of a generated reply."""
+    if reply is None:
+        return set()
+    if reply.kind is ReplyKind.FAQ:
+        return {source.id for source in reply.sources if source.kind in (None, "faq")}
+    if reply.kind is ReplyKind.GENERATED:
+        return {source.id for source in reply.sources if source.kind == "faq"}
+    return set()
+
+
+def answer_conversations(manager, conversations: list[list[Turn]]) -> list[list[tuple[Turn, object]]]:
+    """(turn, last reply) of every turn, each conversation by its own sender."""
+    async def ask_all():
+        answered = []
+        for number, turns in enumerate(conversations):
+            replies = []
+            for turn in turns:
+                sent = await manager.respond(InboundMessage("eval", f"eval-conversation-{number}", turn.query))
+                replies.append((turn, sent[-1] if sent else None))  # none: waiting for a person
+            answered.append(replies)
+        return answered
+
+    return asyncio.run(ask_all())
+
+
+def _right(turn: Turn, reply, faq_of: dict[str, int]) -> bool:
+    return reply is not None and reply.kind is not ReplyKind.FALLBACK and \
+        {faq_of[question] for question in turn.expected} <= used_faqs(reply)
+
+
+def conversation_scores(answered: list[list[tuple[Turn, object]]], faq_of: dict[str, int]) -> dict:
+    turns = [pair for conversation in answered for pair in conversation]
+    in_scope = [(turn, reply) for turn, reply in turns if turn.expected]
+    out_of_scope = [reply for turn, reply in turns if not turn.expected]
+    kind = {id(reply): reply.kind.value if reply else "none" for _, reply in turns}
+    kinds = {}
+    for _, reply in turns:
+        kinds[kind[id(reply)]] = kinds.get(kind[id(reply)], 0) + 1
+    return {
+        "conversations": len(answered), "turns": len(turns),
+        "answered_correctly": round(sum(_right(t, r, faq_of) for t, r in in_scope) / len(in_scope), 4)
+        if in_scope else None,
+        "out_of_scope_to_fallback": round(sum(r is not None and r.kind is ReplyKind.FALLBACK for r in out_of_scope)
+                                          / len(out_of_scope), 4) if out_of_scope else None,
+        "kinds": kinds,
+        "generation": generation_scores([(turn.query, reply) for turn, reply in turns
+                                         if reply is not None and (reply.kind is ReplyKind.GENERATED or reply.rejected)]),
+        "wrong_turns": [{"query": turn.query, "kind": kind[id(reply)], "text": reply.text[:160] if reply else ""}
+                        for turn, reply in in_scope if not _right(turn, reply, faq_of)],
+    }
