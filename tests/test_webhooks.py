@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 
 SECRET = "whsec-" + "0123456789abcdef" * 2
 FAQ_QUESTION = "What is the return policy for devices?"
-FAST = dict(webhook_backoff_seconds=0.2, webhook_max_backoff_seconds=0.5, webhook_timeout_seconds=1.0,
-            webhook_lease_seconds=5.0, webhook_poll_seconds=0.1)
+FAST = dict(webhook_delivery=True, webhook_backoff_seconds=0.2, webhook_max_backoff_seconds=0.5,
+            webhook_timeout_seconds=1.0, webhook_lease_seconds=5.0, webhook_poll_seconds=0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +151,8 @@ def test_a_delivery_gives_up_after_the_retry_window_and_can_be_redelivered(servi
         assert redelivered.status_code == 202, redelivered.text
         receiver.wait_until(lambda r: len(r.accepted()) == 1, "the redelivery was accepted")
         wait(lambda: deliveries(client, admin_headers, subscription["id"])[0]["status"] == "sent", "it was marked sent")
-        missing = client.post(f"/admin/webhooks/{subscription['id']}/deliveries/999999/redeliver", headers=admin_headers)
+        missing = client.post(f"/admin/webhooks/{subscription['id']}/deliveries/999999/redeliver",
+                              headers=admin_headers)
         audit = client.get("/admin/audit", headers=admin_headers, params={"action": "webhook.redeliver"}).json()
 
     assert receiver.accepted()[0].event["id"] == failed["event_id"]
@@ -245,7 +246,8 @@ REFUSE_ANSWERS = {
     # written (dialogue/store.py record_reply), so the whole transaction, outbox included, rolls back.
     "sqlite": ["CREATE TRIGGER refuse_answers BEFORE UPDATE OF last_activity_at ON conversations "
                "WHEN EXISTS (SELECT 1 FROM turns WHERE conversation_id = NEW.id AND role = 'bot' "
-               "AND text LIKE 'You can return any Nimbus device%') BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+               "AND text LIKE 'You can return any Nimbus device%') "
+               "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
     "postgresql": [
         "CREATE FUNCTION refuse_answers() RETURNS trigger AS $$ BEGIN IF EXISTS (SELECT 1 FROM turns WHERE "
         "conversation_id = NEW.id AND role = 'bot' AND text LIKE 'You can return any Nimbus device%') THEN "
@@ -277,7 +279,8 @@ def test_a_rolled_back_turn_sends_no_event(services, receiver, admin_headers, se
         time.sleep(0.5)
     events = [request.event for request in receiver.accepted()]
     assert [(e["type"], e["data"].get("text")) for e in events] == [
-        ("message.received", FAQ_QUESTION), ("message.received", "Hello"), ("message.answered", events[2]["data"]["text"])]
+        ("message.received", FAQ_QUESTION), ("message.received", "Hello"),
+        ("message.answered", events[2]["data"]["text"])]
     with services.sessions() as session:
         bot_turns = session.scalars(select(TurnRecord.id).where(
             TurnRecord.conversation_id == events[0]["data"]["conversation_id"], TurnRecord.role == "bot")).all()

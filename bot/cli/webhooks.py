@@ -52,7 +52,8 @@ def webhooks_add(url: str, events: tuple[str, ...], secret: str | None, descript
         body = SubscriptionIn(url=url, events=EVENT_TYPES if "all" in events else list(events), secret=secret,
                               description=description)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg'].removeprefix('Value error, ')}" for item in error.errors())
+        problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg'].removeprefix('Value error, ')}"
+                             for item in error.errors())
         raise click.ClickException(problems) from None
     created = _store().create(body.url, body.events, body.secret, body.description, SYSTEM)
     click.echo(f"Webhook {created.id} sends {', '.join(created.events)} to {created.url}.")
