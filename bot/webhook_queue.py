@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import utcnow
 from core.outbox import (
@@ -51,6 +51,13 @@ class Claimed:
     attempt: int  # this attempt's number, from 1
 
 
+@dataclass(frozen=True)
+class Outcome:
+    claimed: Claimed
+    status_code: int | None
+    error: str | None  # None: the receiver took it (2xx)
+
+
 class DeliveryQueue:
     def __init__(self, sessions: sessionmaker, owner: str, orphaned: Orphaned, policy: RetryPolicy):
         self.sessions = sessions
@@ -64,7 +71,7 @@ class DeliveryQueue:
         with self.sessions() as session:
             query = select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING,
                                               Delivery.next_attempt_at <= now, self._free(now), _active(),
-                                              ~_earlier_pending()).order_by(Delivery.id).limit(limit)
+                                              _first_in_line()).order_by(Delivery.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             won = [row_id for row_id in session.scalars(query).all() if session.execute(
@@ -84,33 +91,45 @@ class DeliveryQueue:
         return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now, self.orphaned(Delivery.lease_owner))
 
     def succeeded(self, claimed: Claimed, status_code: int) -> None:
-        now = utcnow()
-        with self.sessions() as session:
-            mine = session.execute(update(Delivery).where(Delivery.id == claimed.id, Delivery.lease_owner == self.owner)
-                                   .values(status=DeliveryStatus.SENT, sent_at=now, attempts=claimed.attempt,
-                                           last_attempt_at=now, last_status_code=status_code, last_error=None,
-                                           lease_owner=None, lease_until=None)).rowcount
-            if mine:  # else the lease ran out and another process took the row over: it sends it again
-                session.execute(update(Subscription).where(Subscription.id == claimed.subscription_id)
-                                .values(failing_since=None, failures_in_a_row=0, last_success_at=now))
-            session.commit()
+        self.record([Outcome(claimed, status_code, None)])
 
     def failed(self, claimed: Claimed, status_code: int | None, error: str) -> None:
-        """Retry later with backoff, or give up once the retry window is over; pause a receiver that only fails."""
+        self.record([Outcome(claimed, status_code, error)])
+
+    def record(self, outcomes: list["Outcome"]) -> None:
+        """What came of these attempts, in one transaction (a commit per delivery would bound the rate)."""
         now = utcnow()
         with self.sessions() as session:
-            delivery = session.get(Delivery, claimed.id)
-            if delivery is None or delivery.lease_owner != self.owner:
-                return  # deleted meanwhile, or taken over after the lease ran out
-            delivery.attempts, delivery.last_attempt_at = claimed.attempt, now
-            delivery.last_status_code, delivery.last_error = status_code, error[:2000]
-            delivery.lease_owner = delivery.lease_until = None
-            if _aware(delivery.window_started_at) + self.policy.retry_for <= now:
-                delivery.status = DeliveryStatus.FAILED
-            else:
-                delivery.next_attempt_at = now + self.policy.backoff(claimed.attempt)
-            self._count_failure(session, claimed.subscription_id, now, error)
+            for outcome in outcomes:
+                if outcome.error is None:
+                    self._succeeded(session, outcome.claimed, outcome.status_code, now)
+                else:
+                    self._failed(session, outcome.claimed, outcome.status_code, outcome.error, now)
             session.commit()
+
+    def _succeeded(self, session: Session, claimed: Claimed, status_code: int, now: datetime) -> None:
+        mine = session.execute(update(Delivery).where(Delivery.id == claimed.id, Delivery.lease_owner == self.owner)
+                               .values(status=DeliveryStatus.SENT, sent_at=now, attempts=claimed.attempt,
+                                       last_attempt_at=now, last_status_code=status_code, last_error=None,
+                                       lease_owner=None, lease_until=None)).rowcount
+        if mine:  # else the lease ran out and another process took the row over: it sends it again
+            session.execute(update(Subscription).where(Subscription.id == claimed.subscription_id)
+                            .values(failing_since=None, failures_in_a_row=0, last_success_at=now))
+
+    def _failed(self, session: Session, claimed: Claimed, status_code: int | None, error: str,
+                now: datetime) -> None:
+        """Retry later with backoff, or give up once the retry window is over; pause a receiver that only fails."""
+        delivery = session.get(Delivery, claimed.id)
+        if delivery is None or delivery.lease_owner != self.owner:
+            return  # deleted meanwhile, or taken over after the lease ran out
+        delivery.attempts, delivery.last_attempt_at = claimed.attempt, now
+        delivery.last_status_code, delivery.last_error = status_code, error[:2000]
+        delivery.lease_owner = delivery.lease_until = None
+        if _aware(delivery.window_started_at) + self.policy.retry_for <= now:
+            delivery.status = DeliveryStatus.FAILED
+        else:
+            delivery.next_attempt_at = now + self.policy.backoff(claimed.attempt)
+        self._count_failure(session, claimed.subscription_id, now, error)
 
     def _count_failure(self, session: Session, subscription_id: int, now: datetime, error: str) -> None:
         subscription = session.get(Subscription, subscription_id)
@@ -151,11 +170,16 @@ def _active():
                                          Subscription.status == SubscriptionStatus.ACTIVE).exists()
 
 
-def _earlier_pending():
-    earlier = aliased(Delivery)
-    return select(earlier.id).where(earlier.subscription_id == Delivery.subscription_id,
-                                    earlier.ordering_key == Delivery.ordering_key,
-                                    earlier.status == DeliveryStatus.PENDING, earlier.id < Delivery.id).exists()
+def _first_in_line():
+    """Not after a pending delivery with the same ordering key and subscription (no key: never waits).
+
+    One grouped pass over the pending rows: far cheaper than asking, row by row, whether an earlier one
+    waits, when a slow receiver has let hundreds of a few conversations' events pile up.
+    """
+    heads = (select(func.min(Delivery.id)).where(Delivery.status == DeliveryStatus.PENDING,
+                                                 Delivery.ordering_key.is_not(None))
+             .group_by(Delivery.subscription_id, Delivery.ordering_key))
+    return or_(Delivery.ordering_key.is_(None), Delivery.id.in_(heads.scalar_subquery()))
 
 
 def drop_orphaned_events(session: Session) -> int:

@@ -14,13 +14,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from queue import SimpleQueue
 
 import httpx
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from bot.webhook_queue import Claimed, DeliveryQueue, RetryPolicy
+from bot.webhook_queue import Claimed, DeliveryQueue, Outcome, RetryPolicy
 from core.outbox import WOKEN
 from core.processes import ProcessRegistry
 
@@ -51,6 +52,7 @@ class WebhookSender:
         self.config = config
         self.sessions = sessions
         self._wake = threading.Event()
+        self._outcomes: SimpleQueue[Outcome] = SimpleQueue()  # from the send threads to the loop
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,19 +87,44 @@ class WebhookSender:
                 ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="webhook-send") as pool:
             while not self._stopping.is_set():
                 self._wake.clear()
+                self._record_outcomes()
                 in_flight = {future for future in in_flight if not future.done()}
                 free = self.config.concurrency - len(in_flight)
-                claimed = self._claim(free) if free else []
+                # Claim in batches (half the pool at least): each claim is a transaction, and so a commit.
+                claimed = self._claim(free) if free >= self._batch or not in_flight else []
                 for item in claimed:
-                    future = pool.submit(self._deliver, client, item)
-                    future.add_done_callback(lambda _: self._wake.set())
+                    future = pool.submit(self._post, client, item)
+                    future.add_done_callback(self._finished)
                     in_flight.add(future)
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                     self._prune()
-                if len(claimed) < free or not free:  # nothing more is due now, or every thread is busy
+                if len(claimed) < free or not claimed:  # nothing more is due now, or the pool is busy
                     self._wake.wait(self.config.poll_seconds)
+        self._record_outcomes()
         self._release()
+
+    @property
+    def _batch(self) -> int:
+        return max(1, self.config.concurrency // 2)
+
+    def _finished(self, future: Future) -> None:
+        if future.exception() is None:
+            self._outcomes.put(future.result())
+        else:  # a bug in sending: logged; the lease runs out and the row is sent again
+            log.error("Sending a webhook delivery failed", exc_info=future.exception())
+        self._wake.set()
+
+    def _record_outcomes(self) -> None:
+        outcomes = []
+        while not self._outcomes.empty():
+            outcomes.append(self._outcomes.get_nowait())
+        if not outcomes:
+            return
+        try:
+            self.queue.record(outcomes)
+        except Exception:  # the leases run out and these rows are sent again: at-least-once
+            log.exception("Recording %d webhook deliveries failed", len(outcomes))
 
     def _claim(self, limit: int) -> list[Claimed]:
         try:
@@ -118,17 +145,11 @@ class WebhookSender:
         except Exception:
             log.exception("Freeing this process's webhook claims failed; they are free once its lease expires")
 
-    def _deliver(self, client: httpx.Client, claimed: Claimed) -> None:
-        try:
-            code, error = self._post(client, claimed)
-            if error is None:
-                self.queue.succeeded(claimed, code)
-            else:
-                self.queue.failed(claimed, code, error)
-        except Exception:  # recording the outcome failed; the lease runs out and the row is sent again
-            log.exception("Recording webhook delivery %s failed", claimed.id)
+    def _post(self, client: httpx.Client, claimed: Claimed) -> Outcome:
+        outcome = self._attempt(client, claimed)
+        return Outcome(claimed, *outcome)
 
-    def _post(self, client: httpx.Client, claimed: Claimed) -> tuple[int | None, str | None]:
+    def _attempt(self, client: httpx.Client, claimed: Claimed) -> tuple[int | None, str | None]:
         """(status code, None) when the receiver took it (2xx); else (status code or None, what went wrong)."""
         body = claimed.body.encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(claimed.secret, body, int(time.time())),
