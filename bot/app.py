@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from bot import (
     admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights, admin_models,
-    admin_search, console, feedback,
+    admin_search, console, feedback, webhooks,
 )
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
@@ -24,6 +24,7 @@ from bot.openapi import describe_errors
 from bot.recovery import Supervisor
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
+from bot.webhook_sender import build_sender
 
 
 CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
@@ -31,6 +32,7 @@ API_ROUTERS = (
     feedback.router, admin_faqs.router, admin_search.router, admin_audit.router, admin_documents.router,
     admin_conversations.router, admin_models.router, admin_assist.router, admin_insights.router,
     console.me_router, console.router,  # the support console's pages (bot/static/console)
+    webhooks.router,
 )
 
 
@@ -41,12 +43,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     supervisor = Supervisor(services.processes, channels, services.knowledge.jobs,
                             settings.process_heartbeat_seconds, timedelta(hours=settings.recovery_max_age_hours),
                             settings.recover_orphaned_work)
+    sender = build_sender(settings, services.sessions, services.processes)  # outgoing webhooks
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.start)  # a no-op when the CLI already started them
         await supervisor.start()  # heartbeat; takes over what a crashed process left (bot/recovery.py)
+        if settings.webhook_delivery:
+            sender.start()  # its own threads: a slow receiver never holds an answer
         yield
+        await asyncio.to_thread(sender.stop)
         await supervisor.stop()
         await channels.close()  # lets Slack/Telegram replies in progress finish first
         await supervisor.retire()  # what was cut off is at once free for other processes or the next start

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from bot.input_checks import InputRefused, Problem
+from bot.webhook_store import DeliveryNotFound, WebhookNotFound
 
 from core.errors import ModelUnavailable
 from dialogue.errors import (
@@ -86,6 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TurnNotFound)
     @app.exception_handler(DocumentNotFound)
     @app.exception_handler(JobNotFound)
+    @app.exception_handler(WebhookNotFound)
+    @app.exception_handler(DeliveryNotFound)
     async def knowledge_not_found(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_404_NOT_FOUND)
 

@@ -100,6 +100,23 @@ class Settings(BaseSettings):
         24.0, gt=0.0, description="Orphaned channel work older than this is left alone: a reply that late "
                                   "would confuse more than help. It stays recorded.")
 
+    # Outgoing webhooks (docs/webhooks.md): subscriptions live in the database (`/admin/webhooks`).
+    webhook_delivery: bool = Field(True, description="Send webhook deliveries from this process (every process "
+                                                     "that shares the database may; each row goes out once).")
+    webhook_timeout_seconds: float = Field(10.0, gt=0.0, description="Per connect/read wait on a receiver.")
+    webhook_concurrency: int = Field(8, ge=1, le=256, description="Deliveries sent at once by this process.")
+    webhook_poll_seconds: float = Field(1.0, gt=0.0, description="How often to look for events other processes "
+                                                                 "wrote (this process's own wake it at once).")
+    webhook_retry_hours: float = Field(24.0, gt=0.0, description="A delivery failing this long is marked failed.")
+    webhook_backoff_seconds: float = Field(10.0, gt=0.0, description="Wait before the first retry; doubles.")
+    webhook_max_backoff_seconds: float = Field(3600.0, gt=0.0, description="Longest wait between two retries.")
+    webhook_pause_after_hours: float = Field(
+        6.0, gt=0.0, description="A subscription whose every attempt failed for this long is paused (its "
+                                 "deliveries wait until an admin resumes it).")
+    webhook_lease_seconds: float = Field(
+        120.0, gt=0.0, description="How long a claimed delivery is this process's; then another may send it.")
+    webhook_keep_days: float = Field(7.0, gt=0.0, description="How long sent and failed deliveries stay visible.")
+
     # Website widget and Rasa-compatible browser front ends (docs/widget.md).
     allowed_origins: list[str] = Field(
         ["*"], description="Web origins whose pages may call the chat API from a browser (the widget, "
@@ -115,6 +132,9 @@ class Settings(BaseSettings):
             raise ValueError("HELPDESK_PROCESS_STALE_SECONDS must be at least twice "
                              "HELPDESK_PROCESS_HEARTBEAT_SECONDS, or a living process would be taken for dead "
                              "between two heartbeats")
+        if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds:
+            raise ValueError("HELPDESK_WEBHOOK_LEASE_SECONDS must be at least twice HELPDESK_WEBHOOK_TIMEOUT_SECONDS, "
+                             "or another process could send a delivery while this one still waits on it")
         return self
 
     @property

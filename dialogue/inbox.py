@@ -65,7 +65,7 @@ class Inbox:
             conversation = self._conversation(session, conversation_id)
             if conversation.status == ConversationStatus.CLOSED:
                 raise ConversationClosed(f"Conversation {conversation_id} is closed; the customer has moved on.")
-            conversation.set_status(ConversationStatus.HANDOFF)
+            conversation.set_status(ConversationStatus.HANDOFF, reason="agent")
             conversation.last_activity_at = utcnow()
             turn = TurnRecord(conversation_id=conversation_id, role="agent", text=text, kind="agent",
                               metadata_={"agent": agent})
@@ -76,7 +76,7 @@ class Inbox:
     def set_status(self, conversation_id: int, status: ConversationStatus) -> ConversationView:
         with self.sessions() as session:
             conversation = self._conversation(session, conversation_id)
-            conversation.set_status(status)
+            conversation.set_status(status, reason="agent")
             session.commit()
             return self._view(session, conversation, with_turns=False)
 

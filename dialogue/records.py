@@ -4,9 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from core.database import Base, utcnow
+from dialogue.events import status_changed
 
 
 class ConversationStatus(StrEnum):
@@ -59,11 +60,15 @@ class ConversationRecord(Base):
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    def set_status(self, status: ConversationStatus) -> None:
+    def set_status(self, status: ConversationStatus, reason: str | None = None) -> None:
         """The one way a status changes: `closed_at` is set when the conversation closes, cleared when it
-        is reopened (an agent handing a closed conversation back to the bot)."""
+        is reopened (an agent handing a closed conversation back to the bot). A handoff or a close is an
+        event for webhook subscribers, in the same transaction; `reason`: customer, agent or timeout."""
+        previous = self.status
         self.status = status
         self.closed_at = utcnow() if status == ConversationStatus.CLOSED else None
+        if previous != status:
+            status_changed(object_session(self), self, previous, reason)
 
 
 class TurnRecord(Base):

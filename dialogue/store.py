@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import utcnow
+from dialogue import events
 from dialogue.errors import MessageIdReused, TurnNotFound
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.profile import Profile, ProfileUpdate
@@ -44,7 +45,7 @@ class ConversationStore:
             return earlier
         with self.sessions() as session:
             user = self._user_for(session, message.channel, message.sender_id)
-            conversation = self._open_conversation(session, user.id, message.channel)
+            conversation = self._open_conversation(session, user.id, message.channel, message.sender_id)
             if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
                 session.commit()  # a conversation that timed out above stays closed
                 return OpenedTurn(user.id, conversation.id, conversation.status, copy, replayed=True)
@@ -53,6 +54,8 @@ class ConversationStore:
             session.add(turn)
             conversation.last_activity_at = utcnow()
             try:
+                session.flush()
+                events.message_received(session, conversation, turn)
                 session.commit()
             except IntegrityError:
                 if external_id is None or not (earlier := self._replayed(external_id, text)):
@@ -117,7 +120,7 @@ class ConversationStore:
             return identity.user
         return user
 
-    def _open_conversation(self, session: Session, user_id: int, channel: str) -> ConversationRecord:
+    def _open_conversation(self, session: Session, user_id: int, channel: str, sender_id: str) -> ConversationRecord:
         conversation = session.scalar(
             select(ConversationRecord)
             .where(ConversationRecord.user_id == user_id, ConversationRecord.channel == channel,
@@ -126,12 +129,13 @@ class ConversationStore:
         )
         now = utcnow()
         if conversation is not None and _aware(conversation.last_activity_at) + self.conversation_timeout < now:
-            conversation.set_status(ConversationStatus.CLOSED)
+            conversation.set_status(ConversationStatus.CLOSED, reason="timeout")
             conversation = None
         if conversation is None:
             conversation = ConversationRecord(user_id=user_id, channel=channel, status=ConversationStatus.BOT)
             session.add(conversation)
             session.flush()
+            events.conversation_started(session, conversation, sender_id)
         return conversation
 
     def set_search_query(self, turn_id: int, query: str) -> None:
@@ -180,7 +184,7 @@ class ConversationStore:
 
     def set_status(self, conversation_id: int, status: ConversationStatus) -> None:
         with self.sessions() as session:
-            session.get(ConversationRecord, conversation_id).set_status(status)
+            session.get(ConversationRecord, conversation_id).set_status(status, reason="customer")
             session.commit()
 
     def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None) -> int:
@@ -192,7 +196,9 @@ class ConversationStore:
                 latency_ms=latency_ms, model_id=model_id, rejected_reply=reply.rejected,
             )
             session.add(turn)
+            session.flush()
             conversation = session.get(ConversationRecord, reply.conversation_id)
+            events.message_answered(session, conversation, turn)
             conversation.last_activity_at = utcnow()
             session.commit()
             return turn.id
@@ -216,4 +222,5 @@ def record_feedback(sessions: sessionmaker, channel: str, sender_id: str, turn_i
         if turn is None:
             raise TurnNotFound(f"No bot message {turn_id} in a conversation of sender {sender_id!r} on {channel}.")
         turn.feedback, turn.feedback_at = rating, utcnow()
+        events.feedback_received(session, turn.conversation_id, turn, turn.feedback_at)
         session.commit()

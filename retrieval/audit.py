@@ -1,4 +1,5 @@
-"""Who changed what in the knowledge base, and when: written in the same transaction as the change."""
+"""Who changed what in the knowledge base (and the webhooks), and when: written in the same transaction
+as the change. A knowledge change is also a `knowledge.changed` event for webhook subscribers."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,8 +9,10 @@ from sqlalchemy import JSON, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.database import Base, utcnow
+from core.outbox import EventType, emit
 
 SYSTEM = "system"  # changes made from the CLI or at start-up, not through the API
+KNOWLEDGE_ACTIONS = ("faq.", "document.")
 
 
 class AuditRecord(Base):
@@ -35,6 +38,10 @@ class AuditEntry:
 
 def audit(session: Session, actor: str, action: str, target: str, **details: Any) -> None:
     session.add(AuditRecord(actor=actor, action=action, target=target, details=details))
+    if action.startswith(KNOWLEDGE_ACTIONS):
+        kind, _, item = target.partition(":")
+        emit(session, EventType.KNOWLEDGE_CHANGED, {"action": action, "kind": kind, "id": int(item),
+                                                    "actor": actor, "details": details}, "knowledge")
 
 
 def audit_page(sessions: sessionmaker, offset: int = 0, limit: int = 100, actor: str | None = None,

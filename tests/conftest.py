@@ -85,6 +85,9 @@ def make_settings(data_dir: Path, database_url: str, models_dir: Path, **overrid
         # One database serves many apps in a row here, each leaving its cut-off work on purpose; taking it
         # over would send one test's leftovers to the next. tests/test_recovery.py turns this on.
         recover_orphaned_work=False,
+        # Likewise, a subscription one test left (or schemathesis made up) must not be sent to by the next
+        # app; tests/test_webhooks.py turns delivery on.
+        webhook_delivery=False,
     )
     return Settings(**(values | overrides))
 

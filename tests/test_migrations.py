@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 
 import bot.api_keys  # noqa: F401  (every table on Base.metadata, as bot/migrations/env.py imports them)
 import bot.connectors.records  # noqa: F401
+import core.outbox  # noqa: F401
 import core.processes  # noqa: F401
 import dialogue.records  # noqa: F401
 import retrieval.audit  # noqa: F401

@@ -19,8 +19,9 @@ from bot.cli.serve import serve
 from bot.cli.startup import offline_by_default
 from bot.cli.telegram import telegram
 from bot.cli.train import train
+from bot.cli.webhooks import webhooks
 
-COMMANDS = [serve, chat, faq, docs, keys, evaluate, calibrate, train, model, export, telegram]
+COMMANDS = [serve, chat, faq, docs, keys, evaluate, calibrate, train, model, export, telegram, webhooks]
 
 
 @click.group(commands=COMMANDS)

@@ -4,6 +4,7 @@ from sqlalchemy import create_engine
 # Every module that declares tables on Base.metadata, so that autogenerate sees the whole schema.
 import bot.api_keys  # noqa: F401
 import bot.connectors.records  # noqa: F401
+import core.outbox  # noqa: F401
 import core.processes  # noqa: F401
 import dialogue.records  # noqa: F401
 import retrieval.audit  # noqa: F401
