@@ -68,7 +68,8 @@ def test_no_generated_request_is_a_server_error_or_off_the_schema(app):
     assert not failures, "\n\n".join(failures[:10])
     print(f"{calls[0]} generated requests")
     assert calls[0] >= 500  # the run really exercised the API
-    assert time.monotonic() - started < 240  # bounded: the budget is about a minute per backend
+    # bounded per request, so that new routes do not need a new budget (~0.1 s a request on an idle 2-core box)
+    assert time.monotonic() - started < 30 + 0.4 * calls[0]
 
 
 def _run(operation, mode: GenerationMode, base_url: str, examples: int, calls: list[int]) -> list[str]:
