@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import (
-    admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights, admin_models,
+    admin_actions, admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights, admin_models,
     admin_search, console, feedback,
 )
 from bot.connectors import rest, slack, socketio, telegram, widget
@@ -28,7 +28,7 @@ from bot.settings import Settings, get_settings
 
 CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
 API_ROUTERS = (
-    feedback.router, admin_faqs.router, admin_search.router, admin_audit.router, admin_documents.router,
+    feedback.router, admin_faqs.router, admin_actions.router, admin_search.router, admin_audit.router, admin_documents.router,
     admin_conversations.router, admin_models.router, admin_assist.router, admin_insights.router,
     console.me_router, console.router,  # the support console's pages (bot/static/console)
 )

@@ -17,10 +17,13 @@ from dialogue.errors import (
     ConversationClosed, ConversationNotFound, InvalidMessage, MessageIdReused, MessageTooLong, TurnNotFound,
 )
 from retrieval.errors import (
+    ActionExists,
+    ActionNotFound,
     DocumentError,
     DocumentNotFound,
     DocumentTooLarge,
     FaqNotFound,
+    InvalidAction,
     InvalidFaq,
     UnsupportedDocument,
 )
@@ -66,6 +69,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_faq(_: Request, error: InvalidFaq) -> JSONResponse:
         return unprocessable([Problem(("body",), str(error), "value_error")])
 
+    @app.exception_handler(InvalidAction)
+    async def invalid_action(_: Request, error: InvalidAction) -> JSONResponse:
+        return unprocessable([Problem(("body",), str(error), "value_error")])
+
+    @app.exception_handler(ActionExists)
+    async def action_exists(_: Request, error: ActionExists) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(ActionNotFound)
     @app.exception_handler(FaqNotFound)
     async def faq_not_found(_: Request, error: FaqNotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_404_NOT_FOUND)
