@@ -52,6 +52,7 @@ def stores_message_first(endpoint):
 
 def install_error_handlers(app: FastAPI) -> None:
     _install_request_handlers(app)
+    _install_action_handlers(app)
 
     @app.exception_handler(MessageTooLong)
     async def too_long(_: Request, error: MessageTooLong) -> JSONResponse:
@@ -68,14 +69,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidFaq)
     async def invalid_faq(_: Request, error: InvalidFaq) -> JSONResponse:
         return unprocessable([Problem(("body",), str(error), "value_error")])
-
-    @app.exception_handler(InvalidAction)
-    async def invalid_action(_: Request, error: InvalidAction) -> JSONResponse:
-        return unprocessable([Problem(("body",), str(error), "value_error")])
-
-    @app.exception_handler(ActionExists)
-    async def action_exists(_: Request, error: ActionExists) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
 
     @app.exception_handler(ActionNotFound)
     @app.exception_handler(FaqNotFound)
@@ -111,6 +104,16 @@ def install_error_handlers(app: FastAPI) -> None:
         kept = getattr(request.scope.get("endpoint"), "stores_message_first", False)
         return JSONResponse({"detail": _UNEXPECTED_MESSAGE_KEPT if kept else _UNEXPECTED},
                             status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def _install_action_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidAction)
+    async def invalid_action(_: Request, error: InvalidAction) -> JSONResponse:
+        return unprocessable([Problem(("body",), str(error), "value_error")])
+
+    @app.exception_handler(ActionExists)
+    async def action_exists(_: Request, error: ActionExists) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
 
 
 def _install_request_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ import logging
 
 import click
 
+from bot.cli.actions import actions
 from bot.cli.chat import chat
 from bot.cli.docs import docs
 from bot.cli.evaluate import calibrate, evaluate
@@ -20,7 +21,7 @@ from bot.cli.startup import offline_by_default
 from bot.cli.telegram import telegram
 from bot.cli.train import train
 
-COMMANDS = [serve, chat, faq, docs, keys, evaluate, calibrate, train, model, export, telegram]
+COMMANDS = [serve, chat, faq, actions, docs, keys, evaluate, calibrate, train, model, export, telegram]
 
 
 @click.group(commands=COMMANDS)
