@@ -114,6 +114,8 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
                                          config.max_upload_bytes)
+        # One message is searched more than once (the action check, then the FAQs): embed it once.
+        self._recent = _RecentVectors()
         self.actions = ActionCatalog(sessions, embedder, self.index, self._write_lock)
         self.jobs = JobRunner(sessions, owner)  # owner: this process in the registry (core/processes.py)
 
@@ -149,7 +151,8 @@ class KnowledgeBase:
     def embed_query(self, query: str, context: str | None = None, context_weight: float = 0.5) -> np.ndarray:
         """The query vector; a `context` (the previous query of a follow-up) is blended in."""
         if not context:
-            return self.embedder.embed([query])[0]
+            known = self._recent.get(query)
+            return known if known is not None else self._recent.put(query, self.embedder.embed([query])[0])
         vectors = self.embedder.embed([query, context])
         vector = vectors[0] + context_weight * vectors[1]
         return vector / np.linalg.norm(vector)
@@ -319,3 +322,23 @@ class KnowledgeBase:
             self.index.apply(version, [], [faq_entry(faq_id)])
             self.calibrator.refit_classifier()
 
+
+class _RecentVectors:
+    """The last few query vectors, read-only, shared by the answer threads."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, query: str) -> np.ndarray | None:
+        with self._lock:
+            return self._vectors.get(query)
+
+    def put(self, query: str, vector: np.ndarray) -> np.ndarray:
+        vector.flags.writeable = False
+        with self._lock:
+            self._vectors[query] = vector
+            while len(self._vectors) > self.size:
+                del self._vectors[next(iter(self._vectors))]  # the oldest
+        return vector
