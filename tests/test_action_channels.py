@@ -70,3 +70,43 @@ def test_telegram_shows_an_inline_keyboard_and_a_press_is_the_customers_message(
             assert api.calls_to("answerCallbackQuery")[0].body == {"callback_query_id": "cb-1"}
     finally:
         api.stop()
+
+
+def test_the_widget_shows_buttons_and_an_image_and_a_press_answers(settings, services):
+    from tests.live_server import live_server
+    from tests.test_widget_browser import CHROMIUM, CHROMIUM_FLAGS, send, unavailable, wait_for_answer, widget
+
+    if not CHROMIUM.exists():
+        unavailable("Debian's chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with live_server(create_app(settings, services)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            page.goto(url + "/")
+            page.wait_for_selector("#helpdesk-widget[data-ready='true']", state="attached")
+            widget(page).locator(".hd-launcher").click()
+            send(page, "where is my order NH-1234?")
+            wait_for_answer(page, 1)
+            assert "email" in widget(page).locator(".hd-bot .hd-text").last.inner_text()
+            send(page, "dana@example.com")
+            wait_for_answer(page, 3)
+            status = widget(page).locator(".hd-bot").nth(1)
+            assert status.locator(".hd-text").inner_text().startswith("Order NH-1234 (for dana@example.com)")
+            assert widget(page).locator(".hd-bot").nth(2).locator("img.hd-image").get_attribute("src") == \
+                "https://shop.example/track.png"
+            status.locator(".hd-choice", has_text="Cancel this order").click()
+            wait_for_answer(page, 5)
+            shown = widget(page).locator(".hd-user").last.inner_text()
+            assert shown.endswith("Cancel this order") and "/cancel" not in shown  # the title; the payload was sent
+            texts = [node.inner_text() for node in widget(page).locator(".hd-bot .hd-text").all()]
+            assert texts[-2:] == ["Order NH-1234 is cancelled.", "Your refund starts today."]
+            assert status.locator(".hd-choice").is_disabled()
+            page.reload()  # the history brings the buttons back
+            page.wait_for_selector("#helpdesk-widget[data-ready='true']", state="attached")
+            widget(page).locator(".hd-launcher").click()
+            page.wait_for_function("""() => document.querySelector('#helpdesk-widget').shadowRoot
+                                      .querySelectorAll('.hd-choice').length >= 1""", timeout=30_000)
+        finally:
+            browser.close()
