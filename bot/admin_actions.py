@@ -66,8 +66,7 @@ def list_actions(knowledge: KnowledgeDep):
     return ActionPage(data=[ActionOut.of(action) for action in actions], count=len(actions))
 
 
-@router.post("/actions", response_model=ActionOut, status_code=status.HTTP_201_CREATED,
-             responses={409: {"description": "An action with this name exists."}})
+@router.post("/actions", response_model=ActionOut, status_code=status.HTTP_201_CREATED)
 def create_action(body: ActionIn, knowledge: KnowledgeDep, editor: EditorDep):
     return ActionOut.of(knowledge.actions.create(_draft(body), actor=editor.name))
 
@@ -77,8 +76,7 @@ def get_action(name: str, knowledge: KnowledgeDep):
     return ActionOut.of(knowledge.actions.get(name))
 
 
-@router.put("/actions/{name}", response_model=ActionOut,
-            responses={409: {"description": "The new name is another action's."}})
+@router.put("/actions/{name}", response_model=ActionOut)
 def replace_action(name: str, body: ActionIn, knowledge: KnowledgeDep, editor: EditorDep):
     return ActionOut.of(knowledge.actions.replace(name, _draft(body), actor=editor.name))
 

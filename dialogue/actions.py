@@ -17,15 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
 
-from dialogue.action_records import FormStatus
-from dialogue.action_results import (
-    apply_events, failure_reply, past_turns, record_run, reply_of,
-)
+from dialogue.action_records import ActionErrorKind, FormStatus
+from dialogue.action_results import apply_events, failure_reply, past_turns, record_run, reply_of
 from dialogue.action_server import ActionCall, ActionFailed, ActionResult, ActionServer
-from dialogue.action_records import ActionErrorKind
 from dialogue.forms import FormState, FormStore, affirms, denies, slot_to_change, wants_to_leave
 from dialogue.messages import Button, InboundMessage, Reply, ReplyKind
-from dialogue.policy import Decision, Thresholds, decide
+from dialogue.policy import Decision, Thresholds, decide, wants_person
 from dialogue.records import ConversationStatus
 from dialogue.slots import from_profile, read_slot
 from dialogue.store import ConversationStore, OpenedTurn
@@ -105,6 +102,9 @@ class ActionRunner:
 
     def _continue(self, step: Step, state: FormState, action: Action, text: str):
         cid = step.turn.conversation_id
+        if wants_person(text):  # never trapped in a form: the usual handoff follows
+            self.forms.save(cid, state.left())
+            return None
         if wants_to_leave(text) or (state.status is FormStatus.OFFERED and denies(text)):
             self.forms.save(cid, state.left())
             return self._say(step, "OK, I've stopped there. Is there anything else I can help you with?")

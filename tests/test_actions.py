@@ -49,10 +49,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def action_server():
+def actions_module() -> str:
+    return "tests.rasa_actions"
+
+
+@pytest.fixture(scope="module")
+def action_server(actions_module):
     port = _free_port()
     env = {**os.environ, "SANIC_HOST": "127.0.0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "tests.rasa_actions", "-p", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", actions_module, "-p", str(port)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -163,6 +168,13 @@ def test_an_faq_question_leaves_the_form_and_it_is_offered_again(client):
     assert left["text"].startswith("OK, I've stopped")
     [greeting] = say(client, sender, "NH-1234")  # no form any more: not taken as an order number
     assert greeting["custom"]["kind"] != "action" or "order number" not in greeting["text"]
+
+
+def test_asking_for_a_person_leaves_the_form(client):
+    sender = new_sender()
+    say(client, sender, "where is my order?")
+    [handoff] = say(client, sender, "I want to talk to a human")
+    assert handoff["custom"]["kind"] == "handoff"
 
 
 def test_a_value_can_be_changed_before_the_action_runs(client):
