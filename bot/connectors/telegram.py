@@ -137,8 +137,9 @@ class TelegramConnector:
             log.info("telegram: ignored update %s: %s", update.get("update_id"), converted.reason)
         else:
             await self.pipeline.accept(self.platform, converted)
-        if isinstance(update.get("callback_query"), dict) and isinstance(update["callback_query"].get("id"), str):
-            await self._stop_spinner(update["callback_query"]["id"])
+            query = update.get("callback_query")
+            if isinstance(query, dict) and isinstance(query.get("id"), str):
+                await self._stop_spinner(query["id"])  # a press of one of our buttons, taken
         return Response(status_code=200)
 
     async def _stop_spinner(self, query_id: str) -> None:
