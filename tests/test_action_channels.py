@@ -11,7 +11,9 @@ from pydantic import SecretStr
 
 from bot.app import create_app
 from tests.platform_servers import SlackApiServer, TelegramApiServer
-from tests.test_actions import FAILING, action_server, database, services, settings  # noqa: F401 (fixtures)
+from tests.test_actions import (  # noqa: F401 (fixtures)
+    FAILING, action_server, actions_module, database, services, settings,
+)
 from tests.test_slack import BOT_TOKEN as SLACK_TOKEN, SIGNING_SECRET, TEAM, dm, envelope, signed
 from tests.test_telegram import BOT_TOKEN as TELEGRAM_TOKEN, SECRET, chat_id, update
 
