@@ -31,7 +31,7 @@ class ActionIn(BaseModel):
     name: str = Field(min_length=1, max_length=100, description="The action server's name for it, e.g. "
                                                                 "action_order_status.")
     description: str = Field("", max_length=2000)
-    examples: list[str] = Field(min_length=1, max_length=500, description="Phrasings that trigger it.")
+    examples: list[str] = Field(min_length=1, max_length=200, description="Phrasings that trigger it.")
     slots: list[SlotIn] = Field(default_factory=list, max_length=50)
 
 
