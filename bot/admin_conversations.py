@@ -24,6 +24,9 @@ class TurnOut(BaseModel):
     created_at: Timestamp
     rejected_reply: dict | None = Field(None, description="a generated reply the check stopped before it was "
                                                           "sent: {\"text\", \"reasons\"}; `text` is what was sent instead")
+    action: dict | None = Field(None, description="the action server call this bot turn answered: {action, status "
+                                                  "(ok | failed), error_kind, error, http_status, duration_ms}")
+    extras: dict | None = Field(None, description="buttons, image and custom payload a custom action sent")
 
 
 class DeliveryOut(BaseModel):

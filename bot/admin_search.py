@@ -60,8 +60,18 @@ class SearchHit(BaseModel):
     scores: RetrieverScores
 
 
+class ActionHit(BaseModel):
+    name: str
+    description: str
+    score: float = Field(description="cosine similarity of the best-matching example phrasing")
+    matched_text: str
+    triggers: bool = Field(description="whether chat would start this action for the query "
+                                       "(HELPDESK_ACTION_MIN_SCORE, and no FAQ or passage closer)")
+
+
 class SearchOut(BaseModel):
     hits: list[SearchHit]
+    actions: list[ActionHit] = Field(description="declared actions whose examples match (docs/actions.md)")
     decision: str = Field(description="faq | generate | fallback, with the thresholds chat uses")
     thresholds: ThresholdsOut
 
@@ -74,6 +84,7 @@ def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
                             fusion=fusion)
     return SearchOut(
         hits=[_search_hit(hit) for hit in hits],
+        actions=_action_hits(body.query.strip(), body.top_k, knowledge, manager),
         decision=decide(hits, thresholds).value,
         thresholds=thresholds_in_force(manager),
     )
@@ -98,6 +109,16 @@ def _search_hit(hit: Hit) -> SearchHit:
                                bm25_rank=scores.lexical_rank, probability=_round(scores.probability),
                                fused=round(scores.fused, 6)),
     )
+
+
+def _action_hits(query: str, top_k: int, knowledge, manager) -> list[ActionHit]:
+    if not knowledge.has_actions():
+        return []
+    found = knowledge.search_vector(knowledge.embed_query(query), query, top_k, actions=True)
+    chosen = manager.actions.trigger_for(query) if manager.actions else None
+    return [ActionHit(name=hit.action.name, description=hit.action.description, score=round(hit.score, 4),
+                      matched_text=hit.matched_text, triggers=chosen is not None and chosen.name == hit.action.name)
+            for hit in found]
 
 
 def _round(value: float | None) -> float | None:

@@ -10,8 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import (
-    admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights, admin_models,
-    admin_search, console, feedback, webhooks,
+    admin_actions, admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights,
+    admin_models, admin_search, console, feedback, webhooks,
 )
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
@@ -29,7 +29,7 @@ from bot.webhook_sender import build_sender
 
 CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
 API_ROUTERS = (
-    feedback.router, admin_faqs.router, admin_search.router, admin_audit.router, admin_documents.router,
+    feedback.router, admin_faqs.router, admin_actions.router, admin_search.router, admin_audit.router, admin_documents.router,
     admin_conversations.router, admin_models.router, admin_assist.router, admin_insights.router,
     console.me_router, console.router,  # the support console's pages (bot/static/console)
     webhooks.router,

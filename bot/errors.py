@@ -18,10 +18,13 @@ from dialogue.errors import (
     ConversationClosed, ConversationNotFound, InvalidMessage, MessageIdReused, MessageTooLong, TurnNotFound,
 )
 from retrieval.errors import (
+    ActionExists,
+    ActionNotFound,
     DocumentError,
     DocumentNotFound,
     DocumentTooLarge,
     FaqNotFound,
+    InvalidAction,
     InvalidFaq,
     UnsupportedDocument,
 )
@@ -50,6 +53,7 @@ def stores_message_first(endpoint):
 
 def install_error_handlers(app: FastAPI) -> None:
     _install_request_handlers(app)
+    _install_action_handlers(app)
 
     @app.exception_handler(MessageTooLong)
     async def too_long(_: Request, error: MessageTooLong) -> JSONResponse:
@@ -67,6 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_faq(_: Request, error: InvalidFaq) -> JSONResponse:
         return unprocessable([Problem(("body",), str(error), "value_error")])
 
+    @app.exception_handler(ActionNotFound)
     @app.exception_handler(FaqNotFound)
     async def faq_not_found(_: Request, error: FaqNotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_404_NOT_FOUND)
@@ -102,6 +107,16 @@ def install_error_handlers(app: FastAPI) -> None:
         kept = getattr(request.scope.get("endpoint"), "stores_message_first", False)
         return JSONResponse({"detail": _UNEXPECTED_MESSAGE_KEPT if kept else _UNEXPECTED},
                             status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def _install_action_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidAction)
+    async def invalid_action(_: Request, error: InvalidAction) -> JSONResponse:
+        return unprocessable([Problem(("body",), str(error), "value_error")])
+
+    @app.exception_handler(ActionExists)
+    async def action_exists(_: Request, error: ActionExists) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
 
 
 def _install_request_handlers(app: FastAPI) -> None:

@@ -55,7 +55,8 @@ _CHAT = {"/webhooks/rest/webhook", "/widget/messages"}
 _RAISED = {("POST", "/admin/conversations/{conversation_id}/messages"): {409},
            ("PUT", "/admin/conversations/{conversation_id}/status"): {409},
            ("POST", "/admin/documents/{document_id}/resync"): {409},
-           ("POST", "/admin/models/lm"): {404, 409}, ("POST", "/feedback"): {404}}
+           ("POST", "/admin/models/lm"): {404, 409}, ("POST", "/feedback"): {404},
+           ("POST", "/admin/actions"): {409}, ("PUT", "/admin/actions/{name}"): {409}}
 
 
 def describe_errors(router: APIRouter) -> APIRouter:

@@ -13,6 +13,8 @@ from bot.settings import Settings
 from core.database import make_engine, make_session_factory
 from core.devices import choose_device
 from core.processes import ProcessRegistry
+from dialogue.action_server import ActionServer
+from dialogue.actions import ActionConfig, ActionRunner
 from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import ThresholdSettings
@@ -90,7 +92,15 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         temperature=settings.temperature,
     )
     manager = DialogueManager(store, knowledge, generator, config)
+    manager.actions = action_runner(settings, manager)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
+
+
+def action_runner(settings: Settings, manager: DialogueManager) -> ActionRunner:
+    token = settings.action_token.get_secret_value() if settings.action_token else None
+    server = ActionServer(settings.action_endpoint, settings.action_timeout, token)
+    return ActionRunner(manager.store, manager.knowledge, server, manager.thresholds,
+                        ActionConfig(min_score=settings.action_min_score))
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:

@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     socketio_metadata_key: str = Field(
         "customData", description="Where socket.io clients put message metadata (rasa-webchat: customData).")
 
+    # Custom actions (docs/actions.md): a Rasa action server (rasa-sdk) runs what the declared actions do.
+    action_endpoint: str | None = Field(
+        None, description="The action server's webhook, e.g. http://127.0.0.1:5055/webhook. Unset: declared "
+                          "actions collect their slots and hand the conversation to a person.")
+    action_token: SecretStr | None = Field(None, description="Sent as `?token=`, as Rasa does.")
+    action_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for the action server.")
+    action_min_score: float = Field(0.6, ge=0.0, le=1.0, description="Cosine an example phrasing needs to "
+                                                                     "trigger its action.")
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> "Settings":
         if None not in (self.faq_threshold, self.generate_threshold) and self.generate_threshold > self.faq_threshold:

@@ -1,12 +1,13 @@
 """The agents' side of a handoff: find conversations waiting for a person, read them, answer, hand back."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
+from dialogue.action_results import runs_of_turns
 from dialogue.errors import ConversationClosed, ConversationNotFound
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
@@ -22,6 +23,8 @@ class TurnView:
     feedback: int | None
     created_at: datetime
     rejected_reply: dict | None = None  # a generated reply the check stopped: {"text", "reasons"}
+    action: dict | None = None  # the action server call this bot turn answered (dialogue/action_records.py)
+    extras: dict | None = None  # a custom action's buttons, image, custom payload
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,13 @@ class Inbox:
         if with_turns:
             turns = [_turn_view(turn) for turn in session.scalars(
                 select(TurnRecord).where(TurnRecord.conversation_id == record.id).order_by(TurnRecord.id))]
+            runs = runs_of_turns(self.sessions, [turn.id for turn in turns])
+            turns = [replace(turn, action=runs.get(turn.id)) for turn in turns]
         return ConversationView(record.id, record.channel, list(senders), record.status, user.name, user.email,
                                 record.started_at, record.last_activity_at, turns)
 
 
 def _turn_view(turn: TurnRecord) -> TurnView:
     return TurnView(turn.id, turn.role, turn.text, turn.kind, list(turn.sources or []), turn.feedback,
-                    turn.created_at, turn.rejected_reply)
+                    turn.created_at, turn.rejected_reply,
+                    extras=(turn.metadata_ or None) if turn.role == "bot" else None)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from dialogue.actions import ActionRunner, Interrupted, PendingCall
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.grounding import SentenceGate, check_reply, mark_citations
@@ -73,7 +74,8 @@ class DialogueConfig:
 
 class DialogueManager:
     def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, generator: Generator,
-                 config: DialogueConfig):
+                 config: DialogueConfig, actions: ActionRunner | None = None):
+        self.actions = actions  # custom actions and forms (dialogue/actions.py); None: none
         self.store = store
         self.knowledge = knowledge
         self.generator = generator
@@ -96,8 +98,8 @@ class DialogueManager:
         text = self.validate(message.text)
         async with self._locks.hold((message.channel, message.sender_id)):
             # Database and model work happens in a thread so that no conversation blocks the others.
-            return await asyncio.get_running_loop().run_in_executor(
-                self._answer_threads, self._respond, message, text, None)
+            return await self._run_actions(await asyncio.get_running_loop().run_in_executor(
+                self._answer_threads, self._respond, message, text, None))
 
     def respond_stream(self, message: InboundMessage) -> AsyncIterator[ReplyEvent]:
         """Answer like `respond`, yielding the LM's text as it is written, then the final replies.
@@ -116,8 +118,8 @@ class DialogueManager:
         async def answer() -> None:
             try:
                 async with self._locks.hold((message.channel, message.sender_id)):
-                    replies = await loop.run_in_executor(self._answer_threads, self._respond, message, text,
-                                                         on_text)
+                    replies = await self._run_actions(await loop.run_in_executor(
+                        self._answer_threads, self._respond, message, text, on_text))
             except Exception:
                 log.exception("Answering a message of %s on %s failed", message.sender_id, message.channel)
                 events.put_nowait(_Finished(failed=True))
@@ -136,9 +138,23 @@ class DialogueManager:
         turn = self.store.record_user_message(message, text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
+        handled = self.actions.handle(turn, text, message) if self.actions else None
+        if handled is not None and not isinstance(handled, Interrupted):
+            return handled  # a form's step, already recorded, or a call to the action server (_run_actions)
         reply, model_id = self._answer(turn, text, on_text)
         turn_id = self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
-        return [dataclasses.replace(reply, turn_id=turn_id)]
+        replies = [dataclasses.replace(reply, turn_id=turn_id)]
+        if handled is not None:  # an FAQ asked in the middle of a form: answered, and the form offered again
+            replies.append(self.actions.offer_again(handled))
+        return replies
+
+    async def _run_actions(self, result: "list[Reply] | PendingCall") -> list[Reply]:
+        """Make the action server calls a turn needs on the event loop, so a slow server holds no thread."""
+        while isinstance(result, PendingCall):
+            outcome = await self.actions.call(result)
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._answer_threads, self.actions.finish, result, outcome)
+        return result
 
     def _answer(self, turn: OpenedTurn, text: str, on_text: TextCallback | None) -> tuple[Reply, str | None]:
         def reply(kind: ReplyKind, answer: str, sources: list[Source] | None = None) -> Reply:

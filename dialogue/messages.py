@@ -10,7 +10,7 @@ class ReplyKind(StrEnum):
     GENERATED = "generated"  # the LM's answer from retrieved snippets
     FALLBACK = "fallback"  # nothing relevant known; offers a person
     HANDOFF = "handoff"  # the conversation waits for a person
-    ACTION = "action"  # a built-in action: profile answers, greetings, restarts
+    ACTION = "action"  # an action: profile answers, greetings, restarts, forms and custom actions (docs/actions.md)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,14 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Button:
+    """A choice shown under a reply; pressing it sends `payload` as the customer's message (Rasa's convention)."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     kind: ReplyKind
@@ -52,3 +60,12 @@ class Reply:
     turn_id: int | None = None  # the stored bot turn; feedback refers to it
     # A generated reply that failed the check and was not sent: {"text", "reasons"} (docs/generation.md).
     rejected: dict | None = None
+    # Custom actions' extras (Rasa's response fields): choices, a picture's URL, a free JSON payload.
+    buttons: list[Button] = field(default_factory=list)
+    image: str | None = None
+    custom: dict | None = None
+
+    def extras(self) -> dict[str, Any]:
+        """What a bot turn keeps besides its text, in its `metadata` JSON; {} for plain replies."""
+        extras = {"buttons": [vars(button) for button in self.buttons], "image": self.image, "custom": self.custom}
+        return {key: value for key, value in extras.items() if value}

@@ -45,3 +45,19 @@ class DocumentNotFound(KnowledgeError):
     def __init__(self, document_id: int):
         super().__init__(f"No document with id {document_id}; list them with GET /admin/documents.")
         self.document_id = document_id
+
+
+class InvalidAction(KnowledgeError):
+    """An action declaration that could never run or never be triggered; the message says what to fix."""
+
+
+class ActionNotFound(KnowledgeError):
+    def __init__(self, name: str):
+        super().__init__(f"No action named {name!r}; list them with GET /admin/actions.")
+        self.name = name
+
+
+class ActionExists(KnowledgeError):
+    def __init__(self, name: str):
+        super().__init__(f"An action named {name!r} exists already; change it with PUT /admin/actions/{name}.")
+        self.name = name

@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
+from retrieval.action_catalog import ActionCatalog
+from retrieval.actions import Action, ActionRecord
 from retrieval.audit import SYSTEM, audit
 from retrieval.changes import record_changes
 from retrieval.calibrator import Calibrator, Learned
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: an FAQ or a document passage.
+    """One search result: an FAQ, a document passage or a declared action (searched apart, `actions=True`).
 
     `score` is the cosine similarity of the query and the entry's best-matching text; `confidence` adds the
     FAQ classifier's probability (retrieval/hybrid.py): the number the faq/generate/fallback thresholds
@@ -43,22 +45,27 @@ class Hit:
     passage: Passage | None = None
     scores: Candidate | None = None
     confidence: float = 0.0
+    action: Action | None = None
 
     @property
     def kind(self) -> str:
-        return "faq" if self.faq is not None else "document"
+        return "faq" if self.faq is not None else "action" if self.action is not None else "document"
 
     @property
     def id(self) -> int:
-        return self.faq.id if self.faq is not None else self.passage.id
+        return self.faq.id if self.faq is not None else self.action.id if self.action is not None else self.passage.id
 
     @property
     def title(self) -> str:
+        if self.action is not None:
+            return self.action.name
         return self.faq.question if self.faq is not None else self.passage.heading
 
     @property
     def text(self) -> str:
-        """What a reply may quote: the FAQ's answer or the passage."""
+        """What a reply may quote: the FAQ's answer or the passage (an action's description)."""
+        if self.action is not None:
+            return self.action.description
         return self.faq.answer if self.faq is not None else self.passage.text
 
     @property
@@ -107,6 +114,9 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
                                          config.max_upload_bytes)
+        # One message is searched more than once (the action check, then the FAQs): embed it once.
+        self._recent = _RecentVectors()
+        self.actions = ActionCatalog(sessions, embedder, self.index, self._write_lock)
         self.jobs = JobRunner(sessions, owner)  # owner: this process in the registry (core/processes.py)
 
     def sync_index(self) -> SyncReport:
@@ -141,7 +151,8 @@ class KnowledgeBase:
     def embed_query(self, query: str, context: str | None = None, context_weight: float = 0.5) -> np.ndarray:
         """The query vector; a `context` (the previous query of a follow-up) is blended in."""
         if not context:
-            return self.embedder.embed([query])[0]
+            known = self._recent.get(query)
+            return known if known is not None else self._recent.put(query, self.embedder.embed([query])[0])
         vectors = self.embedder.embed([query, context])
         vector = vectors[0] + context_weight * vectors[1]
         return vector / np.linalg.norm(vector)
@@ -154,18 +165,28 @@ class KnowledgeBase:
         return self.search_vector(vector, query, top_k, filters, fusion)
 
     def search_vector(self, vector: np.ndarray, text: str, top_k: int = 5, filters: SearchFilter | None = None,
-                      fusion: FusionConfig | None = None) -> list[Hit]:
+                      fusion: FusionConfig | None = None, actions: bool = False) -> list[Hit]:
+        """FAQs and passages, or with `actions` the declared actions whose examples match, best first."""
         self.index.refresh()
         allowed = self._allowed(filters) if filters and (filters.tags or filters.sources) else None
         if self.calibrator.stale():
             self.calibrator.schedule()  # another process edited: relearn in the background
-        return self._hits(self.index.search(vector, text, top_k, allowed, fusion, self.calibrator.classifier))
+        return self._hits(self.index.search(vector, text, top_k, allowed, fusion, self.calibrator.classifier,
+                                            actions=actions))
+
+    def has_actions(self) -> bool:
+        """Whether any action is declared (after catching up with other processes): without, nothing to search."""
+        self.index.refresh()
+        return bool(self.index.action_entries)
 
     def _hits(self, candidates: list[Candidate]) -> list[Hit]:
         refs = [ref(candidate.entry) for candidate in candidates]
         faq_ids = [r.id for r in refs if r.kind == "faq"]
         chunk_ids = [r.id for r in refs if r.kind == "chunk"]
+        action_ids = [r.id for r in refs if r.kind == "action"]
         with self.sessions() as session:
+            actions = {r.id: Action.from_record(r) for r in session.scalars(
+                select(ActionRecord).where(ActionRecord.id.in_(action_ids)))} if action_ids else {}
             faqs = {r.id: Faq.from_record(r) for r in session.scalars(
                 select(FaqRecord).where(FaqRecord.id.in_(faq_ids)))}
             passages = {
@@ -187,6 +208,10 @@ class KnowledgeBase:
             elif entry_ref.kind == "chunk" and entry_ref.id in passages:
                 passage = passages[entry_ref.id]
                 hits.append(Hit(None, score, passage.text, passage=passage, scores=candidate, confidence=score))
+            elif entry_ref.kind == "action" and entry_ref.id in actions:
+                action = actions[entry_ref.id]
+                matched = action.examples[min(candidate.position, len(action.examples) - 1)]
+                hits.append(Hit(None, score, matched, scores=candidate, confidence=score, action=action))
         return hits
 
     def _allowed(self, filters: SearchFilter) -> set[int]:
@@ -297,3 +322,23 @@ class KnowledgeBase:
             self.index.apply(version, [], [faq_entry(faq_id)])
             self.calibrator.refit_classifier()
 
+
+class _RecentVectors:
+    """The last few query vectors, read-only, shared by the answer threads."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, query: str) -> np.ndarray | None:
+        with self._lock:
+            return self._vectors.get(query)
+
+    def put(self, query: str, vector: np.ndarray) -> np.ndarray:
+        vector.flags.writeable = False
+        with self._lock:
+            self._vectors[query] = vector
+            while len(self._vectors) > self.size:
+                del self._vectors[next(iter(self._vectors))]  # the oldest
+        return vector

@@ -22,7 +22,8 @@ from retrieval.changes import changed_since, current_version, logged_vectors
 from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
-from retrieval.entries import FAQ_BIT, chunk_entry, faq_entry, fingerprint, ref
+from retrieval.actions import ActionRecord
+from retrieval.entries import ACTION_BIT, FAQ_BIT, action_entry, chunk_entry, faq_entry, fingerprint, ref
 from retrieval.faqs import FaqRecord
 from retrieval.classifier import FaqClassifier
 from retrieval.hybrid import (
@@ -75,6 +76,7 @@ class SearchIndex:
         self._apply_lock = threading.RLock()
         self._snapshots: threading.Thread | None = None
         self._stop = threading.Event()
+        self._actions: set[int] = set()
 
     # -- start-up ------------------------------------------------------------------------------------
 
@@ -120,6 +122,8 @@ class SearchIndex:
                  for faq_id, digest in session.execute(select(FaqRecord.id, FaqRecord.content_hash))}
         found.update((chunk_entry(chunk_id), fingerprint(digest))
                      for chunk_id, digest in session.execute(select(ChunkRecord.id, ChunkRecord.content_hash)))
+        found.update((action_entry(action_id), fingerprint(digest))
+                     for action_id, digest in session.execute(select(ActionRecord.id, ActionRecord.content_hash)))
         return found
 
     # -- keeping up ----------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ class SearchIndex:
                 dense.upsert_many([u.entry for u in upserts], np.vstack([u.vectors for u in upserts]),
                                   [len(u.texts) for u in upserts], [fingerprint(u.content_hash) for u in upserts])
                 self.lexical.upsert_many([(u.entry, u.texts) for u in upserts])
+            self._track_actions([u.entry for u in upserts], removals)
             for entry in removals:
                 dense.remove(entry)
             if removals:
@@ -184,16 +189,23 @@ class SearchIndex:
                                                   [fingerprint(stored[entry][1]) for entry in present])
             self.lexical.upsert_many([(entry, texts[entry]) for entry in present])
             gone = [entry for entry in batch if entry not in texts]
+            self._track_actions(present, gone)
             for entry in gone:
                 self._require_dense().remove(entry)
             self.lexical.remove_many(gone)
 
+    def _track_actions(self, present: list[int], gone: list[int]) -> None:
+        self._actions = (self._actions | {e for e in present if e & ACTION_BIT}) - set(gone)
+
     def _texts_of(self, entries: list[int]) -> dict[int, tuple[list[str], str]]:
         """The searchable texts and the content hash of each entry the database still has."""
         faq_ids = [ref(entry).id for entry in entries if entry & FAQ_BIT]
-        chunk_ids = [entry for entry in entries if not entry & FAQ_BIT]
+        action_ids = [ref(entry).id for entry in entries if entry & ACTION_BIT]
+        chunk_ids = [entry for entry in entries if not entry & (FAQ_BIT | ACTION_BIT)]
         found: dict[int, tuple[list[str], str]] = {}
         with self.sessions() as session:
+            for action in session.scalars(select(ActionRecord).where(ActionRecord.id.in_(action_ids))):
+                found[action_entry(action.id)] = (list(action.examples), action.content_hash)
             for record in session.scalars(select(FaqRecord).where(FaqRecord.id.in_(faq_ids))):
                 found[faq_entry(record.id)] = ([record.question, *(record.alt_questions or [])], record.content_hash)
             rows = session.execute(
@@ -208,17 +220,24 @@ class SearchIndex:
     # -- search --------------------------------------------------------------------------------------
 
     def search(self, vector: np.ndarray, text: str, top_k: int, allowed: set[int] | None = None,
-               fusion: FusionConfig | None = None, classifier: FaqClassifier | None = None) -> list[Candidate]:
+               fusion: FusionConfig | None = None, classifier: FaqClassifier | None = None,
+               actions: bool = False) -> list[Candidate]:
         """The best `top_k` entries, each with its cosine, BM25 score, classifier probability and fusion.
 
         Candidates are the union of the dense list, the BM25 list and (in hybrid mode) the classifier's
         most probable FAQs; every candidate gets its cosine and probability, whoever found it, because the
-        decision is calibrated on both."""
+        decision is calibrated on both. Declared actions are searched only with `actions` (and then only
+        they), so they never change an FAQ's ranking or its scaled BM25."""
         fusion = fusion or self.fusion
         dense_index = self._require_dense()
         depth = max(top_k * 4, 30)
+        if actions:
+            allowed = {entry for entry in self.action_entries if allowed is None or entry in allowed}
         dense = dense_index.search(vector, depth, allowed) if fusion.mode != "lexical" else []
         lexical = self.lexical.search(text, depth, allowed) if fusion.mode not in ("dense",) else []
+        if not actions and self.action_entries:
+            dense = [match for match in dense if not match.entry & ACTION_BIT]
+            lexical = [match for match in lexical if not match.entry & ACTION_BIT]
         probabilities = classifier.probability_of(vector) if classifier is not None else {}
         dense_of = {match.entry: (rank, match) for rank, match in enumerate(dense, start=1)}
         lexical_of = {match.entry: (rank, match) for rank, match in enumerate(lexical, start=1)}
@@ -270,6 +289,11 @@ class SearchIndex:
         if self.dense is None:
             raise RuntimeError("SearchIndex.sync() must run before searching or editing")
         return self.dense
+
+    @property
+    def action_entries(self) -> set[int]:
+        """The declared actions' entries in this index (kept as a set: the FAQ path asks on every search)."""
+        return self._actions
 
     @property
     def faq_ids(self) -> set[int]:

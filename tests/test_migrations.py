@@ -8,7 +8,9 @@ import bot.api_keys  # noqa: F401  (every table on Base.metadata, as bot/migrati
 import bot.connectors.records  # noqa: F401
 import core.outbox  # noqa: F401
 import core.processes  # noqa: F401
+import dialogue.action_records  # noqa: F401
 import dialogue.records  # noqa: F401
+import retrieval.actions  # noqa: F401
 import retrieval.audit  # noqa: F401
 import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401

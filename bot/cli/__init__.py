@@ -8,6 +8,7 @@ import logging
 
 import click
 
+from bot.cli.actions import actions
 from bot.cli.chat import chat
 from bot.cli.docs import docs
 from bot.cli.evaluate import calibrate, evaluate
@@ -21,7 +22,7 @@ from bot.cli.telegram import telegram
 from bot.cli.train import train
 from bot.cli.webhooks import webhooks
 
-COMMANDS = [serve, chat, faq, docs, keys, evaluate, calibrate, train, model, export, telegram, webhooks]
+COMMANDS = [serve, chat, faq, actions, docs, keys, evaluate, calibrate, train, model, export, telegram, webhooks]
 
 
 @click.group(commands=COMMANDS)

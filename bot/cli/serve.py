@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli.actions import SAMPLE_ACTIONS, import_actions
 from bot.cli.faq import import_faqs
 from bot.cli.startup import started_services
 
@@ -14,7 +15,8 @@ SAMPLE_EVAL = SAMPLE_FAQS.with_name("eval.yaml")  # held out: never loaded into 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--sample-kb", is_flag=True, help="Load the sample Nimbus Home FAQs (updates, never duplicates).")
+@click.option("--sample-kb", is_flag=True, help="Load the sample Nimbus Home FAQs and actions (updates, never "
+                                                "duplicates).")
 def serve(host: str, port: int, sample_kb: bool) -> None:
     """Run the HTTP server (widget demo page at /, chat webhooks, admin API, OpenAPI docs at /docs)."""
     import uvicorn
@@ -24,6 +26,7 @@ def serve(host: str, port: int, sample_kb: bool) -> None:
     services = started_services(with_lm=True)
     if sample_kb:
         import_faqs(services, SAMPLE_FAQS)
+        import_actions(services, SAMPLE_ACTIONS)  # run by `helpdesk actions serve-sample` (docs/actions.md)
     click.echo(f"Helpdesk bot on http://{host}:{port}  (chat widget demo: http://{host}:{port}/ , "
                f"API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(services.settings, services), host=host, port=port, log_level="info")

@@ -88,16 +88,16 @@ class ChannelPipeline:
                               name=f"{pending.channel}:resend-{pending.ids[0]}")
 
     async def _answer(self, platform: Platform, event: PlatformEvent) -> None:
-        for text, turn_id in await self._replies(event):
+        for text, turn_id, buttons in await self._replies(event):
             if turn_id is not None and await self.ledger.has_deliveries(turn_id):
                 continue  # a replay after a crash: these parts were queued before; recovery resends them
-            outgoing = Outgoing(event.channel, event.target, platform.split(text), turn_id)
-            await self.outbox.deliver(platform, outgoing)
+            for outgoing in _outgoing(event, platform.split(text), turn_id, buttons):
+                await self.outbox.deliver(platform, outgoing)
         await self.ledger.mark_processed(event.channel, event.keys[0])
 
-    async def _replies(self, event: PlatformEvent) -> list[tuple[str, int | None]]:
+    async def _replies(self, event: PlatformEvent) -> list[tuple[str, int | None, list[dict[str, str]]]]:
         if event.message is None:
-            return [(event.notice, None)]
+            return [(event.notice, None, [])]
         try:
             # The event key doubles as the message id: a replayed event is recorded and answered once.
             replies = await self.manager.respond(dataclasses.replace(event.message, message_id=event.keys[0]))
@@ -106,9 +106,20 @@ class ChannelPipeline:
             return []
         except MessageTooLong as error:
             return [(f"Your message is {error.length} characters long; I can read at most {error.limit}. "
-                     "Please shorten it or send it in several parts.", None)]
+                     "Please shorten it or send it in several parts.", None, [])]
         except Exception:
             # The customer's message is already stored; tell them, rather than leave them waiting.
             log.exception("%s: answering %s failed", event.channel, event.description)
-            return [(SORRY_TEXT, None)]
-        return [(reply.text, reply.turn_id) for reply in replies]
+            return [(SORRY_TEXT, None, [])]
+        return [(reply.text, reply.turn_id, [vars(button) for button in reply.buttons]) for reply in replies]
+
+
+def _outgoing(event: PlatformEvent, parts: list[str], turn_id: int | None,
+              buttons: list[dict[str, str]]) -> list[Outgoing]:
+    """A custom action's buttons go under the last part; they travel in the target, which is stored with the
+    delivery, so a resend after a crash still carries them (the platform's `send` draws them)."""
+    if not buttons:
+        return [Outgoing(event.channel, event.target, parts, turn_id)]
+    parts = parts or ["Please choose:"]
+    last = Outgoing(event.channel, {**event.target, "buttons": buttons}, parts[-1:], turn_id)
+    return [Outgoing(event.channel, event.target, parts[:-1], turn_id), last] if len(parts) > 1 else [last]

@@ -45,12 +45,24 @@ class ReplyCustom(BaseModel):
     sources: list[SourceOut]
     conversation_id: int
     turn_id: int = Field(description="The stored bot turn; send feedback on it to POST /feedback.")
+    payload: dict | None = Field(None, description="A custom action's `custom` (json_message) response")
+
+
+class ButtonOut(BaseModel):
+    title: str
+    payload: str = Field(description="Send it back as the customer's message when the button is pressed.")
 
 
 class RestReply(BaseModel):
     recipient_id: str
     text: str
     custom: ReplyCustom
+    buttons: list[ButtonOut] | None = Field(None, description="Choices from a custom action, as Rasa sends them")
+    image: str | None = Field(None, description="A picture's URL from a custom action")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler):
+        return {key: value for key, value in handler(self).items() if value is not None or key == "text"}
 
 
 @router.get("/", include_in_schema=False)
@@ -110,5 +122,8 @@ def rest_reply(sender: str, reply: Reply) -> RestReply:
                                snippet=source.snippet) for source in reply.sources],
             conversation_id=reply.conversation_id,
             turn_id=reply.turn_id,
+            payload=reply.custom,
         ),
+        buttons=[ButtonOut(title=b.title, payload=b.payload) for b in reply.buttons] or None,
+        image=reply.image,
     )

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -33,6 +34,7 @@ MAX_PART_CHARS = 4000
 SIGNATURE_WINDOW_SECONDS = 5 * 60
 HANDLED_SUBTYPES = {None, "thread_broadcast", "file_share"}  # a person's message with text
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+CHOICE_ACTION = "helpdesk_choice_"  # action_id prefix of the buttons the bot posts
 _MENTION = re.compile(r"<@([A-Z0-9]+)(\|[^>]*)?>")
 
 router = APIRouter(prefix="/webhooks/slack", tags=["channels"])
@@ -54,13 +56,23 @@ class SlackPlatform:
         return split_text(text, MAX_PART_CHARS, measure=lambda part: len(escape(part)))
 
     async def send(self, target: Mapping[str, Any], text: str) -> None:
+        blocks = choice_blocks(escape(text), target["buttons"]) if target.get("buttons") else None
         try:
             await self.client.chat_postMessage(channel=target["channel"], thread_ts=target.get("thread_ts"),
-                                               text=escape(text))
+                                               text=escape(text), blocks=blocks)
         except SlackApiError as error:
             raise _delivery_failure(error) from error
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise DeliveryFailed(f"cannot reach the Slack API: {error!r}") from error
+
+
+def choice_blocks(text: str, buttons: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """A custom action's buttons as Block Kit: the text, then one button per choice carrying its payload."""
+    elements = [{"type": "button", "action_id": f"{CHOICE_ACTION}{index}", "value": button["payload"][:2000],
+                 "text": {"type": "plain_text", "text": button["title"][:75] or "…"}}
+                for index, button in enumerate(buttons[:25])]
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}  # Block Kit's limit
+    return [section, {"type": "actions", "elements": elements}]
 
 
 def _delivery_failure(error: SlackApiError) -> DeliveryFailed:
@@ -103,6 +115,9 @@ class SlackConnector:
     async def handle(self, request: Request) -> Response:
         body = decode_utf8(await read_body(request))
         self._verify(body, request.headers)
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            await self._interaction(body)  # a pressed button (the app's Interactivity request URL)
+            return Response(status_code=200)
         payload = parse_json_object(body)
         kind = payload.get("type")
         if kind == "url_verification":
@@ -130,6 +145,17 @@ class SlackConnector:
         if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             _unauthorized("X-Slack-Signature does not match the body signed with "
                           "HELPDESK_SLACK_SIGNING_SECRET")
+
+    async def _interaction(self, body: str) -> None:
+        fields = parse_qs(body)
+        payload = parse_json_object(fields["payload"][0]) if fields.get("payload") else None
+        if payload is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "An interaction needs a `payload` form field.")
+        converted = to_pressed_button(payload)
+        if isinstance(converted, Ignored):
+            log.info("slack: ignored an interaction: %s", converted.reason)
+            return
+        await self.pipeline.accept(self.platform, converted)
 
     async def _accept(self, payload: dict[str, Any]) -> None:
         converted = to_slack_message(payload)
@@ -183,6 +209,33 @@ def to_slack_message(payload: dict[str, Any]) -> SlackMessage | Ignored:
         description=f"event {event_id}",
     )
     return SlackMessage(event, only_in_known_thread=kind == "message" and not direct)
+
+
+def to_pressed_button(payload: dict[str, Any]) -> PlatformEvent | Ignored:
+    """A `block_actions` interaction on one of the bot's choice buttons, as the customer's message: the
+    button's payload (Rasa's convention), from the same sender as the conversation it was pressed in."""
+    if payload.get("type") != "block_actions":
+        return Ignored(f"interaction type {payload.get('type')!r} is not handled")
+    actions = [a for a in payload.get("actions") or [] if isinstance(a, dict)
+               and str(a.get("action_id", "")).startswith(CHOICE_ACTION) and isinstance(a.get("value"), str)]
+    team = (payload.get("team") or {}).get("id")
+    user = (payload.get("user") or {}).get("id")
+    channel = (payload.get("channel") or {}).get("id")
+    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    if not actions or not all(isinstance(value, str) and value for value in (team, user, channel)):
+        return Ignored("not a press of the bot's choice buttons, or no team, user or channel")
+    action = actions[0]
+    thread_ts = message.get("thread_ts") or message.get("ts")
+    direct = channel.startswith("D")
+    sender = f"{team}:{channel}" if direct else f"{team}:{channel}:{thread_ts}"
+    pressed = str(action.get("action_ts") or payload.get("trigger_id") or time.time())
+    return PlatformEvent(
+        channel=CHANNEL, keys=[f"action:{team}:{channel}:{pressed}"],
+        target={"channel": channel, "thread_ts": None if direct else thread_ts},
+        message=InboundMessage(CHANNEL, sender, action["value"], {"slack_user": user, "slack_team": team,
+                                                                  "slack_channel": channel, "button": True}),
+        description=f"button {action.get('action_id')} pressed by {user}",
+    )
 
 
 def _bot_user_ids(payload: dict[str, Any]) -> set[str]:

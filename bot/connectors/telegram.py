@@ -99,7 +99,20 @@ class TelegramPlatform:
         if target.get("reply_to") is not None:
             payload["reply_parameters"] = {"message_id": target["reply_to"],
                                            "allow_sending_without_reply": True}
+        if target.get("buttons"):
+            payload["reply_markup"] = inline_keyboard(target["buttons"])
         await self.api.call("sendMessage", payload)
+
+
+def inline_keyboard(buttons: list[dict[str, str]]) -> dict[str, Any]:
+    """A custom action's buttons, one per row. Telegram's callback_data holds 64 bytes: a longer payload is
+    replaced by the button's title, which then comes back as the customer's message."""
+    def data(button: dict[str, str]) -> str:
+        payload = button["payload"] if len(button["payload"].encode()) <= 64 else button["title"]
+        return payload.encode()[:64].decode(errors="ignore")
+
+    return {"inline_keyboard": [[{"text": button["title"] or "…", "callback_data": data(button)}]
+                                for button in buttons]}
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,17 @@ class TelegramConnector:
             log.info("telegram: ignored update %s: %s", update.get("update_id"), converted.reason)
         else:
             await self.pipeline.accept(self.platform, converted)
+            query = update.get("callback_query")
+            if isinstance(query, dict) and isinstance(query.get("id"), str):
+                await self._stop_spinner(query["id"])  # a press of one of our buttons, taken
         return Response(status_code=200)
+
+    async def _stop_spinner(self, query_id: str) -> None:
+        """Telegram shows a spinner on a pressed button until the bot answers the callback query."""
+        try:
+            await self.platform.api.call("answerCallbackQuery", {"callback_query_id": query_id})
+        except DeliveryFailed as error:
+            log.warning("telegram: could not answer callback query %s: %s", query_id, error)
 
     def _verify(self, sent: str | None) -> None:
         if not sent:
@@ -142,6 +165,8 @@ def to_platform_event(update: dict[str, Any], welcome: str) -> PlatformEvent | I
     update_id = update.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "A Telegram update needs an integer `update_id`.")
+    if isinstance(update.get("callback_query"), dict):
+        return _pressed_button(update_id, update["callback_query"])
     edited = "message" not in update and "edited_message" in update
     message = update.get("edited_message" if edited else "message")
     if message is None:
@@ -173,6 +198,25 @@ def to_platform_event(update: dict[str, Any], welcome: str) -> PlatformEvent | I
                 "telegram_chat_type": chat.get("type"), "telegram_message_id": message_id,
                 "edited": edited}
     return PlatformEvent(message=InboundMessage(CHANNEL, str(chat["id"]), text, metadata), **common)
+
+
+def _pressed_button(update_id: int, query: dict[str, Any]) -> PlatformEvent | Ignored:
+    """A press of one of the bot's inline buttons: its callback_data is the customer's message (Rasa's
+    payload convention), in the chat the button was shown in."""
+    message = query.get("message") if isinstance(query.get("message"), dict) else {}
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    data = query.get("data")
+    if not isinstance(chat.get("id"), int) or not isinstance(data, str) or not data:
+        return Ignored("a callback query without a chat or data")
+    sender = query.get("from") if isinstance(query.get("from"), dict) else {}
+    topic = message.get("message_thread_id") if message.get("is_topic_message") else None
+    return PlatformEvent(
+        channel=CHANNEL, keys=[f"update:{update_id}"],
+        target={"chat_id": chat["id"], "reply_to": None, "message_thread_id": topic},
+        message=InboundMessage(CHANNEL, str(chat["id"]), data, {"telegram_user_id": sender.get("id"),
+                                                                "telegram_chat_type": chat.get("type"),
+                                                                "button": True}),
+        description=f"update {update_id} (button)")
 
 
 async def set_webhook(api: TelegramApi, public_url: str, secret_token: str) -> str:

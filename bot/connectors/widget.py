@@ -19,7 +19,7 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.connectors.chat_input import MESSAGE_ID_DESCRIPTION, MESSAGE_ID_PATTERN, inbound
-from bot.connectors.rest import SourceOut, rest_reply
+from bot.connectors.rest import ButtonOut, SourceOut, rest_reply
 from bot.deps import KnowledgeDep, ManagerDep, ServicesDep, SettingsDep
 from dialogue.history import open_conversation_id
 from dialogue.inbox import Inbox
@@ -64,6 +64,8 @@ class PastTurnOut(BaseModel):
                                    "action; agent turns: agent")
     sources: list[SourceOut]
     feedback: int | None = Field(description="1 thumbs up, -1 thumbs down (bot turns)")
+    buttons: list[ButtonOut] = Field(default_factory=list, description="a custom action's choices")
+    image: str | None = Field(None, description="a custom action's picture URL")
 
 
 class HistoryOut(BaseModel):
@@ -111,7 +113,9 @@ def history(sender: Annotated[str, Query(pattern=SENDER_PATTERN)], services: Ser
     return HistoryOut(conversation_id=view.id, status=view.status, turns=[
         PastTurnOut(turn_id=turn.id, role=turn.role, text=turn.text, kind=turn.kind, feedback=turn.feedback,
                     sources=[SourceOut(id=source.id, title=source.title)
-                             for source in map(Source.from_record, turn.sources)])
+                             for source in map(Source.from_record, turn.sources)],
+                    buttons=[ButtonOut(**button) for button in (turn.extras or {}).get("buttons", [])],
+                    image=(turn.extras or {}).get("image"))
         for turn in view.turns[-HISTORY_TURNS:]
     ])
 

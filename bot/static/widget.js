@@ -234,8 +234,26 @@
       }));
       node.appendChild(el("div", { class: "hd-sources" }, [el("p", { class: "hd-sources-label", text: "Sources" }), list]));
     }
+    if (reply.image && /^https?:\/\//.test(reply.image)) node.appendChild(el("img", { class: "hd-image", src: reply.image, alt: "" }));
+    if (reply.buttons && reply.buttons.length) node.appendChild(choiceButtons(reply.buttons));
     node.appendChild(feedbackButtons(reply.turn_id, reply.feedback || 0));
     scrollToEnd();
+  }
+
+  // A custom action's choices: pressing one sends its payload as the customer's message (Rasa's convention)
+  // and shows its title in the conversation.
+  function choiceButtons(buttons) {
+    var group = el("div", { class: "hd-choices", role: "group", "aria-label": "Choices" });
+    buttons.forEach(function (choice) {
+      var button = el("button", { type: "button", class: "hd-choice", text: choice.title });
+      button.addEventListener("click", function () {
+        if (busy) return;
+        group.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        send(choice.payload, choice.title);
+      });
+      group.appendChild(button);
+    });
+    return group;
   }
 
   function feedbackButtons(turnId, given) {
@@ -309,10 +327,10 @@
 
   var busy = false;
 
-  async function send(text) {
+  async function send(text, shown) {
     busy = true;
     sendButton.disabled = true;
-    addUserMessage(text);
+    addUserMessage(shown || text);
     showTyping(true);
     var current = null; // the bot message being written
     try {
@@ -336,6 +354,7 @@
           showTyping(false);
           finishBotMessage(current || addBotMessage(), {
             text: event.data.text, kind: custom.kind, turn_id: custom.turn_id, sources: custom.sources, feedback: 0,
+            buttons: event.data.buttons, image: event.data.image,
           });
           setHandoff(custom.kind === "handoff");
           current = null;
