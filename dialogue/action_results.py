@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from dialogue import events
 from dialogue.action_records import ActionRunRecord
 from dialogue.action_server import ActionFailed, ActionResult
 from dialogue.forms import FormState
@@ -93,6 +94,8 @@ def record_run(sessions: sessionmaker, conversation_id: int, user_turn_id: int, 
             status="failed" if failed else "ok", error_kind=outcome.kind.value if failed else None,
             error=outcome.detail if failed else None, http_status=outcome.http_status if failed else 200,
             duration_ms=round(outcome.duration_ms, 1), events=[] if failed else outcome.events))
+        if failed:  # for webhook subscribers, in the transaction that records the failure (docs/webhooks.md)
+            events.action_failed(session, conversation_id, turn_id, action, f"{outcome.kind.value}: {outcome.detail}")
         session.commit()
 
 

@@ -1,5 +1,6 @@
 """Custom actions and forms against a real rasa-sdk action server, through the REST webhook and admin API."""
 
+import json
 import os
 import socket
 import subprocess
@@ -12,11 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
+from core.outbox import OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord
 from dialogue.action_records import ActionRunRecord
 from dialogue.action_server import ActionServer
 from retrieval.faq_files import read_faq_file
@@ -218,7 +220,10 @@ def test_failures_are_answered_recorded_and_shown_in_the_transcript(client, acti
     assert handoff["custom"]["kind"] == "handoff"
 
 
-def test_a_server_that_is_down_is_answered(client, services):
+def test_a_server_that_is_down_is_answered_and_told_to_webhook_subscribers(client, services):
+    subscribed = client.post("/admin/webhooks", headers=HEADERS, json={
+        "url": "http://127.0.0.1:9/hooks", "events": ["action.failed"], "secret": "s" * 24})
+    assert subscribed.status_code == 201, subscribed.text
     runner = services.manager.actions
     working, runner.server = runner.server, ActionServer(f"http://127.0.0.1:{_free_port()}/webhook", 2.0)
     try:
@@ -229,6 +234,14 @@ def test_a_server_that_is_down_is_answered(client, services):
     with services.sessions() as session:
         run = session.scalars(select(ActionRunRecord).where(ActionRunRecord.turn_id == reply["custom"]["turn_id"])).one()
     assert run.error_kind == "unreachable"
+    with services.sessions() as session:
+        told = [json.loads(body) for body in session.scalars(
+            select(OutboxEventRecord.body).where(OutboxEventRecord.type == "action.failed")).all()]
+        for model in (WebhookDeliveryRecord, OutboxEventRecord, WebhookSubscriptionRecord):  # shared database
+            session.execute(delete(model))
+        session.commit()
+    [event] = [e for e in told if e["data"]["turn_id"] == reply["custom"]["turn_id"]]
+    assert event["data"]["action"] == "action_crash" and event["data"]["error"].startswith("unreachable: ")
 
 
 def test_a_slow_action_does_not_hold_up_other_customers(client):
