@@ -43,8 +43,10 @@ class SampleServer:
     """One `helpdesk serve --sample-kb` that can be killed (SIGKILL) and started again on the same port, data
     folder and database, as a crashed and restarted deployment would be."""
 
-    def __init__(self, data_dir: Path, models_dir: str | None, env: dict[str, str], log: Path | None):
+    def __init__(self, data_dir: Path, models_dir: str | None, env: dict[str, str], log: Path | None,
+                 args: list[str] | None = None):
         self.port = free_port()
+        self.args = args or []  # more `helpdesk serve` options, e.g. ["--workers", "2"]
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.env = {**os.environ, "HELPDESK_DATA_DIR": str(data_dir), **env}
@@ -57,7 +59,8 @@ class SampleServer:
         started = time.monotonic()
         output = self.log.open("a") if self.log else subprocess.DEVNULL  # a file, not a pipe nobody drains
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(self.port)],
+            [sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(self.port),
+             *self.args],
             env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
         _wait_until_healthy(self.base, self.process, timeout, self.log)
         return time.monotonic() - started
