@@ -61,13 +61,14 @@ class SampleServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(self.port),
              *self.args],
-            env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+            env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
+            start_new_session=True)  # its own process group: `kill` reaches every worker
         _wait_until_healthy(self.base, self.process, timeout, self.log)
         return time.monotonic() - started
 
     def kill(self) -> None:
-        """`kill -9`: no drain, no clean-up, requests in flight die with it."""
-        self.process.send_signal(signal.SIGKILL)
+        """`kill -9` of the server and all its workers: no drain, no clean-up, requests in flight die with it."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:

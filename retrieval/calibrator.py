@@ -62,11 +62,13 @@ class Calibrator:
         self.enabled = enabled
         self.current = _NOTHING if enabled else replace(_NOTHING, note="the FAQ classifier is switched off")
         self._off_topic: np.ndarray | None = None
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # thresholds to relearn
+        self._refit_wake = threading.Event()  # another process edited: a classifier for its FAQs
         self._stop = threading.Event()
         self._lock = threading.Lock()  # swapping `current`
         self._training = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._refitter: threading.Thread | None = None
 
     @property
     def classifier(self) -> FaqClassifier | None:
@@ -117,6 +119,7 @@ class Calibrator:
     def schedule(self) -> None:
         """Relearn in the background (debounced); cheap to call on every search."""
         if self.enabled and self._thread is not None:
+            self._refit_wake.set()
             self._wake.set()
 
     def stale(self) -> bool:
@@ -159,29 +162,42 @@ class Calibrator:
     def _start(self) -> None:
         if self._thread is not None:
             return
+        # Two threads: a calibration takes 10-30 s, and another process's new FAQ must not wait for one
+        # to be ranked by the classifier.
+        self._refitter = threading.Thread(target=self._refit_loop, name="classifier-refit", daemon=True)
+        self._refitter.start()
         self._thread = threading.Thread(target=self._loop, name="calibrator", daemon=True)
         self._thread.start()
+
+    def _refit_loop(self) -> None:
+        while not self._stop.is_set():
+            self._refit_wake.wait()
+            if self._stop.wait(_REFIT_DELAY_SECONDS):
+                return
+            self._refit_wake.clear()
+            try:
+                self.index.refresh(force=True)
+                if self.stale():
+                    self._refit()
+            except Exception:  # the previous classifier stays; the next edit or search tries again
+                log.exception("Refitting the FAQ classifier failed; keeping the previous one")
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait()
-            if self._stop.wait(_REFIT_DELAY_SECONDS):
+            if self._stop.wait(_DEBOUNCE_SECONDS):
                 return
             self._wake.clear()
             try:
                 self.index.refresh(force=True)
-                if self.stale():  # another process's edit: rank its FAQs now, calibrate below
-                    self._refit()
-                if self._stop.wait(_DEBOUNCE_SECONDS):
-                    return
-                if not self._wake.is_set():  # else more edits came: refit for them first
-                    self.train_now()
+                self.train_now()
             except Exception:  # a failed recalibration must not end the thread: the old state stays
                 log.exception("Recalibrating the decision thresholds failed; keeping the previous ones")
 
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._refit_wake.set()
 
     # -- snapshot ------------------------------------------------------------------------------------
 
