@@ -212,9 +212,10 @@ def test_an_admin_edit_on_one_process_is_answered_by_the_other_within_a_second(t
                 ranked = sent
         time.sleep(0.05)
     assert found is not None and found <= 1.0, f"process B found the new FAQ after {found} s"
-    # Ranking it first by the classifier takes a refit in process B (retrieval/calibrator.py): a few tenths
-    # of a second, seconds on a busy machine; it never waits for a calibration of the thresholds (10-30 s).
-    assert ranked is not None and ranked <= 5.0, f"process B's classifier knew the new FAQ after {ranked} s"
+    # Ranking it first by the classifier takes a refit in process B (retrieval/calibrator.py): ~0.3 s on an
+    # idle machine, 5.5 s once on this shared one at load 18; it must not wait for a calibration of the
+    # thresholds (10-30 s idle, after a 1 s debounce), which is what the bound tells apart.
+    assert ranked is not None and ranked <= 10.0, f"process B's classifier knew the new FAQ after {ranked} s"
     on_a = httpx.post(f"{a}/admin/search", headers=admin, json={"query": question}).json()
     on_b = httpx.post(f"{b}/admin/search", headers=admin, json={"query": question}).json()
     assert on_b["hits"][0]["scores"]["probability"] == pytest.approx(on_a["hits"][0]["scores"]["probability"],
