@@ -43,8 +43,10 @@ class SampleServer:
     """One `helpdesk serve --sample-kb` that can be killed (SIGKILL) and started again on the same port, data
     folder and database, as a crashed and restarted deployment would be."""
 
-    def __init__(self, data_dir: Path, models_dir: str | None, env: dict[str, str], log: Path | None):
+    def __init__(self, data_dir: Path, models_dir: str | None, env: dict[str, str], log: Path | None,
+                 args: list[str] | None = None):
         self.port = free_port()
+        self.args = args or []  # more `helpdesk serve` options, e.g. ["--workers", "2"]
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.env = {**os.environ, "HELPDESK_DATA_DIR": str(data_dir), **env}
@@ -57,14 +59,16 @@ class SampleServer:
         started = time.monotonic()
         output = self.log.open("a") if self.log else subprocess.DEVNULL  # a file, not a pipe nobody drains
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(self.port)],
-            env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+            [sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(self.port),
+             *self.args],
+            env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
+            start_new_session=True)  # its own process group: `kill` reaches every worker
         _wait_until_healthy(self.base, self.process, timeout, self.log)
         return time.monotonic() - started
 
     def kill(self) -> None:
-        """`kill -9`: no drain, no clean-up, requests in flight die with it."""
-        self.process.send_signal(signal.SIGKILL)
+        """`kill -9` of the server and all its workers: no drain, no clean-up, requests in flight die with it."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:

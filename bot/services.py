@@ -15,10 +15,12 @@ from core.devices import choose_device
 from core.processes import ProcessRegistry
 from dialogue.action_server import ActionServer
 from dialogue.actions import ActionConfig, ActionRunner
+from core.turn_locks import turn_locks_for
 from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import ThresholdSettings
 from dialogue.store import ConversationStore
+from retrieval.batching import BatchingEmbedder
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
@@ -71,7 +73,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     Tests pass an already warm embedder and generator to share them between databases.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous)
     sessions = make_session_factory(engine)
     served = _served_models(settings)
     embedder = embedder or SentenceTransformerEmbedder(
@@ -80,7 +82,9 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         settings.lm_model, settings.resolved_models_dir, served.lm_adapter, settings.device
     )
     processes = ProcessRegistry(sessions, timedelta(seconds=settings.process_stale_seconds))
-    knowledge = KnowledgeBase(sessions, embedder, settings.index_dir, knowledge_config(settings), processes.id)
+    # Concurrent customers' queries share one model call (retrieval/batching.py).
+    batched = BatchingEmbedder(embedder, settings.embed_batch_ms / 1000) if settings.embed_batch_ms > 0 else embedder
+    knowledge = KnowledgeBase(sessions, batched, settings.index_dir, knowledge_config(settings), processes.id)
     store = ConversationStore(sessions, timedelta(minutes=settings.conversation_timeout_minutes))
     config = DialogueConfig(
         company=settings.company_name,
@@ -91,7 +95,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
     )
-    manager = DialogueManager(store, knowledge, generator, config)
+    manager = DialogueManager(store, knowledge, generator, config,
+                              turn_locks_for(engine, settings.turn_lock_connections))
     manager.actions = action_runner(settings, manager)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
 

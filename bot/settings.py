@@ -15,6 +15,14 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    turn_lock_connections: int = Field(
+        32, ge=1, le=1000, description="PostgreSQL only: connections per process that hold customers' turn locks "
+                                       "(core/turn_locks.py); at most this many customers are answered at once "
+                                       "per process.")
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        "full", description="SQLite only: 'full' (the default) keeps every acknowledged message through a power "
+                            "loss, at ~6 ms per commit; 'normal' survives any process crash but not a power loss, "
+                            "and skips that fsync (docs/deploy.md).")
     admin_token: SecretStr | None = None
 
     company_name: str = Field("our company", description="How the bot names the company in its prompt.")
@@ -56,6 +64,9 @@ class Settings(BaseSettings):
     chunk_overlap_chars: int = Field(150, ge=0, description="Text repeated from the previous chunk.")
     max_upload_bytes: int = Field(10_000_000, ge=1, description="Largest document accepted.")
     fetch_timeout_seconds: float = Field(20.0, gt=0, description="Per-URL timeout when fetching pages.")
+    embed_batch_ms: float = Field(
+        3.0, ge=0.0, le=100.0, description="How long a query embedding waits for others to be embedded with it; "
+                                           "0: each alone (retrieval/batching.py).")
     index_poll_seconds: float = Field(0.25, ge=0.0, description="How often a process checks the index version.")
 
     max_message_chars: int = Field(4000, ge=1)

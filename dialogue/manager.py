@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions import ActionRunner, Interrupted, PendingCall
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
 from dialogue.errors import EmptyMessage, MessageTooLong
@@ -74,13 +75,14 @@ class DialogueConfig:
 
 class DialogueManager:
     def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, generator: Generator,
-                 config: DialogueConfig, actions: ActionRunner | None = None):
+                 config: DialogueConfig, turn_locks: TurnLocks | None = None, actions: ActionRunner | None = None):
         self.actions = actions  # custom actions and forms (dialogue/actions.py); None: none
         self.store = store
         self.knowledge = knowledge
         self.generator = generator
         self.config = config
         self._locks = _KeyedLocks()
+        self.turn_locks = turn_locks or ThreadLocks()  # the same order across server processes
         # Answers wait on the one LM; with the loop's default pool (cores + 4 threads) a few customers
         # waiting for generations left FAQ answers queued behind them. Waiting threads are cheap.
         self._answer_threads = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="answer")
@@ -134,6 +136,11 @@ class DialogueManager:
         return _drain(events)
 
     def _respond(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
+        # Another server process may be answering this customer: its turn ends first (core/turn_locks.py).
+        with self.turn_locks.hold(f"{message.channel}\x00{message.sender_id}"):
+            return self._respond_in_turn(message, text, on_text)
+
+    def _respond_in_turn(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
         turn = self.store.record_user_message(message, text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):

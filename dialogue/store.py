@@ -44,11 +44,11 @@ class ConversationStore:
         if external_id and (earlier := self._replayed(external_id, text)):
             return earlier
         with self.sessions() as session:
-            user = self._user_for(session, message.channel, message.sender_id)
-            conversation = self._open_conversation(session, user.id, message.channel, message.sender_id)
+            user_id = self._user_for(session, message.channel, message.sender_id)
+            conversation = self._open_conversation(session, user_id, message.channel, message.sender_id)
             if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
                 session.commit()  # a conversation that timed out above stays closed
-                return OpenedTurn(user.id, conversation.id, conversation.status, copy, replayed=True)
+                return OpenedTurn(user_id, conversation.id, conversation.status, copy, replayed=True)
             turn = TurnRecord(conversation_id=conversation.id, role="user", text=text, kind="message",
                               metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
@@ -61,7 +61,7 @@ class ConversationStore:
                 if external_id is None or not (earlier := self._replayed(external_id, text)):
                     raise
                 return earlier  # recorded by another process a moment ago
-            return OpenedTurn(user.id, conversation.id, conversation.status, turn.id)
+            return OpenedTurn(user_id, conversation.id, conversation.status, turn.id)
 
     @staticmethod
     def _unanswered_copy(session: Session, conversation_id: int, text: str) -> int | None:
@@ -101,11 +101,12 @@ class ConversationStore:
                                  turn_id=record.id)
         return None
 
-    def _user_for(self, session: Session, channel: str, external_id: str) -> UserRecord:
-        identity = session.scalar(select(ChannelIdentityRecord).where(
-            ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id))
-        if identity is not None:
-            return identity.user
+    def _user_for(self, session: Session, channel: str, external_id: str) -> int:
+        """The customer id of this sender (one query when known; registered when new)."""
+        known = select(ChannelIdentityRecord.user_id).where(
+            ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id)
+        if (user_id := session.scalar(known)) is not None:
+            return user_id
         user = UserRecord(attributes={})
         session.add(user)
         session.flush()
@@ -115,10 +116,8 @@ class ConversationStore:
         except IntegrityError:
             # Another process registered this sender at the same moment: use its customer.
             session.delete(user)
-            identity = session.scalar(select(ChannelIdentityRecord).where(
-                ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id))
-            return identity.user
-        return user
+            return session.scalar(known)
+        return user.id
 
     def _open_conversation(self, session: Session, user_id: int, channel: str, sender_id: str) -> ConversationRecord:
         conversation = session.scalar(

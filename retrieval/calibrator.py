@@ -8,8 +8,13 @@ and is swapped in whole, so a search never mixes a classifier with thresholds fr
   a knowledge base that had none, it learns the thresholds too before the edit returns) (an edited FAQ is
   ranked by what it now says on the very next message; ~0.3 s for the sample shop, ~1 s for 6,000
   questions) and the thresholds are recalibrated in the background;
-- after another process's edit, `schedule` does both in the background. The answer path never waits:
-  until the new state is ready it uses the previous one (an FAQ newer than the classifier gets p = 0).
+- after another process's edit, `schedule` does both in the background: the classifier within a few
+  tenths of a second, the thresholds after a debounce. The answer path never waits: until the new state
+  is ready it uses the previous one (an FAQ newer than the classifier gets p = 0).
+
+Several server processes share the index folder (`helpdesk serve --workers N`): learning the thresholds
+takes a file lock there, and a process that waited for it loads what the other one just saved instead of
+learning the same FAQs again (10-30 s of CPU each for the sample shop).
 """
 
 import hashlib
@@ -20,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from retrieval.classifier import FaqClassifier
 from retrieval.embedder import Embedder
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _SNAPSHOT = "calibration.json"
 _DEBOUNCE_SECONDS = 1.0
+_REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16
 _remembered: dict[str, "Learned"] = {}  # per process: the same FAQs (tests, restarts of one app) learn once
 
@@ -55,11 +62,13 @@ class Calibrator:
         self.enabled = enabled
         self.current = _NOTHING if enabled else replace(_NOTHING, note="the FAQ classifier is switched off")
         self._off_topic: np.ndarray | None = None
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # thresholds to relearn
+        self._refit_wake = threading.Event()  # another process edited: a classifier for its FAQs
         self._stop = threading.Event()
         self._lock = threading.Lock()  # swapping `current`
         self._training = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._refitter: threading.Thread | None = None
 
     @property
     def classifier(self) -> FaqClassifier | None:
@@ -75,10 +84,7 @@ class Calibrator:
             version = self.index.version
             vectors, labels = self.index.faq_vectors()
             key = self._key(labels)
-            learned = _remembered.get(key) or self._load_snapshot(key)
-            if learned is None:
-                learned = self._learn(key, vectors, labels)
-                self._save_snapshot(learned)
+            learned = _remembered.get(key) or self._load_snapshot(key) or self._learn_once(key, vectors, labels)
             _remembered[key] = learned
             while len(_remembered) > _REMEMBER:
                 _remembered.pop(next(iter(_remembered)))
@@ -97,6 +103,11 @@ class Calibrator:
         if self.current.classifier is None:  # the first calibration (an import into an empty knowledge
             self.train_now()                  # base): the writer waits for it, once
             return
+        self._refit()
+        self.schedule()
+
+    def _refit(self) -> None:
+        """A classifier for the index as it is now, with the thresholds in force."""
         version = self.index.version
         vectors, labels = self.index.faq_vectors()
         known = _remembered.get(self._key(labels))
@@ -104,15 +115,25 @@ class Calibrator:
         with self._lock:
             if version >= self.current.version:
                 self.current = replace(self.current, classifier=classifier, version=version)
-        self.schedule()
 
     def schedule(self) -> None:
         """Relearn in the background (debounced); cheap to call on every search."""
         if self.enabled and self._thread is not None:
+            self._refit_wake.set()
             self._wake.set()
 
     def stale(self) -> bool:
         return self.enabled and self.current.version != self.index.version
+
+    def _learn_once(self, key: str, vectors: np.ndarray, labels: np.ndarray) -> "Learned":
+        """Learn and save, one process of the host at a time; one that waited loads the result."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.folder / "calibration.lock"):
+            learned = self._load_snapshot(key)
+            if learned is None:
+                learned = self._learn(key, vectors, labels)
+                self._save_snapshot(learned)
+        return learned
 
     def _learn(self, key: str, vectors: np.ndarray, labels: np.ndarray) -> Learned:
         classifier = FaqClassifier.train(vectors, labels)
@@ -141,8 +162,25 @@ class Calibrator:
     def _start(self) -> None:
         if self._thread is not None:
             return
+        # Two threads: a calibration takes 10-30 s, and another process's new FAQ must not wait for one
+        # to be ranked by the classifier.
+        self._refitter = threading.Thread(target=self._refit_loop, name="classifier-refit", daemon=True)
+        self._refitter.start()
         self._thread = threading.Thread(target=self._loop, name="calibrator", daemon=True)
         self._thread.start()
+
+    def _refit_loop(self) -> None:
+        while not self._stop.is_set():
+            self._refit_wake.wait()
+            if self._stop.wait(_REFIT_DELAY_SECONDS):
+                return
+            self._refit_wake.clear()
+            try:
+                self.index.refresh(force=True)
+                if self.stale():
+                    self._refit()
+            except Exception:  # the previous classifier stays; the next edit or search tries again
+                log.exception("Refitting the FAQ classifier failed; keeping the previous one")
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -159,6 +197,7 @@ class Calibrator:
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._refit_wake.set()
 
     # -- snapshot ------------------------------------------------------------------------------------
 

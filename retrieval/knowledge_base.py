@@ -183,19 +183,23 @@ class KnowledgeBase:
         refs = [ref(candidate.entry) for candidate in candidates]
         faq_ids = [r.id for r in refs if r.kind == "faq"]
         chunk_ids = [r.id for r in refs if r.kind == "chunk"]
+        faqs, passages, actions = {}, {}, {}
         action_ids = [r.id for r in refs if r.kind == "action"]
-        with self.sessions() as session:
-            actions = {r.id: Action.from_record(r) for r in session.scalars(
-                select(ActionRecord).where(ActionRecord.id.in_(action_ids)))} if action_ids else {}
-            faqs = {r.id: Faq.from_record(r) for r in session.scalars(
-                select(FaqRecord).where(FaqRecord.id.in_(faq_ids)))}
-            passages = {
-                chunk.id: Passage(chunk.id, doc.id, doc.title, chunk.section, chunk.text, doc.source,
-                                  doc.source_kind, list(doc.tags or []))
-                for chunk, doc in session.execute(
-                    select(ChunkRecord, DocumentRecord).join(DocumentRecord)
-                    .where(ChunkRecord.id.in_(chunk_ids)))
-            }
+        with self.sessions() as session:  # one query per kind that was hit, none for a kind that was not
+            if action_ids:
+                actions = {r.id: Action.from_record(r) for r in session.scalars(
+                    select(ActionRecord).where(ActionRecord.id.in_(action_ids)))}
+            if faq_ids:
+                faqs = {r.id: Faq.from_record(r) for r in session.scalars(
+                    select(FaqRecord).where(FaqRecord.id.in_(faq_ids)))}
+            if chunk_ids:
+                passages = {
+                    chunk.id: Passage(chunk.id, doc.id, doc.title, chunk.section, chunk.text, doc.source,
+                                      doc.source_kind, list(doc.tags or []))
+                    for chunk, doc in session.execute(
+                        select(ChunkRecord, DocumentRecord).join(DocumentRecord)
+                        .where(ChunkRecord.id.in_(chunk_ids)))
+                }
         hits = []
         for candidate, entry_ref in zip(candidates, refs):
             score = candidate.dense if candidate.dense is not None else 0.0

@@ -222,7 +222,9 @@ def _serve(data_dir, database_url: str, models_dir, api: TelegramApiServer, **ex
            "HELPDESK_DEVICE": "cpu", "HELPDESK_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
            "HELPDESK_TELEGRAM_SECRET_TOKEN": SECRET, "HELPDESK_TELEGRAM_API_URL": api.url, **extra}
     log = (data_dir.parent / f"serve-{port}.log").open("w")  # a file, not a pipe nobody drains
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(port)],
+    # One process: the test kills it with SIGKILL mid-answer (with --workers N the workers would outlive it).
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--workers", "1",
+                               "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

@@ -17,7 +17,7 @@ from bot.cli.faq import faq
 from bot.cli.keys import keys
 from bot.cli.model import model
 from bot.cli.serve import serve
-from bot.cli.startup import offline_by_default
+from bot.cli.startup import configure_logging, offline_by_default
 from bot.cli.telegram import telegram
 from bot.cli.train import train
 from bot.cli.webhooks import webhooks
@@ -30,6 +30,4 @@ COMMANDS = [serve, chat, faq, actions, docs, keys, evaluate, calibrate, train, m
 def main(verbose: bool) -> None:
     """Self-hosted customer-service chatbot. Configure with HELPDESK_* environment variables."""
     offline_by_default()
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing is not news
+    configure_logging(logging.DEBUG if verbose else logging.INFO)

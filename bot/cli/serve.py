@@ -6,6 +6,7 @@ import click
 
 from bot.cli.actions import SAMPLE_ACTIONS, import_actions
 from bot.cli.faq import import_faqs
+from bot.cli.multiprocess import default_workers, serve_workers
 from bot.cli.startup import started_services
 
 SAMPLE_FAQS = Path(__file__).parent.parent / "sample" / "faqs.yaml"
@@ -17,8 +18,14 @@ SAMPLE_EVAL = SAMPLE_FAQS.with_name("eval.yaml")  # held out: never loaded into 
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--sample-kb", is_flag=True, help="Load the sample Nimbus Home FAQs and actions (updates, never "
                                                 "duplicates).")
-def serve(host: str, port: int, sample_kb: bool) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Server processes on the port; each loads its own models. [default: one per core, at most 8]")
+def serve(host: str, port: int, sample_kb: bool, workers: int | None) -> None:
     """Run the HTTP server (widget demo page at /, chat webhooks, admin API, OpenAPI docs at /docs)."""
+    workers = workers or default_workers()
+    if workers > 1:
+        serve_workers(host, port, workers, SAMPLE_FAQS if sample_kb else None)
+        return
     import uvicorn
 
     from bot.app import create_app

@@ -3,6 +3,7 @@
 A leaf: it imports no command module, so every command module may import it.
 """
 
+import logging
 import os
 
 import click
@@ -13,6 +14,12 @@ def offline_by_default() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def configure_logging(level: int) -> None:
+    """The log format of every command, and of each worker process of `helpdesk serve --workers`."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing is not news
 
 
 def started_services(*, with_lm: bool):
