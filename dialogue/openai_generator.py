@@ -46,7 +46,7 @@ class OpenAIGenerator:
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
                  on_text: TextCallback | None = None) -> Generation:
         body = {"model": self.model, "messages": messages, "max_tokens": max_new_tokens,
-                "temperature": temperature, "stream": True}
+                "temperature": temperature, "stream": True, "stream_options": {"include_usage": True}}
         if temperature > 0:
             body["top_p"] = 0.9
         started = time.perf_counter()
@@ -63,7 +63,9 @@ class OpenAIGenerator:
                 time.sleep(self.backoff_seconds * 2 ** attempt)
         text = "".join(pieces)
         return Generation(text=tidy(text, cut_unfinished=finish == "length"), model_id=self.model_id,
-                          prompt_tokens=usage.get("prompt_tokens", 0),
+                          # Servers that send no usage: the estimate, as for the history budget.
+                          prompt_tokens=usage.get("prompt_tokens") or sum(self.count_tokens(m["content"])
+                                                                          for m in messages),
                           new_tokens=usage.get("completion_tokens", len(pieces)),
                           seconds=time.perf_counter() - started)
 
