@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--backends", default="transformers,llamacpp", help="LM backends to time, in this order")
     parser.add_argument("--prompts", type=int, default=8, help="reply prompts timed per backend")
+    parser.add_argument("--long-runs", type=int, default=3, help="60-token replies per backend (the best counts)")
+    parser.add_argument("--no-http", action="store_true", help="only the LM backends side by side")
     parser.add_argument("--models-dir", default=os.environ.get("HELPDESK_TEST_MODELS_DIR"))
     args = parser.parse_args()
 
@@ -37,6 +39,14 @@ def main() -> None:
 
     # One models folder for the server and the LM speed run, so the embedded GGUF is converted at most once.
     models_dir = args.models_dir or str(ROOT / "data" / "models")
+    if not args.no_http:
+        chat_over_http(args, models_dir, faq_queries, generated_queries)
+    figures = {backend: lm_speed(backend, Path(models_dir), args.prompts, args.long_runs)
+               for backend in args.backends.split(",")}
+    print_side_by_side(figures)
+
+
+def chat_over_http(args, models_dir: str, faq_queries: list[str], generated_queries: list[str]) -> None:
     with (sample_server(args.max_new_tokens, models_dir) as base,
           httpx.Client(base_url=base, timeout=120) as client):
         results: dict[str, list[float]] = {"faq": [], "generated": [], "fallback": []}
@@ -61,11 +71,9 @@ def main() -> None:
             print(f"| {kind} | {len(values)} | {percentile(values, 0.5):.1f} | {percentile(values, 0.95):.1f} |")
     print(f"\nqueries sent as FAQ questions were answered as: {kinds_seen['faq']}")
     print(f"queries sent as partial questions were answered as: {kinds_seen['generated']}")
-    figures = {backend: lm_speed(backend, Path(models_dir), args.prompts) for backend in args.backends.split(",")}
-    print_side_by_side(figures)
 
 
-def lm_speed(backend: str, models_dir: Path, prompts: int) -> dict:
+def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int) -> dict:
     from dialogue.backends import LMConfig, build_generator, default_threads
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
@@ -84,7 +92,7 @@ def lm_speed(backend: str, models_dir: Path, prompts: int) -> dict:
         whole.append(run.seconds)
         tokens.append(run.new_tokens)
         prompt_tokens.append(run.prompt_tokens)
-    long = [generator.generate(LONG_REPLY, max_new_tokens=60, temperature=0) for _ in range(3)]
+    long = [generator.generate(LONG_REPLY, max_new_tokens=60, temperature=0) for _ in range(long_runs)]
     best = min(long, key=lambda run: run.seconds)
     engine = getattr(getattr(generator, "fast", None), "engine", None)
     reused = engine.stats.reused_tokens / engine.stats.prompt_tokens if engine else 0.0

@@ -13,6 +13,7 @@ ctypes releases the GIL during `llama_decode`, so the event loop and FAQ answers
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 
 import llama_cpp
@@ -30,6 +31,8 @@ class EngineStats:
     new_tokens: int = 0
     steps: int = 0
     busiest_step: int = 0  # most sequences decoded in one step
+    decode_seconds: float = 0.0  # time in steps that computed no prompt tokens, only replies' next tokens
+    decode_tokens: int = 0
 
 
 @dataclass
@@ -162,19 +165,24 @@ class BatchedEngine:
             elif slot.request is not None and slot.next_token is not None:
                 wanted.append((slot, self._add(slot, [slot.next_token], True)))
                 slot.next_token = None
-        room = PROMPT_CHUNK
+        decoding_only, room = True, PROMPT_CHUNK
         for slot in self._slots:
             if slot.request is not None and slot.pending and room > 0:
                 chunk, slot.pending = slot.pending[:room], slot.pending[room:]
                 room -= len(chunk)
+                decoding_only = False
                 index = self._add(slot, chunk, not slot.pending)
                 if not slot.pending:
                     wanted.append((slot, index))
         if batch.n_tokens == 0:
             return
+        started = time.perf_counter()
         status = llama_cpp.llama_decode(self._ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
+        if decoding_only:
+            self.stats.decode_seconds += time.perf_counter() - started
+            self.stats.decode_tokens += batch.n_tokens
         self.stats.steps += 1
         self.stats.busiest_step = max(self.stats.busiest_step, len(wanted))
         for slot, index in wanted:
