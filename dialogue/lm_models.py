@@ -61,6 +61,8 @@ def resolve_gguf(name: str, models_dir: Path) -> tuple[Path, str]:
         if not path.is_file():
             raise ModelUnavailable(f"HELPDESK_LM_MODEL points at {path}, which does not exist.")
         return path, path.stem
+    if not path.exists() and (name.startswith(("/", ".", "~")) or name.count("/") > 1):
+        raise ModelUnavailable(f"HELPDESK_LM_MODEL points at the folder {path}, which does not exist.")
     raise ModelUnavailable(
         f"HELPDESK_LM_MODEL={name} is not a GGUF file, which the llama.cpp backend needs. Point it at a .gguf "
         "file or a catalogue name, or set HELPDESK_LM_BACKEND=transformers for a transformers folder or id.")
