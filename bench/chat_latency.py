@@ -1,10 +1,13 @@
-"""Chat latency over HTTP on the real server, and LM decoding speed.
+"""Chat latency over HTTP on the real server, and the LM backends side by side in one run.
 
-Starts `helpdesk serve --sample-kb` on a free port with a fresh data folder, then sends, one at a time,
-FAQ questions (strong matches, answered verbatim) and partial questions (answered by the LM), and prints
-p50/p95 per kind plus the LM's tokens per second.
+Starts `helpdesk serve --sample-kb` on a free port with a fresh data folder (its LM backend is
+HELPDESK_LM_BACKEND, llamacpp by default), then sends, one at a time, FAQ questions (strong matches,
+answered verbatim) and partial questions (answered by the LM), and prints p50/p95 per kind. Then it loads
+each backend of --backends in this process and times, on the same reply prompts (the sample eval set's
+partial questions with their FAQ snippets, ~400 tokens) and the same greedy decoding: the first streamed
+text, the whole reply, and a 60-token reply; and checks the targets of issue 10.
 
-    .venv/bin/python bench/chat_latency.py [--rounds 3] [--max-new-tokens 64]
+    .venv/bin/python bench/chat_latency.py [--rounds 3] [--backends transformers,llamacpp]
 """
 
 import argparse
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from lm_prompts import LONG_REPLY, reply_prompts
 from sample_server import ROOT, percentile, sample_server
 
 
@@ -21,6 +25,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--backends", default="transformers,llamacpp", help="LM backends to time, in this order")
+    parser.add_argument("--prompts", type=int, default=8, help="reply prompts timed per backend")
+    parser.add_argument("--long-runs", type=int, default=3, help="60-token replies per backend (the best counts)")
+    parser.add_argument("--no-http", action="store_true", help="only the LM backends side by side")
     parser.add_argument("--models-dir", default=os.environ.get("HELPDESK_TEST_MODELS_DIR"))
     args = parser.parse_args()
 
@@ -31,6 +39,14 @@ def main() -> None:
 
     # One models folder for the server and the LM speed run, so the embedded GGUF is converted at most once.
     models_dir = args.models_dir or str(ROOT / "data" / "models")
+    if not args.no_http:
+        chat_over_http(args, models_dir, faq_queries, generated_queries)
+    figures = {backend: lm_speed(backend, Path(models_dir), args.prompts, args.long_runs)
+               for backend in args.backends.split(",")}
+    print_side_by_side(figures)
+
+
+def chat_over_http(args, models_dir: str, faq_queries: list[str], generated_queries: list[str]) -> None:
     with (sample_server(args.max_new_tokens, models_dir) as base,
           httpx.Client(base_url=base, timeout=120) as client):
         results: dict[str, list[float]] = {"faq": [], "generated": [], "fallback": []}
@@ -46,8 +62,8 @@ def main() -> None:
                     kinds_seen[label][kind] = kinds_seen[label].get(kind, 0) + 1
                     results.setdefault(kind, []).append(elapsed)
 
-    lm = lm_speed(models_dir, args.max_new_tokens)
-    print(f"\nChat over HTTP ({args.rounds} rounds, sample KB, max_new_tokens={args.max_new_tokens})\n")
+    print(f"\nChat over HTTP ({args.rounds} rounds, sample KB, max_new_tokens={args.max_new_tokens}, "
+          f"backend {os.environ.get('HELPDESK_LM_BACKEND', 'llamacpp')})\n")
     print("| reply kind | n | p50 ms | p95 ms |")
     print("|---|---|---|---|")
     for kind, values in results.items():
@@ -55,23 +71,58 @@ def main() -> None:
             print(f"| {kind} | {len(values)} | {percentile(values, 0.5):.1f} | {percentile(values, 0.95):.1f} |")
     print(f"\nqueries sent as FAQ questions were answered as: {kinds_seen['faq']}")
     print(f"queries sent as partial questions were answered as: {kinds_seen['generated']}")
-    print("\n| LM | prompt tokens | new tokens | decode tok/s | total s |")
-    print("|---|---|---|---|---|")
-    print(f"| {lm['model']} | {lm['prompt']} | {lm['new']} | {lm['tps']:.1f} | {lm['seconds']:.2f} |")
 
 
-def lm_speed(models_dir: str, max_new_tokens: int) -> dict:
-    from dialogue.generation import TransformersGenerator
+def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int) -> dict:
+    from dialogue.backends import LMConfig, build_generator, default_threads
 
-    generator = TransformersGenerator("default", Path(models_dir), device="auto")
+    threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
+    generator = build_generator(LMConfig(backend, "default", models_dir, device="cpu", slots=1, threads=threads))
+    started = time.perf_counter()
     generator.warm_up()
-    messages = [{"role": "system", "content": "You are a helpful support assistant."},
-                {"role": "user", "content": "Write a detailed paragraph on how to care for a smart thermostat."}]
-    generator.generate(messages, max_new_tokens=8, temperature=0)  # warm-up
-    runs = [generator.generate(messages, max_new_tokens=max_new_tokens, temperature=0) for _ in range(3)]
-    best = min(runs, key=lambda run: run.seconds)
-    return {"model": best.model_id, "prompt": best.prompt_tokens, "new": best.new_tokens,
-            "tps": best.new_tokens / best.seconds, "seconds": best.seconds}
+    load = time.perf_counter() - started
+    messages = reply_prompts(prompts, generator.count_tokens)
+    generator.generate(messages[0], max_new_tokens=8, temperature=0)  # warm-up
+    first, whole, tokens, prompt_tokens = [], [], [], []
+    for prompt in messages:
+        started, seen = time.perf_counter(), []
+        run = generator.generate(prompt, max_new_tokens=60, temperature=0,
+                                 on_text=lambda _: seen or seen.append(time.perf_counter()))
+        first.append((seen[0] - started) * 1000 if seen else float("nan"))
+        whole.append(run.seconds)
+        tokens.append(run.new_tokens)
+        prompt_tokens.append(run.prompt_tokens)
+    long = [generator.generate(LONG_REPLY, max_new_tokens=60, temperature=0) for _ in range(long_runs)]
+    best = min(long, key=lambda run: run.seconds)
+    engine = getattr(getattr(generator, "fast", None), "engine", None)
+    reused = engine.stats.reused_tokens / engine.stats.prompt_tokens if engine else 0.0
+    if hasattr(generator, "close"):
+        generator.close()
+    return {"model": best.model_id, "load": load, "first": percentile(first, 0.5), "whole": percentile(whole, 0.5),
+            "tokens": sum(tokens) / len(tokens), "prompt": sum(prompt_tokens) / len(prompt_tokens),
+            "long": best.seconds, "long_tokens": best.new_tokens, "tps": best.new_tokens / best.seconds,
+            "reused": reused, "n": len(messages)}
+
+
+def print_side_by_side(figures: dict[str, dict]) -> None:
+    print("\nLM backends side by side (same prompts, greedy, max 60 new tokens, this process, "
+          f"{os.cpu_count()} cores)\n")
+    print("| backend | load s | prompts | prompt tok | first text p50 ms | reply p50 s | reply tok (mean) | "
+          "60-token reply s | decode tok/s | prompt tokens reused |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for backend, f in figures.items():
+        print(f"| {backend} | {f['load']:.1f} | {f['n']} | {f['prompt']:.0f} | {f['first']:.0f} | {f['whole']:.2f} | "
+              f"{f['tokens']:.0f} | {f['long']:.2f} ({f['long_tokens']} tok) | {f['tps']:.1f} | {f['reused']:.0%} |")
+    fast, slow = figures.get("llamacpp"), figures.get("transformers")
+    if not fast:
+        return
+    print("\nTargets (issue 10):")
+    print(f"- first text <= 400 ms: {fast['first']:.0f} ms {'PASS' if fast['first'] <= 400 else 'FAIL'}")
+    print(f"- 60-token reply <= 1.5 s: {fast['long']:.2f} s {'PASS' if fast['long'] <= 1.5 else 'FAIL'}")
+    if slow:
+        ratio, long_ratio = slow["whole"] / fast["whole"], slow["long"] / fast["long"]
+        print(f"- >= 3x transformers for the whole reply: {ratio:.1f}x on the reply prompts, {long_ratio:.1f}x on "
+              f"the 60-token reply {'PASS' if min(ratio, long_ratio) >= 3 else 'FAIL'}")
 
 
 if __name__ == "__main__":

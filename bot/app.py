@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({
             "status": "ok",
             "lm_model": services.generator.model_id,
+            "lm_backend": services.settings.lm_backend,
             "embedding_model": services.embedder.model_id,
             "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
             "thresholds": admin_search.thresholds_in_force(services.manager),

@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -12,11 +13,14 @@ from bot.migrate import upgrade_database
 from bot.settings import Settings
 from core.database import make_engine, make_session_factory
 from core.devices import choose_device
+from core.errors import ModelUnavailable
 from core.processes import ProcessRegistry
+from core.turn_locks import turn_locks_for
 from dialogue.action_server import ActionServer
 from dialogue.actions import ActionConfig, ActionRunner
-from core.turn_locks import turn_locks_for
-from dialogue.generation import Generator, TransformersGenerator
+from dialogue.backends import LMConfig, build_generator, default_threads
+from dialogue.generation import Generator
+from dialogue.lm_models import EMBEDDED_LM_ID
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import ThresholdSettings
 from dialogue.store import ConversationStore
@@ -78,9 +82,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     served = _served_models(settings)
     embedder = embedder or SentenceTransformerEmbedder(
         served.embedding_model, device=choose_device(settings.device, gpu_when_auto=False))
-    generator = generator or TransformersGenerator(
-        settings.lm_model, settings.resolved_models_dir, served.lm_adapter, settings.device
-    )
+    generator = generator or _generator(settings, served.lm_adapter)
     processes = ProcessRegistry(sessions, timedelta(seconds=settings.process_stale_seconds))
     # Concurrent customers' queries share one model call (retrieval/batching.py).
     batched = BatchingEmbedder(embedder, settings.embed_batch_ms / 1000) if settings.embed_batch_ms > 0 else embedder
@@ -117,6 +119,25 @@ def knowledge_config(settings: Settings) -> KnowledgeConfig:
         poll_seconds=settings.index_poll_seconds,
         classifier=settings.faq_classifier,
     )
+
+
+def lm_config(settings: Settings, adapter: Path | None) -> LMConfig:
+    api_key = settings.lm_api_key.get_secret_value() if settings.lm_api_key else None
+    model = settings.lm_model
+    if settings.lm_backend == "openai" and model in ("", "default"):
+        model = EMBEDDED_LM_ID  # the name llama.cpp's server and a vLLM serving the same model answer to
+    return LMConfig(
+        backend=settings.lm_backend, model=model, models_dir=settings.resolved_models_dir, adapter=adapter,
+        device=settings.device, slots=settings.lm_slots, slot_tokens=settings.lm_slot_tokens,
+        threads=settings.lm_threads or default_threads(), weights=settings.lm_weights, url=settings.lm_url,
+        api_key=api_key, timeout_seconds=settings.lm_timeout_seconds, retries=settings.lm_retries)
+
+
+def _generator(settings: Settings, adapter: Path | None) -> Generator:
+    try:
+        return build_generator(lm_config(settings, adapter))
+    except ModelUnavailable as error:
+        raise StartupError(str(error)) from error
 
 
 def _served_models(settings: Settings) -> ServedModels:

@@ -37,6 +37,21 @@ class Settings(BaseSettings):
         True, description="Serve the registry's promoted LM adapter (unless HELPDESK_LM_ADAPTER is set) and "
                           "embedder. See docs/learning.md.")
 
+    # Which runtime writes generated replies (docs/generation.md).
+    lm_backend: Literal["llamacpp", "transformers", "openai"] = Field(
+        "llamacpp", description="llamacpp: the GGUF in llama.cpp, batched (default); transformers: PyTorch, any "
+                                "HF model; openai: an OpenAI-compatible server at HELPDESK_LM_URL.")
+    lm_slots: int = Field(8, ge=1, le=64, description="llamacpp: replies decoded together in one batch.")
+    lm_slot_tokens: int = Field(2048, ge=256, description="llamacpp: prompt plus reply tokens one slot holds.")
+    lm_threads: int = Field(0, ge=0, description="llamacpp: CPU threads; 0 means all cores but one (at least 1).")
+    lm_weights: Literal["f16", "q8_0", "original"] = Field(
+        "f16", description="llamacpp: tensor type the GGUF is re-written to once under models_dir (f16: prompts "
+                           "2-3x faster than the embedded Q4_1); original serves the file as it is.")
+    lm_url: str = Field("", description="openai: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
+    lm_api_key: SecretStr | None = Field(None, description="openai: sent as a Bearer token.")
+    lm_timeout_seconds: float = Field(30.0, gt=0, description="openai: longest wait for the next piece of a reply.")
+    lm_retries: int = Field(2, ge=0, le=10, description="openai: retries of a failed request before any text came.")
+
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_new_tokens: int = Field(80, ge=1, le=2048)
     history_token_budget: int = Field(384, ge=0, description="Tokens of recent turns kept in the prompt.")

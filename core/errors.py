@@ -7,3 +7,8 @@ class ModelUnavailable(Exception):
 
 class DeviceUnavailable(ModelUnavailable):
     """HELPDESK_DEVICE (or a training `--device`) names a device PyTorch does not see."""
+
+
+class LMUnavailable(ModelUnavailable):
+    """The LM could not write a reply now (its server is down, timed out or refused); the customer gets the
+    fallback and the turn is kept, and `str(error)` says what failed."""

@@ -45,6 +45,29 @@ def resolve_lm_source(name: str, models_dir: Path) -> tuple[str, str]:
     return name, name  # a hub id: works when it is in the local cache or the hub is reachable
 
 
+def resolve_gguf(name: str, models_dir: Path) -> tuple[Path, str]:
+    """(the GGUF file, a model id for records) for HELPDESK_LM_MODEL, for runtimes that read GGUF directly.
+
+    The ids are the ones `resolve_lm_source` gives, so an adapter trained through transformers on a model
+    names the same base model whichever backend serves it.
+    """
+    if name in ("", "default"):
+        return embedded_gguf_path(), EMBEDDED_LM_ID
+    if name in CATALOGUE:
+        gguf = verified_file(name, models_dir)
+        return gguf, gguf.stem
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelUnavailable(f"HELPDESK_LM_MODEL points at {path}, which does not exist.")
+        return path, path.stem
+    if not path.exists() and (name.startswith(("/", ".", "~")) or name.count("/") > 1):
+        raise ModelUnavailable(f"HELPDESK_LM_MODEL points at the folder {path}, which does not exist.")
+    raise ModelUnavailable(
+        f"HELPDESK_LM_MODEL={name} is not a GGUF file, which the llama.cpp backend needs. Point it at a .gguf "
+        "file or a catalogue name, or set HELPDESK_LM_BACKEND=transformers for a transformers folder or id.")
+
+
 def converted_gguf(gguf: Path, target: Path) -> Path:
     """Dequantize a GGUF file into a safetensors folder once (~25 s); later starts load it in ~2 s."""
     if (target / "config.json").exists():

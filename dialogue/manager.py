@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from core.errors import LMUnavailable
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions import ActionRunner, Interrupted, PendingCall
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
@@ -216,7 +217,11 @@ class DialogueManager:
         history = self.store.history(turn.conversation_id, turn.turn_id)
         earlier = [past for role, past in history if role != "user"]
         gate = SentenceGate(on_text, snippet_texts, text, earlier) if on_text else None
-        generation = self._generate(turn, text, snippets, history, gate.feed if gate else None)
+        try:
+            generation = self._generate(turn, text, snippets, history, gate.feed if gate else None)
+        except LMUnavailable as error:  # e.g. the inference server is down: the customer is not left waiting
+            log.warning("No generated reply, the fallback instead: %s", error)
+            return _fallback(turn), None
         if not generation.text:
             return _fallback(turn), generation.model_id
         check = check_reply(generation.text, snippet_texts, text, earlier)

@@ -82,6 +82,8 @@ def make_settings(data_dir: Path, database_url: str, models_dir: Path, **overrid
         company_name="Nimbus Home",
         max_new_tokens=24,  # short outputs keep the suite fast; the bench measures full-length replies
         device="cpu",
+        lm_backend="transformers",  # the session's shared `generator` below; tests/test_llamacpp_backend.py
+                                    # and test_openai_backend.py run the other backends
         # One database serves many apps in a row here, each leaving its cut-off work on purpose; taking it
         # over would send one test's leftovers to the next. tests/test_recovery.py turns this on.
         recover_orphaned_work=False,

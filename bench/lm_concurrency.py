@@ -1,0 +1,122 @@
+"""Batched generation: 8 replies at once against one at a time, and FAQ answers while they are written.
+
+1. In this process, the llama.cpp backend writes the same N reply prompts (greedy, --max-new-tokens) one
+   after another (batch 1), then all at once from N threads (continuous batching): aggregate tokens/s.
+2. Over HTTP against `helpdesk serve --sample-kb` (llamacpp backend): N customers send questions answered
+   by the LM at the same moment; while they wait, another customer asks FAQ questions one after another;
+   prints the FAQ latency then, and idle for comparison.
+
+    .venv/bin/python bench/lm_concurrency.py [--customers 8] [--max-new-tokens 64]
+"""
+
+import argparse
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import yaml
+from lm_prompts import reply_prompts
+from sample_server import ROOT, percentile, sample_server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--no-http", action="store_true", help="only the in-process batching run")
+    parser.add_argument("--models-dir", default=os.environ.get("HELPDESK_TEST_MODELS_DIR"))
+    args = parser.parse_args()
+    models_dir = args.models_dir or str(ROOT / "data" / "models")
+    batch = in_process(args.customers, args.max_new_tokens, Path(models_dir))
+    faq = {} if args.no_http else over_http(args.customers, args.max_new_tokens, models_dir)
+
+    print(f"\nllama.cpp, {args.customers} reply prompts, greedy, max {args.max_new_tokens} new tokens, "
+          f"{os.cpu_count()} cores\n")
+    print("| run | wall s | new tokens | aggregate tok/s |")
+    print("|---|---|---|---|")
+    for name, (wall, tokens) in batch.items():
+        print(f"| {name} | {wall:.2f} | {tokens} | {tokens / wall:.1f} |")
+    gain = (batch["batched"][1] / batch["batched"][0]) / (batch["one at a time"][1] / batch["one at a time"][0])
+    print(f"\nbatched / one at a time: {gain:.2f}x {'PASS' if gain >= 2 else 'FAIL'} (target >= 2x)")
+    if not faq:
+        return
+    print(f"\nFAQ answers over HTTP (sample KB; {args.customers} customers waiting for generated replies)\n")
+    print("| while | n | p50 ms | max ms |")
+    print("|---|---|---|---|")
+    for name, values in faq.items():
+        print(f"| {name} | {len(values)} | {percentile(values, 0.5):.0f} | {max(values):.0f} |")
+    busy = faq["generations in flight"]
+    print(f"\nFAQ p50 while they wait < 100 ms: {'PASS' if percentile(busy, 0.5) < 100 else 'FAIL'}")
+
+
+def in_process(customers: int, max_new_tokens: int, models_dir: Path) -> dict[str, tuple[float, int]]:
+    from dialogue.backends import default_threads
+    from dialogue.llamacpp_generator import LlamaCppGenerator
+
+    threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
+    generator = LlamaCppGenerator("default", models_dir, slots=customers, threads=threads)
+    generator.warm_up()
+    prompts = reply_prompts(customers, generator.count_tokens)
+    generator.generate(prompts[0], max_new_tokens=4, temperature=0)  # warm-up
+
+    def write(prompt):
+        return generator.generate(prompt, max_new_tokens=max_new_tokens, temperature=0).new_tokens
+
+    stats = generator.engine.stats
+    stats.decode_seconds, stats.decode_tokens = 0.0, 0
+    started = time.perf_counter()
+    alone = sum(write(prompt) for prompt in prompts)
+    alone_wall = time.perf_counter() - started
+    alone_decode = stats.decode_tokens / stats.decode_seconds
+    stats.decode_seconds, stats.decode_tokens = 0.0, 0
+    with ThreadPoolExecutor(customers) as pool:
+        started = time.perf_counter()
+        together = sum(pool.map(write, prompts))
+        together_wall = time.perf_counter() - started
+    together_decode = stats.decode_tokens / stats.decode_seconds
+    generator.close()
+    print(f"(most replies decoded in one step: {stats.busiest_step}; decoding steps alone, without prompt "
+          f"work: {alone_decode:.1f} tok/s one at a time, {together_decode:.1f} tok/s batched, "
+          f"{together_decode / alone_decode:.2f}x)")
+    return {"one at a time": (alone_wall, alone), "batched": (together_wall, together)}
+
+
+def over_http(customers: int, max_new_tokens: int, models_dir: str) -> dict[str, list[float]]:
+    faqs = yaml.safe_load((ROOT / "bot/sample/faqs.yaml").read_text())
+    partial = [item["query"] for item in yaml.safe_load((ROOT / "bot/sample/eval.yaml").read_text())["partial"]]
+    faq_queries = [faq["question"] for faq in faqs]
+    with sample_server(max_new_tokens, models_dir) as base, httpx.Client(base_url=base, timeout=300) as client:
+        ask = lambda sender, text: client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+        idle = [_timed(ask, f"idle-{i}", query) for i, query in enumerate(faq_queries)]
+        in_flight = threading.Event()
+        kinds = []
+
+        def customer(index: int) -> None:
+            in_flight.set()
+            kinds.append(ask(f"waiting-{index}", partial[index % len(partial)]).json()[0]["custom"]["kind"])
+
+        with ThreadPoolExecutor(customers) as pool:
+            futures = [pool.submit(customer, i) for i in range(customers)]
+            in_flight.wait()
+            time.sleep(0.5)  # let their prompts reach the LM
+            busy = []
+            while not all(f.done() for f in futures):
+                busy.append(_timed(ask, f"busy-{len(busy)}", faq_queries[len(busy) % len(faq_queries)]))
+        print(f"(the {customers} waiting customers were answered as: {sorted(kinds)})")
+    return {"idle": idle, "generations in flight": busy}
+
+
+def _timed(ask, sender: str, text: str) -> float:
+    started = time.perf_counter()
+    reply = ask(sender, text).json()[0]
+    elapsed = (time.perf_counter() - started) * 1000
+    if reply["custom"]["kind"] != "faq":
+        print(f"(note: {text!r} was answered as {reply['custom']['kind']})")
+    return elapsed
+
+
+if __name__ == "__main__":
+    main()
