@@ -56,7 +56,8 @@ def actions_module() -> str:
 
 
 @pytest.fixture(scope="module")
-def action_server(actions_module):
+def action_server(actions_module, database):
+    """One per database: the sample shop's server keeps state (its orders table) that a test changes."""
     port = _free_port()
     env = {**os.environ, "SANIC_HOST": "127.0.0.1"}
     process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", actions_module, "-p", str(port)],
