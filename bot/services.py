@@ -18,6 +18,8 @@ from dialogue.actions import ActionConfig, ActionRunner
 from dialogue.generation import Generator, TransformersGenerator
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import ThresholdSettings
+from dialogue.privacy import Masker
+from dialogue.privacy_policy import PrivacyPolicy
 from dialogue.store import ConversationStore
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
@@ -91,7 +93,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
     )
-    manager = DialogueManager(store, knowledge, generator, config)
+    manager = DialogueManager(store, knowledge, generator, config, Masker(PrivacyPolicy.parse(settings.pii)))
     manager.actions = action_runner(settings, manager)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
 

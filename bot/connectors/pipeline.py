@@ -67,7 +67,10 @@ class ChannelPipeline:
 
     async def accept(self, platform: Platform, event: PlatformEvent) -> bool:
         """Claim the event and schedule its answer; False for a redelivery, which gets no second answer."""
-        if not await self.ledger.claim(event.channel, event.keys, event.to_payload()):
+        payload = event.to_payload()
+        if event.message is not None:  # kept until answered, for recovery: masked like the turn it becomes
+            payload["message"] = dataclasses.asdict(self.manager.privacy.mask_message(event.message))
+        if not await self.ledger.claim(event.channel, event.keys, payload):
             log.info("%s: ignored a redelivery of %s", event.channel, ", ".join(event.keys))
             return False
         self.answer_in_background(platform, event)
