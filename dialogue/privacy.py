@@ -34,6 +34,7 @@ _SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_
 # House number, up to three capitalised words, a street word: "221B Baker Street", "10 Downing St".
 _STREET_WORDS = (r"(?i:street|st\.?|road|rd\.?|avenue|ave\.?|lane|ln\.?|drive|dr\.?|boulevard|blvd\.?|way|court"
                  r"|ct\.?|place|pl\.?|close|crescent|terrace|square|sq\.?|parkway|highway|hwy|row|gardens|mews)")
+_ANY_CARD = Pattern("13-19 digits, spaced or not", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)
 _ADDRESS_PATTERNS = [
     Pattern("street, house number first", rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){{1,3}}{_STREET_WORDS}(?!\w)",
             0.6),
@@ -66,6 +67,9 @@ def _recognizers() -> list[tuple[Entity, EntityRecognizer]]:
     government = [UsSsnRecognizer(), UkNinoRecognizer(), NhsRecognizer(), EsNifRecognizer(), ItFiscalCodeRecognizer()]
     return [
         (Entity.CARD, CreditCardRecognizer()),
+        # Any 13-19 digits passing Luhn (its check): the brand prefixes above miss Mastercard's 2-series and
+        # newer ranges, and a card number must never be stored.
+        (Entity.CARD, CreditCardRecognizer(patterns=[_ANY_CARD])),
         (Entity.IBAN, IbanRecognizer()),
         (Entity.EMAIL, _OfflineEmailRecognizer()),
         (Entity.PHONE, PhoneRecognizer(supported_regions=_PHONE_REGIONS)),
