@@ -151,7 +151,7 @@ def _channel_events(session: Session, turns: list[TurnRecord], identities: list[
         message = (payload or {}).get("message") or {}
         if (message.get("channel"), message.get("sender_id")) in identities:
             ids.append(row_id)
-    return ids
+    return sorted(set(ids))
 
 
 def _deliveries(session: Session, turn_ids: list[int], identities: list[tuple[str, str]]) -> list[int]:
@@ -159,7 +159,7 @@ def _deliveries(session: Session, turn_ids: list[int], identities: list[tuple[st
     notices = session.execute(select(DeliveryRecord.id, DeliveryRecord.channel, DeliveryRecord.target)
                               .where(DeliveryRecord.turn_id.is_(None))).all()
     ids += [row_id for row_id, channel, target in notices if _addressed_to(channel, target or {}, identities)]
-    return ids
+    return sorted(set(ids))
 
 
 def _addressed_to(channel: str, target: dict, identities: list[tuple[str, str]]) -> bool:
