@@ -36,12 +36,12 @@ _STREET_WORDS = (r"(?i:street|st\.?|road|rd\.?|avenue|ave\.?|lane|ln\.?|drive|dr
                  r"|ct\.?|place|pl\.?|close|crescent|terrace|square|sq\.?|parkway|highway|hwy|row|gardens|mews)")
 _ANY_CARD = Pattern("13-19 digits, spaced or not", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)
 _ADDRESS_PATTERNS = [
-    Pattern("street, house number first", rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){{1,3}}{_STREET_WORDS}(?!\w)",
-            0.6),
-    Pattern("Straße / weg, number after", r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b",
-            0.6),
-    Pattern("rue / via / calle", r"\b\d{1,4},?\s+(?i:rue|avenue|boulevard|chemin|via|calle)\s+(?:[\w'’-]+\s+){0,3}[A-Z][\w'’-]+",
-            0.6),
+    Pattern("street, house number first",
+            rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){{1,3}}{_STREET_WORDS}(?!\w)", 0.6),
+    Pattern("Straße / weg, number after",
+            r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b", 0.6),
+    Pattern("rue / via / calle",
+            r"\b\d{1,4},?\s+(?i:rue|avenue|boulevard|chemin|via|calle)\s+(?:[\w'’-]+\s+){0,3}[A-Z][\w'’-]+", 0.6),
 ]
 # Scores below these are Presidio's "very weak" patterns (any 9 digits as an SSN, ...): left alone.
 _MIN_SCORE = {Entity.ADDRESS: 0.1}

@@ -120,3 +120,13 @@ def test_cli_finds_exports_and_deletes_a_customer(client, services, admin_header
         assert refused.exit_code == 1 and "HELPDESK_RETENTION_DAYS" in refused.output
     finally:
         get_settings.cache_clear()
+
+
+def test_an_agent_typing_a_card_number_is_stored_masked(client, admin_headers, sender):
+    handoff = chat(client, sender, "I want to talk to a human")
+    conversation_id = handoff["custom"]["conversation_id"]
+    posted = client.post(f"/admin/conversations/{conversation_id}/messages", headers=admin_headers,
+                         json={"text": "I refunded 4111 1111 1111 1111 to you", "agent": "maria"})
+    assert posted.status_code == 201 and posted.json()["text"] == "I refunded <CARD> to you"
+    transcript = client.get(f"/admin/conversations/{conversation_id}", headers=admin_headers).text
+    assert "4111" not in transcript

@@ -32,6 +32,8 @@ from dialogue.records import ConversationRecord, TurnRecord, UserRecord
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import make_draft
 from tests import test_slack, test_telegram
+from training.conversations import iter_conversations
+from training.datasets import pairs_from_conversations
 from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database, make_settings
 from tests.live_server import live_server
 from tests.platform_servers import SlackApiServer, TelegramApiServer
@@ -200,6 +202,11 @@ def _exports(client: TestClient, services, senders, monkeypatch) -> list[str]:
     texts.append(json.dumps(inbox))
     texts += [client.get(f"/admin/conversations/{c['id']}", headers=ADMIN).text for c in inbox["data"]]
     texts.append(client.get("/admin/gaps", headers=ADMIN).text)
+    texts += [client.get(f"/admin/conversations/{c['id']}/suggestions", params={"draft": "false"}, headers=ADMIN).text
+              for c in inbox["data"][:10]]  # agent assist searches with the customer's last question
+    pairs = pairs_from_conversations(iter_conversations(services.sessions, only_rated=True), {})
+    assert pairs, "no rated conversation: the training data check checked nothing"
+    texts += [pair.question + " " + pair.answer for pair in pairs]
     monkeypatch.setenv("HELPDESK_DATABASE_URL", services.settings.resolved_database_url)
     monkeypatch.setenv("HELPDESK_DATA_DIR", str(services.settings.data_dir))
     monkeypatch.setenv("HELPDESK_MODELS_DIR", str(services.settings.models_dir))
