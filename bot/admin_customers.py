@@ -3,7 +3,6 @@
 Admin role only; each export and erasure is in the audit log (who, when, which id; never the content).
 """
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from pydantic import BaseModel
 
 from bot.customers import audit_export, erase_customer, export_customer, find_customers
 from bot.deps import AdminDep, ServicesDep
+from bot.openapi import Timestamp
 
 router = APIRouter(prefix="/admin/customers", tags=["admin: customers"])
 
@@ -22,7 +22,7 @@ class CustomerOut(BaseModel):
     sender_id: str
     name: str | None
     conversations: int
-    created_at: datetime
+    created_at: Timestamp
 
 
 class CustomerPage(BaseModel):

@@ -7,7 +7,7 @@ staged before the commit (training/erasure.py).
 """
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,4 +190,5 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat() if moment else None

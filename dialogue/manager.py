@@ -139,7 +139,7 @@ class DialogueManager:
     def _respond(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
         masked = self.privacy.mask(text)  # from here on only the masked text is stored, logged or generated from
-        message = self.privacy.mask_message(message)  # its metadata, as stored and as actions see it
+        message = self.privacy.mask_message(message, masked)  # its metadata, as stored and as actions see it
         turn = self.store.record_user_message(message, masked.text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing

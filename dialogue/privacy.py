@@ -148,10 +148,10 @@ class Masker:
             stored = f"<message not stored: it contained {', '.join(dropped)}; {digest}>"
         return Masked(text, stored, for_answer, tuple(findings), replacements)
 
-    def mask_message(self, message: InboundMessage) -> InboundMessage:
-        """The message as it may be stored: its text and the strings in its metadata masked."""
-        return InboundMessage(message.channel, message.sender_id, self.mask(message.text).text,
-                              self.mask_data(message.metadata), message.message_id)
+    def mask_message(self, message: InboundMessage, masked: Masked | None = None) -> InboundMessage:
+        """The message as it may be stored: its text (`masked`, when already done) and its metadata masked."""
+        text = masked.text if masked is not None else self.mask(message.text).text
+        return dataclasses.replace(message, text=text, metadata=self.mask_data(message.metadata))
 
     def mask_data(self, value: Any) -> Any:
         """Every string inside JSON-like data (message metadata) masked; the platforms' own ids are only
