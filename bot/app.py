@@ -22,7 +22,7 @@ from bot.input_checks import check_request
 from bot.limits import BodyLimit
 from bot.openapi import describe_errors
 from bot.recovery import Supervisor
-from bot.retention import RetentionJob
+from bot.retention import retention_running
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.webhook_sender import build_sender
@@ -46,8 +46,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                             settings.process_heartbeat_seconds, timedelta(hours=settings.recovery_max_age_hours),
                             settings.recover_orphaned_work)
     sender = build_sender(settings, services.sessions, services.processes)  # outgoing webhooks
-    retention = RetentionJob(services.sessions, services.processes, settings.retention_days, settings.retention_mode,
-                             settings.retention_check_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,9 +53,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await supervisor.start()  # heartbeat; takes over what a crashed process left (bot/recovery.py)
         if settings.webhook_delivery:
             sender.start()  # its own threads: a slow receiver never holds an answer
-        await retention.start()  # HELPDESK_RETENTION_DAYS, in one process at a time (bot/retention.py)
-        yield
-        await retention.stop()
+        async with retention_running(settings, services.sessions, services.processes):  # bot/retention.py
+            yield
         await asyncio.to_thread(sender.stop)
         await supervisor.stop()
         await channels.close()  # lets Slack/Telegram replies in progress finish first
@@ -75,7 +72,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.state.channels = channels
     app.state.supervisor = supervisor
-    app.state.retention = retention
     app.state.gap_finder = GapFinder(services.sessions, services.knowledge)
     install_error_handlers(app)
 

@@ -7,7 +7,8 @@ server processes never purge at once. The clock is a parameter: tests move it in
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,6 +106,18 @@ def elected(processes: ProcessRegistry, now: datetime | None = None) -> bool:
                                 .where(ProcessRecord.heartbeat_at > now - processes.stale_after)
                                 .order_by(ProcessRecord.started_at, ProcessRecord.id).limit(1))
     return oldest == processes.id
+
+
+@asynccontextmanager
+async def retention_running(settings, sessions: sessionmaker, processes: ProcessRegistry) -> AsyncIterator[None]:
+    """The retention job of a server process, while it serves (a no-op when HELPDESK_RETENTION_DAYS is unset)."""
+    job = RetentionJob(sessions, processes, settings.retention_days, settings.retention_mode,
+                       settings.retention_check_seconds)
+    await job.start()
+    try:
+        yield
+    finally:
+        await job.stop()
 
 
 class RetentionJob:
