@@ -19,6 +19,7 @@ from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from bot.customers import event_keys
 from core.database import utcnow
 from core.processes import ProcessRecord, ProcessRegistry
+from dialogue.action_records import ActionRunRecord, FormStateRecord
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ def _anonymise(session: Session, conversations: list[int], events: list[int], de
     session.execute(update(TurnRecord).where(TurnRecord.conversation_id.in_(conversations))
                     .values(text=REMOVED_TEXT, search_query=None, metadata_={}, rejected_reply=None))
     session.execute(update(ChannelEventRecord).where(ChannelEventRecord.id.in_(events)).values(payload=None))
+    session.execute(update(FormStateRecord).where(FormStateRecord.conversation_id.in_(conversations)).values(slots={}))
+    session.execute(update(ActionRunRecord).where(ActionRunRecord.conversation_id.in_(conversations)).values(events=[]))
     session.execute(update(DeliveryRecord).where(DeliveryRecord.id.in_(deliveries))
                     .values(text=REMOVED_TEXT, target={}))
     recent = exists(select(ConversationRecord.id).where(ConversationRecord.user_id == UserRecord.id,

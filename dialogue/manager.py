@@ -143,7 +143,9 @@ class DialogueManager:
         turn = self.store.record_user_message(message, masked.text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
-        handled = self.actions.handle(turn, masked.for_answer, message) if self.actions else None
+        # A form's slots take what the customer typed for them (their own data, like the profile; erased and
+        # purged with the conversation), card numbers excepted (docs/privacy.md).
+        handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
         if handled is not None and not isinstance(handled, Interrupted):
             return handled  # a form's step, already recorded, or a call to the action server (_run_actions)
         reply, model_id = self._answer(turn, masked, on_text)
