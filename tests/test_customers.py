@@ -62,6 +62,7 @@ def test_export_holds_profile_identities_conversations_turns_and_feedback(client
 
 def test_erasure_removes_everything_in_one_go_and_audits_who_not_what(services, telegram_api, admin_headers):
     chat_with = chat_id()
+    telegram_api.reset()  # the server outlives one backend's run: wait for this test's reply only
     with telegram_app(services, telegram_api) as client:
         assert post(client, update(chat_with, "My IBAN GB82 WEST 1234 5698 7654 32 was charged")).status_code == 200
         telegram_api.wait_for("sendMessage")
