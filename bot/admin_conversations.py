@@ -95,7 +95,8 @@ def get_conversation(conversation_id: int, inbox: Inbox = Depends(get_inbox)):
 async def reply_as_agent(conversation_id: int, body: AgentMessage, request: Request,
                          inbox: Inbox = Depends(get_inbox)):
     """Stored first; then pushed to Slack or Telegram in the background (the widget polls for it)."""
-    turn, channel = await run_in_threadpool(inbox.reply_as_agent, conversation_id, body.agent, body.text.strip())
+    text = request.app.state.services.manager.privacy.scrub(body.text.strip())  # card numbers never stored
+    turn, channel = await run_in_threadpool(inbox.reply_as_agent, conversation_id, body.agent, text)
     relay = await request.app.state.channels.relay_agent_reply(channel, conversation_id, turn.id, turn.text)
     return AgentReplyOut(**turn.__dict__, delivery=DeliveryOut(**relay.__dict__))
 

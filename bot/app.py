@@ -10,8 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import (
-    admin_actions, admin_assist, admin_audit, admin_conversations, admin_documents, admin_faqs, admin_insights,
-    admin_models, admin_search, console, feedback, webhooks,
+    admin_actions, admin_assist, admin_audit, admin_conversations, admin_customers, admin_documents,
+    admin_faqs, admin_insights, admin_models, admin_search, console, feedback, webhooks,
 )
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
@@ -22,6 +22,7 @@ from bot.input_checks import check_request
 from bot.limits import BodyLimit
 from bot.openapi import describe_errors
 from bot.recovery import Supervisor
+from bot.retention import retention_running
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.webhook_sender import build_sender
@@ -31,6 +32,7 @@ CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
 API_ROUTERS = (
     feedback.router, admin_faqs.router, admin_actions.router, admin_search.router, admin_audit.router, admin_documents.router,
     admin_conversations.router, admin_models.router, admin_assist.router, admin_insights.router,
+    admin_customers.router,
     console.me_router, console.router,  # the support console's pages (bot/static/console)
     webhooks.router,
 )
@@ -51,7 +53,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await supervisor.start()  # heartbeat; takes over what a crashed process left (bot/recovery.py)
         if settings.webhook_delivery:
             sender.start()  # its own threads: a slow receiver never holds an answer
-        yield
+        async with retention_running(settings, services.sessions, services.processes):  # bot/retention.py
+            yield
         await asyncio.to_thread(sender.stop)
         await supervisor.stop()
         await channels.close()  # lets Slack/Telegram replies in progress finish first

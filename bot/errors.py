@@ -15,7 +15,8 @@ from bot.webhook_store import DeliveryNotFound, WebhookNotFound
 
 from core.errors import ModelUnavailable
 from dialogue.errors import (
-    ConversationClosed, ConversationNotFound, InvalidMessage, MessageIdReused, MessageTooLong, TurnNotFound,
+    ConversationClosed, ConversationNotFound, CustomerNotFound, InvalidMessage, MessageIdReused, MessageTooLong,
+    TurnNotFound,
 )
 from retrieval.errors import (
     ActionExists,
@@ -89,6 +90,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
 
     @app.exception_handler(ConversationNotFound)
+    @app.exception_handler(CustomerNotFound)
     @app.exception_handler(TurnNotFound)
     @app.exception_handler(DocumentNotFound)
     @app.exception_handler(JobNotFound)

@@ -23,6 +23,8 @@ from dialogue.generation import Generator
 from dialogue.lm_models import EMBEDDED_LM_ID
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import ThresholdSettings
+from dialogue.privacy import Masker
+from dialogue.privacy_policy import PrivacyPolicy
 from dialogue.store import ConversationStore
 from retrieval.batching import BatchingEmbedder
 from retrieval.chunking import ChunkingConfig
@@ -98,7 +100,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         temperature=settings.temperature,
     )
     manager = DialogueManager(store, knowledge, generator, config,
-                              turn_locks_for(engine, settings.turn_lock_connections))
+                              turn_locks_for(engine, settings.turn_lock_connections),
+                              privacy=Masker(PrivacyPolicy.parse(settings.pii)))
     manager.actions = action_runner(settings, manager)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
 

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dialogue.privacy_policy import PrivacyPolicy
+
 
 class Settings(BaseSettings):
     """Everything an operator can configure, read from `HELPDESK_*` environment variables or `.env`."""
@@ -159,10 +161,24 @@ class Settings(BaseSettings):
     action_min_score: float = Field(0.6, ge=0.0, le=1.0, description="Cosine an example phrasing needs to "
                                                                      "trigger its action.")
 
+    # Privacy (docs/privacy.md): personal data in customer messages is masked before it is stored.
+    pii: str = Field(
+        "", description="What to do per kind of personal data: `kind=action` pairs or a JSON object, e.g. "
+                        "`email=keep,card=partial`. Kinds: card, iban, email, phone, gov_id, ip, address; actions: "
+                        "mask (default), partial, keep (never for card), drop (the message is not stored).")
+    retention_days: float | None = Field(
+        None, gt=0, description="Conversations idle longer than this are deleted (or anonymised, see "
+                                "HELPDESK_RETENTION_MODE) by a background job; unset keeps them.")
+    retention_mode: Literal["delete", "anonymise"] = Field(
+        "delete", description="delete: conversations, their turns and channel records go; anonymise: turns "
+                              "keep their kind, sources and feedback for the figures, their text is removed.")
+    retention_check_seconds: float = Field(3600.0, gt=0, description="How often the retention job runs.")
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> "Settings":
         if None not in (self.faq_threshold, self.generate_threshold) and self.generate_threshold > self.faq_threshold:
             raise ValueError("HELPDESK_GENERATE_THRESHOLD must not exceed HELPDESK_FAQ_THRESHOLD")
+        PrivacyPolicy.parse(self.pii)  # says what is wrong with HELPDESK_PII
         if self.process_stale_seconds < 2 * self.process_heartbeat_seconds:
             raise ValueError("HELPDESK_PROCESS_STALE_SECONDS must be at least twice "
                              "HELPDESK_PROCESS_HEARTBEAT_SECONDS, or a living process would be taken for dead "

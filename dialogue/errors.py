@@ -39,3 +39,9 @@ class ConversationClosed(ValueError):
 
 class TurnNotFound(LookupError):
     """Feedback named a bot message that was not said to that sender."""
+
+
+class CustomerNotFound(LookupError):
+    def __init__(self, user_id: int):
+        super().__init__(f"No customer with id {user_id}; find the id with "
+                         "GET /admin/customers?channel=...&sender_id=...")

@@ -24,8 +24,9 @@ from dialogue.generation import Generator, TextCallback
 from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
 from dialogue.profile import (
-    acknowledge, answer_profile_question, asked_profile_field, extract_profile, is_only_self_description,
+    acknowledge, answer_profile_question, asked_profile_field, is_only_self_description,
 )
+from dialogue.privacy import Masked, Masker
 from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.records import ConversationStatus
 from dialogue.store import ConversationStore, OpenedTurn
@@ -76,12 +77,14 @@ class DialogueConfig:
 
 class DialogueManager:
     def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, generator: Generator,
-                 config: DialogueConfig, turn_locks: TurnLocks | None = None, actions: ActionRunner | None = None):
+                 config: DialogueConfig, turn_locks: TurnLocks | None = None, actions: ActionRunner | None = None,
+                 privacy: Masker | None = None):
         self.actions = actions  # custom actions and forms (dialogue/actions.py); None: none
         self.store = store
         self.knowledge = knowledge
         self.generator = generator
         self.config = config
+        self.privacy = privacy or Masker()  # personal data is masked before it is stored (dialogue/privacy.py)
         self._locks = _KeyedLocks()
         self.turn_locks = turn_locks or ThreadLocks()  # the same order across server processes
         # Answers wait on the one LM; with the loop's default pool (cores + 4 threads) a few customers
@@ -143,14 +146,19 @@ class DialogueManager:
 
     def _respond_in_turn(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
-        turn = self.store.record_user_message(message, text)
+        masked = self.privacy.mask(text)  # from here on only the masked text is stored, logged or generated from
+        message = self.privacy.mask_message(message, masked)  # its metadata, as stored and as actions see it
+        turn = self.store.record_user_message(message, masked.text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
-        handled = self.actions.handle(turn, text, message) if self.actions else None
+        # A form's slots take what the customer typed for them (their own data, like the profile; erased and
+        # purged with the conversation), card numbers excepted (docs/privacy.md).
+        handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
         if handled is not None and not isinstance(handled, Interrupted):
             return handled  # a form's step, already recorded, or a call to the action server (_run_actions)
-        reply, model_id = self._answer(turn, text, on_text)
-        turn_id = self.store.record_reply(reply, (time.perf_counter() - started) * 1000, model_id)
+        reply, model_id = self._answer(turn, masked, on_text)
+        turn_id = self.store.record_reply(self.privacy.scrub_reply(reply, masked),
+                                          (time.perf_counter() - started) * 1000, model_id)
         replies = [dataclasses.replace(reply, turn_id=turn_id)]
         if handled is not None:  # an FAQ asked in the middle of a form: answered, and the form offered again
             replies.append(self.actions.offer_again(handled))
@@ -164,7 +172,9 @@ class DialogueManager:
                 self._answer_threads, self.actions.finish, result, outcome)
         return result
 
-    def _answer(self, turn: OpenedTurn, text: str, on_text: TextCallback | None) -> tuple[Reply, str | None]:
+    def _answer(self, turn: OpenedTurn, masked: Masked, on_text: TextCallback | None) -> tuple[Reply, str | None]:
+        text = masked.for_answer
+
         def reply(kind: ReplyKind, answer: str, sources: list[Source] | None = None) -> Reply:
             return Reply(answer, kind, turn.conversation_id, sources or [])
 
@@ -174,7 +184,7 @@ class DialogueManager:
         if turn.conversation_status == ConversationStatus.HANDOFF:
             return reply(ReplyKind.HANDOFF, WAITING_FOR_AGENT_TEXT), None
 
-        update = extract_profile(text)
+        update = self.privacy.profile_update(masked)  # the customer's own email and phone, from what they typed
         if update:
             self.store.update_profile(turn.user_id, update)
             if is_only_self_description(update):

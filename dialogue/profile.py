@@ -14,6 +14,8 @@ _ORDER = re.compile(
     r"\b(?:my\s+)?order(?:\s+(?:number|no\.?|id|ref(?:erence)?))?\s*(?:is|:|#)?\s*#?\s*(?P<order>[A-Z]{0,4}-?\d{4,12})\b",
     re.IGNORECASE,
 )
+# "NH-12345" without the word "order": a shop's reference, letters then digits, which no phone number has.
+_ORDER_REFERENCE = re.compile(r"\b[A-Z]{2,4}-\d{4,12}\b")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{5,18}\d(?![\w-])")
 # An email or phone number is the customer's own only when they say so, right before it: "my email is",
 # "you can reach me at", "call me on". "Forward this to my boss at boss@corp.example" names someone else.
@@ -105,6 +107,12 @@ def extract_profile(text: str) -> ProfileUpdate:
             remainder = remainder.replace(match.group(0), " ")
     update.remainder = re.sub(r"\s+", " ", remainder).strip(" ,.;!-")
     return update
+
+
+def order_number_spans(text: str) -> list[tuple[int, int]]:
+    """Where order numbers are in `text` (the number only): they identify an order, not a person."""
+    spans = [match.span("order") for match in _ORDER.finditer(text)]
+    return spans + [match.span() for match in _ORDER_REFERENCE.finditer(text)]
 
 
 def _claimed(pattern: re.Pattern, text: str, fits=lambda value: True) -> re.Match | None:

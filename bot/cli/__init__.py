@@ -10,6 +10,7 @@ import click
 
 from bot.cli.actions import actions
 from bot.cli.chat import chat
+from bot.cli.customers import customers
 from bot.cli.docs import docs
 from bot.cli.evaluate import calibrate, evaluate
 from bot.cli.export import export
@@ -22,7 +23,8 @@ from bot.cli.telegram import telegram
 from bot.cli.train import train
 from bot.cli.webhooks import webhooks
 
-COMMANDS = [serve, chat, faq, actions, docs, keys, evaluate, calibrate, train, model, export, telegram, webhooks]
+COMMANDS = [serve, chat, faq, actions, docs, keys, evaluate, calibrate, train, model, export, telegram, webhooks,
+            customers]
 
 
 @click.group(commands=COMMANDS)

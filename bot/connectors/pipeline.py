@@ -6,6 +6,7 @@ The insert stores the parsed event, so that if this process dies before the answ
 one (or the next start) answers it: see `bot.recovery`.
 """
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping
@@ -67,7 +68,11 @@ class ChannelPipeline:
 
     async def accept(self, platform: Platform, event: PlatformEvent) -> bool:
         """Claim the event and schedule its answer; False for a redelivery, which gets no second answer."""
-        if not await self.ledger.claim(event.channel, event.keys, event.to_payload()):
+        payload = event.to_payload()
+        if event.message is not None:  # kept until answered, for recovery: masked like the turn it becomes
+            masked = await asyncio.to_thread(self.manager.privacy.mask_message, event.message)
+            payload["message"] = dataclasses.asdict(masked)
+        if not await self.ledger.claim(event.channel, event.keys, payload):
             log.info("%s: ignored a redelivery of %s", event.channel, ", ".join(event.keys))
             return False
         self.answer_in_background(platform, event)

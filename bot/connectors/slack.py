@@ -50,7 +50,8 @@ class SlackPlatform:
 
     def __init__(self, token: str, api_url: str):
         # No slack_sdk retry handlers: the outbox retries, honours Retry-After and records each attempt.
-        self.client = AsyncWebClient(token=token, base_url=api_url, retry_handlers=[], timeout=15)
+        self.client = AsyncWebClient(token=token, base_url=api_url, retry_handlers=[], timeout=15,
+                                     logger=_quiet_sdk_log())
 
     def split(self, text: str) -> list[str]:
         return split_text(text, MAX_PART_CHARS, measure=lambda part: len(escape(part)))
@@ -250,6 +251,14 @@ def _plain_text(text: str, bot_users: set[str]) -> str:
     """Drop mentions of the bot and undo Slack's escaping, so the dialogue sees what the person wrote."""
     without_bot = _MENTION.sub(lambda match: "" if match.group(1) in bot_users else match.group(0), text)
     return html.unescape(without_bot).strip()
+
+
+def _quiet_sdk_log() -> logging.Logger:
+    """slack_sdk logs every request body at DEBUG: replies can hold what a customer gave as their own
+    (docs/privacy.md), and no log line may. Its failures still reach the log as warnings and errors."""
+    sdk_log = logging.getLogger("bot.connectors.slack.sdk")
+    sdk_log.setLevel(logging.INFO)
+    return sdk_log
 
 
 def get_slack(request: Request) -> SlackConnector:

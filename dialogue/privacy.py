@@ -1,0 +1,206 @@
+"""Personal data in customer messages is masked before anything is stored, logged or shown to the LM.
+
+`Masker.mask(text)` is the one function that turns what a customer typed into what may be kept: every
+table, channel event, export and training file holds its output, so whatever reads the database (exports,
+outgoing webhooks) reads masked text. Detection is Presidio's pattern recognisers, called directly with
+no NLP engine (no spaCy model exists offline), and its anonymiser; docs/privacy.md lists what is caught
+and the recall measured per kind.
+"""
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import tldextract
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer, EmailRecognizer, EsNifRecognizer, IbanRecognizer, IpRecognizer, ItFiscalCodeRecognizer,
+    NhsRecognizer, PhoneRecognizer, UkNinoRecognizer, UkPostcodeRecognizer, UsSsnRecognizer,
+)
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
+
+from dialogue.messages import InboundMessage, Reply
+from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
+from dialogue.profile import ProfileUpdate, extract_profile, order_number_spans
+
+# The bundled public-suffix snapshot only: the default extractor fetches the list over the network.
+# Reserved names (RFC 2606/6761) are not public suffixes, yet people type them, tests above all.
+_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True,
+                                  extra_suffixes=("example", "test", "invalid", "localhost", "local", "internal"))
+
+# House number, up to three capitalised words, a street word: "221B Baker Street", "10 Downing St".
+_STREET_WORDS = (r"(?i:street|st\.?|road|rd\.?|avenue|ave\.?|lane|ln\.?|drive|dr\.?|boulevard|blvd\.?|way|court"
+                 r"|ct\.?|place|pl\.?|close|crescent|terrace|square|sq\.?|parkway|highway|hwy|row|gardens|mews)")
+_ANY_CARD = Pattern("13-19 digits, spaced or not", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)
+_ADDRESS_PATTERNS = [
+    Pattern("street, house number first",
+            rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){{1,3}}{_STREET_WORDS}(?!\w)", 0.6),
+    Pattern("Straße / weg, number after",
+            r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b", 0.6),
+    Pattern("rue / via / calle",
+            r"\b\d{1,4},?\s+(?i:rue|avenue|boulevard|chemin|via|calle)\s+(?:[\w'’-]+\s+){0,3}[A-Z][\w'’-]+", 0.6),
+]
+# Scores below these are Presidio's "very weak" patterns (any 9 digits as an SSN, ...): left alone.
+_MIN_SCORE = {Entity.ADDRESS: 0.1}
+_DEFAULT_MIN_SCORE = 0.3
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "IL", "IN", "CA", "AU", "BR")
+# Of two findings over the same characters, the more specific kind names them.
+_PRIORITY = (Entity.CARD, Entity.IBAN, Entity.GOV_ID, Entity.EMAIL, Entity.IP, Entity.PHONE, Entity.ADDRESS)
+_LABEL = {Entity.CARD: "CARD", Entity.IBAN: "IBAN", Entity.EMAIL: "EMAIL", Entity.PHONE: "PHONE",
+          Entity.GOV_ID: "ID", Entity.IP: "IP", Entity.ADDRESS: "ADDRESS"}
+
+
+# Metadata the channel connectors set (bot/connectors/slack.py, telegram.py): ids, not what anyone typed.
+PLATFORM_IDS = frozenset({"slack_user", "slack_team", "slack_channel", "slack_ts", "slack_event_id",
+                          "telegram_username", "telegram_chat_type"})
+
+
+class _OfflineEmailRecognizer(EmailRecognizer):
+    def validate_result(self, pattern_text: str) -> bool:
+        return _SUFFIXES(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+
+
+def _recognizers() -> list[tuple[Entity, EntityRecognizer]]:
+    government = [UsSsnRecognizer(), UkNinoRecognizer(), NhsRecognizer(), EsNifRecognizer(), ItFiscalCodeRecognizer()]
+    return [
+        (Entity.CARD, CreditCardRecognizer()),
+        # Any 13-19 digits passing Luhn (its check): the brand prefixes above miss Mastercard's 2-series and
+        # newer ranges, and a card number must never be stored.
+        (Entity.CARD, CreditCardRecognizer(patterns=[_ANY_CARD])),
+        (Entity.IBAN, IbanRecognizer()),
+        (Entity.EMAIL, _OfflineEmailRecognizer()),
+        (Entity.PHONE, PhoneRecognizer(supported_regions=_PHONE_REGIONS)),
+        *[(Entity.GOV_ID, recognizer) for recognizer in government],
+        (Entity.IP, IpRecognizer()),
+        (Entity.ADDRESS, PatternRecognizer("STREET_ADDRESS", patterns=_ADDRESS_PATTERNS, global_regex_flags=0)),
+        (Entity.ADDRESS, UkPostcodeRecognizer()),
+    ]
+
+
+@dataclass(frozen=True)
+class Finding:
+    entity: Entity
+    start: int
+    end: int
+    value: str  # as typed: never store it
+
+
+@dataclass(frozen=True)
+class Masked:
+    """One customer message: `text` is what may be stored; `for_answer` what the bot may read and search."""
+
+    raw: str
+    text: str
+    for_answer: str
+    findings: tuple[Finding, ...]
+    replacements: tuple[tuple[str, str], ...]  # (value as typed, what stands in for it)
+
+    @property
+    def dropped(self) -> bool:
+        return self.text != self.for_answer
+
+
+class Masker:
+    def __init__(self, policy: PrivacyPolicy | None = None):
+        self.policy = policy or PrivacyPolicy()
+        self._recognizers = _recognizers()
+        self._anonymizer = AnonymizerEngine()
+
+    def find(self, text: str, kinds: Iterable[Entity] = tuple(Entity)) -> list[Finding]:
+        """Personal data in `text`, the longest where two overlap; order numbers are never personal data."""
+        orders = order_number_spans(text)
+        kinds = set(kinds)
+        found: list[tuple[Entity, RecognizerResult]] = []
+        for entity, recognizer in self._recognizers:
+            if entity not in kinds:
+                continue
+            for result in recognizer.analyze(text, recognizer.supported_entities, None):
+                if result.score < _MIN_SCORE.get(entity, _DEFAULT_MIN_SCORE):
+                    continue
+                if entity is not Entity.CARD and any(start <= result.start and result.end <= end
+                                                     for start, end in orders):
+                    continue
+                found.append((entity, result))
+        found.sort(key=lambda item: (-(item[1].end - item[1].start), _PRIORITY.index(item[0]), item[1].start))
+        kept: list[Finding] = []
+        for entity, result in found:
+            if not any(result.start < other.end and other.start < result.end for other in kept):
+                kept.append(Finding(entity, result.start, result.end, text[result.start:result.end]))
+        return sorted(kept, key=lambda finding: finding.start)
+
+    def mask(self, text: str) -> Masked:
+        """What a customer typed, with personal data replaced as the policy says (HELPDESK_PII)."""
+        findings = [f for f in self.find(text) if self.policy.action(f.entity) is not Action.KEEP]
+        if not findings:
+            return Masked(text, text, text, (), ())
+        results = [RecognizerResult(f.entity.value, f.start, f.end, 1.0) for f in findings]
+        operators = {entity.value: _operator(entity, self.policy.action(entity)) for entity in Entity}
+        for_answer = self._anonymizer.anonymize(text, results, operators).text
+        replacements = tuple((f.value, _stand_in(f.entity, self.policy.action(f.entity), f.value)) for f in findings)
+        dropped = sorted({_LABEL[f.entity] for f in findings if self.policy.action(f.entity) is Action.DROP})
+        stored = for_answer
+        if dropped:
+            # A digest of the masked text tells two dropped messages apart (resends are recognised by text).
+            digest = hashlib.sha256(for_answer.encode()).hexdigest()[:8]
+            stored = f"<message not stored: it contained {', '.join(dropped)}; {digest}>"
+        return Masked(text, stored, for_answer, tuple(findings), replacements)
+
+    def mask_message(self, message: InboundMessage, masked: Masked | None = None) -> InboundMessage:
+        """The message as it may be stored: its text (`masked`, when already done) and its metadata masked."""
+        text = masked.text if masked is not None else self.mask(message.text).text
+        return dataclasses.replace(message, text=text, metadata=self.mask_data(message.metadata))
+
+    def mask_data(self, value: Any) -> Any:
+        """Every string inside JSON-like data (message metadata) masked; the platforms' own ids are only
+        checked for card numbers (a Slack timestamp reads like a phone number, and erasure needs it)."""
+        if isinstance(value, str):
+            return self.mask(value).text
+        if isinstance(value, dict):
+            return {key: self.scrub(item) if key in PLATFORM_IDS and isinstance(item, str) else self.mask_data(item)
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.mask_data(item) for item in value]
+        return value
+
+    def scrub(self, text: str, echoes: Iterable[tuple[str, str]] = ()) -> str:
+        """Text the bot or an agent wrote, as it may be stored: what it echoes of the customer's message is
+        replaced as it was there, and card numbers are masked always. Nothing else is touched: an FAQ's
+        support phone number is not the customer's."""
+        for value, stand_in in sorted(echoes, key=lambda pair: -len(pair[0])):
+            text = text.replace(value, stand_in)
+        cards = self.find(text, (Entity.CARD,))
+        for finding in reversed(cards):
+            stand_in = _stand_in(Entity.CARD, self.policy.action(Entity.CARD), finding.value)
+            text = text[:finding.start] + stand_in + text[finding.end:]
+        return text
+
+    def scrub_reply(self, reply: Reply, masked: Masked) -> Reply:
+        """The bot's reply as it may be stored (its text and a rejected draft)."""
+        rejected = reply.rejected
+        if rejected:
+            rejected = {**rejected, "text": self.scrub(rejected["text"], masked.replacements),
+                        "reasons": [self.scrub(reason, masked.replacements) for reason in rejected["reasons"]]}
+        return dataclasses.replace(reply, text=self.scrub(reply.text, masked.replacements), rejected=rejected)
+
+    def profile_update(self, masked: Masked) -> ProfileUpdate:
+        """Facts the customer gave about themselves, read from the raw text (the profile keeps their own email
+        and phone); what is left to answer is masked like the message."""
+        update = extract_profile(masked.raw)
+        update.remainder = self.mask(update.remainder).for_answer
+        return update
+
+
+def _stand_in(entity: Entity, action: Action, value: str) -> str:
+    if action is Action.PARTIAL:
+        tail = "".join(ch for ch in value if ch.isalnum())[-4:]
+        return f"<{_LABEL[entity]} ****{tail}>"
+    return f"<{_LABEL[entity]}>"
+
+
+def _operator(entity: Entity, action: Action) -> OperatorConfig:
+    if action is Action.PARTIAL:
+        return OperatorConfig("custom", {"lambda": lambda value: _stand_in(entity, action, value)})
+    return OperatorConfig("replace", {"new_value": f"<{_LABEL[entity]}>"})
