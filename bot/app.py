@@ -75,18 +75,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.gap_finder = GapFinder(services.sessions, services.knowledge)
     install_error_handlers(app)
 
-    @app.get("/health", tags=["ops"], responses={503: {"description": "Models or index still loading."}})
-    async def health() -> JSONResponse:
-        if not services.ready:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({
-            "status": "ok",
-            "lm_model": services.generator.model_id,
-            "lm_backend": services.settings.lm_backend,
-            "embedding_model": services.embedder.model_id,
-            "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
-            "thresholds": admin_search.thresholds_in_force(services.manager),
-        })
+    _add_health(app, services)
 
     for router in CHANNEL_ROUTERS:
         app.include_router(describe_errors(router))
@@ -99,6 +88,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type"])
     return app
+
+
+def _add_health(app: FastAPI, services: Services) -> None:
+    @app.get("/health", tags=["ops"], responses={503: {"description": "Models or index still loading."}})
+    async def health() -> JSONResponse:
+        if not services.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({
+            "status": "ok",
+            "lm_model": services.generator.model_id,
+            "lm_backend": services.settings.lm_backend,
+            "embedding_model": services.embedder.model_id,
+            "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
+            "thresholds": admin_search.thresholds_in_force(services.manager),
+        })
 
 
 def _limit_bodies(app: FastAPI, settings: Settings) -> None:
