@@ -8,6 +8,7 @@ both; an admin edit on one must be seen by the other. The database is then read 
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -236,3 +237,43 @@ def _seconds_until_answered(base: str, question: str, answer: str, sender: str, 
             return sent
         time.sleep(0.05)
     return float("inf")
+
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_serve_with_two_workers_prepares_once_and_serves_the_sample_shop(tmp_path, models_dir):
+    """README's first command on a 2-core machine: `serve --sample-kb` runs two workers by default."""
+    url, port = f"sqlite:///{tmp_path / 'workers.db'}", _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HELPDESK_DATA_DIR": str(tmp_path / "data"),
+           "HELPDESK_DATABASE_URL": url, "HELPDESK_MODELS_DIR": str(models_dir), "HELPDESK_DEVICE": "cpu",
+           "HELPDESK_ADMIN_TOKEN": ADMIN_TOKEN, "HELPDESK_MAX_NEW_TOKENS": "8"}
+    base = f"http://127.0.0.1:{port}"
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--workers", "2",
+                                   "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        _wait_healthy(server, base)
+        actions = httpx.get(f"{base}/admin/actions", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+        assert {"action_order_status", "action_cancel_order"} <= {action["name"] for action in actions["data"]}
+        for sender in ("w1", "w2", "w3", "w4"):
+            replies = httpx.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": QUESTIONS[0]},
+                                 timeout=60).json()
+            assert replies[0]["text"] == ANSWER_OF[QUESTIONS[0]]
+        started = set(re.findall(r"Started server process \[(\d+)\]", (tmp_path / "serve.log").read_text()))
+        assert len(started) == 2 and {int(pid) for pid in started} <= set(_children(server.pid))
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(60)

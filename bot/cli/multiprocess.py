@@ -63,7 +63,9 @@ def serve_workers(host: str, port: int, workers: int, sample_faqs: Path | None) 
 
 
 def prepare(sample_faqs: str | None, log_level: int) -> None:
-    """What a start does once for every worker: migrate, convert models, index, calibrate, import."""
+    """What a start does once for every worker: migrate, convert models, index, calibrate, import (the
+    sample shop's actions with its FAQs, as the one-process `serve --sample-kb` does)."""
+    from bot.cli.actions import SAMPLE_ACTIONS, import_actions
     from bot.cli.faq import import_faqs
 
     configure_logging(log_level)
@@ -71,6 +73,7 @@ def prepare(sample_faqs: str | None, log_level: int) -> None:
         services = started_services(with_lm=True)
         if sample_faqs:
             import_faqs(services, Path(sample_faqs))
+            import_actions(services, SAMPLE_ACTIONS)
         services.knowledge.calibrator.train_now()  # the FAQs as imported: workers load this snapshot
         services.knowledge.close()  # writes the index snapshot the workers start from
     except click.ClickException as error:
