@@ -13,6 +13,7 @@ and each reply is scored on what it was built from:
 """
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def answer_conversations(manager, conversations: list[list[Turn]]) -> list[list[
     return asyncio.run(ask_all())
 
 
+def _kind(reply) -> str:
+    return reply.kind.value if reply else "none"  # none: no reply, the conversation waits for a person
+
+
 def _right(turn: Turn, reply, faq_of: dict[str, int]) -> bool:
     return reply is not None and reply.kind is not ReplyKind.FALLBACK and \
         {faq_of[question] for question in turn.expected} <= used_faqs(reply)
@@ -77,19 +82,15 @@ def conversation_scores(answered: list[list[tuple[Turn, object]]], faq_of: dict[
     turns = [pair for conversation in answered for pair in conversation]
     in_scope = [(turn, reply) for turn, reply in turns if turn.expected]
     out_of_scope = [reply for turn, reply in turns if not turn.expected]
-    kind = {id(reply): reply.kind.value if reply else "none" for _, reply in turns}
-    kinds = {}
-    for _, reply in turns:
-        kinds[kind[id(reply)]] = kinds.get(kind[id(reply)], 0) + 1
     return {
         "conversations": len(answered), "turns": len(turns),
         "answered_correctly": round(sum(_right(t, r, faq_of) for t, r in in_scope) / len(in_scope), 4)
         if in_scope else None,
         "out_of_scope_to_fallback": round(sum(r is not None and r.kind is ReplyKind.FALLBACK for r in out_of_scope)
                                           / len(out_of_scope), 4) if out_of_scope else None,
-        "kinds": kinds,
+        "kinds": dict(Counter(_kind(reply) for _, reply in turns)),
         "generation": generation_scores([(turn.query, reply) for turn, reply in turns
                                          if reply is not None and (reply.kind is ReplyKind.GENERATED or reply.rejected)]),
-        "wrong_turns": [{"query": turn.query, "kind": kind[id(reply)], "text": reply.text[:160] if reply else ""}
+        "wrong_turns": [{"query": turn.query, "kind": _kind(reply), "text": reply.text[:160] if reply else ""}
                         for turn, reply in in_scope if not _right(turn, reply, faq_of)],
     }
