@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
 
@@ -25,3 +26,19 @@ def live_server(app, startup_timeout: float = 30.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_until_healthy(server, base: str, log_name: str, timeout: float = 300) -> None:
+    """Wait for a `helpdesk serve` subprocess at `base` to answer /health; kill it and fail if it exits or
+    takes longer than `timeout` seconds (its output is in `log_name`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"helpdesk serve did not start: {log_name}")
+        time.sleep(0.2)

@@ -29,6 +29,7 @@ from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnReco
 from dialogue.store import ConversationStore
 from retrieval.jobs import JobRecord, JobRunner
 from tests.conftest import BACKENDS, _fresh_postgres_database
+from tests.live_server import wait_until_healthy
 from tests.platform_servers import TelegramApiServer
 
 pytestmark = pytest.mark.integration
@@ -227,17 +228,8 @@ def _serve(data_dir, database_url: str, models_dir, api: TelegramApiServer, **ex
                                "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise AssertionError(f"helpdesk serve did not start: {log.name}")
-        time.sleep(0.2)
+    wait_until_healthy(server, base, log.name)
+    return server, base
 
 
 def _update(update_id: int, chat: int, text: str) -> dict:

@@ -27,6 +27,7 @@ from dialogue.context import is_follow_up, split_question
 from dialogue.policy import wants_person
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
 from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database
+from tests.live_server import wait_until_healthy
 from tests.platform_servers import TelegramApiServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -60,17 +61,8 @@ def _start(data_dir, database_url: str, models_dir, api_url: str, sample_kb: boo
                             stderr=subprocess.STDOUT, start_new_session=True), f"http://127.0.0.1:{port}"
 
 
-def _wait_healthy(server: subprocess.Popen, base: str, timeout: float = 400) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"helpdesk serve on {base} did not start")
-        time.sleep(0.3)
+def _wait_healthy(server: subprocess.Popen, base: str) -> None:
+    wait_until_healthy(server, base, "its serve.log", timeout=400)
 
 
 @pytest.fixture(params=BACKENDS, scope="module")

@@ -16,6 +16,7 @@ from bot.migrate import upgrade_database
 from core.database import make_engine, make_session_factory
 from core.outbox import OutboxEventRecord, WebhookDeliveryRecord
 from tests.conftest import BACKENDS, _fresh_postgres_database
+from tests.live_server import wait_until_healthy
 from tests.webhook_receiver import Receiver, verify
 
 pytestmark = pytest.mark.integration
@@ -54,20 +55,14 @@ def _serve(data_dir, database_url: str, models_dir) -> tuple[subprocess.Popen, s
            "HELPDESK_WEBHOOK_TIMEOUT_SECONDS": "300", "HELPDESK_WEBHOOK_LEASE_SECONDS": "900",
            "HELPDESK_WEBHOOK_BACKOFF_SECONDS": "0.2", "HELPDESK_WEBHOOK_POLL_SECONDS": "0.2"}
     log = (data_dir.parent / f"serve-{port}.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--port", str(port)],
+    # One process, so that kill -9 hits the process that holds the deliveries (with --workers N the workers
+    # would outlive it and stop by themselves).
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--sample-kb", "--workers", "1",
+                               "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise AssertionError(f"helpdesk serve did not start: {log.name}")
-        time.sleep(0.2)
+    wait_until_healthy(server, base, log.name)
+    return server, base
 
 
 def _wait(condition, what: str, timeout: float = 120.0) -> None:
