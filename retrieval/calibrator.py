@@ -36,6 +36,7 @@ from retrieval.self_calibration import Calibrated, calibrate, off_topic_question
 log = logging.getLogger(__name__)
 
 _SNAPSHOT = "calibration.json"
+_VERSION = 2  # of what is learned: a snapshot of another version is learned again (2: classifier blends)
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16
@@ -111,7 +112,8 @@ class Calibrator:
         version = self.index.version
         vectors, labels = self.index.faq_vectors()
         known = _remembered.get(self._key(labels))
-        classifier = known.classifier if known else FaqClassifier.train(vectors, labels)
+        classifier = known.classifier if known else _blend(FaqClassifier.train(vectors, labels),
+                                                             self.current.calibrated)
         with self._lock:
             if version >= self.current.version:
                 self.current = replace(self.current, classifier=classifier, version=version)
@@ -144,7 +146,7 @@ class Calibrator:
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
-        return Learned(key, -1, classifier, calibrated)
+        return Learned(key, -1, _blend(classifier, calibrated), calibrated)
 
     def _off_topic_vectors(self) -> np.ndarray:
         if self._off_topic is None:
@@ -154,7 +156,7 @@ class Calibrator:
     def _key(self, labels: np.ndarray) -> str:
         fingerprints = self.index.dense.fingerprints() if self.index.dense is not None else {}
         faqs = sorted((entry, fingerprints.get(entry, 0)) for entry in fingerprints if entry & FAQ_BIT)
-        digest = hashlib.sha256(f"{self.embedder.model_id}|{len(labels)}|{faqs}".encode())
+        digest = hashlib.sha256(f"{_VERSION}|{self.embedder.model_id}|{len(labels)}|{faqs}".encode())
         return digest.hexdigest()[:32]
 
     # -- background ----------------------------------------------------------------------------------
@@ -209,8 +211,13 @@ class Calibrator:
             arrays = np.load(self.folder / meta["arrays"]) if meta.get("arrays") else None
         except (OSError, ValueError, KeyError):
             return None
-        classifier = FaqClassifier(arrays["entries"], arrays["weights"], arrays["bias"]) if arrays is not None else None
         calibrated = Calibrated(**meta["calibrated"]) if meta.get("calibrated") else None
+        classifier = None
+        if arrays is not None:
+            texts = arrays["texts"].astype(np.float32) if "texts" in arrays.files else None
+            text_classes = arrays["text_classes"] if "text_classes" in arrays.files else None
+            classifier = _blend(FaqClassifier(arrays["entries"], arrays["weights"], arrays["bias"], texts,
+                                              text_classes), calibrated)
         return Learned(key, -1, classifier, calibrated, meta.get("note", ""))
 
     def _save_snapshot(self, learned: Learned) -> None:
@@ -220,7 +227,9 @@ class Calibrator:
             if learned.classifier is not None:
                 arrays = f"calibration-{learned.key}.npz"
                 c = learned.classifier
-                np.savez(self.folder / arrays, entries=c.entries, weights=c.weights, bias=c.bias)
+                extra = ({"texts": c.texts.astype(np.float16), "text_classes": c.text_classes}
+                         if c.texts is not None else {})
+                np.savez(self.folder / arrays, entries=c.entries, weights=c.weights, bias=c.bias, **extra)
             meta = {"key": learned.key, "arrays": arrays, "note": learned.note,
                     "calibrated": learned.calibrated.as_dict() if learned.calibrated else None}
             temporary = self.folder / f"{_SNAPSHOT}.tmp"
@@ -231,3 +240,10 @@ class Calibrator:
                     old.unlink(missing_ok=True)
         except OSError:
             log.exception("Could not write the calibration snapshot to %s", self.folder)
+
+
+def _blend(classifier: FaqClassifier | None, calibrated: Calibrated | None) -> FaqClassifier | None:
+    """`classifier` with the blend the calibration chose (the plain logistic regression before one)."""
+    if classifier is None or calibrated is None:
+        return classifier
+    return classifier.blended(calibrated.neighbour_weight, calibrated.classifier_scale)

@@ -242,7 +242,7 @@ class SearchIndex:
         dense_of = {match.entry: (rank, match) for rank, match in enumerate(dense, start=1)}
         lexical_of = {match.entry: (rank, match) for rank, match in enumerate(lexical, start=1)}
         entries = list(dict.fromkeys([*dense_of, *lexical_of]))
-        if fusion.mode == "hybrid" and probabilities:
+        if fusion.mode == "hybrid" and probabilities and classifier.scale > 0:
             likely = sorted(probabilities, key=probabilities.get, reverse=True)
             entries += [e for e in likely if allowed is None or e in allowed][:top_k + 5]
             entries = list(dict.fromkeys(entries))
