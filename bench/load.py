@@ -10,14 +10,19 @@ turns are counted (bench/soak_audit.py): lost, duplicated, unanswered and out-of
 
     .venv/bin/python bench/load.py [--workers 2] [--clients 1,8,32] [--seconds 10] [--backend sqlite|postgresql]
 
-`--workers 1,2` runs the whole table once per worker count, each on a fresh server. Loopback only: the server
-is started here on 127.0.0.1 and nothing else is contacted. Bounded: at most `--seconds` and `--max-requests`
+`--workers 1,2` runs the whole table once per worker count, each on a fresh server. `--variant` (repeatable)
+runs it once more per variant, the server started with those settings, for a side-by-side comparison in one
+run, e.g. `--variant HELPDESK_SQLITE_WRITE_LOCK=false --variant HELPDESK_SQLITE_WRITE_LOCK=true`. Each server's
+log says every 1000 write transactions how long its SQLite writers waited to start writing
+(core/sqlite_writes.py); the table shows the worst of those 95th percentiles. Loopback only: the server is started here on 127.0.0.1 and nothing else is
+contacted. Bounded: at most `--seconds` and `--max-requests`
 per client count, plus the start (~30-60 s per worker count here).
 """
 
 import argparse
 import asyncio
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -48,6 +53,7 @@ class Level:
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     server_cpu_seconds: float = 0.0  # user + system time of every server process during the level
+    client_cpu_seconds: float = 0.0  # the same for this load generator, which shares the cores
 
     @property
     def answered(self) -> int:
@@ -137,63 +143,87 @@ async def run_levels(base: str, counts: list[int], args: argparse.Namespace, pid
         for count in counts:
             level = Level(count)
             cpu_before = cpu_seconds(pid) if pid else 0.0
+            client_before = sum(psutil.Process().cpu_times()[:2])
             started = time.monotonic()
             budget = [args.max_requests]
             await asyncio.gather(*(client_loop(client, number, level, pool, args.per_customer,
                                                started + args.seconds, budget) for number in range(count)))
             level.seconds = time.monotonic() - started
             level.server_cpu_seconds = cpu_seconds(pid) - cpu_before if pid else float("nan")
+            level.client_cpu_seconds = sum(psutil.Process().cpu_times()[:2]) - client_before
             levels.append(level)
             print(f"  {count:>3} clients: {level.answered} answers in {level.seconds:.1f} s", flush=True)
         return levels
 
 
-def run_server(workers: int, args: argparse.Namespace, work: Path) -> tuple[list[Level], Audit, float]:
+@dataclass
+class Run:
+    """One server: its variant's settings, worker count, levels, the database audit and what its log said."""
+
+    variant: str
+    workers: int
+    levels: list[Level]
+    audit: Audit
+    startup: float
+    write_p95_ms: float  # the worst logged 95th percentile of first write statements (core/sqlite_writes.py)
+
+
+_WRITE_P95 = re.compile(r"first write statement .*? p95 ([0-9.]+) ms")
+
+
+def run_server(workers: int, variant: str, args: argparse.Namespace, work: Path) -> Run:
     if args.backend == "sqlite":
         url, drop = f"sqlite:///{work / 'load.db'}", None
     else:
         url, drop = fresh_postgres_database(args.postgres_url)
     env = {"HELPDESK_DATABASE_URL": url, "HELPDESK_DEVICE": "cpu", "HF_HUB_OFFLINE": "1",
-           "HELPDESK_MAX_NEW_TOKENS": "32"}
+           "HELPDESK_MAX_NEW_TOKENS": "32", **dict(pair.split("=", 1) for pair in variant.split())}
     server = SampleServer(work / "data", args.models_dir, env, log=work / "serve.log",
                           args=["--workers", str(workers)])
     try:
-        print(f"[{workers} worker(s), {args.backend}] starting the server (log: {server.log})", flush=True)
+        print(f"[{workers} worker(s), {args.backend}, {variant or 'defaults'}] starting the server "
+              f"(log: {server.log})", flush=True)
         startup = server.start()
         levels = asyncio.run(run_levels(server.base, args.counts, args, server.process.pid))
         server.stop()  # drained: every answer given is committed before the count
         sent = {sender: messages for level in levels for sender, messages in level.sent.items()}
-        return levels, audit_database(url, sent), startup
+        waits = [float(p95) for p95 in _WRITE_P95.findall(server.log.read_text())]
+        return Run(variant, workers, levels, audit_database(url, sent), startup, max(waits, default=float("nan")))
     finally:
         server.stop()
         if drop:
             drop()
 
 
-def print_table(rows: list[tuple[int, list[Level], Audit, float]], args: argparse.Namespace) -> None:
+def print_table(runs: list[Run], args: argparse.Namespace) -> None:
     print(f"\nFAQ answers under load: sample KB, REST channel, {args.backend}, {args.seconds:g} s per level "
           f"(at most {args.max_requests} requests), {args.per_customer} questions per customer, "
           f"{os.cpu_count()} cores, load average at the end {os.getloadavg()[0]:.1f}\n")
     print("Server CPU ms/answer is the CPU time all server processes used during the level per answer: "
-          "what the throughput on an otherwise idle machine is bounded by (cores × 1000 / it).\n")
-    print("| workers | clients | answers | FAQ answers/s | p50 ms | p95 ms | p99 ms | server CPU ms/answer | "
-          "other kinds | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for workers, levels, _, _ in rows:
-        for level in levels:
+          "what the throughput on an otherwise idle machine is bounded by (cores × 1000 / it). Client CPU ms/answer: "
+          "the same for this load generator, which competes for the same cores.\n")
+    print("| variant | workers | clients | answers | FAQ answers/s | p50 ms | p95 ms | p99 ms | server CPU ms/answer | "
+          "client CPU ms/answer | other kinds | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        for level in run.levels:
             lat = level.latencies or [float("nan")]
             others = ", ".join(f"{kind} {n}" for kind, n in sorted(level.kinds.items()) if kind != "faq") or "-"
             errors = ", ".join(f"{kind} {n}" for kind, n in sorted(level.errors.items())) or "0"
-            print(f"| {workers} | {level.clients} | {level.answered} | {level.faq_per_second:.1f} | "
-                  f"{percentile(lat, 0.5) * 1000:.0f} | {percentile(lat, 0.95) * 1000:.0f} | "
-                  f"{percentile(lat, 0.99) * 1000:.0f} | {level.cpu_ms_per_answer:.1f} | {others} | {errors} |")
-    print("\n| workers | start s | messages sent | user turns / bot turns stored | lost / duplicated / unanswered "
-          "/ out of order |")
-    print("|---|---|---|---|---|")
-    for workers, levels, audit, startup in rows:
-        sent = sum(len(messages) for level in levels for messages in level.sent.values())
-        print(f"| {workers} | {startup:.1f} | {sent} | {audit.user_turns} / {audit.bot_turns} | "
-              f"{audit.lost} / {audit.duplicated} / {audit.unanswered} / {audit.out_of_order} |")
+            client_ms = level.client_cpu_seconds * 1000 / level.answered if level.answered else float("nan")
+            print(f"| {run.variant or 'defaults'} | {run.workers} | {level.clients} | {level.answered} | "
+                  f"{level.faq_per_second:.1f} | {percentile(lat, 0.5) * 1000:.0f} | "
+                  f"{percentile(lat, 0.95) * 1000:.0f} | {percentile(lat, 0.99) * 1000:.0f} | "
+                  f"{level.cpu_ms_per_answer:.1f} | {client_ms:.1f} | {others} | {errors} |")
+    print("\n| variant | workers | start s | messages sent | user turns / bot turns stored | lost / duplicated / "
+          "unanswered / out of order | first write p95 ms (worst 1000 of a worker) |")
+    print("|---|---|---|---|---|---|---|")
+    for run in runs:
+        sent = sum(len(messages) for level in run.levels for messages in level.sent.values())
+        audit = run.audit
+        print(f"| {run.variant or 'defaults'} | {run.workers} | {run.startup:.1f} | {sent} | "
+              f"{audit.user_turns} / {audit.bot_turns} | "
+              f"{audit.lost} / {audit.duplicated} / {audit.unanswered} / {audit.out_of_order} | {run.write_p95_ms:.1f} |")
 
 
 def parse_args() -> argparse.Namespace:
@@ -204,6 +234,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="per client count")
     parser.add_argument("--max-requests", type=int, default=5000, help="per client count")
     parser.add_argument("--per-customer", type=int, default=5, help="questions each customer asks")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="settings for one more run of the table, e.g. 'HELPDESK_SQLITE_WRITE_LOCK=false' "
+                             "(space-separated NAME=VALUE pairs; repeat for several variants)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--postgres-url", default=os.environ.get("HELPDESK_TEST_POSTGRES_URL", POSTGRES_URL),
                         help="a role that may create databases; the run gets a fresh one, dropped after")
@@ -213,17 +246,20 @@ def parse_args() -> argparse.Namespace:
     args.worker_counts = [int(count) for count in args.workers.split(",") if count.strip()]
     if min(args.counts + args.worker_counts) < 1 or args.seconds <= 0 or args.max_requests < 1:
         parser.error("client and worker counts, --seconds and --max-requests must be positive")
+    if any("=" not in pair for variant in args.variant for pair in variant.split()):
+        parser.error("--variant takes NAME=VALUE pairs, e.g. --variant HELPDESK_SQLITE_WRITE_LOCK=false")
     args.models_dir = args.models_dir or str(ROOT / "data" / "models")
     return args
 
 
 def main() -> None:
     args = parse_args()
-    rows = []
-    for workers in args.worker_counts:
-        work = Path(tempfile.mkdtemp(prefix=f"helpdesk-load-{workers}w-"))
-        rows.append((workers, *run_server(workers, args, work)))
-    print_table(rows, args)
+    runs = []
+    for variant in args.variant or [""]:
+        for workers in args.worker_counts:
+            work = Path(tempfile.mkdtemp(prefix=f"helpdesk-load-{workers}w-"))
+            runs.append(run_server(workers, variant, args, work))
+    print_table(runs, args)
 
 
 if __name__ == "__main__":

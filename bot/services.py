@@ -79,7 +79,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     Tests pass an already warm embedder and generator to share them between databases.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous)
+    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous, settings.sqlite_write_lock)
     sessions = make_session_factory(engine)
     served = _served_models(settings)
     embedder = embedder or SentenceTransformerEmbedder(

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         "full", description="SQLite only: 'full' (the default) keeps every acknowledged message through a power "
                             "loss, at ~6 ms per commit; 'normal' survives any process crash but not a power loss, "
                             "and skips that fsync (docs/deploy.md).")
+    sqlite_write_lock: bool = Field(
+        True, description="SQLite only: writers wait for each other in a lock that wakes the next one at once "
+                          "(core/sqlite_writes.py) instead of SQLite's sleeping retries; off, only SQLite's own.")
     admin_token: SecretStr | None = None
 
     company_name: str = Field("our company", description="How the bot names the company in its prompt.")

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+from core.sqlite_writes import BUSY_SECONDS, connection_class, write_lock_for
 
 
 class Base(DeclarativeBase):
@@ -23,7 +25,8 @@ def utcnow() -> datetime:
 SqliteSynchronous = Literal["normal", "full"]
 
 
-def make_engine(url: str, sqlite_synchronous: SqliteSynchronous = "full") -> Engine:
+def make_engine(url: str, sqlite_synchronous: SqliteSynchronous = "full",
+                sqlite_write_lock: bool = True) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so readers never block the writer.
 
     SQLite's `synchronous`: with WAL, "normal" survives any crash of the application or of a server
@@ -31,9 +34,16 @@ def make_engine(url: str, sqlite_synchronous: SqliteSynchronous = "full") -> Eng
     capped all writers together at ~80 turns/s; only a power loss or an OS crash may undo the last
     commits, which breaks the promise that nothing a customer sent is lost, so "full" (sync every commit)
     is the default and "normal" an operator's choice (docs/deploy.md).
+
+    `sqlite_write_lock`: writers on a database file wait for each other in a lock that wakes them at once
+    (core/sqlite_writes.py) rather than in SQLite's sleeping retries; off, only SQLite's own locking.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        connect_args = {"timeout": BUSY_SECONDS, "check_same_thread": False}
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            connect_args["factory"] = connection_class(write_lock_for(database, sqlite_write_lock))
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", partial(_sqlite_pragmas, synchronous=sqlite_synchronous))
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -43,7 +53,7 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: SqliteSynchronous) -
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000:.0f}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -16,7 +16,7 @@ def _database_sessions():
     from core.database import make_engine, make_session_factory
 
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous)
+    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous, settings.sqlite_write_lock)
     try:
         check_database(engine, settings.resolved_database_url)
     except StartupError as error:

@@ -1,0 +1,173 @@
+"""SQLite writers take turns through a lock that blocks and wakes, instead of SQLite's sleeping retries.
+
+SQLite lets one connection write at a time. A connection that finds the write lock taken calls its busy
+handler, which sleeps and retries with a growing back-off (1, 2, 5, 10, ... up to 100 ms per sleep) and
+does not wake when the lock is released. With several answer threads and server processes writing two
+short transactions per turn, the unlucky writers slept through many free windows: that was the 95th
+percentile at 32 customers (docs/deploy.md). Here a writer first takes a lock of this process (a thread
+lock) and of every process on the database (an exclusive `fcntl` lock on a `.write-lock` file next to it);
+the kernel and the thread lock wake the next waiter the moment the holder commits or rolls back.
+
+The lock is taken at the first statement that makes Python's `sqlite3` open a write transaction (INSERT,
+UPDATE, DELETE, REPLACE) and released right after that transaction's commit or rollback, so reads never
+wait. SQLite's own locking stays in place underneath: anything that does not go through this lock (the
+`sqlite3` shell, an older server) is still serialised by SQLite and its busy handler.
+"""
+
+import fcntl
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cache
+
+log = logging.getLogger(__name__)
+
+_OPENS_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_SUMMARY_EVERY = 1000  # write transactions
+BUSY_SECONDS = 30.0  # as long as SQLite's busy timeout (core/database.py), then "database is locked"
+
+
+@dataclass
+class WriteWaits:
+    """How long the first write statement of each write transaction of this process took, waiting for the
+    lock (or, with the lock off, in SQLite's busy handler) included; logged every _SUMMARY_EVERY of them."""
+
+    database: str
+    count: int = 0
+    recent: list[float] = field(default_factory=list)  # seconds, since the last summary
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.recent.append(seconds)
+        if len(self.recent) >= _SUMMARY_EVERY:
+            summary, self.recent = self.summary(), []
+            log.info("SQLite %s: %s", self.database, summary)
+
+    def summary(self) -> str:
+        ordered = sorted(self.recent)
+        if not ordered:
+            return "no writes"
+
+        def at(q: float) -> float:
+            return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+        return (f"{self.count} write transactions, the last {len(ordered)}: first write statement "
+                f"(waiting included) p50 {at(0.5):.1f} ms, p95 {at(0.95):.1f} ms, p99 {at(0.99):.1f} ms, "
+                f"max {ordered[-1] * 1000:.1f} ms")
+
+
+class WriteLock:
+    """One writing connection at a time among this process's threads and all processes on `database`."""
+
+    def __init__(self, database: str, enabled: bool = True):
+        self.enabled = enabled
+        self.waits = WriteWaits(database)
+        # Kept open for the life of the process: closing any descriptor of the file drops the lock.
+        self._fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._threads = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> bool:
+        """Waits for the lock; False (nothing taken) when this thread already holds it through another
+        connection, which then meets SQLite's own lock as before rather than waiting for itself."""
+        if not self.enabled or self._owner == threading.get_ident():
+            return False
+        if not self._threads.acquire(timeout=BUSY_SECONDS):
+            raise sqlite3.OperationalError(f"database is locked: no write turn within {BUSY_SECONDS:g} s")
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._owner = threading.get_ident()
+        return True
+
+    def release(self) -> None:
+        self._owner = None
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def write_lock_for(database: str, enabled: bool) -> WriteLock:
+    """One lock per database file and process: fcntl locks belong to the process, and closing any of its
+    descriptors of the file would drop them."""
+    return _write_lock(os.path.realpath(database), enabled)
+
+
+@cache
+def _write_lock(database: str, enabled: bool) -> WriteLock:
+    return WriteLock(database, enabled)
+
+
+def connection_class(lock: WriteLock) -> type[sqlite3.Connection]:
+    """A `sqlite3.Connection` (for `sqlite3.connect(factory=...)`) whose write transactions hold `lock`."""
+    return type("LockedConnection", (_LockedConnection,), {"lock": lock})
+
+
+class _Cursor(sqlite3.Cursor):
+    def execute(self, sql, parameters=(), /):
+        started = self.connection.before(sql)
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            self.connection.after(started)
+
+    def executemany(self, sql, parameters, /):
+        started = self.connection.before(sql)
+        try:
+            return super().executemany(sql, parameters)
+        finally:
+            self.connection.after(started)
+
+
+class _LockedConnection(sqlite3.Connection):
+    lock: WriteLock
+    _holds = False  # this connection holds the lock
+    _writing = False  # its write transaction has begun
+
+    def cursor(self, factory=_Cursor):
+        return super().cursor(factory)
+
+    def before(self, sql: str) -> float | None:
+        """At a transaction's first write: takes the lock; returns when it started waiting."""
+        # In autocommit mode (isolation_level None) no commit would end the turn: SQLite's own lock only.
+        if self._writing or self.isolation_level is None or not _OPENS_WRITE.match(sql):
+            return None
+        started = time.perf_counter()
+        self._holds = self.lock.acquire()
+        self._writing = True
+        return started
+
+    def after(self, started: float | None) -> None:
+        if started is not None:
+            self.lock.waits.add(time.perf_counter() - started)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._done()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._done()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        self._writing = False
+        if self._holds:
+            self._holds = False
+            self.lock.release()
