@@ -12,11 +12,11 @@ turns are counted (bench/soak_audit.py): lost, duplicated, unanswered and out-of
 
 `--workers 1,2` runs the whole table once per worker count, each on a fresh server. `--variant` (repeatable)
 runs it once more per variant, the server started with those settings, for a side-by-side comparison in one
-run, e.g. `--variant HELPDESK_SQLITE_WRITE_LOCK=false --variant HELPDESK_SQLITE_WRITE_LOCK=true`. Each server's
-log says every 1000 write transactions how long its SQLite writers waited to start writing
-(core/sqlite_writes.py); the table shows the worst of those 95th percentiles. Loopback only: the server is started here on 127.0.0.1 and nothing else is
-contacted. Bounded: at most `--seconds` and `--max-requests`
-per client count, plus the start (~30-60 s per worker count here).
+run, e.g. `--variant HELPDESK_SQLITE_WRITE_LOCK=false --variant HELPDESK_SQLITE_WRITE_LOCK=true`. On SQLite each
+server's log says every 1000 write transactions how long its writers waited to start writing and how long
+they then held the write lock (core/sqlite_writes.py); the table shows the worst of those 95th percentiles.
+Loopback only: the server is started here on 127.0.0.1 and nothing else is contacted. Bounded: at most
+`--seconds` and `--max-requests` per client count, plus the start (~30-60 s per worker count and variant here).
 """
 
 import argparse
@@ -166,9 +166,10 @@ class Run:
     audit: Audit
     startup: float
     write_p95_ms: float  # the worst logged 95th percentile of first write statements (core/sqlite_writes.py)
+    held_p95_ms: float  # the same for the time from a transaction's first write to its commit
 
 
-_WRITE_P95 = re.compile(r"first write statement .*? p95 ([0-9.]+) ms")
+_WRITE_P95 = re.compile(r"first write statement .*? p95 ([0-9.]+) ms.*first write to commit .*? p95 ([0-9.]+) ms")
 
 
 def run_server(workers: int, variant: str, args: argparse.Namespace, work: Path) -> Run:
@@ -187,8 +188,10 @@ def run_server(workers: int, variant: str, args: argparse.Namespace, work: Path)
         levels = asyncio.run(run_levels(server.base, args.counts, args, server.process.pid))
         server.stop()  # drained: every answer given is committed before the count
         sent = {sender: messages for level in levels for sender, messages in level.sent.items()}
-        waits = [float(p95) for p95 in _WRITE_P95.findall(server.log.read_text())]
-        return Run(variant, workers, levels, audit_database(url, sent), startup, max(waits, default=float("nan")))
+        waits = [(float(wait), float(held)) for wait, held in _WRITE_P95.findall(server.log.read_text())]
+        return Run(variant, workers, levels, audit_database(url, sent), startup,
+                   max((wait for wait, _ in waits), default=float("nan")),
+                   max((held for _, held in waits), default=float("nan")))
     finally:
         server.stop()
         if drop:
@@ -216,14 +219,15 @@ def print_table(runs: list[Run], args: argparse.Namespace) -> None:
                   f"{percentile(lat, 0.95) * 1000:.0f} | {percentile(lat, 0.99) * 1000:.0f} | "
                   f"{level.cpu_ms_per_answer:.1f} | {client_ms:.1f} | {others} | {errors} |")
     print("\n| variant | workers | start s | messages sent | user turns / bot turns stored | lost / duplicated / "
-          "unanswered / out of order | first write p95 ms (worst 1000 of a worker) |")
-    print("|---|---|---|---|---|---|---|")
+          "unanswered / out of order | first write p95 ms | first write to commit p95 ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for run in runs:
         sent = sum(len(messages) for level in run.levels for messages in level.sent.values())
         audit = run.audit
         print(f"| {run.variant or 'defaults'} | {run.workers} | {run.startup:.1f} | {sent} | "
               f"{audit.user_turns} / {audit.bot_turns} | "
-              f"{audit.lost} / {audit.duplicated} / {audit.unanswered} / {audit.out_of_order} | {run.write_p95_ms:.1f} |")
+              f"{audit.lost} / {audit.duplicated} / {audit.unanswered} / {audit.out_of_order} | {run.write_p95_ms:.1f} | "
+              f"{run.held_p95_ms:.1f} |")
 
 
 def parse_args() -> argparse.Namespace:

@@ -39,25 +39,32 @@ class WriteWaits:
     database: str
     count: int = 0
     recent: list[float] = field(default_factory=list)  # seconds, since the last summary
+    held: list[float] = field(default_factory=list)  # seconds from the first write to commit or rollback
 
     def add(self, seconds: float) -> None:
-        self.count += 1
         self.recent.append(seconds)
-        if len(self.recent) >= _SUMMARY_EVERY:
-            summary, self.recent = self.summary(), []
+
+    def ended(self, held_seconds: float) -> None:
+        self.count += 1
+        self.held.append(held_seconds)
+        if len(self.held) >= _SUMMARY_EVERY:
+            summary, self.recent, self.held = self.summary(), [], []
             log.info("SQLite %s: %s", self.database, summary)
 
     def summary(self) -> str:
-        ordered = sorted(self.recent)
-        if not ordered:
+        if not self.held:
             return "no writes"
+        return (f"{self.count} write transactions, the last {len(self.held)}: first write statement "
+                f"(waiting included) {_percentiles(self.recent)}; first write to commit {_percentiles(self.held)}")
 
-        def at(q: float) -> float:
-            return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
-        return (f"{self.count} write transactions, the last {len(ordered)}: first write statement "
-                f"(waiting included) p50 {at(0.5):.1f} ms, p95 {at(0.95):.1f} ms, p99 {at(0.99):.1f} ms, "
-                f"max {ordered[-1] * 1000:.1f} ms")
+def _percentiles(seconds: list[float]) -> str:
+    ordered = sorted(seconds) or [float("nan")]
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+    return f"p50 {at(0.5):.1f} ms, p95 {at(0.95):.1f} ms, p99 {at(0.99):.1f} ms, max {ordered[-1] * 1000:.1f} ms"
 
 
 class WriteLock:
@@ -130,6 +137,7 @@ class _LockedConnection(sqlite3.Connection):
     lock: WriteLock
     _holds = False  # this connection holds the lock
     _writing = False  # its write transaction has begun
+    _began = 0.0  # when its first write statement finished
 
     def cursor(self, factory=_Cursor):
         return super().cursor(factory)
@@ -146,7 +154,8 @@ class _LockedConnection(sqlite3.Connection):
 
     def after(self, started: float | None) -> None:
         if started is not None:
-            self.lock.waits.add(time.perf_counter() - started)
+            self._began = time.perf_counter()
+            self.lock.waits.add(self._began - started)
 
     def commit(self) -> None:
         try:
@@ -167,6 +176,8 @@ class _LockedConnection(sqlite3.Connection):
             self._done()
 
     def _done(self) -> None:
+        if self._writing:
+            self.lock.waits.ended(time.perf_counter() - self._began)
         self._writing = False
         if self._holds:
             self._holds = False
