@@ -11,6 +11,7 @@ text, the whole reply, and a 60-token reply; and checks the targets of issue 10.
 """
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -29,6 +30,10 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8, help="reply prompts timed per backend")
     parser.add_argument("--long-runs", type=int, default=3, help="60-token replies per backend (the best counts)")
     parser.add_argument("--no-http", action="store_true", help="only the LM backends side by side")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="llamacpp: also time it with these LMConfig fields, side by side with the settings' "
+                             "values, e.g. --variant prompt_threads=2 --variant weights=q8_0 (repeatable; "
+                             "space-separated NAME=VALUE pairs)")
     parser.add_argument("--models-dir", default=os.environ.get("HELPDESK_TEST_MODELS_DIR"))
     args = parser.parse_args()
 
@@ -41,8 +46,12 @@ def main() -> None:
     models_dir = args.models_dir or str(ROOT / "data" / "models")
     if not args.no_http:
         chat_over_http(args, models_dir, faq_queries, generated_queries)
-    figures = {backend: lm_speed(backend, Path(models_dir), args.prompts, args.long_runs)
-               for backend in args.backends.split(",")}
+    figures = {}
+    for backend in args.backends.split(","):
+        figures[backend] = lm_speed(backend, Path(models_dir), args.prompts, args.long_runs)
+        for variant in args.variant if backend == "llamacpp" else ():
+            figures[f"llamacpp, {variant}"] = lm_speed(backend, Path(models_dir), args.prompts, args.long_runs,
+                                                       variant)
     print_side_by_side(figures)
 
 
@@ -73,11 +82,17 @@ def chat_over_http(args, models_dir: str, faq_queries: list[str], generated_quer
     print(f"queries sent as partial questions were answered as: {kinds_seen['generated']}")
 
 
-def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int) -> dict:
+def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int, variant: str = "") -> dict:
     from dialogue.backends import LMConfig, build_generator, default_threads
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
-    generator = build_generator(LMConfig(backend, "default", models_dir, device="cpu", slots=1, threads=threads))
+    prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or threads
+    config = LMConfig(backend, "default", models_dir, device="cpu", slots=1, threads=threads,
+                      prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "f16")
+    changes = dict(pair.split("=", 1) for pair in variant.split())
+    config = dataclasses.replace(config, **{name: value if name == "weights" else int(value)
+                                            for name, value in changes.items()})
+    generator = build_generator(config)
     started = time.perf_counter()
     generator.warm_up()
     load = time.perf_counter() - started

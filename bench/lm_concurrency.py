@@ -7,6 +7,8 @@
    prints the FAQ latency then, and idle for comparison.
 
     .venv/bin/python bench/lm_concurrency.py [--customers 8] [--max-new-tokens 64]
+
+The in-process run reads HELPDESK_LM_THREADS, HELPDESK_LM_PROMPT_THREADS and HELPDESK_LM_WEIGHTS as the server does.
 """
 
 import argparse
@@ -57,7 +59,9 @@ def in_process(customers: int, max_new_tokens: int, models_dir: Path) -> dict[st
     from dialogue.llamacpp_generator import LlamaCppGenerator
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
-    generator = LlamaCppGenerator("default", models_dir, slots=customers, threads=threads)
+    prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or threads
+    generator = LlamaCppGenerator("default", models_dir, slots=customers, threads=threads,
+                                  prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "f16")
     generator.warm_up()
     prompts = reply_prompts(customers, generator.count_tokens)
     generator.generate(prompts[0], max_new_tokens=4, temperature=0)  # warm-up

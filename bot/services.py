@@ -132,7 +132,8 @@ def lm_config(settings: Settings, adapter: Path | None) -> LMConfig:
     return LMConfig(
         backend=settings.lm_backend, model=model, models_dir=settings.resolved_models_dir, adapter=adapter,
         device=settings.device, slots=settings.lm_slots, slot_tokens=settings.lm_slot_tokens,
-        threads=settings.lm_threads or default_threads(), weights=settings.lm_weights, url=settings.lm_url,
+        threads=settings.lm_threads or default_threads(), prompt_threads=settings.lm_prompt_threads or None,
+        weights=settings.lm_weights, url=settings.lm_url,
         api_key=api_key, timeout_seconds=settings.lm_timeout_seconds, retries=settings.lm_retries)
 
 

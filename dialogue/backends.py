@@ -34,6 +34,7 @@ class LMConfig:
     slots: int = 8  # llamacpp: replies decoded together
     slot_tokens: int = 2048  # llamacpp: prompt + reply tokens one slot holds
     threads: int = 1  # llamacpp
+    prompt_threads: int | None = None  # llamacpp: for steps that compute prompt tokens; None: `threads`
     weights: str = "f16"  # llamacpp: tensor type the GGUF is re-written to once ("original" keeps it)
     url: str = ""  # openai
     api_key: str | None = None
@@ -74,7 +75,7 @@ class LlamaCppWithAdapters:
         self.config = config
         self.fast = LlamaCppGenerator(config.model, config.models_dir, slots=config.slots,
                                       slot_tokens=config.slot_tokens, threads=config.threads,
-                                      weights=config.weights)
+                                      prompt_threads=config.prompt_threads, weights=config.weights)
         self.adapted: TransformersGenerator | None = None
         self._active: Generator = self.fast
         self._lock = threading.Lock()

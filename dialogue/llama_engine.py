@@ -67,9 +67,13 @@ class _Slot:
 
 
 class BatchedEngine:
-    def __init__(self, model, *, slots: int, slot_tokens: int, threads: int):
+    def __init__(self, model, *, slots: int, slot_tokens: int, threads: int, prompt_threads: int | None = None):
         self.model = model  # llama_cpp._internals.LlamaModel
         self.slot_tokens = slot_tokens
+        # Steps that compute prompt tokens are arithmetic-bound, steps that only decode memory-bound: they may
+        # want different thread counts (HELPDESK_LM_PROMPT_THREADS; docs/generation.md has the figures).
+        self.threads, self.prompt_threads = threads, prompt_threads or threads
+        self._threads_now = threads
         self.stats = EngineStats()
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = slots * slot_tokens
@@ -176,6 +180,10 @@ class BatchedEngine:
                     wanted.append((slot, index))
         if batch.n_tokens == 0:
             return
+        threads = self.threads if decoding_only else self.prompt_threads
+        if threads != self._threads_now:
+            llama_cpp.llama_set_n_threads(self._ctx, threads, threads)  # a multi-token step uses the "batch" count
+            self._threads_now = threads
         started = time.perf_counter()
         status = llama_cpp.llama_decode(self._ctx, batch)
         if status != 0:

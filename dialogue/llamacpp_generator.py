@@ -18,11 +18,12 @@ class LlamaCppGenerator:
     """A GGUF model in llama.cpp; concurrent `generate` calls are decoded together (dialogue/llama_engine.py)."""
 
     def __init__(self, model: str, models_dir: Path, *, slots: int = 8, slot_tokens: int = 2048,
-                 threads: int = 1, weights: str = "f16"):
+                 threads: int = 1, prompt_threads: int | None = None, weights: str = "f16"):
         self.model_name = model
         self.models_dir = models_dir
         self.weights = weights
         self.slots, self.slot_tokens, self.threads = slots, slot_tokens, threads
+        self.prompt_threads = prompt_threads or threads  # for steps that compute prompt tokens
         self.model_id = self.base_model_id = model
         self.calls = 0  # generations served; lets operators (and tests) see when the LM ran
         self.engine = None
@@ -57,10 +58,11 @@ class LlamaCppGenerator:
             template, eos_token=model.token_get_text(model.token_eos()),
             bos_token=model.token_get_text(model.token_bos()))
         self._model = model
-        self.engine = BatchedEngine(model, slots=self.slots, slot_tokens=self.slot_tokens, threads=self.threads)
+        self.engine = BatchedEngine(model, slots=self.slots, slot_tokens=self.slot_tokens, threads=self.threads,
+                                    prompt_threads=self.prompt_threads)
         self.model_id = self.base_model_id = model_id
-        log.info("llama.cpp serves %s: %d slots of %d tokens, %d threads", model_id, self.slots,
-                 self.slot_tokens, self.threads)
+        log.info("llama.cpp serves %s: %d slots of %d tokens, %d threads (%d for prompts)", model_id, self.slots,
+                 self.slot_tokens, self.threads, self.prompt_threads)
 
     def close(self) -> None:
         if self.engine is not None:

@@ -81,6 +81,17 @@ def test_the_system_prompt_is_computed_once_and_the_cached_prefix_gives_the_same
         fresh.close()
 
 
+def test_prompt_steps_on_more_threads_give_the_same_reply(llama, models_dir):
+    question = ask("How long do I have to return a device?")
+    expected = llama.generate(question, max_new_tokens=30, temperature=0).text
+    two = LlamaCppGenerator("default", models_dir, slots=1, slot_tokens=1024, threads=1, prompt_threads=2)
+    try:
+        assert two.generate(question, max_new_tokens=30, temperature=0).text == expected
+        assert two.engine.prompt_threads == 2 and two.engine._threads_now == 1  # decoding went back to one
+    finally:
+        two.close()
+
+
 def test_concurrent_replies_are_decoded_together(llama):
     questions = ["Can I return a device?", "How long is the return window?", "Is a return free?",
                  "What do I need to return a device?"]
