@@ -4,9 +4,12 @@ SQLite lets one connection write at a time. A connection that finds the write lo
 handler, which sleeps and retries with a growing back-off (1, 2, 5, 10, ... up to 100 ms per sleep) and
 does not wake when the lock is released. With several answer threads and server processes writing two
 short transactions per turn, the unlucky writers slept through many free windows: that was the 95th
-percentile at 32 customers (docs/deploy.md). Here a writer first takes a lock of this process (a thread
-lock) and of every process on the database (an exclusive `fcntl` lock on a `.write-lock` file next to it);
-the kernel and the thread lock wake the next waiter the moment the holder commits or rolls back.
+percentile at 32 customers (docs/deploy.md). Here a writing connection first takes an exclusive open file
+description lock (`F_OFD_SETLKW`) on a `.write-lock` file next to the database, through a descriptor of its
+own: such locks exclude each other between descriptors, so between the threads of one process as between
+processes, and the kernel wakes the next waiter the moment the holder commits or rolls back (and drops the
+lock if the process dies). One system call per hand-over: a thread lock in front of a per-process `fcntl`
+lock was measurably slower (each hand-over woke a thread twice; docs/deploy.md).
 
 The lock is taken at the first statement that makes Python's `sqlite3` open a write transaction (INSERT,
 UPDATE, DELETE, REPLACE) and released right after that transaction's commit or rollback, so reads never
@@ -19,6 +22,7 @@ import logging
 import os
 import re
 import sqlite3
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +32,9 @@ log = logging.getLogger(__name__)
 
 _OPENS_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _SUMMARY_EVERY = 1000  # write transactions
-BUSY_SECONDS = 30.0  # as long as SQLite's busy timeout (core/database.py), then "database is locked"
+BUSY_SECONDS = 30.0  # SQLite's busy timeout (core/database.py), for what does not go through this lock
+# struct flock: l_type, l_whence, l_start, l_len (0: the whole file), l_pid (0 for OFD locks), padding
+_FLOCK = "hhqqi4x"
 
 
 @dataclass
@@ -68,42 +74,34 @@ def _percentiles(seconds: list[float]) -> str:
 
 
 class WriteLock:
-    """One writing connection at a time among this process's threads and all processes on `database`."""
+    """One writing connection at a time among all threads and processes on `database`."""
 
     def __init__(self, database: str, enabled: bool = True):
         self.enabled = enabled
+        self.path = f"{database}.write-lock"
         self.waits = WriteWaits(database)
-        # Kept open for the life of the process: closing any descriptor of the file drops the lock.
-        self._fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._threads = threading.Lock()
-        self._owner: int | None = None
+        self._owner: int | None = None  # the thread holding it
 
-    def acquire(self) -> bool:
-        """Waits for the lock; False (nothing taken) when this thread already holds it through another
-        connection, which then meets SQLite's own lock as before rather than waiting for itself."""
-        if not self.enabled or self._owner == threading.get_ident():
+    def open(self) -> int:
+        """A descriptor of the lock file for one connection (an OFD lock belongs to its descriptor)."""
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def acquire(self, fd: int | None) -> bool:
+        """Waits for the lock through `fd`; False (nothing taken) when off, or when this thread already holds
+        it through another connection, which then meets SQLite's own lock rather than waiting for itself."""
+        if not self.enabled or fd is None or self._owner == threading.get_ident():
             return False
-        if not self._threads.acquire(timeout=BUSY_SECONDS):
-            raise sqlite3.OperationalError(f"database is locked: no write turn within {BUSY_SECONDS:g} s")
-        try:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
         self._owner = threading.get_ident()
         return True
 
-    def release(self) -> None:
+    def release(self, fd: int) -> None:
         self._owner = None
-        try:
-            fcntl.lockf(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._threads.release()
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0))
 
 
 def write_lock_for(database: str, enabled: bool) -> WriteLock:
-    """One lock per database file and process: fcntl locks belong to the process, and closing any of its
-    descriptors of the file would drop them."""
+    """One per database file and process, so that two engines on one file know which thread holds it."""
     return _write_lock(os.path.realpath(database), enabled)
 
 
@@ -135,6 +133,7 @@ class _Cursor(sqlite3.Cursor):
 
 class _LockedConnection(sqlite3.Connection):
     lock: WriteLock
+    _lock_fd: int | None = None  # opened at the first write
     _holds = False  # this connection holds the lock
     _writing = False  # its write transaction has begun
     _began = 0.0  # when its first write statement finished
@@ -148,7 +147,9 @@ class _LockedConnection(sqlite3.Connection):
         if self._writing or self.isolation_level is None or not _OPENS_WRITE.match(sql):
             return None
         started = time.perf_counter()
-        self._holds = self.lock.acquire()
+        if self._lock_fd is None and self.lock.enabled:
+            self._lock_fd = self.lock.open()
+        self._holds = self.lock.acquire(self._lock_fd)
         self._writing = True
         return started
 
@@ -174,6 +175,9 @@ class _LockedConnection(sqlite3.Connection):
             super().close()
         finally:
             self._done()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def _done(self) -> None:
         if self._writing:
@@ -181,4 +185,4 @@ class _LockedConnection(sqlite3.Connection):
         self._writing = False
         if self._holds:
             self._holds = False
-            self.lock.release()
+            self.lock.release(self._lock_fd)

@@ -1,5 +1,6 @@
 """SQLite writers take turns through a lock that wakes the next one when the holder commits (core/sqlite_writes.py)."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -111,11 +112,14 @@ def test_a_second_connection_of_the_same_thread_does_not_wait_for_its_own_lock(t
     path = tmp_path / "helpdesk.db"
     _engine(path)
     lock = write_lock_for(str(path), True)
-    assert lock.acquire() is True
+    first, second = lock.open(), lock.open()
+    assert lock.acquire(first) is True
     try:
-        assert lock.acquire() is False  # SQLite's own lock answers that one, as without this lock
+        assert lock.acquire(second) is False  # SQLite's own lock answers that one, as without this lock
     finally:
-        lock.release()
+        lock.release(first)
+        os.close(first)
+        os.close(second)
     assert write_lock_for(str(tmp_path / "." / "helpdesk.db"), True) is lock  # one per file and process
 
 
@@ -123,7 +127,7 @@ def test_with_the_lock_off_writers_meet_only_sqlites_own_locking(tmp_path):
     path = tmp_path / "helpdesk.db"
     engine = _engine(path, write_lock=False)
     lock = write_lock_for(str(path), False)
-    assert lock.acquire() is False
+    assert lock.acquire(lock.open()) is False
     _insert(engine, "written")
     assert lock.waits.count == 1  # still measured (the log's figures), so both settings compare in a benchmark
     assert _read_all(engine) == ["written"]
