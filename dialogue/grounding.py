@@ -14,8 +14,9 @@ Definition (docs/generation.md repeats it):
 
 `check_reply` is the stricter gate a generated reply passes before a customer sees it: every counted
 sentence supported by **one** snippet (no recombining two snippets into a claim neither makes), no
-sentence that repeats the customer's question or an earlier bot reply, at least one sentence that says
-something, and at least one claim taken from the best-matching snippet (a reply built only on weaker
+sentence that repeats the customer's question, an earlier bot reply or an earlier sentence of the same
+reply (a small model stuck in a loop), no sentence saying the bot cannot reach a person (it always can:
+the fallback offers one), at least one sentence that says something, and at least one claim taken from the best-matching snippet (a reply built only on weaker
 matches answers another question).
 
 Lexical overlap misses paraphrases that use other words (a false "unsupported") and accepts a sentence
@@ -41,6 +42,10 @@ _REFUSAL = re.compile(
     r"|talk to a person|speak (?:to|with) a person)\b",
     re.IGNORECASE,
 )
+# "I'm not able to connect you to a person": a small model's refusal that is false, the bot can always hand over.
+_DENIES_HANDOFF = re.compile(
+    r"\b(?:not able to|unable to|can't|cannot|can not|won't be able to) (?:connect|transfer|put|pass) you\b",
+    re.IGNORECASE)
 _STOP_WORDS = frozenset(
     "a an the and or but if then so to of in on at by for with from as is are was were be been being it its "
     "this that these those there here i you we they he she me us them my your our their his her can could will "
@@ -126,6 +131,14 @@ def repeats(sentence: str, earlier: str) -> bool:
     return shared / len(mine) >= REPEAT_SHARE and shared / len(theirs) >= REPEAT_SHARE
 
 
+def _same(sentence: str, other: str) -> bool:
+    """The same sentence again (word for word, or all but a word or two of its content)."""
+    words = _WORD.findall(sentence.lower())
+    if words and words == _WORD.findall(other.lower()):
+        return True
+    return repeats(sentence, other)
+
+
 @dataclass(frozen=True)
 class ReplyCheck:
     """The verdict on a generated reply; `reasons` say, sentence by sentence, what failed."""
@@ -137,8 +150,14 @@ class ReplyCheck:
         return not self.reasons
 
 
-def sentence_problem(sentence: str, snippets: list[str], question: str, earlier: list[str]) -> str | None:
-    """Why `sentence` may not reach a customer, or None. `earlier`: sentences of earlier bot replies."""
+def sentence_problem(sentence: str, snippets: list[str], question: str, earlier: list[str],
+                     before: list[str] = ()) -> str | None:
+    """Why `sentence` may not reach a customer, or None. `earlier`: sentences of earlier bot replies;
+    `before`: the sentences of this reply before it."""
+    if _DENIES_HANDOFF.search(sentence.replace("’", "'")):
+        return f"says it cannot reach a person: {sentence!r}"
+    if any(_same(sentence, other) for other in before):
+        return f"repeats itself: {sentence!r}"
     if is_refusal(sentence):
         return None
     if repeats(sentence, question):
@@ -157,7 +176,8 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     """May `reply` reach a customer? See the module docstring for the rules."""
     earlier = [s for text in earlier_replies for s in sentences(text)]
     said = sentences(reply)
-    reasons = [problem for s in said if (problem := sentence_problem(s, snippets, question, earlier))]
+    reasons = [problem for i, s in enumerate(said)
+               if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
     if not said:
         reasons.append("says nothing")
     claims = [s for s in said if not is_refusal(s)]
@@ -178,6 +198,7 @@ class SentenceGate:
         self._snippets, self._question = snippets, question
         self._earlier = [s for text in earlier_replies for s in sentences(text)]
         self._buffer = ""
+        self._shown: list[str] = []
         self.failed = False
 
     def feed(self, delta: str) -> None:
@@ -190,9 +211,10 @@ class SentenceGate:
         done = self._buffer[: spans[-1][0]]
         self._buffer = self._buffer[spans[-1][0]:]
         for sentence in sentences(done):
-            if sentence_problem(sentence, self._snippets, self._question, self._earlier):
+            if sentence_problem(sentence, self._snippets, self._question, self._earlier, self._shown):
                 self.failed = True
                 return
+            self._shown.append(sentence)
         self._show(done)
 
 

@@ -55,6 +55,22 @@ def test_a_reply_that_repeats_an_earlier_bot_turn_is_stopped():
     assert not check.passed and "repeats an earlier reply" in check.reasons[0]
 
 
+def test_a_reply_stuck_in_a_loop_or_denying_a_person_is_stopped():
+    # Seen from SmolLM2 in the held-out conversations: a refusal repeated until the token limit.
+    looping = ("I'm sorry, I can't help with that: it isn't covered by what I know. "
+               "I'm not able to connect you to a person. I'm not able to connect you to a person.")
+    check = check_reply(looping, SNIPPETS, "What about in the USA?")
+    assert not check.passed and "cannot reach a person" in check.reasons[0]
+    check = check_reply("Nimbus Plus costs £4.99 a month. Nimbus Plus costs £4.99 a month.", SNIPPETS, "Plus?")
+    assert not check.passed and check.reasons == ["repeats itself: 'Nimbus Plus costs £4.99 a month.'"]
+    assert check_reply("I'm not sure. Would you like me to connect you with a person?", SNIPPETS, "Plus?").passed
+    shown = []
+    gate = SentenceGate(shown.append, SNIPPETS, "What does Plus cost?", [])
+    for piece in ["I don't know. ", "I don't know. ", "I don't know."]:
+        gate.feed(piece)
+    assert "".join(shown) == "I don't know. " and gate.failed
+
+
 def test_the_stream_shows_only_checked_sentences():
     shown = []
     gate = SentenceGate(shown.append, SNIPPETS, "What does Plus cost?", [])
