@@ -83,10 +83,10 @@ def chat_over_http(args, models_dir: str, faq_queries: list[str], generated_quer
 
 
 def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int, variant: str = "") -> dict:
-    from dialogue.backends import LMConfig, build_generator, default_threads
+    from dialogue.backends import LMConfig, build_generator, default_prompt_threads, default_threads
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
-    prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or threads
+    prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or default_prompt_threads()
     config = LMConfig(backend, "default", models_dir, device="cpu", slots=1, threads=threads,
                       prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "f16")
     changes = dict(pair.split("=", 1) for pair in variant.split())

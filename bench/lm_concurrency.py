@@ -55,11 +55,11 @@ def main() -> None:
 
 
 def in_process(customers: int, max_new_tokens: int, models_dir: Path) -> dict[str, tuple[float, int]]:
-    from dialogue.backends import default_threads
+    from dialogue.backends import default_prompt_threads, default_threads
     from dialogue.llamacpp_generator import LlamaCppGenerator
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
-    prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or threads
+    prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or default_prompt_threads()
     generator = LlamaCppGenerator("default", models_dir, slots=customers, threads=threads,
                                   prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "f16")
     generator.warm_up()

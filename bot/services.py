@@ -18,7 +18,7 @@ from core.processes import ProcessRegistry
 from core.turn_locks import turn_locks_for
 from dialogue.action_server import ActionServer
 from dialogue.actions import ActionConfig, ActionRunner
-from dialogue.backends import LMConfig, build_generator, default_threads
+from dialogue.backends import LMConfig, build_generator, default_prompt_threads, default_threads
 from dialogue.generation import Generator
 from dialogue.lm_models import EMBEDDED_LM_ID
 from dialogue.manager import DialogueConfig, DialogueManager
@@ -132,7 +132,8 @@ def lm_config(settings: Settings, adapter: Path | None) -> LMConfig:
     return LMConfig(
         backend=settings.lm_backend, model=model, models_dir=settings.resolved_models_dir, adapter=adapter,
         device=settings.device, slots=settings.lm_slots, slot_tokens=settings.lm_slot_tokens,
-        threads=settings.lm_threads or default_threads(), prompt_threads=settings.lm_prompt_threads or None,
+        threads=settings.lm_threads or default_threads(),
+        prompt_threads=settings.lm_prompt_threads or default_prompt_threads(),
         weights=settings.lm_weights, url=settings.lm_url,
         api_key=api_key, timeout_seconds=settings.lm_timeout_seconds, retries=settings.lm_retries)
 

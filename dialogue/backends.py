@@ -48,6 +48,13 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+def default_prompt_threads() -> int:
+    """Every core: a prompt is computed in one burst before the first token, and on a quiet 2-core machine
+    two threads took the first text from 547 to 297 ms (bench/chat_latency.py, docs/generation.md). Between
+    bursts the cores are free again for FAQ answers (p50 22 ms while 8 replies were written)."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def build_generator(config: LMConfig) -> Generator:
     """Constructs the backend; nothing is loaded until its `warm_up()`."""
     if config.backend == "transformers":

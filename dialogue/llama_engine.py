@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import llama_cpp
 
+from dialogue.cpu_pressure import CpuPressure
+
 log = logging.getLogger(__name__)
 
 PROMPT_CHUNK = 512  # prompt tokens per step at most, so replying slots are not stalled by a long prompt
@@ -72,7 +74,9 @@ class BatchedEngine:
         self.slot_tokens = slot_tokens
         # Steps that compute prompt tokens are arithmetic-bound, steps that only decode memory-bound: they may
         # want different thread counts (HELPDESK_LM_PROMPT_THREADS; docs/generation.md has the figures).
+        # All the prompt threads only while the CPU is not contended (dialogue/cpu_pressure.py).
         self.threads, self.prompt_threads = threads, prompt_threads or threads
+        self.pressure = CpuPressure()
         self._threads_now = threads
         self.stats = EngineStats()
         params = llama_cpp.llama_context_default_params()
@@ -180,7 +184,9 @@ class BatchedEngine:
                     wanted.append((slot, index))
         if batch.n_tokens == 0:
             return
-        threads = self.threads if decoding_only else self.prompt_threads
+        threads = self.threads
+        if not decoding_only and self.prompt_threads > self.threads and not self.pressure.busy():
+            threads = self.prompt_threads
         if threads != self._threads_now:
             llama_cpp.llama_set_n_threads(self._ctx, threads, threads)  # a multi-token step uses the "batch" count
             self._threads_now = threads

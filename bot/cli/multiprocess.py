@@ -52,10 +52,11 @@ def serve_workers(host: str, port: int, workers: int, sample_faqs: Path | None) 
                                    "no worker was started.")
     os.environ["HELPDESK_SUPERVISOR_PID"] = str(os.getpid())
     # Each worker's torch and llama.cpp get their share of the cores: N processes × all cores would only
-    # thrash them. An operator's own OMP_NUM_THREADS / HELPDESK_LM_THREADS win.
+    # thrash them. An operator's own OMP_NUM_THREADS / HELPDESK_LM_THREADS / _PROMPT_THREADS win.
     share = str(max(1, len(os.sched_getaffinity(0)) // workers))
     os.environ.setdefault("OMP_NUM_THREADS", share)
     os.environ.setdefault("HELPDESK_LM_THREADS", share)
+    os.environ.setdefault("HELPDESK_LM_PROMPT_THREADS", share)
     click.echo(f"Helpdesk bot on http://{host}:{port} with {workers} worker processes  (chat widget demo: "
                f"http://{host}:{port}/ , API docs: http://{host}:{port}/docs)")
     uvicorn.run("bot.cli.multiprocess:worker_app", factory=True, host=host, port=port, workers=workers,
