@@ -78,8 +78,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
 
     Tests pass an already warm embedder and generator to share them between databases.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous, settings.sqlite_write_lock)
+    engine = database_engine(settings)
     sessions = make_session_factory(engine)
     served = _served_models(settings)
     embedder = embedder or SentenceTransformerEmbedder(
@@ -151,6 +150,12 @@ def _served_models(settings: Settings) -> ServedModels:
                              settings.lm_adapter, settings.load_promoted_models)
     except TrainingError as error:
         raise StartupError(str(error)) from error
+
+
+def database_engine(settings: Settings) -> Engine:
+    """The engine every process of this deployment uses, with the operator's SQLite settings."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
+    return make_engine(settings.resolved_database_url, settings.sqlite_synchronous, settings.sqlite_write_lock)
 
 
 def check_database(engine: Engine, url: str) -> None:

@@ -2,27 +2,12 @@
 
 import click
 
+from bot.cli.startup import database_sessions
+
 
 @click.group()
 def keys() -> None:
     """API keys for the admin API (roles: viewer, editor, admin)."""
-
-
-def _database_sessions():
-    """Sessions on the migrated database, without loading any model (keys need nothing else)."""
-    from bot.migrate import upgrade_database
-    from bot.services import StartupError, check_database
-    from bot.settings import get_settings
-    from core.database import make_engine, make_session_factory
-
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url, settings.sqlite_synchronous, settings.sqlite_write_lock)
-    try:
-        check_database(engine, settings.resolved_database_url)
-    except StartupError as error:
-        raise click.ClickException(str(error)) from None
-    upgrade_database(engine)
-    return make_session_factory(engine)
 
 
 @keys.command("create")
@@ -33,7 +18,7 @@ def keys_create(name: str, role: str) -> None:
     from bot.api_keys import ApiKeyError, create_key
 
     try:
-        token = create_key(_database_sessions(), name, role)
+        token = create_key(database_sessions(), name, role)
     except ApiKeyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Created {role} key {name!r}. Send it as `Authorization: Bearer <key>`; it is not shown again:")
@@ -45,7 +30,7 @@ def keys_list() -> None:
     """Show keys (names, roles, prefixes; never the keys)."""
     from bot.api_keys import list_keys
 
-    for key in list_keys(_database_sessions()):
+    for key in list_keys(database_sessions()):
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
         click.echo(f"{key.name:<24} {key.role:<7} {key.prefix}…  {state}, {used}")
@@ -58,7 +43,7 @@ def keys_revoke(name: str) -> None:
     from bot.api_keys import ApiKeyError, revoke_key
 
     try:
-        revoke_key(_database_sessions(), name)
+        revoke_key(database_sessions(), name)
     except ApiKeyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Revoked {name!r}.")

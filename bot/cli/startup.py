@@ -43,13 +43,12 @@ def started_services(*, with_lm: bool):
 def database_sessions():
     """Sessions on the migrated database, without loading any model (for commands that need nothing else)."""
     from bot.migrate import upgrade_database
-    from bot.services import StartupError, check_database
+    from bot.services import StartupError, check_database, database_engine
     from bot.settings import get_settings
-    from core.database import make_engine, make_session_factory
+    from core.database import make_session_factory
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
+    engine = database_engine(settings)
     try:
         check_database(engine, settings.resolved_database_url)
     except StartupError as error:
