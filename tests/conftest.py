@@ -15,8 +15,10 @@ from sqlalchemy import create_engine, make_url, text
 
 from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
+from bot.migrate import upgrade_database
 from bot.services import Services, build_services
 from bot.settings import Settings
+from core.database import make_engine, make_session_factory
 from dialogue.generation import TransformersGenerator
 from retrieval.embedder import SentenceTransformerEmbedder
 from retrieval.faq_files import read_faq_file
@@ -71,6 +73,22 @@ def _fresh_postgres_database(server_url: str) -> tuple[str, callable]:
         admin.dispose()
 
     return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_database(request, tmp_path):
+    """(url, session factory) of a database of this test's own, migrated to the head, on each backend: for
+    tests that start and kill server processes over it, or take over what another process left."""
+    if request.param == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'helpdesk.db'}", None
+    else:
+        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+    engine = make_engine(url)
+    upgrade_database(engine)
+    yield url, make_session_factory(engine)
+    engine.dispose()
+    if drop:
+        drop()
 
 
 def make_settings(data_dir: Path, database_url: str, models_dir: Path, **overrides) -> Settings:

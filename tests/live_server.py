@@ -1,5 +1,6 @@
 """A real uvicorn server on a free loopback port, for clients that need a socket (browsers, socket.io)."""
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -7,6 +8,13 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now, for a server started as a subprocess."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @contextmanager

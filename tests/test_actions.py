@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from dialogue.action_records import ActionRunRecord
 from dialogue.action_server import ActionServer
 from retrieval.faq_files import read_faq_file
 from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database, make_settings
+from tests.live_server import free_port
 
 ROOT = Path(__file__).parent.parent
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -44,12 +44,6 @@ FAILING = {  # action name -> (a phrasing that triggers it, the failure recorded
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def actions_module() -> str:
     return "tests.rasa_actions"
@@ -58,7 +52,7 @@ def actions_module() -> str:
 @pytest.fixture(scope="module")
 def action_server(actions_module, database):
     """One per database: the sample shop's server keeps state (its orders table) that a test changes."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SANIC_HOST": "127.0.0.1"}
     process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", actions_module, "-p", str(port)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -226,7 +220,7 @@ def test_a_server_that_is_down_is_answered_and_told_to_webhook_subscribers(clien
         "url": "http://127.0.0.1:9/hooks", "events": ["action.failed"], "secret": "s" * 24})
     assert subscribed.status_code == 201, subscribed.text
     runner = services.manager.actions
-    working, runner.server = runner.server, ActionServer(f"http://127.0.0.1:{_free_port()}/webhook", 2.0)
+    working, runner.server = runner.server, ActionServer(f"http://127.0.0.1:{free_port()}/webhook", 2.0)
     try:
         [reply] = say(client, new_sender(), "please recalculate my loyalty points balance")
     finally:

@@ -2,7 +2,6 @@
 embedded GGUF), plus a server that fails on purpose, and the bot's fallback when the LM server is down."""
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -25,14 +24,9 @@ from retrieval.faq_files import read_faq_file
 from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
 from tests.test_llamacpp_backend import ask
 from tests.test_streaming import GENERATED_QUESTION
+from tests.live_server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,13 @@ from sqlalchemy import select, update
 
 from bot.connectors.ledger import Ledger
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
-from bot.migrate import upgrade_database
-from core.database import make_engine, make_session_factory, utcnow
+from core.database import utcnow
 from core.processes import ProcessRecord, ProcessRegistry
 from dialogue.messages import InboundMessage, Reply, ReplyKind
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
 from dialogue.store import ConversationStore
 from retrieval.jobs import JobRecord, JobRunner
-from tests.conftest import BACKENDS, _fresh_postgres_database
-from tests.live_server import wait_until_healthy
+from tests.live_server import free_port, wait_until_healthy
 from tests.platform_servers import TelegramApiServer
 
 pytestmark = pytest.mark.integration
@@ -41,21 +39,6 @@ GENERATED_QUESTION = "Does Nimbus Plus extend the warranty on a thermostat I bou
 STALE = timedelta(seconds=60)
 
 
-@pytest.fixture(params=BACKENDS)
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'recovery.db'}"
-        drop = None
-    else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
-    engine = make_engine(url)
-    upgrade_database(engine)
-    yield url, make_session_factory(engine)
-    engine.dispose()
-    if drop:
-        drop()
-
-
 def _dead_worker(sessions) -> str:
     """A worker row whose heartbeat stopped long ago: what a SIGKILLed process leaves."""
     with sessions() as session:
@@ -65,8 +48,8 @@ def _dead_worker(sessions) -> str:
     return "gone-host:1:dead"
 
 
-def test_a_worker_is_orphaned_when_its_heartbeat_is_stale_or_it_retired(database):
-    _, sessions = database
+def test_a_worker_is_orphaned_when_its_heartbeat_is_stale_or_it_retired(migrated_database):
+    _, sessions = migrated_database
     alive, other = ProcessRegistry(sessions, STALE), ProcessRegistry(sessions, STALE)
     alive.register()
     other.register()
@@ -97,8 +80,8 @@ def test_a_worker_is_orphaned_when_its_heartbeat_is_stale_or_it_retired(database
     assert orphaned(other.id) is False
 
 
-def test_registering_forgets_earlier_processes_of_this_host_that_are_gone(database):
-    _, sessions = database
+def test_registering_forgets_earlier_processes_of_this_host_that_are_gone(migrated_database):
+    _, sessions = migrated_database
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True, check=True)
     gone_pid = int(finished.stdout)
@@ -121,8 +104,8 @@ def test_registering_forgets_earlier_processes_of_this_host_that_are_gone(databa
     assert sibling.id in left
 
 
-def test_a_replayed_message_is_recorded_once_and_gets_its_stored_reply(database):
-    _, sessions = database
+def test_a_replayed_message_is_recorded_once_and_gets_its_stored_reply(migrated_database):
+    _, sessions = migrated_database
     store = ConversationStore(sessions, timedelta(hours=1))
     message = InboundMessage("telegram", "42", "Where is my order?", message_id="update:7")
     first = store.record_user_message(message, message.text)
@@ -143,8 +126,8 @@ def test_a_replayed_message_is_recorded_once_and_gets_its_stored_reply(database)
         assert len(session.scalars(select(TurnRecord).where(TurnRecord.role == "user")).all()) == 2
 
 
-def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(database):
-    _, sessions = database
+def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(migrated_database):
+    _, sessions = migrated_database
     dead = _dead_worker(sessions)
     with sessions() as session:
         for number in range(30):
@@ -183,8 +166,8 @@ def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(database):
     assert owners <= {worker.id for worker in workers}
 
 
-def test_a_knowledge_job_of_a_dead_process_ends_with_an_error_saying_what_was_left(database):
-    _, sessions = database
+def test_a_knowledge_job_of_a_dead_process_ends_with_an_error_saying_what_was_left(migrated_database):
+    _, sessions = migrated_database
     dead = _dead_worker(sessions)
     alive = ProcessRegistry(sessions, STALE)
     alive.register()
@@ -210,14 +193,8 @@ def test_a_knowledge_job_of_a_dead_process_ends_with_an_error_saying_what_was_le
 # -- a real process killed mid-answer --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _serve(data_dir, database_url: str, models_dir, api: TelegramApiServer, **extra) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HELPDESK_DATA_DIR": str(data_dir),
            "HELPDESK_DATABASE_URL": database_url, "HELPDESK_MODELS_DIR": str(models_dir),
            "HELPDESK_DEVICE": "cpu", "HELPDESK_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
@@ -255,8 +232,9 @@ def _wait(condition, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.02)
 
 
-def test_a_killed_server_answers_and_delivers_everything_once_after_a_restart(database, tmp_path, models_dir):
-    url, sessions = database
+def test_a_killed_server_answers_and_delivers_everything_once_after_a_restart(migrated_database, tmp_path,
+                                                                              models_dir):
+    url, sessions = migrated_database
     api = TelegramApiServer(BOT_TOKEN).start()
     try:
         # Telegram is down: the FAQ answer to chat 1 is recorded, and its delivery waits a minute to retry.
@@ -325,9 +303,9 @@ def _rest_turns(sessions, sender: str) -> list[tuple[str, str]]:
             .order_by(TurnRecord.id))]
 
 
-def test_a_resend_after_a_kill_is_stored_once_and_answered_once(database, tmp_path, models_dir):
+def test_a_resend_after_a_kill_is_stored_once_and_answered_once(migrated_database, tmp_path, models_dir):
     """The REST client whose request died with the server sends again, with and without a message id."""
-    url, sessions = database
+    url, sessions = migrated_database
     api = TelegramApiServer(BOT_TOKEN).start()
     senders = {"with-id": {"Idempotency-Key": "msg-0001"}, "without-id": {}}
     try:

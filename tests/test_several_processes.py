@@ -9,7 +9,6 @@ both; an admin edit on one must be seen by the other. The database is then read 
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from dialogue.context import is_follow_up, split_question
 from dialogue.policy import wants_person
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
 from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database
-from tests.live_server import wait_until_healthy
+from tests.live_server import free_port, wait_until_healthy
 from tests.platform_servers import TelegramApiServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,14 +40,8 @@ QUESTIONS = [faq["question"] for faq in FAQS if not wants_person(faq["question"]
              and split_question(faq["question"]) == [faq["question"]]][:12]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start(data_dir, database_url: str, models_dir, api_url: str, sample_kb: bool) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HELPDESK_DATA_DIR": str(data_dir),
            "HELPDESK_DATABASE_URL": database_url, "HELPDESK_MODELS_DIR": str(models_dir), "HELPDESK_DEVICE": "cpu",
            "HELPDESK_ADMIN_TOKEN": ADMIN_TOKEN, "HELPDESK_MAX_NEW_TOKENS": "8",
@@ -247,7 +240,7 @@ def _children(pid: int) -> list[int]:
 
 def test_serve_with_two_workers_prepares_once_and_serves_the_sample_shop(tmp_path, models_dir):
     """README's first command on a 2-core machine: `serve --sample-kb` runs two workers by default."""
-    url, port = f"sqlite:///{tmp_path / 'workers.db'}", _free_port()
+    url, port = f"sqlite:///{tmp_path / 'workers.db'}", free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HELPDESK_DATA_DIR": str(tmp_path / "data"),
            "HELPDESK_DATABASE_URL": url, "HELPDESK_MODELS_DIR": str(models_dir), "HELPDESK_DEVICE": "cpu",
            "HELPDESK_ADMIN_TOKEN": ADMIN_TOKEN, "HELPDESK_MAX_NEW_TOKENS": "8"}

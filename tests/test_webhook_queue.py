@@ -8,15 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.migrate import upgrade_database
 from bot.webhook_queue import DeliveryQueue, RetryPolicy
-from core.database import make_engine, make_session_factory
 from core.outbox import (
     DeliveryStatus, EventType, OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord, conversation_key,
     emit,
 )
 from core.processes import ProcessRegistry
-from tests.conftest import BACKENDS, _fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -24,23 +21,14 @@ POLICY = RetryPolicy(lease=timedelta(seconds=60), retry_for=timedelta(hours=1), 
                      pause_after=timedelta(hours=1))
 
 
-@pytest.fixture(params=BACKENDS)
-def sessions(request, tmp_path):
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'outbox.db'}", None
-    else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
-    engine = make_engine(url)
-    upgrade_database(engine)
-    factory = make_session_factory(engine)
+@pytest.fixture()
+def sessions(migrated_database):
+    _, factory = migrated_database
     with factory() as session:
         session.add(WebhookSubscriptionRecord(url="http://127.0.0.1:9/hook", events=[t.value for t in EventType],
                                               secret="s" * 16, created_by="test"))
         session.commit()
-    yield factory
-    engine.dispose()
-    if drop:
-        drop()
+    return factory
 
 
 def _process(sessions) -> DeliveryQueue:

@@ -5,7 +5,6 @@ checks what the receiver got: signed bodies, in order per conversation, retried 
 timeout, given up and redelivered, paused when the receiver only fails, nothing for a rolled-back turn.
 """
 
-import socket
 import time
 import uuid
 
@@ -19,6 +18,7 @@ from dialogue.records import TurnRecord
 from retrieval.audit import AuditRecord
 from tests.conftest import chat
 from tests.webhook_receiver import SLOW, Receiver, verify
+from tests.live_server import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -160,14 +160,8 @@ def test_a_delivery_gives_up_after_the_retry_window_and_can_be_redelivered(servi
     assert audit["data"][0]["details"]["delivery"] == failed["id"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_receiver_that_keeps_failing_is_paused_and_resumed_in_order(services, admin_headers, sender):
-    port = _free_port()  # nothing listens there yet: every attempt is refused
+    port = free_port()  # nothing listens there yet: every attempt is refused
     url = f"http://127.0.0.1:{port}/hooks/helpdesk"
     with bot(services, webhook_pause_after_hours=1.0 / 3600) as client:
         subscription = subscribe(client, admin_headers, url, ["message.received"])

@@ -3,7 +3,6 @@ delivered, in order per conversation, none lost (at-least-once: the event id tel
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,11 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.migrate import upgrade_database
-from core.database import make_engine, make_session_factory
 from core.outbox import OutboxEventRecord, WebhookDeliveryRecord
-from tests.conftest import BACKENDS, _fresh_postgres_database
-from tests.live_server import wait_until_healthy
+from tests.live_server import free_port, wait_until_healthy
 from tests.webhook_receiver import Receiver, verify
 
 pytestmark = pytest.mark.integration
@@ -26,28 +22,8 @@ SECRET = "crash-test-secret-0123456789"
 FAQ_QUESTION = "What is the return policy for devices?"
 
 
-@pytest.fixture(params=BACKENDS)
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'crash.db'}", None
-    else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
-    engine = make_engine(url)
-    upgrade_database(engine)
-    yield url, make_session_factory(engine)
-    engine.dispose()
-    if drop:
-        drop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _serve(data_dir, database_url: str, models_dir) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HELPDESK_DATA_DIR": str(data_dir),
            "HELPDESK_DATABASE_URL": database_url, "HELPDESK_MODELS_DIR": str(models_dir), "HELPDESK_DEVICE": "cpu",
            "HELPDESK_ADMIN_TOKEN": TOKEN, "HELPDESK_MAX_NEW_TOKENS": "24",
@@ -82,8 +58,9 @@ def _deliveries(sessions) -> list[tuple[int, str, str, str | None]]:
             .order_by(WebhookDeliveryRecord.id)).all()
 
 
-def test_deliveries_pending_at_a_kill_are_sent_after_the_restart_in_order(database, tmp_path, models_dir):
-    url, sessions = database
+def test_deliveries_pending_at_a_kill_are_sent_after_the_restart_in_order(migrated_database, tmp_path,
+                                                                          models_dir):
+    url, sessions = migrated_database
     receiver = Receiver().start()
     receiver.hold()  # the receiver is stuck: the first delivery of each conversation hangs in flight
     try:
