@@ -84,19 +84,16 @@ class FaqClassifier:
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """(queries, classes) blended probabilities, columns in the order of `entries`."""
-        logistic, vote = self.parts(vectors)
-        blend = logistic if vote is None else (1 - self.neighbour_weight) * logistic + self.neighbour_weight * vote
-        return self.scale * blend
-
-    def parts(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(logistic probabilities, neighbour vote), each (queries, classes); the vote is None when this
-        blend does not use it."""
         vectors = np.atleast_2d(vectors).astype(np.float32)
-        logits = vectors @ self.weights.T + self.bias
+        vote = self.vote(vectors) if self.neighbour_weight > 0 else None
+        return blend(self.logistic(vectors), vote, self.neighbour_weight, self.scale)
+
+    def logistic(self, vectors: np.ndarray) -> np.ndarray:
+        """(queries, classes): the logistic regression's probabilities alone."""
+        logits = np.atleast_2d(vectors).astype(np.float32) @ self.weights.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        logistic = exp / exp.sum(axis=1, keepdims=True)
-        return logistic, (self.vote(vectors) if self.neighbour_weight > 0 else None)
+        return exp / exp.sum(axis=1, keepdims=True)
 
     def vote(self, vectors: np.ndarray) -> np.ndarray:
         """(queries, classes): each query's `NEIGHBOURS` nearest questions vote for their FAQ."""
@@ -118,3 +115,10 @@ class FaqClassifier:
     def probability_of(self, vector: np.ndarray) -> dict[int, float]:
         p = self.probabilities(vector)[0]
         return dict(zip(self.entries.tolist(), p.tolist()))
+
+
+def blend(logistic: np.ndarray, vote: np.ndarray | None, neighbour_weight: float, scale: float) -> np.ndarray:
+    """scale · ((1 - neighbour_weight) · logistic + neighbour_weight · vote); no vote counts as weight 0."""
+    if vote is None or neighbour_weight == 0:
+        return scale * logistic
+    return scale * ((1 - neighbour_weight) * logistic + neighbour_weight * vote)

@@ -32,7 +32,7 @@ from importlib import resources
 
 import numpy as np
 
-from retrieval.classifier import FaqClassifier
+from retrieval.classifier import FaqClassifier, blend
 from retrieval.hybrid import CLASSIFIER_MIN_COSINE
 
 FOLDS = 5
@@ -86,27 +86,17 @@ def _scores(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: Faq
     if classifier is None:
         return labels, cosine, None, None
     columns = [{entry: i for i, entry in enumerate(classifier.entries.tolist())}[label] for label in labels.tolist()]
-    logistic, vote = classifier.blended(0.5).parts(queries)  # both parts, whatever the blend in force
-    return labels, cosine, logistic[:, columns], (vote[:, columns] if vote is not None else None)
+    vote = classifier.vote(queries)[:, columns] if classifier.texts is not None else None
+    return labels, cosine, classifier.logistic(queries)[:, columns], vote
 
 
 def _best(scores: tuple, scale: float, weight: float) -> tuple[np.ndarray, np.ndarray]:
     """(best FAQ label, confidence) of each query under one blend, scored as live search scores FAQs."""
     labels, cosine, logistic, vote = scores
     if logistic is not None and scale > 0:
-        blend = logistic if vote is None or weight == 0 else (1 - weight) * logistic + weight * vote
-        cosine = cosine + np.where(cosine >= CLASSIFIER_MIN_COSINE, scale * blend, 0.0)
+        cosine = cosine + np.where(cosine >= CLASSIFIER_MIN_COSINE, blend(logistic, vote, weight, scale), 0.0)
     best = cosine.argmax(axis=1)
     return labels[best], cosine[np.arange(len(cosine)), best]
-
-
-def confidence(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: FaqClassifier | None,
-               queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(best FAQ label, confidence) of each query with the classifier's own blend."""
-    scores = _scores(train_vectors, train_labels, classifier, queries)
-    if classifier is None:
-        return _best(scores, 0.0, 0.0)
-    return _best(scores, classifier.scale, classifier.neighbour_weight)
 
 
 def _choose_blend(folds: list[tuple[tuple, np.ndarray]]) -> tuple[tuple[float, float], dict]:

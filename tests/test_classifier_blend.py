@@ -50,7 +50,7 @@ def test_the_vote_counts_the_nearest_questions_of_each_faq():
     np.testing.assert_allclose(vote.sum(axis=1), 1.0, rtol=1e-5)
     assert (vote.argmax(axis=1) == np.arange(3)).all()
     probabilities = classifier.probabilities(centres)
-    logistic, _ = classifier.parts(centres)
+    logistic = classifier.logistic(centres)
     np.testing.assert_allclose(probabilities, 0.5 * logistic + 0.5 * vote, rtol=1e-5)
     assert np.all(classifier.blended(0.0, scale=0.0).probabilities(centres) == 0)
 
