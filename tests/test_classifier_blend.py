@@ -13,10 +13,11 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _fold(truth: list[int], cosine, logistic, vote) -> tuple[tuple, np.ndarray]:
+def _fold(truth: list[int], cosine, logistic, vote, times: int = 10) -> tuple[tuple, np.ndarray]:
+    """The same questions `times` over: a blend must win on enough questions to be chosen."""
     labels = np.array([10, 20])
-    return (labels, np.array(cosine, dtype=float), np.array(logistic, dtype=float), np.array(vote, dtype=float)), \
-        np.array(truth)
+    rows = [np.tile(np.array(m, dtype=float), (times, 1)) for m in (cosine, logistic, vote)]
+    return (labels, *rows), np.tile(np.array(truth), times)
 
 
 def test_a_classifier_that_misleads_is_replaced_by_cosine_alone():
@@ -33,6 +34,10 @@ def test_the_vote_is_chosen_only_when_it_ranks_more_questions_right():
     fold = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.8, 0.2]],
                  vote=[[1.0, 0.0], [0.0, 1.0]])
     assert _choose_blend([fold])[0] in {(1.0, 0.5), (1.0, 0.75)}
+    # On two questions alone that is no evidence: the plain logistic regression stays.
+    few = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.8, 0.2]],
+                vote=[[1.0, 0.0], [0.0, 1.0]], times=1)
+    assert _choose_blend([few])[0] == BLENDS[0]
     # When both rank the same, the plain logistic regression stays.
     tie = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.2, 0.8]],
                 vote=[[1.0, 0.0], [0.0, 1.0]])

@@ -69,3 +69,35 @@ def test_the_shipped_held_out_set_names_only_faqs_it_has():
         named = [q["faq"] for q in data["in_scope"]] + [f for q in data.get("partial", []) for f in q["faqs"]]
         named += [q for c in load_conversations(eval_file) for turn in c for q in turn.expected]
         assert set(named) <= questions
+
+
+@pytest.mark.slow
+def test_eval_quality_fine_tunes_the_embedder_and_reports_it_beside_the_base_one(services, monkeypatch, tmp_path):
+    """`--tune-embedder`: the learning loop's job on each knowledge base, then the same report with its model,
+    whose thresholds come from its held-out copies rather than from questions it was trained on."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("HELPDESK_DATA_DIR", str(tmp_path / "configured"))
+    get_settings.cache_clear()
+    out = tmp_path / "report"
+    eval_file = DEFAULT_EVAL_FILES[1][2]
+    try:
+        result = CliRunner().invoke(main, ["eval", "quality", "--kb", str(FAQS), str(eval_file), "--tune-embedder",
+                                           "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    base, tuned = json.loads((out / "quality.json").read_text())["datasets"]
+    assert base["embedding_model"] == "all-MiniLM-L6-v2" and "/registry/embeddings/embeddings-" in tuned["embedding_model"]
+    assert base["calibration"]["method"] == "cross-validation"
+    assert tuned["calibration"]["method"] == "held-out model" and tuned["calibration"]["held_out"] >= 50
+    assert tuned["thresholds"]["faq"] == tuned["calibration"]["faq_threshold"]
+    assert base["retrieval"]["queries"] == tuned["retrieval"]["queries"]  # the same questions, both models
+    table = (out / "quality.md").read_text()
+    assert "(cross-validation) |" in table and "(held-out model) |" in table
+    assert not (tmp_path / "configured").exists()  # a scratch knowledge base, never the configured one

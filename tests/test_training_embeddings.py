@@ -9,6 +9,7 @@ from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from retrieval.embedder import embedded_minilm_path
 from retrieval.faq_files import read_faq_file
+from retrieval.self_calibration import CALIBRATION_FILE
 from tests.conftest import make_settings
 from training.errors import DatasetError
 from training.jobs import run_train_embeddings
@@ -120,10 +121,18 @@ def test_fine_tuned_embedder_is_registered_promoted_and_served(kb_services):
     assert card.data["held_out_queries"] == 40 and 0.5 < scores["base"]["top1"] <= 1.0
     assert 0.5 < scores[card.id]["top1"] <= 1.0
 
+    # Its thresholds come from held-out copies trained without some of the questions, saved beside it.
+    assert (path / CALIBRATION_FILE).is_file()
+    calibration = card.data["calibration"]
+    assert calibration["method"] == "held-out model" and calibration["held_out"] >= 100  # 5 folds of ~32
+
     registry.promote(card.id, force=True)
     served = build_services(kb_services.settings, generator=kb_services.generator)
     assert served.embedder.model_name == str(path)
     served.start(with_lm=False)
+    in_force = served.manager.thresholds()
+    assert served.knowledge.learned.calibrated.method == "held-out model"
+    assert (in_force.faq, in_force.generate) == (calibration["faq_threshold"], calibration["generate_threshold"])
     query = "Can I send back a camera I bought last week?"
     hits = served.knowledge.search(query, top_k=3)
     assert "How do I return a device?" in [hit.faq.question for hit in hits]

@@ -12,11 +12,13 @@ from pathlib import Path
 from core.errors import ModelUnavailable
 from dialogue.lm_models import resolve_lm_source
 from retrieval.embedder import resolve_embedding_model
+from retrieval.self_calibration import ModelCalibration, save_model_calibration
 from training.conversations import iter_conversations
 from training.datasets import (
     CsvSource, Dataset, DatasetOptions, QAPair, build_dataset, pairs_from_conversations, pairs_from_faqs,
     read_examples, read_qa_csv,
 )
+from training.embedder_calibration import calibrate_tuned
 from training.errors import BaseModelNotFound, DatasetError, RegistryError
 from training.eval_generation import Report, evaluate, pick, write_report
 from training.lm import (
@@ -157,6 +159,7 @@ def run_train_embeddings(services, args: EmbeddingTrainingArguments, show_progre
     current = registry.promoted("embeddings")
     fingerprint = groups_fingerprint(groups, args)
     model, stats = train_embedder(base_path, train_groups, args, show_progress=show_progress)
+    calibration = calibrate_tuned(base_path, groups, args, show_progress=show_progress)
 
     def top1(embed) -> dict:
         return {"top1": round(nearest_neighbour_accuracy(embed, *held_out.as_index(), *held_out.as_queries()), 4)}
@@ -172,14 +175,24 @@ def run_train_embeddings(services, args: EmbeddingTrainingArguments, show_progre
         id=card_id, kind="embeddings", base_model=base_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         arguments=asdict(args),
         data={"fingerprint": fingerprint, "groups": len(groups), "texts": sum(map(len, groups.values())),
-              "held_out_queries": len(held_out.queries)},
+              "held_out_queries": len(held_out.queries), "calibration": _calibration_summary(calibration)},
         training=asdict(stats),
         scores={"test_fingerprint": fingerprint, "examples": len(held_out.queries), "models": models},
     )
     with registry.staging() as staged:
         model.save(str(staged))
+        save_model_calibration(staged, calibration)
         registry.commit(staged, card)
     return card
+
+
+def _calibration_summary(calibration: ModelCalibration) -> dict:
+    """The thresholds the model will serve with (its folder holds the whole calibration)."""
+    if calibration.calibrated is None:
+        return {"note": calibration.note}
+    c = calibration.calibrated
+    return {"faq_threshold": c.faq_threshold, "generate_threshold": c.generate_threshold, "method": c.method,
+            "held_out": c.held_out, "held_out_top1": c.held_out_top1, "uncovered_rejected": c.uncovered_rejected}
 
 
 def describe(cards: Sequence[ModelCard], promoted: dict[str, str | None]) -> list[str]:

@@ -124,19 +124,19 @@ def _thresholds(thresholds: Thresholds) -> dict:
 
 def markdown(report: QualityReport) -> str:
     lines = ["# Answer quality", "",
-             "| dataset | split | dense top-1 | BM25 top-1 | RRF top-1 | hybrid top-1 | hybrid MRR | "
+             "| dataset | split | embedder | dense top-1 | BM25 top-1 | RRF top-1 | hybrid top-1 | hybrid MRR | "
              "answered correctly | verbatim right | verbatim precision | uncovered → fallback | "
              "out-of-domain → fallback | thresholds (faq / generate) |",
-             "| --- | --- |" + " ---: |" * 11]
+             "| --- | --- | --- |" + " ---: |" * 11]
     for d in report.datasets:
         top1 = {m.mode: m for m in d.retrieval.modes}
         s = d.decisions
         lines.append(
-            f"| {d.dataset} | {d.split} | " + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
+            f"| {d.dataset} | {d.split} | {Path(d.embedding_model).name} | " + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
                                                       for m in ("dense", "lexical", "rrf", "hybrid"))
             + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | {s.verbatim_right:.3f} | "
             f"{s.verbatim_precision:.3f} | {_cell(s.uncovered_to_fallback)} | {_cell(s.out_of_domain_to_fallback)} | "
-            f"{d.thresholds['faq']:.2f} / {d.thresholds['generate']:.2f} ({d.thresholds['source']}) |")
+            f"{d.thresholds['faq']:.2f} / {d.thresholds['generate']:.2f} ({_origin(d)}) |")
     for d in report.datasets:
         if d.generation:
             lines += ["", f"Generated replies on {d.dataset} ({d.split}): {d.generation}"]
@@ -145,6 +145,13 @@ def markdown(report: QualityReport) -> str:
             lines += ["", f"Conversations of {d.dataset} ({d.split}): {summary}"]
             lines += [f"- wrong: {turn}" for turn in d.conversations["wrong_turns"]]
     return "\n".join(lines) + "\n"
+
+
+def _origin(d: DatasetReport) -> str:
+    """Where the thresholds came from: the settings, the defaults, or which calibration."""
+    if d.thresholds["source"] == "calibrated" and d.calibration:
+        return d.calibration.get("method", "cross-validation")
+    return d.thresholds["source"]
 
 
 def _cell(value: float | None) -> str:
@@ -157,7 +164,9 @@ def plot(report: QualityReport, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [f"{d.dataset}\n{d.split}" for d in report.datasets]
+    names = [f"{d.dataset}\n{d.split}" + ("" if d.embedding_model == report.datasets[0].embedding_model
+                                          else f"\n{Path(d.embedding_model).name[:16]}")
+             for d in report.datasets]
     series = {
         "dense top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["dense"] for d in report.datasets],
         "hybrid top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["hybrid"] for d in report.datasets],

@@ -78,6 +78,28 @@ def _scratch_services(with_lm: bool = False, **settings_update):
             services.engine.dispose()
 
 
+def _with_tuned(measure, tune: bool, with_lm: bool = False, **settings_update) -> list:
+    """`measure(services)` on a scratch knowledge base; with `tune`, the embedder is then fine-tuned on that
+    knowledge base through the learning loop's job and `measure` runs again on a fresh one served by it."""
+    from training.jobs import run_train_embeddings
+    from training.registry import Registry
+    from training.train_embeddings import EmbeddingTrainingArguments
+
+    with _scratch_services(with_lm=with_lm, **settings_update) as services:
+        reports = measure(services)
+        if not tune:
+            return reports
+        click.echo("  fine-tuning the embedder on it (helpdesk train embeddings)...")
+        card = run_train_embeddings(services, EmbeddingTrainingArguments(device=services.settings.device),
+                                    show_progress=False)
+        tuned = Registry(services.settings.resolved_registry_dir).path(card.id)
+        click.echo(f"  {card.id}: held-out top-1 " + ", ".join(
+            f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items())
+            + f"; thresholds {card.data['calibration']}")
+        with _scratch_services(with_lm=with_lm, **{**settings_update, "embedding_model": str(tuned)}) as tuned_services:
+            return reports + measure(tuned_services)
+
+
 def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, weights: tuple[float, ...]):
     from retrieval.evaluation import EvalQuery, load_banking77
     from retrieval.evaluation import evaluate as run
@@ -219,12 +241,16 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @click.option("--embedding-model", "embedders", multiple=True,
               help="Also run everything with this embedder (a folder, e.g. a tuned one from `helpdesk train "
                    "embeddings`), side by side with the configured one (repeatable).")
+@click.option("--tune-embedder", is_flag=True,
+              help="Also fine-tune the embedder on each knowledge base as `helpdesk train embeddings` does (the "
+                   "learning loop; about twice the training time, for the thresholds' held-out model) and run "
+                   "its report again with the tuned model, beside the base one.")
 @click.option("--intents", type=int, default=None, help="Only the first N intents per dataset (quick runs).")
 @click.option("--per-intent", type=int, default=None, help="At most N questions per intent (quick runs).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True,
               help="Where quality.md, quality.json and quality.png go.")
-def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, embedders, intents, per_intent,
-                 out) -> None:
+def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, embedders, tune_embedder, intents,
+                 per_intent, out) -> None:
     """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
     import json
 
@@ -236,9 +262,10 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, em
     for embedder in (None, *embedders):
         extra = {"embedding_model": embedder} if embedder else {}
         for name, faqs, eval_file in named:
-            with _scratch_services(with_lm=generate_limit > 0, **extra) as services:
+            def measure(services, name=name, faqs=faqs, eval_file=eval_file):
                 click.echo(f"{name} ({services.embedder.model_id})...")
-                report.datasets.append(eval_file_report(services, name, faqs, eval_file, generate_limit))
+                return [eval_file_report(services, name, faqs, eval_file, generate_limit)]
+            report.datasets += _with_tuned(measure, tune_embedder, with_lm=generate_limit > 0, **extra)
         for name in (datasets or DATASETS) if data_dir else ():
             wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
             try:
@@ -247,10 +274,12 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, em
                        for split in wanted} if name.startswith("banking77") else {}
             except DatasetMissing as error:
                 raise click.ClickException(str(error)) from None
-            with _scratch_services(**extra) as services:
-                click.echo(f"{name}: {len(benchmark.drafts)} FAQs; {', '.join(wanted)}...")
-                report.datasets += benchmark_reports(services.knowledge, services.manager.thresholds, benchmark,
-                                                     wanted, ood)
+
+            def measure(services, name=name, benchmark=benchmark, wanted=wanted, ood=ood):
+                click.echo(f"{name} ({services.embedder.model_id}): {len(benchmark.drafts)} FAQs; "
+                           f"{', '.join(wanted)}...")
+                return benchmark_reports(services.knowledge, services.manager.thresholds, benchmark, wanted, ood)
+            report.datasets += _with_tuned(measure, tune_embedder, **extra)
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     (out / "quality.md").write_text(markdown(report))

@@ -94,4 +94,11 @@ def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learn
         raise click.ClickException(str(error)) from None
     click.echo(f"Saved {card.id}; held-out top-1: " + ", ".join(
         f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items()))
+    calibration = card.data["calibration"]
+    if "faq_threshold" in calibration:
+        click.echo(f"Thresholds it serves with: faq {calibration['faq_threshold']:.2f} / generate "
+                   f"{calibration['generate_threshold']:.2f}, from {calibration['held_out']} questions its held-out "
+                   f"copies never saw (held-out top-1 {calibration['held_out_top1']:.3f})")
+    else:
+        click.echo(f"Thresholds: {calibration['note']}")
     click.echo(f"Next: helpdesk model promote {card.id}  (then restart: the index is re-embedded)")
