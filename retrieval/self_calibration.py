@@ -135,18 +135,20 @@ def _best(scores: tuple, scale: float, weight: float) -> tuple[np.ndarray, np.nd
 
 
 def _choose_blend(folds: list[tuple[tuple, np.ndarray]]) -> tuple[tuple[float, float], dict]:
-    """The blend that ranks most held-out questions right; `folds`: (scores, true labels) per fold. A later
-    blend replaces an earlier one only when it wins clearly: by `BLEND_MARGIN` of the questions, and on
-    significantly more questions than it loses (`_clearly_better`), so 132 held-out questions do not switch
-    a knowledge base to cosine alone because one of them went the other way."""
+    """The blend that ranks most held-out questions right; `folds`: (scores, true labels) per fold. The plain
+    logistic regression (the first) stays unless another blend is clearly better than it
+    (`_clearly_better`: significantly more questions won than lost), so that 132 held-out questions do not
+    switch a knowledge base to cosine alone because one of them went the other way; among those, an earlier
+    one stays unless a later one ranks `BLEND_MARGIN` more of the questions right."""
     right = {}
     for scale, weight in BLENDS:
         right[(scale, weight)] = np.concatenate([_best(scores, scale, weight)[0] == truth for scores, truth in folds])
+    top1 = {blend: float(hits.mean()) for blend, hits in right.items()}
     chosen = BLENDS[0]
     for blend in BLENDS[1:]:
-        if _clearly_better(right[blend], right[chosen]):
+        if _clearly_better(right[blend], right[BLENDS[0]]) and top1[blend] >= top1[chosen] + BLEND_MARGIN:
             chosen = blend
-    return chosen, {f"{scale:g}/{weight:g}": round(float(hits.mean()), 4) for (scale, weight), hits in right.items()}
+    return chosen, {f"{scale:g}/{weight:g}": round(share, 4) for (scale, weight), share in top1.items()}
 
 
 def _clearly_better(candidate: np.ndarray, current: np.ndarray) -> bool:
