@@ -73,12 +73,13 @@ def calibrate_tuned(base_path: str, groups: Mapping[str, Sequence[str]], args: E
                                       "default thresholds")
     ids = {label: i for i, label in enumerate(sorted(groups))}
     off_topic = off_topic_questions()
-    folds = []
-    for fold in range(folds_needed(groups, args.seed)):
+    folds, count = [], folds_needed(groups, args.seed)
+    for fold in range(count):
         split = held_out_split(groups, args.seed, fold)
         if not split.queries:
             continue
-        model, _ = train_embedder(base_path, split.training, args, show_progress=show_progress)
+        model, _ = train_embedder(base_path, split.training, args, show_progress=show_progress,
+                                  label=f"Held-out copy {fold + 1}/{count} (for the thresholds)")
         embed = encoder(model)
         texts = [(text, label) for label, group in split.training.items() for text in group]
         folds.append(HeldOutFold(

@@ -235,7 +235,8 @@ def nearest_neighbour_accuracy(embed, index_texts: Sequence[str], index_labels: 
 # -- training ----------------------------------------------------------------------------------------------
 
 def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: EmbeddingTrainingArguments,
-                   show_progress: bool = True, after_epoch: Callable[[object, int], None] | None = None):
+                   show_progress: bool = True, after_epoch: Callable[[object, int], None] | None = None,
+                   label: str = "Training embedder"):
     """Fine-tune the sentence-transformers model at `model_path`; returns (model, stats). Nothing is saved.
 
     `after_epoch(model, epoch)` runs after each whole epoch (benchmarks use it for a learning curve).
@@ -261,7 +262,7 @@ def train_embedder(model_path: str, groups: Mapping[str, Sequence[str]], args: E
 
     model.train()
     started, step, texts_seen, loss_value = time.perf_counter(), 0, 0, float("nan")
-    with tqdm(total=total_steps, desc="Training embedder", unit="step", disable=not show_progress) as bar:
+    with tqdm(total=total_steps, desc=label, unit="step", disable=not show_progress) as bar:
         for batch in _forever(epoch):
             with autocast:
                 loss = batch_loss(batch)
