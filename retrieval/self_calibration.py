@@ -268,6 +268,6 @@ def _precision(answerable: np.ndarray, right: np.ndarray, uncovered: np.ndarray)
     def precision(t: float) -> float:
         above = answerable >= t
         good = (right & above).mean()
-        bad = (~right & above).mean() + UNCOVERED_SHARE * (uncovered >= t).mean()
+        bad = (~right & above).mean() + (UNCOVERED_SHARE * (uncovered >= t).mean() if len(uncovered) else 0.0)
         return good / (good + bad) if good + bad > 0 else 1.0
     return precision

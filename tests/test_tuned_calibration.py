@@ -66,6 +66,7 @@ def test_a_held_out_calibration_is_measured_on_new_questions_not_on_the_memorise
     no_uncovered = calibrate_held_out([HeldOutFold(memorised, labels, queries, query_labels, np.zeros((0, 32)),
                                                    off_topic)])
     assert no_uncovered is not None and no_uncovered.uncovered_rejected == 0.0
+    assert no_uncovered.faq_threshold <= held.faq_threshold  # nothing uncovered to guard against
     # Too few questions to hold out says nothing: no calibration rather than a guess.
     assert calibrate_held_out([HeldOutFold(memorised, labels, queries[:5], query_labels[:5], uncovered,
                                            off_topic)]) is None
