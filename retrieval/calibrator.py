@@ -40,6 +40,9 @@ _VERSION = 2  # of what is learned: a snapshot of another version is learned aga
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16
+# A fine-tuned embedder's thresholds describe the knowledge base it was trained on: more than this share of
+# FAQs added or removed since, and /health says so.
+STALE_SHARE = 0.2
 _remembered: dict[str, "Learned"] = {}  # per process: the same FAQs (tests, restarts of one app) learn once
 
 
@@ -142,17 +145,22 @@ class Calibrator:
         if classifier is None:
             faqs = len(np.unique(labels))
             return Learned(key, -1, None, None, f"{faqs} FAQs: too few or too many for the classifier")
+        note = ""
         tuned = model_calibration(self.embedder)
         if tuned is not None:  # a fine-tuned embedder: its own held-out calibration, made when it was trained
             if tuned.calibrated is None:
                 return Learned(key, -1, None, None, f"fine-tuned embedder without a calibration: {tuned.note}")
             calibrated = tuned.calibrated
+            if abs(len(classifier) - calibrated.faqs) > STALE_SHARE * calibrated.faqs:
+                note = (f"the embedder's thresholds were calibrated on {calibrated.faqs} FAQs and the knowledge "
+                        f"base now has {len(classifier)}: run `helpdesk train embeddings` again")
+                log.warning("Serving with stale thresholds: %s", note)
         else:
             calibrated = calibrate(vectors, labels, self._off_topic_vectors())
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
-        return Learned(key, -1, _blend(classifier, calibrated), calibrated)
+        return Learned(key, -1, _blend(classifier, calibrated), calibrated, note)
 
     def _off_topic_vectors(self) -> np.ndarray:
         if self._off_topic is None:

@@ -203,9 +203,10 @@ class HeldOutFold:
     off_topic: np.ndarray
 
 
-def calibrate_held_out(folds: list[HeldOutFold]) -> Calibrated | None:
+def calibrate_held_out(folds: list[HeldOutFold], faqs: int, questions: int) -> Calibrated | None:
     """Thresholds from fixed held-out folds instead of cross-validation of one set of embeddings; the three
-    samples are pooled over the folds. None when there is too little to learn from."""
+    samples are pooled over the folds. `faqs`, `questions`: the knowledge base's, recorded on the result.
+    None when there is too little to learn from."""
     started = time.perf_counter()
     scored, uncovered, off = [], [], []
     for fold in folds:
@@ -222,8 +223,6 @@ def calibrate_held_out(folds: list[HeldOutFold]) -> Calibrated | None:
         for sample, into in ((fold.uncovered, uncovered), (fold.off_topic, off)):
             if len(sample):
                 into.append(_best(_scores(fold.vectors, fold.labels, classifier, sample), *chosen)[1])
-    faqs = len(np.unique(np.concatenate([fold.labels for fold in folds])))
-    questions = len(folds[0].labels) + len(folds[0].queries) + len(folds[0].uncovered)
     return _thresholds([(scores, truth) for _, _, scores, truth in scored], chosen, blend_top1,
                        np.concatenate(uncovered) if uncovered else np.zeros(0),
                        np.concatenate(off) if off else np.zeros(0), faqs, questions, "held-out model", started)

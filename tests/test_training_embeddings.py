@@ -9,6 +9,7 @@ from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from retrieval.embedder import embedded_minilm_path
 from retrieval.faq_files import read_faq_file
+from retrieval.faqs import FaqDraft
 from retrieval.self_calibration import CALIBRATION_FILE
 from tests.conftest import make_settings
 from training.errors import DatasetError
@@ -142,4 +143,12 @@ def test_fine_tuned_embedder_is_registered_promoted_and_served(kb_services):
     stock = kb_services.embedder.embed([query, hits[0].matched_text])
     assert hits[0].score == pytest.approx(float(tuned[0] @ tuned[1]), abs=1e-4)
     assert abs(float(stock[0] @ stock[1]) - hits[0].score) > 1e-3
+    # Its thresholds describe the 40 FAQs it was trained on: once a fifth more are added, /health says so.
+    assert served.knowledge.learned.note == ""
+    served.knowledge.create_many([FaqDraft(f"Do you deliver to island {i}?", f"Yes, island {i} is served.",
+                                           [f"shipping to island {i}"]) for i in range(9)])
+    learned = served.knowledge.calibrator.train_now()
+    assert "calibrated on 40 FAQs and the knowledge base now has 49" in learned.note
+    assert learned.calibrated.method == "held-out model"  # still in force: stricter than cross-validation's
+    served.knowledge.close()
     served.engine.dispose()

@@ -57,22 +57,22 @@ def test_a_held_out_calibration_is_measured_on_new_questions_not_on_the_memorise
     uncovered = _unit(rng.normal(size=(30, 32)) * 0.6 + np.repeat(centres[:3], 10, axis=0) * 0.4)
 
     own = calibrate(memorised, labels, off_topic)
-    held = calibrate_held_out([HeldOutFold(memorised, labels, queries, query_labels, uncovered, off_topic)])
+    held = calibrate_held_out([HeldOutFold(memorised, labels, queries, query_labels, uncovered, off_topic)], 10, 80)
     assert own is not None and held is not None
     assert own.method == "cross-validation" and held.method == "held-out model"
     assert own.held_out_top1 == 1.0 and held.held_out_top1 < own.held_out_top1
     assert held.held_out == 40 and 0 < held.uncovered_rejected and held.faqs == 10
     # A knowledge base too small to hold whole FAQs out still calibrates, on the other two samples.
     no_uncovered = calibrate_held_out([HeldOutFold(memorised, labels, queries, query_labels, np.zeros((0, 32)),
-                                                   off_topic)])
+                                                   off_topic)], 10, 80)
     assert no_uncovered is not None and no_uncovered.uncovered_rejected == 0.0
     assert no_uncovered.faq_threshold <= held.faq_threshold  # nothing uncovered to guard against
     # Too few questions to hold out says nothing: no calibration rather than a guess.
     assert calibrate_held_out([HeldOutFold(memorised, labels, queries[:5], query_labels[:5], uncovered,
-                                           off_topic)]) is None
+                                           off_topic)], 10, 80) is None
     # Two folds pool their questions.
     two = calibrate_held_out([HeldOutFold(memorised, labels, queries[:20], query_labels[:20], uncovered, off_topic),
-                              HeldOutFold(memorised, labels, queries[20:], query_labels[20:], uncovered, off_topic)])
+                              HeldOutFold(memorised, labels, queries[20:], query_labels[20:], uncovered, off_topic)], 10, 80)
     assert two is not None and two.held_out == 40
 
 

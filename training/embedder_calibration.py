@@ -86,7 +86,7 @@ def calibrate_tuned(base_path: str, groups: Mapping[str, Sequence[str]], args: E
             embed([t for t, _ in texts]), np.array([ids[label] for _, label in texts]),
             embed([t for t, _ in split.queries]), np.array([ids[label] for _, label in split.queries]),
             embed(split.uncovered), embed(off_topic)))
-    calibrated = calibrate_held_out(folds) if folds else None
+    calibrated = calibrate_held_out(folds, len(groups), sum(map(len, groups.values()))) if folds else None
     if calibrated is None:
         held = sum(len(f.query_labels) for f in folds)
         return ModelCalibration(None, f"only {held} alternative questions to hold out; cosine alone with the "
