@@ -147,6 +147,12 @@ def markdown(report: QualityReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short_name(embedding_model: str) -> str:
+    """A plot label: "tuned" for a model of the registry (`helpdesk train embeddings`), else its folder name."""
+    name = Path(embedding_model).name
+    return "tuned" if name.startswith("embeddings-") else name[:20]
+
+
 def _origin(d: DatasetReport) -> str:
     """Where the thresholds came from: the settings, the defaults, or which calibration."""
     if d.thresholds["source"] == "calibrated" and d.calibration:
@@ -165,20 +171,21 @@ def plot(report: QualityReport, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = [f"{d.dataset}\n{d.split}" + ("" if d.embedding_model == report.datasets[0].embedding_model
-                                          else f"\n{Path(d.embedding_model).name[:16]}")
+                                          else f"\n{_short_name(d.embedding_model)}")
              for d in report.datasets]
     series = {
         "dense top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["dense"] for d in report.datasets],
         "hybrid top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["hybrid"] for d in report.datasets],
         "answered correctly": [d.decisions.answered_correctly for d in report.datasets],
-        "uncovered → fallback": [d.decisions.uncovered_to_fallback or 0 for d in report.datasets],
-        "out-of-domain → fallback": [d.decisions.out_of_domain_to_fallback or 0 for d in report.datasets],
+        "uncovered → fallback": [d.decisions.uncovered_to_fallback for d in report.datasets],
+        "out-of-domain → fallback": [d.decisions.out_of_domain_to_fallback for d in report.datasets],
     }
     figure, axes = plt.subplots(figsize=(max(7, 2.2 * len(names)), 4.2))
     width = 0.8 / len(series)
     for i, (label, values) in enumerate(series.items()):
-        bars = axes.bar([x + i * width for x in range(len(names))], values, width, label=label)
-        axes.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
+        bars = axes.bar([x + i * width for x in range(len(names))], [v or 0 for v in values], width, label=label)
+        axes.bar_label(bars, labels=["" if v is None else f"{v:.2f}" for v in values], fontsize=6, rotation=90,
+                       padding=2)  # no label where a dataset has no such questions
     axes.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(names))], names, fontsize=8)
     axes.set_ylim(0, 1.12)
     axes.set_title("Answer quality on knowledge bases nobody here tuned on")
