@@ -23,6 +23,11 @@ samples, with that blend:
   questions are ranked right at least `VERBATIM_PRECISION` of the time.
 Both were chosen on Banking77-OOS valid and the sample shop, then checked on Banking77-OOS test, HWU64 and
 Bitext (docs/thresholds.md).
+
+An embedder fine-tuned on the knowledge base's own questions has seen every question this would hold out, so
+it is calibrated by `calibrate_held_out` instead, on copies of it trained without them
+(training/embedder_calibration.py); the result is kept in the model's folder (`CALIBRATION_FILE`) and the
+calibrator uses it whenever that model serves.
 """
 
 import json
@@ -46,9 +51,10 @@ UNCOVERED_SHARE = 0.25  # uncovered questions per answerable one, when weighing 
 MIN_HELD_OUT = 20  # fewer held-out questions than this say nothing reliable: keep the defaults
 _GRID = np.round(np.arange(0.30, 2.005, 0.01), 2)
 # (scale, neighbour weight) blends of the classifier tried on the held-out questions, in order of preference
-# when they rank equally well: the logistic regression alone first, cosine alone (scale 0) last.
+# when they rank equally well: the logistic regression alone first, cosine alone (scale 0) last. Another
+# blend must beat the first significantly (`_clearly_better`)...
 BLENDS = ((1.0, 0.0), (1.0, 0.25), (1.0, 0.5), (1.0, 0.75), (0.0, 0.0))
-BLEND_MARGIN = 0.002  # a blend must rank this much more of the held-out questions right to replace an earlier one
+BLEND_MARGIN = 0.002  # and a blend must rank this much more of them right to replace an earlier one
 
 
 @dataclass(frozen=True)
