@@ -16,8 +16,8 @@ Definition (docs/generation.md repeats it):
 sentence supported by **one** snippet (no recombining two snippets into a claim neither makes), no
 sentence that repeats the customer's question, an earlier bot reply or an earlier sentence of the same
 reply (a small model stuck in a loop), no sentence saying the bot cannot reach a person (it always can:
-the fallback offers one), at least one sentence that says something, and at least one claim taken from the best-matching snippet (a reply built only on weaker
-matches answers another question).
+the fallback offers one), at least one sentence that says something, and at least one claim taken from
+the best-matching snippet (a reply built only on weaker matches answers another question).
 
 Lexical overlap misses paraphrases that use other words (a false "unsupported") and accepts a sentence
 that recombines snippet words into a false claim (a false "supported"); it is a gate metric that is cheap,

@@ -146,9 +146,8 @@ def _choose_blend(folds: list[tuple[tuple, np.ndarray]]) -> tuple[tuple[float, f
     (`_clearly_better`: significantly more questions won than lost), so that 132 held-out questions do not
     switch a knowledge base to cosine alone because one of them went the other way; among those, an earlier
     one stays unless a later one ranks `BLEND_MARGIN` more of the questions right."""
-    right = {}
-    for scale, weight in BLENDS:
-        right[(scale, weight)] = np.concatenate([_best(scores, scale, weight)[0] == truth for scores, truth in folds])
+    right = {(scale, weight): np.concatenate([_best(scores, scale, weight)[0] == truth for scores, truth in folds])
+             for scale, weight in BLENDS}
     top1 = {blend: float(hits.mean()) for blend, hits in right.items()}
     chosen = BLENDS[0]
     for blend in BLENDS[1:]:
@@ -214,23 +213,23 @@ def calibrate_held_out(folds: list[HeldOutFold], faqs: int, questions: int) -> C
     samples are pooled over the folds. `faqs`, `questions`: the knowledge base's, recorded on the result.
     None when there is too little to learn from."""
     started = time.perf_counter()
-    scored, uncovered, off = [], [], []
+    trained, answerable, uncovered, off = [], [], [], []  # trained: (fold, its classifier) per usable fold
     for fold in folds:
         keep = np.isin(fold.query_labels, fold.labels)
         classifier = FaqClassifier.train(fold.vectors, fold.labels)
         if classifier is None or not keep.any():
             continue
-        scored.append((fold, classifier, _scores(fold.vectors, fold.labels, classifier, fold.queries[keep]),
-                       fold.query_labels[keep]))
-    if sum(len(truth) for *_, truth in scored) < MIN_HELD_OUT:
+        trained.append((fold, classifier))
+        answerable.append((_scores(fold.vectors, fold.labels, classifier, fold.queries[keep]),
+                           fold.query_labels[keep]))
+    if sum(len(truth) for _, truth in answerable) < MIN_HELD_OUT:
         return None
-    chosen, blend_top1 = _choose_blend([(scores, truth) for _, _, scores, truth in scored])
-    for fold, classifier, _, _ in scored:
+    chosen, blend_top1 = _choose_blend(answerable)
+    for fold, classifier in trained:
         for sample, into in ((fold.uncovered, uncovered), (fold.off_topic, off)):
             if len(sample):
                 into.append(_best(_scores(fold.vectors, fold.labels, classifier, sample), *chosen)[1])
-    return _thresholds([(scores, truth) for _, _, scores, truth in scored], chosen, blend_top1,
-                       np.concatenate(uncovered) if uncovered else np.zeros(0),
+    return _thresholds(answerable, chosen, blend_top1, np.concatenate(uncovered) if uncovered else np.zeros(0),
                        np.concatenate(off) if off else np.zeros(0), faqs, questions, "held-out model", started)
 
 

@@ -195,6 +195,20 @@ def _calibration_summary(calibration: ModelCalibration) -> dict:
             "held_out": c.held_out, "held_out_top1": c.held_out_top1, "uncovered_rejected": c.uncovered_rejected}
 
 
+def trained_embedder_lines(card: ModelCard) -> list[str]:
+    """What a new embedder card says: its held-out top-1 beside the others', and the thresholds it serves with."""
+    lines = [f"Saved {card.id}; held-out top-1: " + ", ".join(
+        f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items())]
+    calibration = card.data["calibration"]
+    if "faq_threshold" in calibration:
+        lines.append(f"Thresholds it serves with: faq {calibration['faq_threshold']:.2f} / generate "
+                     f"{calibration['generate_threshold']:.2f}, from {calibration['held_out']} questions its "
+                     f"held-out copies never saw (held-out top-1 {calibration['held_out_top1']:.3f})")
+    else:
+        lines.append(f"Thresholds: {calibration['note']}")
+    return lines
+
+
 def describe(cards: Sequence[ModelCard], promoted: dict[str, str | None]) -> list[str]:
     lines = []
     for card in cards:

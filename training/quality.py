@@ -132,8 +132,9 @@ def markdown(report: QualityReport) -> str:
         top1 = {m.mode: m for m in d.retrieval.modes}
         s = d.decisions
         lines.append(
-            f"| {d.dataset} | {d.split} | {Path(d.embedding_model).name} | " + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
-                                                      for m in ("dense", "lexical", "rrf", "hybrid"))
+            f"| {d.dataset} | {d.split} | {Path(d.embedding_model).name} | "
+            + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
+                         for m in ("dense", "lexical", "rrf", "hybrid"))
             + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | {s.verbatim_right:.3f} | "
             f"{s.verbatim_precision:.3f} | {_cell(s.uncovered_to_fallback)} | {_cell(s.out_of_domain_to_fallback)} | "
             f"{d.thresholds['faq']:.2f} / {d.thresholds['generate']:.2f} ({_origin(d)}) |")

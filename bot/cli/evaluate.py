@@ -81,7 +81,7 @@ def _scratch_services(with_lm: bool = False, **settings_update):
 def _with_tuned(measure, tune: bool, with_lm: bool = False, **settings_update) -> list:
     """`measure(services)` on a scratch knowledge base; with `tune`, the embedder is then fine-tuned on that
     knowledge base through the learning loop's job and `measure` runs again on a fresh one served by it."""
-    from training.jobs import run_train_embeddings
+    from training.jobs import run_train_embeddings, trained_embedder_lines
     from training.registry import Registry
     from training.train_embeddings import EmbeddingTrainingArguments
 
@@ -92,11 +92,11 @@ def _with_tuned(measure, tune: bool, with_lm: bool = False, **settings_update) -
         click.echo("  fine-tuning the embedder on it (helpdesk train embeddings)...")
         card = run_train_embeddings(services, EmbeddingTrainingArguments(device=services.settings.device),
                                     show_progress=False)
-        tuned = Registry(services.settings.resolved_registry_dir).path(card.id)
-        click.echo(f"  {card.id}: held-out top-1 " + ", ".join(
-            f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items())
-            + f"; thresholds {card.data['calibration']}")
-        with _scratch_services(with_lm=with_lm, **{**settings_update, "embedding_model": str(tuned)}) as tuned_services:
+        for line in trained_embedder_lines(card):
+            click.echo(f"  {line}")
+        tuned = {**settings_update, "embedding_model": str(Registry(services.settings.resolved_registry_dir)
+                                                             .path(card.id))}
+        with _scratch_services(with_lm=with_lm, **tuned) as tuned_services:
             return reports + measure(tuned_services)
 
 

@@ -81,7 +81,7 @@ def train_lm(csv_files, question_column, answer_column, group_column, placeholde
 @click.option("--seed", default=42, show_default=True)
 def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learning_rate, margin, seed) -> None:
     """Contrastive fine-tuning of the embedder on your FAQs' questions and alternative questions."""
-    from training.jobs import run_train_embeddings
+    from training.jobs import run_train_embeddings, trained_embedder_lines
     from training.train_embeddings import EmbeddingTrainingArguments
 
     services = started_services(with_lm=False)
@@ -92,13 +92,6 @@ def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learn
         card = run_train_embeddings(services, args)
     except (TrainingError, ModelUnavailable, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Saved {card.id}; held-out top-1: " + ", ".join(
-        f"{name} {scores['top1']:.3f}" for name, scores in card.scores["models"].items()))
-    calibration = card.data["calibration"]
-    if "faq_threshold" in calibration:
-        click.echo(f"Thresholds it serves with: faq {calibration['faq_threshold']:.2f} / generate "
-                   f"{calibration['generate_threshold']:.2f}, from {calibration['held_out']} questions its held-out "
-                   f"copies never saw (held-out top-1 {calibration['held_out_top1']:.3f})")
-    else:
-        click.echo(f"Thresholds: {calibration['note']}")
+    for line in trained_embedder_lines(card):
+        click.echo(line)
     click.echo(f"Next: helpdesk model promote {card.id}  (then restart: the index is re-embedded)")
