@@ -117,16 +117,15 @@ def connection_class(lock: WriteLock) -> type[sqlite3.Connection]:
 
 class _Cursor(sqlite3.Cursor):
     def execute(self, sql, parameters=(), /):
-        started = self.connection.before(sql)
-        try:
-            return super().execute(sql, parameters)
-        finally:
-            self.connection.after(started)
+        return self._locked(super().execute, sql, parameters)
 
     def executemany(self, sql, parameters, /):
+        return self._locked(super().executemany, sql, parameters)
+
+    def _locked(self, run, sql, parameters):
         started = self.connection.before(sql)
         try:
-            return super().executemany(sql, parameters)
+            return run(sql, parameters)
         finally:
             self.connection.after(started)
 

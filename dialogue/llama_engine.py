@@ -69,13 +69,13 @@ class _Slot:
 
 
 class BatchedEngine:
-    def __init__(self, model, *, slots: int, slot_tokens: int, threads: int, prompt_threads: int | None = None):
+    def __init__(self, model, *, slots: int, slot_tokens: int, threads: int, prompt_threads: int):
         self.model = model  # llama_cpp._internals.LlamaModel
         self.slot_tokens = slot_tokens
         # Steps that compute prompt tokens are arithmetic-bound, steps that only decode memory-bound: they may
         # want different thread counts (HELPDESK_LM_PROMPT_THREADS; docs/generation.md has the figures).
         # All the prompt threads only while the CPU is not contended (dialogue/cpu_pressure.py).
-        self.threads, self.prompt_threads = threads, prompt_threads or threads
+        self.threads, self.prompt_threads = threads, prompt_threads
         self.pressure = CpuPressure()
         self._threads_now = threads
         self.stats = EngineStats()
