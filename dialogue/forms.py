@@ -12,12 +12,13 @@ from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
 from dialogue.action_records import FormStateRecord, FormStatus
+from dialogue.small_talk import SmallTalk, says_yes, small_talk
 
 _CANCEL = re.compile(r"^\s*(?:/deny\b.*|(?:oh,?\s*)?(?:never\s*mind|nevermind|cancel(?: that| it)?|stop|forget it|"
                      r"quit|exit|no,? thanks?|no thank you|leave it)[\s.!]*)$", re.I)
-_AFFIRM = re.compile(r"^\s*(?:/affirm\b.*|yes|yeah|yep|sure|ok(?:ay)?|please|continue|go on|let'?s continue|"
-                     r"y)(?:[\s,.!]+(?:please|thanks?))?[\s.!]*$", re.I)
-_DENY = re.compile(r"^\s*(?:/deny\b.*|no|nope|nah|n|not now)[\s.!]*$", re.I)
+# Yes and no are small talk's (dialogue/small_talk.py), plus the form's own words and the payloads of buttons.
+_AFFIRM = re.compile(r"^\s*(?:/affirm\b.*|continue|go on|let'?s continue)[\s.!]*$", re.I)
+_DENY = re.compile(r"^\s*/deny\b.*$", re.I)
 _CHANGE = re.compile(r"\b(?:change|correct|update|fix|wrong|actually|instead|edit)\b", re.I)
 
 
@@ -66,11 +67,11 @@ def wants_to_leave(text: str) -> bool:
 
 
 def affirms(text: str) -> bool:
-    return bool(_AFFIRM.match(text))
+    return bool(_AFFIRM.match(text)) or says_yes(small_talk(text), text)
 
 
 def denies(text: str) -> bool:
-    return bool(_DENY.match(text))
+    return bool(_DENY.match(text)) or small_talk(text) is SmallTalk.NO
 
 
 def slot_to_change(text: str, slot_names: list[str]) -> str | None:

@@ -29,6 +29,7 @@ from dialogue.profile import (
 from dialogue.privacy import Masked, Masker
 from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.records import ConversationStatus
+from dialogue.small_talk import says_yes, small_talk, small_talk_reply
 from dialogue.store import ConversationStore, OpenedTurn
 from retrieval.knowledge_base import Hit, KnowledgeBase
 
@@ -45,7 +46,6 @@ HANDOFF_TEXT = (
 WAITING_FOR_AGENT_TEXT = "Thanks, I've added this to your conversation. A member of our team will reply here soon."
 RESTARTED_TEXT = "Let's start over. How can I help you?"
 ANSWER_THREADS = 64
-_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening))( there)?\s*[!.]*\s*$", re.I)
 _RESTART = re.compile(r"^\s*/restart\s*$")
 
 
@@ -192,12 +192,15 @@ class DialogueManager:
             text = update.remainder  # "My order is NH-1, how do I track it?" searches for the question
         if asked := asked_profile_field(text):
             return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id))), None
+        if talk := small_talk(text):  # before the handoff rule: "are you a real person?" is a question
+            if says_yes(talk, text) and (  # to the fallback's "Would you like me to connect you with a person?"
+                    self.store.last_bot_kind(turn.conversation_id, turn.turn_id) == ReplyKind.FALLBACK):
+                self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
+                return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None
+            return reply(ReplyKind.ACTION, small_talk_reply(talk, self.store.profile(turn.user_id).name)), None
         if wants_person(text):
             self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
             return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None
-        if _GREETING.match(text):
-            name = self.store.profile(turn.user_id).name
-            return reply(ReplyKind.ACTION, f"Hello{' ' + name if name else ''}! How can I help you today?"), None
 
         query = contextualize(text, self.store.previous_queries(turn.conversation_id, turn.turn_id))
         if query.context or query.text != text:

@@ -153,6 +153,15 @@ class ConversationStore:
             ).all()
         return texts[::-1]
 
+    def last_bot_kind(self, conversation_id: int, before_turn: int) -> str | None:
+        """The kind (faq, fallback, ...) of the bot's last reply before `before_turn`, if there was one."""
+        with self.sessions() as session:
+            return session.scalar(
+                select(TurnRecord.kind)
+                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == "bot",
+                       TurnRecord.id < before_turn)
+                .order_by(TurnRecord.id.desc()).limit(1))
+
     def history(self, conversation_id: int, before_turn: int, limit: int = 12) -> list[tuple[str, str]]:
         """(role, text) of the turns before `before_turn`, oldest first."""
         with self.sessions() as session:
