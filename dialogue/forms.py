@@ -67,7 +67,7 @@ def wants_to_leave(text: str) -> bool:
 
 
 def affirms(text: str) -> bool:
-    return bool(_AFFIRM.match(text)) or says_yes(small_talk(text), text)
+    return bool(_AFFIRM.match(text)) or says_yes(text)
 
 
 def denies(text: str) -> bool:

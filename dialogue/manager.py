@@ -193,7 +193,7 @@ class DialogueManager:
         if asked := asked_profile_field(text):
             return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id))), None
         if talk := small_talk(text):  # before the handoff rule: "are you a real person?" is a question
-            if says_yes(talk, text) and (  # to the fallback's "Would you like me to connect you with a person?"
+            if says_yes(text) and (  # to the fallback's "Would you like me to connect you with a person?"
                     self.store.last_bot_kind(turn.conversation_id, turn.turn_id) == ReplyKind.FALLBACK):
                 self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
                 return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None

@@ -37,7 +37,7 @@ _BYE = (r"(?:good\s?bye|bye(?:\s?bye)?|see\s+(?:you|ya)(?:\s+later)?|cya|later|t
 _PATTERNS = (
     (SmallTalk.GREETING, rf"(?:hi|hello|hey|hiya|howdy|good\s+(?:morning|afternoon|evening))(?:\s+there)?"
                          rf"(?:\s+(?:bot|team|support))?"),
-    (SmallTalk.GOODBYE, rf"(?:(?:(?:{_ACK_WORDS}|{_THANKS})[\s,!.]*)*){_BYE}(?:[\s,!.]*{_THANKS})?"),
+    (SmallTalk.GOODBYE, rf"(?:(?:{_ACK_WORDS}|{_THANKS})[\s,!.]+)*{_BYE}(?:[\s,!.]*{_THANKS})?"),
     (SmallTalk.BOT_CHALLENGE,
      r"(?:are\s+you\s+(?:a\s+|an\s+)?(?:bot|robot|human|person|real|real\s+person|ai|machine|computer|chat\s?bot)"
      r"|am\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\s+(?:a\s+|an\s+)?(?:bot|robot|human|person|real\s+person"
@@ -80,6 +80,6 @@ def small_talk_reply(kind: SmallTalk, name: str | None) -> str:
 _ACCEPTS = re.compile(rf"^\s*(?:ok(?:ay)?|alright|all\s+right|fine|good){_POLITE}{_END}", re.IGNORECASE)
 
 
-def says_yes(kind: SmallTalk | None, message: str) -> bool:
-    """A yes to a question the bot asked; "ok" counts too (`kind`: `small_talk(message)`)."""
-    return kind is SmallTalk.YES or bool(_ACCEPTS.match(message))
+def says_yes(message: str) -> bool:
+    """A yes to a question the bot asked; "ok" counts too."""
+    return bool(_ACCEPTS.match(message)) or small_talk(message) is SmallTalk.YES
