@@ -26,7 +26,7 @@ from bot.cli.actions import SAMPLE_ACTIONS  # noqa: E402
 from bot.cli.serve import SAMPLE_EVAL, SAMPLE_FAQS  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from retrieval.action_files import read_action_file  # noqa: E402
+from retrieval.declared_actions.files import read_action_file  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402
 
 PARAPHRASES = {

@@ -56,8 +56,8 @@ def scores(embed, index_rows, query_rows, fresh_rows) -> tuple[float, float]:
     cached = lambda batch: np.stack([vectors[t] for t in batch])  # noqa: E731
 
     def top1(rows):
-        return nearest_neighbour_accuracy(cached, [t for t, _ in index_rows], [l for _, l in index_rows],
-                                          [t for t, _ in rows], [l for _, l in rows])
+        return nearest_neighbour_accuracy(cached, [t for t, _ in index_rows], [label for _, label in index_rows],
+                                          [t for t, _ in rows], [label for _, label in rows])
     return top1(query_rows), top1(fresh_rows)
 
 
@@ -126,7 +126,8 @@ def main() -> None:
     print(f"\nBanking77, 1-NN over train ({len(train)} texts) -> {split_name}; torch threads "
           f"{torch.get_num_threads()}, device {stats.device}")
     print(f"arguments: {args}")
-    print(f"| model | top-1 ({len(queries)} queries) | top-1 without the {len(queries) - len(fresh)} texts also in train |")
+    print(f"| model | top-1 ({len(queries)} queries) | top-1 without the {len(queries) - len(fresh)} texts "
+          f"also in train |")
     print("| --- | --- | --- |")
     print(f"| all-MiniLM-L6-v2 (stock) | {before[0]:.4f} | {before[1]:.4f} |")
     for epoch, (all_queries, fresh_only) in curve:

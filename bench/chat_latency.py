@@ -83,7 +83,7 @@ def chat_over_http(args, models_dir: str, faq_queries: list[str], generated_quer
 
 
 def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int, variant: str = "") -> dict:
-    from dialogue.backends import LMConfig, build_generator, default_prompt_threads, default_threads
+    from dialogue.lm.backends import LMConfig, build_generator, default_prompt_threads, default_threads
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
     prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or default_prompt_threads()

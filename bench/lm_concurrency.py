@@ -55,8 +55,8 @@ def main() -> None:
 
 
 def in_process(customers: int, max_new_tokens: int, models_dir: Path) -> dict[str, tuple[float, int]]:
-    from dialogue.backends import default_prompt_threads, default_threads
-    from dialogue.llamacpp_generator import LlamaCppGenerator
+    from dialogue.lm.backends import default_prompt_threads, default_threads
+    from dialogue.lm.llamacpp_generator import LlamaCppGenerator
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
     prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or default_prompt_threads()
@@ -93,7 +93,9 @@ def over_http(customers: int, max_new_tokens: int, models_dir: str) -> dict[str,
     partial = [item["query"] for item in yaml.safe_load((ROOT / "bot/sample/eval.yaml").read_text())["partial"]]
     faq_queries = [faq["question"] for faq in faqs]
     with sample_server(max_new_tokens, models_dir) as base, httpx.Client(base_url=base, timeout=300) as client:
-        ask = lambda sender, text: client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+        def ask(sender, text):
+            return client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+
         idle = [_timed(ask, f"idle-{i}", query) for i, query in enumerate(faq_queries)]
         in_flight = threading.Event()
         kinds = []

@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.cli.serve import SAMPLE_FAQS  # noqa: E402
-from dialogue.lm_models import resolve_lm_source  # noqa: E402
+from dialogue.lm.sources import resolve_lm_source  # noqa: E402
 from retrieval.embedder import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402
 from retrieval.faqs import Faq  # noqa: E402
@@ -69,7 +69,8 @@ def main() -> None:
     print(f"\n{model_id} LoRA r={args.lora.r} on {', '.join(args.lora.target_modules)}; device {t['device']} "
           f"({t['dtype']}), torch threads {t['torch_threads']}"
           + (f", {torch.cuda.get_device_name()}" if t["device"] == "cuda" else ""))
-    print(f"data: {dataset.summary()['examples']} examples, max {options.max_tokens} tokens, batch {options.batch_size}")
+    print(f"data: {dataset.summary()['examples']} examples, max {options.max_tokens} tokens, "
+          f"batch {options.batch_size}")
     print("| steps | s/step | tokens/s (non-padding) | minutes/epoch | train loss | validation loss |")
     print("| --- | --- | --- | --- | --- | --- |")
     print(f"| {t['steps']} | {t['step_seconds'] / t['steps']:.2f} | {t['tokens_per_second']} | "

@@ -226,8 +226,8 @@ def print_table(runs: list[Run], args: argparse.Namespace) -> None:
         audit = run.audit
         print(f"| {run.variant or 'defaults'} | {run.workers} | {run.startup:.1f} | {sent} | "
               f"{audit.user_turns} / {audit.bot_turns} | "
-              f"{audit.lost} / {audit.duplicated} / {audit.unanswered} / {audit.out_of_order} | {run.write_p95_ms:.1f} | "
-              f"{run.held_p95_ms:.1f} |")
+              f"{audit.lost} / {audit.duplicated} / {audit.unanswered} / {audit.out_of_order} | "
+              f"{run.write_p95_ms:.1f} | {run.held_p95_ms:.1f} |")
 
 
 def parse_args() -> argparse.Namespace:

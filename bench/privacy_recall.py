@@ -1,6 +1,6 @@
 """What the masking catches: recall per kind on the seeded personal-data set, the known misses, the cost.
 
-Runs dialogue/privacy.py's `Masker` (the one used before storage) over tests/privacy_seeds.py: SEEDS (the
+Runs dialogue/privacy.py's `Masker` (the one used before storage) over tests/support/privacy_seeds.py: SEEDS (the
 formats it claims, 212 values in 68 support messages) and HARD (formats it is known to miss or cut), and
 over the sample knowledge base's questions for false positives. Prints one table; ~20 s, mostly imports.
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dialogue.privacy import Masker  # noqa: E402
-from tests.privacy_seeds import HARD, SEEDS, messages  # noqa: E402
+from tests.support.privacy_seeds import HARD, messages  # noqa: E402
 
 
 def main() -> None:

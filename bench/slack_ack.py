@@ -34,7 +34,7 @@ from bot.cli.serve import SAMPLE_FAQS  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402
-from tests.platform_servers import SlackApiServer  # noqa: E402
+from tests.support.platform_servers import SlackApiServer  # noqa: E402
 
 SECRET, TOKEN = "bench-signing-secret", "xoxb-bench"
 FAQ_QUESTIONS = ["What is the return policy for devices?", "How much does shipping cost?",

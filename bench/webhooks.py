@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete  # noqa: E402
 
 from bot.migrate import upgrade_database  # noqa: E402
-from bot.webhook_queue import DeliveryQueue, RetryPolicy  # noqa: E402
-from bot.webhook_sender import SenderConfig, WebhookSender  # noqa: E402
+from bot.notify.queue import DeliveryQueue, RetryPolicy  # noqa: E402
+from bot.notify.sender import SenderConfig, WebhookSender  # noqa: E402
 from core.database import make_engine, make_session_factory  # noqa: E402
 from core.outbox import (  # noqa: E402
     EventType, OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord, emit,

@@ -9,33 +9,24 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from bot import (
-    admin_actions, admin_assist, admin_audit, admin_conversations, admin_customers, admin_documents,
-    admin_faqs, admin_insights, admin_models, admin_search, console, feedback, webhooks,
-)
 from bot.connectors import rest, slack, socketio, telegram, widget
 from bot.connectors.channels import build_channels
 from bot.connectors.webhooks import MAX_BODY_BYTES as PLATFORM_BODY_BYTES
+from bot.api.routers import API_ROUTERS
+from bot.api.search import thresholds_in_force
 from bot.errors import install_error_handlers
-from bot.gaps import GapFinder
+from bot.support.gaps import GapFinder
 from bot.input_checks import check_request
 from bot.limits import BodyLimit
 from bot.openapi import describe_errors
-from bot.recovery import Supervisor
-from bot.retention import retention_running
+from bot.background.recovery import Supervisor
+from bot.background.retention import retention_running
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
-from bot.webhook_sender import build_sender
+from bot.notify.sender import build_sender
 
 
 CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
-API_ROUTERS = (
-    feedback.router, admin_faqs.router, admin_actions.router, admin_search.router, admin_audit.router, admin_documents.router,
-    admin_conversations.router, admin_models.router, admin_assist.router, admin_insights.router,
-    admin_customers.router,
-    console.me_router, console.router,  # the support console's pages (bot/static/console)
-    webhooks.router,
-)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -50,10 +41,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.start)  # a no-op when the CLI already started them
-        await supervisor.start()  # heartbeat; takes over what a crashed process left (bot/recovery.py)
+        await supervisor.start()  # heartbeat; takes over what a crashed process left (bot/background/recovery.py)
         if settings.webhook_delivery:
             sender.start()  # its own threads: a slow receiver never holds an answer
-        async with retention_running(settings, services.sessions, services.processes):  # bot/retention.py
+        async with retention_running(settings, services.sessions, services.processes):  # bot/background/retention.py
             yield
         await asyncio.to_thread(sender.stop)
         await supervisor.stop()
@@ -101,7 +92,7 @@ def _add_health(app: FastAPI, services: Services) -> None:
             "lm_backend": services.settings.lm_backend,
             "embedding_model": services.embedder.model_id,
             "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
-            "thresholds": admin_search.thresholds_in_force(services.manager),
+            "thresholds": thresholds_in_force(services.manager),
         })
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from bot.input_checks import InputRefused, Problem
-from bot.webhook_store import DeliveryNotFound, WebhookNotFound
+from bot.notify.store import DeliveryNotFound, WebhookNotFound
 
 from core.errors import ModelUnavailable
 from dialogue.errors import (

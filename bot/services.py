@@ -16,11 +16,11 @@ from core.devices import choose_device
 from core.errors import ModelUnavailable
 from core.processes import ProcessRegistry
 from core.turn_locks import turn_locks_for
-from dialogue.action_server import ActionServer
-from dialogue.actions import ActionConfig, ActionRunner
-from dialogue.backends import LMConfig, build_generator, default_prompt_threads, default_threads
-from dialogue.generation import Generator
-from dialogue.lm_models import EMBEDDED_LM_ID
+from dialogue.actions.action_server import ActionServer
+from dialogue.actions.runner import ActionConfig, ActionRunner
+from dialogue.lm.backends import LMConfig, build_generator, default_prompt_threads, default_threads
+from dialogue.lm.generator import Generator
+from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.manager import DialogueConfig, DialogueManager
 from dialogue.policy import ThresholdSettings
 from dialogue.privacy import Masker

@@ -119,8 +119,8 @@ class Settings(BaseSettings):
     channel_drain_seconds: float = Field(
         30.0, ge=0.0, description="On shutdown, how long to let channel replies in progress finish.")
 
-    # Crash recovery (bot/recovery.py, docs/channels.md): work a dead process left is taken over by the living
-    # ones. The HELPDESK_WORKER_* names these two settings had before are still read.
+    # Crash recovery (bot/background/recovery.py, docs/channels.md): work a dead process left is taken over by the
+    # living ones. The HELPDESK_WORKER_* names these two settings had before are still read.
     recover_orphaned_work: bool = Field(
         True, description="Answer channel events, resend deliveries and end knowledge jobs that a crashed "
                           "process left unfinished.")

@@ -4,7 +4,7 @@
 wants its type to the caller's session. Nothing is sent here: the event commits or rolls back with the
 turn, conversation, feedback or knowledge change it describes, so a receiver never hears of something
 that was rolled back, and a process killed after the commit leaves the delivery in the table for the next
-one (`bot/webhook_sender.py` sends, `bot/webhook_store.py` claims and records). With no subscription
+one (`bot/notify/sender.py` sends, `bot/notify/store.py` claims and records). With no subscription
 wanting the type, nothing is written at all.
 """
 
@@ -93,7 +93,7 @@ class WebhookDeliveryRecord(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The retry window runs from here: the event's creation, or the last redeliver / resume.
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # Which process is sending it, until when (bot/webhook_store.py `claim`).
+    # Which process is sending it, until when (bot/notify/store.py `claim`).
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

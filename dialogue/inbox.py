@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
-from dialogue.action_results import runs_of_turns
+from dialogue.actions.results import runs_of_turns
 from dialogue.errors import ConversationClosed, ConversationNotFound
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
@@ -23,7 +23,7 @@ class TurnView:
     feedback: int | None
     created_at: datetime
     rejected_reply: dict | None = None  # a generated reply the check stopped: {"text", "reasons"}
-    action: dict | None = None  # the action server call this bot turn answered (dialogue/action_records.py)
+    action: dict | None = None  # the action server call this bot turn answered (dialogue/actions/records.py)
     extras: dict | None = None  # a custom action's buttons, image, custom payload
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from core.errors import LMUnavailable
 from core.turn_locks import ThreadLocks, TurnLocks
-from dialogue.actions import ActionRunner, Interrupted, PendingCall
+from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.grounding import SentenceGate, check_reply, mark_citations
-from dialogue.generation import Generator, TextCallback
-from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
+from dialogue.lm.generator import Generator, TextCallback
+from dialogue.messages import HandoffReason, InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
 from dialogue.profile import (
     acknowledge, answer_profile_question, asked_profile_field, is_only_self_description,
@@ -79,7 +79,7 @@ class DialogueManager:
     def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, generator: Generator,
                  config: DialogueConfig, turn_locks: TurnLocks | None = None, actions: ActionRunner | None = None,
                  privacy: Masker | None = None):
-        self.actions = actions  # custom actions and forms (dialogue/actions.py); None: none
+        self.actions = actions  # custom actions and forms (dialogue/actions/runner.py); None: none
         self.store = store
         self.knowledge = knowledge
         self.generator = generator
@@ -196,11 +196,11 @@ class DialogueManager:
             if says_yes(text) and (  # to the fallback's "Would you like me to connect you with a person?"
                     self.store.last_bot_kind(turn.conversation_id, turn.turn_id) == ReplyKind.FALLBACK):
                 self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
-                return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None
+                return _handoff(turn), None
             return reply(ReplyKind.ACTION, small_talk_reply(talk, self.store.profile(turn.user_id).name)), None
         if wants_person(text):
             self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
-            return reply(ReplyKind.HANDOFF, HANDOFF_TEXT), None
+            return _handoff(turn), None
 
         query = contextualize(text, self.store.previous_queries(turn.conversation_id, turn.turn_id))
         if query.context or query.text != text:
@@ -240,7 +240,8 @@ class DialogueManager:
         check = check_reply(generation.text, snippet_texts, text, earlier)
         if not check.passed:
             # Not sent: the best supported curated text instead (the top snippet, when it is an FAQ confident
-            # enough, see Thresholds.curated), else the fallback. What was rejected and why stays on the turn for admins (docs/generation.md).
+            # enough, see Thresholds.curated), else the fallback. What was rejected and why stays on the turn for
+            # admins (docs/generation.md).
             log.info("Generated reply rejected: %s", "; ".join(check.reasons))
             faqs = [hit for hit in snippets[:1] if hit.faq is not None and hit.confidence >= thresholds.curated]
             instead = _curated(turn, faqs) if faqs else _fallback(turn)
@@ -304,6 +305,10 @@ def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:
 def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
     seen: set[tuple[str, int]] = set()
     return [hit for hit in [*first, *then] if (key := (hit.kind, hit.id)) not in seen and not seen.add(key)]
+
+
+def _handoff(turn: OpenedTurn) -> Reply:
+    return Reply(HANDOFF_TEXT, ReplyKind.HANDOFF, turn.conversation_id, handoff=HandoffReason.ASKED)
 
 
 def _fallback(turn: OpenedTurn) -> Reply:

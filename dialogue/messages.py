@@ -13,6 +13,14 @@ class ReplyKind(StrEnum):
     ACTION = "action"  # an action: profile answers, greetings, restarts, forms and custom actions (docs/actions.md)
 
 
+class HandoffReason(StrEnum):
+    """Why a bot turn handed the conversation to a person; stored on the turn, so figures never depend on
+    the reply's wording. A reply to a customer already waiting for a person has none."""
+
+    ASKED = "asked"  # the customer asked for a person, or said yes to the fallback's offer
+    FORM = "form"  # a form finished with no action server to run its action: a person takes it over
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     channel: str
@@ -64,6 +72,7 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     image: str | None = None
     custom: dict | None = None
+    handoff: HandoffReason | None = None  # set on the reply that hands the conversation over
 
     def extras(self) -> dict[str, Any]:
         """What a bot turn keeps besides its text, in its `metadata` JSON; {} for plain replies."""

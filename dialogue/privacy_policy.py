@@ -52,7 +52,8 @@ class PrivacyPolicy:
                 raise ValueError("HELPDESK_PII as JSON must be an object, e.g. {\"email\": \"keep\"}")
             items = list(pairs.items())
         else:
-            items = [tuple(part.split("=", 1)) if "=" in part else (part, "") for part in text.split(",") if part.strip()]
+            items = [tuple(part.split("=", 1)) if "=" in part else (part, "")
+                     for part in text.split(",") if part.strip()]
         actions = cls().actions
         for name, value in items:
             entity, action = _entity(str(name)), _action(str(name), str(value))

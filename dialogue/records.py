@@ -92,6 +92,8 @@ class TurnRecord(Base):
     model_id: Mapped[str | None] = mapped_column(String(255))
     # Bot turns: a generated reply the check stopped, {"text", "reasons"}; the turn's text is what was sent.
     rejected_reply: Mapped[dict | None] = mapped_column(JSON)
+    # Bot turns that handed the conversation to a person: why (dialogue.messages.HandoffReason).
+    handoff_reason: Mapped[str | None] = mapped_column(String(16))
     # Customer feedback on a bot turn: 1 thumbs up, -1 thumbs down.
     feedback: Mapped[int | None] = mapped_column(Integer)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -35,8 +35,8 @@ _BYE = (r"(?:good\s?bye|bye(?:\s?bye)?|see\s+(?:you|ya)(?:\s+later)?|cya|later|t
         r"|(?:no,?\s+)?that'?s\s+(?:all|it|everything)(?:\s+for\s+now)?|nothing\s+else|i'?m\s+(?:done|good))")
 
 _PATTERNS = (
-    (SmallTalk.GREETING, rf"(?:hi|hello|hey|hiya|howdy|good\s+(?:morning|afternoon|evening))(?:\s+there)?"
-                         rf"(?:\s+(?:bot|team|support))?"),
+    (SmallTalk.GREETING, r"(?:hi|hello|hey|hiya|howdy|good\s+(?:morning|afternoon|evening))(?:\s+there)?"
+                         r"(?:\s+(?:bot|team|support))?"),
     (SmallTalk.GOODBYE, rf"(?:(?:{_ACK_WORDS}|{_THANKS})[\s,!.]+)*{_BYE}(?:[\s,!.]*{_THANKS})?"),
     (SmallTalk.BOT_CHALLENGE,
      r"(?:are\s+you\s+(?:a\s+|an\s+)?(?:bot|robot|human|person|real|real\s+person|ai|machine|computer|chat\s?bot)"

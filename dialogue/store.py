@@ -202,6 +202,7 @@ class ConversationStore:
                 conversation_id=reply.conversation_id, role="bot", text=reply.text, kind=reply.kind.value,
                 sources=[source.to_record() for source in reply.sources],
                 latency_ms=latency_ms, model_id=model_id, rejected_reply=reply.rejected, metadata_=reply.extras(),
+                handoff_reason=reply.handoff.value if reply.handoff else None,
             )
             session.add(turn)
             session.flush()

@@ -70,7 +70,8 @@ def load_benchmark(name: str, data_dir: Path, intents: int | None = None, per_in
     folder = data_dir / _FOLDERS[name]
     uncovered: dict[str, list[str]] = {}
     if name == "banking77":
-        kb, splits = _rows(folder / "train.csv", "text", "category"), {"test": _rows(folder / "test.csv", "text", "category")}
+        kb, splits = (_rows(folder / "train.csv", "text", "category"),
+                      {"test": _rows(folder / "test.csv", "text", "category")})
     elif name == "bitext":
         rows = _rows(folder / _BITEXT_FILE, "instruction", "intent")
         part = {text: int(hashlib.sha1(text.encode()).hexdigest(), 16) % 4 for text, _ in rows}

@@ -3,10 +3,12 @@
 A document chunk's entry id is its chunk id. An FAQ's entry id sets bit 62 and keeps the FAQ id above 16
 position bits, so each of its texts (question = 0, alternatives 1..) has its own vector id and both
 indexes map a vector back to its FAQ with a mask instead of a lookup table.
-An action (retrieval/actions.py) is laid out like an FAQ under bit 61, one vector per example phrasing.
+An action (retrieval/declared_actions/declarations.py) is laid out like an FAQ under bit 61, one vector per
+example phrasing.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 FAQ_BIT = 1 << 62
 ACTION_BIT = 1 << 61
@@ -16,9 +18,15 @@ MAX_TEXTS_PER_ENTRY = 1 << POSITION_BITS
 _POSITION_MASK = MAX_TEXTS_PER_ENTRY - 1
 
 
+class EntryKind(StrEnum):
+    FAQ = "faq"
+    CHUNK = "chunk"  # a passage of a document
+    ACTION = "action"  # a declared action, searched apart from knowledge
+
+
 @dataclass(frozen=True)
 class EntryRef:
-    kind: str  # "faq" | "chunk" | "action"
+    kind: EntryKind
     id: int
 
 
@@ -38,10 +46,10 @@ def chunk_entry(chunk_id: int) -> int:
 
 def ref(entry: int) -> EntryRef:
     if entry & FAQ_BIT:
-        return EntryRef("faq", (entry & ~FAQ_BIT) >> POSITION_BITS)
+        return EntryRef(EntryKind.FAQ, (entry & ~FAQ_BIT) >> POSITION_BITS)
     if entry & ACTION_BIT:
-        return EntryRef("action", (entry & ~ACTION_BIT) >> POSITION_BITS)
-    return EntryRef("chunk", entry)
+        return EntryRef(EntryKind.ACTION, (entry & ~ACTION_BIT) >> POSITION_BITS)
+    return EntryRef(EntryKind.CHUNK, entry)
 
 
 def vector_ids(entry: int, count: int) -> list[int]:

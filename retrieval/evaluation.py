@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrieval.entries import ref
+from retrieval.entries import EntryKind, ref
 from retrieval.errors import KnowledgeError
 from retrieval.faqs import FaqDraft, make_draft
 from retrieval.knowledge_base import KnowledgeBase
@@ -59,7 +59,8 @@ class RetrievalReport:
         lines = [heading, "",
                  "| retriever | top-1 | recall@5 | MRR@10 | search p50 (ms) |", "| --- | ---: | ---: | ---: | ---: |"]
         names = MODE_NAMES
-        lines += [f"| {names.get(m.mode, m.mode.replace('@', ' (RRF), BM25 weight '))} | {m.top1:.4f} | {m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"
+        lines += [f"| {names.get(m.mode, m.mode.replace('@', ' (RRF), BM25 weight '))} | {m.top1:.4f} | "
+                  f"{m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"
                   for m in self.modes]
         return "\n".join(lines) + "\n"
 
@@ -144,7 +145,7 @@ def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str, m
 
 def _key(knowledge: KnowledgeBase, entry: int) -> str:
     entry_ref = ref(entry)
-    if entry_ref.kind == "faq":
+    if entry_ref.kind == EntryKind.FAQ:
         return f"faq:{entry_ref.id}"
     return f"document:{knowledge.documents.document_of_chunk(entry_ref.id)}"
 

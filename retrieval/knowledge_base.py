@@ -3,6 +3,7 @@
 import logging
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
-from retrieval.action_catalog import ActionCatalog
-from retrieval.actions import Action, ActionRecord
-from retrieval.audit import SYSTEM, audit
+from retrieval.declared_actions.catalog import ActionCatalog
+from retrieval.declared_actions.declarations import Action, ActionRecord
+from core.audit import SYSTEM, audit_knowledge
 from retrieval.changes import record_changes
 from retrieval.calibrator import Calibrator, Learned
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.documents import ChunkRecord, DocumentRecord, Passage
 from retrieval.embedder import Embedder
-from retrieval.entries import chunk_entry, faq_entry, ref
+from retrieval.entries import EntryKind, chunk_entry, faq_entry, ref
 from retrieval.errors import FaqNotFound
 from retrieval.faqs import Faq, FaqDraft, FaqRecord
 from retrieval.hybrid import Candidate, FusionConfig
@@ -28,6 +29,14 @@ from retrieval.library import DocumentLibrary
 from retrieval.search_index import SearchIndex, SyncReport, Upsert
 
 log = logging.getLogger(__name__)
+
+
+class HitKind(StrEnum):
+    """What a search result is, as replies and the admin API name it (a chunk is shown as its document)."""
+
+    FAQ = "faq"
+    DOCUMENT = "document"
+    ACTION = "action"
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,10 @@ class Hit:
     action: Action | None = None
 
     @property
-    def kind(self) -> str:
-        return "faq" if self.faq is not None else "action" if self.action is not None else "document"
+    def kind(self) -> "HitKind":
+        if self.faq is not None:
+            return HitKind.FAQ
+        return HitKind.ACTION if self.action is not None else HitKind.DOCUMENT
 
     @property
     def id(self) -> int:
@@ -181,10 +192,10 @@ class KnowledgeBase:
 
     def _hits(self, candidates: list[Candidate]) -> list[Hit]:
         refs = [ref(candidate.entry) for candidate in candidates]
-        faq_ids = [r.id for r in refs if r.kind == "faq"]
-        chunk_ids = [r.id for r in refs if r.kind == "chunk"]
+        faq_ids = [r.id for r in refs if r.kind == EntryKind.FAQ]
+        chunk_ids = [r.id for r in refs if r.kind == EntryKind.CHUNK]
         faqs, passages, actions = {}, {}, {}
-        action_ids = [r.id for r in refs if r.kind == "action"]
+        action_ids = [r.id for r in refs if r.kind == EntryKind.ACTION]
         with self.sessions() as session:  # one query per kind that was hit, none for a kind that was not
             if action_ids:
                 actions = {r.id: Action.from_record(r) for r in session.scalars(
@@ -204,15 +215,15 @@ class KnowledgeBase:
         for candidate, entry_ref in zip(candidates, refs):
             score = candidate.dense if candidate.dense is not None else 0.0
             # A record deleted by another process may still be in this index for a moment: skip it.
-            if entry_ref.kind == "faq" and entry_ref.id in faqs:
+            if entry_ref.kind == EntryKind.FAQ and entry_ref.id in faqs:
                 faq = faqs[entry_ref.id]
                 texts = faq.searchable_texts
                 matched = texts[candidate.position] if candidate.position < len(texts) else faq.question
                 hits.append(Hit(faq, score, matched, scores=candidate, confidence=candidate.confidence))
-            elif entry_ref.kind == "chunk" and entry_ref.id in passages:
+            elif entry_ref.kind == EntryKind.CHUNK and entry_ref.id in passages:
                 passage = passages[entry_ref.id]
                 hits.append(Hit(None, score, passage.text, passage=passage, scores=candidate, confidence=score))
-            elif entry_ref.kind == "action" and entry_ref.id in actions:
+            elif entry_ref.kind == EntryKind.ACTION and entry_ref.id in actions:
                 action = actions[entry_ref.id]
                 matched = action.examples[min(candidate.position, len(action.examples) - 1)]
                 hits.append(Hit(None, score, matched, scores=candidate, confidence=score, action=action))
@@ -258,10 +269,11 @@ class KnowledgeBase:
                     start += len(draft.searchable_texts)
                 version = record_changes(session, list(logged), logged, self.embedder.model_id)
                 for record in records:
-                    audit(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
+                    audit_knowledge(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
                 session.commit()
                 faqs = [Faq.from_record(record) for record in records]
-            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1], draft.content_hash)
+            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1],
+                              draft.content_hash)
                        for faq, draft in zip(faqs, drafts)]
             self.index.apply(version, upserts, [])
             self.calibrator.refit_classifier()
@@ -302,9 +314,10 @@ class KnowledgeBase:
                 record.content_hash = draft.content_hash
                 record.version += 1
                 record.updated_at = utcnow()
-                version = record_changes(session, [faq_entry(faq_id)], {faq_entry(faq_id): (draft.content_hash, vectors)},
+                version = record_changes(session, [faq_entry(faq_id)],
+                                         {faq_entry(faq_id): (draft.content_hash, vectors)},
                                          self.embedder.model_id)
-                audit(session, actor, "faq.update", f"faq:{faq_id}", question=draft.question,
+                audit_knowledge(session, actor, "faq.update", f"faq:{faq_id}", question=draft.question,
                       version=record.version)
                 session.commit()
                 faq = Faq.from_record(record)
@@ -321,7 +334,7 @@ class KnowledgeBase:
                     raise FaqNotFound(faq_id)
                 session.delete(record)
                 version = record_changes(session, [faq_entry(faq_id)])
-                audit(session, actor, "faq.delete", f"faq:{faq_id}", question=record.question)
+                audit_knowledge(session, actor, "faq.delete", f"faq:{faq_id}", question=record.question)
                 session.commit()
             self.index.apply(version, [], [faq_entry(faq_id)])
             self.calibrator.refit_classifier()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import utcnow
-from retrieval.audit import SYSTEM, audit
+from core.audit import SYSTEM, audit_knowledge
 from retrieval.changes import record_changes
 from retrieval.chunking import ChunkDraft, ChunkingConfig, chunk_sections
 from retrieval.documents import ChunkRecord, Document, DocumentRecord, Passage, embedding_text
@@ -151,8 +151,9 @@ class DocumentLibrary:
             touched = [chunk_entry(c.id) for c in removed + new_records]
             logged = {chunk_entry(c.id): (c.content_hash, vectors[c.content_hash]) for c in new_records}
             version = record_changes(session, touched, logged, self.embedder.model_id) if touched else None
-            audit(session, actor, "document.create" if created else "document.update", f"document:{record.id}",
-                  source=upload.source, added=len(new_records), removed=len(removed))
+            audit_knowledge(session, actor, "document.create" if created else "document.update",
+                            f"document:{record.id}", source=upload.source, added=len(new_records),
+                            removed=len(removed))
             session.commit()
             document = Document.from_record(record)
         if version is not None:
@@ -171,7 +172,7 @@ class DocumentLibrary:
                 session.delete(record)
                 entries = [chunk_entry(chunk_id) for chunk_id in chunk_ids]
                 version = record_changes(session, entries) if entries else None
-                audit(session, actor, "document.delete", f"document:{document_id}", source=record.source,
+                audit_knowledge(session, actor, "document.delete", f"document:{document_id}", source=record.source,
                       chunks=len(chunk_ids))
                 session.commit()
             if version is not None:

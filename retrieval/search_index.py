@@ -22,7 +22,7 @@ from retrieval.changes import changed_since, current_version, logged_vectors
 from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
-from retrieval.actions import ActionRecord
+from retrieval.declared_actions.declarations import ActionRecord
 from retrieval.entries import ACTION_BIT, FAQ_BIT, action_entry, chunk_entry, faq_entry, fingerprint, ref
 from retrieval.faqs import FaqRecord
 from retrieval.classifier import FaqClassifier

@@ -150,9 +150,9 @@ def _choose_blend(folds: list[tuple[tuple, np.ndarray]]) -> tuple[tuple[float, f
              for scale, weight in BLENDS}
     top1 = {blend: float(hits.mean()) for blend, hits in right.items()}
     chosen = BLENDS[0]
-    for blend in BLENDS[1:]:
-        if _clearly_better(right[blend], right[BLENDS[0]]) and top1[blend] >= top1[chosen] + BLEND_MARGIN:
-            chosen = blend
+    for candidate in BLENDS[1:]:
+        if _clearly_better(right[candidate], right[BLENDS[0]]) and top1[candidate] >= top1[chosen] + BLEND_MARGIN:
+            chosen = candidate
     return chosen, {f"{scale:g}/{weight:g}": round(share, 4) for (scale, weight), share in top1.items()}
 
 

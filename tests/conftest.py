@@ -19,7 +19,7 @@ from bot.migrate import upgrade_database
 from bot.services import Services, build_services
 from bot.settings import Settings
 from core.database import make_engine, make_session_factory
-from dialogue.generation import TransformersGenerator
+from dialogue.lm.transformers_generator import TransformersGenerator
 from retrieval.embedder import SentenceTransformerEmbedder
 from retrieval.faq_files import read_faq_file
 
@@ -100,13 +100,13 @@ def make_settings(data_dir: Path, database_url: str, models_dir: Path, **overrid
         company_name="Nimbus Home",
         max_new_tokens=24,  # short outputs keep the suite fast; the bench measures full-length replies
         device="cpu",
-        lm_backend="transformers",  # the session's shared `generator` below; tests/test_llamacpp_backend.py
+        lm_backend="transformers",  # the session's shared `generator` below; tests/integration/test_llamacpp_backend.py
                                     # and test_openai_backend.py run the other backends
         # One database serves many apps in a row here, each leaving its cut-off work on purpose; taking it
-        # over would send one test's leftovers to the next. tests/test_recovery.py turns this on.
+        # over would send one test's leftovers to the next. tests/integration/test_recovery.py turns this on.
         recover_orphaned_work=False,
         # Likewise, a subscription one test left (or schemathesis made up) must not be sent to by the next
-        # app; tests/test_webhooks.py turns delivery on.
+        # app; tests/integration/test_webhooks.py turns delivery on.
         webhook_delivery=False,
     )
     return Settings(**(values | overrides))
@@ -172,3 +172,11 @@ def make_key(services):
     yield make
     for name in names:
         revoke_key(services.sessions, name)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Every test says whether it is `unit` or `integration`: `-m unit` and `-m integration` skip none."""
+    unmarked = [item.nodeid for item in items
+                if not any(item.get_closest_marker(kind) for kind in ("unit", "integration"))]
+    if unmarked:
+        raise pytest.UsageError("Tests without a unit or integration marker:\n  " + "\n  ".join(unmarked))

@@ -90,7 +90,8 @@ def conversation_scores(answered: list[list[tuple[Turn, object]]], faq_of: dict[
                                           / len(out_of_scope), 4) if out_of_scope else None,
         "kinds": dict(Counter(_kind(reply) for _, reply in turns)),
         "generation": generation_scores([(turn.query, reply) for turn, reply in turns
-                                         if reply is not None and (reply.kind is ReplyKind.GENERATED or reply.rejected)]),
+                                         if reply is not None
+                                         and (reply.kind is ReplyKind.GENERATED or reply.rejected)]),
         "wrong_turns": [{"query": turn.query, "kind": _kind(reply), "text": reply.text[:160] if reply else ""}
                         for turn, reply in in_scope if not _right(turn, reply, faq_of)],
     }

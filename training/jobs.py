@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import ModelUnavailable
-from dialogue.lm_models import resolve_lm_source
+from dialogue.lm.sources import resolve_lm_source
 from retrieval.embedder import resolve_embedding_model
 from retrieval.self_calibration import ModelCalibration, save_model_calibration
 from training.conversations import iter_conversations

@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogue.lm_models import EMBEDDED_LM_ID
+from dialogue.lm.sources import EMBEDDED_LM_ID
 from training.errors import RegistryError
 from training.registry import Registry
 

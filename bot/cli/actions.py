@@ -28,7 +28,7 @@ def actions_import(file: Path) -> None:
 
 def import_actions(services, file: Path) -> bool:
     """Upsert every good action of `file`, report the bad ones; True when none was bad."""
-    from retrieval.action_files import UnreadableActionFile, read_action_file
+    from retrieval.declared_actions.files import UnreadableActionFile, read_action_file
 
     try:
         parsed = read_action_file(file)
@@ -48,7 +48,7 @@ def import_actions(services, file: Path) -> bool:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def actions_export(file: Path) -> None:
     """Write every declared action to a YAML FILE that `helpdesk actions import` reads back."""
-    from retrieval.action_files import write_action_file
+    from retrieval.declared_actions.files import write_action_file
 
     services = started_services(with_lm=False)
     declared = services.knowledge.actions.all()

@@ -22,7 +22,7 @@ def customers() -> None:
 @click.option("--sender-id", default=None, help="The sender id on that channel.")
 def find(channel: str | None, sender_id: str | None) -> None:
     """List customers by channel identity, one JSON object a line."""
-    from bot.customers import find_customers
+    from bot.support.customers import find_customers
 
     for found in find_customers(database_sessions(), channel, sender_id):
         click.echo(json.dumps({**found.__dict__, "created_at": found.created_at.isoformat()}))
@@ -34,7 +34,7 @@ def find(channel: str | None, sender_id: str | None) -> None:
               help="Write to this file instead of stdout.")
 def export(customer_id: int, output: Path | None) -> None:
     """Everything kept about CUSTOMER_ID as JSON (find the id with `helpdesk customers find`)."""
-    from bot.customers import audit_export, export_customer
+    from bot.support.customers import audit_export, export_customer
     from dialogue.errors import CustomerNotFound
 
     sessions = database_sessions()
@@ -56,7 +56,7 @@ def export(customer_id: int, output: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(customer_id: int, yes: bool) -> None:
     """Erase CUSTOMER_ID: profile, identities, conversations, channel records, training examples."""
-    from bot.customers import erase_customer
+    from bot.support.customers import erase_customer
     from bot.settings import get_settings
     from dialogue.errors import CustomerNotFound
 
@@ -76,7 +76,7 @@ def delete(customer_id: int, yes: bool) -> None:
               help="Default: HELPDESK_RETENTION_MODE.")
 def purge(older_than_days: float | None, mode: str | None) -> None:
     """Delete (or anonymise) conversations idle longer than the retention period, now."""
-    from bot.retention import purge as run_purge
+    from bot.background.retention import purge as run_purge
     from bot.settings import get_settings
     from core.database import utcnow
 

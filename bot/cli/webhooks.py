@@ -17,13 +17,13 @@ def webhooks() -> None:
 
 
 def _store():
-    from bot.webhook_store import WebhookStore
+    from bot.notify.store import WebhookStore
 
     return WebhookStore(database_sessions())
 
 
 def _not_found(call):
-    from bot.webhook_store import DeliveryNotFound, WebhookNotFound
+    from bot.notify.store import DeliveryNotFound, WebhookNotFound
 
     try:
         return call()
@@ -43,8 +43,8 @@ def webhooks_add(url: str, events: tuple[str, ...], secret: str | None, descript
 
     from pydantic import ValidationError
 
-    from bot.webhooks import SubscriptionIn
-    from retrieval.audit import SYSTEM
+    from bot.api.webhook_subscriptions import SubscriptionIn
+    from core.audit import SYSTEM
 
     generated = secret is None
     secret = secret if secret is not None else f"whsec_{secrets.token_hex(24)}"
@@ -76,7 +76,7 @@ def webhooks_list() -> None:
 @click.argument("subscription_id", type=int)
 def webhooks_remove(subscription_id: int) -> None:
     """Stop sending to it; its deliveries are forgotten."""
-    from retrieval.audit import SYSTEM
+    from core.audit import SYSTEM
 
     _not_found(lambda: _store().delete(subscription_id, SYSTEM))
     click.echo(f"Removed webhook {subscription_id}.")
@@ -86,7 +86,7 @@ def webhooks_remove(subscription_id: int) -> None:
 @click.argument("subscription_id", type=int)
 def webhooks_pause(subscription_id: int) -> None:
     """Send nothing until resumed; events keep being queued."""
-    from retrieval.audit import SYSTEM
+    from core.audit import SYSTEM
 
     _not_found(lambda: _store().pause(subscription_id, SYSTEM))
     click.echo(f"Paused webhook {subscription_id}.")
@@ -96,7 +96,7 @@ def webhooks_pause(subscription_id: int) -> None:
 @click.argument("subscription_id", type=int)
 def webhooks_resume(subscription_id: int) -> None:
     """Send what waited, in order, with a fresh retry window."""
-    from retrieval.audit import SYSTEM
+    from core.audit import SYSTEM
 
     item = _not_found(lambda: _store().resume(subscription_id, SYSTEM))
     click.echo(f"Resumed webhook {subscription_id}: {item.pending} deliveries to send.")
@@ -124,7 +124,7 @@ def webhooks_deliveries(subscription_id: int, status: str | None, limit: int) ->
 @click.argument("delivery_id", type=int)
 def webhooks_redeliver(subscription_id: int, delivery_id: int) -> None:
     """Send a delivery again (same event id and body); a running server sends it within a second."""
-    from retrieval.audit import SYSTEM
+    from core.audit import SYSTEM
 
     _not_found(lambda: _store().redeliver(subscription_id, delivery_id, SYSTEM))
     click.echo(f"Delivery {delivery_id} queued again.")

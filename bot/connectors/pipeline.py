@@ -3,7 +3,7 @@
 A connector verifies and parses its platform's request into a `PlatformEvent`, calls `accept` (one
 database insert, no model work) and acknowledges; the dialogue manager and the platform API run later.
 The insert stores the parsed event, so that if this process dies before the answer is delivered another
-one (or the next start) answers it: see `bot.recovery`.
+one (or the next start) answers it: see `bot.background.recovery`.
 """
 
 import asyncio

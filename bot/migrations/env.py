@@ -6,10 +6,10 @@ import bot.api_keys  # noqa: F401
 import bot.connectors.records  # noqa: F401
 import core.outbox  # noqa: F401
 import core.processes  # noqa: F401
-import dialogue.action_records  # noqa: F401
+import dialogue.actions.records  # noqa: F401
 import dialogue.records  # noqa: F401
-import retrieval.actions  # noqa: F401
-import retrieval.audit  # noqa: F401
+import retrieval.declared_actions.declarations  # noqa: F401
+import core.audit  # noqa: F401
 import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401
 import retrieval.faqs  # noqa: F401

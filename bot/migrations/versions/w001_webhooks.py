@@ -66,7 +66,8 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_event_id'), ['event_id'], unique=False)
-        batch_op.create_index('ix_webhook_deliveries_order', ['subscription_id', 'ordering_key', 'status'], unique=False)
+        batch_op.create_index('ix_webhook_deliveries_order', ['subscription_id', 'ordering_key', 'status'],
+                              unique=False)
 
 
 

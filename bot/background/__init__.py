@@ -1,0 +1,1 @@
+"""Work a server process does on its own: taking over dead processes' work, data retention."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: subscriptions, which process delivers what, and the signed sending."""

@@ -1,0 +1,1 @@
+"""What support teams work with besides the inbox: agent assist, analytics, knowledge gaps, customer data."""

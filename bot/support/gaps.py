@@ -1,0 +1,172 @@
+"""Knowledge gaps: what customers asked that the bot could not answer well, grouped by meaning.
+
+A *signal* is a customer question whose bot reply was a fallback, got a thumbs-down, or was the handoff to
+a person. Signals are embedded with the knowledge base's embedder and clustered (average-linkage
+agglomerative clustering on cosine distance); each cluster is a gap, ranked by how many customers asked.
+A gap is closed once an FAQ answers it: for at least half of its questions the best hit today is an FAQ
+scoring at or above the FAQ threshold (so chat answers it verbatim); for a question that got a thumbs-down
+that FAQ must also have been created or edited after the question, since the answer it had was judged bad.
+Definitions repeated in docs/analytics.md.
+"""
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sqlalchemy import or_, select
+from sqlalchemy.orm import sessionmaker
+
+from dialogue.questions import question_in
+from dialogue.messages import HandoffReason, ReplyKind
+from dialogue.policy import Thresholds
+from dialogue.records import ConversationRecord, TurnRecord
+from retrieval.knowledge_base import KnowledgeBase
+
+MAX_SIGNALS = 2000  # the newest ones; clustering is quadratic in their number
+CLUSTER_DISTANCE = 0.5  # cosine distance under which questions count as the same need (MiniLM: paraphrases
+# scored 0.53-0.89 here, unrelated questions at most 0.24)
+EXAMPLES = 10
+_CACHE_LIMIT = 20_000
+
+
+@dataclass
+class Signal:
+    turn_id: int  # the customer's turn that holds the question
+    user_id: int
+    question: str
+    search_text: str
+    asked_at: datetime
+    reasons: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Gap:
+    id: int  # the id of its oldest question's turn: stable while that question stays in the group
+    count: int  # customers who asked
+    messages: int
+    questions: list[str]  # distinct, newest first
+    reasons: dict[str, int]
+    first_asked: datetime
+    last_asked: datetime
+    status: str  # open | closed
+    answered_questions: int
+    answered_by: list[int]  # FAQ ids that answer its questions today
+
+
+class GapFinder:
+    """Holds the question embeddings between requests, so a refresh embeds only new questions."""
+
+    def __init__(self, sessions: sessionmaker, knowledge: KnowledgeBase):
+        self.sessions = sessions
+        self.knowledge = knowledge
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def gaps(self, since: datetime, until: datetime, thresholds: Thresholds, channel: str | None = None) -> list[Gap]:
+        signals = collect_signals(self.sessions, since, until, channel)
+        if not signals:
+            return []
+        vectors = self._embed([signal.search_text for signal in signals])
+        groups = cluster(vectors)
+        gaps = [self._gap([signals[i] for i in members], vectors[members], thresholds) for members in groups]
+        return sorted(gaps, key=lambda gap: (-gap.count, -gap.messages, -gap.last_asked.timestamp()))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
+            if len(self._vectors) + len(missing) > _CACHE_LIMIT:
+                self._vectors.clear()
+                missing = list(dict.fromkeys(texts))
+            for text, vector in zip(missing, self.knowledge.embedder.embed(missing)):
+                self._vectors[text] = vector
+            return np.stack([self._vectors[text] for text in texts])
+
+    def _gap(self, signals: list[Signal], vectors: np.ndarray, thresholds: Thresholds) -> Gap:
+        answered_by = []
+        for signal, vector in zip(signals, vectors):
+            hits = self.knowledge.search_vector(vector, signal.search_text, top_k=1)
+            if hits and hits[0].faq is not None and hits[0].confidence >= thresholds.faq and (
+                    "thumbs_down" not in signal.reasons or _aware(hits[0].faq.updated_at) > signal.asked_at):
+                answered_by.append(hits[0].faq.id)
+        newest_first = sorted(signals, key=lambda signal: signal.asked_at, reverse=True)
+        reasons = Counter(reason for signal in signals for reason in signal.reasons)
+        return Gap(
+            id=min(signal.turn_id for signal in signals),
+            count=len({signal.user_id for signal in signals}), messages=len(signals),
+            questions=list(dict.fromkeys(signal.question for signal in newest_first))[:EXAMPLES],
+            reasons={name: reasons.get(name, 0) for name in ("fallback", "thumbs_down", "handoff")},
+            first_asked=newest_first[-1].asked_at, last_asked=newest_first[0].asked_at,
+            status="closed" if 2 * len(answered_by) >= len(signals) else "open",
+            answered_questions=len(answered_by), answered_by=sorted(set(answered_by)),
+        )
+
+
+def cluster(vectors: np.ndarray) -> list[list[int]]:
+    """Indexes of `vectors` grouped by meaning, each group in input order."""
+    if len(vectors) == 1:
+        return [[0]]
+    labels = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                     distance_threshold=CLUSTER_DISTANCE).fit_predict(vectors)
+    groups: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(int(label), []).append(index)
+    return list(groups.values())
+
+
+def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
+                    channel: str | None = None) -> list[Signal]:
+    """The newest MAX_SIGNALS questions that got a fallback, a thumbs-down or a handoff in [since, until)."""
+    bad = (select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.kind, TurnRecord.feedback,
+                  ConversationRecord.user_id)
+           .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
+           .where(TurnRecord.role == "bot", TurnRecord.created_at >= since, TurnRecord.created_at < until,
+                  or_(TurnRecord.kind == ReplyKind.FALLBACK.value, TurnRecord.feedback == -1,
+                      TurnRecord.handoff_reason == HandoffReason.ASKED.value))
+           .order_by(TurnRecord.id.desc()).limit(MAX_SIGNALS))
+    if channel:
+        bad = bad.where(ConversationRecord.channel == channel)
+    signals: dict[int, Signal] = {}
+    with sessions() as session:
+        replies = session.execute(bad).all()
+        customer_turns = _customer_turns(session, {reply.conversation_id for reply in replies})
+        for reply in replies:
+            before = [turn for turn in customer_turns.get(reply.conversation_id, []) if turn.id < reply.id]
+            signal = _signal(reply, before)
+            if signal is not None:
+                signals.setdefault(signal.turn_id, signal).reasons |= signal.reasons
+    return list(signals.values())
+
+
+def _customer_turns(session, conversation_ids: set[int]) -> dict[int, list]:
+    turns: dict[int, list] = {}
+    for start in range(0, len(conversation_ids), 500):  # keeps IN lists short on every database
+        batch = sorted(conversation_ids)[start:start + 500]
+        rows = session.execute(
+            select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.text, TurnRecord.search_query,
+                   TurnRecord.created_at)
+            .where(TurnRecord.conversation_id.in_(batch), TurnRecord.role == "user").order_by(TurnRecord.id))
+        for row in rows:
+            turns.setdefault(row.conversation_id, []).append(row)
+    return turns
+
+
+def _signal(reply, before: list) -> Signal | None:
+    if not before:
+        return None
+    if reply.kind == ReplyKind.HANDOFF:
+        asked = next((turn for turn in reversed(before[-2:]) if question_in(turn.text)), None)
+        if asked is None:
+            return None
+        question = question_in(asked.text)
+    else:
+        asked, question = before[-1], before[-1].text
+    search_text = asked.search_query if asked.search_query and question == asked.text else question
+    reasons = ({reply.kind} & {"fallback", "handoff"}) | ({"thumbs_down"} if reply.feedback == -1 else set())
+    return Signal(asked.id, reply.user_id, question, search_text, _aware(asked.created_at), reasons)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

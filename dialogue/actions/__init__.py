@@ -1,0 +1,1 @@
+"""Custom actions in a conversation: triggers, forms and slots, the tracker, the rasa-sdk action server."""

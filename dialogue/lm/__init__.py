@@ -1,0 +1,1 @@
+"""The LM backends behind the `Generator` role (dialogue/lm/generator.py), one module per runtime."""

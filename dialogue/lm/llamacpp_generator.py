@@ -1,0 +1,145 @@
+"""The llama.cpp backend: the GGUF file served as it is (no conversion), batched, with the prompt prefix kept."""
+
+import codecs
+import fcntl
+import logging
+import random
+import time
+from pathlib import Path
+
+from core.errors import ModelUnavailable
+from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
+from dialogue.lm.sources import resolve_gguf
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppGenerator:
+    """A GGUF model in llama.cpp; concurrent `generate` calls are decoded together (dialogue/lm/llamacpp_engine.py)."""
+
+    def __init__(self, model: str, models_dir: Path, *, slots: int = 8, slot_tokens: int = 2048,
+                 threads: int = 1, prompt_threads: int | None = None, weights: str = "f16"):
+        self.model_name = model
+        self.models_dir = models_dir
+        self.weights = weights
+        self.slots, self.slot_tokens, self.threads = slots, slot_tokens, threads
+        self.prompt_threads = prompt_threads or threads  # for steps that compute prompt tokens
+        self.model_id = self.base_model_id = model
+        self.calls = 0  # generations served; lets operators (and tests) see when the LM ran
+        self.engine = None
+        self._model = None
+        self._formatter = None
+
+    def warm_up(self) -> None:
+        if self.engine is not None:
+            return
+        from llama_cpp import llama_cpp as lib
+        from llama_cpp._internals import LlamaModel
+        from llama_cpp._logger import set_verbose
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        from dialogue.lm.llamacpp_engine import BatchedEngine
+
+        # llama.cpp logs every graph it builds (dozens of lines a token) through a Python callback: errors only.
+        set_verbose(False)
+        path, model_id = resolve_gguf(self.model_name, self.models_dir)
+        if self.weights != "original":
+            path = retyped_gguf(path, self.models_dir, self.weights)
+        params = lib.llama_model_default_params()
+        try:
+            model = LlamaModel(path_model=str(path), params=params, verbose=False)
+        except ValueError as error:
+            raise ModelUnavailable(f"llama.cpp cannot load {path}: {error}") from error
+        metadata = model.metadata()
+        template = metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelUnavailable(f"{path} carries no chat template (tokenizer.chat_template).")
+        self._formatter = Jinja2ChatFormatter(
+            template, eos_token=model.token_get_text(model.token_eos()),
+            bos_token=model.token_get_text(model.token_bos()))
+        self._model = model
+        self.engine = BatchedEngine(model, slots=self.slots, slot_tokens=self.slot_tokens, threads=self.threads,
+                                    prompt_threads=self.prompt_threads)
+        self.model_id = self.base_model_id = model_id
+        log.info("llama.cpp serves %s: %d slots of %d tokens, %d threads (%d for prompts)", model_id, self.slots,
+                 self.slot_tokens, self.threads, self.prompt_threads)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def prompt_tokens(self, messages: ChatMessages) -> list[int]:
+        """The chat template's text for `messages`, tokenized with its special tokens."""
+        self.warm_up()
+        prompt = self._formatter(messages=messages).prompt
+        return self._model.tokenize(prompt.encode("utf-8"), add_bos=self._model.add_bos_token(), special=True)
+
+    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
+                 on_text: TextCallback | None = None) -> Generation:
+        from dialogue.lm.llamacpp_engine import Finished, Request
+
+        prompt = self.prompt_tokens(messages)
+        started = time.perf_counter()
+        request = self.engine.submit(Request(prompt, max_new_tokens, temperature, random.getrandbits(31)))
+        self.calls += 1
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces: list[str] = []
+        new_tokens, started_text = 0, False
+        try:
+            while not isinstance(item := request.tokens.get(), Finished):
+                if isinstance(item, Exception):
+                    raise ModelUnavailable(f"llama.cpp failed while writing a reply: {item}") from item
+                new_tokens += 1
+                piece = decoder.decode(self._model.detokenize([item]))
+                if not started_text:  # the answer's leading whitespace is dropped, as `tidy` drops it
+                    piece = piece.lstrip()
+                    started_text = bool(piece)
+                pieces.append(piece)
+                if on_text and piece:
+                    on_text(piece)
+        finally:
+            request.cancelled = True  # a no-op once finished; stops the slot if the reader failed
+        text = "".join(pieces) + decoder.decode(b"", final=True)
+        return Generation(text=tidy(text, cut_unfinished=not item.end_of_text), model_id=self.model_id,
+                          prompt_tokens=len(prompt), new_tokens=new_tokens,
+                          seconds=time.perf_counter() - started)
+
+
+# llama.cpp's llama_ftype values for the weight types a GGUF can be re-written to.
+WEIGHT_TYPES = {"f16": 1, "q8_0": 7}
+
+
+def retyped_gguf(gguf: Path, models_dir: Path, weights: str) -> Path:
+    """`gguf` re-written once with `weights` tensors (~2 s for SmolLM2), next to the other converted models.
+
+    The embedded SmolLM2 is Q4_1, which llama.cpp's fast matrix kernels (llamafile's sgemm) do not cover:
+    its prompt is computed 2-3x slower than in F16. Q4_1 values convert to F16 with only F16 rounding, so
+    the replies stay those of the published weights (checked on the eval set, docs/generation.md).
+    """
+    if weights not in WEIGHT_TYPES:
+        raise ModelUnavailable(f"HELPDESK_LM_WEIGHTS={weights}: use one of original, {', '.join(WEIGHT_TYPES)}.")
+    from llama_cpp import llama_cpp as lib
+
+    target = models_dir / f"{gguf.stem}.{weights}.gguf"
+    if target.is_file():
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / f".{target.name}.lock", "w") as lock:  # two processes starting together
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        log.info("Writing %s as %s for llama.cpp (once)", gguf.name, target.name)
+        params = lib.llama_model_quantize_default_params()
+        params.ftype, params.allow_requantize = WEIGHT_TYPES[weights], True
+        partial = target.with_name(target.name + ".partial")
+        if lib.llama_model_quantize(str(gguf).encode(), str(partial).encode(), params) != 0:
+            partial.unlink(missing_ok=True)
+            raise ModelUnavailable(f"llama.cpp could not re-write {gguf} as {weights}; "
+                                   "set HELPDESK_LM_WEIGHTS=original to serve it as it is.")
+        partial.rename(target)
+    return target

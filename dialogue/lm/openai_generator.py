@@ -1,0 +1,109 @@
+"""The LM on an inference server: any OpenAI-compatible `/v1/chat/completions` (vLLM, llama.cpp's server, TGI).
+
+Replies stream (server-sent events). A connection failure, a timeout or a 5xx/429 answer before the first
+piece of text is retried with a growing wait; after text has been shown it is not (the customer would see
+the reply start twice). What still fails raises `LMUnavailable`, which the dialogue manager turns into the
+fallback reply, the customer's turn already stored.
+"""
+
+import json
+import logging
+import math
+import time
+
+import httpx
+
+from core.errors import LMUnavailable
+from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
+
+log = logging.getLogger(__name__)
+
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
+
+
+class OpenAIGenerator:
+    def __init__(self, url: str, model: str, *, api_key: str | None = None, timeout_seconds: float = 30.0,
+                 connect_timeout_seconds: float = 3.0, retries: int = 2, backoff_seconds: float = 0.5):
+        url = url.rstrip("/")
+        self.url = url if url.endswith("/v1") else url + "/v1"
+        self.model = model
+        self.model_id = self.base_model_id = model
+        self.calls = 0
+        self.retries, self.backoff_seconds = retries, backoff_seconds
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=self.url, headers=headers,
+            timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (about four characters a token in English): the server's tokenizer is not here,
+        and the count only bounds how much history goes into the prompt."""
+        return math.ceil(len(text) / 4)
+
+    def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
+                 on_text: TextCallback | None = None) -> Generation:
+        body = {"model": self.model, "messages": messages, "max_tokens": max_new_tokens,
+                "temperature": temperature, "stream": True, "stream_options": {"include_usage": True}}
+        if temperature > 0:
+            body["top_p"] = 0.9
+        started = time.perf_counter()
+        self.calls += 1
+        for attempt in range(self.retries + 1):
+            pieces: list[str] = []
+            try:
+                finish, usage = self._stream(body, pieces, on_text)
+                break
+            except (httpx.TransportError, _Retryable) as error:
+                if pieces or attempt == self.retries:
+                    raise LMUnavailable(self._failure(error, attempt + 1)) from error
+                log.warning("LM server at %s: %s; retrying", self.url, error)
+                time.sleep(self.backoff_seconds * 2 ** attempt)
+        text = "".join(pieces)
+        return Generation(text=tidy(text, cut_unfinished=finish == "length"), model_id=self.model_id,
+                          # Servers that send no usage: the estimate, as for the history budget.
+                          prompt_tokens=usage.get("prompt_tokens") or sum(self.count_tokens(m["content"])
+                                                                          for m in messages),
+                          new_tokens=usage.get("completion_tokens", len(pieces)),
+                          seconds=time.perf_counter() - started)
+
+    def _stream(self, body: dict, pieces: list[str], on_text: TextCallback | None) -> tuple[str | None, dict]:
+        finish, usage = None, {}
+        with self._client.stream("POST", "/chat/completions", json=body) as response:
+            if response.status_code in RETRIED_STATUSES:
+                raise _Retryable(f"HTTP {response.status_code}")
+            if response.status_code != 200:
+                response.read()
+                raise LMUnavailable(f"The LM server at {self.url} refused the request: HTTP "
+                                    f"{response.status_code} {response.text[:300]}")
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[len("data:"):].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError as error:
+                    raise LMUnavailable(f"The LM server at {self.url} sent a malformed event: {data[:200]}") from error
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices", [])[:1]:
+                    finish = choice.get("finish_reason") or finish
+                    piece = (choice.get("delta") or {}).get("content") or ""
+                    if not pieces or not "".join(pieces).strip():
+                        piece = piece.lstrip()  # the answer's leading whitespace, as `tidy` drops it
+                    if piece:
+                        pieces.append(piece)
+                        if on_text:
+                            on_text(piece)
+        return finish, usage
+
+    def _failure(self, error: Exception, attempts: int) -> str:
+        return (f"The LM server at {self.url} did not answer ({type(error).__name__}: {error}) after "
+                f"{attempts} attempt(s). Check HELPDESK_LM_URL and that the server is running.")
+
+
+class _Retryable(Exception):
+    """An answer worth asking again for (overloaded or restarting server)."""

@@ -1,0 +1,1 @@
+"""Declared actions: searched like FAQs (their example phrasings share the index), stored in SQL."""

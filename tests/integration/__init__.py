@@ -1,0 +1,1 @@
+"""Tests through real components: databases, FAISS, models, servers, browsers."""

@@ -1,0 +1,95 @@
+"""The classifier's blend (logistic regression, nearest-neighbour vote, or cosine alone) is chosen per
+knowledge base on its own held-out questions, and survives a snapshot."""
+
+import numpy as np
+import pytest
+
+from retrieval.calibrator import _blend
+from retrieval.classifier import FaqClassifier
+from retrieval.self_calibration import BLENDS, _choose_blend, calibrate
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _fold(truth: list[int], cosine, logistic, vote, times: int = 10) -> tuple[tuple, np.ndarray]:
+    """The same questions `times` over: a blend must win on enough questions to be chosen."""
+    labels = np.array([10, 20])
+    rows = [np.tile(np.array(m, dtype=float), (times, 1)) for m in (cosine, logistic, vote)]
+    return (labels, *rows), np.tile(np.array(truth), times)
+
+
+@pytest.mark.unit
+def test_a_classifier_that_misleads_is_replaced_by_cosine_alone():
+    # Cosine ranks both questions right; the classifier is sure of the wrong FAQ every time.
+    fold = _fold([10, 20], cosine=[[0.8, 0.7], [0.7, 0.8]], logistic=[[0.0, 1.0], [1.0, 0.0]],
+                 vote=[[0.0, 1.0], [1.0, 0.0]])
+    chosen, top1 = _choose_blend([fold])
+    assert chosen == (0.0, 0.0)
+    assert top1["0/0"] == 1.0 and top1["1/0"] == 0.0
+
+
+@pytest.mark.unit
+def test_the_vote_is_chosen_only_when_it_ranks_more_questions_right():
+    # The logistic regression gets the second question wrong; the neighbours get both right.
+    fold = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.8, 0.2]],
+                 vote=[[1.0, 0.0], [0.0, 1.0]])
+    assert _choose_blend([fold])[0] in {(1.0, 0.5), (1.0, 0.75)}
+    # On two questions alone that is no evidence: the plain logistic regression stays.
+    few = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.8, 0.2]],
+                vote=[[1.0, 0.0], [0.0, 1.0]], times=1)
+    assert _choose_blend([few])[0] == BLENDS[0]
+    # When both rank the same, the plain logistic regression stays.
+    tie = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.2, 0.8]],
+                vote=[[1.0, 0.0], [0.0, 1.0]])
+    assert _choose_blend([tie])[0] == BLENDS[0]
+
+
+@pytest.mark.unit
+def test_the_vote_counts_the_nearest_questions_of_each_faq():
+    rng = np.random.default_rng(0)
+    centres = _unit(rng.normal(size=(3, 16)))
+    vectors = _unit(np.repeat(centres, 8, axis=0) + 0.05 * rng.normal(size=(24, 16)))
+    labels = np.repeat(np.array([101, 102, 103]), 8)
+    classifier = FaqClassifier.train(vectors, labels).blended(0.5)
+    vote = classifier.vote(centres)
+    assert vote.shape == (3, 3)
+    np.testing.assert_allclose(vote.sum(axis=1), 1.0, rtol=1e-5)
+    assert (vote.argmax(axis=1) == np.arange(3)).all()
+    probabilities = classifier.probabilities(centres)
+    logistic = classifier.logistic(centres)
+    np.testing.assert_allclose(probabilities, 0.5 * logistic + 0.5 * vote, rtol=1e-5)
+    assert np.all(classifier.blended(0.0, scale=0.0).probabilities(centres) == 0)
+
+
+@pytest.mark.unit
+def test_calibration_reports_the_blend_it_chose_and_the_classifier_applies_it():
+    rng = np.random.default_rng(1)
+    centres = _unit(rng.normal(size=(6, 32)))
+    vectors = _unit(np.repeat(centres, 10, axis=0) + 0.35 * rng.normal(size=(60, 32)))
+    labels = np.repeat(np.arange(1, 7) * 7, 10)
+    off_topic = _unit(rng.normal(size=(20, 32)))
+    calibrated = calibrate(vectors, labels, off_topic)
+    assert calibrated is not None
+    assert set(calibrated.blend_top1) == {f"{s:g}/{w:g}" for s, w in BLENDS}
+    assert (calibrated.classifier_scale, calibrated.neighbour_weight) in BLENDS
+    best = max(calibrated.blend_top1.values())
+    assert calibrated.blend_top1[f"{calibrated.classifier_scale:g}/{calibrated.neighbour_weight:g}"] >= best - 0.002
+    classifier = _blend(FaqClassifier.train(vectors, labels), calibrated)
+    assert classifier.neighbour_weight == calibrated.neighbour_weight
+    assert classifier.scale == calibrated.classifier_scale
+
+
+@pytest.mark.integration
+def test_the_blend_and_the_questions_survive_a_snapshot(services, tmp_path):
+    calibrator = services.knowledge.calibrator
+    learned = calibrator.current
+    assert learned.classifier is not None and learned.classifier.texts is not None
+    calibrator._save_snapshot(learned)
+    loaded = calibrator._load_snapshot(learned.key)
+    assert loaded.calibrated == learned.calibrated
+    query = learned.classifier.texts[:3]
+    np.testing.assert_allclose(loaded.classifier.probabilities(query), learned.classifier.probabilities(query),
+                               atol=2e-3)  # the questions are stored as float16
+    assert loaded.classifier.neighbour_weight == learned.calibrated.neighbour_weight

@@ -1,0 +1,179 @@
+"""The llama.cpp backend on the embedded GGUF: streaming, sampling settings, the prefix cache, batching,
+adapters through transformers, and the bot answering through it over HTTP on both databases."""
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.cli.serve import SAMPLE_FAQS
+from bot.services import build_services
+from dialogue.lm.backends import LMConfig, LlamaCppWithAdapters
+from dialogue.lm.llamacpp_generator import LlamaCppGenerator
+from dialogue.lm.sources import EMBEDDED_LM_ID
+from dialogue.prompt import INSTRUCTIONS
+from dialogue.records import TurnRecord
+from retrieval.faq_files import read_faq_file
+from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
+from tests.integration.test_streaming import GENERATED_QUESTION, sse_events
+
+pytestmark = pytest.mark.integration
+
+SYSTEM = {"role": "system", "content": INSTRUCTIONS.format(company="Nimbus Home")}
+
+
+def ask(question: str) -> list[dict[str, str]]:
+    return [SYSTEM, {"role": "user", "content": f"Knowledge snippets:\n[1] Returns\nDevices can be returned within "
+                                                f"30 days.\n\nCustomer question: {question}"}]
+
+
+@pytest.fixture(scope="module")
+def llama(models_dir) -> LlamaCppGenerator:
+    generator = LlamaCppGenerator("default", models_dir, slots=4, slot_tokens=1024, threads=1)
+    generator.warm_up()
+    yield generator
+    generator.close()
+
+
+def test_reply_streams_before_it_is_finished_and_matches_the_final_text(llama):
+    arrivals: list[tuple[float, str]] = []
+    started = time.perf_counter()
+    run = llama.generate(ask("How long do I have to return a device?"), max_new_tokens=40, temperature=0,
+                         on_text=lambda piece: arrivals.append((time.perf_counter(), piece)))
+    assert run.model_id == EMBEDDED_LM_ID and run.text and run.new_tokens > 3
+    assert len(arrivals) >= 3
+    assert arrivals[0][0] - started < run.seconds * 0.8  # the first piece came well before the end
+    streamed = "".join(piece for _, piece in arrivals)
+    assert streamed.startswith(run.text) or streamed.strip() == run.text
+
+
+def test_max_new_tokens_is_honoured_and_an_unfinished_sentence_is_cut(llama):
+    run = llama.generate(ask("Tell me everything about returns, in detail."), max_new_tokens=6, temperature=0)
+    assert run.new_tokens == 6
+    long = llama.generate(ask("Tell me everything about returns, in detail."), max_new_tokens=60, temperature=0)
+    assert long.new_tokens > 6 and len(long.text) > len(run.text)
+
+
+def test_greedy_is_repeatable_and_temperature_samples(llama):
+    messages = ask("Can I return a device I opened?")
+    greedy = {llama.generate(messages, max_new_tokens=20, temperature=0).text for _ in range(2)}
+    assert len(greedy) == 1
+    sampled = {llama.generate(messages, max_new_tokens=20, temperature=1.5).text for _ in range(4)}
+    assert len(sampled) >= 2
+
+
+def test_the_system_prompt_is_computed_once_and_the_cached_prefix_gives_the_same_reply(llama, models_dir):
+    llama.generate(ask("Do you sell gift cards?"), max_new_tokens=4, temperature=0)
+    before = (llama.engine.stats.prompt_tokens, llama.engine.stats.reused_tokens)
+    question = ask("How long do I have to return a device?")
+    cached = llama.generate(question, max_new_tokens=30, temperature=0)
+    reused = llama.engine.stats.reused_tokens - before[1]
+    system_tokens = len(llama.prompt_tokens([SYSTEM])) - 5  # the template's closing tokens may differ
+    assert reused >= system_tokens
+    assert llama.engine.stats.prompt_tokens - before[0] == cached.prompt_tokens
+    fresh = LlamaCppGenerator("default", models_dir, slots=1, slot_tokens=1024, threads=1)
+    try:
+        assert fresh.generate(question, max_new_tokens=30, temperature=0).text == cached.text
+        assert fresh.engine.stats.reused_tokens == 0
+    finally:
+        fresh.close()
+
+
+def test_prompt_steps_on_more_threads_give_the_same_reply(llama, models_dir):
+    question = ask("How long do I have to return a device?")
+    expected = llama.generate(question, max_new_tokens=30, temperature=0).text
+    two = LlamaCppGenerator("default", models_dir, slots=1, slot_tokens=1024, threads=1, prompt_threads=2)
+    try:
+        assert two.generate(question, max_new_tokens=30, temperature=0).text == expected
+        assert two.engine.prompt_threads == 2 and two.engine._threads_now == 1  # decoding went back to one
+    finally:
+        two.close()
+
+
+def test_concurrent_replies_are_decoded_together(llama):
+    questions = ["Can I return a device?", "How long is the return window?", "Is a return free?",
+                 "What do I need to return a device?"]
+    alone = [llama.generate(ask(q), max_new_tokens=24, temperature=0).text for q in questions]
+    together: dict[int, str] = {}
+
+    def write(index: int) -> None:
+        together[index] = llama.generate(ask(questions[index]), max_new_tokens=24, temperature=0).text
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(questions))]
+    steps_before = llama.engine.stats.busiest_step
+    llama.engine.stats.busiest_step = 0
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert llama.engine.stats.busiest_step >= 2, "no step decoded two replies at once"
+    llama.engine.stats.busiest_step = max(steps_before, llama.engine.stats.busiest_step)
+    assert all(together[i] for i in range(len(questions)))
+    # Batched arithmetic may round differently, but the replies should start the same way.
+    assert sum(together[i][:20] == alone[i][:20] for i in range(len(questions))) >= 3
+
+
+def test_a_prompt_too_long_for_a_slot_is_refused_with_the_setting_to_change(llama):
+    with pytest.raises(ValueError, match="HELPDESK_LM_SLOT_TOKENS"):
+        llama.generate([{"role": "user", "content": "word " * 2000}], max_new_tokens=4, temperature=0)
+
+
+def test_an_adapter_is_served_through_transformers_and_dropped_back_to_llama(models_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from dialogue.lm.sources import resolve_lm_source
+
+    source, _ = resolve_lm_source("default", models_dir)
+    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(source),
+                          LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    lora.save_pretrained(tmp_path / "lm-test-adapter")
+    served = LlamaCppWithAdapters(LMConfig("llamacpp", "default", models_dir, slots=1, slot_tokens=1024,
+                                           threads=2, device="cpu"))
+    try:
+        assert served.use_adapter(tmp_path / "lm-test-adapter") == f"{EMBEDDED_LM_ID}+lm-test-adapter"
+        run = served.generate(ask("Can I return a device?"), max_new_tokens=8, temperature=0)
+        assert run.model_id == f"{EMBEDDED_LM_ID}+lm-test-adapter" and served.adapted.calls == 1
+        assert served.use_adapter(None) == EMBEDDED_LM_ID
+        assert served.generate(ask("Can I return a device?"), max_new_tokens=8, temperature=0).model_id == \
+            EMBEDDED_LM_ID
+        assert served.fast.calls == 1
+    finally:
+        served.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def llama_app(request, tmp_path_factory, models_dir, embedder):
+    data = tmp_path_factory.mktemp("llama-data")
+    if request.param == "sqlite":
+        url, drop = f"sqlite:///{data / 'helpdesk.db'}", None
+    else:
+        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+    settings = make_settings(data, url, models_dir, lm_backend="llamacpp", lm_slots=2, lm_slot_tokens=2048,
+                             max_new_tokens=48)
+    services = build_services(settings, embedder=embedder)
+    services.start()
+    services.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
+    with TestClient(create_app(settings, services)) as client:
+        yield client, services
+    services.generator.close()
+    services.engine.dispose()
+    if drop:
+        drop()
+
+
+def test_the_widget_streams_a_reply_written_by_llama_cpp(llama_app, sender):
+    client, services = llama_app
+    with client.stream("POST", "/widget/messages", json={"sender": "b" * 32, "message": GENERATED_QUESTION}) as r:
+        events = sse_events(r.read().decode())
+    name, reply = events[-1]
+    assert name == "reply" and reply["text"]
+    assert services.generator.fast.calls >= 1  # the LM ran, in llama.cpp
+    with services.sessions() as session:
+        turn = session.get(TurnRecord, reply["custom"]["turn_id"])
+        assert turn.text == reply["text"]
+        # Sent as written, or stopped by the reply check and kept for admins: either way it came from llama.cpp.
+        assert turn.model_id == EMBEDDED_LM_ID
+    assert client.get("/health").json()["lm_model"] == EMBEDDED_LM_ID

@@ -1,0 +1,1 @@
+"""What the tests share: local servers for outside platforms, seeded data, fixtures."""

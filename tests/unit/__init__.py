@@ -1,0 +1,1 @@
+"""Fast tests of the pure rooms: no model, no server."""
