@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from bot.api_keys import Principal
 from bot.deps import require_viewer
 
-STATIC = Path(__file__).resolve().parent / "static" / "console"
+STATIC = Path(__file__).resolve().parents[1] / "static" / "console"
 _MEDIA = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
