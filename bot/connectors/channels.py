@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.connectors.background import BackgroundWork
-from bot.connectors.delivery import Outbox, RetryPolicy
+from bot.connectors.delivery import ReplyDelivery, RetryPolicy
 from bot.connectors.ledger import Ledger
 from bot.connectors.pipeline import ChannelPipeline, PlatformEvent
 from bot.connectors.slack import SlackConnector, SlackPlatform
@@ -93,7 +93,7 @@ def build_channels(settings: Settings, services: Services) -> Channels:
     ledger = Ledger(services.sessions, services.processes.id)
     policy = RetryPolicy(settings.delivery_attempts, settings.delivery_backoff_seconds,
                          settings.delivery_max_wait_seconds)
-    pipeline = ChannelPipeline(services.manager, ledger, Outbox(ledger, policy), background)
+    pipeline = ChannelPipeline(services.manager, ledger, ReplyDelivery(ledger, policy), background)
     channels = Channels(background, ledger, pipeline, settings.channel_drain_seconds)
 
     slack = {"HELPDESK_SLACK_SIGNING_SECRET": settings.slack_signing_secret,

@@ -64,7 +64,10 @@ class DeliveryOutcome:
     errors: list[str] = field(default_factory=list)
 
 
-class Outbox:
+class ReplyDelivery:
+    """Platform replies, sent part by part with retries and recorded in the ledger (not core/outbox.py:
+    that one holds outgoing webhook events)."""
+
     def __init__(self, ledger: Ledger, policy: RetryPolicy):
         self.ledger = ledger
         self.policy = policy

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.connectors.background import BackgroundWork
-from bot.connectors.delivery import Outbox, Outgoing
+from bot.connectors.delivery import ReplyDelivery, Outgoing
 from bot.connectors.ledger import Ledger, PendingParts
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.manager import DialogueManager
@@ -60,10 +60,10 @@ class PlatformEvent:
 
 
 class ChannelPipeline:
-    def __init__(self, manager: DialogueManager, ledger: Ledger, outbox: Outbox, background: BackgroundWork):
+    def __init__(self, manager: DialogueManager, ledger: Ledger, delivery: ReplyDelivery, background: BackgroundWork):
         self.manager = manager
         self.ledger = ledger
-        self.outbox = outbox
+        self.delivery = delivery
         self.background = background
 
     async def accept(self, platform: Platform, event: PlatformEvent) -> bool:
@@ -84,12 +84,12 @@ class ChannelPipeline:
     def relay(self, platform: Platform, channel: str, target: dict[str, Any], text: str, turn_id: int) -> None:
         """Deliver a person's reply (an agent answering a handoff) in the background, recorded like any other."""
         outgoing = Outgoing(channel, target, platform.split(text), turn_id)
-        self.background.spawn(self.outbox.deliver(platform, outgoing), name=f"{channel}:agent-turn-{turn_id}")
+        self.background.spawn(self.delivery.deliver(platform, outgoing), name=f"{channel}:agent-turn-{turn_id}")
 
     def resend(self, platform: Platform, pending: PendingParts) -> None:
         """Send, in the background, deliveries that a stopped process recorded but did not send."""
         outgoing = Outgoing(pending.channel, pending.target, pending.texts, pending.turn_id)
-        self.background.spawn(self.outbox.resend(platform, outgoing, pending.ids),
+        self.background.spawn(self.delivery.resend(platform, outgoing, pending.ids),
                               name=f"{pending.channel}:resend-{pending.ids[0]}")
 
     async def _answer(self, platform: Platform, event: PlatformEvent) -> None:
@@ -97,7 +97,7 @@ class ChannelPipeline:
             if turn_id is not None and await self.ledger.has_deliveries(turn_id):
                 continue  # a replay after a crash: these parts were queued before; recovery resends them
             for outgoing in _outgoing(event, platform.split(text), turn_id, buttons):
-                await self.outbox.deliver(platform, outgoing)
+                await self.delivery.deliver(platform, outgoing)
         await self.ledger.mark_processed(event.channel, event.keys[0])
 
     async def _replies(self, event: PlatformEvent) -> list[tuple[str, int | None, list[dict[str, str]]]]:

@@ -49,7 +49,7 @@ class SlackPlatform:
     """Sends with the Web API's chat.postMessage; the base URL is a setting so tests use a local server."""
 
     def __init__(self, token: str, api_url: str):
-        # No slack_sdk retry handlers: the outbox retries, honours Retry-After and records each attempt.
+        # No slack_sdk retry handlers: ReplyDelivery retries, honours Retry-After and records each attempt.
         self.client = AsyncWebClient(token=token, base_url=api_url, retry_handlers=[], timeout=15,
                                      logger=_quiet_sdk_log())
 
