@@ -33,7 +33,7 @@ from core.database import make_engine, make_session_factory  # noqa: E402
 from core.outbox import (  # noqa: E402
     EventType, OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord, emit,
 )
-from core.processes import ProcessRegistry  # noqa: E402
+from core.processes import ProcessTable  # noqa: E402
 from dialogue.messages import InboundMessage, Reply, ReplyKind  # noqa: E402
 from dialogue.store import ConversationStore  # noqa: E402
 
@@ -90,7 +90,7 @@ def turn_cost(sessions, turns: int, url: str) -> list[tuple[int, float, float]]:
 
 
 def _sender(sessions, concurrency: int) -> WebhookSender:
-    registry = ProcessRegistry(sessions, timedelta(seconds=60))
+    registry = ProcessTable(sessions, timedelta(seconds=60))
     registry.register()
     policy = RetryPolicy(timedelta(seconds=60), timedelta(hours=1), 1.0, 1.0, timedelta(hours=1))
     return WebhookSender(DeliveryQueue(sessions, registry.id, registry.orphaned, policy),

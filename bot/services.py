@@ -14,7 +14,7 @@ from bot.settings import Settings
 from core.database import make_engine, make_session_factory
 from core.devices import choose_device
 from core.errors import ModelUnavailable
-from core.processes import ProcessRegistry
+from core.processes import ProcessTable
 from core.turn_locks import turn_locks_for
 from dialogue.actions.action_server import ActionServer
 from dialogue.actions.runner import ActionConfig, ActionRunner
@@ -52,7 +52,7 @@ class Services:
     generator: Generator
     knowledge: KnowledgeBase
     manager: DialogueManager
-    processes: ProcessRegistry  # this process's heartbeat; its id owns the background work it takes on
+    processes: ProcessTable  # this process's heartbeat; its id owns the background work it takes on
     ready: bool = field(default=False)
 
     def start(self, with_lm: bool = True) -> None:
@@ -84,7 +84,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     embedder = embedder or SentenceTransformerEmbedder(
         served.embedding_model, device=choose_device(settings.device, gpu_when_auto=False))
     generator = generator or _generator(settings, served.lm_adapter)
-    processes = ProcessRegistry(sessions, timedelta(seconds=settings.process_stale_seconds))
+    processes = ProcessTable(sessions, timedelta(seconds=settings.process_stale_seconds))
     # Concurrent customers' queries share one model call (retrieval/batching.py).
     batched = BatchingEmbedder(embedder, settings.embed_batch_ms / 1000) if settings.embed_batch_ms > 0 else embedder
     knowledge = KnowledgeBase(sessions, batched, settings.index_dir, knowledge_config(settings), processes.id)

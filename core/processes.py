@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.database import Base, utcnow
 
-# What `ProcessRegistry.orphaned` is to its callers: given an owner column, the SQL condition "its process is dead".
+# What `ProcessTable.orphaned` is to its callers: given an owner column, the SQL condition "its process is dead".
 Orphaned = Callable[[ColumnElement], ColumnElement[bool]]
 
 _PROCESS = uuid.uuid4().hex[:12]  # tells this process from an earlier one that had the same pid
@@ -35,7 +35,7 @@ class ProcessRecord(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class ProcessRegistry:
+class ProcessTable:
     """This process's entry in the process table (`workers`), and the test for work whose owner is gone."""
 
     def __init__(self, sessions: sessionmaker, stale_after: timedelta):

@@ -71,7 +71,7 @@ class Job:
 class JobRunner:
     def __init__(self, sessions: sessionmaker, owner: str | None = None):
         self.sessions = sessions
-        self.owner = owner  # this process's id in the process registry (core/processes.py)
+        self.owner = owner  # this process's id in the process table (core/processes.py)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-job")
 
     def submit(self, kind: str, items: list[str], work: Callable[[str], dict[str, Any]], actor: str) -> Job:

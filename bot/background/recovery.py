@@ -1,6 +1,6 @@
 """Keeps this process's heartbeat and takes over the work of processes that died.
 
-Every `heartbeat_seconds` the process refreshes its row in the process registry (`core/processes.py`)
+Every `heartbeat_seconds` the process refreshes its row in the process table (`core/processes.py`)
 and sweeps for orphaned work (its owner's heartbeat is stale, or its owner shut down and left it):
 - channel events accepted but never answered are answered (a message already recorded is not recorded
   again, and a reply already stored is delivered rather than generated twice);
@@ -16,14 +16,14 @@ from datetime import timedelta
 
 from bot.connectors.channels import Channels
 from core.database import utcnow
-from core.processes import ProcessRegistry
+from core.processes import ProcessTable
 from retrieval.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
 
 class Supervisor:
-    def __init__(self, processes: ProcessRegistry, channels: Channels, jobs: JobRunner, heartbeat_seconds: float,
+    def __init__(self, processes: ProcessTable, channels: Channels, jobs: JobRunner, heartbeat_seconds: float,
                  max_age: timedelta, recover: bool = True):
         self.processes = processes
         self.channels = channels

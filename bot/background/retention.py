@@ -1,7 +1,7 @@
 """HELPDESK_RETENTION_DAYS: conversations idle longer than that are deleted or anonymised.
 
 `purge` does one pass; `RetentionJob` runs it every `retention_check_seconds` in the one process that
-the process registry elects (the oldest one with a fresh heartbeat, `core/processes.py`), so several
+the process table elects (the oldest one with a fresh heartbeat, `core/processes.py`), so several
 server processes never purge at once. The clock is a parameter: tests move it instead of waiting.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from bot.support.customers import event_keys
 from core.database import utcnow
-from core.processes import ProcessRecord, ProcessRegistry
+from core.processes import ProcessRecord, ProcessTable
 from dialogue.actions.records import ActionRunRecord, FormStateRecord
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 
@@ -102,7 +102,7 @@ def _before(moment: datetime, cutoff: datetime) -> bool:
     return (moment if moment.tzinfo else moment.replace(tzinfo=cutoff.tzinfo)) < cutoff
 
 
-def elected(processes: ProcessRegistry, now: datetime | None = None) -> bool:
+def elected(processes: ProcessTable, now: datetime | None = None) -> bool:
     """Whether this process is the oldest one with a fresh heartbeat: the one that runs the purge."""
     now = now or utcnow()
     with processes.sessions() as session:
@@ -113,7 +113,7 @@ def elected(processes: ProcessRegistry, now: datetime | None = None) -> bool:
 
 
 @asynccontextmanager
-async def retention_running(settings, sessions: sessionmaker, processes: ProcessRegistry) -> AsyncIterator[None]:
+async def retention_running(settings, sessions: sessionmaker, processes: ProcessTable) -> AsyncIterator[None]:
     """The retention job of a server process, while it serves (a no-op when HELPDESK_RETENTION_DAYS is unset)."""
     job = RetentionJob(sessions, processes, settings.retention_days, settings.retention_mode,
                        settings.retention_check_seconds)
@@ -125,7 +125,7 @@ async def retention_running(settings, sessions: sessionmaker, processes: Process
 
 
 class RetentionJob:
-    def __init__(self, sessions: sessionmaker, processes: ProcessRegistry, days: float | None, mode: str,
+    def __init__(self, sessions: sessionmaker, processes: ProcessTable, days: float | None, mode: str,
                  every_seconds: float, clock: Callable[[], datetime] = utcnow):
         self.sessions = sessions
         self.processes = processes

@@ -40,7 +40,7 @@ class PendingParts:
 class Ledger:
     def __init__(self, sessions: sessionmaker, owner: str, threads: int = 2):
         self.sessions = sessions
-        self.owner = owner  # this process's id in the process registry, written on what it takes on
+        self.owner = owner  # this process's id in the process table, written on what it takes on
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
 

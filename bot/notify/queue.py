@@ -61,7 +61,7 @@ class Outcome:
 class DeliveryQueue:
     def __init__(self, sessions: sessionmaker, owner: str, orphaned: Orphaned, policy: RetryPolicy):
         self.sessions = sessions
-        self.owner = owner  # this process's id in the process registry
+        self.owner = owner  # this process's id in the process table
         self.orphaned = orphaned
         self.policy = policy
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.settings import Settings
 from bot.notify.queue import Claimed, DeliveryQueue, Outcome, RetryPolicy
 from core.outbox import WOKEN
-from core.processes import ProcessRegistry
+from core.processes import ProcessTable
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def _start_of(response: httpx.Response, limit: int = 300) -> str:
     return data[:limit].decode("utf-8", "replace").strip()
 
 
-def build_sender(settings: Settings, sessions: sessionmaker, processes: ProcessRegistry) -> WebhookSender:
+def build_sender(settings: Settings, sessions: sessionmaker, processes: ProcessTable) -> WebhookSender:
     policy = RetryPolicy(
         lease=timedelta(seconds=settings.webhook_lease_seconds),
         retry_for=timedelta(hours=settings.webhook_retry_hours),

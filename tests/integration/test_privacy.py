@@ -27,7 +27,7 @@ from bot.background.retention import REMOVED_TEXT, RetentionJob
 from bot.services import build_services
 from bot.settings import get_settings
 from core.database import utcnow
-from core.processes import ProcessRegistry
+from core.processes import ProcessTable
 from dialogue.records import ConversationRecord, TurnRecord, UserRecord
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import make_draft
@@ -280,8 +280,8 @@ def test_retention_job_deletes_or_anonymises_what_is_older_in_one_process(privat
     services, _ = private
     old, recent = _old_conversation(services, 40, "old-ann"), _old_conversation(services, 5, "recent-bob")
     clock = [utcnow()]
-    first = ProcessRegistry(services.sessions, timedelta(seconds=60))
-    second = ProcessRegistry(services.sessions, timedelta(seconds=60))
+    first = ProcessTable(services.sessions, timedelta(seconds=60))
+    second = ProcessTable(services.sessions, timedelta(seconds=60))
     first.register()
     second.register()
     try:

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from bot.connectors.ledger import Ledger
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from core.database import utcnow
-from core.processes import ProcessRecord, ProcessRegistry
+from core.processes import ProcessRecord, ProcessTable
 from dialogue.messages import InboundMessage, Reply, ReplyKind
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
 from dialogue.store import ConversationStore
@@ -50,7 +50,7 @@ def _dead_worker(sessions) -> str:
 
 def test_a_worker_is_orphaned_when_its_heartbeat_is_stale_or_it_retired(migrated_database):
     _, sessions = migrated_database
-    alive, other = ProcessRegistry(sessions, STALE), ProcessRegistry(sessions, STALE)
+    alive, other = ProcessTable(sessions, STALE), ProcessTable(sessions, STALE)
     alive.register()
     other.register()
     dead = _dead_worker(sessions)
@@ -86,7 +86,7 @@ def test_registering_forgets_earlier_processes_of_this_host_that_are_gone(migrat
                               text=True, check=True)
     gone_pid = int(finished.stdout)
     host = socket.gethostname()
-    sibling = ProcessRegistry(sessions, STALE)  # another instance in this very process (as in these tests)
+    sibling = ProcessTable(sessions, STALE)  # another instance in this very process (as in these tests)
     sibling.register()
     with sessions() as session:
         session.add(ProcessRecord(id=f"{host}:{gone_pid}:aaaa:1", host=host, pid=gone_pid, heartbeat_at=utcnow()))
@@ -95,7 +95,7 @@ def test_registering_forgets_earlier_processes_of_this_host_that_are_gone(migrat
                                  heartbeat_at=utcnow()))
         session.add(ProcessRecord(id="elsewhere:1:cccc:1", host="elsewhere", pid=gone_pid, heartbeat_at=utcnow()))
         session.commit()
-    ProcessRegistry(sessions, STALE).register()
+    ProcessTable(sessions, STALE).register()
     with sessions() as session:
         left = set(session.scalars(select(ProcessRecord.id)))
     # Gone without waiting a minute for their heartbeat to go stale:
@@ -138,7 +138,7 @@ def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(migrated_d
         session.add(DeliveryRecord(channel="telegram", target={"chat_id": 99}, part=1, parts=1, text="sent",
                                    status="sent", attempts=1, owner=dead))
         session.commit()
-    workers = [ProcessRegistry(sessions, STALE) for _ in range(2)]
+    workers = [ProcessTable(sessions, STALE) for _ in range(2)]
     for worker in workers:
         worker.register()
     ledgers = [Ledger(sessions, worker.id) for worker in workers]
@@ -169,7 +169,7 @@ def test_two_processes_sweeping_at_once_take_each_orphan_exactly_once(migrated_d
 def test_a_knowledge_job_of_a_dead_process_ends_with_an_error_saying_what_was_left(migrated_database):
     _, sessions = migrated_database
     dead = _dead_worker(sessions)
-    alive = ProcessRegistry(sessions, STALE)
+    alive = ProcessTable(sessions, STALE)
     alive.register()
     with sessions() as session:
         half = JobRecord(kind="fetch", status="running", actor="ann", total=4, done=2, owner=dead, errors=[],

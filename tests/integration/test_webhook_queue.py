@@ -13,7 +13,7 @@ from core.outbox import (
     DeliveryStatus, EventType, OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord, conversation_key,
     emit,
 )
-from core.processes import ProcessRegistry
+from core.processes import ProcessTable
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def sessions(migrated_database):
 
 
 def _process(sessions) -> DeliveryQueue:
-    registry = ProcessRegistry(sessions, timedelta(seconds=60))
+    registry = ProcessTable(sessions, timedelta(seconds=60))
     registry.register()
     return DeliveryQueue(sessions, registry.id, registry.orphaned, POLICY)
 
@@ -82,13 +82,13 @@ def test_a_conversation_waits_for_its_earlier_delivery_others_do_not(sessions):
 
 def test_the_claims_of_a_dead_process_are_taken_over_and_a_clean_stop_frees_them(sessions):
     _emit(sessions, 2)
-    registry = ProcessRegistry(sessions, timedelta(seconds=60))
+    registry = ProcessTable(sessions, timedelta(seconds=60))
     registry.register()
     dying = DeliveryQueue(sessions, registry.id, registry.orphaned, POLICY)
     assert len(dying.claim(10)) == 2
     heir = _process(sessions)
     assert heir.claim(10) == []  # leased to a living process
-    registry.retire()  # what a restart does for a killed process of this host (ProcessRegistry.register)
+    registry.retire()  # what a restart does for a killed process of this host (ProcessTable.register)
     assert len(heir.claim(10)) == 2
     assert heir.release() == 2
     assert len(_process(sessions).claim(10)) == 2
