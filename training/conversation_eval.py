@@ -9,6 +9,8 @@ and each reply is scored on what it was built from:
   of the generated reply (for `faqs`: every one of them, so a two-FAQ question answered from one counts
   as wrong);
 - *out of scope → fallback*: the share of `out_of_scope` turns that got the fallback;
+- *wrong answers sent per 100 turns* (`verdict`): an answer built from none of the FAQs the turn needs, or
+  any answer to an out-of-scope turn;
 - the generated replies are scored like single questions (`generation_scores`).
 """
 
@@ -19,8 +21,11 @@ from pathlib import Path
 
 import yaml
 
+from dialogue.grounding import is_refusal, sentences
 from dialogue.messages import InboundMessage, ReplyKind
 from training.reply_scores import generation_scores
+
+ANSWERS = (ReplyKind.FAQ, ReplyKind.GENERATED)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,18 @@ def used_faqs(reply) -> set[int]:
     if reply.kind is ReplyKind.GENERATED:
         return {source.id for source in reply.sources if source.kind == "faq"}
     return set()
+
+
+def verdict(expected: frozenset[int], reply) -> str:
+    """"right", "wrong" (a wrong answer was sent) or "none" (fallback, hand-over, small talk, partial)."""
+    if reply is None or reply.kind not in ANSWERS:
+        return "none"
+    if reply.kind is ReplyKind.GENERATED and all(is_refusal(s) for s in sentences(reply.text) or [reply.text]):
+        return "none"  # says it cannot help: a miss where there was an answer, never a wrong one
+    used = used_faqs(reply)
+    if expected and expected <= used:
+        return "right"
+    return "wrong" if not expected & used else "none"
 
 
 def answer_conversations(manager, conversations: list[list[Turn]]) -> list[list[tuple[Turn, object]]]:
@@ -88,6 +105,8 @@ def conversation_scores(answered: list[list[tuple[Turn, object]]], faq_of: dict[
         if in_scope else None,
         "out_of_scope_to_fallback": round(sum(r is not None and r.kind is ReplyKind.FALLBACK for r in out_of_scope)
                                           / len(out_of_scope), 4) if out_of_scope else None,
+        "wrong_per_100": round(100 * sum(verdict(frozenset(faq_of[q] for q in t.expected), r) == "wrong"
+                                         for t, r in turns) / len(turns), 2) if turns else None,
         "kinds": dict(Counter(_kind(reply) for _, reply in turns)),
         "generation": generation_scores([(turn.query, reply) for turn, reply in turns
                                          if reply is not None

@@ -6,12 +6,14 @@ thresholds on it as in production (no labels), and then:
 - **decisions** with the thresholds in force: *answered correctly* (not sent to fallback and the right FAQ
   ranked first), *verbatim right* and *verbatim precision* (answered with the curated answer: right ones
   among all curated answers, counting uncovered and out-of-domain questions answered verbatim as wrong),
-  *uncovered → fallback* (in-domain questions no FAQ answers) and *out-of-domain → fallback* (HWU64
-  questions sent to a bank's bot);
+  *uncovered → fallback* (in-domain questions no FAQ answers), *out-of-domain → fallback* (HWU64
+  questions sent to a bank's bot) and *wrong answers sent per 100 questions* (an answer resting on the
+  wrong FAQ, or any answer to a question nothing answers; in brackets the curated ones given verbatim);
 - on a knowledge base with a labelled eval file (the sample shop; the held-out mobile operator of
   training/eval_sets/), the same, the generated replies of its generate band and its multi-turn
   conversations through the real answering path: how many were stopped by the reply check, and whether
-  any sentence no single snippet supports, or any number no snippet states, reached the customer.
+  any sentence no single snippet supports, or any number no snippet states, reached the customer; with
+  `answer_every`, all its questions through that path, scored per reply model (training/end_to_end.py).
 """
 
 import time
@@ -22,6 +24,7 @@ from dialogue.policy import Decision, Thresholds, decide
 from retrieval.benchmarks import Benchmark
 from retrieval.evaluation import EvalQuery, RetrievalReport, evaluate
 from retrieval.knowledge_base import KnowledgeBase
+from training.end_to_end import AnswerScores, answer_all
 from training.reply_scores import generation_scores
 
 
@@ -35,6 +38,13 @@ class DecisionScores:
     uncovered_to_fallback: float | None = None
     out_of_domain: int = 0
     out_of_domain_to_fallback: float | None = None
+    # Answers the decision would send that rest on the wrong FAQ, or answer a question nothing in the knowledge
+    # base answers, per 100 questions asked (in scope, partial, uncovered, out of domain): a generate-band
+    # one counts as sent (an upper bound: the reply check may still stop it); `wrong_verbatim_per_100` are
+    # the curated answers of a wrong FAQ among them, which nothing stops.
+    wrong_per_100: float = 0.0
+    wrong_verbatim_per_100: float = 0.0
+    asked: int = 0
 
 
 @dataclass
@@ -49,6 +59,7 @@ class DatasetReport:
     seconds: float
     generation: dict | None = None
     conversations: dict | None = None  # multi-turn conversations of an eval file (conversation_eval.py)
+    answers: AnswerScores | None = None  # every question of an eval file, answered for real (end_to_end.py)
 
 
 @dataclass
@@ -67,29 +78,39 @@ def load_into(knowledge: KnowledgeBase, benchmark: Benchmark) -> dict[str, int]:
 
 
 def decision_scores(knowledge: KnowledgeBase, thresholds: Thresholds, questions: list[tuple[str, int]],
-                    uncovered: list[str], out_of_domain: list[str]) -> DecisionScores:
-    """`questions`: (text, FAQ id that answers it)."""
+                    uncovered: list[str], out_of_domain: list[str],
+                    partial: list[tuple[str, frozenset[int]]] = ()) -> DecisionScores:
+    """`questions`: (text, FAQ id that answers it); `partial`: (text, FAQs that each answer part of it), counted
+    like uncovered ones for verbatim precision and as wrong only when answered from none of their FAQs."""
     def best(text: str) -> tuple[Decision, int | None]:
         hits = knowledge.search(text, top_k=5)
         top = hits[0].faq.id if hits and hits[0].faq is not None else None
         return decide(hits, thresholds), top
 
-    answered = verbatim_right = verbatim_all = 0
-    for text, expected in questions:
+    answered = verbatim_right = verbatim_all = wrong = wrong_verbatim = 0
+    labelled = [(text, frozenset([faq]), True) for text, faq in questions]
+    for text, expected, in_scope in [*labelled, *((text, faqs, False) for text, faqs in partial)]:
         decision, top = best(text)
-        answered += decision is not Decision.FALLBACK and top == expected
-        verbatim_right += decision is Decision.FAQ and top == expected
+        answered += in_scope and decision is not Decision.FALLBACK and top in expected
+        verbatim_right += in_scope and decision is Decision.FAQ and top in expected
         verbatim_all += decision is Decision.FAQ
+        wrong += decision is not Decision.FALLBACK and top not in expected
+        wrong_verbatim += decision is Decision.FAQ and top not in expected
     uncovered_decisions = [best(text)[0] for text in uncovered]
     ood_decisions = [best(text)[0] for text in out_of_domain]
-    verbatim_all += sum(d is Decision.FAQ for d in [*uncovered_decisions, *ood_decisions])
-    count = max(len(questions), 1)
+    nothing_answers = [*uncovered_decisions, *ood_decisions]
+    verbatim_all += sum(d is Decision.FAQ for d in nothing_answers)
+    wrong += sum(d is not Decision.FALLBACK for d in nothing_answers)
+    wrong_verbatim += sum(d is Decision.FAQ for d in nothing_answers)
+    count, asked = max(len(questions), 1), len(questions) + len(partial) + len(nothing_answers)
     return DecisionScores(
         questions=len(questions), answered_correctly=round(answered / count, 4),
         verbatim_right=round(verbatim_right / count, 4),
         verbatim_precision=round(verbatim_right / verbatim_all, 4) if verbatim_all else 1.0,
         uncovered=len(uncovered), uncovered_to_fallback=_share(uncovered_decisions, Decision.FALLBACK),
         out_of_domain=len(out_of_domain), out_of_domain_to_fallback=_share(ood_decisions, Decision.FALLBACK),
+        wrong_per_100=round(100 * wrong / max(asked, 1), 2),
+        wrong_verbatim_per_100=round(100 * wrong_verbatim / max(asked, 1), 2), asked=asked,
     )
 
 
@@ -125,9 +146,9 @@ def _thresholds(thresholds: Thresholds) -> dict:
 def markdown(report: QualityReport) -> str:
     lines = ["# Answer quality", "",
              "| dataset | split | embedder | dense top-1 | BM25 top-1 | RRF top-1 | hybrid top-1 | hybrid MRR | "
-             "answered correctly | verbatim right | verbatim precision | uncovered → fallback | "
-             "out-of-domain → fallback | thresholds (faq / generate) |",
-             "| --- | --- | --- |" + " ---: |" * 11]
+             "answered correctly | wrong sent / 100 (verbatim) | verbatim right | verbatim precision | "
+             "uncovered → fallback | out-of-domain → fallback | thresholds (faq / generate) |",
+             "| --- | --- | --- |" + " ---: |" * 12]
     for d in report.datasets:
         top1 = {m.mode: m for m in d.retrieval.modes}
         s = d.decisions
@@ -135,9 +156,11 @@ def markdown(report: QualityReport) -> str:
             f"| {d.dataset} | {d.split} | {Path(d.embedding_model).name} | "
             + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
                          for m in ("dense", "lexical", "rrf", "hybrid"))
-            + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | {s.verbatim_right:.3f} | "
+            + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | "
+            f"{s.wrong_per_100:.1f} ({s.wrong_verbatim_per_100:.1f}) | {s.verbatim_right:.3f} | "
             f"{s.verbatim_precision:.3f} | {_cell(s.uncovered_to_fallback)} | {_cell(s.out_of_domain_to_fallback)} | "
             f"{d.thresholds['faq']:.2f} / {d.thresholds['generate']:.2f} ({_origin(d)}) |")
+    lines += _answers_table(report)
     for d in report.datasets:
         if d.generation:
             lines += ["", f"Generated replies on {d.dataset} ({d.split}): {d.generation}"]
@@ -145,7 +168,28 @@ def markdown(report: QualityReport) -> str:
             summary = {k: v for k, v in d.conversations.items() if k != "wrong_turns"}
             lines += ["", f"Conversations of {d.dataset} ({d.split}): {summary}"]
             lines += [f"- wrong: {turn}" for turn in d.conversations["wrong_turns"]]
+        if d.answers and d.answers.wrong:
+            lines += ["", f"Wrong answers sent on {d.dataset} ({d.split}, {d.answers.lm_model}):"]
+            lines += [f"- {wrong}" for wrong in d.answers.wrong]
     return "\n".join(lines) + "\n"
+
+
+def _answers_table(report: QualityReport) -> list[str]:
+    """Every question of an eval file through the real answering path, per reply model (`--answer-all`)."""
+    rows = [d for d in report.datasets if d.answers]
+    if not rows:
+        return []
+    lines = ["", "| knowledge base | LM | embedder | questions | answered correctly | wrong sent / 100 | fallback | "
+                 "p50 / p90 ms per answer | p50 ms per generated answer | generated sent / stopped |",
+             "| --- | --- | --- |" + " ---: |" * 7]
+    for d in rows:
+        a = d.answers
+        lines.append(f"| {d.dataset} | {Path(a.lm_model).name} | {Path(d.embedding_model).name} | {a.questions} | "
+                     f"{a.answered_correctly:.3f} | {a.wrong_per_100:.1f} | {a.fallback_share:.3f} | "
+                     f"{_cell(a.p50_ms_answered, '.0f')} / {_cell(a.p90_ms_answered, '.0f')} | "
+                     f"{_cell(a.p50_ms_generated, '.0f')} | {a.generation['sent_as_generated']} / "
+                     f"{a.generation['rejected']} |")
+    return lines
 
 
 def _short_name(embedding_model: str) -> str:
@@ -161,8 +205,8 @@ def _origin(d: DatasetReport) -> str:
     return d.thresholds["source"]
 
 
-def _cell(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _cell(value: float | None, spec: str = ".3f") -> str:
+    return "–" if value is None else format(value, spec)
 
 
 def plot(report: QualityReport, path: Path) -> None:
@@ -178,6 +222,7 @@ def plot(report: QualityReport, path: Path) -> None:
         "dense top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["dense"] for d in report.datasets],
         "hybrid top-1": [{m.mode: m.top1 for m in d.retrieval.modes}["hybrid"] for d in report.datasets],
         "answered correctly": [d.decisions.answered_correctly for d in report.datasets],
+        "wrong answers sent (share)": [d.decisions.wrong_per_100 / 100 for d in report.datasets],
         "uncovered → fallback": [d.decisions.uncovered_to_fallback for d in report.datasets],
         "out-of-domain → fallback": [d.decisions.out_of_domain_to_fallback for d in report.datasets],
     }
@@ -197,10 +242,11 @@ def plot(report: QualityReport, path: Path) -> None:
 
 
 def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
-                     generate_limit: int = 0) -> DatasetReport:
+                     generate_limit: int = 0, answer_every: bool = False) -> DatasetReport:
     """A knowledge base from an FAQ file, measured on its labelled eval file. With `generate_limit`, that many
     questions of the generate band, and every multi-turn conversation of the file, are answered through the
-    real DialogueManager (LM, reply check) and scored (training/conversation_eval.py)."""
+    real DialogueManager (LM, reply check) and scored (training/conversation_eval.py); with `answer_every`,
+    every question of the file is (training/end_to_end.py)."""
     import asyncio
 
     from dialogue.messages import InboundMessage
@@ -215,27 +261,27 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
     faq_of = {faq.question: faq.id for faq in faqs}
     labelled = load_eval_set(eval_file)
     in_scope = [(q.query, faq_of[next(iter(q.expected))]) for q in labelled if q.group == "in_scope"]
-    partial = [q.query for q in labelled if q.group == "partial"]
+    partial = [(q.query, frozenset(faq_of[f] for f in q.expected)) for q in labelled if q.group == "partial"]
     out_of_scope = [q.query for q in labelled if q.group == "out_of_scope"]
     retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], f"{name} eval")
     thresholds = services.manager.thresholds()
-    decisions = decision_scores(knowledge, thresholds, in_scope, out_of_scope + partial, [])
-    decisions.uncovered_to_fallback = _share([decide(knowledge.search(t, top_k=5), thresholds)
-                                              for t in out_of_scope], Decision.FALLBACK)
-    decisions.uncovered = len(out_of_scope)
-    generation = conversations = None
+    decisions = decision_scores(knowledge, thresholds, in_scope, out_of_scope, [], partial)
+    generation = conversations = answers = None
     if generate_limit:
-        band = [t for t in partial + [t for t, _ in in_scope]
+        band = [t for t in [t for t, _ in partial] + [t for t, _ in in_scope]
                 if decide(knowledge.search(t, top_k=5), thresholds) is Decision.GENERATE][:generate_limit]
 
-        async def answer_all():
+        async def answer_band():
             return [(t, (await services.manager.respond(InboundMessage("eval", f"eval-{i}", t)))[0])
                     for i, t in enumerate(band)]
 
-        generation = generation_scores(asyncio.run(answer_all()))
+        generation = generation_scores(asyncio.run(answer_band()))
+    if generate_limit or answer_every:
         if dialogues := load_conversations(eval_file):
             conversations = conversation_scores(answer_conversations(services.manager, dialogues), faq_of)
+    if answer_every:
+        answers = answer_all(services.manager, labelled, faq_of, services.generator.model_id)
     learned = knowledge.learned
     return DatasetReport(name, eval_file.name, knowledge.embedder.model_id, _thresholds(thresholds),
                          learned.calibrated.as_dict() if learned.calibrated else None, retrieval, decisions,
-                         round(time.perf_counter() - started, 1), generation, conversations)
+                         round(time.perf_counter() - started, 1), generation, conversations, answers)

@@ -239,6 +239,10 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @click.option("--generate", "generate_limit", type=int, default=0, show_default=True,
               help="Answer this many generate-band questions of each eval file, and its conversations, with the "
                    "real LM and reply check.")
+@click.option("--answer-all", "answer_every", is_flag=True,
+              help="Answer every question of each eval file, and its conversations, through the real answering path "
+                   "with the configured LM (HELPDESK_LM_MODEL) and its reply check: answered correctly, wrong "
+                   "answers sent per 100 questions and the latency per answered question, for that model.")
 @click.option("--embedding-model", "embedders", multiple=True,
               help="Also run everything with this embedder (a folder, e.g. a tuned one from `helpdesk train "
                    "embeddings`), side by side with the configured one (repeatable).")
@@ -250,8 +254,8 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @click.option("--per-intent", type=int, default=None, help="At most N questions per intent (quick runs).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True,
               help="Where quality.md, quality.json and quality.png go.")
-def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, embedders, tune_embedder, intents,
-                 per_intent, out) -> None:
+def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, answer_every, embedders, tune_embedder,
+                 intents, per_intent, out) -> None:
     """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
     import json
 
@@ -265,8 +269,9 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, em
         for name, faqs, eval_file in named:
             def measure(services, name=name, faqs=faqs, eval_file=eval_file):
                 click.echo(f"{name} ({services.embedder.model_id})...")
-                return [eval_file_report(services, name, faqs, eval_file, generate_limit)]
-            report.datasets += _with_tuned(measure, tune_embedder, with_lm=generate_limit > 0, **extra)
+                return [eval_file_report(services, name, faqs, eval_file, generate_limit, answer_every)]
+            report.datasets += _with_tuned(measure, tune_embedder, with_lm=generate_limit > 0 or answer_every,
+                                           **extra)
         for name in (datasets or DATASETS) if data_dir else ():
             wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
             try:

@@ -56,6 +56,30 @@ def test_the_report_answers_each_conversation_in_order_and_scores_its_turns(scra
     assert "Conversations of mobile operator" in markdown(QualityReport([report]))
 
 
+def test_wrong_answers_sent_are_counted_per_100_questions_from_the_decision_and_for_real(scratch, tmp_path):
+    """A question labelled with the wrong FAQ is a wrong answer whichever way it is sent: the decision's estimate
+    counts it, and so does answering it through the real path, which names the reply model and times it."""
+    eval_file = tmp_path / "eval.yaml"
+    eval_file.write_text(yaml.safe_dump({
+        "in_scope": [{"query": "Is there a student discount?", "faq": "Is there a student discount?"},
+                     # mislabelled on purpose: the bot rightly answers with the student discount
+                     {"query": "Is there a student discount?", "faq": "How much do the SIM-only plans cost?"}],
+        "out_of_scope": ["Who won the football last night?", "Write me a poem about the sea"]}))
+    report = eval_file_report(scratch, "mobile operator", FAQS, eval_file, answer_every=True)
+
+    decisions = report.decisions
+    assert decisions.asked == 4 and decisions.answered_correctly == 0.5
+    assert decisions.wrong_per_100 == decisions.wrong_verbatim_per_100 == 25.0  # the mislabelled one, verbatim
+    answers = report.answers
+    assert answers.lm_model == scratch.generator.model_id and answers.questions == 4
+    assert (answers.answered_correctly, answers.wrong_per_100) == (0.5, 25.0)
+    assert answers.kinds == {"faq": 2, "fallback": 2}
+    assert [w["query"] for w in answers.wrong] == ["Is there a student discount?"]
+    assert 0 < answers.p50_ms_answered <= answers.p90_ms_answered and answers.p50_ms_generated is None
+    table = markdown(QualityReport([report]))
+    assert "| 0.500 | 25.0 (25.0) |" in table and f"| mobile operator | {scratch.generator.model_id} |" in table
+
+
 def test_a_conversation_turn_without_an_expectation_is_refused(tmp_path):
     eval_file = tmp_path / "eval.yaml"
     eval_file.write_text("conversations:\n  - turns:\n      - query: hello\n")
