@@ -24,6 +24,7 @@ from retrieval.errors import (
     DocumentError,
     DocumentNotFound,
     DocumentTooLarge,
+    FaqChanged,
     FaqNotFound,
     InvalidAction,
     InvalidFaq,
@@ -85,6 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": str(error)}, status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
         return unprocessable([Problem(("body",), str(error), "value_error")])
 
+    @app.exception_handler(FaqChanged)
     @app.exception_handler(ConversationClosed)
     async def conversation_closed(_: Request, error: ConversationClosed) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)

@@ -15,6 +15,16 @@ class InvalidFaq(KnowledgeError):
     pass
 
 
+class FaqChanged(KnowledgeError):
+    """An edit was made to an older version of the FAQ than the stored one; nothing was written."""
+
+    def __init__(self, faq_id: int, edited: int, current: int):
+        super().__init__(f"FAQ {faq_id} is at version {current}, but the change was made to version {edited}: "
+                         f"someone changed it since. Load it again (GET /admin/faqs/{faq_id}) and reapply "
+                         "your change.")
+        self.faq_id = faq_id
+
+
 class DocumentError(KnowledgeError):
     """A document that cannot be ingested; nothing of it was stored."""
 

@@ -71,6 +71,24 @@ class Faq:
         return [self.question, *self.alt_questions]
 
 
+@dataclass(frozen=True)
+class FaqPatch:
+    """A partial edit: the fields set replace the stored ones, None keeps what is stored."""
+
+    question: str | None = None
+    answer: str | None = None
+    alt_questions: list[str] | None = None
+    tags: list[str] | None = None
+    version: int | None = None  # the version that was edited; None: whatever is stored when it is written
+
+    def applied_to(self, faq: Faq) -> "FaqDraft":
+        def pick(mine, stored):
+            return stored if mine is None else mine
+
+        return make_draft(pick(self.question, faq.question), pick(self.answer, faq.answer),
+                          pick(self.alt_questions, faq.alt_questions), pick(self.tags, faq.tags))
+
+
 def make_draft(
     question: str, answer: str, alt_questions: list[str] | None = None, tags: list[str] | None = None
 ) -> FaqDraft:

@@ -21,14 +21,15 @@ from retrieval.dense import DenseConfig
 from retrieval.documents import ChunkRecord, DocumentRecord, Passage
 from retrieval.embedder import Embedder
 from retrieval.entries import EntryKind, chunk_entry, faq_entry, ref
-from retrieval.errors import FaqNotFound
-from retrieval.faqs import Faq, FaqDraft, FaqRecord
+from retrieval.errors import FaqChanged, FaqNotFound
+from retrieval.faqs import Faq, FaqDraft, FaqPatch, FaqRecord
 from retrieval.hybrid import Candidate, FusionConfig
 from retrieval.jobs import JobRunner
 from retrieval.library import DocumentLibrary
 from retrieval.search_index import SearchIndex, SyncReport, Upsert
 
 log = logging.getLogger(__name__)
+_PATCH_TRIES = 3  # a partial edit re-reads and retries when another edit got in between
 
 
 class HitKind(StrEnum):
@@ -300,13 +301,16 @@ class KnowledgeBase:
             self.update(faq_id, draft, actor)
         return UpsertReport(created=len(new), updated=len(changed), unchanged=unchanged)
 
-    def update(self, faq_id: int, draft: FaqDraft, actor: str = SYSTEM) -> Faq:
+    def update(self, faq_id: int, draft: FaqDraft, actor: str = SYSTEM, expected_version: int | None = None) -> Faq:
+        """Replace the FAQ with `draft`; with `expected_version`, only if it is still at that version."""
         vectors = self.embedder.embed(draft.searchable_texts)
         with self._write_lock:
             with self.sessions() as session:
-                record = session.get(FaqRecord, faq_id)
+                record = session.get(FaqRecord, faq_id, with_for_update=expected_version is not None)
                 if record is None:
                     raise FaqNotFound(faq_id)
+                if expected_version is not None and record.version != expected_version:
+                    raise FaqChanged(faq_id, expected_version, record.version)
                 if record.content_hash == draft.content_hash:
                     return Faq.from_record(record)
                 record.question, record.answer = draft.question, draft.answer
@@ -325,6 +329,19 @@ class KnowledgeBase:
                              [])
             self.calibrator.refit_classifier()
         return faq
+
+    def patch(self, faq_id: int, patch: FaqPatch, actor: str = SYSTEM) -> Faq:
+        """Change the fields `patch` sets and keep the others as they are stored when the change is written."""
+        for _ in range(_PATCH_TRIES):
+            current = self.get(faq_id)
+            if patch.version is not None and current.version != patch.version:
+                raise FaqChanged(faq_id, patch.version, current.version)
+            try:
+                return self.update(faq_id, patch.applied_to(current), actor, expected_version=current.version)
+            except FaqChanged:
+                if patch.version is not None:
+                    raise  # the caller's edit was made to a version that is gone: they decide
+        raise FaqChanged(faq_id, current.version, self.get(faq_id).version)
 
     def delete(self, faq_id: int, actor: str = SYSTEM) -> None:
         with self._write_lock:

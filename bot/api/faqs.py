@@ -1,4 +1,4 @@
-"""The admin API for FAQs: list, create, read, replace, delete, and bulk import/export (CSV, JSON, YAML).
+"""The admin API for FAQs: list, create, read, replace, change, delete, and bulk import/export (CSV, JSON, YAML).
 
 Every change goes through `retrieval.knowledge_base.KnowledgeBase`, which stores it, logs it for the
 other processes' indexes and updates this process's index before answering (docs/architecture.md).
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.deps import EditorDep, KnowledgeDep, require_viewer
 from bot.openapi import Timestamp
 from retrieval.faq_files import FORMATS, UnreadableFaqFile, read_faq_file, write_faq_file
-from retrieval.faqs import Faq, make_draft
+from retrieval.faqs import Faq, FaqPatch, make_draft
 from retrieval.knowledge_base import UpsertReport
 
 # Any key may read; changes need the editor role (bot/api_keys.py).
@@ -32,6 +32,20 @@ class FaqIn(BaseModel):
     answer: str = Field(min_length=1, max_length=20000)
     alt_questions: list[str] = Field(default_factory=list, max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class FaqChangesIn(BaseModel):
+    """Only the fields sent are changed. Typed without null: a field is left out to keep it, never nulled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(None, min_length=1, max_length=2000)
+    answer: str = Field(None, min_length=1, max_length=20000)
+    alt_questions: list[str] = Field(None, max_length=200, description="The whole new list: it replaces the "
+                                                                       "stored one.")
+    tags: list[str] = Field(None, max_length=50, description="The whole new list: it replaces the stored one.")
+    version: int = Field(None, ge=1, description="The version you edited (GET gives it). If the FAQ is at "
+                                                  "another version now, the answer is 409 and nothing changes.")
 
 
 class FaqOut(BaseModel):
@@ -126,7 +140,20 @@ def get_faq(faq_id: int, knowledge: KnowledgeDep):
 
 @router.put("/faqs/{faq_id}", response_model=FaqOut)
 def replace_faq(faq_id: int, body: FaqIn, knowledge: KnowledgeDep, editor: EditorDep):
+    """Replace the whole FAQ: a field left out gets its default, so leaving out `alt_questions` or `tags`
+    deletes them. To change some fields and keep the others, use `PATCH /admin/faqs/{faq_id}`."""
     return FaqOut.of(knowledge.update(faq_id, make_draft(**body.model_dump()), actor=editor.name))
+
+
+@router.patch("/faqs/{faq_id}", response_model=FaqOut)
+def change_faq(faq_id: int, body: FaqChangesIn, knowledge: KnowledgeDep, editor: EditorDep):
+    """Change only the fields sent; the others keep their stored values. Lists are replaced whole. With
+    `version`, the change is refused (409) if someone else changed the FAQ since that version."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes.keys() - {"version"}:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "Nothing to change: send at least one of question, answer, alt_questions, tags.")
+    return FaqOut.of(knowledge.patch(faq_id, FaqPatch(**changes), actor=editor.name))
 
 
 @router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT)

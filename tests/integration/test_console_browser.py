@@ -143,7 +143,12 @@ def test_an_faq_edited_in_the_console_changes_the_next_chat_answer(console, bot_
     console.get_by_label("Search FAQs").fill("Antarctica research")
     console.get_by_role("button", name=f"Edit FAQ: {question}").click()
     console.get_by_label("Answer", exact=True).fill("Yes: research stations get one delivery a year, in January.")
-    console.get_by_role("button", name="Save").click()
+    with console.expect_request(lambda request: "/admin/faqs/" in request.url and request.method != "GET") as edit:
+        console.get_by_role("button", name="Save").click()
+    # A partial edit: only the answer, and the version it was made to (PUT would drop what it left out).
+    assert edit.value.method == "PATCH"
+    assert edit.value.post_data_json == {"answer": "Yes: research stations get one delivery a year, in January.",
+                                         "version": 1}
     console.locator(".toast", has_text="version 2").first.wait_for()
     second = chat_reply(console, bot_url, sender, question)
     assert second["text"] == "Yes: research stations get one delivery a year, in January."

@@ -79,9 +79,19 @@ export class Knowledge {
       tags: $("faq-tags").value.split(",").map((tag) => tag.trim()).filter(Boolean),
     };
     try {
-      const saved = this.editing === null
-        ? await api("/admin/faqs", { method: "POST", body })
-        : await api(`/admin/faqs/${this.editing}`, { method: "PUT", body });
+      let saved;
+      if (this.editing === null) {
+        saved = await api("/admin/faqs", { method: "POST", body });
+      } else {
+        // Only what was edited, and the version it was edited from: another editor's change to any other
+        // field survives, and a change to the same FAQ in between is a 409 instead of a silent overwrite.
+        const loaded = this.faqs.find((item) => item.id === this.editing);
+        const changes = Object.fromEntries(Object.entries(body).filter(
+          ([field, value]) => JSON.stringify(value) !== JSON.stringify(loaded[field])));
+        if (!Object.keys(changes).length) { toast("Nothing changed."); this.closeForm(); return; }
+        saved = await api(`/admin/faqs/${this.editing}`,
+          { method: "PATCH", body: { ...changes, version: loaded.version } });
+      }
       toast(`Saved FAQ #${saved.id} (version ${saved.version}); chat uses it from the next message.`);
       this.loaded = false;
       await this.load();
