@@ -1,6 +1,7 @@
 """Admin API for team leads: support figures over a period and the knowledge gaps customers ran into.
 
-Any key may read them (viewer role). Definitions of every figure: docs/analytics.md.
+Any key may read the figures (viewer role). The gaps quote what customers wrote (masked), so, like the inbox
+(`/admin/conversations`), they need the admin role. Definitions of every figure: docs/analytics.md.
 """
 
 from dataclasses import asdict
@@ -12,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from bot.support.analytics import report
-from bot.deps import ManagerDep, ServicesDep, require_viewer
+from bot.deps import ManagerDep, ServicesDep, require_admin, require_viewer
 from bot.openapi import Timestamp
 from bot.support.gaps import GapFinder
 
@@ -75,7 +76,7 @@ async def analytics(services: ServicesDep, start: FromQuery = None, end: ToQuery
             "days": [asdict(day) for day in result.days], "channels": [asdict(row) for row in result.channels]}
 
 
-@router.get("/gaps", response_model=GapPage)
+@router.get("/gaps", response_model=GapPage, dependencies=[Depends(require_admin)])
 async def knowledge_gaps(manager: ManagerDep, finder: Annotated[GapFinder, Depends(get_gap_finder)],
                          start: FromQuery = None, end: ToQuery = None, channel: ChannelQuery = None,
                          status_filter: Literal["open", "closed", "all"] = Query("open", alias="status"),

@@ -186,6 +186,25 @@ def test_analytics_and_gaps_pages(console, bot_url):
     assert console.get_by_label("Answer", exact=True).evaluate("node => node === document.activeElement")
 
 
+def test_a_viewer_key_reads_knowledge_and_figures_but_not_what_customers_wrote(browser, bot_url, services):
+    from bot.api_keys import create_key, revoke_key
+
+    name = f"viewer-{uuid.uuid4().hex[:8]}"
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        sign_in(page, bot_url, create_key(services.sessions, name, "viewer"))
+        assert page.locator("#inbox-forbidden").is_visible()
+        page.get_by_role("tab", name="Gaps").click()
+        assert "need an admin key" in page.locator("#gaps-forbidden").inner_text()
+        assert page.locator("#gaps").is_hidden()
+        page.get_by_role("tab", name="Analytics").click()
+        page.locator(".kpi").first.wait_for()
+    finally:
+        context.close()
+        revoke_key(services.sessions, name)
+
+
 @pytest.mark.parametrize("width", [1280, 375])
 def test_screenshots_of_every_view(browser, bot_url, width):
     SHOTS.mkdir(parents=True, exist_ok=True)

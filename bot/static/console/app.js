@@ -48,7 +48,7 @@ function start(me) {
     inbox: new Inbox(rank >= RANK.admin),
     knowledge: new Knowledge(rank >= RANK.editor),
     analytics: new Analytics(),
-    gaps: new Gaps((gap) => { select("knowledge"); views.knowledge.draftFromGap(gap); }),
+    gaps: new Gaps(rank >= RANK.admin, (gap) => { select("knowledge"); views.knowledge.draftFromGap(gap); }),
   };
   views.inbox.start();
   select(location.hash.slice(1) in views ? location.hash.slice(1) : "inbox", false);

@@ -98,12 +98,16 @@ function table(rows, key, title) {
 }
 
 export class Gaps {
-  constructor(createFaq) {
+  // Only admin keys may read gaps, as only they may read the inbox: the questions are what customers wrote.
+  constructor(allowed, createFaq) {
+    this.allowed = allowed;
     this.createFaq = createFaq;
     $("gap-status").onchange = () => this.load();
+    $("gaps-forbidden").hidden = allowed;
+    for (const part of document.querySelectorAll(".gaps-view")) part.hidden = !allowed;
   }
 
-  show() { this.load(); }
+  show() { if (this.allowed) this.load(); }
 
   async load() {
     $("gaps-error").textContent = "";
