@@ -18,9 +18,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app, startup_timeout: float = 30.0) -> Iterator[str]:
-    """Serve `app` in a background thread; yields its base URL, e.g. http://127.0.0.1:41234."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+def live_server(app, startup_timeout: float = 30.0, **options) -> Iterator[str]:
+    """Serve `app` in a background thread; yields its base URL, e.g. http://127.0.0.1:41234. `options` go to
+    uvicorn.Config (e.g. http="h11")."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options))
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
