@@ -41,14 +41,16 @@ def main() -> None:
     parser.add_argument("--against", help="also run the check of this git revision (before/after)")
     parser.add_argument("--misses", action="store_true", help="list every pair the check got wrong")
     args = parser.parse_args()
-    pairs = load_pairs()
+    sections = {"development pairs": load_pairs(), "held-out pairs": load_pairs(section="held_out")}
     checks = [(f"at {args.against}", check_at(args.against))] if args.against else []
     checks.append(("now", current_check))
-    for name, check in checks:
-        report = evaluate(check, pairs)
-        print(f"\n## Reply check {name}: {len(pairs)} pairs\n\n{report.table()}")
-        if args.misses:
-            print("\n" + "\n".join(f"- {miss}" for miss in report.misses))
+    for section, pairs in sections.items():
+        for name, check in checks:
+            report = evaluate(check, pairs)
+            print(f"\n## Reply check {name}, {section}: {len(pairs)}\n\n{report.table()}")
+            if args.misses:
+                print("\n" + "\n".join(f"- {miss}" for miss in report.misses))
+    pairs = [pair for section in sections.values() for pair in section]
     timings = []
     for pair in pairs:
         for answer in (pair.good, pair.wrong):

@@ -6,18 +6,23 @@ Definition (docs/generation.md repeats it):
 - refusal sentences ("I don't know", "I can't help with that", "connect you with a person") claim nothing
   and are not counted;
 - a sentence is *supported* when at least SUPPORT_SHARE of its content words (lower-cased, stop words
-  dropped, plural/verb endings stripped) occur in the snippets, **and** every number, price, e-mail address
-  and link in it occurs in the snippets verbatim: an invented price or phone number is never supported,
-  however much of the sentence around it was copied;
+  dropped, plural/verb endings stripped; a country also counts as its region, dialogue/claims.py) occur in
+  the snippets, **and** every fact in it (number with its unit, price, time, ordinal, link, e-mail address,
+  phone number, reference: dialogue/facts.py) is a whole fact of the snippets, **and** every capitalised
+  name in it is in the snippets: an invented price, "40 countries" for a snippet's "140", "the 1st" for
+  "the 21st" or "10 days" for "10 minutes" is never supported, however much of the sentence was copied;
 - groundedness of a reply = supported sentences / counted sentences (None when it counts none, e.g. a pure
   refusal). Over a test set it is averaged over the replies that have a value.
 
 `check_reply` is the stricter gate a generated reply passes before a customer sees it: every counted
-sentence supported by **one** snippet (no recombining two snippets into a claim neither makes), no
-sentence that repeats the customer's question, an earlier bot reply or an earlier sentence of the same
-reply (a small model stuck in a loop), no sentence saying the bot cannot reach a person (it always can:
-the fallback offers one), at least one sentence that says something, and at least one claim taken from
-the best-matching snippet (a reply built only on weaker matches answers another question).
+sentence supported by **one** snippet (no recombining two snippets into a claim neither makes) that it
+neither contradicts (a negation or a yes/no that points the other way) nor misreads (a fact of one plan,
+product, region or service stated for another; dialogue/claims.py), an opening "Yes"/"No" that agrees with
+the snippet closest to the question, no sentence that repeats the customer's question, an earlier bot
+reply or an earlier sentence of the same reply (a small model stuck in a loop), no sentence saying the bot
+cannot reach a person (it always can: the fallback offers one), at least one sentence that says
+something, and at least one claim taken from the best-matching snippet (a reply built only on weaker
+matches answers another question).
 
 Lexical overlap misses paraphrases that use other words (a false "unsupported") and accepts a sentence
 that recombines snippet words into a false claim (a false "supported"); it is a gate metric that is cheap,
@@ -30,12 +35,14 @@ from functools import lru_cache
 
 import pysbd
 
+from dialogue.claims import contradiction, covered, is_negative, misbound, stem, unknown_names, yes_no_problem
+from dialogue.facts import facts, unstated
+
 SUPPORT_SHARE = 0.6
 REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
-_EXACT = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+|[£$€]?\d[\d,.:/\-]*%?")
 _REFUSAL = re.compile(
     r"\b(?:i (?:do not|don't|dont) (?:know|have)|i'm not sure|i am not sure|(?:can't|cannot|can not|unable to) "
     r"help|isn't covered|is not covered|not (?:able|sure)|no information|connect you with (?:a|our)"
@@ -89,29 +96,23 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text.replace("’", "'")))
 
 
-def _stem(word: str) -> str:
-    for ending in ("ing", "ed", "es", "s"):
-        if len(word) > len(ending) + 3 and word.endswith(ending):
-            return word[: -len(ending)]
-    return word
-
-
 def content_words(text: str) -> set[str]:
-    return {_stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
+    return {stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
 
 
 def exact_tokens(text: str) -> set[str]:
-    return {token.rstrip(".,:;-/") for token in _EXACT.findall(text)}
+    """The facts of `text` as written (dialogue/facts.py): numbers with their units, prices, links, ..."""
+    return {fact.text for fact in facts(text)}
 
 
 def is_supported(sentence: str, snippets: str) -> bool:
-    snippet_text = snippets.lower()
-    if any(token.lower() not in snippet_text for token in exact_tokens(sentence)):
+    if unstated(sentence, snippets) or unknown_names(sentence, snippets):
         return False
     words = content_words(sentence)
     if not words:
         return True
-    return len(words & content_words(snippets)) / len(words) >= SUPPORT_SHARE
+    known = content_words(snippets)
+    return sum(covered(word, known) for word in words) / len(words) >= SUPPORT_SHARE
 
 
 def groundedness(reply: str, snippets: list[str]) -> float | None:
@@ -160,20 +161,36 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"repeats itself: {sentence!r}"
     if is_refusal(sentence):
         return None
-    if repeats(sentence, question):
+    if _restates(sentence, question):
         return f"repeats the question: {sentence!r}"
     if any(repeats(sentence, before) for before in earlier):
         return f"repeats an earlier reply: {sentence!r}"
-    invented = sorted(t for t in exact_tokens(sentence) if not any(t.lower() in s.lower() for s in snippets))
+    if not before and (problem := yes_no_problem(sentence, question, snippets)):
+        return problem
+    invented = sorted({fact.text for fact in unstated(sentence, "\n".join(snippets))})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
-    if not any(is_supported(sentence, snippet) for snippet in snippets):
+    backing = [snippet for snippet in snippets if is_supported(sentence, snippet)]
+    if not backing:
+        if names := unknown_names(sentence, "\n".join(snippets)):
+            return f"names {', '.join(names)}, which no snippet mentions: {sentence!r}"
         return f"no snippet supports: {sentence!r}"
-    return None
+    problems = [contradiction(sentence, snippet) or misbound(sentence, snippet) for snippet in backing]
+    return problems[0] if all(problems) else None
 
 
-def check_reply(reply: str, snippets: list[str], question: str, earlier_replies: list[str] = ()) -> ReplyCheck:
-    """May `reply` reach a customer? See the module docstring for the rules."""
+def _restates(sentence: str, question: str) -> bool:
+    """The customer's question said back, adding no answer: no yes/no, no fact of its own, the same polarity."""
+    if not repeats(sentence, question) or re.match(r"\s*(?:yes|no)\b", sentence, re.IGNORECASE):
+        return False
+    new_facts = {fact.key for fact in facts(sentence)} - {fact.key for fact in facts(question)}
+    return not new_facts and is_negative(sentence) == is_negative(question)
+
+
+def check_reply(reply: str, snippets: list[str], question: str, earlier_replies: list[str] = (),
+                best_first: bool = True) -> ReplyCheck:
+    """May `reply` reach a customer? See the module docstring for the rules. `best_first=False` drops the rule
+    that a claim must come from the first snippet (for replies that say which snippets they used)."""
     earlier = [s for text in earlier_replies for s in sentences(text)]
     said = sentences(reply)
     reasons = [problem for i, s in enumerate(said)
@@ -181,7 +198,8 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     if not said:
         reasons.append("says nothing")
     claims = [s for s in said if not is_refusal(s)]
-    if not reasons and len(snippets) > 1 and claims and not any(is_supported(s, snippets[0]) for s in claims):
+    if (best_first and not reasons and len(snippets) > 1 and claims
+            and not any(is_supported(s, snippets[0]) for s in claims)):
         # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"
         # answered with the devices' policy).
         reasons.append("uses none of the best-matching snippet [1]")

@@ -67,14 +67,15 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def load_pairs(path: Path = DEV_SET) -> list[Pair]:
+def load_pairs(path: Path = DEV_SET, section: str = "pairs") -> list[Pair]:
+    """The pairs of `section`: "pairs" (the check was developed on them) or "held_out" (written after it)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     snippets_of = {"inline": dict(data.get("inline") or {})}
     for name, faq_file in (data.get("knowledge_bases") or {}).items():
         drafts = read_faq_file(ROOT / faq_file).drafts
         snippets_of[name] = {draft.question: f"{draft.question}\n{draft.answer}" for draft in drafts}
     pairs = []
-    for number, row in enumerate(data["pairs"], start=1):
+    for number, row in enumerate(data[section], start=1):
         known = snippets_of[row["kb"]]
         missing = [name for name in row["snippets"] if name not in known]
         if missing:

@@ -1,6 +1,7 @@
 """What the reply check let through: generated replies scored as a customer would read them."""
 
-from dialogue.grounding import exact_tokens, is_refusal, is_supported, sentences
+from dialogue.facts import unstated
+from dialogue.grounding import is_refusal, is_supported, sentences
 
 
 def generation_scores(replies: list[tuple[str, object]]) -> dict:
@@ -14,7 +15,7 @@ def generation_scores(replies: list[tuple[str, object]]) -> dict:
             if is_refusal(sentence):
                 continue
             unsupported += not any(is_supported(sentence, snippet) for snippet in snippets)
-            wrong_numbers += any(t.lower() not in "\n".join(snippets).lower() for t in exact_tokens(sentence))
+            wrong_numbers += bool(unstated(sentence, "\n".join(snippets)))  # whole facts (dialogue/facts.py)
     return {"went_to_the_lm": len(replies), "sent_as_generated": len(generated), "rejected": len(rejected),
             "rejected_share": round(len(rejected) / len(replies), 4) if replies else None,
             "unsupported_sentences_sent": unsupported, "wrong_numbers_sent": wrong_numbers,

@@ -1,0 +1,339 @@
+"""What a sentence claims beyond its words: which way it points (yes/no, negation), which plan, product, region
+or service a fact belongs to, and which names it uses. Used by dialogue/grounding.py; lexical, no model.
+
+- **Clauses.** A snippet sentence is cut into clauses at ";", ", and", ", so", "but", "while", "whereas" for
+  polarity, and also at ", " and " and " for binding. A clause is *negative* when it says not / no / never /
+  n't / without (parenthetical remarks and "at no extra cost" aside).
+- **Polarity.** A reply clause rests on the snippet clauses it shares most words with. It contradicts the
+  snippet when those are of the other polarity, or when, at a tie, it uses a word only clauses of the other
+  polarity have ("Students get 15% off Nimbus Plus" where the snippet says the code "doesn't apply to ...
+  Nimbus Plus").
+- **Yes/no.** A reply that opens with "Yes" or "No" answers the question: the snippet clauses that share most
+  words with the question and the rest of that sentence must point the same way. "We only ship to the UK, the
+  EU and the US" says yes for Germany (an EU country) and no for Japan.
+- **Binding.** A fact (number, price, time...) in a snippet belongs to its clause's topic: the clause's first
+  content word, the label of its sentence ("UK: ...") and, for a clause that opens with a verb, its
+  sentence's subject. A reply clause that states the fact while naming the topic of another clause, which
+  the fact's clause does not name, moves the fact to another entity ("£8" is Lite's, not Plus's).
+- **Names.** A capitalised name in a reply (a product, a country, a month) must be in the snippet; a
+  country is also found through its region (Germany → EU).
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dialogue.facts import facts
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
+_STOP_WORDS = frozenset(
+    "a an the and or but if then so to of in on at by for with from as is are was were be been being it its "
+    "this that these those there here i you we they he she me us them my your our their his her can could will "
+    "would should may might must do does did done have has had not no yes any all some each every more most "
+    "other such only own same than too very just also about into over after before up down out off again once "
+    "what which who whom when where why how please thank thanks sure okay ok let know get it's they're you're "
+    "we're there's that's i'm".split()
+)
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|cannot|without)\b|n['’]t\b", re.IGNORECASE)
+# Phrases with a negative word that say something positive: "at no extra cost" means free.
+_NOT_NEGATIVE = re.compile(
+    r"\bat no (?:extra |additional )?(?:cost|charge)\b|\bno (?:extra|additional) (?:cost|charge)\b"
+    r"|\bno later than\b|\bno more than\b|\bno matter\b|\bnot only\b", re.IGNORECASE)
+CLAUSE_SHARE = 0.5  # of a reply clause's words that a fact's snippet must have
+_PARENTHESES = re.compile(r"\([^)]*\)")
+_POLARITY_CUT = re.compile(r";|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b",
+                           re.IGNORECASE)
+_STRONG_CUT = re.compile(r";|\s(?:but|while|whereas|however|although)\b", re.IGNORECASE)
+# A part that goes on with the one before: a list ("or $5.99 a month") or a relative clause ("which takes ...").
+_CONTINUES = re.compile(r"^\s*(?:or|nor|which|who|whose|where|that)\b", re.IGNORECASE)
+# " and " starts a new clause before a name, a determiner or a verb ("... and Unlimited has", "... and paid by"),
+# not inside a list of nouns ("landlines and mobiles").
+_TEMPORAL = frozenset("monday tuesday wednesday thursday friday saturday sunday weekday weekend daily today tomorrow "
+                      "morning evening night january february march april may june july august september october "
+                      "november december".split())
+_LABEL = re.compile(r"^\s*(?P<label>[A-Z][\w&/ -]{0,30}?):\s")
+_YES_NO = re.compile(r"^\s*(?P<word>yes|yeah|yep|no|nope)\b[\s,.!:;—-]*", re.IGNORECASE)
+_CONTEXT_START = re.compile(
+    r"^\s*(?:on|in|for|with|under|outside|inside|within|during|from|to|if|when|at|after|before)\b", re.IGNORECASE)
+_PARTICIPLES = r"paid|sent|made|kept|held|taken|given|shown|done|sold|bought|built|told|found|left|lost|[a-z]+ed"
+_VERBS = (r"is|are|was|were|has|have|had|can|cannot|can't|costs?|takes?|gets?|includes?|lasts?|works?|needs?|"
+          rf"covers?|doesn't|don't|isn't|aren't|will|won't|must|may|might|{_PARTICIPLES}|[a-z]+ing")
+_VERB_START = re.compile(rf"^\s*(?:{_VERBS})\b")
+_PARTICIPLE_START = re.compile(rf"^\s*(?:{_PARTICIPLES})\b")
+_AND_CLAUSE = re.compile(rf"\s+and\s+(?=[A-Z]|(?:the|a|an|your|our|their|its|every|each)\b|(?:{_VERBS})\b)")
+_POINTER = re.compile(r"^\s*(?:it|they|this|these|that|those)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(r"\b(?:it|its|they|their|them|this|that|these|those)\b", re.IGNORECASE)
+_UNIVERSAL = re.compile(r"\b(?:every|all|each|any|both)\b", re.IGNORECASE)
+_NAME = re.compile(r"(?<![\w'’])[A-Z][a-zA-Z]+(?:['’]s)?\b")
+
+EU_COUNTRIES = frozenset(
+    "austria belgium bulgaria croatia cyprus czechia denmark estonia finland france germany greece hungary ireland "
+    "italy latvia lithuania luxembourg malta netherlands holland poland portugal romania slovakia slovenia spain "
+    "sweden".split())
+_REGION_OF = ({country: ("eu", "europe") for country in EU_COUNTRIES}
+              | {"europe": ("eu",), "eu": ("europe",), "european": ("eu", "europe"),
+                 "england": ("uk",), "scotland": ("uk",), "wales": ("uk",), "britain": ("uk",), "british": ("uk",),
+                 "america": ("us", "usa"), "usa": ("us",), "us": ("usa",), "american": ("us", "usa")})
+
+
+def stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"  # "accessories" and "accessory" are one word
+    for ending in ("ing", "ed", "es", "s"):
+        if len(word) > len(ending) + 3 and word.endswith(ending):
+            return word[: -len(ending)]
+    return word
+
+
+def _regions(text: str) -> str:
+    """"US" is a country, "us" a pronoun: the country is read as "usa"."""
+    return re.sub(r"\bUS\b", "USA", text)
+
+
+def words_of(text: str) -> set[str]:
+    """Content words (lower-cased, stop words dropped, endings stripped) and the keys of the text's facts."""
+    found = {fact.key for fact in facts(text)}
+    for fact in sorted(facts(text), key=lambda f: -f.start):
+        text = text[:fact.start] + " " + text[fact.end:]
+    text = _regions(text)
+    return found | {stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
+
+
+def covered(word: str, words: set[str]) -> bool:
+    """Is `word` among `words`, directly or through its region (a reply's "Germany" by a snippet's "EU")?"""
+    return word in words or any(region in words for region in _REGION_OF.get(word, ()))
+
+
+def is_negative(clause: str) -> bool:
+    plain = _NOT_NEGATIVE.sub(" ", _PARENTHESES.sub(" ", clause))
+    return bool(_NEGATION.search(plain.replace("’", "'")))
+
+
+@dataclass(frozen=True)
+class Clause:
+    text: str
+    words: frozenset[str]
+    negative: bool
+
+
+@lru_cache(maxsize=512)
+def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
+    """The snippet's statements cut for polarity; questions (an FAQ's title) state nothing and are left out."""
+    from dialogue.grounding import sentences
+
+    found = []
+    for sentence in sentences(snippet):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for part in _POLARITY_CUT.split(_YES_NO.sub("", sentence)):
+            if words := words_of(part):
+                found.append(Clause(part, frozenset(words), is_negative(part)))
+    return tuple(found)
+
+
+def contradiction(sentence: str, snippet: str) -> str | None:
+    """Why a clause of `sentence` points the other way from the snippet clauses it rests on, or None."""
+    clauses = polarity_clauses(snippet)
+    snippet_words = set().union(*(c.words for c in clauses)) if clauses else set()
+    for part in _POLARITY_CUT.split(_YES_NO.sub("", sentence)):
+        mine = {w for w in words_of(part) if w in snippet_words}
+        if not mine:
+            continue
+        negative = is_negative(part)
+        same = max((len(mine & c.words) for c in clauses if c.negative == negative), default=0)
+        other = max((len(mine & c.words) for c in clauses if c.negative != negative), default=0)
+        only_other = {w for w in mine if not any(w in c.words for c in clauses if c.negative == negative)}
+        # A positive claim with a word the snippet only uses while denying something ("opened batteries can be
+        # returned" where it says "Opened batteries can't be returned") has dropped the negation.
+        dropped = not negative and only_other and other >= max(2, same - 1)
+        if other > same or (other == same and only_other) or dropped:
+            way = "denies" if negative else "asserts"
+            return f"{way} what the snippet says the other way round: {sentence!r}"
+    return None
+
+
+def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | None:
+    """For a sentence that opens with yes or no: None when it agrees with the snippet, else why not.
+
+    It agrees when the rest of the sentence says the same way, about everything the question names ("No, 5 GHz
+    networks aren't supported": the clauses are then checked like any other), or when the snippet clauses that
+    share most words with the question point that way."""
+    opening = _YES_NO.match(sentence)
+    if not opening:
+        return None
+    says_yes = opening["word"].lower() in ("yes", "yeah", "yep")
+    asked = words_of(question)
+    named = {w for w in asked if w in _REGION_OF or w.capitalize() in _names_in(question) or w in ("uk", "eu", "usa")}
+    for part in _POLARITY_CUT.split(sentence[opening.end():]):
+        part_words = words_of(part)
+        if part_words & asked and is_negative(part) != says_yes and all(covered(w, part_words) for w in named):
+            return None
+    best, agreeing = 0, False
+    for snippet in snippets:
+        for clause in polarity_clauses(snippet):
+            shared = sum(covered(w, clause.words) for w in asked)
+            if shared == 0 or shared < best:
+                continue
+            if shared > best:
+                best, agreeing = shared, False
+            agreeing |= (not _negative_for(clause, named)) == says_yes
+    if best == 0:
+        return f"answers {opening['word']!r} to a question no snippet addresses: {sentence!r}"
+    if not agreeing:
+        return f"answers {opening['word']!r} where the snippet says otherwise: {sentence!r}"
+    return None
+
+
+def _negative_for(clause: Clause, named: set[str]) -> bool:
+    """A clause's polarity for a question about `named` places or names: "We only ship to the UK, the EU and the
+    US" is a no for a place it does not list."""
+    if not clause.negative and re.search(r"\bonly\b", clause.text, re.IGNORECASE):
+        return any(not covered(word, clause.words) for word in named)
+    return clause.negative
+
+
+@dataclass(frozen=True)
+class _Segment:
+    words: frozenset[str]  # what the fact's clause names, with its context
+    topics: frozenset[str]  # what it is about
+    facts: tuple[str, ...]  # keys of the facts in it
+
+
+def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = frozenset()) -> list[_Segment]:
+    """A sentence's clauses for binding, each holding its facts. Chunks end at ";" and "but"/"while"; inside one,
+    parts cut at ", " and " and " (outside brackets) are grouped: fact-less parts ("Accessories such as cables",
+    "mounts") join the next part with a fact, a part that continues a list ("€5.99 or $5.99 a month") or opens
+    a relative clause joins the one before, and one that opens with a verb ("paid by Direct Debit on the 8th")
+    keeps the sentence's first topic as its subject, as does one that points back ("before that", "it costs");
+    `carried`: the subject of the sentence before, for one that opens pointing back ("It is not ...")."""
+    label = _LABEL.match(sentence)
+    label_words = words_of(label["label"]) if label else set()
+    body = _YES_NO.sub("", sentence[label.end():] if label else sentence)
+    groups: list[list[str]] = []  # texts of one segment; the first carries its topic
+    subject: set[str] = set()
+    segments = []
+    if _POINTER.match(body):
+        subject = set(carried)
+    for chunk in _STRONG_CUT.split(body):
+        pending, chunk_groups = [], []
+        for part in _outside_brackets_split(chunk):
+            if chunk_groups and (_CONTINUES.match(part) or (facts(part) and facts(part)[0].start == _lead(part))):
+                chunk_groups[-1].append(part)
+            elif facts(part):
+                chunk_groups.append([*pending, part])
+                pending = []
+            else:
+                pending.append(part)
+        if pending and (trailing or not chunk_groups):  # a reply's trailing words say nothing about its facts
+            (chunk_groups[-1].extend if chunk_groups else chunk_groups.append)(pending)
+        groups += chunk_groups
+    for group in groups:
+        text = " ".join(group)
+        part_facts = facts(text)
+        before_facts = text[: part_facts[0].start] if part_facts else text
+        if _UNIVERSAL.search(before_facts):
+            topic = set()  # "Every plan includes 5G": about no plan in particular
+        elif _POINTS_BACK.search(before_facts) and subject:
+            topic = set(subject) | _first_topic(text)
+        elif _VERB_START.match(text) and subject:
+            # "... and paid by Direct Debit on the 8th": the bill is still the subject, paying what it is about
+            topic = set(subject) | (_first_topic(text) if _PARTICIPLE_START.match(text) else set())
+        else:
+            topic = _first_topic(text)
+            if topic & _TEMPORAL:  # "... and Saturday 09:00-17:00": still the sentence's subject, on Saturdays
+                topic |= subject
+        subject = subject or topic
+        if not part_facts and not any(w.capitalize() in _names_in(text.strip()[1:]) for w in topic):
+            topic = set()  # with no fact of its own, a clause competes only when it names something ("Premium")
+        segments.append(_Segment(frozenset(words_of(text) | label_words | topic), frozenset(topic | label_words),
+                                 tuple(fact.key for fact in part_facts)))
+    return segments
+
+
+def _lead(part: str) -> int:
+    return len(part) - len(part.lstrip())
+
+
+def _outside_brackets_split(chunk: str) -> list[str]:
+    """`chunk` cut at ", " and at " and " before a new clause (`_AND_CLAUSE`), but not inside brackets."""
+    parts, depth, start = [], 0, 0
+    for match in re.finditer(rf"[()]|,\s+|{_AND_CLAUSE.pattern}", chunk):
+        token = match.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            parts.append(chunk[start:match.start()])
+            start = match.end()
+    parts.append(chunk[start:])
+    return [part for part in parts if part.strip()]
+
+
+def _first_topic(text: str) -> set[str]:
+    for word in _WORD.findall(_regions(text).lower()):
+        if word not in _STOP_WORDS and len(word) > 1 and not word[0].isdigit():
+            return {stem(word.strip("'’-"))}
+    return set()
+
+
+@lru_cache(maxsize=512)
+def binding_segments(snippet: str) -> tuple[_Segment, ...]:
+    from dialogue.grounding import sentences
+
+    found, subject = [], frozenset()
+    for sentence in sentences(snippet):
+        if not sentence.rstrip().endswith("?"):
+            segments = _segments(sentence, carried=subject)
+            found += segments
+            subject = next((s.topics for s in segments if s.topics), subject)
+    return tuple(found)
+
+
+def misbound(sentence: str, snippet: str) -> str | None:
+    """Why a fact of `sentence` belongs to another plan, product, region or service in `snippet`, or is said in a
+    clause the snippet does not support ("... and replacements arrive within 3 years"); else None."""
+    segments = binding_segments(snippet)
+    known = set().union(*(s.words for s in segments)) if segments else set()
+    for mine in _segments(sentence, trailing=False):
+        plain = {word for word in mine.words if ":" not in word}
+        if len(plain) >= 2 and sum(covered(word, known) for word in plain) / len(plain) < CLAUSE_SHARE:
+            return f"no snippet supports the clause with {', '.join(_shown(mine))}: {sentence!r}"
+        for key in mine.facts:
+            homes = [s for s in segments if key in s.facts]
+            if homes and all(_moved(mine, home, segments) for home in homes):
+                return f"states a fact of another entity in the snippet: {sentence!r}"
+    return None
+
+
+def _shown(segment: _Segment) -> list[str]:
+    return [key.split(":")[1] + (f" {key.split(':')[2]}" if key.split(":")[2] else "") for key in segment.facts]
+
+
+def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> str | None:
+    """A word of the reply's clause that is another clause's topic, which the fact's own clause does not name.
+    Words in more than half the clauses, three at least (the brand, "Nimbus"), tell no clause apart."""
+    common = {word for word in set().union(*(s.words for s in segments))
+              if (count := sum(word in s.words for s in segments)) >= 3 and count * 2 > len(segments)}
+    others = set().union(*(s.topics for s in segments if s is not home)) - home.words - common
+    return next((word for word in mine.words if word in others), None)
+
+
+def _names_in(text: str) -> set[str]:
+    return {name.rstrip("s").rstrip("'’") if name.endswith(("'s", "’s")) else name for name in _NAME.findall(text)}
+
+
+def unknown_names(sentence: str, snippet: str) -> list[str]:
+    """Capitalised names in `sentence` (not its first word, unless the snippet capitalises it) that `snippet`
+    does not mention, directly or through a region."""
+    text = _YES_NO.sub("", sentence).strip()
+    first = _NAME.match(text)
+    names = _names_in(text[first.end():] if first else text)
+    if first and first.group(0) in _names_in(snippet):
+        names.add(first.group(0))
+    snippet_lower = snippet.lower()
+    snippet_words = set(_WORD.findall(snippet_lower))
+    return sorted(name for name in names
+                  if name.lower() not in snippet_lower and not covered(name.lower(), snippet_words))
+

@@ -1,0 +1,201 @@
+"""The checkable facts of a text: numbers with their units, prices, times of day, ordinals, links, e-mail
+addresses, phone numbers and references, each read as a whole token and normalised.
+
+A reply may state a fact only when a snippet states the same one (`FactSet.states`): the same value of the
+same kind, and for a number with a unit the same unit. "40 countries" is not "140 countries", "the 1st" is not
+"the 21st", "10 days" is not "10 minutes", "2pm" is not "22:00" (but "10pm" is), ".../student" is not
+".../students", and "0800 555 0100" is not "0800 555 0199". Spelled-out counts before a unit ("two months")
+and the forms of one unit ("2-year", "2 years", "24 hours", "24/7") are read alike.
+"""
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FactKind(StrEnum):
+    LINK = "link"
+    EMAIL = "email"
+    PHONE = "phone"
+    REFERENCE = "reference"  # letters, a dash and digits: an order number, a model, a cipher ("AES-256")
+    TIME = "time"  # a time of day, in minutes after midnight
+    MONEY = "money"  # currency symbol and amount
+    ORDINAL = "ordinal"
+    NUMBER = "number"  # a count or a quantity, with its unit when it has a known one
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: FactKind
+    value: str
+    unit: str | None  # NUMBER only: a known unit ("day", "gb", "%"); None for a bare count
+    text: str  # as written
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        """How the fact is compared and counted as a word (claims.py)."""
+        return f"{self.kind}:{self.value}:{self.unit or ''}"
+
+
+_UNITS = {
+    "second": "second", "sec": "second", "secs": "second", "s": "second",
+    "minute": "minute", "min": "minute", "mins": "minute",
+    "hour": "hour", "hr": "hour", "hrs": "hour", "h": "hour",
+    "day": "day", "week": "week", "wk": "week", "month": "month", "mo": "month", "year": "year", "yr": "year",
+    "kb": "kb", "mb": "mb", "gb": "gb", "tb": "tb", "gig": "gb", "gigabyte": "gb", "megabyte": "mb",
+    "mbps": "mbps", "gbps": "gbps", "ghz": "ghz", "mhz": "mhz",
+    "a": "ampere", "amp": "ampere", "ampere": "ampere", "w": "watt", "watt": "watt", "kw": "kw", "v": "volt",
+    "volt": "volt", "percent": "%", "%": "%",
+}
+# Words between a number and its unit that do not change the unit: "3 working days", "10 more minutes".
+_UNIT_FILLERS = {"working", "business", "calendar", "full", "more", "extra", "further", "whole", "consecutive", "per"}
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
+                                                       "ninety": "90", "hundred": "100"}
+_CURRENCIES = {"£": "GBP", "$": "USD", "€": "EUR", "gbp": "GBP", "usd": "USD", "eur": "EUR", "pound": "GBP",
+               "pounds": "GBP", "dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR"}
+
+_LINK = re.compile(r"https?://[^\s<>()\[\]\"']+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w.,])\+?\(?\d{1,5}\)?(?:[ -]\d{2,5}){2,4}(?![\w])")
+_REFERENCE = re.compile(r"\b[A-Za-z]{2,}-\d+\b")
+_ALWAYS = re.compile(r"\b24\s*/\s*7\b")
+_CLOCK = re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})(?:\s*(?P<ap>[ap])\.?m\b)?", re.IGNORECASE)
+_MERIDIEM = re.compile(r"\b(?P<h>\d{1,2})\s*(?P<ap>[ap])\.?m\b", re.IGNORECASE)
+_NOON = re.compile(r"\b(?P<word>noon|midday|midnight)\b", re.IGNORECASE)
+_AMOUNT = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_MONEY_SYMBOL = re.compile(rf"(?P<cur>[£$€])\s?(?P<amount>{_AMOUNT})")
+_MONEY_WORD = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})\s?(?P<cur>gbp|usd|eur|pounds?|dollars?|euros?)\b",
+                         re.IGNORECASE)
+_ORDINAL = re.compile(r"(?<![\w.])(?P<n>\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_NUMBER = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})(?P<attached>%|[a-zA-Z]+\b)?")
+_SPELLED = re.compile(r"\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NEXT_WORDS = re.compile(r"[\s-]*(%|[A-Za-z]+)")
+_RANGE_GAP = re.compile(r"^\s*(?:-|–|—|to|or|and)\s*$")
+
+
+def facts(text: str) -> list[Fact]:
+    """Every fact of `text`, in order; each character belongs to at most one fact."""
+    found: list[Fact] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: FactKind, value: str, unit: str | None, start: int, end: int) -> None:
+        if not any(start < b and a < end for a, b in taken):
+            taken.append((start, end))
+            found.append(Fact(kind, value, unit, text[start:end], start, end))
+
+    for match in _LINK.finditer(text):
+        link = match.group(0).rstrip(".,;:!?")
+        add(FactKind.LINK, link.lower().rstrip("/"), None, match.start(), match.start() + len(link))
+    for match in _EMAIL.finditer(text):
+        email = match.group(0).rstrip(".")
+        add(FactKind.EMAIL, email.lower(), None, match.start(), match.start() + len(email))
+    for match in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        if len(digits) >= 8:
+            add(FactKind.PHONE, digits, None, *match.span())
+    for match in _REFERENCE.finditer(text):
+        add(FactKind.REFERENCE, match.group(0).upper(), None, *match.span())
+    for match in _ALWAYS.finditer(text):
+        add(FactKind.NUMBER, "24", "hour", *match.span())
+    _times(text, add)
+    for pattern in (_MONEY_SYMBOL, _MONEY_WORD):
+        for match in pattern.finditer(text):
+            add(FactKind.MONEY, f"{_CURRENCIES[match['cur'].lower()]} {_amount(match['amount'])}", None,
+                *match.span())
+    for match in _ORDINAL.finditer(text):
+        add(FactKind.ORDINAL, str(int(match["n"])), None, *match.span())
+    _numbers(text, add)
+    return sorted(found, key=lambda fact: fact.start)
+
+
+def _times(text: str, add) -> None:
+    for match in _CLOCK.finditer(text):
+        hour, minute = int(match["h"]), int(match["m"])
+        if hour <= 24 and minute < 60:
+            add(FactKind.TIME, str(_clock(hour, match["ap"]) * 60 + minute), None, *match.span())
+    for match in _MERIDIEM.finditer(text):
+        if 1 <= int(match["h"]) <= 12:
+            add(FactKind.TIME, str(_clock(int(match["h"]), match["ap"]) * 60), None, *match.span())
+    for match in _NOON.finditer(text):
+        add(FactKind.TIME, "0" if match["word"].lower() == "midnight" else "720", None, *match.span())
+
+
+def _clock(hour: int, meridiem: str | None) -> int:
+    if meridiem is None:
+        return hour % 24
+    return hour % 12 + (12 if meridiem.lower() == "p" else 0)
+
+
+def _numbers(text: str, add) -> None:
+    numbers = []
+    for match in _NUMBER.finditer(text):
+        attached = match["attached"]
+        unit, end = (_unit_after(text, match.end("amount")))
+        if attached and unit is None and not attached.isalpha():
+            unit = "%"
+        numbers.append([_amount(match["amount"]), unit, match.start(), max(end, match.end())])
+    for match in _SPELLED.finditer(text):
+        unit, end = _unit_after(text, match.end())
+        if unit is not None:  # "two months"; a bare "one" is a pronoun as often as a number
+            numbers.append([_NUMBER_WORDS[match["word"].lower()], unit, match.start(), end])
+    numbers.sort(key=lambda item: item[2])
+    for current, following in zip(reversed(numbers[:-1]), reversed(numbers[1:])):
+        # "2-3 working days", "3 to 5 days", "13 A / 3,000 W" keep their own; a bare first number takes the next's
+        if current[1] is None and _RANGE_GAP.match(text[current[3]:following[2]]):
+            current[1] = following[1]
+    for value, unit, start, end in numbers:
+        add(FactKind.NUMBER, value, unit, start, end if unit else start + len(text[start:end].split()[0]))
+
+
+def _unit_after(text: str, position: int) -> tuple[str | None, int]:
+    """The known unit right after a number ("30 days", "30-day", "3 working days", "5GB"), and where it ends."""
+    end = position
+    for _ in range(2):
+        match = _NEXT_WORDS.match(text, end)
+        if not match:
+            return None, position
+        word = match.group(1).lower()
+        if word in _UNIT_FILLERS:
+            end = match.end()
+            continue
+        singular = word[:-1] if word.endswith("s") and word[:-1] in _UNITS and len(word) > 2 else word
+        if singular in _UNITS and (len(singular) > 1 or match.group(1) in ("A", "W", "V", "h", "s", "%")):
+            return _UNITS[singular], match.end()
+        return None, position
+    return None, position
+
+
+def _amount(amount: str) -> str:
+    value = amount.replace(",", "")
+    if "." in value:
+        value = value.rstrip("0").rstrip(".")
+    return value
+
+
+class FactSet:
+    """The facts of some snippet text, for `states`."""
+
+    def __init__(self, text: str):
+        self.facts = facts(text)
+        self._keys = {fact.key for fact in self.facts}
+        self._values = {(fact.kind, fact.value) for fact in self.facts}
+        # A bare number is stated by any fact with that value: "4.99" by "£4.99", "21" by "the 21st".
+        self._bare = {fact.value.split()[-1] for fact in self.facts
+                      if fact.kind in (FactKind.NUMBER, FactKind.MONEY, FactKind.ORDINAL)}
+
+    def states(self, fact: Fact) -> bool:
+        if fact.kind is FactKind.NUMBER and fact.unit is None:
+            return fact.value in self._bare
+        if fact.kind is FactKind.NUMBER:
+            return fact.key in self._keys
+        return (fact.kind, fact.value) in self._values
+
+
+def unstated(text: str, snippet: str | FactSet) -> list[Fact]:
+    """The facts of `text` that `snippet` does not state."""
+    known = snippet if isinstance(snippet, FactSet) else FactSet(snippet)
+    return [fact for fact in facts(text) if not known.states(fact)]

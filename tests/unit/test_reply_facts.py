@@ -1,0 +1,94 @@
+"""The reply check against wrong answers whatever the model: whole facts with their units, yes/no and negation
+that agree with the snippet, facts kept with their plan, product or region, and the dev set's rates."""
+
+import pytest
+
+from dialogue.facts import FactKind, facts, unstated
+from dialogue.grounding import SentenceGate, check_reply
+from training.reply_check_eval import current_check, evaluate, load_pairs
+
+pytestmark = pytest.mark.unit
+
+CUSTOMS = ("Will I have to pay customs or import duties?\nNo. We only ship to the UK, the EU and the US, and every "
+           "order is sent from a warehouse inside that region, so there are no customs duties or import fees. We "
+           "don't currently ship to any other countries.")
+HOURS = "When can I reach support?\nChat support is available 24/7. Phone support is open 7am-11pm, Monday to Sunday."
+ROAMING = ("How much does roaming cost?\nRoaming in the EU: on the Basic plan it costs $5 per day; on the Premium plan "
+           "roaming is included at no extra cost.")
+
+
+@pytest.mark.parametrize("reply, snippet, unstated_fact", [
+    ("It covers 40 countries.", "It covers 140 countries.", "40"),
+    ("It is due on the 1st.", "Payments are due on the 21st of each month.", "1st"),
+    ("The link is valid for 10 days.", "The link is valid for 10 minutes.", "10 days"),
+    ("Chat closes at 2pm.", "Chat is open 8:00-22:00.", "2pm"),
+    ("See https://shop.example/student.", "See https://shop.example/students.", "https://shop.example/student"),
+    ("Call 0800 555 0100.", "Lost phones: call 0800 555 0199.", "0800 555 0100"),
+    ("It costs £1 more.", "Prices rise by £1.50.", "£1"),
+])
+def test_a_fact_is_stated_only_whole_and_with_its_unit(reply, snippet, unstated_fact):
+    assert [fact.text for fact in unstated(reply, snippet)] == [unstated_fact]
+
+
+@pytest.mark.parametrize("reply, snippet", [
+    ("Chat is open from 8am to 10pm.", "Chat is open 8:00-22:00 every day."),
+    ("Call us 24/7.", "Call 0800 555 0199, 24 hours a day."),
+    ("Devices have a two-year warranty.", "Every device has a 2-year warranty."),
+    ("Standard delivery takes 3 working days.", "Standard delivery takes 2-3 working days."),
+    ("Plus costs 4.99 a month.", "Nimbus Plus costs £4.99 a month."),
+    ("The UK plug handles 3000 W.", "The UK plug handles up to 13 A / 3,000 W."),
+])
+def test_the_same_fact_written_another_way_is_stated(reply, snippet):
+    assert unstated(reply, snippet) == []
+
+
+def test_facts_are_read_whole_with_their_kind():
+    found = {(fact.kind, fact.value, fact.unit) for fact in facts(
+        "Call +44 20 7946 0000 by 14:00, order NH-10293, 2-3 working days, 20% off, the 8th, £5.99.")}
+    assert found == {(FactKind.PHONE, "442079460000", None), (FactKind.TIME, "840", None),
+                     (FactKind.REFERENCE, "NH-10293", None), (FactKind.NUMBER, "2", "day"),
+                     (FactKind.NUMBER, "3", "day"), (FactKind.NUMBER, "20", "%"), (FactKind.ORDINAL, "8", None),
+                     (FactKind.MONEY, "GBP 5.99", None)}
+
+
+def test_the_small_models_copied_no_is_stopped_and_a_true_answer_passes():
+    check = check_reply("No. We only ship to the UK, the EU and the US.", [CUSTOMS], "do you ship to germany?")
+    assert not check.passed and "answers 'No'" in check.reasons[0]
+    assert check_reply("No, we only ship to the UK, the EU and the US.", [CUSTOMS], "do you ship to Japan?").passed
+    assert not check_reply("Yes, we ship to the EU.", [CUSTOMS], "do you ship to Japan?").passed
+    assert check_reply("We ship to the UK, the EU and the US.", [CUSTOMS], "do you ship to germany?").passed
+
+
+def test_a_flipped_answer_and_another_services_hours_are_stopped():
+    flipped = check_reply("No, chat support closes at 11pm.", [HOURS], "Is chat support open 24/7?")
+    assert not flipped.passed
+    assert check_reply("Yes, chat support is available 24/7.", [HOURS], "Is chat support open 24/7?").passed
+    assert not check_reply("Chat support is open until 11pm.", [HOURS], "When does chat close?").passed
+    assert check_reply("Phone support is open until 11pm.", [HOURS], "When does phone support close?").passed
+
+
+def test_a_fact_of_one_plan_is_not_stated_for_another():
+    wrong = check_reply("On the Premium plan, roaming in the EU costs $5 per day.", [ROAMING], "Premium roaming?")
+    assert not wrong.passed and "another entity" in wrong.reasons[0]
+    assert check_reply("On the Basic plan, roaming in the EU costs $5 per day.", [ROAMING], "Basic roaming?").passed
+
+
+def test_the_stream_stops_before_a_wrong_yes_or_no():
+    shown = []
+    gate = SentenceGate(shown.append, [CUSTOMS], "do you ship to germany?", [])
+    for piece in ["No. ", "We only ship to the UK, ", "the EU and the US. ", "Thanks."]:
+        gate.feed(piece)
+    assert shown == [] and gate.failed
+
+
+def test_the_dev_set_good_answers_pass_and_wrong_ones_are_stopped():
+    report = evaluate(current_check, load_pairs())
+    total = report.total
+    assert total.pairs >= 60 and len(report.classes) == 8
+    assert total.pass_rate >= 0.97 and total.stop_rate >= 0.97, report.misses
+    assert all(score.stop_rate >= 0.85 for score in report.classes.values()), report.table()
+
+
+def test_the_held_out_pairs_keep_their_measured_rates():
+    report = evaluate(current_check, load_pairs(section="held_out"))
+    assert report.total.pass_rate >= 0.9 and report.total.stop_rate >= 0.85, report.misses
