@@ -157,6 +157,9 @@ class Settings(BaseSettings):
                            "socket.io front ends), e.g. [\"https://www.example.com\"]; [\"*\"] allows any.")
     socketio_metadata_key: str = Field(
         "customData", description="Where socket.io clients put message metadata (rasa-webchat: customData).")
+    socketio_events_per_minute: int = Field(
+        30, ge=0, description="Events one socket.io connection may send in any minute (messages, session "
+                              "requests); the rest are dropped unanswered and the client is told once. 0: no limit.")
 
     # Custom actions (docs/actions.md): a Rasa action server (rasa-sdk) runs what the declared actions do.
     action_endpoint: str | None = Field(

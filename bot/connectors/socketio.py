@@ -4,6 +4,9 @@ The protocol, as Rasa's `SocketIOInput` speaks it: the client emits `session_req
 nothing) and gets `session_confirm` with the session id as a bare string; it emits `user_uttered`
 ({message, session_id, <metadata key>}) and gets one `bot_uttered` ({text}) per reply. As with Rasa's
 `session_persistence`, the session id names the customer, so a returning browser keeps its conversation.
+
+Packets are bounded before they are parsed, each connection may send HELPDESK_SOCKETIO_EVENTS_PER_MINUTE
+events, and a misbehaving client gets at most one log line a minute (bot/connectors/socketio_guard.py).
 """
 
 import logging
@@ -14,7 +17,8 @@ import socketio
 from fastapi import FastAPI
 
 from bot.connectors.chat_input import inbound
-from bot.input_checks import InputRefused, checked, loads
+from bot.connectors.socketio_guard import EnginePackets, GuardedServer, OncePerMinute
+from bot.input_checks import MAX_DEPTH, InputRefused, checked, loads
 from bot.settings import Settings
 from dialogue.errors import InvalidMessage
 from dialogue.manager import DialogueManager
@@ -26,34 +30,42 @@ USER_MESSAGE_EVENT = "user_uttered"
 BOT_MESSAGE_EVENT = "bot_uttered"
 MAX_SESSION_ID = 255  # the column that stores channel ids
 SORRY = "Sorry, something went wrong on our side and I could not answer. Please try again in a moment."
+SLOW_DOWN = ("You are sending messages faster than I can read them, so I skipped some. Please wait a moment, "
+             "then send your question again.")
 
 log = logging.getLogger(__name__)
 
 
-def mount(app: FastAPI, manager: DialogueManager, settings: Settings) -> socketio.AsyncServer:
+def mount(app: FastAPI, manager: DialogueManager, settings: Settings) -> GuardedServer:
     """Serve the channel under the app at `/socket.io`."""
     # CORS for the HTTP long-polling transport comes from the app's CORS middleware; a second set of
     # headers from engine.io would make browsers reject the response. A packet over the chat body limit
     # closes the connection, on both transports.
-    server = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[],
-                                  max_http_buffer_size=settings.max_body_bytes)
+    async def slow_down(sid: str) -> None:
+        await server.emit(BOT_MESSAGE_EVENT, {"text": SLOW_DOWN}, to=sid)
+
+    notes = OncePerMinute()  # one log line per client per minute, whichever layer drops its packets
+    server = GuardedServer(async_mode="asgi", cors_allowed_origins=[], max_packet_bytes=settings.max_body_bytes,
+                           max_depth=MAX_DEPTH, events_per_minute=settings.socketio_events_per_minute,
+                           on_limited=slow_down, notes=notes)
     _register(server, manager, settings.socketio_metadata_key, settings.max_metadata_bytes)
-    app.mount(PATH, socketio.ASGIApp(server, socketio_path=PATH.strip("/")))
+    app.mount(PATH, EnginePackets(socketio.ASGIApp(server, socketio_path=PATH.strip("/")), notes))
     return server
 
 
-def _register(server: socketio.AsyncServer, manager: DialogueManager, metadata_key: str,
+def _register(server: GuardedServer, manager: DialogueManager, metadata_key: str,
               max_metadata_bytes: int) -> None:
+    # `*_` everywhere: a client may send more arguments than the protocol has; they are ignored.
     @server.on("session_request")
-    async def session_request(sid: str, data: Any = None) -> None:
+    async def session_request(sid: str, data: Any = None, *_: Any) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
         session_id = requested if _valid_session_id(requested) else uuid.uuid4().hex
         await server.emit("session_confirm", session_id, to=sid)
 
     @server.on(USER_MESSAGE_EVENT)
-    async def user_uttered(sid: str, data: Any = None) -> None:
+    async def user_uttered(sid: str, data: Any = None, *_: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
-            log.warning("Ignored a %s event without a text `message` from socket %s", USER_MESSAGE_EVENT, sid)
+            server.warn(sid, f"ignored a {USER_MESSAGE_EVENT} event without a text `message`")
             return
         sender = data.get("session_id") if _valid_session_id(data.get("session_id")) else sid
         try:
