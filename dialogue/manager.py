@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from core.errors import LMUnavailable
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
+from dialogue.catalogue import Catalogue
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.grounding import SentenceGate, check_reply, mark_citations
+from dialogue.language import LanguagePolicy
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HandoffReason, InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
@@ -35,17 +37,14 @@ from retrieval.knowledge_base import Hit, KnowledgeBase
 
 log = logging.getLogger(__name__)
 
+# The English catalogue's fallback (dialogue/phrases/en.yaml), which training data uses as the refusal. Every
+# text the bot writes comes from the catalogue, in the conversation's language (dialogue/catalogue.py).
 FALLBACK_TEXT = (
     "I'm sorry, I can't help with that: it isn't covered by what I know. "
     'Would you like me to connect you with a person from our support team? Just say "talk to a person".'
 )
-HANDOFF_TEXT = (
-    "I'm passing this conversation to a member of our support team. "
-    "They will reply here as soon as they can."
-)
-WAITING_FOR_AGENT_TEXT = "Thanks, I've added this to your conversation. A member of our team will reply here soon."
-RESTARTED_TEXT = "Let's start over. How can I help you?"
 ANSWER_THREADS = 64
+CROSS_LANGUAGE_LEAD = 0.05  # confidence by which an FAQ must lead the next to be answered across languages
 _RESTART = re.compile(r"^\s*/restart\s*$")
 
 
@@ -78,7 +77,10 @@ class DialogueConfig:
 class DialogueManager:
     def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, generator: Generator,
                  config: DialogueConfig, turn_locks: TurnLocks | None = None, actions: ActionRunner | None = None,
-                 privacy: Masker | None = None):
+                 privacy: Masker | None = None, languages: LanguagePolicy | None = None,
+                 catalogue: Catalogue | None = None):
+        self.catalogue = catalogue or Catalogue.load()  # every text the bot writes, per language
+        self.languages = languages or LanguagePolicy(known=self.catalogue.languages)  # the conversation's language
         self.actions = actions  # custom actions and forms (dialogue/actions/runner.py); None: none
         self.store = store
         self.knowledge = knowledge
@@ -151,6 +153,7 @@ class DialogueManager:
         turn = self.store.record_user_message(message, masked.text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
+        turn = self._with_language(turn, text, message)
         # A form's slots take what the customer typed for them (their own data, like the profile; erased and
         # purged with the conversation), card numbers excepted (docs/privacy.md).
         handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
@@ -164,6 +167,13 @@ class DialogueManager:
             replies.append(self.actions.offer_again(handled))
         return replies
 
+    def _with_language(self, turn: OpenedTurn, text: str, message: InboundMessage) -> OpenedTurn:
+        """The turn with the conversation's language after this message (dialogue/language.py), stored."""
+        language = self.languages.choose(turn.language, text, message.metadata)
+        if language != turn.language:
+            self.store.set_language(turn.conversation_id, language)
+        return dataclasses.replace(turn, language=language)
+
     async def _run_actions(self, result: "list[Reply] | PendingCall") -> list[Reply]:
         """Make the action server calls a turn needs on the event loop, so a slow server holds no thread."""
         while isinstance(result, PendingCall):
@@ -174,33 +184,34 @@ class DialogueManager:
 
     def _answer(self, turn: OpenedTurn, masked: Masked, on_text: TextCallback | None) -> tuple[Reply, str | None]:
         text = masked.for_answer
+        say = self.catalogue.phrases(turn.language)
 
         def reply(kind: ReplyKind, answer: str, sources: list[Source] | None = None) -> Reply:
             return Reply(answer, kind, turn.conversation_id, sources or [])
 
         if _RESTART.match(text):
             self.store.set_status(turn.conversation_id, ConversationStatus.CLOSED)
-            return reply(ReplyKind.ACTION, RESTARTED_TEXT), None
+            return reply(ReplyKind.ACTION, say("restarted")), None
         if turn.conversation_status == ConversationStatus.HANDOFF:
-            return reply(ReplyKind.HANDOFF, WAITING_FOR_AGENT_TEXT), None
+            return reply(ReplyKind.HANDOFF, say("waiting_for_agent")), None
 
         update = self.privacy.profile_update(masked)  # the customer's own email and phone, from what they typed
         if update:
             self.store.update_profile(turn.user_id, update)
             if is_only_self_description(update):
-                return reply(ReplyKind.ACTION, acknowledge(update)), None
+                return reply(ReplyKind.ACTION, acknowledge(update, say)), None
             text = update.remainder  # "My order is NH-1, how do I track it?" searches for the question
         if asked := asked_profile_field(text):
-            return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id))), None
+            return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id), say)), None
         if talk := small_talk(text):  # before the handoff rule: "are you a real person?" is a question
             if says_yes(text) and (  # to the fallback's "Would you like me to connect you with a person?"
                     self.store.last_bot_kind(turn.conversation_id, turn.turn_id) == ReplyKind.FALLBACK):
                 self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
-                return _handoff(turn), None
-            return reply(ReplyKind.ACTION, small_talk_reply(talk, self.store.profile(turn.user_id).name)), None
+                return self._handoff(turn), None
+            return reply(ReplyKind.ACTION, small_talk_reply(talk, self.store.profile(turn.user_id).name, say)), None
         if wants_person(text):
             self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
-            return _handoff(turn), None
+            return self._handoff(turn), None
 
         query = contextualize(text, self.store.previous_queries(turn.conversation_id, turn.turn_id))
         if query.context or query.text != text:
@@ -217,6 +228,8 @@ class DialogueManager:
                                      context=query.context, context_weight=CONTEXT_WEIGHT)
         thresholds = self.thresholds()
         decision = decide(hits, thresholds)
+        if hits and self._other_language(turn, hits[0]):
+            return self._across_languages(turn, hits, thresholds, decision), None
         parts = self._search_parts(query, thresholds)
         if parts and all(hit.confidence >= thresholds.faq for hit in parts):
             return _curated(turn, parts), None  # each thing asked has its own confident FAQ: give them all
@@ -224,7 +237,7 @@ class DialogueManager:
             return _curated(turn, verbatim(hits, thresholds)), None
         snippets = _merged(supporting(parts, thresholds), supporting(hits, thresholds))
         if not snippets:
-            return _fallback(turn), None
+            return self._fallback(turn), None
         snippets = snippets[: max(self.config.snippets_in_prompt, len(parts))]
         snippet_texts = [f"{hit.title}\n{hit.text}" for hit in snippets]
         history = self.store.history(turn.conversation_id, turn.turn_id)
@@ -234,9 +247,9 @@ class DialogueManager:
             generation = self._generate(turn, text, snippets, history, gate.feed if gate else None)
         except LMUnavailable as error:  # e.g. the inference server is down: the customer is not left waiting
             log.warning("No generated reply, the fallback instead: %s", error)
-            return _fallback(turn), None
+            return self._fallback(turn), None
         if not generation.text:
-            return _fallback(turn), generation.model_id
+            return self._fallback(turn), generation.model_id
         check = check_reply(generation.text, snippet_texts, text, earlier)
         if not check.passed:
             # Not sent: the best supported curated text instead (the top snippet, when it is an FAQ confident
@@ -244,13 +257,42 @@ class DialogueManager:
             # admins (docs/generation.md).
             log.info("Generated reply rejected: %s", "; ".join(check.reasons))
             faqs = [hit for hit in snippets[:1] if hit.faq is not None and hit.confidence >= thresholds.curated]
-            instead = _curated(turn, faqs) if faqs else _fallback(turn)
+            instead = _curated(turn, faqs) if faqs else self._fallback(turn)
             rejected = {"text": generation.text, "reasons": check.reasons}
             return dataclasses.replace(instead, rejected=rejected), generation.model_id
         # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
         answer = mark_citations(generation.text, snippet_texts)
         return (Reply(answer, ReplyKind.GENERATED, turn.conversation_id, [_citation(hit) for hit in snippets]),
                 generation.model_id)
+
+    def _other_language(self, turn: OpenedTurn, hit: Hit) -> bool:
+        """Is the best knowledge written in another language than the customer's?"""
+        found = self.languages.detector.detect(hit.faq.answer if hit.faq is not None else hit.text)
+        return found is not None and found.confidence >= 0.5 and found.code != turn.language
+
+    def _across_languages(self, turn: OpenedTurn, hits: list[Hit], thresholds: Thresholds,
+                          decision: Decision) -> Reply:
+        """The embedded LM cannot write the customer's language from snippets in another (docs/languages.md):
+        the curated answer under a one-line note when an FAQ is confident enough, else the fallback. A question
+        asked across languages scores lower than the knowledge base's own questions its thresholds were
+        calibrated on, so in the generate band the best FAQ is taken when it clearly leads the next one."""
+        faqs = verbatim(hits, thresholds) if decision is Decision.FAQ else []
+        ranked = [hit for hit in hits if hit.faq is not None]
+        if not faqs and ranked and ranked[0] is hits[0] and ranked[0].confidence >= thresholds.generate and (
+                len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD):
+            faqs = ranked[:1]
+        if not faqs:
+            return self._fallback(turn)
+        curated = _curated(turn, faqs)
+        note = self.catalogue.phrases(turn.language)("other_language_note")
+        return dataclasses.replace(curated, text=f"{note}\n\n{curated.text}")
+
+    def _handoff(self, turn: OpenedTurn) -> Reply:
+        return Reply(self.catalogue.phrases(turn.language)("handoff"), ReplyKind.HANDOFF, turn.conversation_id,
+                     handoff=HandoffReason.ASKED)
+
+    def _fallback(self, turn: OpenedTurn) -> Reply:
+        return Reply(self.catalogue.phrases(turn.language)("fallback"), ReplyKind.FALLBACK, turn.conversation_id)
 
     def _search_parts(self, query: SearchQuery, thresholds: Thresholds) -> list[Hit]:
         """For a message that asks two or three things, the best FAQ of each part (distinct ones); else []."""
@@ -305,14 +347,6 @@ def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:
 def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
     seen: set[tuple[str, int]] = set()
     return [hit for hit in [*first, *then] if (key := (hit.kind, hit.id)) not in seen and not seen.add(key)]
-
-
-def _handoff(turn: OpenedTurn) -> Reply:
-    return Reply(HANDOFF_TEXT, ReplyKind.HANDOFF, turn.conversation_id, handoff=HandoffReason.ASKED)
-
-
-def _fallback(turn: OpenedTurn) -> Reply:
-    return Reply(FALLBACK_TEXT, ReplyKind.FALLBACK, turn.conversation_id)
 
 
 def _citation(hit: Hit) -> Source:

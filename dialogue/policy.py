@@ -94,5 +94,21 @@ _HANDOFF = re.compile(
 )
 
 
+# The same request in the catalogue's other languages; each catalogue's fallback quotes one of these phrases
+# ("mit einem Menschen sprechen", "parler à une personne", "hablar con una persona", "转人工", "担当者と話したい").
+_HANDOFF_OTHER = re.compile(
+    r"\b(?:mit\s+(?:einem|einer)\s+(?:menschen|mitarbeiter(?:in)?|berater(?:in)?|(?:echten|richtigen)\s+person|person)"
+    r"|(?:echten|richtigen)\s+menschen|menschlichen\s+(?:mitarbeiter|ansprechpartner)"
+    r"|parler\s+(?:à|a|avec)\s+(?:une\s+personne|un\s+humain|quelqu'un|un\s+(?:conseiller|agent|op(?:é|e)rateur))"
+    r"|(?:une\s+)?vraie\s+personne|un\s+conseiller|(?:un|une)\s+(?:ê|e)tre\s+humain"
+    r"|hablar\s+con\s+(?:una\s+persona|un\s+humano|alguien|un\s+(?:agente|asesor|operador))|persona\s+real"
+    r"|un\s+agente(?:\s+humano)?)\b"
+    r"|转人工|人工客服|人工服务|找人工|真人客服|客服人员|找客服|和人(?:工)?(?:说话|聊)"
+    r"|担当者|オペレーター|人間と話|有人対応|人と話したい|スタッフと話",
+    re.IGNORECASE,
+)
+
+
 def wants_person(message: str) -> bool:
-    return bool(_HANDOFF.search(message))
+    """Does the customer ask for a person (in any catalogue language)?"""
+    return bool(_HANDOFF.search(message) or _HANDOFF_OTHER.search(message))

@@ -1,17 +1,32 @@
-"""Facts customers tell us about themselves, and answers to "what's my name?"-style questions."""
+"""Facts customers tell us about themselves, and answers to "what's my name?"-style questions.
+
+Read in every catalogue language ("my name is", "ich heiße", "je m'appelle", "me llamo", "我叫", "私の名前は");
+answered in the conversation's language (dialogue/catalogue.py).
+"""
 
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from dialogue.catalogue import Phrases, english
+from dialogue.small_talk import SmallTalk, small_talk
+
 _NAME = re.compile(
-    r"\b(?:my name is|my name's|call me|i am called|i'm called|this is)\s+"
-    r"(?P<name>[A-Za-zÀ-ÿ][\w'’-]*(?:\s+(?!and\b|but\b|i\b)[A-ZÀ-Þ][\w'’-]*)?)",
+    r"\b(?:my name is|my name's|call me|i am called|i'm called|this is|ich hei(?:ß|ss)e|mein name ist"
+    r"|je m'appelle|mon (?:pr(?:é|e))?nom est|me llamo|mi nombre es)\s+"
+    r"(?P<name>[A-Za-zÀ-ÿ][\w'’-]*(?:\s+(?!and\b|but\b|i\b|und\b|et\b|y\b)[A-ZÀ-Þ][\w'’-]*)?)",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Chinese and Japanese write no spaces: the name runs from the cue to punctuation, "です" or "と申します".
+_NAME_CJK = re.compile(
+    r"(?:我叫|我的名字(?:是|叫)|私の名前は|名前は)\s*(?P<name>[A-Za-z][\w'’-]*|[^\s\d、。，！？,.!?：:]{1,8}?)"
+    r"(?=です|と申します|だ|[\s\d、。，！？,.!?]|$)")
+_WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+# A local part of letters of any alphabet, but not CJK: "我的邮箱是li@example.cn" gives li@example.cn.
+_EMAIL = re.compile(r"(?:[^\W\u3000-\u9fff\uac00-\ud7af]|[.+-])+@[\w-]+(?:\.[\w-]+)+\b")
 _ORDER = re.compile(
-    r"\b(?:my\s+)?order(?:\s+(?:number|no\.?|id|ref(?:erence)?))?\s*(?:is|:|#)?\s*#?\s*(?P<order>[A-Z]{0,4}-?\d{4,12})\b",
+    r"(?:\b(?:my\s+)?(?:order|bestell(?:ung|nummer)|commande|pedido)|订单号?|注文番号)"
+    r"(?:\s+(?:number|no\.?|id|ref(?:erence)?))?\s*(?:is|ist|est|es|是|は|:|：|#)?\s*#?\s*(?P<order>[A-Z]{0,4}-?\d{4,12})\b",
     re.IGNORECASE,
 )
 # "NH-12345" without the word "order": a shop's reference, letters then digits, which no phone number has.
@@ -22,6 +37,11 @@ _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{5,18}\d(?![\w-])")
 _SELF_CUE = re.compile(
     r"(?:\bmy\s+(?:(?:e-?mail|phone|mobile|cell|contact)(?:\s+(?:address|number|no\.?))?|number)"
     r"(?:\s+(?:is|was))?\s*(?:'s|:|-)?"
+    r"|\b(?:meine\s+(?:e-?mail(?:-adresse)?|telefonnummer|handynummer|nummer)(?:\s+(?:ist|lautet))?"
+    r"|mon\s+(?:e-?mail|adresse\s+e-?mail|num(?:é|e)ro(?:\s+de\s+t(?:é|e)l(?:é|e)phone)?)(?:\s+est(?:\s+le)?)?"
+    r"|mi\s+(?:correo(?:\s+electr(?:ó|o)nico)?|e-?mail|tel(?:é|e)fono|n(?:ú|u)mero(?:\s+de\s+tel(?:é|e)fono)?)(?:\s+es)?)"
+    r"\s*:?"
+    r"|(?:我的)?(?:邮箱|电子邮件|电话(?:号码)?|手机(?:号码?)?)(?:是|：|:)|(?:メールアドレス|電話番号)(?:は|：|:)"
     r"|\b(?:reach|contact|call|text|ring|e-?mail|mail|message|write\s+to)\s+me\s+(?:at|on|via|by)?(?:\s+e-?mail)?\s*:?"
     r"|\b(?:i\s+am|i'm)\s+(?:at|on))\s*$",
     re.IGNORECASE,
@@ -41,16 +61,29 @@ class ProfileField(StrEnum):
 
 
 _QUESTIONS = {
-    ProfileField.NAME: re.compile(r"\b(what(?:'s| is) my name|do you (?:know|remember) my name|who am i)\b", re.I),
+    ProfileField.NAME: re.compile(r"\b(what(?:'s| is) my name|do you (?:know|remember) my name|who am i"
+                                  r"|wie hei(?:ß|ss)e ich|wie ist mein name|comment je m'appelle|quel est mon nom"
+                                  r"|c(?:ó|o)mo me llamo|cu(?:á|a)l es mi nombre)\b|我叫什么|我的名字是什么"
+                                  r"|私の名前は(?:何|なん)", re.I),
     ProfileField.EMAIL: re.compile(
         r"\b(what(?:'s| is) my e-?mail|(?:which|what) e-?mail (?:address )?(?:do you have|have you got|is on file)"
-        r"|do you have my e-?mail)\b",
+        r"|do you have my e-?mail|(?:wie lautet|was ist) meine e-?mail(?:-adresse)?"
+        r"|quel(?:le)? est mon (?:adresse )?e-?mail|cu(?:á|a)l es mi (?:correo|e-?mail))\b"
+        r"|我的邮箱是(?:什么|多少)|私のメールアドレスは",
         re.I,
     ),
     ProfileField.PHONE: re.compile(
-        r"\b(what(?:'s| is) my (?:phone|mobile)(?: number)?|(?:which|what) (?:phone|number) do you have)\b", re.I
+        r"\b(what(?:'s| is) my (?:phone|mobile)(?: number)?|(?:which|what) (?:phone|number) do you have"
+        r"|(?:wie lautet|was ist) meine telefonnummer|quel est mon num(?:é|e)ro(?: de t(?:é|e)l(?:é|e)phone)?"
+        r"|cu(?:á|a)l es mi (?:n(?:ú|u)mero de )?tel(?:é|e)fono)\b"
+        r"|我的电话(?:号码)?是(?:什么|多少)|私の電話番号は", re.I
     ),
-    ProfileField.ORDER: re.compile(r"\b(what(?:'s| is| are) my order(?: numbers?| ids?)?|which orders?)\b", re.I),
+    ProfileField.ORDER: re.compile(r"\b(what(?:'s| is| are) my order(?: numbers?| ids?)?|which orders?"
+                                   r"|was (?:ist|sind) meine bestellnummer(?:n)?"
+                                   r"|quel(?:s)? (?:est|sont) mes? num(?:é|e)ros? de commande"
+                                   r"|cu(?:á|a)l(?:es)? (?:es|son) mis? n(?:ú|u)meros? de pedido)\b"
+                                   r"|我的订单号是(?:什么|多少)"
+                                   r"|私の注文番号は", re.I),
 }
 
 
@@ -100,7 +133,7 @@ def extract_profile(text: str) -> ProfileUpdate:
     if match := _claimed(_PHONE, remainder, _is_phone):
         update.phone = re.sub(r"\s+", " ", match.group(0)).strip()
         remainder = remainder.replace(match.group(0), " ")
-    if match := _NAME.search(remainder) or _SHORT_INTRO.match(remainder.strip()):
+    if match := _NAME.search(remainder) or _NAME_CJK.search(remainder) or _SHORT_INTRO.match(remainder.strip()):
         words = [w for w in match.group("name").split() if w.lower() not in _NOT_NAMES]
         if words and words[0].lower() == match.group("name").split()[0].lower():
             update.name = " ".join(word[:1].upper() + word[1:] for word in words)
@@ -144,7 +177,11 @@ def _is_card_number(digits: str) -> bool:
 
 def is_only_self_description(update: ProfileUpdate) -> bool:
     """True for "Hi, my name is Ann" or "my email is x@y.z": nothing left to look up in the knowledge base."""
-    return bool(update) and "?" not in update.remainder and len(update.remainder.split()) <= 6
+    remainder = update.remainder
+    if _WIDE.search(remainder):  # no spaces to count words by: a greeting, or a few characters at most
+        rest = remainder.strip(" ,.;!-、。，！")
+        return bool(update) and (len(rest) <= 3 or small_talk(rest) is SmallTalk.GREETING)
+    return bool(update) and "?" not in remainder and len(remainder.split()) <= 6
 
 
 def asked_profile_field(text: str) -> ProfileField | None:
@@ -154,39 +191,36 @@ def asked_profile_field(text: str) -> ProfileField | None:
     return None
 
 
-def answer_profile_question(asked: ProfileField, profile: Profile) -> str:
+def answer_profile_question(asked: ProfileField, profile: Profile, say: Phrases | None = None) -> str:
+    say = say or english()
     value = {
         ProfileField.NAME: profile.name,
         ProfileField.EMAIL: profile.email,
         ProfileField.PHONE: profile.phone,
         ProfileField.ORDER: ", ".join(profile.order_numbers) or None,
     }[asked]
+    key = {ProfileField.NAME: "name", ProfileField.EMAIL: "email", ProfileField.PHONE: "phone",
+           ProfileField.ORDER: "orders"}[asked]
     if value is None:
-        return (
-            f"I don't have your {asked} yet. You can tell me, for example: "
-            + {
-                ProfileField.NAME: '"My name is Alex."',
-                ProfileField.EMAIL: '"My email is alex@example.com."',
-                ProfileField.PHONE: '"My phone number is +44 20 7946 0000."',
-                ProfileField.ORDER: '"My order number is NH-12345."',
-            }[asked]
-        )
+        return say("profile_missing", field=say(f"profile_field_{key}"), example=say(f"profile_example_{key}"))
     if asked is ProfileField.NAME:
-        return f"Your name is {value}."
+        return say("profile_name", value=value)
     if asked is ProfileField.ORDER:
-        return f"The order numbers you gave me: {value}."
-    return f"The {asked} I have for you is {value}."
+        return say("profile_orders", value=value)
+    return say("profile_value", field=say(f"profile_field_{key}"), value=value)
 
 
-def acknowledge(update: ProfileUpdate) -> str:
+def acknowledge(update: ProfileUpdate, say: Phrases | None = None) -> str:
+    say = say or english()
     noted = []
     if update.email:
-        noted.append(f"your email {update.email}")
+        noted.append(say("noted_email", value=update.email))
     if update.phone:
-        noted.append(f"your phone number {update.phone}")
+        noted.append(say("noted_phone", value=update.phone))
     if update.order_numbers:
-        noted.append("order " + ", ".join(update.order_numbers))
-    greeting = f"Nice to meet you, {update.name}!" if update.name else "Thanks!"
+        noted.append(say("noted_orders", value=", ".join(update.order_numbers)))
+    parts = [say("acknowledge_named", name=update.name) if update.name else say("acknowledge_thanks")]
     if noted:
-        greeting += " I've noted " + " and ".join(noted) + "."
-    return greeting + " How can I help you today?"
+        parts.append(say("acknowledge_noted", items=say("noted_joiner").join(noted)))
+    parts.append(say("acknowledge_help"))
+    return ("" if say.language in ("zh", "ja") else " ").join(parts)

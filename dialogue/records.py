@@ -59,6 +59,9 @@ class ConversationRecord(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The language the customer writes in, ISO 639-1 ("de"), as dialogue/language.py decided it; None until the
+    # first message.
+    language: Mapped[str | None] = mapped_column(String(16))
 
     def set_status(self, status: ConversationStatus, reason: str | None = None) -> None:
         """The one way a status changes: `closed_at` is set when the conversation closes, cleared when it

@@ -6,11 +6,14 @@ and how do I return a cam?" is a question and is searched. Before this, everythi
 the knowledge base and got the fallback, so "thanks!" was answered "I can't help with that", and "yes" to the
 fallback's own "Would you like me to connect you with a person?" got the same fallback again.
 
-English only, like the rest of the dialogue rules (dialogue/policy.py, dialogue/context.py).
+Understood in every catalogue language (en, de, fr, es, zh, ja): whatever the conversation's language, "danke"
+is thanks. The reply is the catalogue's, in the conversation's language (dialogue/catalogue.py).
 """
 
 import re
 from enum import Enum
+
+from dialogue.catalogue import Phrases, english
 
 
 class SmallTalk(Enum):
@@ -23,7 +26,8 @@ class SmallTalk(Enum):
     ACKNOWLEDGED = "acknowledged"  # "ok", "got it", "great"
 
 
-_END = r"[\s!.,?:)(;*~-]*(?:[:;]-?[)D(]|[\U0001F300-\U0001FAFF\u2600-\u27BF]\s*)*[\s!.?]*$"  # punctuation, :) and emoji
+# punctuation (CJK's too), :) and emoji
+_END = r"[\s!.,?:)(;*~\-。！？～、，]*(?:[:;]-?[)D(]|[\U0001F300-\U0001FAFF\u2600-\u27BF]\s*)*[\s!.?。！？～]*$"
 _POLITE = r"(?:\s*,?\s*(?:please|pls|thanks|thank you|thx|cheers))?"
 _ACK_WORDS = r"ok(?:ay)?|k|kk|alright|all right|got it|gotcha|understood|i see|cool|great|perfect|fine|nice|awesome" \
              r"|brilliant|lovely|super|excellent|makes sense|fair enough|noted|good|sounds good"
@@ -50,7 +54,46 @@ _PATTERNS = (
     (SmallTalk.THANKS, rf"(?:(?:{_ACK_WORDS})[\s,!.]+)*{_THANKS}(?:[\s,!.]+(?:{_ACK_WORDS}))*"),
     (SmallTalk.ACKNOWLEDGED, rf"(?:{_ACK_WORDS})(?:[\s,!.]+(?:{_ACK_WORDS}))*"),
 )
-_COMPILED = [(kind, re.compile(rf"^\s*{pattern}{_END}", re.IGNORECASE)) for kind, pattern in _PATTERNS]
+# The other catalogue languages, as whole messages too; tried after English, in the same order of kinds.
+_DE_ACK = r"ok(?:ay)?|alles\s+klar|klar|verstanden|super|toll|prima|gut|sehr\s+gut|perfekt|passt|in\s+ordnung"
+_DE_THANKS = r"(?:danke(?:\s?sch(?:ö|oe)n|\s+sehr|\s+vielmals)?|vielen\s+dank|besten\s+dank|herzlichen\s+dank)" \
+             r"(?:\s+f(?:ü|ue)r\s+(?:die|ihre|deine)\s+hilfe)?"
+_FR_THANKS = r"(?:merci(?:\s+beaucoup|\s+bien|\s+infiniment)?|je\s+vous\s+remercie)(?:\s+pour\s+(?:votre|ton)\s+aide)?"
+_ES_THANKS = r"(?:(?:muchas\s+|mil\s+)?gracias|se\s+lo\s+agradezco)(?:\s+por\s+(?:su|tu)\s+ayuda)?"
+_OTHER_PATTERNS = (
+    (SmallTalk.GREETING, r"(?:hallo|servus|moin|gr(?:ü|ue)(?:ß|ss)\s+gott|gr(?:ü|ue)ezi|guten\s+(?:morgen|tag|abend)"
+                         r"|bonjour|bonsoir|salut|coucou|hola|buen(?:os|as)\s+(?:d(?:í|i)as|tardes|noches)|buenas"
+                         r"|你好|您好|嗨|哈喽|早上好|下午好|晚上好|在吗"
+                         r"|こんにちは|こんばんは|おはよう(?:ございます)?|はじめまして)"
+                         r"(?:\s+(?:zusammen|allerseits|(?:à|a)\s+tous|a\s+todos|equipo|team))?"),
+    (SmallTalk.GOODBYE, rf"(?:(?:{_DE_THANKS}|{_FR_THANKS}|{_ES_THANKS}|谢谢|ありがとう(?:ございました)?)"
+                        r"[\s,!.。、，]*)?"
+                        r"(?:tsch(?:ü|ue)ss?|auf\s+wiedersehen|bis\s+(?:bald|sp(?:ä|ae)ter|dann)|sch(?:ö|oe)nen\s+tag\s+noch"
+                        r"|das\s+war'?s|das\s+ist\s+alles|au\s+revoir|(?:à|a)\s+bient(?:ô|o)t"
+                        r"|bonne\s+(?:journ(?:é|e)e|soir(?:é|e)e)"
+                        r"|c'est\s+tout|adi(?:ó|o)s|hasta\s+(?:luego|pronto)|chao|eso\s+es\s+todo"
+                        r"|再见|拜拜|回头见|没别的了|就这些|さようなら|またね|失礼します|以上です)"),
+    (SmallTalk.BOT_CHALLENGE, r"(?:(?:bist\s+du|sind\s+sie)\s+(?:ein\s+)?(?:bot|roboter|mensch|chatbot|ki)"
+                              r"|ist\s+das\s+ein\s+(?:bot|roboter|mensch)"
+                              r"|(?:(?:ê|e)tes-vous|es-tu)\s+(?:un\s+)?(?:robot|bot|humain|chatbot)"
+                              r"|(?:eres|es\s+usted)\s+(?:un\s+)?(?:bot|robot|humano|chatbot)"
+                              r"|你是(?:机器人|真人|人工智能|AI)吗?|是机器人吗|是真人吗"
+                              r"|(?:あなたは)?(?:ボット|ロボット|人間|AI)(?:ですか)?)"),
+    (SmallTalk.YES, r"(?:ja(?:\s+bitte|\s+gerne?)?|jawohl|genau|gerne?|oui(?:\s+merci|\s+s'il\s+vous\s+pla(?:î|i)t)?"
+                    r"|volontiers"
+                    r"|s(?:í|i)(?:\s+por\s+favor|\s+gracias)?|claro|por\s+supuesto"
+                    r"|是的?|要|需要|可以|好啊|はい(?:[、,]?\s*お願いします)?|お願いします|ええ)"),
+    (SmallTalk.NO, r"(?:nein(?:\s+danke)?|n(?:ö|ee)|nicht\s+n(?:ö|oe)tig|jetzt\s+nicht|non(?:\s+merci)?"
+                   r"|pas\s+maintenant|pas\s+besoin|no\s+gracias|ahora\s+no|no\s+hace\s+falta"
+                   r"|不用了?|不要|不需要|没有|いいえ|結構です|大丈夫です|いらないです)"),
+    (SmallTalk.THANKS, rf"(?:(?:{_DE_ACK})[\s,!.]+)?(?:{_DE_THANKS}|{_FR_THANKS}|{_ES_THANKS}"
+                       r"|谢谢(?:你|您)?|多谢|非常感谢|感谢|谢啦|ありがとう(?:ございます|ございました)?|どうも(?:ありがとう)?|助かりました)"),
+    (SmallTalk.ACKNOWLEDGED, rf"(?:{_DE_ACK}|d'accord|compris|parfait|tr(?:è|e)s\s+bien|entendu|vale|entendido|perfecto"
+                             r"|genial|de\s+acuerdo|muy\s+bien|好的?|明白了?|知道了|了解|收到|行"
+                             r"|わかりました|分かりました|了解(?:です)?|承知しました|なるほど|オッケー)"),
+)
+_COMPILED = [(kind, re.compile(rf"^\s*{pattern}{_END}", re.IGNORECASE)) for kind, pattern in (*_PATTERNS,
+                                                                                              *_OTHER_PATTERNS)]
 _MAX_CHARACTERS = 80
 
 
@@ -62,22 +105,19 @@ def small_talk(message: str) -> SmallTalk | None:
     return next((kind for kind, pattern in _COMPILED if pattern.match(text)), None)
 
 
-def small_talk_reply(kind: SmallTalk, name: str | None) -> str:
-    """What the bot says to small talk (YES and NO to an offer of a person are the caller's: a handoff)."""
-    you = f" {name}" if name else ""
-    return {
-        SmallTalk.GREETING: f"Hello{you}! How can I help you today?",
-        SmallTalk.THANKS: "You're welcome! Is there anything else I can help you with?",
-        SmallTalk.GOODBYE: f"Goodbye{you}! If you need anything else, just write here.",
-        SmallTalk.BOT_CHALLENGE: ("I'm a virtual assistant, not a person: I answer from our help articles. A member "
-                                  'of our support team can take over at any time: just say "talk to a person".'),
-        SmallTalk.YES: "Sure: what would you like to know?",
-        SmallTalk.NO: "Alright. Is there anything else I can help you with?",
-        SmallTalk.ACKNOWLEDGED: "Is there anything else I can help you with?",
-    }[kind]
+def small_talk_reply(kind: SmallTalk, name: str | None, say: Phrases | None = None) -> str:
+    """What the bot says to small talk, in `say`'s language (YES and NO to an offer of a person are the caller's:
+    a handoff)."""
+    say = say or english()
+    if name and kind in (SmallTalk.GREETING, SmallTalk.GOODBYE):
+        return say(f"{kind.value}_named", name=name)
+    return say({SmallTalk.GREETING: "greeting", SmallTalk.THANKS: "thanks", SmallTalk.GOODBYE: "goodbye",
+                SmallTalk.BOT_CHALLENGE: "bot_challenge", SmallTalk.YES: "yes", SmallTalk.NO: "no",
+                SmallTalk.ACKNOWLEDGED: "acknowledged"}[kind])
 
 
-_ACCEPTS = re.compile(rf"^\s*(?:ok(?:ay)?|alright|all\s+right|fine|good){_POLITE}{_END}", re.IGNORECASE)
+_ACCEPTS = re.compile(rf"^\s*(?:ok(?:ay)?|alright|all\s+right|fine|good|in\s+ordnung|gut|d'accord|vale|de\s+acuerdo"
+                      rf"|好的?|行|わかりました|了解(?:です)?){_POLITE}{_END}", re.IGNORECASE)
 
 
 def says_yes(message: str) -> bool:

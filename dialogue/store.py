@@ -24,6 +24,7 @@ class OpenedTurn:
     conversation_status: ConversationStatus
     turn_id: int
     replayed: bool = False  # the message was recorded before (same message_id): a replay after a crash
+    language: str | None = None  # the conversation's language before this message (dialogue/language.py)
 
 
 class ConversationStore:
@@ -48,7 +49,8 @@ class ConversationStore:
             conversation = self._open_conversation(session, user_id, message.channel, message.sender_id)
             if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
                 session.commit()  # a conversation that timed out above stays closed
-                return OpenedTurn(user_id, conversation.id, conversation.status, copy, replayed=True)
+                return OpenedTurn(user_id, conversation.id, conversation.status, copy, replayed=True,
+                                  language=conversation.language)
             turn = TurnRecord(conversation_id=conversation.id, role="user", text=text, kind="message",
                               metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
@@ -61,7 +63,7 @@ class ConversationStore:
                 if external_id is None or not (earlier := self._replayed(external_id, text)):
                     raise
                 return earlier  # recorded by another process a moment ago
-            return OpenedTurn(user_id, conversation.id, conversation.status, turn.id)
+            return OpenedTurn(user_id, conversation.id, conversation.status, turn.id, language=conversation.language)
 
     @staticmethod
     def _unanswered_copy(session: Session, conversation_id: int, text: str) -> int | None:
@@ -75,16 +77,16 @@ class ConversationStore:
         with self.sessions() as session:
             row = session.execute(
                 select(TurnRecord.id, ConversationRecord.id, ConversationRecord.user_id, ConversationRecord.status,
-                       TurnRecord.text)
+                       TurnRecord.text, ConversationRecord.language)
                 .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
                 .where(TurnRecord.external_id == external_id)
             ).first()
         if row is None:
             return None
-        turn_id, conversation_id, user_id, status, stored_text = row
+        turn_id, conversation_id, user_id, status, stored_text, language = row
         if stored_text != text:
             raise MessageIdReused()
-        return OpenedTurn(user_id, conversation_id, status, turn_id, replayed=True)
+        return OpenedTurn(user_id, conversation_id, status, turn_id, replayed=True, language=language)
 
     def stored_reply(self, turn: OpenedTurn) -> Reply | None:
         """The bot turn that answered user turn `turn`, if it was recorded (the next bot turn before the
@@ -188,6 +190,11 @@ class ConversationStore:
                 user.attributes = {**user.attributes,
                                    "order_numbers": list(dict.fromkeys(known + update.order_numbers))}
             user.updated_at = utcnow()
+            session.commit()
+
+    def set_language(self, conversation_id: int, language: str) -> None:
+        with self.sessions() as session:
+            session.get(ConversationRecord, conversation_id).language = language
             session.commit()
 
     def set_status(self, conversation_id: int, status: ConversationStatus) -> None:

@@ -4,6 +4,12 @@ Tantivy (the Rust engine behind Quickwit) was picked over bm25s/rank-bm25 becaus
 documents in place: an edit is one small segment and a ~3 ms commit, where bm25s and rank-bm25 rebuild
 the whole corpus. Each text is its own Tantivy document (an FAQ's alternatives are grouped back to the
 FAQ by best score, as in the dense index), stemmed with the English Snowball stemmer.
+
+Chinese and Japanese are written without spaces, so a word pattern made a whole sentence one token and BM25 never
+matched a reworded question. Their characters are indexed as overlapping character bigrams in a field of their
+own ("我的订单在哪里" → 我的 的订 订单 单在 在哪 哪里), the classic CJK analysis (Lucene's CJKAnalyzer): no
+dictionary to ship, and a knowledge base may mix languages (docs/languages.md). Text without CJK characters is
+indexed and searched exactly as before.
 """
 
 import re
@@ -15,6 +21,8 @@ import tantivy
 from retrieval.entries import entry_of_vector, vector_ids
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Han ideographs, kana and the CJK compatibility ideographs: scripts written without spaces between words.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HEAP_BYTES = 64_000_000
 
 
@@ -32,8 +40,11 @@ class LexicalIndex:
         builder.add_integer_field("vector", stored=True, indexed=True, fast=True)
         builder.add_integer_field("entry", stored=False, indexed=True, fast=True)
         builder.add_text_field("text", stored=False, tokenizer_name="en_stem")
+        builder.add_text_field("cjk", stored=False, tokenizer_name="cjk_bigrams")
         self._schema = builder.build()
         self._index = tantivy.Index(self._schema)
+        bigrams = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()  # made by cjk_bigrams()
+        self._index.register_tokenizer("cjk_bigrams", bigrams)
         self._writer = self._index.writer(heap_size=_HEAP_BYTES, num_threads=1)
         self._lock = threading.Lock()
         self._searcher = self._index.searcher()
@@ -48,7 +59,7 @@ class LexicalIndex:
                 self._writer.delete_documents_by_term("entry", entry)
                 for vector_id, text in zip(vector_ids(entry, len(texts)), texts):
                     self._writer.add_document(tantivy.Document(
-                        vector=vector_id, entry=entry, text=text))
+                        vector=vector_id, entry=entry, text=text, cjk=" ".join(cjk_bigrams(text))))
             self._commit()
 
     def remove_many(self, entries: list[int]) -> None:
@@ -65,11 +76,11 @@ class LexicalIndex:
     def search(self, text: str, top_k: int, allowed: set[int] | None = None,
                all_words: bool = False) -> list[LexicalMatch]:
         """`all_words`: only texts that contain every word (else any, ranked by BM25)."""
-        words = _WORD.findall(text.lower())
-        if not words or allowed is not None and not allowed:
+        words = _WORD.findall(_CJK_RUN.sub(" ", text.lower()))
+        grams = cjk_bigrams(text)
+        if not (words or grams) or allowed is not None and not allowed:
             return []
-        # Only plain words reach the parser, so customer text can never be a query-syntax error.
-        query = self._index.parse_query(" ".join(("+" if all_words else "") + w for w in words), ["text"])
+        query = self._query(words, grams, all_words)
         if allowed is not None:
             only = tantivy.Query.term_set_query(self._schema, "entry", sorted(allowed))
             query = tantivy.Query.boolean_query([
@@ -87,3 +98,21 @@ class LexicalIndex:
                     break
         return list(best.values())
 
+    def _query(self, words: list[str], grams: list[str], all_words: bool) -> tantivy.Query:
+        occur = tantivy.Occur.Must if all_words else tantivy.Occur.Should
+        clauses = [(occur, tantivy.Query.term_query(self._schema, "cjk", gram)) for gram in dict.fromkeys(grams)]
+        if words:
+            # Only plain words reach the parser, so customer text can never be a query-syntax error.
+            parsed = self._index.parse_query(" ".join(("+" if all_words else "") + w for w in words), ["text"])
+            if not clauses:
+                return parsed
+            clauses.append((occur, parsed))
+        return tantivy.Query.boolean_query(clauses)
+
+
+def cjk_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each Chinese/Japanese run of `text` (a run of one character: itself)."""
+    grams = []
+    for run in _CJK_RUN.findall(text):
+        grams.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+    return grams

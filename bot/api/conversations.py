@@ -51,6 +51,8 @@ class ConversationOut(BaseModel):
     started_at: Timestamp
     last_activity_at: Timestamp
     turns: list[TurnOut]
+    language: str | None = Field(None, description="The language the customer writes in (ISO 639-1), detected "
+                                                   "or set by the page; docs/languages.md.")
 
     @classmethod
     def of(cls, view: ConversationView) -> "ConversationOut":

@@ -22,6 +22,7 @@ from bot.connectors.chat_input import MESSAGE_ID_DESCRIPTION, MESSAGE_ID_PATTERN
 from bot.connectors.rest import ButtonOut, SourceOut, rest_reply
 from bot.deps import KnowledgeDep, ManagerDep, ServicesDep, SettingsDep
 from dialogue.history import open_conversation_id
+from dialogue.language import normalise_code
 from dialogue.inbox import Inbox
 from dialogue.manager import ReplyEvent, ReplyFailed, TextDelta
 from dialogue.messages import Source
@@ -68,6 +69,12 @@ class PastTurnOut(BaseModel):
     image: str | None = Field(None, description="a custom action's picture URL")
 
 
+class StringsOut(BaseModel):
+    language: str = Field(description="The language the texts are in: the one asked for, else the default.")
+    strings: dict[str, str] = Field(description="The widget's own texts (the catalogue's widget_* texts, without "
+                                                "the prefix).")
+
+
 class HistoryOut(BaseModel):
     conversation_id: int | None
     status: str = Field(description="bot | handoff (waiting for a person) | none (no open conversation)")
@@ -78,7 +85,9 @@ class HistoryOut(BaseModel):
     "Server-Sent Events: `token` ({text}) while the LM writes, then `reply` (a RestReply) per reply; "
     "`error` ({detail}) if answering failed after the message was accepted.")}})
 async def send_message(body: WidgetMessage, manager: ManagerDep, settings: SettingsDep) -> EventSourceResponse:
-    message = inbound(CHANNEL, body.sender, body.message, body.metadata,
+    # Verified: the widget's id is 128 random bits its browser keeps, so whoever sends with it is the customer
+    # who made it (docs/channels.md, "Verified senders").
+    message = inbound(CHANNEL, body.sender, body.message, body.metadata, verified=True,
                       max_metadata_bytes=settings.max_metadata_bytes, message_id=body.client_message_id)
     # Checked and started before the response begins, so a bad message is still a clean 4xx.
     events = manager.respond_stream(message)
@@ -118,6 +127,15 @@ def history(sender: Annotated[str, Query(pattern=SENDER_PATTERN)], services: Ser
                     image=(turn.extras or {}).get("image"))
         for turn in view.turns[-HISTORY_TURNS:]
     ])
+
+
+@router.get("/widget/strings", response_model=StringsOut)
+def strings(manager: ManagerDep,
+            lang: Annotated[str, Query(max_length=35, description="A language tag: de, zh-CN.")] = "") -> StringsOut:
+    """The widget's texts in the page's language (data-lang, else the browser's), from the message catalogue."""
+    phrases = manager.catalogue.phrases(normalise_code(lang))
+    return StringsOut(language=phrases.language,
+                      strings={key.removeprefix("widget_"): text for key, text in phrases.texts("widget_").items()})
 
 
 @router.get("/widget.js", include_in_schema=False)

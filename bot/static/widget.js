@@ -2,7 +2,9 @@
  * Helpdesk chat widget. Add it to any page with one tag:
  *   <script src="https://YOUR-BOT-HOST/widget.js" defer></script>
  * Optional attributes: data-title="..." (header text), data-open="true" (open on page load),
- * data-poll-seconds="10" (how often to look for a person's answers while the conversation is handed over).
+ * data-poll-seconds="10" (how often to look for a person's answers while the conversation is handed over),
+ * data-lang="de" (the conversation's language: the bot answers in it, and the widget's own texts are in it;
+ * without it the texts follow the browser's language and the bot detects the customer's, docs/languages.md).
  *
  * Plain JavaScript, no build step. It lives in a shadow root so that the host page's styles and ours
  * never touch. Talks to the bot it was loaded from:
@@ -10,6 +12,7 @@
  *   GET  widget/history    the open conversation, shown again after a reload (and polled for a
  *                          person's answers while the conversation is handed over)
  *   POST feedback          thumbs up / down on a bot message
+ *   GET  widget/strings    the widget's own texts in the page's language (the bot's message catalogue)
  */
 (function () {
   "use strict";
@@ -19,12 +22,32 @@
   window.__helpdeskWidget = true;
 
   var base = new URL(".", script.src); // the bot, including any path prefix it is served under
-  var title = script.getAttribute("data-title") || "Chat with us";
+  var lang = (script.getAttribute("data-lang") || "").trim();
+  // The widget's own texts, English until widget/strings answers in the page's language (the catalogue's
+  // widget_* texts, docs/languages.md).
+  var T = {
+    title: "Chat with us", open: "Open chat: {title}", close: "Close chat", subtitle: "Usually answers at once",
+    subtitle_waiting: "Waiting for a person from our team", conversation: "Conversation",
+    handoff_note: "A person from our team will take over this conversation. You can keep writing here; they " +
+      "will see it.",
+    typing: "The assistant is typing…", placeholder: "Type your question…", your_message: "Your message",
+    send: "Send message", you_said: "You said: ", assistant: "Assistant: ", support_team: "Support team: ",
+    sources: "Sources", choices: "Choices", helpful_question: "Was this answer helpful?", helpful: "Helpful",
+    not_helpful: "Not helpful", feedback_failed: "Sorry, your feedback could not be saved. Please try again.",
+    unavailable: "The chat is unavailable right now (HTTP {status}). Please try again later.",
+    connection_lost: "The connection to the chat was lost. Please check your connection and try again.",
+    reply_failed: "Sorry, I could not answer this message. Please try again, or ask for a person.",
+    too_long: "Your message is too long. Please shorten it or split it into several messages.",
+    bot_back: "The assistant is answering again.",
+  };
+  function t(key, values) {
+    return T[key].replace(/\{(\w+)\}/g, function (all, name) { return values && name in values ? values[name] : all; });
+  }
+  var customTitle = script.getAttribute("data-title");
+  var title = customTitle || T.title;
   var pollSeconds = Math.max(1, Number(script.getAttribute("data-poll-seconds")) || 10);
   var CHANNEL = "widget";
   var storageKey = "helpdesk-widget:" + base.href;
-  var HANDOFF_NOTE = "A person from our team will take over this conversation. You can keep writing here; " +
-    "they will see it.";
 
   function api(path) {
     return new URL(path, base).href;
@@ -97,29 +120,29 @@
 
   var launcher = el("button", {
     class: "hd-launcher", type: "button", "aria-expanded": "false", "aria-controls": "hd-panel",
-    "aria-label": "Open chat: " + title,
+    "aria-label": t("open", { title: title }),
   }, [icon("chat")]);
 
   var titleNode = el("h2", { id: "hd-title", class: "hd-title", text: title });
-  var subtitle = el("p", { class: "hd-subtitle", id: "hd-subtitle", text: "Usually answers at once" });
-  var closeButton = el("button", { class: "hd-close", type: "button", "aria-label": "Close chat" },
+  var subtitle = el("p", { class: "hd-subtitle", id: "hd-subtitle", text: T.subtitle });
+  var closeButton = el("button", { class: "hd-close", type: "button", "aria-label": T.close },
     [el("span", { "aria-hidden": "true", text: "×" })]);
   var handoffBanner = el("div", { class: "hd-handoff", role: "status", hidden: "" });
   var log = el("div", {
-    class: "hd-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0",
+    class: "hd-log", role: "log", "aria-live": "polite", "aria-label": T.conversation, tabindex: "0",
   });
   var typing = el("div", { class: "hd-typing", role: "status", "aria-live": "polite", hidden: "" }, [
     el("span", { class: "hd-dots", "aria-hidden": "true" }, [el("i"), el("i"), el("i")]),
     el("span", { class: "hd-typing-text", text: "" }),
   ]);
   var input = el("textarea", {
-    id: "hd-input", class: "hd-input", rows: "1", maxlength: "4000", placeholder: "Type your question…",
+    id: "hd-input", class: "hd-input", rows: "1", maxlength: "4000", placeholder: T.placeholder,
     enterkeyhint: "send", autocomplete: "off",
   });
-  var sendButton = el("button", { class: "hd-send", type: "submit", "aria-label": "Send message" },
+  var sendButton = el("button", { class: "hd-send", type: "submit", "aria-label": T.send },
     [icon("send")]);
   var form = el("form", { class: "hd-form" }, [
-    el("label", { for: "hd-input", class: "hd-visually-hidden", text: "Your message" }), input, sendButton,
+    el("label", { for: "hd-input", class: "hd-visually-hidden", text: T.your_message }), input, sendButton,
   ]);
   var panel = el("section", {
     id: "hd-panel", class: "hd-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "hd-title",
@@ -162,21 +185,21 @@
     }
     panel.classList.toggle("hd-handed-over", handedOver);
     handoffBanner.hidden = !handedOver;
-    handoffBanner.textContent = handedOver ? HANDOFF_NOTE : "";
-    subtitle.textContent = handedOver ? "Waiting for a person from our team" : "Usually answers at once";
+    handoffBanner.textContent = handedOver ? T.handoff_note : "";
+    subtitle.textContent = handedOver ? T.subtitle_waiting : T.subtitle;
     scrollToEnd(); // the banner takes room from the conversation
   }
 
   function showTyping(shown) {
     typing.hidden = !shown;
-    typing.querySelector(".hd-typing-text").textContent = shown ? "The assistant is typing…" : "";
+    typing.querySelector(".hd-typing-text").textContent = shown ? T.typing : "";
     if (shown) scrollToEnd();
   }
 
   // --- messages ---
   function addUserMessage(text) {
     var node = el("div", { class: "hd-msg hd-user" }, [
-      el("span", { class: "hd-visually-hidden", text: "You said: " }),
+      el("span", { class: "hd-visually-hidden", text: T.you_said }),
       el("p", { class: "hd-text", text: text }),
     ]);
     log.appendChild(node);
@@ -187,7 +210,7 @@
   function addBotMessage() {
     var text = el("p", { class: "hd-text" });
     var node = el("div", { class: "hd-msg hd-bot", "aria-busy": "true" }, [
-      el("span", { class: "hd-visually-hidden", text: "Assistant: " }), text,
+      el("span", { class: "hd-visually-hidden", text: T.assistant }), text,
     ]);
     log.appendChild(node);
     return node;
@@ -196,7 +219,7 @@
   function addAgentMessage(turn) { // written by a person from the support team
     lastAgentTurn = Math.max(lastAgentTurn, turn.turn_id);
     log.appendChild(el("div", { class: "hd-msg hd-agent", "data-turn-id": String(turn.turn_id) }, [
-      el("span", { class: "hd-visually-hidden", text: "Support team: " }),
+      el("span", { class: "hd-visually-hidden", text: T.support_team }),
       el("p", { class: "hd-text", text: turn.text }),
     ]));
     scrollToEnd();
@@ -232,7 +255,7 @@
           ? el("a", { href: href, target: "_blank", rel: "noopener", text: source.title })
           : el("span", { text: source.title })]);
       }));
-      node.appendChild(el("div", { class: "hd-sources" }, [el("p", { class: "hd-sources-label", text: "Sources" }), list]));
+      node.appendChild(el("div", { class: "hd-sources" }, [el("p", { class: "hd-sources-label", text: T.sources }), list]));
     }
     if (reply.image && /^https?:\/\//.test(reply.image)) node.appendChild(el("img", { class: "hd-image", src: reply.image, alt: "" }));
     if (reply.buttons && reply.buttons.length) node.appendChild(choiceButtons(reply.buttons));
@@ -243,7 +266,7 @@
   // A custom action's choices: pressing one sends its payload as the customer's message (Rasa's convention)
   // and shows its title in the conversation.
   function choiceButtons(buttons) {
-    var group = el("div", { class: "hd-choices", role: "group", "aria-label": "Choices" });
+    var group = el("div", { class: "hd-choices", role: "group", "aria-label": T.choices });
     buttons.forEach(function (choice) {
       var button = el("button", { type: "button", class: "hd-choice", text: choice.title });
       button.addEventListener("click", function () {
@@ -257,10 +280,10 @@
   }
 
   function feedbackButtons(turnId, given) {
-    var group = el("div", { class: "hd-feedback", role: "group", "aria-label": "Was this answer helpful?" });
+    var group = el("div", { class: "hd-feedback", role: "group", "aria-label": T.helpful_question });
     var buttons = [
-      { rating: "up", value: 1, label: "Helpful", turned: false },
-      { rating: "down", value: -1, label: "Not helpful", turned: true },
+      { rating: "up", value: 1, label: T.helpful, turned: false },
+      { rating: "down", value: -1, label: T.not_helpful, turned: true },
     ].map(function (choice) {
       var button = el("button", {
         type: "button", class: "hd-rate hd-rate-" + choice.rating, "aria-label": choice.label,
@@ -285,7 +308,7 @@
       });
       group.dataset.saved = choice.rating;
     }).catch(function () {
-      addNotice("Sorry, your feedback could not be saved. Please try again.");
+      addNotice(T.feedback_failed);
     });
   }
 
@@ -315,6 +338,8 @@
   }
 
   async function errorText(response) {
+    if (response.status === 413) return T.too_long; // the API's detail is written for developers, in English
+    if ((T.lang || "en") !== "en") return t("unavailable", { status: response.status });
     try {
       var body = await response.json();
       if (typeof body.detail === "string") return body.detail;
@@ -322,7 +347,7 @@
         return body.detail.map(function (item) { return item.msg; }).join(" ");
       }
     } catch (error) { /* not JSON */ }
-    return "The chat is unavailable right now (HTTP " + response.status + "). Please try again later.";
+    return t("unavailable", { status: response.status });
   }
 
   var busy = false;
@@ -339,7 +364,7 @@
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         // A fresh id per message: should this request be sent again, the bot answers it once.
         body: JSON.stringify({ sender: state.sender, message: text, client_message_id: newSenderId(),
-                               metadata: { page: location.pathname } }),
+                               metadata: lang ? { page: location.pathname, language: lang } : { page: location.pathname } }),
       });
       if (!response.ok) {
         addNotice(await errorText(response));
@@ -359,11 +384,11 @@
           setHandoff(custom.kind === "handoff");
           current = null;
         } else if (event.name === "error") {
-          addNotice(event.data.detail);
+          addNotice(T.reply_failed);
         }
       });
     } catch (error) {
-      addNotice("The connection to the chat was lost. Please check your connection and try again.");
+      addNotice(T.connection_lost);
     } finally {
       if (current && current.getAttribute("aria-busy") === "true") current.remove(); // never leave half an answer
       showTyping(false);
@@ -401,7 +426,7 @@
     });
     if (history.status !== "handoff") {
       setHandoff(false);
-      addNotice("The assistant is answering again.", true);
+      addNotice(T.bot_back, true);
     }
   }
 
@@ -425,8 +450,33 @@
     send(text);
   });
 
+  // The widget's texts in the page's language; the English ones stay if the bot cannot be reached.
+  async function loadStrings() {
+    try {
+      var wanted = lang || navigator.language || "en";
+      var response = await fetch(api("widget/strings?lang=" + encodeURIComponent(wanted)));
+      if (!response.ok) return;
+      var body = await response.json();
+      Object.keys(T).forEach(function (key) { if (body.strings[key]) T[key] = body.strings[key]; });
+      T.lang = body.language;
+    } catch (error) {
+      return;
+    }
+    title = customTitle || T.title;
+    titleNode.textContent = title;
+    launcher.setAttribute("aria-label", t("open", { title: title }));
+    closeButton.setAttribute("aria-label", T.close);
+    log.setAttribute("aria-label", T.conversation);
+    input.setAttribute("placeholder", T.placeholder);
+    sendButton.setAttribute("aria-label", T.send);
+    form.querySelector("label").textContent = T.your_message;
+    panel.setAttribute("lang", T.lang);
+    setHandoff(panel.classList.contains("hd-handed-over"));
+  }
+
   function start() {
     document.body.appendChild(host);
+    loadStrings();
     restoreHistory().then(function () {
       host.dataset.ready = "true";
     });

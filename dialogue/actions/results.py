@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from dialogue import events
+from dialogue.catalogue import Phrases, english
 from dialogue.actions.records import ActionRunRecord
 from dialogue.actions.action_server import ActionFailed, ActionResult
 from dialogue.actions.forms import FormState
@@ -17,9 +18,7 @@ from dialogue.actions.tracker import REQUESTED_SLOT, PastTurn
 
 log = logging.getLogger(__name__)
 
-FAILED_TEXT = ("I'm sorry, I couldn't complete that just now: something went wrong on our side. Would you like "
-               'me to connect you with a person from our support team? Just say "talk to a person".')
-PERSON_BUTTON = Button("Talk to a person", "talk to a person")  # policy.wants_person takes it
+PERSON_PAYLOAD = "talk to a person"  # policy.wants_person takes it; the button's title is in the customer's language
 
 
 @dataclass
@@ -81,8 +80,10 @@ def reply_of(message: dict[str, Any], conversation_id: int) -> Reply | None:
                  custom=custom if isinstance(custom, dict) else {"value": custom})
 
 
-def failure_reply(conversation_id: int) -> Reply:
-    return Reply(FAILED_TEXT, ReplyKind.ACTION, conversation_id, buttons=[PERSON_BUTTON])
+def failure_reply(conversation_id: int, say: Phrases | None = None) -> Reply:
+    say = say or english()
+    return Reply(say("action_failed"), ReplyKind.ACTION, conversation_id,
+                 buttons=[Button(say("person_button"), PERSON_PAYLOAD)])
 
 
 def record_run(sessions: sessionmaker, conversation_id: int, user_turn_id: int, turn_id: int | None,

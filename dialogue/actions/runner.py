@@ -27,15 +27,13 @@ from dialogue.records import ConversationStatus
 from dialogue.actions.slots import from_profile, read_slot
 from dialogue.store import ConversationStore, OpenedTurn
 from dialogue.actions.tracker import REQUESTED_SLOT, Intent, build_domain, build_tracker, read_payload
+from dialogue.catalogue import Catalogue, Phrases
 from retrieval.declared_actions.declarations import Action
 from retrieval.errors import ActionNotFound
 from retrieval.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-OFFER_BUTTONS = [Button("Yes, continue", "/affirm"), Button("No, thanks", "/deny")]
-NO_SERVER_TEXT = ("Thank you, I've noted: {details}. I'm passing this to a member of our support team, who will "
-                  "take it from here and reply in this conversation.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,7 @@ class Step:
     message: InboundMessage
     intent: Intent
     started: float
+    say: Phrases  # the catalogue in the conversation's language
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,9 @@ class Interrupted:
 
 class ActionRunner:
     def __init__(self, store: ConversationStore, knowledge: KnowledgeBase, server: ActionServer,
-                 thresholds: Callable[[], Thresholds], config: ActionConfig = ActionConfig()):
+                 thresholds: Callable[[], Thresholds], config: ActionConfig = ActionConfig(),
+                 catalogue: Catalogue | None = None):
+        self.catalogue = catalogue or Catalogue.load()  # the texts the runner writes itself, per language
         self.store = store
         self.knowledge = knowledge
         self.server = server
@@ -91,7 +92,8 @@ class ActionRunner:
             return None
         state = self.forms.load(turn.conversation_id)
         payload = read_payload(text)
-        step = Step(turn, message, payload or Intent(None, 0.0), time.perf_counter())
+        step = Step(turn, message, payload or Intent(None, 0.0), time.perf_counter(),
+                    self.catalogue.phrases(turn.language))
         if state.active:
             action = self._declared(state.action)
             if action is not None:
@@ -107,7 +109,7 @@ class ActionRunner:
             return None
         if wants_to_leave(text) or (state.status is FormStatus.OFFERED and denies(text)):
             self.forms.save(cid, state.left())
-            return self._say(step, "OK, I've stopped there. Is there anything else I can help you with?")
+            return self._say(step, step.say("form_stopped"))
         if state.status is FormStatus.OFFERED:
             if affirms(text):
                 return self._next(step, replace(state, status=FormStatus.ACTIVE), action)
@@ -118,14 +120,14 @@ class ActionRunner:
         if (change := slot_to_change(text, [slot.name for slot in action.slots])) is not None:
             slots = {name: value for name, value in state.slots.items() if name != change}
             state = replace(state, requested_slot=change, slots=slots)
-            reading = read_slot(action.slot(change), text)
+            reading = read_slot(action.slot(change), text, step.say)
             if reading.value is not None and action.slot(change).type != "text":
                 return self._filled(step, state, action, {change: reading.value})
-            return self._ask(step, state, action, "Sure.")
+            return self._ask(step, state, action, step.say("form_sure"))
         spec = action.slot(state.requested_slot) if state.requested_slot else None
         if spec is None:
             return self._next(step, state, action)
-        reading = read_slot(spec, text)
+        reading = read_slot(spec, text, step.say)
         free_text = spec.type == "text" and not spec.pattern
         if (free_text or reading.value is None) and self._clear_faq(text):
             self.forms.save(cid, replace(state, status=FormStatus.OFFERED))
@@ -195,7 +197,7 @@ class ActionRunner:
         if not self.server.endpoint:
             details = ", ".join(f"{slot.name.replace('_', ' ')} {done.slots[slot.name]}" for slot in action.slots)
             self.store.set_status(step.turn.conversation_id, ConversationStatus.HANDOFF)
-            text = NO_SERVER_TEXT.format(details=details or action.description)
+            text = step.say("form_no_server", details=details or action.description)
             return [*replies, self._record(step, Reply(text, ReplyKind.HANDOFF, step.turn.conversation_id,
                                                          handoff=HandoffReason.FORM))]
         return PendingCall(step, self._call(step, action.name, done, action.name), action.name, replies=replies)
@@ -237,9 +239,10 @@ class ActionRunner:
         """After the FAQ answer: ask whether to go on with the form that was left."""
         state = self.forms.load(interrupted.step.turn.conversation_id)
         needed = (state.requested_slot or "details").replace("_", " ")
-        text = f"Shall we go back to your earlier request ({interrupted.action.description.rstrip('.')})? " \
-               f"I still need your {needed}."
-        return self._say(interrupted.step, text, buttons=OFFER_BUTTONS)[0]
+        say = interrupted.step.say
+        text = say("form_offer", request=interrupted.action.description.rstrip("."), slot=needed)
+        buttons = [Button(say("form_continue_button"), "/affirm"), Button(say("form_stop_button"), "/deny")]
+        return self._say(interrupted.step, text, buttons=buttons)[0]
 
     # -- on the event loop ----------------------------------------------------------------------------
 
@@ -284,7 +287,7 @@ class ActionRunner:
         state = replace(state, slots={**state.slots, **accepted})
         if applied.rejected:
             state = replace(state, action=action.name, status=FormStatus.ACTIVE, requested_slot=applied.rejected[0])
-            reason = None if len(replies) > len(pending.replies) else "That value was not accepted."
+            reason = None if len(replies) > len(pending.replies) else step.say("form_not_accepted")
             return [*replies, *self._ask(step, state, action, reason)]
         return self._next(step, state, action, replies)
 
@@ -300,7 +303,7 @@ class ActionRunner:
                     failure)
         state = self.forms.load(step.turn.conversation_id)
         self.forms.save(step.turn.conversation_id, state.left())
-        reply = self._record(step, failure_reply(step.turn.conversation_id))
+        reply = self._record(step, failure_reply(step.turn.conversation_id, step.say))
         record_run(self.store.sessions, step.turn.conversation_id, step.turn.turn_id, reply.turn_id,
                    pending.call.action, failure)
         return [*pending.replies, reply]

@@ -10,14 +10,13 @@ from datetime import date
 
 from dateutil import parser as date_parser
 
+from dialogue.catalogue import Phrases, english
 from dialogue.profile import Profile
 from retrieval.declared_actions.declarations import SlotSpec
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d ().-]{5,18}\d")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_EXAMPLES = {"email": "like name@example.com", "phone": "with at least 7 digits, like +44 20 7946 0958",
-             "number": "in digits, like 3", "date": "like 2026-12-24 or 24 December 2026"}
 
 
 @dataclass(frozen=True)
@@ -26,20 +25,23 @@ class SlotReading:
     reason: str | None = None
 
 
-def read_slot(slot: SlotSpec, text: str) -> SlotReading:
+def read_slot(slot: SlotSpec, text: str, say: Phrases | None = None) -> SlotReading:
+    """`say`: the catalogue in the customer's language, for the reason (English when None)."""
+    say = say or english()
     text = text.strip()
     label = slot.name.replace("_", " ")
     if slot.pattern:
         found = re.search(slot.pattern, text)
         if found is None:
-            return SlotReading(None, f"That doesn't look like a valid {label}.")
+            return SlotReading(None, say("slot_invalid", label=label))
         text = found.group(0)
         if slot.type == "text":
             return SlotReading(text)
     reader = _READERS[slot.type]
     value = reader(text)
     if value is None:
-        return SlotReading(None, f"That doesn't look like a valid {label} ({_EXAMPLES.get(slot.type, 'some text')}).")
+        example = say(f"slot_example_{slot.type}" if slot.type in _READERS else "slot_example_text")
+        return SlotReading(None, say("slot_invalid_example", label=label, example=example))
     return SlotReading(value)
 
 

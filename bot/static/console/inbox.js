@@ -91,7 +91,7 @@ export class Inbox {
         },
         h("span", { class: "name" }, customer(c)),
         unread ? h("span", { class: "dot", "aria-label": "unread" }) : null,
-        h("span", { class: "meta" }, `${c.channel} · ${c.status} · ${when(c.last_activity_at)}`)));
+        h("span", { class: "meta" }, `${c.channel}${language(c)} · ${c.status} · ${when(c.last_activity_at)}`)));
     }));
   }
 
@@ -132,7 +132,8 @@ export class Inbox {
   renderConversation(c) {
     $("detail-title").textContent = customer(c);
     const email = c.customer_email ? ` · ${c.customer_email}` : "";
-    $("detail-meta").textContent = `#${c.id} · ${c.channel} · ${c.status}${email} · started ${when(c.started_at)}`;
+    $("detail-meta").textContent =
+      `#${c.id} · ${c.channel}${language(c)} · ${c.status}${email} · started ${when(c.started_at)}`;
     $("hand-back").disabled = c.status !== "handoff";
     $("close-conversation").disabled = c.status === "closed";
     $("send-reply").disabled = c.status === "closed";
@@ -192,6 +193,11 @@ export class Inbox {
 
 function customer(c) {
   return c.customer_name || c.sender_ids[0] || `Conversation ${c.id}`;
+}
+
+// The language the customer writes in (docs/languages.md), e.g. " · DE"; nothing before the first message.
+function language(c) {
+  return c.language ? ` · ${c.language.toUpperCase()}` : "";
 }
 
 function turnItem(turn) {

