@@ -27,9 +27,9 @@ def main() -> None:
     masker.mask("warm up: 4111 1111 1111 1111 ann@example.com")
     caught, named, total, timings = Counter(), Counter(), Counter(), []
     for text, seeds in messages():
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time: a busy machine does not inflate it
         masked = masker.mask(text)
-        timings.append((time.perf_counter() - started) * 1000)
+        timings.append((time.thread_time() - started) * 1000)
         for seed in seeds:
             total[seed.kind] += 1
             caught[seed.kind] += seed.value not in masked.text
@@ -39,7 +39,7 @@ def main() -> None:
         print(f"{kind:<10}{total[kind]:>8}{caught[kind]:>8}{caught[kind] / total[kind]:>8.2f}{named[kind]:>8}")
     print(f"{'all':<10}{sum(total.values()):>8}{sum(caught.values()):>8}"
           f"{sum(caught.values()) / sum(total.values()):>8.2f}{sum(named.values()):>8}")
-    print(f"\nmasking time per message ({len(timings)} messages): p50 {statistics.median(timings):.1f} ms, "
+    print(f"\nmasking CPU time per message ({len(timings)} messages): p50 {statistics.median(timings):.1f} ms, "
           f"p95 {sorted(timings)[int(0.95 * len(timings))]:.1f} ms, max {max(timings):.1f} ms")
     print("\nknown misses and partial catches (HARD):")
     for seed in HARD:

@@ -17,6 +17,7 @@ from bot.api.search import thresholds_in_force
 from bot.errors import install_error_handlers
 from bot.support.gaps import GapFinder
 from bot.input_checks import check_request
+from bot.body_timeout import BodyTimeout
 from bot.limits import BodyLimit
 from bot.openapi import describe_errors
 from bot.background.recovery import Supervisor
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in API_ROUTERS:
         app.include_router(describe_errors(router))
     _limit_bodies(app, settings)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)  # a stalled body is cut off (408)
     # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
     # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],

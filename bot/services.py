@@ -104,7 +104,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     catalogue = _catalogue(settings)
     manager = DialogueManager(store, knowledge, generator, config,
                               turn_locks_for(engine, settings.turn_lock_connections),
-                              privacy=Masker(PrivacyPolicy.parse(settings.pii)), catalogue=catalogue,
+                              privacy=Masker(PrivacyPolicy.parse(settings.pii), settings.masking_budget_seconds),
+                              catalogue=catalogue,
                               languages=LanguagePolicy(LanguageConfig(settings.default_language,
                                                                       settings.language_lock_chars),
                                                        known=catalogue.languages))

@@ -120,6 +120,18 @@ class Settings(BaseSettings):
                                      "max_upload_bytes, the Slack and Telegram webhooks 1 MB.")
     max_metadata_bytes: int = Field(
         8192, ge=0, description="Largest `metadata` of a message, as JSON; it is stored with the message.")
+    # Bounds on what one request or one stop may cost (docs/deploy.md, docs/privacy.md).
+    masking_budget_seconds: float = Field(
+        0.3, gt=0, description="CPU seconds one message (its text, metadata and profile facts) may spend on the "
+                               "masking of personal data; over it, a 422 and nothing stored. The worst 12 KB request "
+                               "needs less (bench/worst_inputs.py).")
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest pause while a request body arrives (nginx's client_body_timeout); then a "
+                                "408 and the connection is closed.")
+    shutdown_grace_seconds: float = Field(
+        8.0, ge=0, le=60, description="After SIGTERM, how long answers in progress may finish before their "
+                                      "connections are closed; with --workers, a worker still running 4 s later "
+                                      "is killed.")
     conversation_timeout_minutes: float = Field(
         60.0, gt=0, description="A conversation idle this long is closed; the next message starts a new one."
     )

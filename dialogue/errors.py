@@ -19,6 +19,17 @@ class MessageTooLong(InvalidMessage):
         self.length, self.limit = length, limit
 
 
+class MessageTooComplex(InvalidMessage):
+    """Checking a message for personal data took longer than its budget: nothing of it was stored."""
+
+    def __init__(self, budget_seconds: float) -> None:
+        super().__init__(
+            f"Checking this message for personal data took more than {budget_seconds:g} s of CPU "
+            "(HELPDESK_MASKING_BUDGET_SECONDS), so it was not stored or answered. Send a shorter message, with "
+            "less metadata.")
+        self.budget_seconds = budget_seconds
+
+
 class MessageIdReused(ValueError):
     """A client sent a message id again with a different text: not a resend, so not answered as one."""
 

@@ -26,7 +26,7 @@ from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HandoffReason, InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
 from dialogue.profile import (
-    acknowledge, answer_profile_question, asked_profile_field, is_only_self_description,
+    ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, is_only_self_description,
 )
 from dialogue.privacy import Masked, Masker
 from dialogue.prompt import HistoryTurn, build_prompt
@@ -148,8 +148,10 @@ class DialogueManager:
 
     def _respond_in_turn(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
-        masked = self.privacy.mask(text)  # from here on only the masked text is stored, logged or generated from
-        message = self.privacy.mask_message(message, masked)  # its metadata, as stored and as actions see it
+        budget = self.privacy.budget()  # CPU for this message's masking and profile; over it, nothing is stored
+        masked = self.privacy.mask(text, budget)  # from here on only the masked text is stored, logged, generated from
+        message = self.privacy.mask_message(message, masked, budget)  # its metadata, as stored and as actions see it
+        update = self.privacy.profile_update(masked, budget)  # the customer's own email and phone, as they typed them
         turn = self.store.record_user_message(message, masked.text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
@@ -159,7 +161,7 @@ class DialogueManager:
         handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
         if handled is not None and not isinstance(handled, Interrupted):
             return handled  # a form's step, already recorded, or a call to the action server (_run_actions)
-        reply, model_id = self._answer(turn, masked, on_text)
+        reply, model_id = self._answer(turn, masked, update, on_text)
         turn_id = self.store.record_reply(self.privacy.scrub_reply(reply, masked),
                                           (time.perf_counter() - started) * 1000, model_id)
         replies = [dataclasses.replace(reply, turn_id=turn_id)]
@@ -182,7 +184,8 @@ class DialogueManager:
                 self._answer_threads, self.actions.finish, result, outcome)
         return result
 
-    def _answer(self, turn: OpenedTurn, masked: Masked, on_text: TextCallback | None) -> tuple[Reply, str | None]:
+    def _answer(self, turn: OpenedTurn, masked: Masked, update: ProfileUpdate,
+                on_text: TextCallback | None) -> tuple[Reply, str | None]:
         text = masked.for_answer
         say = self.catalogue.phrases(turn.language)
 
@@ -195,7 +198,6 @@ class DialogueManager:
         if turn.conversation_status == ConversationStatus.HANDOFF:
             return reply(ReplyKind.HANDOFF, say("waiting_for_agent")), None
 
-        update = self.privacy.profile_update(masked)  # the customer's own email and phone, from what they typed
         if update:
             self.store.update_profile(turn.user_id, update)
             if is_only_self_description(update):

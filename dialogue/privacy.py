@@ -9,6 +9,8 @@ and the recall measured per kind.
 
 import dataclasses
 import hashlib
+import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ from presidio_analyzer.predefined_recognizers import (
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from dialogue.errors import MessageTooComplex
 from dialogue.messages import InboundMessage, Reply
 from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
 from dialogue.profile import ProfileUpdate, extract_profile, order_number_spans
@@ -43,10 +46,20 @@ _ADDRESS_PATTERNS = [
     Pattern("rue / via / calle",
             r"\b\d{1,4},?\s+(?i:rue|avenue|boulevard|chemin|via|calle)\s+(?:[\w'’-]+\s+){0,3}[A-Z][\w'’-]+", 0.6),
 ]
+_EMAIL_CHARACTERS = r"!#$%&'*+\-/=?^_`{|}~\w"  # Presidio's; a local part may also hold dots, not at its ends
+_EMAIL_LABEL = r"\w{1,63}(?:-+\w{1,63})*"
+_EMAIL = (rf"\b((?:[{_EMAIL_CHARACTERS}]|[{_EMAIL_CHARACTERS}][{_EMAIL_CHARACTERS}.]{{0,62}}[{_EMAIL_CHARACTERS}])"
+          rf"@{_EMAIL_LABEL}(?:\.{_EMAIL_LABEL})+)\b")
 # Scores below these are Presidio's "very weak" patterns (any 9 digits as an SSN, ...): left alone.
 _MIN_SCORE = {Entity.ADDRESS: 0.1}
 _DEFAULT_MIN_SCORE = 0.3
-_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "IL", "IN", "CA", "AU", "BR")
+_WARM_UP = "4111 1111 1111 1111 ann@example.com +44 20 7946 0958 DE89 3704 0044 0532 0130 00 10.0.0.1 221B Baker Street"
+DEFAULT_BUDGET_SECONDS = 0.3  # CPU seconds per request; the worst 12 KB request needs less (docs/privacy.md)
+# Pieces overlap by 48-96 characters: more than the longest phone number with its formatting and extension.
+_PHONE_PIECE, _PHONE_OVERLAP = 320, 96
+_PHONE_MIN_DIGITS = 5
+# Canada shares the North American plan with the US: the same numbers, parsed and checked the same way.
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "IL", "IN", "AU", "BR")
 # Of two findings over the same characters, the more specific kind names them.
 _PRIORITY = (Entity.CARD, Entity.IBAN, Entity.GOV_ID, Entity.EMAIL, Entity.IP, Entity.PHONE, Entity.ADDRESS)
 _LABEL = {Entity.CARD: "CARD", Entity.IBAN: "IBAN", Entity.EMAIL: "EMAIL", Entity.PHONE: "PHONE",
@@ -59,8 +72,69 @@ PLATFORM_IDS = frozenset({"slack_user", "slack_team", "slack_channel", "slack_ts
 
 
 class _OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's email recogniser with RFC 5321's lengths and the bundled public-suffix list.
+
+    Presidio's pattern lets a local part run on without end, so on "a.a.a.…@-" every word start scans to the
+    end of the text and back: quadratic, 2.4-3.8 s of CPU for 4,000 characters. A local part has at most 64
+    characters and a domain label 63 (RFC 5321, 1035); with those bounds each start costs at most ~64 steps
+    (bench/worst_inputs.py)."""
+
+    PATTERNS = [Pattern("Email, RFC 5321 lengths", _EMAIL, 0.5)]
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        return super().analyze(text, entities, nlp_artifacts, regex_flags) if "@" in text else []
+
     def validate_result(self, pattern_text: str) -> bool:
         return _SUFFIXES(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+
+
+class Budget:
+    """CPU time one request may spend on masking (its message, metadata and profile reading together).
+
+    Every recogniser is linear in its input (bench/worst_inputs.py), but the phone matcher costs ~65 µs per
+    character of digit-heavy text, one region after another: 0.5 s for an 8 KiB metadata string of "1111 ".
+    The budget is checked between recognisers and between the pieces the phone matcher reads; over it, the
+    message is refused (MessageTooComplex) before anything of it is stored. Thread CPU time, so a busy machine
+    does not refuse what an idle one accepts."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._started = time.thread_time()
+
+    def check(self) -> None:
+        if time.thread_time() - self._started > self.seconds:
+            raise MessageTooComplex(self.seconds)
+
+
+class _PiecewisePhoneRecognizer(PhoneRecognizer):
+    """Presidio's phone recogniser, reading the text in overlapping pieces: pieces with too few digits for a
+    phone number are skipped (prose costs nothing), and the budget is checked between pieces."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, budget: Budget | None = None
+                ) -> list[RecognizerResult]:
+        results = []
+        for offset, piece in _pieces(text, _PHONE_PIECE, _PHONE_OVERLAP):
+            if sum(ch.isdigit() for ch in piece) < _PHONE_MIN_DIGITS:
+                continue
+            if budget is not None:
+                budget.check()
+            for result in super().analyze(piece, entities, nlp_artifacts):
+                result.start, result.end = result.start + offset, result.end + offset
+                results.append(result)
+        return EntityRecognizer.remove_duplicates(results)
+
+
+def _pieces(text: str, size: int, overlap: int) -> Iterable[tuple[int, str]]:
+    """(offset, piece) covering `text`; each piece starts `overlap` characters before the previous one ended,
+    at a space where there is one, so that anything shorter than `overlap` lies whole in some piece."""
+    start = 0
+    while True:
+        end = min(len(text), start + size)
+        yield start, text[start:end]
+        if end == len(text):
+            return
+        space = text.find(" ", end - overlap, end - overlap // 2)
+        start = space + 1 if space != -1 else end - overlap
 
 
 def _recognizers() -> list[tuple[Entity, EntityRecognizer]]:
@@ -72,7 +146,7 @@ def _recognizers() -> list[tuple[Entity, EntityRecognizer]]:
         (Entity.CARD, CreditCardRecognizer(patterns=[_ANY_CARD])),
         (Entity.IBAN, IbanRecognizer()),
         (Entity.EMAIL, _OfflineEmailRecognizer()),
-        (Entity.PHONE, PhoneRecognizer(supported_regions=_PHONE_REGIONS)),
+        (Entity.PHONE, _PiecewisePhoneRecognizer(supported_regions=_PHONE_REGIONS)),
         *[(Entity.GOV_ID, recognizer) for recognizer in government],
         (Entity.IP, IpRecognizer()),
         (Entity.ADDRESS, PatternRecognizer("STREET_ADDRESS", patterns=_ADDRESS_PATTERNS, global_regex_flags=0)),
@@ -104,20 +178,36 @@ class Masked:
 
 
 class Masker:
-    def __init__(self, policy: PrivacyPolicy | None = None):
+    def __init__(self, policy: PrivacyPolicy | None = None, budget_seconds: float = DEFAULT_BUDGET_SECONDS):
         self.policy = policy or PrivacyPolicy()
+        self.budget_seconds = budget_seconds
+        self._warm = False
         self._recognizers = _recognizers()
         self._anonymizer = AnonymizerEngine()
 
-    def find(self, text: str, kinds: Iterable[Entity] = tuple(Entity)) -> list[Finding]:
-        """Personal data in `text`, the longest where two overlap; order numbers are never personal data."""
+    def budget(self) -> Budget:
+        """A fresh budget for one request's masking (HELPDESK_MASKING_BUDGET_SECONDS)."""
+        return Budget(self.budget_seconds)
+
+    def find(self, text: str, kinds: Iterable[Entity] = tuple(Entity), budget: Budget | None = None) -> list[Finding]:
+        """Personal data in `text`, the longest where two overlap; order numbers are never personal data.
+
+        Raises MessageTooComplex when `budget` (default: a fresh one) runs out."""
+        if not self._warm:
+            # phonenumbers reads each region's metadata and tldextract its suffix list on first use: ~0.5 s that
+            # is not the first message's to pay.
+            self._warm = True
+            self.find(_WARM_UP, budget=Budget(math.inf))
+        budget = budget or self.budget()
         orders = order_number_spans(text)
         kinds = set(kinds)
         found: list[tuple[Entity, RecognizerResult]] = []
         for entity, recognizer in self._recognizers:
             if entity not in kinds:
                 continue
-            for result in recognizer.analyze(text, recognizer.supported_entities, None):
+            budget.check()
+            extra = {"budget": budget} if isinstance(recognizer, _PiecewisePhoneRecognizer) else {}
+            for result in recognizer.analyze(text, recognizer.supported_entities, None, **extra):
                 if result.score < _MIN_SCORE.get(entity, _DEFAULT_MIN_SCORE):
                     continue
                 if entity is not Entity.CARD and any(start <= result.start and result.end <= end
@@ -129,11 +219,12 @@ class Masker:
         for entity, result in found:
             if not any(result.start < other.end and other.start < result.end for other in kept):
                 kept.append(Finding(entity, result.start, result.end, text[result.start:result.end]))
+        budget.check()
         return sorted(kept, key=lambda finding: finding.start)
 
-    def mask(self, text: str) -> Masked:
+    def mask(self, text: str, budget: Budget | None = None) -> Masked:
         """What a customer typed, with personal data replaced as the policy says (HELPDESK_PII)."""
-        findings = [f for f in self.find(text) if self.policy.action(f.entity) is not Action.KEEP]
+        findings = [f for f in self.find(text, budget=budget) if self.policy.action(f.entity) is not Action.KEEP]
         if not findings:
             return Masked(text, text, text, (), ())
         results = [RecognizerResult(f.entity.value, f.start, f.end, 1.0) for f in findings]
@@ -148,30 +239,33 @@ class Masker:
             stored = f"<message not stored: it contained {', '.join(dropped)}; {digest}>"
         return Masked(text, stored, for_answer, tuple(findings), replacements)
 
-    def mask_message(self, message: InboundMessage, masked: Masked | None = None) -> InboundMessage:
+    def mask_message(self, message: InboundMessage, masked: Masked | None = None,
+                     budget: Budget | None = None) -> InboundMessage:
         """The message as it may be stored: its text (`masked`, when already done) and its metadata masked."""
-        text = masked.text if masked is not None else self.mask(message.text).text
-        return dataclasses.replace(message, text=text, metadata=self.mask_data(message.metadata))
+        budget = budget or self.budget()
+        text = masked.text if masked is not None else self.mask(message.text, budget).text
+        return dataclasses.replace(message, text=text, metadata=self.mask_data(message.metadata, budget))
 
-    def mask_data(self, value: Any) -> Any:
+    def mask_data(self, value: Any, budget: Budget | None = None) -> Any:
         """Every string inside JSON-like data (message metadata) masked; the platforms' own ids are only
         checked for card numbers (a Slack timestamp reads like a phone number, and erasure needs it)."""
+        budget = budget or self.budget()
         if isinstance(value, str):
-            return self.mask(value).text
+            return self.mask(value, budget).text
         if isinstance(value, dict):
-            return {key: self.scrub(item) if key in PLATFORM_IDS and isinstance(item, str) else self.mask_data(item)
-                    for key, item in value.items()}
+            return {key: self.scrub(item, budget=budget) if key in PLATFORM_IDS and isinstance(item, str)
+                    else self.mask_data(item, budget) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.mask_data(item) for item in value]
+            return [self.mask_data(item, budget) for item in value]
         return value
 
-    def scrub(self, text: str, echoes: Iterable[tuple[str, str]] = ()) -> str:
+    def scrub(self, text: str, echoes: Iterable[tuple[str, str]] = (), budget: Budget | None = None) -> str:
         """Text the bot or an agent wrote, as it may be stored: what it echoes of the customer's message is
         replaced as it was there, and card numbers are masked always. Nothing else is touched: an FAQ's
         support phone number is not the customer's."""
         for value, stand_in in sorted(echoes, key=lambda pair: -len(pair[0])):
             text = text.replace(value, stand_in)
-        cards = self.find(text, (Entity.CARD,))
+        cards = self.find(text, (Entity.CARD,), budget)
         for finding in reversed(cards):
             stand_in = _stand_in(Entity.CARD, self.policy.action(Entity.CARD), finding.value)
             text = text[:finding.start] + stand_in + text[finding.end:]
@@ -185,11 +279,14 @@ class Masker:
                         "reasons": [self.scrub(reason, masked.replacements) for reason in rejected["reasons"]]}
         return dataclasses.replace(reply, text=self.scrub(reply.text, masked.replacements), rejected=rejected)
 
-    def profile_update(self, masked: Masked) -> ProfileUpdate:
+    def profile_update(self, masked: Masked, budget: Budget | None = None) -> ProfileUpdate:
         """Facts the customer gave about themselves, read from the raw text (the profile keeps their own email
         and phone); what is left to answer is masked like the message."""
         update = extract_profile(masked.raw)
-        update.remainder = self.mask(update.remainder).for_answer
+        if update:  # the remainder is what is answered only then (DialogueManager._answer)
+            update.remainder = self.mask(update.remainder, budget).for_answer
+        else:
+            update.remainder = masked.for_answer
         return update
 
 

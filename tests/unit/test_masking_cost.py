@@ -1,0 +1,82 @@
+"""What masking one message may cost: linear in its length, and bounded by the request's budget.
+
+Presidio's email pattern took 2.4-3.8 s of CPU for "a.a.a.…@-" at 4,000 characters (quadratic); the phone
+matcher costs ~65 µs per character of digit-heavy text. Times are CPU time of this thread, the cheapest of
+three runs, so a busy machine does not fail them.
+"""
+
+import time
+
+import pytest
+
+from dialogue.errors import MessageTooComplex
+from dialogue.messages import InboundMessage
+from dialogue.privacy import Masker, _pieces
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker(budget_seconds=60.0)
+
+
+def cpu(function, *args) -> float:
+    times = []
+    for _ in range(3):
+        started = time.thread_time()
+        function(*args)
+        times.append(time.thread_time() - started)
+    return min(times)
+
+
+@pytest.mark.parametrize("unit, end", [("a.", "@-"), ("a-", "@a"), ("a.", "@a.b-")])
+def test_email_recogniser_is_linear_on_the_inputs_that_made_it_quadratic(masker, unit, end):
+    short, long = unit * 500 + end, unit * 2000 + end  # 1,000 and 4,000 characters
+    masker.mask(short)
+    long_seconds = cpu(masker.find, long)
+    assert long_seconds < 0.1  # was 1.0-3.8 s on this machine
+    # Four times the text costs about four times as much (quadratic: sixteen).
+    assert long_seconds < 8 * max(cpu(masker.find, short), 0.002)
+
+
+def test_emails_are_still_masked_up_to_the_rfc_lengths(masker):
+    local = "a" * 30 + "." + "b" * 33  # 64 characters, the most RFC 5321 allows
+    for address in ["ann.lee+shop@mail.example.co.uk", f"{local}@example.com", "x_y@xn--80ak6aa92e.com",
+                    "o'neil@sub-domain.example.org"]:
+        masked = masker.mask(f"please write to {address}, thanks")
+        assert address not in masked.text and "<EMAIL>" in masked.text, address
+
+
+def test_a_phone_number_across_a_piece_boundary_is_masked(masker):
+    for position in range(250, 340, 7):
+        text = "x" * position + " call +44 20 7946 0958 today " + "y" * 400
+        assert "7946" not in masker.mask(text).text, position
+
+
+def test_pieces_cover_the_text_and_overlap():
+    text = " ".join(f"w{i}" for i in range(400))
+    pieces = list(_pieces(text, 320, 96))
+    assert pieces[0][0] == 0 and pieces[-1][0] + len(pieces[-1][1]) == len(text)
+    for (start, piece), (next_start, _) in zip(pieces, pieces[1:]):
+        assert start + len(piece) - next_start >= 48  # any phone number lies whole in one piece
+
+
+def test_a_request_over_its_budget_is_refused_before_anything_is_returned():
+    masker = Masker(budget_seconds=0.05)
+    masker.mask("warm up +44 20 7946 0958")
+    message = InboundMessage(channel="rest", sender_id="s", text="hello", metadata={"note": "1111 " * 1600})
+    started = time.thread_time()
+    with pytest.raises(MessageTooComplex) as refused:
+        masker.mask_message(message, budget=masker.budget())
+    assert time.thread_time() - started < 0.05 + 0.1  # stopped at the next piece, not at the end
+    assert "HELPDESK_MASKING_BUDGET_SECONDS" in str(refused.value)
+
+
+def test_an_ordinary_long_message_fits_the_default_budget():
+    masker = Masker()
+    masker.mask("warm up")
+    text = ("My order NH-12345 arrived broken, the box was open and the Cam does not turn on. I called "
+            "+44 20 7946 0958 twice on 12 March and wrote to ann@example.com. ") * 25
+    masked = masker.mask(text[:4000], masker.budget())
+    assert "<PHONE>" in masked.text and "<EMAIL>" in masked.text
