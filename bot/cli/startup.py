@@ -5,8 +5,15 @@ A leaf: it imports no command module, so every command module may import it.
 
 import logging
 import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+
+log = logging.getLogger(__name__)
 
 
 def offline_by_default() -> None:
@@ -20,6 +27,41 @@ def configure_logging(level: int) -> None:
     """The log format of every command, and of each worker process of `helpdesk serve --workers`."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing is not news
+    # Presidio logs each recogniser it builds at INFO, 13 lines per process: shown with -v only.
+    logging.getLogger("presidio-analyzer").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+
+
+class _StopWhileLoading(BaseException):
+    """Raised by SIGTERM/SIGINT in the loading thread; a BaseException, so no `except Exception` on the way (model
+    loaders wrap their errors) takes it for a loading error."""
+
+
+@contextmanager
+def stop_signals_end_loading() -> Iterator[None]:
+    """SIGTERM or SIGINT while the block runs (models loading, 10-50 s) ends the process at once, exit status 0,
+    instead of after the load: nothing is served yet, so nothing is cut off, and the database writes of a start
+    are transactions. uvicorn's own handlers are back after the block. Main thread only (signals are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _StopWhileLoading(signum)
+
+    previous = {stop_signal: signal.signal(stop_signal, stop) for stop_signal in (signal.SIGINT, signal.SIGTERM)}
+    log.info("Loading the models and the knowledge base (SIGTERM or Ctrl-C stops at once)")
+    try:
+        yield
+    except _StopWhileLoading as stopped:
+        log.warning("%s while loading: stopping now", signal.Signals(stopped.args[0]).name)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Not SystemExit: threads the load started (batching, engines) would hold the interpreter's exit.
+        os._exit(0)
+    finally:
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
 
 
 def started_services(*, with_lm: bool):
