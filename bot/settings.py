@@ -190,6 +190,20 @@ class Settings(BaseSettings):
                            "socket.io front ends), e.g. [\"https://www.example.com\"]; [\"*\"] allows any.")
     socketio_metadata_key: str = Field(
         "customData", description="Where socket.io clients put message metadata (rasa-webchat: customData).")
+    # Verified senders (docs/channels.md): the REST and socket.io channels read a customer's stored name, email,
+    # phone and orders back only to a sender proven by a signed token (Rasa's jwt_secret) or the shared secret.
+    chat_jwt_secret: SecretStr | None = Field(
+        None, min_length=32, description="Key that checks customers' chat tokens (JWTs whose `sub` or "
+                                         "`user.username` is the sender id): a random secret of 32+ characters "
+                                         "for HS256, or the issuer's PEM public key for RS256/ES256.")
+    chat_jwt_method: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"] = Field(
+        "HS256", description="The algorithm chat tokens are signed with; others are refused.")
+    chat_shared_secret: SecretStr | None = Field(
+        None, min_length=32, description="Bearer secret (32+ characters) of callers on the server side, e.g. your "
+                                         "app's backend: they may send as any sender, verified.")
+    socketio_events_per_minute: int = Field(
+        30, ge=0, description="Events one socket.io connection may send in any minute (messages, session "
+                              "requests); the rest are dropped unanswered and the client is told once. 0: no limit.")
 
     # Custom actions (docs/actions.md): a Rasa action server (rasa-sdk) runs what the declared actions do.
     action_endpoint: str | None = Field(

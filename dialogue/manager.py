@@ -26,7 +26,7 @@ from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HandoffReason, InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
 from dialogue.profile import (
-    ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, is_only_self_description,
+    ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, hide_profile, is_only_self_description,
 )
 from dialogue.privacy import Masked, Masker
 from dialogue.prompt import HistoryTurn, build_prompt
@@ -155,7 +155,7 @@ class DialogueManager:
         turn = self.store.record_user_message(message, masked.text)
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
-        turn = self._with_language(turn, text, message)
+        turn = dataclasses.replace(self._with_language(turn, text, message), verified=message.verified)
         # A form's slots take what the customer typed for them (their own data, like the profile; erased and
         # purged with the conversation), card numbers excepted (docs/privacy.md).
         handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
@@ -203,14 +203,16 @@ class DialogueManager:
             if is_only_self_description(update):
                 return reply(ReplyKind.ACTION, acknowledge(update, say)), None
             text = update.remainder  # "My order is NH-1, how do I track it?" searches for the question
-        if asked := asked_profile_field(text):
-            return reply(ReplyKind.ACTION, answer_profile_question(asked, self.store.profile(turn.user_id), say)), None
+        if asked := asked_profile_field(text):  # what is stored is read back only to a verified sender
+            profile = self.store.profile(turn.user_id) if turn.verified else None
+            return reply(ReplyKind.ACTION, answer_profile_question(asked, profile, say)), None
         if talk := small_talk(text):  # before the handoff rule: "are you a real person?" is a question
             if says_yes(text) and (  # to the fallback's "Would you like me to connect you with a person?"
                     self.store.last_bot_kind(turn.conversation_id, turn.turn_id) == ReplyKind.FALLBACK):
                 self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
                 return self._handoff(turn), None
-            return reply(ReplyKind.ACTION, small_talk_reply(talk, self.store.profile(turn.user_id).name, say)), None
+            name = self.store.profile(turn.user_id).name if turn.verified else None
+            return reply(ReplyKind.ACTION, small_talk_reply(talk, name, say)), None
         if wants_person(text):
             self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
             return self._handoff(turn), None
@@ -243,6 +245,8 @@ class DialogueManager:
         snippets = snippets[: max(self.config.snippets_in_prompt, len(parts))]
         snippet_texts = [f"{hit.title}\n{hit.text}" for hit in snippets]
         history = self.store.history(turn.conversation_id, turn.turn_id)
+        if not turn.verified:  # an unproven sender: what is stored about the customer stays out of the prompt,
+            history = hide_profile(history, self.store.profile(turn.user_id))  # also where earlier turns repeat it
         earlier = [past for role, past in history if role != "user"]
         gate = SentenceGate(on_text, snippet_texts, text, earlier) if on_text else None
         try:
@@ -312,7 +316,7 @@ class DialogueManager:
             company=self.config.company,
             message=text,
             snippets=snippets,
-            profile_facts=self.store.profile(turn.user_id).facts(),
+            profile_facts=self.store.profile(turn.user_id).facts() if turn.verified else [],
             history=[HistoryTurn("user" if role == "user" else "assistant", past) for role, past in history],
             count_tokens=self.generator.count_tokens,
             history_token_budget=self.config.history_token_budget,

@@ -30,6 +30,11 @@ class InboundMessage:
     # The platform's id for this message (unique per channel). Set, it makes answering idempotent: a message
     # replayed after a crash is recorded once and gets the reply already stored, if there is one.
     message_id: str | None = None
+    # Whether the channel proved that `sender_id` sent it: Slack and Telegram sign their requests, the widget's
+    # id is an unguessable secret of its browser, the CLI is the operator. REST and socket.io messages are
+    # verified only with a signed token or the shared secret (bot/connectors/identity.py). Stored personal
+    # data (the profile) is read back only to a verified sender.
+    verified: bool = True
 
 
 @dataclass(frozen=True)

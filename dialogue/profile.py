@@ -87,6 +87,11 @@ _QUESTIONS = {
 }
 
 
+# Each field's name in the message catalogue: profile_field_<key>.
+_FIELD_KEYS = {ProfileField.NAME: "name", ProfileField.EMAIL: "email", ProfileField.PHONE: "phone",
+               ProfileField.ORDER: "orders"}
+
+
 @dataclass
 class ProfileUpdate:
     name: str | None = None
@@ -191,16 +196,19 @@ def asked_profile_field(text: str) -> ProfileField | None:
     return None
 
 
-def answer_profile_question(asked: ProfileField, profile: Profile, say: Phrases | None = None) -> str:
+def answer_profile_question(asked: ProfileField, profile: Profile | None, say: Phrases | None = None) -> str:
+    """The answer from what is stored; `profile` None: the sender is not verified (InboundMessage.verified), so
+    nothing stored is read back, and the answer says why."""
     say = say or english()
+    if profile is None:
+        return say("profile_withheld", field=say(f"profile_field_{_FIELD_KEYS[asked]}"))
     value = {
         ProfileField.NAME: profile.name,
         ProfileField.EMAIL: profile.email,
         ProfileField.PHONE: profile.phone,
         ProfileField.ORDER: ", ".join(profile.order_numbers) or None,
     }[asked]
-    key = {ProfileField.NAME: "name", ProfileField.EMAIL: "email", ProfileField.PHONE: "phone",
-           ProfileField.ORDER: "orders"}[asked]
+    key = _FIELD_KEYS[asked]
     if value is None:
         return say("profile_missing", field=say(f"profile_field_{key}"), example=say(f"profile_example_{key}"))
     if asked is ProfileField.NAME:
@@ -208,6 +216,21 @@ def answer_profile_question(asked: ProfileField, profile: Profile, say: Phrases 
     if asked is ProfileField.ORDER:
         return say("profile_orders", value=value)
     return say("profile_value", field=say(f"profile_field_{key}"), value=value)
+
+
+def hide_profile(turns: list[tuple[str, str]], profile: Profile) -> list[tuple[str, str]]:
+    """`(role, text)` turns with the profile's values replaced by placeholders, for an LM answering a sender who
+    may not read them back (InboundMessage.verified): "my name is Ann Lee" becomes "my name is [name]"."""
+    hidden = [(value, "[order number]") for value in profile.order_numbers]
+    hidden += [(value, f"[{label}]") for value, label in ((profile.email, "email"), (profile.phone, "phone")) if value]
+    if profile.name:  # the whole name first, then each of its words ("Ann" alone, later in the conversation)
+        hidden += [(part, "[name]") for part in [profile.name, *profile.name.split()] if len(part) > 1]
+    if not hidden:
+        return turns
+    placeholders = {value.casefold(): placeholder for value, placeholder in hidden}
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(value)}(?!\w)" for value in
+                                  sorted(placeholders, key=len, reverse=True)), re.IGNORECASE)
+    return [(role, pattern.sub(lambda match: placeholders[match.group(0).casefold()], text)) for role, text in turns]
 
 
 def acknowledge(update: ProfileUpdate, say: Phrases | None = None) -> str:

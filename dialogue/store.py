@@ -25,6 +25,8 @@ class OpenedTurn:
     turn_id: int
     replayed: bool = False  # the message was recorded before (same message_id): a replay after a crash
     language: str | None = None  # the conversation's language before this message (dialogue/language.py)
+    # Set by DialogueManager from InboundMessage.verified: only then is the stored profile read back.
+    verified: bool = False
 
 
 class ConversationStore:

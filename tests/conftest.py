@@ -27,6 +27,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ADMIN_TOKEN = "test-admin-token"
+# Chat senders prove who they are with a JWT signed with this (tests/support/chat_tokens.py) or, as a server-side
+# caller, with the shared secret: only then is their stored profile read back (docs/channels.md).
+CHAT_JWT_SECRET = "test-chat-jwt-secret-0123456789abcdef"
+CHAT_SHARED_SECRET = "test-chat-shared-secret-0123456789abcdef"
+VERIFIED = {"Authorization": f"Bearer {CHAT_SHARED_SECRET}"}
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -97,6 +102,8 @@ def make_settings(data_dir: Path, database_url: str, models_dir: Path, **overrid
         database_url=database_url,
         models_dir=models_dir,
         admin_token=ADMIN_TOKEN,
+        chat_jwt_secret=CHAT_JWT_SECRET,
+        chat_shared_secret=CHAT_SHARED_SECRET,
         company_name="Nimbus Home",
         max_new_tokens=24,  # short outputs keep the suite fast; the bench measures full-length replies
         device="cpu",
@@ -149,8 +156,10 @@ def sender() -> str:
     return f"customer-{uuid.uuid4().hex[:8]}"
 
 
-def chat(client: TestClient, sender: str, message: str, **extra) -> dict:
-    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message, **extra})
+def chat(client: TestClient, sender: str, message: str, headers: dict[str, str] | None = None, **extra) -> dict:
+    """One REST message and its one reply; `headers=VERIFIED` sends it as a verified sender."""
+    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message, **extra},
+                           headers=headers)
     assert response.status_code == 200, response.text
     replies = response.json()
     assert len(replies) == 1

@@ -17,14 +17,15 @@ MESSAGE_ID_DESCRIPTION = ("Your id for this message (printable ASCII, at most 20
 
 
 def inbound(channel: str, sender: str, text: str, metadata: dict[str, Any] | None, *, max_metadata_bytes: int,
-            message_id: str | None = None, metadata_loc: tuple[str | int, ...] = ("body", "metadata")
-            ) -> InboundMessage:
+            verified: bool, message_id: str | None = None,
+            metadata_loc: tuple[str | int, ...] = ("body", "metadata")) -> InboundMessage:
+    """The neutral message; `verified`: whether the channel proved the sender (no default: each must say)."""
     metadata = check_metadata(metadata or {}, max_metadata_bytes, metadata_loc)
     raw_id = message_id if message_id is not None else metadata.get("message_id")
     if raw_id is not None:
         raw_id = _valid_id(raw_id, metadata_loc if message_id is None else ("header", "idempotency-key"))
     return InboundMessage(channel, sender, text, metadata,
-                          message_id=scoped_message_id(sender, raw_id) if raw_id else None)
+                          message_id=scoped_message_id(sender, raw_id) if raw_id else None, verified=verified)
 
 
 def scoped_message_id(sender: str, raw_id: str) -> str:

@@ -1,15 +1,22 @@
-"""Rasa's REST channel: `POST /webhooks/rest/webhook`, so existing Rasa front ends work unchanged."""
+"""Rasa's REST channel: `POST /webhooks/rest/webhook`, so existing Rasa front ends work unchanged.
+
+`Authorization: Bearer <token>` proves the sender (bot/connectors/identity.py): a JWT for that sender, or the
+shared secret of a server-side caller. Without it the message is answered, but the customer's stored personal
+data is not read back.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from bot.connectors.chat_input import MESSAGE_ID_DESCRIPTION, MESSAGE_ID_PATTERN, inbound
+from bot.connectors.identity import Caller, ChatTokens, TokenRefused
 from bot.deps import ManagerDep, SettingsDep
 from bot.errors import stores_message_first
+from bot.openapi import ErrorOut
 from dialogue.manager import ReplyEvent, ReplyFailed
 from dialogue.messages import Reply
 
@@ -72,20 +79,38 @@ async def health() -> dict[str, str]:
 
 _STREAMED = {"application/x-ndjson": {
     "description": "With `?stream=true`: one RestReply per line, each sent when ready."}}
+_IDENTITY_ERRORS = {
+    401: {"model": ErrorOut, "description": "The token is wrong, expired or not a JWT of this bot (see `detail`)."},
+    403: {"model": ErrorOut, "description": "The token is for another sender than `sender`."},
+}
 
 
-@router.post("/webhook", response_model=list[RestReply], responses={200: {"content": _STREAMED}})
+def chat_caller(settings: SettingsDep, authorization: Annotated[str | None, Header(
+        description="`Bearer <JWT>` whose `sub` is the sender, signed with HELPDESK_CHAT_JWT_SECRET, or `Bearer "
+                    "<HELPDESK_CHAT_SHARED_SECRET>`. Without it the bot answers but reads no stored personal data "
+                    "back.")] = None) -> Caller:
+    try:
+        return ChatTokens.from_settings(settings).from_header(authorization)
+    except TokenRefused as error:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+@router.post("/webhook", response_model=list[RestReply], responses={200: {"content": _STREAMED}, **_IDENTITY_ERRORS})
 @stores_message_first
 async def webhook(
     body: RestMessage,
     manager: ManagerDep,
     settings: SettingsDep,
+    caller: Annotated[Caller, Depends(chat_caller)],
     stream: Annotated[bool, Query(description="Send each reply as a JSON line as soon as it is ready, as "
                                               "Rasa does; the body is newline-delimited JSON.")] = False,
     idempotency_key: Annotated[str | None, Header(pattern=MESSAGE_ID_PATTERN,
                                                   description=MESSAGE_ID_DESCRIPTION)] = None,
 ) -> list[RestReply] | StreamingResponse:
-    message = inbound(CHANNEL, body.sender, body.message, body.metadata,
+    if caller.sender is not None and caller.sender != body.sender:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"The token is for sender {caller.sender!r}, not "
+                                                       f"{body.sender!r}: send as that sender.")
+    message = inbound(CHANNEL, body.sender, body.message, body.metadata, verified=caller.verified,
                       max_metadata_bytes=settings.max_metadata_bytes, message_id=idempotency_key)
     if stream:
         # Started (and checked) before the response begins, so a bad message is still a clean 4xx.

@@ -5,6 +5,11 @@ nothing) and gets `session_confirm` with the session id as a bare string; it emi
 ({message, session_id, <metadata key>}) and gets one `bot_uttered` ({text}) per reply. As with Rasa's
 `session_persistence`, the session id names the customer, so a returning browser keeps its conversation.
 
+A client proves who it is with `auth: {token}` when it connects (Rasa's `jwt_key`; bot/connectors/identity.py):
+a JWT names the customer, whatever session id the client sends; the shared secret lets a server-side client
+send as any session. A wrong token refuses the connection with the reason. Without a token the bot answers
+but reads no stored personal data back.
+
 Packets are bounded before they are parsed, each connection may send HELPDESK_SOCKETIO_EVENTS_PER_MINUTE
 events, and a misbehaving client gets at most one log line a minute (bot/connectors/socketio_guard.py).
 """
@@ -17,6 +22,7 @@ import socketio
 from fastapi import FastAPI
 
 from bot.connectors.chat_input import inbound
+from bot.connectors.identity import UNVERIFIED, Caller, ChatTokens, TokenRefused
 from bot.connectors.socketio_guard import EnginePackets, GuardedServer, OncePerMinute
 from bot.input_checks import MAX_DEPTH, InputRefused, checked, loads
 from bot.settings import Settings
@@ -49,6 +55,7 @@ def mount(app: FastAPI, manager: DialogueManager, settings: Settings) -> Guarded
                            max_depth=MAX_DEPTH, events_per_minute=settings.socketio_events_per_minute,
                            on_limited=slow_down, notes=notes)
     _register(server, manager, settings.socketio_metadata_key, settings.max_metadata_bytes)
+    _check_callers(server, ChatTokens.from_settings(settings))
     app.mount(PATH, EnginePackets(socketio.ASGIApp(server, socketio_path=PATH.strip("/")), notes))
     return server
 
@@ -60,18 +67,20 @@ def _register(server: GuardedServer, manager: DialogueManager, metadata_key: str
     async def session_request(sid: str, data: Any = None, *_: Any) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
         session_id = requested if _valid_session_id(requested) else uuid.uuid4().hex
-        await server.emit("session_confirm", session_id, to=sid)
+        await server.emit("session_confirm", (await _caller(server, sid)).sender or session_id, to=sid)
 
     @server.on(USER_MESSAGE_EVENT)
     async def user_uttered(sid: str, data: Any = None, *_: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             server.warn(sid, f"ignored a {USER_MESSAGE_EVENT} event without a text `message`")
             return
-        sender = data.get("session_id") if _valid_session_id(data.get("session_id")) else sid
+        caller = await _caller(server, sid)
+        sender = caller.sender or (data.get("session_id") if _valid_session_id(data.get("session_id")) else sid)
         try:
             checked({"message": data["message"], "session_id": sender}, ("data",))
             message = inbound(CHANNEL, sender, data["message"], _metadata(data.get(metadata_key)),
-                              max_metadata_bytes=max_metadata_bytes, metadata_loc=("data", metadata_key))
+                              verified=caller.verified, max_metadata_bytes=max_metadata_bytes,
+                              metadata_loc=("data", metadata_key))
         except InputRefused as error:
             where = ".".join(str(part) for part in error.problem.loc[1:])
             await server.emit(BOT_MESSAGE_EVENT, {"text": f"Sorry, I could not take that message: `{where}` "
@@ -80,6 +89,26 @@ def _register(server: GuardedServer, manager: DialogueManager, metadata_key: str
         for text in await _answer(manager, message):
             # Only `text`: rasa-webchat shows a message as text only when that is its one key.
             await server.emit(BOT_MESSAGE_EVENT, {"text": text}, to=sid)
+
+
+def _check_callers(server: GuardedServer, tokens: ChatTokens) -> None:
+    @server.on("connect")
+    async def connect(sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token is None:
+            return  # an unverified customer: answered, but told nothing stored about them
+        try:
+            if not isinstance(token, str):
+                raise TokenRefused("`auth.token` must be a string: the JWT or the shared secret.")
+            caller = tokens.check(token)
+        except TokenRefused as error:
+            server.warn(sid, f"refused a connection: {error}")
+            raise socketio.exceptions.ConnectionRefusedError(str(error)) from None
+        await server.save_session(sid, {"caller": caller})
+
+
+async def _caller(server: GuardedServer, sid: str) -> Caller:
+    return (await server.get_session(sid)).get("caller", UNVERIFIED)
 
 
 async def _answer(manager: DialogueManager, message: InboundMessage) -> list[str]:

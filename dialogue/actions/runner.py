@@ -149,12 +149,13 @@ class ActionRunner:
             action, score = match
             step = replace(step, intent=Intent(action.name, score))
         slots = {**state.slots, **(payload.entities if payload and payload.entities else {})}
-        profile = self.store.profile(step.turn.user_id)
+        # The profile fills slots only for a verified sender: an unproven sender id must not borrow its data.
+        profile = self.store.profile(step.turn.user_id) if step.turn.verified else None
         for spec in action.slots:
             if slots.get(spec.name) is None:
                 said = (read_slot(spec, text).value if payload is None and (spec.pattern or spec.type != "text")
                         else None)
-                value = said if said is not None else from_profile(spec, profile)
+                value = said if said is not None or profile is None else from_profile(spec, profile)
                 if value is not None:
                     slots[spec.name] = value
         return self._next(step, FormState(action.name, FormStatus.ACTIVE, None, slots), action)

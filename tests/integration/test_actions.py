@@ -21,7 +21,7 @@ from core.outbox import OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscri
 from dialogue.actions.records import ActionRunRecord
 from dialogue.actions.action_server import ActionServer
 from retrieval.faq_files import read_faq_file
-from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database, make_settings
+from tests.conftest import ADMIN_TOKEN, BACKENDS, VERIFIED, _fresh_postgres_database, make_settings
 from tests.support.live_server import free_port
 
 pytestmark = pytest.mark.integration
@@ -107,8 +107,8 @@ def client(settings, services):
         yield test_client
 
 
-def say(client, sender, text, replies=1) -> list[dict]:
-    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+def say(client, sender, text, replies=1, headers=None) -> list[dict]:
+    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text}, headers=headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body) == replies, body
@@ -146,8 +146,16 @@ def test_a_paraphrase_starts_the_form_bad_values_are_re_asked_and_the_action_run
 def test_a_slot_comes_from_the_profile_and_the_message(client):
     sender = new_sender()
     say(client, sender, "my email is ann@example.com")
-    [status, _] = say(client, sender, "where is my order NH-5678?", replies=2)
+    [status, _] = say(client, sender, "where is my order NH-5678?", replies=2, headers=VERIFIED)
     assert status["text"] == "Order NH-5678 (for ann@example.com) is being packed."
+
+
+def test_the_profile_fills_no_slot_for_an_unverified_sender(client):
+    # Else a sender id would be enough to run an action with another customer's email (issue 27).
+    sender = new_sender()
+    say(client, sender, "my email is ann@example.com", headers=VERIFIED)
+    [asked] = say(client, sender, "where is my order NH-5678?")
+    assert asked["text"] == ORDER["slots"][1]["prompt"] and "ann@example.com" not in asked["text"]
 
 
 def test_a_button_payload_runs_an_action_and_its_followup(client):

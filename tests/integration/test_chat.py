@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.services import build_services
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
-from tests.conftest import chat
+from tests.conftest import VERIFIED, chat
 
 pytestmark = pytest.mark.integration
 
@@ -113,26 +113,27 @@ def test_pronoun_follow_up_reaches_the_curated_answer(client, sender):
 
 
 def test_profile_is_remembered_in_a_later_conversation_and_only_for_that_customer(client, sender):
-    first = chat(client, sender, "Hi, my name is Alice Martin and my email is alice@example.org")
+    # As a verified sender (the shared secret): only those get their stored profile back (test_verified_senders.py).
+    first = chat(client, sender, "Hi, my name is Alice Martin and my email is alice@example.org", headers=VERIFIED)
     assert first["custom"]["kind"] == "action"
     assert "Alice Martin" in first["text"]
-    restarted = chat(client, sender, "/restart")
-    later = chat(client, sender, "What's my name?")
+    restarted = chat(client, sender, "/restart", headers=VERIFIED)
+    later = chat(client, sender, "What's my name?", headers=VERIFIED)
     assert later["custom"]["conversation_id"] != restarted["custom"]["conversation_id"]
     assert later["text"] == "Your name is Alice Martin."
-    assert "alice@example.org" in chat(client, sender, "What email do you have for me?")["text"]
+    assert "alice@example.org" in chat(client, sender, "What email do you have for me?", headers=VERIFIED)["text"]
 
-    stranger = chat(client, sender + "-other", "What's my name?")
+    stranger = chat(client, sender + "-other", "What's my name?", headers=VERIFIED)
     assert "Alice" not in stranger["text"]
     assert "don't have your name" in stranger["text"]
-    assert "alice@example.org" not in chat(client, sender + "-other", "what is my email?")["text"]
+    assert "alice@example.org" not in chat(client, sender + "-other", "what is my email?", headers=VERIFIED)["text"]
 
 
 def test_profile_facts_and_question_in_one_message(client, sender):
     reply = chat(client, sender, "My order number is NH-48213, how can I track my order?")
     assert reply["custom"]["kind"] == "faq"
     assert reply["custom"]["sources"][0]["title"] == "How can I track my order?"
-    assert "NH-48213" in chat(client, sender, "What is my order number?")["text"]
+    assert "NH-48213" in chat(client, sender, "What is my order number?", headers=VERIFIED)["text"]
 
 
 def test_idle_conversation_is_closed_and_a_new_one_starts(services, tmp_path, sender):
@@ -156,7 +157,7 @@ def test_same_sender_is_the_same_customer_after_a_restart(services, sender):
     restarted = build_services(services.settings, embedder=services.embedder, generator=services.generator)
     restarted.start()
     with TestClient(create_app(restarted.settings, restarted)) as client:
-        assert chat(client, sender, "what's my name?")["text"] == "Your name is Priya."
+        assert chat(client, sender, "what's my name?", headers=VERIFIED)["text"] == "Your name is Priya."
     restarted.engine.dispose()
 
 

@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.services import build_services
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 from retrieval.faqs import FaqRecord
-from tests.conftest import chat
+from tests.conftest import VERIFIED, chat
 
 pytestmark = pytest.mark.integration
 
@@ -246,6 +246,6 @@ def test_a_card_number_never_becomes_the_phone_and_a_boss_email_not_the_customer
     chat(client, sender, "My email is ann@example.org")
     chat(client, sender, "My Amex card is 3782 822463 10005")
     chat(client, sender, "Please forward this to my boss at boss@corp.example")
-    assert "ann@example.org" in chat(client, sender, "What email do you have for me?")["text"]
-    phone = chat(client, sender, "what is my phone number")["text"]
+    assert "ann@example.org" in chat(client, sender, "What email do you have for me?", headers=VERIFIED)["text"]
+    phone = chat(client, sender, "what is my phone number", headers=VERIFIED)["text"]
     assert "3782" not in phone and "don't have your phone" in phone

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
+from tests.support.chat_tokens import customer_token
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.integration
@@ -26,8 +27,9 @@ def server_url(services):
 class RasaClient:
     """What a Rasa socket.io front end does: request a session, utter, collect `bot_uttered`."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, auth: dict | None = None):
         self.url = url
+        self.auth = auth  # {"token": ...}: a verified customer (docs/channels.md)
         self.sio = socketio.AsyncClient(reconnection=False)
         self.confirmed: asyncio.Queue = asyncio.Queue()
         self.uttered: asyncio.Queue = asyncio.Queue()
@@ -35,7 +37,7 @@ class RasaClient:
         self.sio.on("bot_uttered", self.uttered.put_nowait)
 
     async def __aenter__(self) -> "RasaClient":
-        await self.sio.connect(self.url, socketio_path="/socket.io", transports=["websocket"])
+        await self.sio.connect(self.url, socketio_path="/socket.io", transports=["websocket"], auth=self.auth)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -86,7 +88,8 @@ async def test_the_session_id_keeps_the_conversation_across_connections(server_u
     async with RasaClient(server_url) as client:
         await client.session(session_id)
         await client.say({"message": "my name is Zoe", "session_id": session_id})
-    async with RasaClient(server_url) as client:  # a page reload: new socket, same stored session id
+    # A page reload: new socket, same stored session id. The profile is read back to a verified customer only.
+    async with RasaClient(server_url, auth={"token": customer_token(session_id)}) as client:
         await client.session(session_id)
         reply = await client.say({"message": "what's my name?", "session_id": session_id})
     assert reply == {"text": "Your name is Zoe."}
