@@ -130,12 +130,12 @@ def worker_app():
     worker at once (`stop_signals_end_loading`); the lifespan's start is then a no-op."""
     from uvicorn.config import STARTUP_FAILURE
 
-    from bot.app import create_app
-
     configure_logging(logging.INFO)
     _stop_when_orphaned()
     try:
         with stop_signals_end_loading():
+            from bot.app import create_app  # its imports (torch, transformers) take ~10 s: stoppable too
+
             services = started_services(with_lm=True)
     except click.ClickException as error:
         error.show()
