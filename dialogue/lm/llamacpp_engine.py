@@ -11,7 +11,6 @@ ctypes releases the GIL during `llama_decode`, so the event loop and FAQ answers
 """
 
 import logging
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,40 +18,11 @@ from dataclasses import dataclass, field
 import llama_cpp
 
 from dialogue.lm.cpu_pressure import CpuPressure
+from dialogue.lm.requests import EngineStats, Finished, Request
 
 log = logging.getLogger(__name__)
 
 PROMPT_CHUNK = 512  # prompt tokens per step at most, so replying slots are not stalled by a long prompt
-
-
-@dataclass
-class EngineStats:
-    requests: int = 0
-    prompt_tokens: int = 0
-    reused_tokens: int = 0  # prompt tokens whose KV was already in the slot (prefix cache hits)
-    new_tokens: int = 0
-    steps: int = 0
-    busiest_step: int = 0  # most sequences decoded in one step
-    decode_seconds: float = 0.0  # time in steps that computed no prompt tokens, only replies' next tokens
-    decode_tokens: int = 0
-
-
-@dataclass
-class Request:
-    """One reply to write. The engine puts token ids on `tokens`, then `Finished` (or an exception)."""
-
-    prompt: list[int]
-    max_new_tokens: int
-    temperature: float
-    seed: int
-    tokens: "queue.SimpleQueue" = field(default_factory=queue.SimpleQueue)
-    cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class Finished:
-    end_of_text: bool  # False: stopped by max_new_tokens or the slot's context size
-    reused_tokens: int
 
 
 @dataclass

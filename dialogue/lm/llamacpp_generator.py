@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from core.errors import ModelUnavailable
+from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
+from dialogue.lm.requests import Finished, Request
 from dialogue.lm.sources import resolve_gguf
 
 log = logging.getLogger(__name__)
@@ -73,17 +75,20 @@ class LlamaCppGenerator:
         self.warm_up()
         return len(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def prompt_tokens(self, messages: ChatMessages) -> list[int]:
-        """The chat template's text for `messages`, tokenized with its special tokens."""
+    def prompt_tokens(self, messages: ChatMessages, max_new_tokens: int = 0) -> list[int]:
+        """The chat template's text for `messages`, tokenized with its special tokens, and fitted into a slot
+        next to `max_new_tokens` (the oldest history first, dialogue/lm/context_fit.py)."""
         self.warm_up()
+        limit = max(self.slot_tokens - 1 - max_new_tokens, self.slot_tokens // 2)
+        return fit_prompt(messages, self._render, limit)
+
+    def _render(self, messages: ChatMessages) -> list[int]:
         prompt = self._formatter(messages=messages).prompt
         return self._model.tokenize(prompt.encode("utf-8"), add_bos=self._model.add_bos_token(), special=True)
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
                  on_text: TextCallback | None = None) -> Generation:
-        from dialogue.lm.llamacpp_engine import Finished, Request
-
-        prompt = self.prompt_tokens(messages)
+        prompt = self.prompt_tokens(messages, max_new_tokens)
         started = time.perf_counter()
         request = self.engine.submit(Request(prompt, max_new_tokens, temperature, random.getrandbits(31)))
         self.calls += 1

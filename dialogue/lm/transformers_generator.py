@@ -1,40 +1,69 @@
-"""The LM of a `TransformersGenerator`: a transformers causal LM in this process, with an optional LoRA adapter."""
+"""The transformers backend: a causal LM in this process, replies written together, LoRA adapters per reply.
+
+Concurrent `generate` calls are decoded in one batch (dialogue/lm/batching.py); each reply may use another
+adapter (dialogue/lm/adapters.py). bf16 on CUDA, fp32 on the CPU (a bf16 copy of SmolLM2 wrote a different,
+wrong answer on a CPU without native bf16, and computed prompts 4-6x slower).
+"""
 
 import logging
+import queue
+import random
 import threading
 import time
 from pathlib import Path
 
 from core.devices import choose_device
-from core.errors import ModelUnavailable
+from core.errors import LMUnavailable, ModelUnavailable
+from dialogue.lm.adapters import AdapterRouter, check_adapter
+from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
+from dialogue.lm.requests import Finished, Request
 from dialogue.lm.sources import resolve_lm_source
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SLOTS = {"cpu": 8, "cuda": 64}
+
 
 class TransformersGenerator:
-    """A transformers causal LM with an optional LoRA adapter; bf16 on CUDA, fp32 on CPU."""
+    """A transformers causal LM with LoRA adapters; `slots` replies at once, `queue_limit` more waiting."""
 
-    def __init__(self, model: str, models_dir: Path, adapter: Path | None = None, device: str = "auto"):
+    def __init__(self, model: str, models_dir: Path, adapter: Path | None = None, device: str = "auto", *,
+                 slots: int = 0, queue_limit: int = 64, context_tokens: int = 2048, solo: bool | None = None):
         self.model_name = model
         self.models_dir = models_dir
         self.adapter = adapter
         self.device_setting = device
+        self.slots_setting, self.queue_limit, self.context_setting = slots, queue_limit, context_tokens
+        self.solo_setting = solo  # None: on CUDA only (dialogue/lm/solo.py)
+        self.compile_seconds: float | None = None  # how long compiling the one-reply step took at warm-up
         self.model_id = model
         self.calls = 0  # generations served; lets operators (and tests) see when the LM ran
         self.base_model_id = model
-        self._swaps = 0
-        self._model = None
+        self.engine = None
+        self._adapter_name: str | None = None
         self._tokenizer = None
-        # One generation at a time: parallel generate() calls on a CPU only slow each other down.
-        self._lock = threading.Lock()
+        self._router: AdapterRouter | None = None
+        self._warm = threading.Lock()
+        self._switching = threading.Lock()  # one adapter change at a time
+        self._ready = False
+        self._serving = threading.Lock()  # model_id, adapter and its name change together
 
     def warm_up(self) -> None:
-        if self._model is not None:
+        if self._ready:
             return
+        with self._warm:
+            if self.engine is None:
+                self._load()
+                if self.adapter is not None:
+                    self._switch(self.adapter)
+            self._ready = True
+
+    def _load(self) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from dialogue.lm.batching import BatchingEngine
 
         source, self.model_id = resolve_lm_source(self.model_name, self.models_dir)
         device = choose_device(self.device_setting)
@@ -47,45 +76,62 @@ class TransformersGenerator:
                 f"Cannot load LM {source!r}: {error}. Set HELPDESK_LM_MODEL to an existing folder, "
                 "a .gguf file, or a model id available offline."
             ) from error
-        self.base_model_id = self.model_id
-        if self.adapter is not None:
-            model = self._with_adapter(model)
         model.eval()
-        self._tokenizer, self._model, self.device = tokenizer, model, device
+        self.base_model_id = self.model_id
+        self.device, self._tokenizer = device, tokenizer
+        self.context_tokens = min(self.context_setting, getattr(model.config, "max_position_embeddings", None)
+                                  or self.context_setting)
+        self.slots = self.slots_setting or DEFAULT_SLOTS.get(device, 8)
+        self._router = AdapterRouter(model)
+        eos = _eos_ids(model, tokenizer)
+        self.engine = BatchingEngine(model, slots=self.slots, queue_limit=self.queue_limit, eos=eos,
+                                     context_tokens=self.context_tokens, route=self._router.route,
+                                     solo=self._solo(model, eos))
+        log.info("transformers serves %s on %s (%s): up to %d replies at once, %d more waiting, %d tokens of context",
+                 self.model_id, device, dtype, self.slots, self.queue_limit, self.context_tokens)
 
-    def _with_adapter(self, model):
-        from peft import PeftModel
+    def _solo(self, model, eos: set[int]):
+        from dialogue.lm.solo import SoloPath
 
-        _check_adapter(self.adapter)
-        self.model_id = f"{self.model_id}+{self.adapter.name}"
-        return PeftModel.from_pretrained(model, str(self.adapter))
+        if not (self.solo_setting if self.solo_setting is not None else self.device == "cuda"):
+            return None
+        solo = SoloPath(model, eos, self.context_tokens)
+        try:
+            self.compile_seconds = solo.warm_up()
+        except Exception:  # compiling is an optimisation: without it every reply goes through the batch
+            log.exception("The one-reply fast path could not be compiled; every reply goes through the batch")
+            return None
+        return solo
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
 
     def use_adapter(self, adapter: Path | None) -> str:
         """Serve `adapter` (a peft LoRA folder), or the bare base model for None, from the next reply on.
 
-        Swapped under the generation lock, so a reply in progress finishes on the weights it started with.
-        A failed load leaves the previous adapter serving. Returns the new model id.
+        Replies in progress finish with the adapter they started with, in the same batches as the new ones:
+        nothing waits for them. A failed load leaves the previous adapter serving. Returns the new model id.
         """
-        from peft import PeftModel
-
         self.warm_up()
+        with self._switching:
+            return self._switch(adapter)
+
+    def _switch(self, adapter: Path | None) -> str:
+        name = None
         if adapter is not None:
-            _check_adapter(adapter)
-        with self._lock:
-            model = self._model
-            if adapter is None:
-                model = model.unload() if isinstance(model, PeftModel) else model
-            elif isinstance(model, PeftModel):
-                self._swaps += 1
-                name, previous = f"adapter{self._swaps}", model.active_adapter
-                model.load_adapter(str(adapter), adapter_name=name)
-                model.set_adapter(name)
-                model.delete_adapter(previous)
-            else:
-                model = PeftModel.from_pretrained(model, str(adapter))
-            model.eval()
-            self._model, self.adapter = model, adapter
+            check_adapter(adapter)
+            name = self._router.load(adapter, self.engine.between_steps)
+            self.engine.solo = None  # compiled steps and peft's per-row adapters are not combined: all batched
+        with self._serving:
+            self._adapter_name, self.adapter = name, adapter
             self.model_id = self.base_model_id + (f"+{adapter.name}" if adapter else "")
+
+        def tidy_adapters() -> None:
+            for deleted in self._router.delete_unused(self.engine.adapters_in_use() | {name}):
+                self.engine.forget_prefixes(deleted)
+
+        self.engine.between_steps(tidy_adapters)
         log.info("Now serving %s", self.model_id)
         return self.model_id
 
@@ -93,62 +139,87 @@ class TransformersGenerator:
         self.warm_up()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def prompt_tokens(self, messages: ChatMessages, max_new_tokens: int) -> tuple[list[int], int]:
+        """The prompt's tokens (fitted to the context, the oldest history first) and how many of them are the
+        system message, which most prompts share."""
+        limit = max(self.context_tokens - max_new_tokens, self.context_tokens // 2)
+        prompt = fit_prompt(messages, self._render, limit)
+        if not messages or messages[0]["role"] != "system":
+            return prompt, 0
+        system = self._tokenizer.apply_chat_template(messages[:1], tokenize=True, return_dict=True)["input_ids"]
+        return prompt, len(system) if prompt[: len(system)] == system else 0
+
+    def _render(self, messages: ChatMessages) -> list[int]:
+        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                   return_dict=True)["input_ids"]
+
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
                  on_text: TextCallback | None = None) -> Generation:
-        import torch
-
         self.warm_up()
-        inputs = self._tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(self.device)
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.9} if temperature > 0 else {
-            "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        prompt, prefix = self.prompt_tokens(messages, max_new_tokens)
         started = time.perf_counter()
-        with self._lock, torch.inference_mode():
-            output = self._model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                # No repetition penalty: in a decoder-only model it also penalises the prompt's tokens, which
-                # pushed the model away from copying facts out of the snippets.
-                pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
-                streamer=_text_streamer(self._tokenizer, on_text) if on_text else None,
-                **sampling,
-            )
-            self.calls += 1
-        prompt_tokens = inputs["input_ids"].shape[1]
-        new_ids = output[0, prompt_tokens:]
-        text = self._tokenizer.decode(new_ids, skip_special_tokens=True)
-        finished = bool(len(new_ids)) and int(new_ids[-1]) == self._tokenizer.eos_token_id
-        return Generation(
-            text=tidy(text, cut_unfinished=not finished),
-            model_id=self.model_id,
-            prompt_tokens=prompt_tokens,
-            new_tokens=len(new_ids),
-            seconds=time.perf_counter() - started,
-        )
+        with self._serving:  # submitted under the name it was read with: a switch then sees it in use
+            model_id = self.model_id
+            request = self.engine.submit(Request(prompt, max_new_tokens, temperature, random.getrandbits(31),
+                                                 prefix=prefix, adapter=self._adapter_name))
+        self.calls += 1
+        ids: list[int] = []
+        pieces = TextPieces(self._tokenizer)
+        try:
+            while not isinstance(item := self._next(request), Finished):
+                if isinstance(item, Exception):
+                    raise (item if isinstance(item, LMUnavailable) else
+                           LMUnavailable(f"The LM failed while writing a reply: {item}")) from item
+                ids.append(item)
+                if (piece := pieces.add(ids)) and on_text:
+                    on_text(piece)
+            if (rest := pieces.finish(ids)) and on_text:
+                on_text(rest)
+        finally:
+            request.cancelled = True  # a no-op once finished; drops the reply from the batch if the reader failed
+        text = self._tokenizer.decode(ids, skip_special_tokens=True)
+        return Generation(text=tidy(text, cut_unfinished=not item.end_of_text), model_id=model_id,
+                          prompt_tokens=len(prompt), new_tokens=len(ids), seconds=time.perf_counter() - started)
+
+    def _next(self, request: Request):
+        while True:
+            try:
+                return request.tokens.get(timeout=1.0)
+            except queue.Empty:
+                if not self.engine.alive:
+                    raise LMUnavailable("The LM engine thread has stopped; restart the bot.") from None
 
 
-def _text_streamer(tokenizer, on_text: TextCallback):
-    """transformers' word-by-word streamer, handing text to `on_text` instead of printing it.
+class TextPieces:
+    """The reply's text in whole words as its tokens arrive (what transformers' TextStreamer shows): a word is
+    shown once a space or line break follows it, and never while it ends in half a character."""
 
-    It runs inside `generate()` on the generating thread, so no second thread or queue is needed; the
-    leading whitespace of the answer is dropped, as `tidy` drops it from the final text.
-    """
-    from transformers import TextStreamer
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.shown = 0
+        self.started = False
 
-    class CallbackStreamer(TextStreamer):
-        started = False
+    def add(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        end = len(text) if text.endswith("\n") else text.rfind(" ") + 1
+        return self._show(text, end)
 
-        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-            if not self.started:
-                text = text.lstrip()
-                self.started = bool(text)
-            if text:
-                on_text(text)
+    def finish(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return self._show(text, len(text))
 
-    return CallbackStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    def _show(self, text: str, end: int) -> str:
+        if end <= self.shown or text[:end].endswith("\ufffd"):
+            return ""
+        piece, self.shown = text[self.shown: end], end
+        if not self.started:  # the answer's leading whitespace is dropped, as `tidy` drops it
+            piece = piece.lstrip()
+            self.started = bool(piece)
+        return piece
 
 
-def _check_adapter(adapter: Path) -> None:
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelUnavailable(f"The LM adapter folder {adapter} holds no adapter_config.json.")
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return {int(i) for i in ids if i is not None}
