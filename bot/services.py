@@ -21,6 +21,7 @@ from dialogue.actions.runner import ActionConfig, ActionRunner
 from dialogue.catalogue import Catalogue, CatalogueError
 from dialogue.language import LanguageConfig, LanguagePolicy
 from dialogue.lm.backends import LMConfig, build_generator, default_prompt_threads, default_threads
+from dialogue.judgement import JudgementConfig
 from dialogue.lm.generator import Generator
 from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.manager import DialogueConfig, DialogueManager
@@ -100,6 +101,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         history_token_budget=settings.history_token_budget,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
+        judgement=judgement_config(settings),
     )
     catalogue = _catalogue(settings)
     manager = DialogueManager(store, knowledge, generator, config,
@@ -140,6 +142,12 @@ def _catalogue(settings: Settings) -> Catalogue:
         return Catalogue.load(settings.phrases_file, settings.default_language)
     except CatalogueError as error:
         raise StartupError(f"HELPDESK_PHRASES_FILE: {error}") from error
+
+
+def judgement_config(settings: Settings) -> JudgementConfig:
+    steps = frozenset(step.strip() for step in settings.judgement_steps.split(",") if step.strip())
+    return JudgementConfig(mode=settings.judgement, steps=steps, margin=settings.judgement_margin,
+                           timeout_seconds=settings.judgement_timeout_seconds)
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:

@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(80, ge=1, le=2048)
     history_token_budget: int = Field(384, ge=0, description="Tokens of recent turns kept in the prompt.")
     snippets_in_prompt: int = Field(3, ge=1, le=10)
+    # A capable LM's judgement: rewrite, answer or abstain, compose (dialogue/judgement.py, docs/generation.md).
+    judgement: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto: the LM rewrites uncertain questions and answers or abstains whenever it is not "
+                            "the embedded 135M model; on/off force it.")
+    judgement_steps: str = Field(
+        "rewrite,answer,compose", pattern=r"^\s*(?:(?:rewrite|answer|compose)\s*(?:,\s*|$))*$",
+        description="Which of the judgement's steps run, comma-separated: rewrite, answer, compose.")
+    judgement_margin: float = Field(0.15, ge=0.0, le=2.0, description="How far below the generate threshold the "
+                                                                      "uncertain band (where the LM judges) reaches.")
+    judgement_timeout_seconds: float = Field(20.0, gt=0, description="Longest wait for one judgement call; "
+                                                                     "after it the question gets the fallback.")
 
     # Decision thresholds on the confidence (cosine + FAQ classifier probability, 0 to 2). Unset, the bot
     # calibrates them from its own knowledge base (docs/thresholds.md); set, they override the calibration.

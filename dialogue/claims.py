@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dialogue.facts import facts
+from dialogue.sentences import sentences
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
 _STOP_WORDS = frozenset(
@@ -120,8 +121,6 @@ class Clause:
 @lru_cache(maxsize=512)
 def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
     """The snippet's statements cut for polarity; questions (an FAQ's title) state nothing and are left out."""
-    from dialogue.grounding import sentences
-
     found = []
     for sentence in sentences(snippet):
         if sentence.rstrip().endswith("?"):
@@ -280,8 +279,6 @@ def _first_topic(text: str) -> set[str]:
 
 @lru_cache(maxsize=512)
 def binding_segments(snippet: str) -> tuple[_Segment, ...]:
-    from dialogue.grounding import sentences
-
     found, subject = [], frozenset()
     for sentence in sentences(snippet):
         if not sentence.rstrip().endswith("?"):

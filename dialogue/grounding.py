@@ -31,12 +31,10 @@ deterministic and easy to audit, not a proof.
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-
-import pysbd
 
 from dialogue.claims import contradiction, covered, is_negative, misbound, stem, unknown_names, yes_no_problem
 from dialogue.facts import facts, unstated
+from dialogue.sentences import sentence_spans, sentences
 
 SUPPORT_SHARE = 0.6
 REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it
@@ -60,36 +58,6 @@ _STOP_WORDS = frozenset(
     "other such only own same than too very just also about into over after before up down out off again once "
     "what which who whom when where why how please thank thanks sure okay ok let know get".split()
 )
-
-
-@lru_cache(maxsize=1)
-def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of `text`, covering it without gaps (trailing spaces included)."""
-    if not text.strip():
-        return []
-    spans, position = [], 0
-    for part in _segmenter().segment(text):
-        start = text.find(part.sent, position)
-        start = position if start < 0 else start
-        spans.append((position, start + len(part.sent)))
-        position = start + len(part.sent)
-    if position < len(text):
-        spans[-1] = (spans[-1][0], len(text))
-    return spans
-
-
-def sentences(text: str) -> list[str]:
-    text = _CITATION.sub("", text)
-    found = []
-    for start, end in sentence_spans(text):
-        for line in text[start:end].split("\n"):  # a line break ends a sentence too (lists, greetings)
-            if line.strip(" .!?"):
-                found.append(line.strip())
-    return found
 
 
 def is_refusal(text: str) -> bool:

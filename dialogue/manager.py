@@ -14,22 +14,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core.errors import LMUnavailable
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
 from dialogue.catalogue import Catalogue
-from dialogue.context import CONTEXT_WEIGHT, SearchQuery, contextualize, split_question
+from dialogue.answering import Answer, AnswerConfig, Answering, Question
+from dialogue.context import SearchQuery, contextualize
 from dialogue.errors import EmptyMessage, MessageTooLong
-from dialogue.grounding import SentenceGate, check_reply, mark_citations
+from dialogue.judgement import Judge, JudgementConfig
 from dialogue.language import LanguagePolicy
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HandoffReason, InboundMessage, Reply, ReplyKind, Source
-from dialogue.policy import Decision, Thresholds, ThresholdSettings, decide, supporting, verbatim, wants_person
+from dialogue.policy import Decision, Thresholds, ThresholdSettings, verbatim, wants_person
 from dialogue.profile import (
     ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, hide_profile, is_only_self_description,
+    search_text,
 )
 from dialogue.privacy import Masked, Masker
-from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.records import ConversationStatus
 from dialogue.small_talk import says_yes, small_talk, small_talk_reply
 from dialogue.store import ConversationStore, OpenedTurn
@@ -72,6 +72,7 @@ class DialogueConfig:
     history_token_budget: int
     max_new_tokens: int
     temperature: float
+    judgement: JudgementConfig = JudgementConfig()  # a capable LM's judgement (dialogue/judgement.py)
 
 
 class DialogueManager:
@@ -86,6 +87,10 @@ class DialogueManager:
         self.knowledge = knowledge
         self.generator = generator
         self.config = config
+        # The one answer from the knowledge base, for chat and agent assist (dialogue/answering.py).
+        self.answering = Answering(knowledge, generator, AnswerConfig(
+            config.company, config.snippets_in_prompt, config.history_token_budget, config.max_new_tokens,
+            config.temperature), self.thresholds, Judge(generator, config.judgement, config.company))
         self.privacy = privacy or Masker()  # personal data is masked before it is stored (dialogue/privacy.py)
         self._locks = _KeyedLocks()
         self.turn_locks = turn_locks or ThreadLocks()  # the same order across server processes
@@ -202,7 +207,7 @@ class DialogueManager:
             self.store.update_profile(turn.user_id, update)
             if is_only_self_description(update):
                 return reply(ReplyKind.ACTION, acknowledge(update, say)), None
-            text = update.remainder  # "My order is NH-1, how do I track it?" searches for the question
+            text = search_text(text, update)  # the question, or the problem, that came with it
         if asked := asked_profile_field(text):  # what is stored is read back only to a verified sender
             profile = self.store.profile(turn.user_id) if turn.verified else None
             return reply(ReplyKind.ACTION, answer_profile_question(asked, profile, say)), None
@@ -226,50 +231,34 @@ class DialogueManager:
         """The thresholds in force now: the operator's, else the knowledge base's own calibration."""
         return self.config.thresholds.in_force(self.knowledge.learned)
 
+    def answer(self, question: Question, on_text: TextCallback | None = None, draft: bool = True,
+               found=None) -> Answer:
+        """The one answer from the knowledge base, for chat replies and agent-assist drafts: search, decide, the
+        capable LM's judgement, prompt, generate, check, cite (dialogue/answering.py). `draft=False` stops
+        before the LM; `found`: what `self.answering.search(question)` already found."""
+        found = found or self.answering.search(question)
+        return self.answering.respond(question, found, on_text, draft)
+
     def _answer_from_knowledge(self, turn: OpenedTurn, text: str, query: SearchQuery,
                                on_text: TextCallback | None) -> tuple[Reply, str | None]:
-        hits = self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
-                                     context=query.context, context_weight=CONTEXT_WEIGHT)
-        thresholds = self.thresholds()
-        decision = decide(hits, thresholds)
-        if hits and self._other_language(turn, hits[0]):
-            return self._across_languages(turn, hits, thresholds, decision), None
-        parts = self._search_parts(query, thresholds)
-        if parts and all(hit.confidence >= thresholds.faq for hit in parts):
-            return _curated(turn, parts), None  # each thing asked has its own confident FAQ: give them all
-        if decision is Decision.FAQ:
-            return _curated(turn, verbatim(hits, thresholds)), None
-        snippets = _merged(supporting(parts, thresholds), supporting(hits, thresholds))
-        if not snippets:
-            return self._fallback(turn), None
-        snippets = snippets[: max(self.config.snippets_in_prompt, len(parts))]
-        snippet_texts = [f"{hit.title}\n{hit.text}" for hit in snippets]
+        # An unverified sender may not be who spoke before under this id: what is stored about the customer stays
+        # out of the prompt, also where earlier turns repeat it (docs/channels.md, "Verified senders").
+        profile = self.store.profile(turn.user_id)
         history = self.store.history(turn.conversation_id, turn.turn_id)
-        if not turn.verified:  # an unproven sender: what is stored about the customer stays out of the prompt,
-            history = hide_profile(history, self.store.profile(turn.user_id))  # also where earlier turns repeat it
-        earlier = [past for role, past in history if role != "user"]
-        gate = SentenceGate(on_text, snippet_texts, text, earlier) if on_text else None
-        try:
-            generation = self._generate(turn, text, snippets, history, gate.feed if gate else None)
-        except LMUnavailable as error:  # e.g. the inference server is down: the customer is not left waiting
-            log.warning("No generated reply, the fallback instead: %s", error)
-            return self._fallback(turn), None
-        if not generation.text:
-            return self._fallback(turn), generation.model_id
-        check = check_reply(generation.text, snippet_texts, text, earlier)
-        if not check.passed:
-            # Not sent: the best supported curated text instead (the top snippet, when it is an FAQ confident
-            # enough, see Thresholds.curated), else the fallback. What was rejected and why stays on the turn for
-            # admins (docs/generation.md).
-            log.info("Generated reply rejected: %s", "; ".join(check.reasons))
-            faqs = [hit for hit in snippets[:1] if hit.faq is not None and hit.confidence >= thresholds.curated]
-            instead = _curated(turn, faqs) if faqs else self._fallback(turn)
-            rejected = {"text": generation.text, "reasons": check.reasons}
-            return dataclasses.replace(instead, rejected=rejected), generation.model_id
-        # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
-        answer = mark_citations(generation.text, snippet_texts)
-        return (Reply(answer, ReplyKind.GENERATED, turn.conversation_id, [_citation(hit) for hit in snippets]),
-                generation.model_id)
+        question = Question(text, query, history if turn.verified else hide_profile(history, profile),
+                            profile.facts() if turn.verified else [])
+        found = self.answering.search(question)
+        if found.hits and self._other_language(turn, found.hits[0]):
+            return self._across_languages(turn, found.hits, found.thresholds, found.decision), None
+        answer = self.answer(question, on_text, found=found)
+        if answer.searched:  # the LM's standalone rewrite was searched: the turn records it
+            self.store.set_search_query(turn.turn_id, answer.searched)
+        if answer.kind is ReplyKind.FALLBACK:
+            reply = self._fallback(turn)
+        else:
+            reply = Reply(answer.text, answer.kind, turn.conversation_id, answer.sources)
+        # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).
+        return dataclasses.replace(reply, rejected=answer.rejected), answer.model_id
 
     def _other_language(self, turn: OpenedTurn, hit: Hit) -> bool:
         """Is the best knowledge written in another language than the customer's?"""
@@ -300,33 +289,6 @@ class DialogueManager:
     def _fallback(self, turn: OpenedTurn) -> Reply:
         return Reply(self.catalogue.phrases(turn.language)("fallback"), ReplyKind.FALLBACK, turn.conversation_id)
 
-    def _search_parts(self, query: SearchQuery, thresholds: Thresholds) -> list[Hit]:
-        """For a message that asks two or three things, the best FAQ of each part (distinct ones); else []."""
-        parts = split_question(query.text) if query.context is None else [query.text]
-        if len(parts) < 2:
-            return []
-        best = [hits[0] for part in parts if (hits := self.knowledge.search(part, top_k=1)) and hits[0].faq]
-        if len(best) < len(parts) or len({hit.faq.id for hit in best}) < len(best):
-            return []
-        return best
-
-    def _generate(self, turn: OpenedTurn, text: str, snippets: list[Hit], history: list[tuple[str, str]],
-                  on_text: TextCallback | None):
-        messages = build_prompt(
-            company=self.config.company,
-            message=text,
-            snippets=snippets,
-            profile_facts=self.store.profile(turn.user_id).facts() if turn.verified else [],
-            history=[HistoryTurn("user" if role == "user" else "assistant", past) for role, past in history],
-            count_tokens=self.generator.count_tokens,
-            history_token_budget=self.config.history_token_budget,
-        )
-        # `on_text` only when someone listens, so a backend that cannot stream still serves `respond`.
-        streaming = {"on_text": on_text} if on_text else {}
-        return self.generator.generate(
-            messages, max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature, **streaming
-        )
-
 
 @dataclass(frozen=True)
 class _Finished:
@@ -348,15 +310,6 @@ def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:
     """The curated answers of `hits`, verbatim; two when the question asked two things."""
     text = "\n\n".join(hit.faq.answer for hit in hits)
     return Reply(text, ReplyKind.FAQ, turn.conversation_id, [_source(hit) for hit in hits])
-
-
-def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
-    seen: set[tuple[str, int]] = set()
-    return [hit for hit in [*first, *then] if (key := (hit.kind, hit.id)) not in seen and not seen.add(key)]
-
-
-def _citation(hit: Hit) -> Source:
-    return Source(id=hit.id, title=hit.title, kind=hit.kind, url=hit.url, snippet=hit.text)
 
 
 class _KeyedLocks:

@@ -186,7 +186,36 @@ def is_only_self_description(update: ProfileUpdate) -> bool:
     if _WIDE.search(remainder):  # no spaces to count words by: a greeting, or a few characters at most
         rest = remainder.strip(" ,.;!-、。，！")
         return bool(update) and (len(rest) <= 3 or small_talk(rest) is SmallTalk.GREETING)
-    return bool(update) and "?" not in remainder and len(remainder.split()) <= 6
+    return bool(update) and "?" not in remainder and len(remainder.split()) <= 6 and not states_problem(remainder)
+
+
+# What is left of "Hi, my name is Bob and I need help" says nothing to look up; "I was charged twice for my
+# [order NH-10293]" and "[order 998877] is late" do: a lower-case word beyond these (a capitalised one is a name
+# or a place: "This is Ann from London").
+_GENERIC = frozenset("hi hello hey good morning afternoon evening day need help question want ask something here "
+                     "name thank please quick got regarding query issue problem hav i'm im nice meet cheer again "
+                     "back today new customer speak writ call contact reach check phone number mobile cell email "
+                     "e-mail mail address order ref reference id detail".split())
+
+
+def states_problem(remainder: str) -> bool:
+    """Does what is left after the self-description state something to look up ("I was charged twice")?"""
+    from dialogue.claims import words_of
+
+    lower = " ".join(word for word in remainder.split() if not word[:1].isupper() or word == "I")
+    return bool({word for word in words_of(lower) if ":" not in word} - _GENERIC)
+
+
+def search_text(text: str, update: ProfileUpdate) -> str:
+    """What to search for a message that also told us about the customer: the question that is left ("My order
+    is NH-1, how do I track it?" → "how do I track it?"), or, for a statement of a problem, the message without
+    the values themselves ("I was charged twice for my order NH-10293" → "... for my order")."""
+    if "?" in update.remainder or not states_problem(update.remainder):
+        return update.remainder
+    for value in (update.email, update.phone, *update.order_numbers):
+        if value:
+            text = re.sub(re.escape(value), " ", text, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", text).strip(" ,.;!-#:")
 
 
 def asked_profile_field(text: str) -> ProfileField | None:

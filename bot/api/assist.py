@@ -30,6 +30,11 @@ class DraftOut(BaseModel):
     model_id: str | None
 
 
+class RejectedOut(BaseModel):
+    text: str = Field(description="what the LM wrote (or its raw output, when it was outside the answer form)")
+    reasons: list[str] = Field(description="why it was not offered: the reply check's findings, sentence by sentence")
+
+
 class SuggestionsOut(BaseModel):
     conversation_id: int
     question: str | None = Field(description="the customer question the suggestions answer")
@@ -37,7 +42,9 @@ class SuggestionsOut(BaseModel):
     decision: str | None = Field(description="what chat would do: faq | generate | fallback")
     snippets: list[SnippetOut]
     draft: DraftOut | None
-    note: str | None = Field(description="why there is no draft, when there is none")
+    note: str | None = Field(description="why there is no draft, or why the draft is the curated answer")
+    rejected: RejectedOut | None = Field(
+        None, description="the drafted reply the reply check stopped (it is never offered as the draft)")
 
 
 @router.get("/{conversation_id}/suggestions", response_model=SuggestionsOut)
@@ -45,7 +52,9 @@ async def suggestions(conversation_id: int, services: ServicesDep, manager: Mana
                       draft: bool = Query(True, description="false: snippets only, no LM call (fast)")):
     """The top snippets for the customer's latest question and a drafted answer with its sources.
 
-    Nothing is sent or stored; the agent posts the (edited) text to `POST /admin/conversations/{id}/messages`.
+    The draft comes from chat's own answer path and passes the same reply check; a stopped draft is not offered,
+    `rejected` says what it was and why. Nothing is sent or stored; the agent posts the (edited) text to
+    `POST /admin/conversations/{id}/messages`.
     """
     view = await run_in_threadpool(Inbox(services.sessions).get, conversation_id)
     return asdict(await run_in_threadpool(suggest, manager, view, draft))

@@ -1,21 +1,23 @@
 """Agent assist: for a conversation waiting for a person, the knowledge that answers it and a drafted reply.
 
-It searches exactly as chat does (the same follow-up context, thresholds and prompt), but nothing is sent
-or stored: the agent inserts, edits and sends the draft through the inbox.
+The draft comes from the same answer path as a chat reply (`DialogueManager.answer`, dialogue/answering.py):
+the same follow-up context, thresholds, prompt, LM judgement and reply check. A drafted reply that the check
+stops is not offered; the agent sees why (and the curated answer when chat would send that instead). Nothing
+is sent or stored: the agent inserts, edits and sends the draft through the inbox.
 """
 
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from dialogue.questions import customer_question
-from dialogue.context import CONTEXT_WEIGHT, contextualize
-from dialogue.grounding import mark_citations
-from dialogue.manager import DialogueManager
-from dialogue.policy import Decision, decide, supporting
-from dialogue.prompt import HistoryTurn, build_prompt
-from dialogue.records import ConversationRecord
+from dialogue.answering import Answer, Question
+from dialogue.context import contextualize
 from dialogue.inbox import ConversationView
+from dialogue.manager import DialogueManager
+from dialogue.messages import ReplyKind
+from dialogue.policy import Decision
+from dialogue.questions import customer_question
+from dialogue.records import ConversationRecord
 from retrieval.knowledge_base import Hit
 
 TOP_SNIPPETS = 5
@@ -47,7 +49,8 @@ class Suggestions:
     decision: str | None  # what chat would do: faq | generate | fallback
     snippets: list[Snippet]
     draft: Draft | None
-    note: str | None  # why there is no draft, when there is none
+    note: str | None  # why there is no draft, or why it is the curated answer and not a drafted one
+    rejected: dict | None = None  # the drafted reply the check stopped, and why: {"text", "reasons"}
 
 
 def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool = True) -> Suggestions:
@@ -56,43 +59,43 @@ def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool =
     if question is None:
         return Suggestions(view.id, None, None, None, [], None, "The customer has not asked a question yet.")
     earlier = [text for text in customer[:-1] if text != question][-2:]
-    query = contextualize(question, earlier)
-    hits = manager.knowledge.search(query.text, top_k=TOP_SNIPPETS, context=query.context,
-                                    context_weight=CONTEXT_WEIGHT)
-    thresholds = manager.thresholds()
-    decision = decide(hits, thresholds)
-    snippets = [_snippet(hit) for hit in hits]
-    base = dict(conversation_id=view.id, question=question, search_query=query.rewritten,
-                decision=decision.value, snippets=snippets)
-    if decision is Decision.FALLBACK:
-        best = f"{hits[0].confidence:.2f}" if hits else "none"
-        return Suggestions(**base, draft=None, note=(
-            f"Nothing in the knowledge base matches well enough to draft an answer (best confidence {best}, "
-            f"drafts need {thresholds.generate:.2f}). Answer yourself, and consider adding an FAQ."))
-    if decision is Decision.FAQ:
-        return Suggestions(**base, draft=Draft(hits[0].faq.answer, "faq", [snippets[0]], None), note=None)
-    if not with_draft:
-        return Suggestions(**base, draft=None, note="Drafting was not asked for (draft=false).")
-    return Suggestions(**base, **_generated(manager, view, question, supporting(hits, thresholds)))
-
-
-def _generated(manager: DialogueManager, view: ConversationView, question: str, hits: list[Hit]) -> dict:
-    config = manager.config
-    used = hits[: config.snippets_in_prompt]  # the ones chat would give the LM
     last_customer = max(index for index, turn in enumerate(view.turns) if turn.role == "user")
-    history = [HistoryTurn("user" if turn.role == "user" else "assistant", turn.text)
-               for turn in view.turns[:last_customer]]
-    messages = build_prompt(
-        company=config.company, message=question, snippets=used, profile_facts=_profile_facts(manager, view.id),
-        history=history, count_tokens=manager.generator.count_tokens,
-        history_token_budget=config.history_token_budget,
-    )
-    generation = manager.generator.generate(messages, max_new_tokens=config.max_new_tokens,
-                                            temperature=config.temperature)
-    if not generation.text.strip():
-        return dict(draft=None, note="The language model wrote nothing for this question; answer yourself.")
-    text = mark_citations(generation.text, [f"{hit.title}\n{hit.text}" for hit in used])
-    return dict(draft=Draft(text, "generated", [_snippet(hit) for hit in used], generation.model_id), note=None)
+    history = [("user" if turn.role == "user" else "assistant", turn.text) for turn in view.turns[:last_customer]]
+    answer = manager.answer(Question(question, contextualize(question, earlier), history,
+                                     _profile_facts(manager, view.id)), draft=with_draft)
+    found = answer.found
+    snippets = [_snippet(hit) for hit in found.hits]
+    base = dict(conversation_id=view.id, question=question, search_query=answer.searched or found.searched,
+                decision=found.decision.value, snippets=snippets, rejected=answer.rejected)
+    return Suggestions(**base, **_draft(answer, snippets))
+
+
+def _draft(answer: Answer, snippets: list[Snippet]) -> dict:
+    found = answer.found
+    used = [snippet for snippet in snippets if any(source.id == snippet.id and (source.kind or "faq") == snippet.kind
+                                                   for source in answer.sources)]
+    stopped = _stopped_note(answer)
+    if answer.kind is ReplyKind.FAQ:
+        return dict(draft=Draft(answer.text, "faq", used, None), note=stopped and (
+            f"{stopped} The top FAQ's curated answer instead, as chat would send it."))
+    if answer.kind is ReplyKind.GENERATED:
+        return dict(draft=Draft(answer.text, "generated", used, answer.model_id), note=None)
+    if answer.kind is None:
+        return dict(draft=None, note="Drafting was not asked for (draft=false).")
+    if stopped:
+        return dict(draft=None, note=f"{stopped} Answer yourself.")
+    if found.decision is Decision.FALLBACK:
+        best = f"{found.hits[0].confidence:.2f}" if found.hits else "none"
+        return dict(draft=None, note=(
+            f"Nothing in the knowledge base matches well enough to draft an answer (best confidence {best}, "
+            f"drafts need {found.thresholds.generate:.2f}). Answer yourself, and consider adding an FAQ."))
+    return dict(draft=None, note="The language model wrote nothing usable for this question; answer yourself.")
+
+
+def _stopped_note(answer: Answer) -> str | None:
+    if not answer.rejected:
+        return None
+    return "The drafted reply was not offered: " + "; ".join(answer.rejected["reasons"]) + "."
 
 
 def _profile_facts(manager: DialogueManager, conversation_id: int) -> list[str]:

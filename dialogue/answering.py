@@ -1,0 +1,189 @@
+"""Answering from the knowledge base, the one path for chat replies and agent-assist drafts: search, decide,
+(judge), prompt, generate, check, cite.
+
+`Answering.search` finds what answers a question and what chat would do with it; `Answering.respond` gives the
+answer: the curated FAQ answer(s), a generated reply that passed the reply check (dialogue/grounding.py), or
+the fallback. A generated reply that the check stops is never the answer: the curated text of the top snippet
+replaces it when that FAQ is confident enough (`Thresholds.curated`), else the fallback, and what was stopped
+and why travels in `Answer.rejected` (kept on the turn for admins, shown to the agent in assist). When a
+capable LM serves (dialogue/judgement.py), questions of the uncertain band go through its judgement instead.
+"""
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+
+from core.errors import LMUnavailable
+from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
+from dialogue.grounding import SentenceGate, check_reply, mark_citations
+from dialogue.lm.generator import Generator, TextCallback
+from dialogue.messages import ReplyKind, Source
+from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
+from dialogue.prompt import HistoryTurn, build_prompt
+from retrieval.knowledge_base import Hit, KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What to answer: the customer's message (masked) and what to search for it."""
+
+    text: str
+    query: SearchQuery
+    history: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first, without `text`
+    profile_facts: list[str] = field(default_factory=list)
+
+    @property
+    def earlier_replies(self) -> list[str]:
+        return [text for role, text in self.history if role != "user"]
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the search found for a question, and what chat does with it."""
+
+    hits: list[Hit]
+    parts: list[Hit]  # the best FAQ of each part of a message that asks two or three things; else []
+    thresholds: Thresholds
+    decision: Decision
+    searched: str  # the query as searched (a rewritten follow-up, or the LM's standalone question)
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: ReplyKind | None  # FAQ, GENERATED or FALLBACK; None: a generated answer was not asked for (`draft`)
+    text: str  # empty for the fallback, which the caller words in the conversation's language
+    sources: list[Source]
+    found: Found
+    model_id: str | None = None
+    rejected: dict | None = None  # {"text", "reasons"} of a reply that was not sent
+    searched: str | None = None  # the standalone question the LM rewrote the message into, when it did
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    company: str
+    snippets_in_prompt: int
+    history_token_budget: int
+    max_new_tokens: int
+    temperature: float
+
+
+class Answering:
+    def __init__(self, knowledge: KnowledgeBase, generator: Generator, config: AnswerConfig, thresholds_of,
+                 judge=None):
+        self.knowledge = knowledge
+        self.generator = generator
+        self.config = config
+        self.thresholds_of = thresholds_of  # () -> the Thresholds in force
+        self.judge = judge  # dialogue/judgement.py Judge, or None
+
+    def search(self, question: Question) -> Found:
+        query = question.query
+        hits = self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
+                                     context=query.context, context_weight=CONTEXT_WEIGHT)
+        thresholds = self.thresholds_of()
+        return Found(hits, self._search_parts(query), thresholds, decide(hits, thresholds), query.rewritten)
+
+    def search_standalone(self, standalone: str) -> Found:
+        """The search for the LM's standalone rewrite of a message."""
+        return self.search(Question(standalone, SearchQuery(standalone)))
+
+    def respond(self, question: Question, found: Found, on_text: TextCallback | None = None,
+                draft: bool = True) -> Answer:
+        thresholds = found.thresholds
+        if found.parts and all(hit.confidence >= thresholds.faq for hit in found.parts):
+            return curated(found.parts, found)  # each thing asked has its own confident FAQ: give them all
+        if found.decision is Decision.FAQ:
+            return curated(verbatim(found.hits, thresholds), found)
+        if self.judge is not None and self.judge.wanted(question, found):
+            if not draft:
+                return Answer(None, "", [], found)
+            return self.judge.respond(self, question, found, on_text)
+        snippets = self.snippets(found)
+        if not snippets:
+            return fallback(found)
+        if not draft:
+            return Answer(None, "", [], found)
+        return self.generate(question, found, snippets, on_text)
+
+    def snippets(self, found: Found, floor: float | None = None) -> list[Hit]:
+        """What the LM is given: the parts' FAQs and the hits confident enough (`floor` lowers the FAQ bar)."""
+        thresholds = found.thresholds
+        if floor is not None:
+            thresholds = Thresholds(faq=thresholds.faq, generate=floor, passage=min(floor, thresholds.passage),
+                                    source=thresholds.source)
+        merged = _merged(supporting(found.parts, thresholds), supporting(found.hits, thresholds))
+        return merged[: max(self.config.snippets_in_prompt, len(found.parts))]
+
+    def generate(self, question: Question, found: Found, snippets: list[Hit],
+                 on_text: TextCallback | None) -> Answer:
+        texts = snippet_texts(snippets)
+        gate = SentenceGate(on_text, texts, question.text, question.earlier_replies) if on_text else None
+        try:
+            generation = self.generator.generate(
+                self.prompt(question, snippets), max_new_tokens=self.config.max_new_tokens,
+                temperature=self.config.temperature, **({"on_text": gate.feed} if gate else {}))
+        except LMUnavailable as error:  # e.g. the inference server is down: the customer is not left waiting
+            log.warning("No generated reply, the fallback instead: %s", error)
+            return fallback(found)
+        if not generation.text:
+            return fallback(found, generation.model_id)
+        check = check_reply(generation.text, texts, question.text, question.earlier_replies)
+        if not check.passed:
+            return stopped(found, snippets, generation.text, check.reasons, generation.model_id)
+        # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
+        return Answer(ReplyKind.GENERATED, mark_citations(generation.text, texts), [citation(hit) for hit in snippets],
+                      found, generation.model_id)
+
+    def prompt(self, question: Question, snippets: list[Hit]) -> list[dict[str, str]]:
+        return build_prompt(
+            company=self.config.company, message=question.text, snippets=snippets,
+            profile_facts=question.profile_facts,
+            history=[HistoryTurn("user" if role == "user" else "assistant", text) for role, text in question.history],
+            count_tokens=self.generator.count_tokens, history_token_budget=self.config.history_token_budget)
+
+    def _search_parts(self, query: SearchQuery) -> list[Hit]:
+        """For a message that asks two or three things, the best FAQ of each part (distinct ones); else []."""
+        parts = split_question(query.text) if query.context is None else [query.text]
+        if len(parts) < 2:
+            return []
+        best = [hits[0] for part in parts if (hits := self.knowledge.search(part, top_k=1)) and hits[0].faq]
+        if len(best) < len(parts) or len({hit.faq.id for hit in best}) < len(best):
+            return []
+        return best
+
+
+def stopped(found: Found, snippets: list[Hit], text: str, reasons: list[str], model_id: str | None) -> Answer:
+    """A reply the check stopped: the curated text of the top snippet when that FAQ is confident enough
+    (Thresholds.curated), else the fallback; what was stopped and why goes with it (docs/generation.md)."""
+    log.info("Generated reply rejected: %s", "; ".join(reasons))
+    faqs = [hit for hit in snippets[:1] if hit.faq is not None and hit.confidence >= found.thresholds.curated]
+    instead = curated(faqs, found) if faqs else fallback(found)
+    return dataclasses.replace(instead, model_id=model_id, rejected={"text": text, "reasons": reasons})
+
+
+def curated(hits: list[Hit], found: Found) -> Answer:
+    """The curated answers of `hits`, verbatim; two when the question asked two things."""
+    return Answer(ReplyKind.FAQ, "\n\n".join(hit.faq.answer for hit in hits),
+                  [Source(id=hit.faq.id, title=hit.faq.question) for hit in hits], found)
+
+
+def fallback(found: Found, model_id: str | None = None) -> Answer:
+    return Answer(ReplyKind.FALLBACK, "", [], found, model_id)
+
+
+def citation(hit: Hit) -> Source:
+    return Source(id=hit.id, title=hit.title, kind=hit.kind, url=hit.url, snippet=hit.text)
+
+
+def snippet_texts(snippets: list[Hit]) -> list[str]:
+    """The snippets as the prompt shows them and the check reads them."""
+    return [f"{hit.title}\n{hit.text}" for hit in snippets]
+
+
+def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
+    seen: set[tuple[str, int]] = set()
+    return [hit for hit in [*first, *then] if (key := (hit.kind, hit.id)) not in seen and not seen.add(key)]
+

@@ -1,0 +1,239 @@
+"""A capable LM does the judgement the 135M default cannot (issue 24): it rewrites, answers or abstains, composes.
+
+Switched by HELPDESK_JUDGEMENT: "auto" (the default) is on whenever the LM is not the embedded SmolLM2-135M (or
+an adapter of it), "on" and "off" force it. It is asked only for questions of the uncertain band (the best
+confidence from the generate threshold minus HELPDESK_JUDGEMENT_MARGIN up to the FAQ threshold) and for
+follow-ups; a confident FAQ answer never waits for it. Its steps (HELPDESK_JUDGEMENT_STEPS):
+
+- **rewrite**: the message, with the conversation so far, becomes one standalone question, searched again; a
+  confident FAQ for it is answered verbatim at once;
+- **answer**: the LM answers from numbered snippets in a fixed JSON form, `{"answer": ..., "sources": [n]}`, or
+  abstains with `{"answer": null}`; the reply check (dialogue/grounding.py) then verifies the answer against
+  the snippets it cites. An answer outside the form, a snippet number it was not given, an LM error or a
+  timeout (HELPDESK_JUDGEMENT_TIMEOUT_SECONDS) is "cannot answer": the fallback, with the raw output kept on
+  the turn for admins like a stopped reply;
+- **compose**: the answer may rest on two snippets (one sentence each, each checked against its own).
+"""
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field, replace
+
+from core.errors import LMUnavailable
+from dialogue.answering import (
+    Answer, Answering, Found, Question, citation, curated, fallback, snippet_texts, stopped,
+)
+from dialogue.grounding import check_reply, is_refusal, mark_citations
+from dialogue.lm.generator import Generator, TextCallback
+from dialogue.lm.sources import EMBEDDED_LM_ID
+from dialogue.messages import ReplyKind
+from dialogue.policy import Decision, decide, verbatim
+from retrieval.knowledge_base import Hit
+
+log = logging.getLogger(__name__)
+
+STEPS = ("rewrite", "answer", "compose")
+REWRITE_INSTRUCTIONS = (
+    "You turn a customer's latest message into one standalone question for searching a customer-support "
+    "knowledge base. Use the earlier messages only to fill in what the latest one leaves out (what \"it\" or "
+    "\"that\" means, which product or plan). Keep the customer's meaning, name the thing asked about plainly, "
+    "and do not answer. Reply with the question only, on one line."
+)
+ANSWER_INSTRUCTIONS = (
+    "You answer a customer of {company} using only the numbered knowledge snippets. Reply with JSON only, in "
+    "exactly one of two forms:\n"
+    '{{"answer": "<the answer, at most three short sentences>", "sources": [<numbers of the snippets used>]}}\n'
+    '{{"answer": null, "sources": []}}  (when the snippets do not answer the question)\n'
+    "Copy prices, numbers, dates, times and links exactly as the snippets write them. Never add a fact that is "
+    "not in the snippets, and never apply one plan's, product's or region's fact to another. {compose}"
+)
+COMPOSE = {True: "If the question asks two things, answer each in its own sentence from its own snippet.",
+           False: "Use one snippet only."}
+_MAX_REWRITE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class JudgementConfig:
+    mode: str = "auto"  # auto | on | off
+    steps: frozenset[str] = field(default_factory=lambda: frozenset(STEPS))
+    margin: float = 0.15  # how far below the generate threshold the uncertain band reaches
+    timeout_seconds: float = 20.0  # per LM call
+    rewrite_tokens: int = 48
+    answer_tokens: int = 120
+
+
+def is_capable(generator: Generator) -> bool:
+    """Is the LM more than the embedded 135M default (which copies a snippet's "No." into any answer)?"""
+    model = str(getattr(generator, "base_model_id", None) or generator.model_id)
+    return model not in ("", "default") and not model.startswith(EMBEDDED_LM_ID)
+
+
+class CannotAnswer(Exception):
+    """The LM's output is unusable: outside the form, a snippet it was not given, an error, a timeout."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answer: str | None  # None: the LM says the snippets do not answer the question
+    cited: list[int]  # 1-based numbers of the snippets it used
+    raw: str
+
+
+class Judge:
+    def __init__(self, generator: Generator, config: JudgementConfig, company: str):
+        self.generator = generator
+        self.config = config
+        self.company = company
+
+    @property
+    def active(self) -> bool:
+        if self.config.mode == "off" or not self.config.steps:
+            return False
+        return self.config.mode == "on" or is_capable(self.generator)
+
+    def wanted(self, question: Question, found: Found) -> bool:
+        """Follow-ups, and questions whose best confidence is in the uncertain band (never a confident FAQ)."""
+        if not self.active:
+            return False
+        follow_up = question.query.context is not None or question.query.text != question.text
+        top = found.hits[0].confidence if found.hits else 0.0
+        return follow_up or self.floor(found) <= top < found.thresholds.faq
+
+    def floor(self, found: Found) -> float:
+        return found.thresholds.generate - self.config.margin
+
+    def respond(self, answering: Answering, question: Question, found: Found,
+                on_text: TextCallback | None) -> Answer:
+        searched = None
+        if "rewrite" in self.config.steps and (standalone := self.rewrite(question)):
+            if _normal(standalone) not in (_normal(question.text), _normal(found.searched)):
+                again = answering.search_standalone(standalone)
+                searched = standalone
+                if again.decision is Decision.FAQ:
+                    return replace(curated(verbatim(again.hits, again.thresholds), again), searched=standalone)
+                found = _combined(found, again)
+        if "answer" not in self.config.steps:  # the rewrite alone: the usual reply from the better search
+            snippets = answering.snippets(found)
+            answer = answering.generate(question, found, snippets, on_text) if snippets else fallback(found)
+            return replace(answer, searched=searched)
+        snippets = answering.snippets(found, floor=self.floor(found))
+        if not snippets:
+            return replace(fallback(found), searched=searched)
+        return replace(self.answer(question, found, snippets, on_text), searched=searched)
+
+    def rewrite(self, question: Question) -> str | None:
+        """The message as one standalone question, or None when the LM gave nothing usable."""
+        earlier = "\n".join(f"{'Customer' if role == 'user' else 'Assistant'}: {text[:300]}"
+                            for role, text in question.history[-4:])
+        content = (f"Earlier messages:\n{earlier}\n\n" if earlier else "") + f"Latest message: {question.text}"
+        messages = [{"role": "system", "content": REWRITE_INSTRUCTIONS}, {"role": "user", "content": content}]
+        try:
+            raw = self._generate(messages, self.config.rewrite_tokens)
+        except CannotAnswer as error:
+            log.info("No standalone question: %s", error)
+            return None
+        return standalone_question(raw)
+
+    def answer(self, question: Question, found: Found, snippets: list[Hit], on_text: TextCallback | None) -> Answer:
+        texts = snippet_texts(snippets)
+        try:
+            verdict = parse_verdict(self._generate(self.answer_prompt(question, texts), self.config.answer_tokens),
+                                    len(snippets))
+        except CannotAnswer as error:
+            log.info("The LM's answer is unusable: %s", error)
+            return replace(fallback(found), rejected={"text": error.args[1] if len(error.args) > 1 else "",
+                                                      "reasons": [f"cannot answer: {error.args[0]}"]})
+        if verdict.answer is None:
+            return replace(fallback(found), rejected={"text": verdict.raw,
+                                                      "reasons": ["the LM says the snippets do not answer it"]})
+        cited = [snippets[number - 1] for number in verdict.cited]
+        if len(cited) > 1 and "compose" not in self.config.steps:
+            return stopped(found, snippets, verdict.answer, ["rests on two snippets, and composing is off"],
+                           self.generator.model_id)
+        cited_texts = snippet_texts(cited)
+        check = check_reply(verdict.answer, cited_texts, question.text, question.earlier_replies, best_first=False)
+        if not check.passed:
+            return stopped(found, snippets, verdict.answer, check.reasons, self.generator.model_id)
+        text = mark_citations(verdict.answer, cited_texts)
+        if on_text:
+            on_text(text)
+        return Answer(ReplyKind.GENERATED, text, [citation(hit) for hit in cited], found, self.generator.model_id)
+
+    def answer_prompt(self, question: Question, texts: list[str]) -> list[dict[str, str]]:
+        system = ANSWER_INSTRUCTIONS.format(company=self.company, compose=COMPOSE["compose" in self.config.steps])
+        if question.profile_facts:
+            system += "\n\nWhat we know about this customer:\n" + "\n".join(f"- {f}" for f in question.profile_facts)
+        numbered = "\n\n".join(f"[{number}] {text}" for number, text in enumerate(texts, start=1))
+        return [{"role": "system", "content": system},
+                {"role": "user", "content": f"Knowledge snippets:\n{numbered}\n\nCustomer question: {question.text}"}]
+
+    def _generate(self, messages: list[dict[str, str]], max_new_tokens: int) -> str:
+        deadline = time.monotonic() + self.config.timeout_seconds
+
+        def in_time(_: str) -> None:
+            if time.monotonic() > deadline:
+                raise _TimedOut()
+
+        try:
+            generation = self.generator.generate(messages, max_new_tokens=max_new_tokens, temperature=0.0,
+                                                 on_text=in_time)
+        except _TimedOut:
+            raise CannotAnswer(f"no answer within {self.config.timeout_seconds:g} s") from None
+        except LMUnavailable as error:
+            raise CannotAnswer(f"the LM failed: {error}") from error
+        if time.monotonic() > deadline:
+            raise CannotAnswer(f"no answer within {self.config.timeout_seconds:g} s", generation.text)
+        return generation.text
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def standalone_question(raw: str) -> str | None:
+    """The LM's rewrite, tidied: its first line, without quotes or a "Question:" label."""
+    line = next((line.strip() for line in raw.splitlines() if line.strip()), "")
+    line = re.sub(r"^(?:standalone\s+)?(?:question|rewritten|search)\s*:\s*", "", line, flags=re.IGNORECASE)
+    line = line.strip().strip("\"'“”`").strip()
+    if not line or len(line) > _MAX_REWRITE_CHARS or is_refusal(line):
+        return None
+    return line
+
+
+def parse_verdict(raw: str, snippet_count: int) -> Verdict:
+    """The LM's JSON answer, checked: the form, the snippet numbers. Raises CannotAnswer(reason, raw)."""
+    start, end = raw.find("{"), raw.rfind("}")
+    if start < 0 or end < start:
+        raise CannotAnswer("the LM answered outside the JSON form", raw)
+    try:
+        data = json.loads(raw[start:end + 1])
+    except ValueError:
+        raise CannotAnswer("the LM's JSON does not parse", raw) from None
+    if not isinstance(data, dict) or "answer" not in data:
+        raise CannotAnswer("the LM's JSON has no \"answer\"", raw)
+    answer, sources = data.get("answer"), data.get("sources", [])
+    if answer is not None and not isinstance(answer, str):
+        raise CannotAnswer("the LM's \"answer\" is not text", raw)
+    if not isinstance(sources, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in sources):
+        raise CannotAnswer("the LM's \"sources\" are not snippet numbers", raw)
+    if any(not 1 <= number <= snippet_count for number in sources):
+        raise CannotAnswer(f"the LM cites a snippet it was not given ({sources}; it had 1-{snippet_count})", raw)
+    answer = re.sub(r"\s*\[\d+(?:,\s*\d+)*\]", "", answer).strip() if answer else None
+    if not answer or (not sources and is_refusal(answer)):
+        return Verdict(None, [], raw)
+    if not sources:
+        raise CannotAnswer("the LM answers without naming its snippets", raw)
+    return Verdict(answer, list(dict.fromkeys(sources)), raw)
+
+
+def _combined(first: Found, then: Found) -> Found:
+    """The standalone question's hits, then the message's that it did not find (each entry once)."""
+    seen = {(hit.kind, hit.id) for hit in then.hits}
+    hits = [*then.hits, *(hit for hit in first.hits if (hit.kind, hit.id) not in seen)]
+    return Found(hits, first.parts, first.thresholds, decide(hits, first.thresholds), then.searched)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()

@@ -1,0 +1,39 @@
+"""A text's sentences: pysbd (rule-based, keeps prices, decimals, URLs, e-mail addresses and abbreviations
+whole), each line of a list its own sentence, citation marks like "[2]" removed first."""
+
+import re
+from functools import lru_cache
+
+import pysbd
+
+_CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, covering it without gaps (trailing spaces included)."""
+    if not text.strip():
+        return []
+    spans, position = [], 0
+    for part in _segmenter().segment(text):
+        start = text.find(part.sent, position)
+        start = position if start < 0 else start
+        spans.append((position, start + len(part.sent)))
+        position = start + len(part.sent)
+    if position < len(text):
+        spans[-1] = (spans[-1][0], len(text))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    text = _CITATION.sub("", text)
+    found = []
+    for start, end in sentence_spans(text):
+        for line in text[start:end].split("\n"):  # a line break ends a sentence too (lists, greetings)
+            if line.strip(" .!?"):
+                found.append(line.strip())
+    return found

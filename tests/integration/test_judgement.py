@@ -1,0 +1,152 @@
+"""A capable LM's judgement (dialogue/judgement.py) through the REST webhook and agent assist, on both databases.
+
+The LM is a real local OpenAI-compatible server (tests/support/lm_server.py) whose replies each test writes,
+reached by the product's own OpenAI backend: the paths under test are what the bot does with an LM's output
+(a rewrite searched again, a JSON answer checked against the snippets it cites, an answer outside the form,
+a snippet it was not given, a timeout), which a real model takes only by chance.
+"""
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.cli.serve import SAMPLE_FAQS
+from bot.services import build_services
+from dialogue.records import TurnRecord
+from retrieval.faq_files import read_faq_file
+from tests.conftest import chat, make_settings
+from tests.support.lm_server import Rule, ScriptedLMServer
+
+pytestmark = pytest.mark.integration
+
+REWRITE = "standalone question for searching"  # in the rewrite prompt
+ANSWER = "Reply with JSON only"  # in the answer prompt
+RETURNS = "How do I return a device?"
+PLUS = "What's included in Nimbus Plus?"
+
+
+@pytest.fixture(scope="module")
+def lm_server():
+    server = ScriptedLMServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def judged(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    """Services whose LM is the scripted server, a capable model as far as HELPDESK_JUDGEMENT=auto can tell."""
+    settings = make_settings(tmp_path_factory.mktemp("judged"), database_url, models_dir, lm_backend="openai",
+                             lm_url=lm_server.url, lm_model=lm_server.model, lm_retries=0,
+                             judgement_timeout_seconds=2.0)
+    services = build_services(settings, embedder=embedder)
+    services.start()
+    services.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
+    services.knowledge.calibrator.train_now()
+    yield services
+    services.engine.dispose()
+
+
+@pytest.fixture()
+def client(judged):
+    with TestClient(create_app(judged.settings, judged)) as test_client:
+        yield test_client
+
+
+def sender() -> str:
+    return f"judged-{uuid.uuid4().hex[:8]}"
+
+
+def last_bot_turn(services, conversation_id: int) -> TurnRecord:
+    with services.sessions() as session:
+        return session.scalars(select(TurnRecord).where(TurnRecord.conversation_id == conversation_id,
+                                                        TurnRecord.role != "user")
+                               .order_by(TurnRecord.id.desc())).first()
+
+
+def last_user_turn(services, conversation_id: int) -> TurnRecord:
+    with services.sessions() as session:
+        return session.scalars(select(TurnRecord).where(TurnRecord.conversation_id == conversation_id,
+                                                        TurnRecord.role == "user")
+                               .order_by(TurnRecord.id.desc())).first()
+
+
+def test_a_confident_faq_never_waits_for_the_lm(client, lm_server):
+    lm_server.script()
+    reply = chat(client, sender(), "How much is Nimbus Plus per month?")
+    assert reply["custom"]["kind"] == "faq" and lm_server.requests == []
+
+
+def test_an_uncertain_message_is_rewritten_searched_again_and_answered_verbatim(client, judged, lm_server):
+    lm_server.script(Rule(REWRITE, "What should I do if my order arrived damaged?"))
+    reply = chat(client, sender(), "the thing I bought turned up smashed")
+    faq = next(f for f in judged.knowledge.page(0, 100)[0] if f.question.startswith("What should I do if my order"))
+    assert reply["custom"]["kind"] == "faq" and reply["text"] == faq.answer
+    assert len(lm_server.requests) == 1  # the rewrite only: the standalone question found a confident FAQ
+    turn = last_user_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.search_query == "What should I do if my order arrived damaged?"
+
+
+def test_the_lm_answers_from_the_snippets_it_cites(client, lm_server):
+    answer = '{"answer": "You can return any Nimbus device within 30 days of delivery for any reason.", "sources": [1]}'
+    lm_server.script(Rule(REWRITE, "Can I get my cash back for the camera?"), Rule(ANSWER, answer))
+    reply = chat(client, sender(), "Can I get my cash back for the camera?")
+    assert reply["custom"]["kind"] == "generated", reply
+    assert reply["text"] == "You can return any Nimbus device within 30 days of delivery for any reason [1]."
+    assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
+    assert f"[1] {RETURNS}" in lm_server.requests[-1][-1]["content"]
+
+
+def test_a_wrong_answer_is_stopped_and_kept_for_admins(client, judged, lm_server):
+    wrong = '{"answer": "You can return any Nimbus device within 14 days of delivery.", "sources": [1]}'
+    lm_server.script(Rule(ANSWER, wrong), Rule(REWRITE, "Can I get my cash back for the camera?"))
+    reply = chat(client, sender(), "Can I get my cash back for the camera?")
+    assert reply["custom"]["kind"] == "fallback"  # the top FAQ is not confident enough to be sent instead
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.rejected_reply["text"] == "You can return any Nimbus device within 14 days of delivery."
+    assert "14 days" in turn.rejected_reply["reasons"][0]
+
+
+@pytest.mark.parametrize("output, reason", [
+    ("Sure! Nimbus Plus is great value.", "outside the JSON form"),
+    ('{"answer": "Nimbus Plus costs £4.99 a month.", "sources": [7]}', "a snippet it was not given"),
+    ('{"answer": "Nimbus Plus costs £4.99 a month.", "sources": []}', "without naming its snippets"),
+    ('{"answer": null, "sources": []}', "do not answer"),
+])
+def test_output_outside_the_form_is_cannot_answer_with_the_raw_output_kept(client, judged, lm_server, output, reason):
+    lm_server.script(Rule(REWRITE, "Can I get my money back for the camera?"), Rule(ANSWER, output))
+    reply = chat(client, sender(), "Can I get my cash back for the camera?")
+    assert reply["custom"]["kind"] == "fallback"
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.rejected_reply["text"] == output and reason in turn.rejected_reply["reasons"][0]
+
+
+def test_an_lm_that_runs_past_the_timeout_is_cannot_answer(client, judged, lm_server):
+    late = '{"answer": "Nimbus Plus costs £4.99 a month.", "sources": [1]}'
+    lm_server.script(Rule(REWRITE, "Can I get my money back for the camera?"),
+                     Rule(ANSWER, late + " " + "padding " * 5, delay_seconds=4.0))
+    reply = chat(client, sender(), "Can I get my cash back for the camera?")
+    assert reply["custom"]["kind"] == "fallback"
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert "no answer within 2 s" in turn.rejected_reply["reasons"][0]
+
+
+def test_assist_drafts_through_the_same_path_and_never_offers_a_stopped_draft(client, judged, lm_server,
+                                                                              admin_headers):
+    question = "is the plus thing worth the money"
+    wrong = '{"answer": "Nimbus Plus gives you 60 days of cloud video history.", "sources": [1]}'
+    lm_server.script(Rule(REWRITE, question), Rule(ANSWER, wrong))
+    conversation_id = chat(client, sender(), f"Can I speak to someone? {question}")["custom"]["conversation_id"]
+    body = client.get(f"/admin/conversations/{conversation_id}/suggestions", headers=admin_headers).json()
+    assert body["rejected"]["text"] == "Nimbus Plus gives you 60 days of cloud video history."
+    assert "60 days" in body["rejected"]["reasons"][0] and "not offered" in body["note"]
+    assert body["draft"]["kind"] == "faq" and "60 days" not in body["draft"]["text"]  # what chat would send
+    good = "Nimbus Plus gives you 30 days of cloud video history for all your Nimbus Cams."
+    lm_server.script(Rule(REWRITE, question), Rule(ANSWER, f'{{"answer": "{good}", "sources": [1]}}'))
+    body = client.get(f"/admin/conversations/{conversation_id}/suggestions", headers=admin_headers).json()
+    assert body["draft"] == {"text": good[:-1] + " [1].", "kind": "generated",
+                             "sources": [s for s in body["snippets"] if s["title"] == PLUS],
+                             "model_id": "scripted-capable-lm"}
+    assert body["rejected"] is None and body["note"] is None

@@ -1,0 +1,85 @@
+"""A local OpenAI-compatible chat server whose replies a test writes, for the paths a real model rarely takes.
+
+It is a real HTTP server on 127.0.0.1 speaking `/v1/chat/completions` with server-sent events, as vLLM and
+llama.cpp's server do, reached by the product's own `OpenAIGenerator` (HELPDESK_LM_BACKEND=openai). Each
+request is answered by the first rule whose marker occurs in its messages (a rewrite prompt, an answer prompt,
+a question); a rule may wait before answering, to run past the bot's timeout. Every request is recorded.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Rule:
+    marker: str  # answered when this text occurs in the request's messages
+    reply: str
+    delay_seconds: float = 0.0
+
+
+class ScriptedLMServer:
+    def __init__(self, model: str = "scripted-capable-lm") -> None:
+        self.model = model
+        self.requests: list[list[dict]] = []
+        self.rules: list[Rule] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "ScriptedLMServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, *rules: Rule) -> None:
+        self.rules = list(rules)
+        self.requests.clear()
+
+    def _reply(self, messages: list[dict]) -> Rule:
+        text = "\n".join(str(message.get("content", "")) for message in messages)
+        return next((rule for rule in self.rules if rule.marker in text), Rule("", '{"answer": null, "sources": []}'))
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                server.requests.append(body.get("messages", []))
+                rule = server._reply(body.get("messages", []))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                time.sleep(rule.delay_seconds / 2)
+                words = rule.reply.split(" ")
+                try:
+                    for index, word in enumerate(words):
+                        piece = word if index == 0 else " " + word
+                        self._event({"choices": [{"delta": {"content": piece}, "finish_reason": None}]})
+                        if index == 0:
+                            time.sleep(rule.delay_seconds / 2)
+                    self._event({"choices": [{"delta": {}, "finish_reason": "stop"}],
+                                 "usage": {"prompt_tokens": 100, "completion_tokens": len(words)}})
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the bot stopped reading (a timeout): nothing more to send
+
+            def _event(self, data: dict) -> None:
+                self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+                self.wfile.flush()
+
+            def log_message(self, *_) -> None:
+                pass
+
+        return Handler
