@@ -91,11 +91,22 @@ def _add_health(app: FastAPI, services: Services) -> None:
         return JSONResponse({
             "status": "ok",
             "lm_model": services.generator.model_id,
-            "lm_backend": services.settings.lm_backend,
+            **lm_runtime(services),
             "embedding_model": services.embedder.model_id,
             "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
             "thresholds": thresholds_in_force(services.manager),
         })
+
+
+def lm_runtime(services: Services) -> dict:
+    """Which runtime writes replies, on which device, and why (HELPDESK_LM_BACKEND=auto decides at start)."""
+    choice = services.lm_choice
+    if choice is None:
+        return {"lm_backend": services.settings.lm_backend}
+    runtime = {"lm_backend": choice.backend, "lm_device": choice.device, "lm_backend_reason": choice.reason}
+    if compiled := getattr(services.generator, "compile_seconds", None):  # the one-reply step on a GPU
+        runtime["lm_compile_seconds"] = round(compiled, 1)
+    return runtime
 
 
 def _limit_bodies(app: FastAPI, settings: Settings) -> None:

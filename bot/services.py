@@ -20,7 +20,9 @@ from dialogue.actions.action_server import ActionServer
 from dialogue.actions.runner import ActionConfig, ActionRunner
 from dialogue.catalogue import Catalogue, CatalogueError
 from dialogue.language import LanguageConfig, LanguagePolicy
-from dialogue.lm.backends import LMConfig, build_generator, default_prompt_threads, default_threads
+from dialogue.lm.backends import (
+    BackendChoice, LMConfig, build_generator, choose_backend, default_prompt_threads, default_threads,
+)
 from dialogue.judgement import JudgementConfig
 from dialogue.lm.generator import Generator
 from dialogue.lm.sources import EMBEDDED_LM_ID
@@ -58,6 +60,7 @@ class Services:
     manager: DialogueManager
     processes: ProcessTable  # this process's heartbeat; its id owns the background work it takes on
     ready: bool = field(default=False)
+    lm_choice: BackendChoice | None = None  # which runtime writes replies, on which device, and why
 
     def start(self, with_lm: bool = True) -> None:
         """Migrate the database, load the models and bring the index up to date (idempotent).
@@ -73,6 +76,9 @@ class Services:
         for component in components:
             if hasattr(component, "warm_up"):
                 component.warm_up()
+        if with_lm and self.lm_choice is not None:
+            log.info("Replies are written by %s (%s backend on %s): %s", self.generator.model_id,
+                     self.lm_choice.backend, self.lm_choice.device, self.lm_choice.reason)
         self.knowledge.sync_index()
         self.ready = with_lm
 
@@ -87,7 +93,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     sessions = make_session_factory(engine)
     served = _served_models(settings)
     embedder = embedder or _embedder(settings, served)
-    generator = generator or _generator(settings, served.lm_adapter)
+    lm_choice = _lm_choice(settings, served.lm_adapter)
+    generator = generator or _generator(settings, served.lm_adapter, lm_choice)
     processes = ProcessTable(sessions, timedelta(seconds=settings.process_stale_seconds))
     # Concurrent customers' queries share one model call (retrieval/batching.py).
     batched = BatchingEmbedder(embedder, settings.embed_batch_ms / 1000) if settings.embed_batch_ms > 0 else embedder
@@ -112,7 +119,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
                                                                       settings.language_lock_chars),
                                                        known=catalogue.languages))
     manager.actions = action_runner(settings, manager)
-    return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes)
+    return Services(settings, engine, sessions, embedder, generator, knowledge, manager, processes,
+                    lm_choice=lm_choice)
 
 
 def action_runner(settings: Settings, manager: DialogueManager) -> ActionRunner:
@@ -171,13 +179,21 @@ def lm_config(settings: Settings, adapter: Path | None) -> LMConfig:
         device=settings.device, slots=settings.lm_slots, slot_tokens=settings.lm_slot_tokens,
         threads=settings.lm_threads or default_threads(),
         prompt_threads=settings.lm_prompt_threads or default_prompt_threads(),
-        weights=settings.lm_weights, url=settings.lm_url,
+        queue=settings.lm_queue, compile=settings.lm_compile, weights=settings.lm_weights, url=settings.lm_url,
+        adapters_dir=settings.resolved_registry_dir, server_adapters_dir=settings.lm_server_adapters_dir,
         api_key=api_key, timeout_seconds=settings.lm_timeout_seconds, retries=settings.lm_retries)
 
 
-def _generator(settings: Settings, adapter: Path | None) -> Generator:
+def _lm_choice(settings: Settings, adapter: Path | None) -> BackendChoice:
     try:
-        return build_generator(lm_config(settings, adapter))
+        return choose_backend(lm_config(settings, adapter))
+    except ModelUnavailable as error:
+        raise StartupError(str(error)) from error
+
+
+def _generator(settings: Settings, adapter: Path | None, choice: BackendChoice) -> Generator:
+    try:
+        return build_generator(lm_config(settings, adapter), choice)
     except ModelUnavailable as error:
         raise StartupError(str(error)) from error
 

@@ -64,11 +64,18 @@ class Settings(BaseSettings):
                           "embedder. See docs/learning.md.")
 
     # Which runtime writes generated replies (docs/generation.md).
-    lm_backend: Literal["llamacpp", "transformers", "openai"] = Field(
-        "llamacpp", description="llamacpp: the GGUF in llama.cpp, batched (default); transformers: PyTorch, any "
-                                "HF model; openai: an OpenAI-compatible server at HELPDESK_LM_URL.")
-    lm_slots: int = Field(8, ge=1, le=64, description="llamacpp: replies decoded together in one batch.")
-    lm_slot_tokens: int = Field(2048, ge=256, description="llamacpp: prompt plus reply tokens one slot holds.")
+    lm_backend: Literal["auto", "llamacpp", "transformers", "openai"] = Field(
+        "auto", description="auto (default): transformers when PyTorch sees a GPU, else llamacpp; llamacpp: the "
+                            "GGUF in llama.cpp, batched; transformers: PyTorch, any HF model, batched; openai: an "
+                            "OpenAI-compatible server at HELPDESK_LM_URL.")
+    lm_slots: int = Field(0, ge=0, le=64, description="llamacpp and transformers: replies decoded together in one "
+                                                      "batch; 0 means 8 on a CPU, 64 on a GPU.")
+    lm_slot_tokens: int = Field(2048, ge=256, description="llamacpp and transformers: prompt plus reply tokens one "
+                                                          "reply may hold (a longer prompt loses its oldest turns).")
+    lm_queue: int = Field(64, ge=0, le=10_000, description="transformers: replies waiting for a slot; one more gets "
+                                                           "the fallback at once (and a log line).")
+    lm_compile: bool = Field(True, description="transformers on a GPU: one reply alone is written through a static "
+                                               "cache and a decoding step compiled at start (docs/generation.md).")
     lm_threads: int = Field(0, ge=0, description="llamacpp: CPU threads; 0 means all cores but one (at least 1).")
     lm_prompt_threads: int = Field(
         0, ge=0, description="llamacpp: CPU threads for steps that compute prompt tokens; 0 means all cores (with "
@@ -80,6 +87,9 @@ class Settings(BaseSettings):
     lm_api_key: SecretStr | None = Field(None, description="openai: sent as a Bearer token.")
     lm_timeout_seconds: float = Field(30.0, gt=0, description="openai: longest wait for the next piece of a reply.")
     lm_retries: int = Field(2, ge=0, le=10, description="openai: retries of a failed request before any text came.")
+    lm_server_adapters_dir: str = Field(
+        "", description="openai: where the inference server reads the registry folder (a shared mount) to load "
+                        "LoRA adapters; empty: the same path as here (docs/deploy.md).")
 
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_new_tokens: int = Field(80, ge=1, le=2048)

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep, require_admin
+from dialogue.lm.lora_server import LoraApiMissing
 from training.errors import RegistryError
 from training.registry import KINDS, ModelCard, Registry
 
@@ -56,9 +57,14 @@ def list_models(services: ServicesDep):
                      serving_lm=services.generator.model_id, serving_embedder=services.embedder.model_id)
 
 
-@router.post("/lm", response_model=ServeOut)
+@router.post("/lm", response_model=ServeOut, responses={409: {"description": "The LM backend or its server "
+                                                                            "cannot serve adapters."}})
 def serve_adapter(body: ServeIn, services: ServicesDep):
-    """Replies generated after this call use the adapter; a reply in progress finishes on the old one."""
+    """Replies generated after this call use the adapter; a reply in progress finishes on the old one.
+
+    With HELPDESK_LM_BACKEND=openai the adapter is loaded into the inference server first (vLLM's runtime
+    LoRA API, docs/deploy.md); a server without that API is a 409 saying what to set.
+    """
     generator = services.generator
     if not hasattr(generator, "use_adapter"):
         raise HTTPException(status.HTTP_409_CONFLICT, "The configured LM backend cannot swap adapters.")
@@ -77,4 +83,7 @@ def serve_adapter(body: ServeIn, services: ServicesDep):
                                 f"{card.id} was trained on {card.base_model}, but the server runs "
                                 f"{generator.base_model_id}.")
         adapter = registry.path(card.id)
-    return ServeOut(serving_lm=generator.use_adapter(adapter))
+    try:
+        return ServeOut(serving_lm=generator.use_adapter(adapter))
+    except LoraApiMissing as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None

@@ -4,17 +4,25 @@ Replies stream (server-sent events). A connection failure, a timeout or a 5xx/42
 piece of text is retried with a growing wait; after text has been shown it is not (the customer would see
 the reply start twice). What still fails raises `LMUnavailable`, which the dialogue manager turns into the
 fallback reply, the customer's turn already stored.
+
+A LoRA adapter (`use_adapter`, the promoted one at start) is loaded into a vLLM server through its runtime
+LoRA API (dialogue/lm/lora_server.py) and requests then name it as their `model`. The adapter it replaces
+is unloaded once no reply in progress uses it, so a promotion or a rollback never cuts a reply short.
 """
 
 import json
 import logging
 import math
+import threading
 import time
+from collections import Counter
+from pathlib import Path
 
 import httpx
 
-from core.errors import LMUnavailable
+from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
+from dialogue.lm.lora_server import AdapterPaths, LoraServer
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +31,50 @@ RETRIED_STATUSES = {429, 500, 502, 503, 504}
 
 class OpenAIGenerator:
     def __init__(self, url: str, model: str, *, api_key: str | None = None, timeout_seconds: float = 30.0,
-                 connect_timeout_seconds: float = 3.0, retries: int = 2, backoff_seconds: float = 0.5):
+                 connect_timeout_seconds: float = 3.0, retries: int = 2, backoff_seconds: float = 0.5,
+                 adapter: Path | None = None, adapter_paths: AdapterPaths | None = None):
         url = url.rstrip("/")
         self.url = url if url.endswith("/v1") else url + "/v1"
         self.model = model
         self.model_id = self.base_model_id = model
+        self.adapter = adapter  # served from warm_up() on
         self.calls = 0
         self.retries, self.backoff_seconds = retries, backoff_seconds
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=self.url, headers=headers,
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds))
+        self.lora = LoraServer(self._client, self.url)
+        self.adapter_paths = adapter_paths or AdapterPaths(None)
+        self._served: str | None = None  # the adapter's name on the server; None: the base model
+        self._in_flight: Counter[str | None] = Counter()
+        self._retiring: set[str] = set()  # replaced adapters, unloaded once no reply uses them
+        self._lock = threading.Lock()
+        self._switching = threading.Lock()
+
+    def warm_up(self) -> None:
+        if self.adapter is not None and self._served is None:
+            self.use_adapter(self.adapter)
 
     def close(self) -> None:
         self._client.close()
+
+    def use_adapter(self, adapter: Path | None) -> str:
+        """Serve `adapter` (loaded into the server first), or the base model for None, from the next reply on."""
+        with self._switching:
+            name = adapter.name if adapter is not None else None
+            if adapter is not None:
+                self.lora.load(name, self.adapter_paths.on_server(adapter))
+            with self._lock:
+                previous, self._served, self.adapter = self._served, name, adapter
+                self.model_id = self.base_model_id + (f"+{name}" if name else "")
+                unload_now = previous not in (None, name) and not self._in_flight[previous]
+                if previous not in (None, name) and not unload_now:
+                    self._retiring.add(previous)
+            if unload_now:
+                self.lora.unload(previous)
+        log.info("Now serving %s", self.model_id)
+        return self.model_id
 
     def count_tokens(self, text: str) -> int:
         """An estimate (about four characters a token in English): the server's tokenizer is not here,
@@ -45,7 +83,22 @@ class OpenAIGenerator:
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
                  on_text: TextCallback | None = None) -> Generation:
-        body = {"model": self.model, "messages": messages, "max_tokens": max_new_tokens,
+        with self._lock:
+            served, model_id, adapter = self._served, self.model_id, self.adapter
+            self._in_flight[served] += 1
+        try:
+            return self._generate(messages, max_new_tokens, temperature, on_text, served, model_id, adapter)
+        finally:
+            with self._lock:
+                self._in_flight[served] -= 1
+                retire = served in self._retiring and not self._in_flight[served] and served != self._served
+                if retire:
+                    self._retiring.discard(served)
+            if retire:
+                self.lora.unload(served)
+
+    def _generate(self, messages, max_new_tokens, temperature, on_text, served, model_id, adapter) -> Generation:
+        body = {"model": served or self.model, "messages": messages, "max_tokens": max_new_tokens,
                 "temperature": temperature, "stream": True, "stream_options": {"include_usage": True}}
         if temperature > 0:
             body["top_p"] = 0.9
@@ -56,13 +109,21 @@ class OpenAIGenerator:
             try:
                 finish, usage = self._stream(body, pieces, on_text)
                 break
+            except _AdapterGone as error:  # the server restarted and lost it: load it again, once
+                if pieces or attempt == self.retries or adapter is None:
+                    raise LMUnavailable(f"The LM server at {self.url} does not know the adapter {served}.") from error
+                log.warning("The LM server at %s lost the LoRA adapter %s; loading it again", self.url, served)
+                try:
+                    self.lora.load(served, self.adapter_paths.on_server(adapter))
+                except ModelUnavailable as failure:
+                    raise LMUnavailable(str(failure)) from failure
             except (httpx.TransportError, _Retryable) as error:
                 if pieces or attempt == self.retries:
                     raise LMUnavailable(self._failure(error, attempt + 1)) from error
                 log.warning("LM server at %s: %s; retrying", self.url, error)
                 time.sleep(self.backoff_seconds * 2 ** attempt)
         text = "".join(pieces)
-        return Generation(text=tidy(text, cut_unfinished=finish == "length"), model_id=self.model_id,
+        return Generation(text=tidy(text, cut_unfinished=finish == "length"), model_id=model_id,
                           # Servers that send no usage: the estimate, as for the history budget.
                           prompt_tokens=usage.get("prompt_tokens") or sum(self.count_tokens(m["content"])
                                                                           for m in messages),
@@ -74,6 +135,9 @@ class OpenAIGenerator:
         with self._client.stream("POST", "/chat/completions", json=body) as response:
             if response.status_code in RETRIED_STATUSES:
                 raise _Retryable(f"HTTP {response.status_code}")
+            if response.status_code == 404 and body["model"] != self.model:
+                response.read()
+                raise _AdapterGone(response.text[:200])
             if response.status_code != 200:
                 response.read()
                 raise LMUnavailable(f"The LM server at {self.url} refused the request: HTTP "
@@ -107,3 +171,7 @@ class OpenAIGenerator:
 
 class _Retryable(Exception):
     """An answer worth asking again for (overloaded or restarting server)."""
+
+
+class _AdapterGone(Exception):
+    """The server answered 404 for the adapter's name: it was restarted since the adapter was loaded."""

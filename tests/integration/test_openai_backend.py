@@ -1,5 +1,6 @@
 """HELPDESK_LM_BACKEND=openai against a real OpenAI-compatible server (`python -m llama_cpp.server` on the
-embedded GGUF), plus a server that fails on purpose, and the bot's fallback when the LM server is down."""
+embedded GGUF), plus a server that fails on purpose, the bot's fallback when the LM server is down, and LoRA
+adapters loaded into a server that answers like vLLM with runtime LoRA updating (tests/support/vllm_server.py)."""
 
 import json
 import subprocess
@@ -16,15 +17,18 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
-from core.errors import LMUnavailable
-from dialogue.lm.sources import EMBEDDED_LM_ID, embedded_gguf_path
+from core.errors import LMUnavailable, ModelUnavailable
+from dialogue.lm.lora_server import AdapterPaths, LoraApiMissing
 from dialogue.lm.openai_generator import OpenAIGenerator
+from dialogue.lm.sources import EMBEDDED_LM_ID, embedded_gguf_path
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
 from tests.integration.test_llamacpp_backend import ask
 from tests.integration.test_streaming import GENERATED_QUESTION
 from tests.support.live_server import free_port
+from tests.support.vllm_server import VllmServer, VllmState
+from training.registry import ModelCard, Registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -171,3 +175,162 @@ def test_with_the_server_down_the_customer_gets_the_fallback_and_nothing_is_lost
     assert reply["custom"]["kind"] == "fallback" and "connect you with a person" in reply["text"]
     user, bot = _turns(services, reply["custom"]["conversation_id"])
     assert user.text == GENERATED_QUESTION and bot.text == reply["text"]
+
+
+# -- LoRA adapters on a vLLM server (its runtime LoRA API; tests/support/vllm_server.py) ------------------------
+
+def _adapter(root, entry_id: str):
+    """A registry entry's adapter folder as the bot writes it (the server only checks that it is one)."""
+    folder = root / "lm" / entry_id
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    return folder
+
+
+@pytest.fixture()
+def vllm(tmp_path):
+    state = VllmState(base_model=EMBEDDED_LM_ID, mounts={"/srv/helpdesk-registry": tmp_path / "registry"})
+    server = VllmServer(state)
+    yield server
+    server.close()
+
+
+def test_a_promoted_adapter_is_loaded_into_the_server_and_replies_name_it(vllm, tmp_path):
+    registry = tmp_path / "registry"
+    first, second = _adapter(registry, "lm-20261204-aaaaaa"), _adapter(registry, "lm-20261204-bbbbbb")
+    generator = OpenAIGenerator(vllm.url, EMBEDDED_LM_ID,
+                                adapter_paths=AdapterPaths(registry, "/srv/helpdesk-registry"))
+    assert generator.use_adapter(first) == f"{EMBEDDED_LM_ID}+lm-20261204-aaaaaa"
+    assert vllm.state.loaded == {"lm-20261204-aaaaaa": "/srv/helpdesk-registry/lm/lm-20261204-aaaaaa"}
+    run = generator.generate(ask("Is a return free?"), max_new_tokens=20, temperature=0)
+    assert vllm.state.calls[-1][1]["model"] == "lm-20261204-aaaaaa"
+    assert run.model_id == f"{EMBEDDED_LM_ID}+lm-20261204-aaaaaa" and "written by lm-20261204-aaaaaa" in run.text
+
+    generator.use_adapter(second)  # a newer promotion: the first is unloaded, nothing used it any more
+    assert set(vllm.state.loaded) == {"lm-20261204-bbbbbb"}
+    generator.use_adapter(None)  # rollback
+    assert vllm.state.loaded == {}
+    run = generator.generate(ask("Is a return free?"), max_new_tokens=20, temperature=0)
+    assert vllm.state.calls[-1][1]["model"] == EMBEDDED_LM_ID and run.model_id == EMBEDDED_LM_ID
+
+
+def test_a_rollback_unloads_the_adapter_only_after_the_replies_it_is_writing(vllm, tmp_path):
+    adapter = _adapter(tmp_path / "registry", "lm-20261204-cccccc")
+    generator = OpenAIGenerator(vllm.url, EMBEDDED_LM_ID, adapter_paths=AdapterPaths(tmp_path / "registry",
+                                                                                     "/srv/helpdesk-registry"))
+    generator.use_adapter(adapter)
+    vllm.state.piece_seconds = 0.3
+    first_piece, result = threading.Event(), {}
+    writing = threading.Thread(target=lambda: result.update(run=generator.generate(
+        ask("Is a return free?"), max_new_tokens=20, temperature=0, on_text=lambda piece: first_piece.set())))
+    writing.start()
+    assert first_piece.wait(timeout=10)
+    started = time.monotonic()
+    generator.use_adapter(None)
+    assert time.monotonic() - started < 0.3  # the rollback did not wait for the reply
+    assert "lm-20261204-cccccc" in vllm.state.loaded  # still writing with it
+    writing.join(timeout=10)
+    assert "written by lm-20261204-cccccc" in result["run"].text
+    assert result["run"].model_id == f"{EMBEDDED_LM_ID}+lm-20261204-cccccc"
+    assert vllm.state.loaded == {} and vllm.state.calls[-1][0] == "/v1/unload_lora_adapter"
+
+
+def test_a_server_restarted_without_the_adapter_gets_it_loaded_again(vllm, tmp_path):
+    adapter = _adapter(tmp_path / "registry", "lm-20261204-dddddd")
+    generator = OpenAIGenerator(vllm.url, EMBEDDED_LM_ID, adapter_paths=AdapterPaths(tmp_path / "registry",
+                                                                                     "/srv/helpdesk-registry"))
+    generator.use_adapter(adapter)
+    vllm.state.loaded.clear()  # what a restarted vLLM knows
+    run = generator.generate(ask("Is a return free?"), max_new_tokens=20, temperature=0)
+    assert "written by lm-20261204-dddddd" in run.text and "lm-20261204-dddddd" in vllm.state.loaded
+
+
+@pytest.mark.parametrize(("runtime_lora", "enable_lora", "named"), [
+    (False, True, "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"), (True, False, "--enable-lora")])
+def test_a_server_without_the_lora_api_is_a_clear_error_naming_what_to_set(vllm, tmp_path, runtime_lora,
+                                                                            enable_lora, named):
+    vllm.state.runtime_lora, vllm.state.enable_lora = runtime_lora, enable_lora
+    generator = OpenAIGenerator(vllm.url, EMBEDDED_LM_ID)
+    with pytest.raises(LoraApiMissing, match=named) as raised:
+        generator.use_adapter(_adapter(tmp_path / "registry", "lm-20261204-eeeeee"))
+    assert "--enable-lora" in str(raised.value) and vllm.url in str(raised.value)
+    assert generator.model_id == EMBEDDED_LM_ID  # still serving the base model
+
+
+def test_an_adapter_the_server_cannot_read_names_the_path_setting(vllm, tmp_path):
+    elsewhere = _adapter(tmp_path / "elsewhere", "lm-20261204-ffffff")
+    generator = OpenAIGenerator(vllm.url, EMBEDDED_LM_ID)  # no shared path: the server gets the bot's own path
+    vllm.state.mounts.clear()
+    with pytest.raises(ModelUnavailable, match="HELPDESK_LM_SERVER_ADAPTERS_DIR"):
+        generator.use_adapter(tmp_path / "registry" / "lm" / "missing")
+    mapped = OpenAIGenerator(vllm.url, EMBEDDED_LM_ID, adapter_paths=AdapterPaths(tmp_path / "registry", "/srv/x"))
+    with pytest.raises(ModelUnavailable, match="not in the registry folder"):
+        mapped.use_adapter(elsewhere)
+
+
+@pytest.fixture()
+def vllm_app(tmp_path, models_dir, embedder, vllm):
+    """The bot on SQLite with HELPDESK_LM_BACKEND=openai against the vLLM-like server, the registry shared
+    with it at /srv/helpdesk-registry."""
+    def make(**overrides):
+        settings = make_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'helpdesk.db'}", models_dir,
+                                 lm_backend="openai", lm_url=vllm.url, registry_dir=tmp_path / "registry",
+                                 lm_server_adapters_dir="/srv/helpdesk-registry", **overrides)
+        services = build_services(settings, embedder=embedder)
+        services.start()
+        services.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
+        made.append(services)
+        return TestClient(create_app(settings, services)), services
+
+    made = []
+    yield make
+    for services in made:
+        services.engine.dispose()
+
+
+def _registered(tmp_path, entry_id: str) -> None:
+    registry = Registry(tmp_path / "registry")
+    with registry.staging() as staged:
+        (staged / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+        registry.commit(staged, ModelCard(id=entry_id, kind="lm", base_model=EMBEDDED_LM_ID,
+                                          created_at="2026-12-04T12:00:00+00:00", arguments={}, data={}))
+
+
+def test_the_admin_api_promotes_into_the_server_and_replies_record_the_adapter(vllm_app, vllm, tmp_path, sender,
+                                                                               admin_headers):
+    _registered(tmp_path, "lm-20261204-121212")
+    client, services = vllm_app()
+    with client:
+        served = client.post("/admin/models/lm", json={"adapter": "lm-20261204-121212"}, headers=admin_headers)
+        assert served.status_code == 200, served.text
+        assert served.json() == {"serving_lm": f"{EMBEDDED_LM_ID}+lm-20261204-121212"}
+        reply = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": GENERATED_QUESTION}).json()[0]
+        health = client.get("/health").json()
+        back = client.post("/admin/models/lm", json={"adapter": None}, headers=admin_headers)
+    loaded = {"lora_name": "lm-20261204-121212", "lora_path": "/srv/helpdesk-registry/lm/lm-20261204-121212"}
+    assert vllm.state.calls[0] == ("/v1/load_lora_adapter", loaded)
+    chats = [body for path, body in vllm.state.calls if path == "/v1/chat/completions"]
+    assert chats and chats[-1]["model"] == "lm-20261204-121212"
+    _, bot = _turns(services, reply["custom"]["conversation_id"])
+    assert bot.model_id == f"{EMBEDDED_LM_ID}+lm-20261204-121212"
+    assert (health["lm_backend"], health["lm_device"]) == ("openai", "server")
+    assert back.json() == {"serving_lm": EMBEDDED_LM_ID} and vllm.state.loaded == {}
+
+
+def test_the_admin_api_says_what_to_set_when_the_server_has_no_lora_api(vllm_app, vllm, tmp_path, admin_headers):
+    _registered(tmp_path, "lm-20261204-131313")
+    vllm.state.runtime_lora = False
+    client, services = vllm_app()
+    with client:
+        refused = client.post("/admin/models/lm", json={"adapter": "lm-20261204-131313"}, headers=admin_headers)
+    assert refused.status_code == 409
+    assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in refused.json()["detail"]
+    assert services.generator.model_id == EMBEDDED_LM_ID
+
+
+def test_the_promoted_adapter_is_loaded_into_the_server_at_start(vllm_app, vllm, tmp_path):
+    _registered(tmp_path, "lm-20261204-141414")
+    Registry(tmp_path / "registry").promote("lm-20261204-141414", force=True)
+    _, services = vllm_app()
+    assert services.generator.model_id == f"{EMBEDDED_LM_ID}+lm-20261204-141414"
+    assert vllm.state.loaded == {"lm-20261204-141414": "/srv/helpdesk-registry/lm/lm-20261204-141414"}

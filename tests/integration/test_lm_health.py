@@ -1,0 +1,13 @@
+"""/health says which LM runtime writes the replies, on which device, and why (HELPDESK_LM_BACKEND=auto decides
+at start: docs/generation.md)."""
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_health_names_the_lm_backend_its_device_and_why(client):
+    health = client.get("/health").json()
+    assert (health["lm_backend"], health["lm_device"]) == ("transformers", "cpu")
+    assert health["lm_backend_reason"] == "HELPDESK_LM_BACKEND=transformers, HELPDESK_DEVICE=cpu"
+    assert "lm_compile_seconds" not in health  # the compiled one-reply step is for GPUs
