@@ -4,8 +4,10 @@ Reads top to bottom: arguments, device, base model, tokenized data (loss on the 
 Trainer loop (progress bar with the loss, checkpoints to resume from, early stopping on validation loss),
 then the adapter is saved into the registry in one rename together with its card.
 
-CUDA present: bf16 weights and bf16 autocast. CPU: fp32 (on CPUs without native bf16, bf16 prefill was
-4-6x slower, and a bf16 copy of SmolLM2 gave a different, wrong answer to the same prompt).
+CUDA present: bf16 weights and bf16 autocast (the LoRA weights stay fp32, peft's default), or fp32 on a GPU
+without bf16 (before Ampere). CPU: fp32 (on CPUs without native bf16, bf16 prefill was 4-6x slower, and a
+bf16 copy of SmolLM2 gave a different, wrong answer to the same prompt). The card records the device, the
+GPU, the dtype, tokens/s and minutes per epoch (training steps only).
 """
 
 import hashlib
@@ -82,8 +84,8 @@ def load_model_for_training(path: Path, device: str, lora: LoraArguments):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, training_dtype(device)))
+    model = model.to(device)
     config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
     return get_peft_model(model, config)
@@ -234,7 +236,7 @@ def trainer_arguments(args: LmTrainingArguments, run_dir: Path, device: str, val
         greater_is_better=False,
         seed=args.seed,
         data_seed=args.seed,
-        bf16=device == "cuda",
+        bf16=training_dtype(device) == "bfloat16",
         use_cpu=device == "cpu",
         report_to=[],
         disable_tqdm=not show_progress,
@@ -243,10 +245,17 @@ def trainer_arguments(args: LmTrainingArguments, run_dir: Path, device: str, val
     )
 
 
+def training_dtype(device: str) -> str:
+    """bfloat16 on a GPU that has it, float32 elsewhere (a GPU without bf16 would refuse the bf16 Trainer)."""
+    import torch
+
+    return "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+
+
 def _device_figures(device: str) -> dict:
     import torch
 
-    figures = {"device": device, "dtype": "bfloat16" if device == "cuda" else "float32",
+    figures = {"device": device, "dtype": training_dtype(device),
                "torch_threads": torch.get_num_threads()}
     if device == "cuda":
         figures["gpu"] = torch.cuda.get_device_name()
