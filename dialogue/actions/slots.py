@@ -14,7 +14,7 @@ from dialogue.catalogue import Phrases, english
 from dialogue.profile import Profile
 from retrieval.declared_actions.declarations import SlotSpec
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+")  # RFC 5321's 64: unbounded, it was quadratic
 _PHONE = re.compile(r"\+?\d[\d ().-]{5,18}\d")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 
