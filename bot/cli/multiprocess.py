@@ -137,10 +137,14 @@ def worker_app():
             from bot.app import create_app  # its imports (torch, transformers) take ~10 s: stoppable too
 
             services = started_services(with_lm=True)
+        return create_app(services.settings, services)
     except click.ClickException as error:
         error.show()
         raise SystemExit(STARTUP_FAILURE) from None  # the supervisor stops: every worker would fail the same way
-    return create_app(services.settings, services)
+    except Exception:
+        # Not exit status 1, which the supervisor answers with a new worker that fails the same way, for ever.
+        log.exception("This worker could not start; the server stops")
+        raise SystemExit(STARTUP_FAILURE) from None
 
 
 def _stop_when_orphaned(poll_seconds: float = 1.0) -> None:
