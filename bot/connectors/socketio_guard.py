@@ -156,11 +156,13 @@ class GuardedServer(socketio.AsyncServer):
                 raise PacketRefused("binary packets are not part of this channel's protocol")
             await super()._handle_eio_message(eio_sid, data)
         except (ValueError, TypeError, LookupError, RecursionError) as error:
-            what = f"dropped a malformed packet: {error or type(error).__name__}"
+            if eio_sid not in self.environ:
+                return  # a packet that arrived before its session was closed, below: nothing more to say
+            client, what = self._client(eio_sid), f"dropped a malformed packet: {error or type(error).__name__}"
             if not self.rate.allow(eio_sid):  # measuring bad packets costs too: a client that keeps sending them goes
-                what += "; disconnected it, it keeps sending them"
+                what += "; closed its session, it keeps sending them"
                 await self.eio.disconnect(eio_sid)
-            self.notes.warn(self._client(eio_sid), what)
+            self.notes.warn(client, what)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         if not (isinstance(data, list) and data and isinstance(data[0], str)):

@@ -109,3 +109,20 @@ async def test_a_client_over_its_rate_is_told_once_and_the_rest_is_dropped(servi
         assert len(user_turns_of(services, session_id)) == 5  # dropped messages are neither stored nor answered
         async with RasaClient(url) as other:  # the limit is per connection
             assert (await other.say({"message": "hello", "session_id": uuid.uuid4().hex}))["text"].startswith("Hello")
+
+
+async def test_a_client_that_keeps_sending_malformed_packets_has_its_session_closed(services, caplog):
+    caplog.set_level(logging.WARNING)
+    settings = services.settings.model_copy(update={"socketio_events_per_minute": 5})
+    with live_server(create_app(settings, services)) as url:
+        connection = await engine_socket(url)
+        try:
+            for _ in range(20):
+                await connection.send(DEEP)
+            frames = []
+            while "1" not in frames:  # engine.io's close packet: the server ended the session
+                frames.append(await asyncio.wait_for(connection.recv(), 30))
+        finally:
+            await connection.close()
+    assert [record for record in caplog.records if record.exc_info] == []
+    assert len([record for record in caplog.records if record.name == "bot.connectors.socketio"]) == 1
