@@ -42,6 +42,12 @@ def test_short_messages_keep_the_conversations_language(policy):
     assert policy.choose(None, "ok") == "en"  # nothing known yet: the default
     assert policy.choose(None, "Bonjour") == "fr"  # a confident greeting in a catalogue language
     assert policy.choose(None, "ja") == "en"  # fastText's Finnish is not trusted on two letters
+    # An English sentence the lite model takes for French (0.69) does not switch the conversation away
+    # from English; a real French, German or Chinese sentence (0.94-1.0) does.
+    assert policy.choose(None, "send me a gift voucher") == "en"
+    assert policy.choose("en", "send me a gift voucher code") == "en"
+    assert policy.choose("en", "Je voudrais retourner ma caméra") == "fr"
+    assert policy.choose("en", "Gibt es einen Studentenrabatt?") == "de"
 
 
 @pytest.mark.unit
