@@ -200,6 +200,8 @@ class _Segment:
 
 
 def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = frozenset()) -> list[_Segment]:
+    # `trailing=False` (a reply's clauses): no fact-less tail and no list continuation joins a fact's clause, so
+    # "£8 a month for Lite, £14 a month for Plus" checks each price with its own plan.
     """A sentence's clauses for binding, each holding its facts. Chunks end at ";" and "but"/"while"; inside one,
     parts cut at ", " and " and " (outside brackets) are grouped: fact-less parts ("Accessories such as cables",
     "mounts") join the next part with a fact, a part that continues a list ("€5.99 or $5.99 a month") or opens
@@ -217,7 +219,8 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
     for chunk in _STRONG_CUT.split(body):
         pending, chunk_groups = [], []
         for part in _outside_brackets_split(chunk):
-            if chunk_groups and (_CONTINUES.match(part) or (facts(part) and facts(part)[0].start == _lead(part))):
+            continues = _CONTINUES.match(part) or (facts(part) and facts(part)[0].start == _lead(part))
+            if chunk_groups and continues and trailing:  # a reply's list items are checked one by one
                 chunk_groups[-1].append(part)
             elif facts(part):
                 chunk_groups.append([*pending, part])

@@ -46,8 +46,9 @@ ANSWER_INSTRUCTIONS = (
     "exactly one of two forms:\n"
     '{{"answer": "<the answer, at most three short sentences>", "sources": [<numbers of the snippets used>]}}\n'
     '{{"answer": null, "sources": []}}  (when the snippets do not answer the question)\n'
-    "Copy prices, numbers, dates, times and links exactly as the snippets write them. Never add a fact that is "
-    "not in the snippets, and never apply one plan's, product's or region's fact to another. {compose}"
+    "Answer in the snippets' own words: copy prices, numbers, dates, times and links exactly as they are "
+    "written. Never add a fact that is not in the snippets, and never apply one plan's, product's or region's "
+    "fact to another. {compose}"
 )
 COMPOSE = {True: "If the question asks two things, answer each in its own sentence from its own snippet.",
            False: "Use one snippet only."}
@@ -59,7 +60,7 @@ class JudgementConfig:
     mode: str = "auto"  # auto | on | off
     steps: frozenset[str] = field(default_factory=lambda: frozenset(STEPS))
     margin: float = 0.15  # how far below the generate threshold the uncertain band reaches
-    timeout_seconds: float = 20.0  # per LM call
+    timeout_seconds: float = 30.0  # per LM call
     rewrite_tokens: int = 48
     answer_tokens: int = 120
 
@@ -97,9 +98,14 @@ class Judge:
         """Follow-ups, and questions whose best confidence is in the uncertain band (never a confident FAQ)."""
         if not self.active:
             return False
-        follow_up = question.query.context is not None or question.query.text != question.text
         top = found.hits[0].confidence if found.hits else 0.0
-        return follow_up or self.floor(found) <= top < found.thresholds.faq
+        return _follow_up(question) or self.floor(found) <= top < found.thresholds.faq
+
+    def rewrites(self, question: Question, found: Found) -> bool:
+        """A follow-up, or a message whose search found nothing confident enough for the LM: worth an LM call to
+        put it in other words. Above the generate threshold the search found its snippets already."""
+        top = found.hits[0].confidence if found.hits else 0.0
+        return "rewrite" in self.config.steps and (_follow_up(question) or top < found.thresholds.generate)
 
     def floor(self, found: Found) -> float:
         return found.thresholds.generate - self.config.margin
@@ -107,7 +113,7 @@ class Judge:
     def respond(self, answering: Answering, question: Question, found: Found,
                 on_text: TextCallback | None) -> Answer:
         searched = None
-        if "rewrite" in self.config.steps and (standalone := self.rewrite(question)):
+        if self.rewrites(question, found) and (standalone := self.rewrite(question)):
             if _normal(standalone) not in (_normal(question.text), _normal(found.searched)):
                 again = answering.search_standalone(standalone)
                 searched = standalone
@@ -233,6 +239,10 @@ def _combined(first: Found, then: Found) -> Found:
     seen = {(hit.kind, hit.id) for hit in then.hits}
     hits = [*then.hits, *(hit for hit in first.hits if (hit.kind, hit.id) not in seen)]
     return Found(hits, first.parts, first.thresholds, decide(hits, first.thresholds), then.searched)
+
+
+def _follow_up(question: Question) -> bool:
+    return question.query.context is not None or question.query.text != question.text
 
 
 def _normal(text: str) -> str:

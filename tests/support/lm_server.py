@@ -3,12 +3,15 @@
 It is a real HTTP server on 127.0.0.1 speaking `/v1/chat/completions` with server-sent events, as vLLM and
 llama.cpp's server do, reached by the product's own `OpenAIGenerator` (HELPDESK_LM_BACKEND=openai). Each
 request is answered by the first rule whose marker occurs in its messages (a rewrite prompt, an answer prompt,
-a question); a rule may wait before answering, to run past the bot's timeout. Every request is recorded.
+a question), with a fixed text or one written from the request (citing the snippet a test names by its number
+in that prompt); a rule may wait before answering, to run past the bot's timeout. Every request is recorded.
 """
 
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,8 +19,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @dataclass(frozen=True)
 class Rule:
     marker: str  # answered when this text occurs in the request's messages
-    reply: str
+    reply: str | Callable[[list[dict]], str]
     delay_seconds: float = 0.0
+
+    def text(self, messages: list[dict]) -> str:
+        return self.reply(messages) if callable(self.reply) else self.reply
+
+
+def snippet_number(messages: list[dict], title: str) -> int:
+    """The number the prompt gives the snippet whose title is `title` ("[2] How do I return a device?")."""
+    found = re.search(rf"\[(\d+)\] {re.escape(title)}\n", messages[-1]["content"])
+    if not found:
+        raise AssertionError(f"the prompt has no snippet {title!r}: {messages[-1]['content'][:400]}")
+    return int(found[1])
 
 
 class ScriptedLMServer:
@@ -62,7 +76,7 @@ class ScriptedLMServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
                 time.sleep(rule.delay_seconds / 2)
-                words = rule.reply.split(" ")
+                words = rule.text(body.get("messages", [])).split(" ")
                 try:
                     for index, word in enumerate(words):
                         piece = word if index == 0 else " " + word

@@ -1,0 +1,166 @@
+"""A capable LM's judgement, step by step on and off: answers, wrong answers and latency per path.
+
+For each variant (HELPDESK_JUDGEMENT off, or on with a set of HELPDESK_JUDGEMENT_STEPS) a throwaway SQLite
+knowledge base is built from an FAQ file and calibrated as in production; then every question of its eval file
+(in scope, partial, out of scope) and every turn of its conversations is sent through `DialogueManager.respond`
+with the configured LM (HELPDESK_LM_MODEL, HELPDESK_LM_BACKEND), timed, scored like `helpdesk eval quality
+--answer-all` (training/conversation_eval.py `verdict`) and sorted by the path it took: a verbatim FAQ with no
+LM call, a message the LM rewrote and that was then answered verbatim, an LM answer checked against the
+snippets it cited, the usual generated reply, or the fallback. Prints one table per knowledge base.
+
+    HELPDESK_LM_MODEL=qwen2.5-coder-1.5b .venv/bin/python bench/judgement.py --variant off --variant all
+"""
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.cli.evaluate import DEFAULT_EVAL_FILES  # noqa: E402
+from bot.services import build_services  # noqa: E402
+from bot.settings import get_settings  # noqa: E402
+from dialogue.messages import InboundMessage, ReplyKind  # noqa: E402
+from retrieval.faq_files import read_faq_file  # noqa: E402
+from training.calibration import load_eval_set  # noqa: E402
+from training.conversation_eval import load_conversations, verdict  # noqa: E402
+
+VARIANTS = {"off": ("off", ""), "rewrite": ("on", "rewrite"), "rewrite+answer": ("on", "rewrite,answer"),
+            "answer+compose": ("on", "answer,compose"), "all": ("on", "rewrite,answer,compose")}
+
+
+class Paths:
+    """Which path each answer took, seen from the Judge (wrapped for the bench only)."""
+
+    def __init__(self, manager):
+        self.current: dict = {}
+        judge, answering = manager.answering.judge, manager.answering
+        rewrite, respond, generate = judge.rewrite, judge.respond, answering.generate
+
+        def traced_rewrite(question):
+            self.current["rewrites"] = self.current.get("rewrites", 0) + 1
+            return rewrite(question)
+
+        def traced_respond(*args, **kwargs):
+            self.current["judged"] = True
+            answer = respond(*args, **kwargs)
+            self.current["searched"] = answer.searched
+            return answer
+
+        def traced_generate(*args, **kwargs):
+            self.current["generated"] = True
+            return generate(*args, **kwargs)
+
+        judge.rewrite, judge.respond, answering.generate = traced_rewrite, traced_respond, traced_generate
+
+    def take(self) -> dict:
+        taken, self.current = self.current, {}
+        return taken
+
+
+def path_of(reply, trace: dict) -> str:
+    if reply is None:
+        return "handed over"
+    if trace.get("judged"):
+        if reply.rejected:
+            return "LM answer stopped or unusable"
+        if reply.kind is ReplyKind.FAQ and trace.get("searched"):
+            return "rewritten, then verbatim"
+        if reply.kind is ReplyKind.GENERATED:
+            return "LM answer (checked)"
+        return "LM abstained"
+    if reply.kind is ReplyKind.FAQ:
+        return "verbatim, no LM"
+    return "generated (usual)" if trace.get("generated") else reply.kind.value
+
+
+def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit: int | None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-judgement-") as scratch:
+        settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": "",
+                                                     "judgement": mode, "judgement_steps": steps})
+        services = build_services(settings)
+        services.start()
+        try:
+            drafts = read_faq_file(faqs).drafts
+            faq_of = {faq.question: faq.id for faq in services.knowledge.create_many(drafts)}
+            services.knowledge.calibrator.train_now()
+            questions = [[(q.query, q.expected)] for q in load_eval_set(eval_file)][:limit]
+            questions += [[(t.query, t.expected) for t in turns] for turns in load_conversations(eval_file)]
+            return asyncio.run(_ask(services, questions, faq_of))
+        finally:
+            services.knowledge.close()
+            services.engine.dispose()
+
+
+async def _ask(services, conversations, faq_of) -> dict:
+    paths = Paths(services.manager)
+    results = []
+    for number, turns in enumerate(conversations):
+        for query, expected in turns:
+            started = time.perf_counter()
+            sent = await services.manager.respond(InboundMessage("bench", f"bench-{number}", query))
+            ms = (time.perf_counter() - started) * 1000
+            reply = sent[-1] if sent else None
+            trace = paths.take()
+            results.append((bool(expected), verdict(frozenset(faq_of[q] for q in expected), reply),
+                            path_of(reply, trace), ms, trace.get("rewrites", 0)))
+            if reply is not None and reply.rejected:
+                print(f"  stopped: {query!r}: {reply.rejected['reasons'][0][:150]} | {reply.rejected['text'][:200]!r}",
+                      file=sys.stderr, flush=True)
+            said = reply.text[:90] if reply else ""
+            print(f"  {results[-1][2]}: {results[-1][1]} in {ms:.0f} ms: {query!r} -> {said!r}", file=sys.stderr,
+                  flush=True)
+    return {"results": results, "model": services.generator.model_id}
+
+
+def summary(results: list) -> dict:
+    in_scope = [v for scoped, v, *_ in results if scoped]
+    by_path = defaultdict(list)
+    for _, _, path, ms, _ in results:
+        by_path[path].append(ms)
+    answered = [ms for _, v, path, ms, _ in results if path in ("verbatim, no LM", "rewritten, then verbatim",
+                                                                "LM answer (checked)", "generated (usual)")]
+    return {"asked": len(results), "right": in_scope.count("right") / max(len(in_scope), 1),
+            "wrong_per_100": 100 * sum(v == "wrong" for _, v, *_ in results) / max(len(results), 1),
+            "rewrites": sum(r[4] for r in results), "answered_p50": _p50(answered),
+            "paths": {path: (len(times), _p50(times)) for path, times in sorted(by_path.items())},
+            "kinds": Counter(path for _, _, path, _, _ in results)}
+
+
+def _p50(values: list[float]) -> float | None:
+    return round(statistics.median(values)) if values else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="repeatable; default off, all")
+    parser.add_argument("--kb", nargs=2, action="append", type=Path, metavar=("FAQS", "EVAL_FILE"),
+                        help="default: the sample shop and the mobile operator")
+    parser.add_argument("--limit", type=int, help="at most this many single questions per eval file")
+    args = parser.parse_args()
+    kbs = [(faqs.parent.name, faqs, eval_file) for faqs, eval_file in args.kb] if args.kb else DEFAULT_EVAL_FILES
+    for name, faqs, eval_file in kbs:
+        rows = []
+        for variant in args.variant or ["off", "all"]:
+            started = time.perf_counter()
+            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit)
+            rows.append((variant, measured["model"], summary(measured["results"]), time.perf_counter() - started))
+            print(f"{name}: {variant} done in {rows[-1][3]:.0f} s", flush=True)
+        print(f"\n## {name} ({faqs.name}, {eval_file.name})\n")
+        print("| judgement | LM | asked | answered correctly | wrong sent / 100 | LM rewrites | p50 ms per answer | "
+              "paths: count, p50 ms |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        for variant, model, s, _ in rows:
+            paths = "; ".join(f"{path} {count}, {ms} ms" for path, (count, ms) in s["paths"].items())
+            print(f"| {variant} | {model} | {s['asked']} | {s['right']:.3f} | {s['wrong_per_100']:.1f} | "
+                  f"{s['rewrites']} | {s['answered_p50']} | {paths} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
