@@ -26,6 +26,7 @@ from retrieval.errors import (
     DocumentTooLarge,
     FaqChanged,
     FaqNotFound,
+    GeneratedQuestionNotFound,
     InvalidAction,
     InvalidFaq,
     UnsupportedDocument,
@@ -95,6 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CustomerNotFound)
     @app.exception_handler(TurnNotFound)
     @app.exception_handler(DocumentNotFound)
+    @app.exception_handler(GeneratedQuestionNotFound)
     @app.exception_handler(JobNotFound)
     @app.exception_handler(WebhookNotFound)
     @app.exception_handler(DeliveryNotFound)

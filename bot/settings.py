@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (mode rrf).")
     lexical_weight: float = Field(0.2, ge=0.0, description="Weight of BM25, scaled to [0, 1] per query, in the "
                                                            "hybrid score (docs/knowledge.md).")
+    answer_weight: float = Field(1.0, ge=0.0, description="Weight of the cosine between the query and an FAQ's answer "
+                                                          "in the hybrid score; each knowledge base's calibration "
+                                                          "may lower it to half or 0. 0 turns it off.")
+    enrich_faqs: bool = Field(False, description="Have the LM write paraphrases of FAQs with fewer than 3 alternative "
+                                                 "questions as they are written, in the background (stored as "
+                                                 "generated questions; `helpdesk faq enrich` does it on demand).")
     hnsw_threshold: int = Field(50_000, ge=0, description="Vectors above which the index becomes HNSW.")
     hnsw_ef_search: int = Field(96, ge=8, description="HNSW search breadth: higher is slower and more exact.")
     chunk_max_chars: int = Field(1000, ge=100, description="Longest document chunk, in characters.")

@@ -4,6 +4,7 @@ One short query costs MiniLM ~15 ms on this CPU, a batch of 16 little more than 
 fixed cost per call dominates. `BatchingEmbedder` wraps any `Embedder`: the texts of calls that arrive while
 the model is busy, or within `window_seconds` of the first one, are embedded in one call, and each caller
 gets its own rows back. Large calls (an import, a re-index) skip the queue; they are batches already.
+`RecentVectors` keeps the last queries' vectors: one message searched twice (actions, then FAQs) is embedded once.
 """
 
 import queue
@@ -104,3 +105,24 @@ class BatchingEmbedder:
         for request in batch:
             request.result.set_result(vectors[start : start + len(request.texts)])
             start += len(request.texts)
+
+
+class RecentVectors:
+    """The last few query vectors, read-only, shared by the answer threads."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, query: str) -> np.ndarray | None:
+        with self._lock:
+            return self._vectors.get(query)
+
+    def put(self, query: str, vector: np.ndarray) -> np.ndarray:
+        vector.flags.writeable = False
+        with self._lock:
+            self._vectors[query] = vector
+            while len(self._vectors) > self.size:
+                del self._vectors[next(iter(self._vectors))]  # the oldest
+        return vector

@@ -11,6 +11,9 @@ into the repository, and a missing one is a `DatasetMissing` naming the folder. 
 - `bitext`: the 4,514-row release; each text goes to FAQs, valid or test by a hash of its text (2:1:1).
 The sample shop (`bot/sample/faqs.yaml` with `eval.yaml`) has no split: its eval file was written to be
 held out, and it also set the old thresholds.
+
+`without_alternatives` makes the knowledge base a new user often writes: each FAQ its question only (Bitext's
+answers are its long replies), with the dropped alternative questions asked as the split `alternatives`.
 """
 
 import csv
@@ -27,6 +30,9 @@ _FOLDERS = {"banking77": "banking77", "banking77-oos": "banking77_oos", "hwu64":
             "bitext": "bitext_customer_support_4514"}
 _BITEXT_FILE = "Bitext_Sample_Customer_Support_Training_Dataset.csv"
 MAX_ALTERNATIVES = 199  # the admin API's limit on alternative questions per FAQ
+# The answer of a dataset that has none: the same for every FAQ, so that searching answers (retrieval/hybrid.py)
+# can neither help nor hurt there (an intent's name as its answer would leak the label into the ranking).
+NO_ANSWER = "This dataset has no answers."
 
 
 class DatasetMissing(KnowledgeError):
@@ -51,7 +57,9 @@ def _rows(path: Path, text: str, label: str) -> list[tuple[str, str]]:
         return [(row[text].strip(), row[label].strip()) for row in csv.DictReader(handle) if row[text].strip()]
 
 
-def _drafts(name: str, rows: list[tuple[str, str]], limit: int | None) -> list[FaqDraft]:
+def _drafts(name: str, rows: list[tuple[str, str]], limit: int | None,
+            answers: dict[str, str] | None = None) -> list[FaqDraft]:
+    """One FAQ per intent; `answers`: the answer of each intent's first text (else `NO_ANSWER`)."""
     grouped: dict[str, list[str]] = defaultdict(list)
     for text, intent in rows:
         if text not in grouped[intent]:
@@ -59,8 +67,16 @@ def _drafts(name: str, rows: list[tuple[str, str]], limit: int | None) -> list[F
     drafts = []
     for intent in sorted(grouped)[:limit]:
         texts = grouped[intent][: MAX_ALTERNATIVES + 1]
-        drafts.append(make_draft(texts[0], f"[{intent}]", texts[1:], [name, intent]))
+        drafts.append(make_draft(texts[0], (answers or {}).get(texts[0]) or NO_ANSWER, texts[1:], [name, intent]))
     return drafts
+
+
+def without_alternatives(benchmark: Benchmark) -> Benchmark:
+    """The same FAQs with their question only; their alternative questions become the `alternatives` split."""
+    drafts = [make_draft(draft.question, draft.answer, [], draft.tags) for draft in benchmark.drafts]
+    dropped = [(text, draft.tags[-1]) for draft in benchmark.drafts for text in draft.alt_questions]
+    return Benchmark(f"{benchmark.name} (plain)", drafts, {**benchmark.questions, "alternatives": dropped},
+                     dict(benchmark.uncovered))
 
 
 def load_benchmark(name: str, data_dir: Path, intents: int | None = None, per_intent: int | None = None) -> Benchmark:
@@ -69,11 +85,13 @@ def load_benchmark(name: str, data_dir: Path, intents: int | None = None, per_in
         raise DatasetMissing(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     folder = data_dir / _FOLDERS[name]
     uncovered: dict[str, list[str]] = {}
+    answers = None
     if name == "banking77":
         kb, splits = (_rows(folder / "train.csv", "text", "category"),
                       {"test": _rows(folder / "test.csv", "text", "category")})
     elif name == "bitext":
         rows = _rows(folder / _BITEXT_FILE, "instruction", "intent")
+        answers = dict(reversed(_rows(folder / _BITEXT_FILE, "instruction", "response")))  # a text's first reply
         part = {text: int(hashlib.sha1(text.encode()).hexdigest(), 16) % 4 for text, _ in rows}
         kb = [row for row in rows if part[row[0]] < 2]
         splits = {"valid": [r for r in rows if part[r[0]] == 2], "test": [r for r in rows if part[r[0]] == 3]}
@@ -83,7 +101,7 @@ def load_benchmark(name: str, data_dir: Path, intents: int | None = None, per_in
         if name == "banking77-oos":
             uncovered = {split: [text for text, _ in _rows(folder / f"id_oos_{split}.csv", "text", "held_out_intent")]
                          for split in ("valid", "test")}
-    drafts = _drafts(name, kb, intents)
+    drafts = _drafts(name, kb, intents, answers)
     kept = {draft.tags[-1] for draft in drafts}
     questions = {}
     for split, rows in splits.items():

@@ -36,7 +36,7 @@ from retrieval.self_calibration import Calibrated, calibrate, off_topic_question
 log = logging.getLogger(__name__)
 
 _SNAPSHOT = "calibration.json"
-_VERSION = 2  # of what is learned: a snapshot of another version is learned again (2: classifier blends)
+_VERSION = 3  # of what is learned: a snapshot of another version is learned again (3: answer weights)
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16
@@ -156,11 +156,17 @@ class Calibrator:
                         f"base now has {len(classifier)}: run `helpdesk train embeddings` again")
                 log.warning("Serving with stale thresholds: %s", note)
         else:
-            calibrated = calibrate(vectors, labels, self._off_topic_vectors())
+            calibrated = calibrate(vectors, labels, self._off_topic_vectors(), answers=self._answers(labels),
+                                   answer_weight=self.index.fusion.answer_weight)
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
         return Learned(key, -1, _blend(classifier, calibrated), calibrated, note)
+
+    def _answers(self, labels: np.ndarray) -> dict[int, np.ndarray] | None:
+        """The answer vector of each FAQ of `labels`; None unless every one has its answer indexed."""
+        vectors, entries = self.index.answers.vectors_of(np.unique(labels).tolist())
+        return dict(zip(entries.tolist(), vectors)) if len(entries) == len(np.unique(labels)) else None
 
     def _off_topic_vectors(self) -> np.ndarray:
         if self._off_topic is None:

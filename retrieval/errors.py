@@ -25,6 +25,13 @@ class FaqChanged(KnowledgeError):
         self.faq_id = faq_id
 
 
+class GeneratedQuestionNotFound(KnowledgeError):
+    def __init__(self, faq_id: int, question: str):
+        super().__init__(f"FAQ {faq_id} has no generated question {question!r}; its generated questions are listed "
+                         f"in GET /admin/faqs/{faq_id}.")
+        self.faq_id = faq_id
+
+
 class DocumentError(KnowledgeError):
     """A document that cannot be ingested; nothing of it was stored."""
 

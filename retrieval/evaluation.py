@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retrieval.benchmarks import NO_ANSWER
 from retrieval.entries import EntryKind, ref
 from retrieval.errors import KnowledgeError
 from retrieval.faqs import FaqDraft, make_draft
@@ -58,11 +59,18 @@ class RetrievalReport:
                    f"{self.embedding_model}, hybrid BM25 weight {self.fusion['lexical_weight']}.")
         lines = [heading, "",
                  "| retriever | top-1 | recall@5 | MRR@10 | search p50 (ms) |", "| --- | ---: | ---: | ---: | ---: |"]
-        names = MODE_NAMES
-        lines += [f"| {names.get(m.mode, m.mode.replace('@', ' (RRF), BM25 weight '))} | {m.top1:.4f} | "
+        lines += [f"| {_mode_name(m.mode)} | {m.top1:.4f} | "
                   f"{m.recall_at_5:.4f} | {m.mrr:.4f} | {m.p50_ms:.2f} |"
                   for m in self.modes]
         return "\n".join(lines) + "\n"
+
+
+def _mode_name(mode: str) -> str:
+    if mode in MODE_NAMES:
+        return MODE_NAMES[mode]
+    if mode.startswith("hybrid@answer="):
+        return f"hybrid, answer weight {mode.split('=')[1]}"
+    return mode.replace("hybrid@", "hybrid, BM25 weight ")
 
 
 def parse_expected(value: str) -> str:
@@ -96,6 +104,7 @@ def read_eval_csv(path: Path) -> list[EvalQuery]:
 class Banking77:
     drafts: list[FaqDraft]  # one FAQ per intent; its train utterances are its questions
     queries: list[tuple[str, str]]  # (test utterance, intent)
+    intents: list[str]  # of each draft, as the CSV spells it (tags are lower-cased)
 
 
 def load_banking77(folder: Path, max_train_per_intent: int | None = None, max_test_per_intent: int | None = None,
@@ -103,10 +112,10 @@ def load_banking77(folder: Path, max_train_per_intent: int | None = None, max_te
     """The PolyAI Banking77 CSVs (`text,category`); the limits make small, stratified subsets for tests."""
     train, test = _by_intent(folder / "train.csv"), _by_intent(folder / "test.csv")
     chosen = sorted(train)[:intents] if intents else sorted(train)
-    drafts = [make_draft(texts[0], f"[{intent}]", texts[1:max_train_per_intent], ["banking77", intent])
+    drafts = [make_draft(texts[0], NO_ANSWER, texts[1:max_train_per_intent], ["banking77", intent])
               for intent, texts in ((i, train[i]) for i in chosen)]
     queries = [(text, intent) for intent in chosen for text in test.get(intent, [])[:max_test_per_intent]]
-    return Banking77(drafts, queries)
+    return Banking77(drafts, queries, chosen)
 
 
 def _by_intent(path: Path) -> dict[str, list[str]]:
@@ -118,17 +127,21 @@ def _by_intent(path: Path) -> dict[str, list[str]]:
 
 
 def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str, modes: tuple[str, ...] = MODES,
-             extra_lexical_weights: tuple[float, ...] = ()) -> RetrievalReport:
-    """`extra_lexical_weights` add hybrid rows with other BM25 weights (named hybrid@W), to tune the fusion."""
+             extra_lexical_weights: tuple[float, ...] = (), extra_answer_weights: tuple[float, ...] = ()
+             ) -> RetrievalReport:
+    """`extra_lexical_weights` add hybrid rows with other BM25 weights (named hybrid@W), `extra_answer_weights`
+    with other weights of the answers' cosine (hybrid@answer=W), to tune the fusion."""
     started = time.perf_counter()
     vectors = knowledge.embedder.embed([query.text for query in queries])
     embed_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
     knowledge.index.refresh(force=True)
-    base = knowledge.index.fusion
+    base = knowledge.fusion
     scores = []
     runs = [(mode, replace(base, mode=mode)) for mode in modes]
     runs += [(f"hybrid@{weight:g}", replace(base, mode="hybrid", lexical_weight=weight))
              for weight in extra_lexical_weights]
+    runs += [(f"hybrid@answer={weight:g}", replace(base, mode="hybrid", answer_weight=weight))
+             for weight in extra_answer_weights]
     classifier = knowledge.calibrator.classifier
     for mode, fusion in runs:
         ranks, timings = [], []
@@ -140,7 +153,8 @@ def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str, m
             ranks.append(found.index(query.expected) + 1 if query.expected in found else None)
         scores.append(_scores(mode, ranks, timings))
     return RetrievalReport(dataset, len(queries), len(knowledge.index.dense.entries), knowledge.embedder.model_id,
-                           {"rrf_k": base.rrf_k, "lexical_weight": base.lexical_weight}, scores, round(embed_ms, 2))
+                           {"rrf_k": base.rrf_k, "lexical_weight": base.lexical_weight,
+                            "answer_weight": base.answer_weight}, scores, round(embed_ms, 2))
 
 
 def _key(knowledge: KnowledgeBase, entry: int) -> str:
@@ -174,12 +188,11 @@ def write_report(report: RetrievalReport, folder: Path) -> list[Path]:
     paths[0].write_text(json.dumps(asdict(report), indent=2) + "\n")
     paths[1].write_text(report.markdown())
     metrics = [("top1", "top-1"), ("recall_at_5", "recall@5"), ("mrr", "MRR@10")]
-    labels = MODE_NAMES
     figure, axes = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(report.modes)
     for i, scores in enumerate(report.modes):
         values = [getattr(scores, name) for name, _ in metrics]
-        label = labels.get(scores.mode, scores.mode.replace("hybrid@", "hybrid, BM25 weight "))
+        label = _mode_name(scores.mode)
         bars = axes.bar([m + i * width for m in range(len(metrics))], values, width, label=label)
         axes.bar_label(bars, fmt="%.3f", fontsize=7, rotation=90, padding=2)
     axes.set_xticks([m + width * (len(report.modes) - 1) / 2 for m in range(len(metrics))],

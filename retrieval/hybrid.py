@@ -33,6 +33,7 @@ class FusionConfig:
     mode: SearchMode = "hybrid"
     lexical_weight: float = 0.2  # chosen on Banking77-OOS valid, HWU64 valid and the sample KB (docs/knowledge.md)
     classifier_weight: float = 1.0
+    answer_weight: float = 1.0  # of the query's cosine with an FAQ's answer; the calibration may lower it
     rrf_k: int = 60  # mode rrf only
     rrf_lexical_weight: float = 0.3  # mode rrf only: the old default
 
@@ -47,6 +48,7 @@ class Candidate:
     lexical_rank: int | None
     probability: float | None  # the classifier's p(FAQ | query); None for passages or without a classifier
     fused: float
+    answer: float | None = None  # cosine of the query and the FAQ's answer; None for passages or when unused
 
     @property
     def confidence(self) -> float:
@@ -55,10 +57,11 @@ class Candidate:
 
 
 def fuse(dense: float | None, lexical: float | None, best_lexical: float, probability: float | None,
-         config: FusionConfig) -> float:
+         config: FusionConfig, answer: float | None = None) -> float:
     cosine = dense if dense is not None else 0.0
     scaled = (lexical or 0.0) / best_lexical if best_lexical > 0 else 0.0
-    return cosine + config.lexical_weight * scaled + config.classifier_weight * (probability or 0.0)
+    return (cosine + config.lexical_weight * scaled + config.classifier_weight * (probability or 0.0)
+            + config.answer_weight * (answer or 0.0))
 
 
 def reciprocal_rank_fusion(dense: list[int], lexical: list[int], config: FusionConfig) -> dict[int, float]:

@@ -2,7 +2,8 @@
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from core.database import utcnow
 from retrieval.declared_actions.catalog import ActionCatalog
 from retrieval.declared_actions.declarations import Action, ActionRecord
 from core.audit import SYSTEM, audit_knowledge
+from retrieval.batching import RecentVectors
 from retrieval.changes import record_changes
 from retrieval.calibrator import Calibrator, Learned
 from retrieval.chunking import ChunkingConfig
@@ -127,9 +129,11 @@ class KnowledgeBase:
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
                                          config.max_upload_bytes)
         # One message is searched more than once (the action check, then the FAQs): embed it once.
-        self._recent = _RecentVectors()
+        self._recent = RecentVectors()
         self.actions = ActionCatalog(sessions, embedder, self.index, self._write_lock)
         self.jobs = JobRunner(sessions, owner)  # owner: this process in the registry (core/processes.py)
+        # Told the ids of FAQs an admin (or an import) wrote, after the write: enrichment at index time.
+        self.faq_listeners: list[Callable[[list[int]], None]] = []
 
     def sync_index(self) -> SyncReport:
         report = self.index.sync()
@@ -183,8 +187,14 @@ class KnowledgeBase:
         allowed = self._allowed(filters) if filters and (filters.tags or filters.sources) else None
         if self.calibrator.stale():
             self.calibrator.schedule()  # another process edited: relearn in the background
-        return self._hits(self.index.search(vector, text, top_k, allowed, fusion, self.calibrator.classifier,
-                                            actions=actions))
+        return self._hits(self.index.search(vector, text, top_k, allowed, fusion or self.fusion,
+                                            self.calibrator.classifier, actions=actions))
+
+    @property
+    def fusion(self) -> FusionConfig:
+        """The configured fusion with the answer weight this knowledge base's calibration chose, if it chose one."""
+        calibrated = self.calibrator.current.calibrated
+        return replace(self.index.fusion, answer_weight=calibrated.answer_weight) if calibrated else self.index.fusion
 
     def has_actions(self) -> bool:
         """Whether any action is declared (after catching up with other processes): without, nothing to search."""
@@ -256,42 +266,45 @@ class KnowledgeBase:
 
     def create_many(self, drafts: list[FaqDraft], actor: str = SYSTEM) -> list[Faq]:
         """Insert in one transaction and one embedding pass (used by imports and the sample KB)."""
-        vectors = self.embedder.embed([t for d in drafts for t in d.searchable_texts])  # before any write
+        vectors = self.embedder.embed([t for d in drafts for t in d.embedded_texts])  # before any write
         with self._write_lock:
             with self.sessions() as session:
                 records = [FaqRecord(question=d.question, answer=d.answer, alt_questions=d.alt_questions,
-                                     tags=d.tags, content_hash=d.content_hash) for d in drafts]
+                                     generated_questions=d.generated_questions or None, tags=d.tags,
+                                     content_hash=d.content_hash) for d in drafts]
                 session.add_all(records)
                 session.flush()
                 logged, start = {}, 0
                 for record, draft in zip(records, drafts):
                     logged[faq_entry(record.id)] = (draft.content_hash,
-                                                    vectors[start : start + len(draft.searchable_texts)])
-                    start += len(draft.searchable_texts)
+                                                    vectors[start : start + len(draft.embedded_texts)])
+                    start += len(draft.embedded_texts)
                 version = record_changes(session, list(logged), logged, self.embedder.model_id)
                 for record in records:
                     audit_knowledge(session, actor, "faq.create", f"faq:{record.id}", question=record.question)
                 session.commit()
                 faqs = [Faq.from_record(record) for record in records]
-            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1],
-                              draft.content_hash)
+            upserts = [Upsert(faq_entry(faq.id), draft.searchable_texts, logged[faq_entry(faq.id)][1][:-1],
+                              draft.content_hash, logged[faq_entry(faq.id)][1][-1])
                        for faq, draft in zip(faqs, drafts)]
             self.index.apply(version, upserts, [])
             self.calibrator.refit_classifier()
+        self._tell([faq.id for faq in faqs])
         return faqs
 
     def upsert_many(self, drafts: list[FaqDraft], actor: str = SYSTEM) -> UpsertReport:
         """Import: an FAQ whose question already exists (ignoring case) is updated, others are created."""
         drafts = list({draft.question.casefold(): draft for draft in drafts}.values())  # last one wins
         with self.sessions() as session:
-            existing = {question.casefold(): (faq_id, digest) for faq_id, question, digest in session.execute(
-                select(FaqRecord.id, FaqRecord.question, FaqRecord.content_hash))}
+            existing = {question.casefold(): (faq_id, digest, generated) for faq_id, question, digest, generated
+                        in session.execute(select(FaqRecord.id, FaqRecord.question, FaqRecord.content_hash,
+                                                  FaqRecord.generated_questions))}
         new, changed, unchanged = [], [], 0
         for draft in drafts:
             match = existing.get(draft.question.casefold())
             if match is None:
                 new.append(draft)
-            elif match[1] != draft.content_hash:
+            elif match[1] != draft.with_generated(match[2] or []).content_hash:  # the LM's paraphrases stay
                 changed.append((match[0], draft))
             else:
                 unchanged += 1
@@ -301,9 +314,13 @@ class KnowledgeBase:
             self.update(faq_id, draft, actor)
         return UpsertReport(created=len(new), updated=len(changed), unchanged=unchanged)
 
-    def update(self, faq_id: int, draft: FaqDraft, actor: str = SYSTEM, expected_version: int | None = None) -> Faq:
-        """Replace the FAQ with `draft`; with `expected_version`, only if it is still at that version."""
-        vectors = self.embedder.embed(draft.searchable_texts)
+    def update(self, faq_id: int, draft: FaqDraft, actor: str = SYSTEM, expected_version: int | None = None,
+               keep_generated: bool = True, action: str = "faq.update") -> Faq:
+        """Replace the FAQ with `draft`; with `expected_version`, only if it is still at that version. The stored
+        generated questions stay (those the draft's own texts now have aside) unless `keep_generated` is off."""
+        if keep_generated:
+            draft = draft.with_generated(self.get(faq_id).generated_questions)
+        vectors = self.embedder.embed(draft.embedded_texts)
         with self._write_lock:
             with self.sessions() as session:
                 record = session.get(FaqRecord, faq_id, with_for_update=expected_version is not None)
@@ -315,19 +332,22 @@ class KnowledgeBase:
                     return Faq.from_record(record)
                 record.question, record.answer = draft.question, draft.answer
                 record.alt_questions, record.tags = draft.alt_questions, draft.tags
+                record.generated_questions = draft.generated_questions or None
                 record.content_hash = draft.content_hash
                 record.version += 1
                 record.updated_at = utcnow()
                 version = record_changes(session, [faq_entry(faq_id)],
                                          {faq_entry(faq_id): (draft.content_hash, vectors)},
                                          self.embedder.model_id)
-                audit_knowledge(session, actor, "faq.update", f"faq:{faq_id}", question=draft.question,
-                      version=record.version)
+                audit_knowledge(session, actor, action, f"faq:{faq_id}", question=draft.question,
+                                version=record.version)
                 session.commit()
                 faq = Faq.from_record(record)
-            self.index.apply(version, [Upsert(faq_entry(faq_id), draft.searchable_texts, vectors, draft.content_hash)],
-                             [])
+            upsert = Upsert(faq_entry(faq_id), draft.searchable_texts, vectors[:-1], draft.content_hash, vectors[-1])
+            self.index.apply(version, [upsert], [])
             self.calibrator.refit_classifier()
+        if keep_generated:  # an admin's edit, not the LM's paraphrases being written
+            self._tell([faq_id])
         return faq
 
     def patch(self, faq_id: int, patch: FaqPatch, actor: str = SYSTEM) -> Faq:
@@ -343,6 +363,10 @@ class KnowledgeBase:
                     raise  # the caller's edit was made to a version that is gone: they decide
         raise FaqChanged(faq_id, current.version, self.get(faq_id).version)
 
+    def _tell(self, faq_ids: list[int]) -> None:
+        for listener in self.faq_listeners:
+            listener(faq_ids)
+
     def delete(self, faq_id: int, actor: str = SYSTEM) -> None:
         with self._write_lock:
             with self.sessions() as session:
@@ -355,24 +379,3 @@ class KnowledgeBase:
                 session.commit()
             self.index.apply(version, [], [faq_entry(faq_id)])
             self.calibrator.refit_classifier()
-
-
-class _RecentVectors:
-    """The last few query vectors, read-only, shared by the answer threads."""
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._vectors: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def get(self, query: str) -> np.ndarray | None:
-        with self._lock:
-            return self._vectors.get(query)
-
-    def put(self, query: str, vector: np.ndarray) -> np.ndarray:
-        vector.flags.writeable = False
-        with self._lock:
-            self._vectors[query] = vector
-            while len(self._vectors) > self.size:
-                del self._vectors[next(iter(self._vectors))]  # the oldest
-        return vector

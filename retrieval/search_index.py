@@ -5,6 +5,12 @@ index version in one transaction (`retrieval.changes`), then apply the change to
 Every other process notices the new version on its next search (polled at most every `poll_seconds`)
 and re-reads only the logged entries. A snapshot of the dense index (with the version it reflects) is
 written in the background, so a restart re-embeds only what changed since.
+
+Each FAQ's answer has a vector too, in an index of its own (`answers`, one vector per FAQ under the FAQ's
+entry id, snapshotted beside the other): a knowledge base written as plain questions has one short text per
+FAQ, and its answer is where the words of a customer's paraphrase are (retrieval/hybrid.py). The writer logs
+an FAQ's answer vector after its questions' (`FaqDraft.embedded_texts`), so other processes still apply
+an edit without embedding.
 """
 
 import logging
@@ -36,6 +42,7 @@ log = logging.getLogger(__name__)
 _BATCH = 2048
 _CODE = re.compile(r"\b(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z\d]+(?:-[A-Za-z\d]+)+\b|\b[A-Za-z]+\d+[A-Za-z\d]*\b")
 CODE_BONUS = 0.5  # ranking only; the confidence the decision uses is untouched
+_ANSWERS = "answers"  # the answers' snapshot, a folder inside the index folder
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Upsert:
     texts: list[str]
     vectors: np.ndarray
     content_hash: str
+    answer: np.ndarray | None = None  # an FAQ's answer vector; None: embedded from the stored answer
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class SearchIndex:
         self.poll_seconds = poll_seconds
         self.snapshot_seconds = snapshot_seconds
         self.dense: DenseIndex | None = None
+        self.answers: DenseIndex | None = None  # one vector per FAQ: its answer
         self.lexical = LexicalIndex()
         self.version = 0
         self._saved_version = -1
@@ -95,6 +104,8 @@ class SearchIndex:
                 self.dense, self.version = snapshot or (DenseIndex(dimension, model_id, self.dense_config), 0)
                 self._saved_version = self.version if snapshot else -1
                 loaded = snapshot is not None
+                answers = DenseIndex.load(self.folder / _ANSWERS, dimension, model_id, self.dense_config)
+                self.answers = answers[0] if answers else DenseIndex(dimension, model_id, self.dense_config)
             with self.sessions() as session:
                 latest = current_version(session)
                 current = self._fingerprints(session)
@@ -107,6 +118,9 @@ class SearchIndex:
             if len(self.lexical) == 0:  # BM25 lives in memory only: index the unchanged texts too
                 self._load(sorted(set(current) - changed), embed=False)
             self._load(sorted(changed | stale), logged=logged)
+            answered = self.answers.fingerprints()
+            self._load_answers(sorted({e for e in current if e & FAQ_BIT and answered.get(e) != current[e]}
+                                      | (set(answered) - set(current))))
             self.version = latest
         self.save()
         self._start_snapshots()
@@ -158,8 +172,12 @@ class SearchIndex:
                                   [len(u.texts) for u in upserts], [fingerprint(u.content_hash) for u in upserts])
                 self.lexical.upsert_many([(u.entry, u.texts) for u in upserts])
             self._track_actions([u.entry for u in upserts], removals)
+            self._load_answers([u.entry for u in upserts if u.entry & FAQ_BIT],
+                               {u.entry: u.answer for u in upserts if u.answer is not None})
             for entry in removals:
                 dense.remove(entry)
+                if entry in self._require_answers():
+                    self.answers.remove(entry)
             if removals:
                 self.lexical.remove_many(removals)
             if version == self.version + 1:
@@ -170,7 +188,7 @@ class SearchIndex:
         """Bring `entries` in line with the database: re-read their texts; gone ones are removed.
 
         Vectors come from `logged` (the change log) when they were made from the entry's current content,
-        else from the embedder.
+        else from the embedder. An FAQ's logged vectors end with its answer's (`embedded_texts`).
         """
         logged = logged or {}
         for start in range(0, len(entries), _BATCH):
@@ -178,11 +196,12 @@ class SearchIndex:
             stored = self._texts_of(batch)
             texts = {entry: entry_texts for entry, (entry_texts, _) in stored.items()}
             present = [entry for entry in batch if entry in texts]
+            current = {e: logged[e][1] for e in present if logged.get(e, ("",))[0] == stored[e][1]}
             if embed and present:
-                missing = [e for e in present if logged.get(e, ("",))[0] != stored[e][1]]
+                missing = [e for e in present if e not in current]
                 fresh = self.embedder.embed([text for entry in missing for text in texts[entry]])
                 offsets = np.cumsum([0] + [len(texts[entry]) for entry in missing])
-                vector_of = {e: vectors for e, (_, vectors) in logged.items()}
+                vector_of = {e: vectors[: len(texts[e])] for e, vectors in current.items()}
                 vector_of.update({e: fresh[offsets[i] : offsets[i + 1]] for i, e in enumerate(missing)})
                 self._require_dense().upsert_many(present, np.vstack([vector_of[e] for e in present]),
                                                   [len(texts[entry]) for entry in present],
@@ -193,7 +212,29 @@ class SearchIndex:
             for entry in gone:
                 self._require_dense().remove(entry)
             self.lexical.remove_many(gone)
+            if embed:
+                self._load_answers([entry for entry in batch if entry & FAQ_BIT],
+                                   {e: v[len(texts[e])] for e, v in current.items() if len(v) > len(texts[e])})
 
+    def _load_answers(self, entries: list[int], known: dict[int, np.ndarray] | None = None) -> None:
+        """Bring the answer vectors of the FAQ `entries` in line with the database: `known` ones as given (made
+        from the stored content), the others embedded from the stored answer; gone FAQs' are dropped."""
+        answers, known = self._require_answers(), known or {}
+        for start in range(0, len(entries), _BATCH):
+            batch = entries[start : start + _BATCH]
+            with self.sessions() as session:
+                stored = {faq_entry(faq_id): (answer, digest) for faq_id, answer, digest in session.execute(
+                    select(FaqRecord.id, FaqRecord.answer, FaqRecord.content_hash)
+                    .where(FaqRecord.id.in_([ref(entry).id for entry in batch])))}
+            present = [entry for entry in batch if entry in stored]
+            missing = [entry for entry in present if entry not in known]
+            fresh = dict(zip(missing, self.embedder.embed([stored[e][0] for e in missing]))) if missing else {}
+            if present:
+                answers.upsert_many(present, np.vstack([known.get(e, fresh.get(e)) for e in present]),
+                                    [1] * len(present), [fingerprint(stored[e][1]) for e in present])
+            for entry in batch:
+                if entry not in stored and entry in answers:
+                    answers.remove(entry)
     def _track_actions(self, present: list[int], gone: list[int]) -> None:
         self._actions = (self._actions | {e for e in present if e & ACTION_BIT}) - set(gone)
 
@@ -245,7 +286,8 @@ class SearchIndex:
         if fusion.mode == "hybrid" and probabilities and classifier.scale > 0:
             likely = sorted(probabilities, key=probabilities.get, reverse=True)
             entries += [e for e in likely if allowed is None or e in allowed][:top_k + 5]
-            entries = list(dict.fromkeys(entries))
+        answer_of = {} if actions else self._answer_scores(vector, entries, depth, allowed, fusion)
+        entries = list(dict.fromkeys([*entries, *answer_of]))
         extra = dense_index.best_scores(vector, [entry for entry in entries if entry not in dense_of])
         rrf = reciprocal_rank_fusion(list(dense_of), list(lexical_of), fusion) if fusion.mode == "rrf" else {}
         coded = self._entries_with_codes(text, depth, allowed) if fusion.mode == "hybrid" else set()
@@ -261,16 +303,29 @@ class SearchIndex:
             probability = probabilities.get(entry)
             if probability is not None and (cosine is None or cosine < CLASSIFIER_MIN_COSINE):
                 probability = 0.0
+            answer = answer_of.get(entry)
             candidates.append(Candidate(
                 entry=entry,
                 position=dense_match.position if dense_match else lexical_match.position,
                 dense=cosine, dense_rank=dense_rank, lexical=bm25, lexical_rank=lexical_rank,
-                probability=probability,
+                probability=probability, answer=answer,
                 fused=(rrf.get(entry, 0.0) if fusion.mode == "rrf" else
-                       fuse(cosine, bm25, best_lexical, probability, fusion) + CODE_BONUS * (entry in coded)),
+                       fuse(cosine, bm25, best_lexical, probability, fusion, answer) + CODE_BONUS * (entry in coded)),
             ))
         candidates.sort(key=order_key(fusion), reverse=True)
         return candidates[:top_k]
+
+    def _answer_scores(self, vector: np.ndarray, entries: list[int], depth: int, allowed: set[int] | None,
+                       fusion: FusionConfig) -> dict[int, float]:
+        """The answer cosine of the FAQs among `entries` and of the FAQs whose answers match best (hybrid mode
+        with an answer weight only)."""
+        answers = self._require_answers()
+        if fusion.mode != "hybrid" or fusion.answer_weight <= 0 or len(answers) == 0:
+            return {}
+        found = {match.entry: match.score for match in answers.search(vector, depth, allowed)}
+        rest = [entry for entry in entries if entry & FAQ_BIT and entry not in found]
+        found.update((entry, match.score) for entry, match in answers.best_scores(vector, rest).items())
+        return found
 
     def _entries_with_codes(self, text: str, depth: int, allowed: set[int] | None) -> set[int]:
         """Entries that contain the query's product codes or order numbers ("SRK-7731"): an exact rare token
@@ -290,6 +345,10 @@ class SearchIndex:
             raise RuntimeError("SearchIndex.sync() must run before searching or editing")
         return self.dense
 
+    def _require_answers(self) -> DenseIndex:
+        self._require_dense()
+        return self.answers
+
     @property
     def action_entries(self) -> set[int]:
         """The declared actions' entries in this index (kept as a set: the FAQ path asks on every search)."""
@@ -306,6 +365,7 @@ class SearchIndex:
             if self.dense is None or self._saved_version == self.version:
                 return
             self.dense.save(self.folder, self.version)
+            self.answers.save(self.folder / _ANSWERS, self.version)
             self._saved_version = self.version
 
     def _start_snapshots(self) -> None:

@@ -13,8 +13,11 @@ validation turns them into the three kinds of traffic a bot sees (docs/threshold
 The confidence of a search is the cosine of the best FAQ's best-matching question plus the classifier's
 probability of that FAQ (0 to 2). Which blend of the classifier's parts gives that probability
 (`retrieval.classifier`: logistic regression and nearest-neighbour vote, or cosine alone) is chosen first,
-on the same held-out answerable questions: the blend that ranks most of them right. From the three score
-samples, with that blend:
+on the same held-out answerable questions: the blend that ranks most of them right; then, with that blend,
+how much the cosine of the query and an FAQ's *answer* adds to the ranking (`answer_weights`: the configured
+weight, half of it, or none; retrieval/hybrid.py). A knowledge base too small to hold questions out (plain
+questions, no alternatives) is not calibrated and ranks with the configured weight. From the three score
+samples, with that blend and answer weight:
 - **generate threshold** (answer at all, else the fallback): keeps `KEEP_ANSWERABLE` of the answerable
   questions that were ranked right, raised until it rejects `REJECT_OFF_TOPIC` of the off-topic ones, but
   never so far that it keeps fewer than `KEEP_AT_LEAST` of them (a knowledge base about alarms or recipes
@@ -57,6 +60,11 @@ BLENDS = ((1.0, 0.0), (1.0, 0.25), (1.0, 0.5), (1.0, 0.75), (0.0, 0.0))
 BLEND_MARGIN = 0.002  # and a blend must rank this much more of them right to replace an earlier one
 
 
+def answer_weights(configured: float) -> tuple[float, ...]:
+    """The answer weights tried, in order of preference (the same rule as the blends)."""
+    return (configured, configured / 2, 0.0) if configured > 0 else (0.0,)
+
+
 @dataclass(frozen=True)
 class Calibrated:
     faq_threshold: float
@@ -78,6 +86,10 @@ class Calibrated:
     # fine-tuned on them, calibrated at training time with a copy trained without some of them)
     method: str = "cross-validation"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    # the weight of the answers' cosine chosen with the blend; 0 for a calibration made without answers (a
+    # tuned embedder's, or one saved before 2026-12-04), so that search ranks as the thresholds were set
+    answer_weight: float = 0.0
+    answer_top1: dict = field(default_factory=dict)  # held-out top-1 of each answer weight tried
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -118,42 +130,57 @@ def off_topic_questions() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
+Answers = dict[int, np.ndarray]  # FAQ label -> unit embedding of its answer
+
+
 def _scores(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: FaqClassifier | None,
-            queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(labels, cosine, logistic, vote): per query and FAQ label, the best cosine and the classifier's parts."""
+            queries: np.ndarray, answers: Answers | None = None) -> tuple:
+    """(labels, cosine, logistic, vote, answer): per query and FAQ label, the best cosine, the classifier's
+    parts and the cosine with the FAQ's answer (None where there is none)."""
     order = np.argsort(train_labels, kind="stable")
     labels, starts = np.unique(train_labels[order], return_index=True)
     cosine = np.maximum.reduceat(queries @ train_vectors[order].T, starts, axis=1)
+    answer = queries @ np.stack([answers[label] for label in labels.tolist()]).T if answers else None
     if classifier is None:
-        return labels, cosine, None, None
+        return labels, cosine, None, None, answer
     columns = [{entry: i for i, entry in enumerate(classifier.entries.tolist())}[label] for label in labels.tolist()]
     vote = classifier.vote(queries)[:, columns] if classifier.texts is not None else None
-    return labels, cosine, classifier.logistic(queries)[:, columns], vote
+    return labels, cosine, classifier.logistic(queries)[:, columns], vote, answer
 
 
-def _best(scores: tuple, scale: float, weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """(best FAQ label, confidence) of each query under one blend, scored as live search scores FAQs."""
-    labels, cosine, logistic, vote = scores
+def _best(scores: tuple, scale: float, weight: float, answer_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(best FAQ label, confidence) of each query under one blend and answer weight, ranked as live search ranks
+    FAQs; the confidence leaves the answer out, as live search does."""
+    labels, cosine, logistic, vote, answer = scores
     if logistic is not None and scale > 0:
         cosine = cosine + np.where(cosine >= CLASSIFIER_MIN_COSINE, blend(logistic, vote, weight, scale), 0.0)
-    best = cosine.argmax(axis=1)
+    ranking = cosine + answer_weight * answer if answer is not None and answer_weight > 0 else cosine
+    best = ranking.argmax(axis=1)
     return labels[best], cosine[np.arange(len(cosine)), best]
 
 
-def _choose_blend(folds: list[tuple[tuple, np.ndarray]]) -> tuple[tuple[float, float], dict]:
-    """The blend that ranks most held-out questions right; `folds`: (scores, true labels) per fold. The plain
-    logistic regression (the first) stays unless another blend is clearly better than it
+def _choose(folds: list[tuple[tuple, np.ndarray]], candidates: list[tuple]) -> tuple[tuple, dict]:
+    """The candidate (scale, neighbour weight, answer weight) that ranks most held-out questions right; `folds`:
+    (scores, true labels) per fold. The first stays unless another is clearly better than it
     (`_clearly_better`: significantly more questions won than lost), so that 132 held-out questions do not
     switch a knowledge base to cosine alone because one of them went the other way; among those, an earlier
     one stays unless a later one ranks `BLEND_MARGIN` more of the questions right."""
-    right = {(scale, weight): np.concatenate([_best(scores, scale, weight)[0] == truth for scores, truth in folds])
-             for scale, weight in BLENDS}
-    top1 = {blend: float(hits.mean()) for blend, hits in right.items()}
-    chosen = BLENDS[0]
-    for candidate in BLENDS[1:]:
-        if _clearly_better(right[candidate], right[BLENDS[0]]) and top1[candidate] >= top1[chosen] + BLEND_MARGIN:
+    right = {c: np.concatenate([_best(scores, *c)[0] == truth for scores, truth in folds]) for c in candidates}
+    top1 = {candidate: float(hits.mean()) for candidate, hits in right.items()}
+    chosen = candidates[0]
+    for candidate in candidates[1:]:
+        if _clearly_better(right[candidate], right[candidates[0]]) and top1[candidate] >= top1[chosen] + BLEND_MARGIN:
             chosen = candidate
-    return chosen, {f"{scale:g}/{weight:g}": round(share, 4) for (scale, weight), share in top1.items()}
+    return chosen, top1
+
+
+def _choose_blend(folds: list[tuple[tuple, np.ndarray]], weights: tuple[float, ...]) -> tuple[tuple, dict, dict]:
+    """The blend (with the preferred answer weight), then the answer weight (with that blend): (scale, neighbour
+    weight, answer weight) and the held-out top-1 of each blend and of each answer weight."""
+    (scale, weight, _), blends = _choose(folds, [(scale, weight, weights[0]) for scale, weight in BLENDS])
+    chosen, answered = _choose(folds, [(scale, weight, answer_weight) for answer_weight in weights])
+    return (chosen, {f"{s:g}/{w:g}": round(share, 4) for (s, w, _), share in blends.items()},
+            {f"{a:g}": round(share, 4) for (_, _, a), share in answered.items()})
 
 
 def _clearly_better(candidate: np.ndarray, current: np.ndarray) -> bool:
@@ -163,9 +190,11 @@ def _clearly_better(candidate: np.ndarray, current: np.ndarray) -> bool:
     return wins - losses >= max(BLEND_MARGIN * len(candidate), 2 * np.sqrt(wins + losses))
 
 
-def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, seed: int = 0) -> Calibrated | None:
+def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, seed: int = 0,
+              answers: Answers | None = None, answer_weight: float = 0.0) -> Calibrated | None:
     """Thresholds for a knowledge base whose FAQ texts have unit embeddings `vectors` and FAQ entry ids
-    `labels`; `off_topic`: embeddings of `off_topic_questions()`. None when there is too little to learn from."""
+    `labels`; `off_topic`: embeddings of `off_topic_questions()`; `answers`: its answers' embeddings, searched
+    with at most `answer_weight`. None when there is too little to learn from."""
     started = time.perf_counter()
     faqs = np.unique(labels)
     if len(faqs) < 3:
@@ -180,18 +209,19 @@ def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, se
     if sum(int(test.sum()) for _, test in splits) < MIN_HELD_OUT:
         return None
     folds = [(_scores(vectors[train], labels[train], FaqClassifier.train(vectors[train], labels[train]),
-                      vectors[test]), labels[test]) for train, test in splits if test.any()]
-    chosen, blend_top1 = _choose_blend(folds)
+                      vectors[test], answers), labels[test]) for train, test in splits if test.any()]
+    chosen, blend_top1, answer_top1 = _choose_blend(folds, answer_weights(answer_weight if answers else 0.0))
     faq_fold = rng.permutation(len(faqs)) % min(FOLDS, len(faqs))
     uncovered = []
     for k in np.unique(faq_fold):
         held = np.isin(labels, faqs[faq_fold == k])
         classifier = FaqClassifier.train(vectors[~held], labels[~held])
-        uncovered.append(_best(_scores(vectors[~held], labels[~held], classifier, vectors[held]), *chosen)[1])
-    off = (_best(_scores(vectors, labels, FaqClassifier.train(vectors, labels), off_topic), *chosen)[1]
+        uncovered.append(_best(_scores(vectors[~held], labels[~held], classifier, vectors[held], answers),
+                               *chosen)[1])
+    off = (_best(_scores(vectors, labels, FaqClassifier.train(vectors, labels), off_topic, answers), *chosen)[1]
            if len(off_topic) else np.zeros(0))
-    return _thresholds(folds, chosen, blend_top1, np.concatenate(uncovered), off, len(faqs), len(labels),
-                       "cross-validation", started)
+    return _thresholds(folds, chosen, (blend_top1, answer_top1), np.concatenate(uncovered), off, len(faqs),
+                       len(labels), "cross-validation", started)
 
 
 @dataclass(frozen=True)
@@ -224,24 +254,26 @@ def calibrate_held_out(folds: list[HeldOutFold], faqs: int, questions: int) -> C
                            fold.query_labels[keep]))
     if sum(len(truth) for _, truth in answerable) < MIN_HELD_OUT:
         return None
-    chosen, blend_top1 = _choose_blend(answerable)
+    chosen, blend_top1, answer_top1 = _choose_blend(answerable, answer_weights(0.0))  # made without answers
     for fold, classifier in trained:
         for sample, into in ((fold.uncovered, uncovered), (fold.off_topic, off)):
             if len(sample):
                 into.append(_best(_scores(fold.vectors, fold.labels, classifier, sample), *chosen)[1])
-    return _thresholds(answerable, chosen, blend_top1, np.concatenate(uncovered) if uncovered else np.zeros(0),
+    return _thresholds(answerable, chosen, (blend_top1, answer_top1),
+                       np.concatenate(uncovered) if uncovered else np.zeros(0),
                        np.concatenate(off) if off else np.zeros(0), faqs, questions, "held-out model", started)
 
 
-def _thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple[float, float], blend_top1: dict,
-                uncovered: np.ndarray, off: np.ndarray, faqs: int, questions: int, method: str,
-                started: float) -> Calibrated:
+def _thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple[float, float, float],
+                top1: tuple[dict, dict], uncovered: np.ndarray, off: np.ndarray, faqs: int, questions: int,
+                method: str, started: float) -> Calibrated:
     """The generate and faq thresholds from the held-out answerable questions (`folds`), the uncovered and
-    the off-topic ones, all scored with the `chosen` blend."""
-    scale, weight = chosen
+    the off-topic ones, all ranked with the `chosen` blend and answer weight; `top1`: the held-out top-1 of
+    each blend and of each answer weight tried."""
+    scale, weight, answer_weight = chosen
     right, answerable = [], []
     for scores, truth in folds:
-        best, score = _best(scores, scale, weight)
+        best, score = _best(scores, *chosen)
         right.append(best == truth)
         answerable.append(score)
     right, answerable = np.concatenate(right), np.concatenate(answerable)
@@ -259,7 +291,8 @@ def _thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple[float, floa
         held_out=len(answerable), held_out_top1=round(float(right.mean()), 4),
         answered=round(float((answerable >= generate).mean()), 4), verbatim=round(float(verbatim.mean()), 4),
         verbatim_precision=round(float(precision(faq)), 4),
-        neighbour_weight=weight, classifier_scale=scale, blend_top1=blend_top1,
+        neighbour_weight=weight, classifier_scale=scale, blend_top1=top1[0], answer_weight=answer_weight,
+        answer_top1=top1[1],
         uncovered_rejected=round(float((uncovered < generate).mean()), 4) if len(uncovered) else 0.0,
         off_topic_rejected=round(float((off < generate).mean()), 4) if len(off) else 0.0,
         seconds=round(time.perf_counter() - started, 2), method=method,

@@ -17,7 +17,7 @@ thresholds on it as in production (no labels), and then:
 """
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dialogue.policy import Decision, Thresholds, decide
@@ -25,6 +25,7 @@ from retrieval.benchmarks import Benchmark
 from retrieval.evaluation import EvalQuery, RetrievalReport, evaluate
 from retrieval.knowledge_base import KnowledgeBase
 from training.end_to_end import AnswerScores, answer_all
+from training.enrichment import EnrichmentConfig, enrich
 from training.reply_scores import generation_scores
 
 
@@ -60,6 +61,7 @@ class DatasetReport:
     generation: dict | None = None
     conversations: dict | None = None  # multi-turn conversations of an eval file (conversation_eval.py)
     answers: AnswerScores | None = None  # every question of an eval file, answered for real (end_to_end.py)
+    enrichment: dict | None = None  # what enrichment did before this was measured (training/enrichment.py)
 
 
 @dataclass
@@ -119,21 +121,41 @@ def _share(decisions: list[Decision], wanted: Decision) -> float | None:
 
 
 def benchmark_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchmark, splits: list[str],
-                      out_of_domain: dict[str, list[str]]) -> list[DatasetReport]:
+                      out_of_domain: dict[str, list[str]], enrich_with: tuple | None = None) -> list[DatasetReport]:
     """One knowledge base, calibrated once, measured on each split. `thresholds_of()`: the thresholds chat
-    would use now (DialogueManager.thresholds)."""
+    would use now (DialogueManager.thresholds). With `enrich_with` ((generator, company name)), its FAQs are
+    then enriched by that LM (training/enrichment.py), calibrated again and measured again, named so."""
     started = time.perf_counter()
     faq_of = load_into(knowledge, benchmark)
+    reports = _split_reports(knowledge, thresholds_of, benchmark, faq_of, splits, out_of_domain, benchmark.name,
+                             started)
+    if enrich_with is not None:
+        generator, company = enrich_with
+        began = time.perf_counter()
+        outcome = enrich(knowledge, generator, knowledge.page(0, 10**9)[0], EnrichmentConfig(), company)
+        knowledge.calibrator.train_now()
+        summary = {"model": generator.model_id, "enriched": len(outcome.enriched), "failed": len(outcome.failed),
+                   "generated_questions": sum(map(len, outcome.enriched.values())),
+                   "seconds": round(time.perf_counter() - began, 1)}
+        name = f"{benchmark.name}, enriched by {Path(generator.model_id).name}"
+        reports += [replace(report, enrichment=summary) for report in _split_reports(
+            knowledge, thresholds_of, benchmark, faq_of, splits, out_of_domain, name, time.perf_counter())]
+    return reports
+
+
+def _split_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchmark, faq_of: dict[str, int],
+                   splits: list[str], out_of_domain: dict[str, list[str]], name: str,
+                   started: float) -> list[DatasetReport]:
     learned = knowledge.learned
     reports = []
     for split in splits:
         questions = [(text, faq_of[intent]) for text, intent in benchmark.questions[split]]
         retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in questions],
-                             f"{benchmark.name} {split}")
+                             f"{name} {split}", extra_answer_weights=(0.0,))
         thresholds = thresholds_of()
         decisions = decision_scores(knowledge, thresholds, questions, benchmark.uncovered.get(split, []),
                                     out_of_domain.get(split, []))
-        reports.append(DatasetReport(benchmark.name, split, knowledge.embedder.model_id, _thresholds(thresholds),
+        reports.append(DatasetReport(name, split, knowledge.embedder.model_id, _thresholds(thresholds),
                                      learned.calibrated.as_dict() if learned.calibrated else None, retrieval,
                                      decisions, round(time.perf_counter() - started, 1)))
     return reports
@@ -145,17 +167,17 @@ def _thresholds(thresholds: Thresholds) -> dict:
 
 def markdown(report: QualityReport) -> str:
     lines = ["# Answer quality", "",
-             "| dataset | split | embedder | dense top-1 | BM25 top-1 | RRF top-1 | hybrid top-1 | hybrid MRR | "
-             "answered correctly | wrong sent / 100 (verbatim) | verbatim right | verbatim precision | "
-             "uncovered → fallback | out-of-domain → fallback | thresholds (faq / generate) |",
-             "| --- | --- | --- |" + " ---: |" * 12]
+             "| dataset | split | embedder | dense top-1 | BM25 top-1 | RRF top-1 | hybrid without answers top-1 | "
+             "hybrid top-1 | hybrid MRR | answered correctly | wrong sent / 100 (verbatim) | verbatim right | "
+             "verbatim precision | uncovered → fallback | out-of-domain → fallback | thresholds (faq / generate) |",
+             "| --- | --- | --- |" + " ---: |" * 13]
     for d in report.datasets:
         top1 = {m.mode: m for m in d.retrieval.modes}
         s = d.decisions
         lines.append(
             f"| {d.dataset} | {d.split} | {Path(d.embedding_model).name} | "
             + " | ".join(f"{top1[m].top1:.3f}" if m in top1 else "–"
-                         for m in ("dense", "lexical", "rrf", "hybrid"))
+                         for m in ("dense", "lexical", "rrf", "hybrid@answer=0", "hybrid"))
             + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | "
             f"{s.wrong_per_100:.1f} ({s.wrong_verbatim_per_100:.1f}) | {s.verbatim_right:.3f} | "
             f"{s.verbatim_precision:.3f} | {_cell(s.uncovered_to_fallback)} | {_cell(s.out_of_domain_to_fallback)} | "
@@ -168,6 +190,8 @@ def markdown(report: QualityReport) -> str:
             summary = {k: v for k, v in d.conversations.items() if k != "wrong_turns"}
             lines += ["", f"Conversations of {d.dataset} ({d.split}): {summary}"]
             lines += [f"- wrong: {turn}" for turn in d.conversations["wrong_turns"]]
+        if d.enrichment:
+            lines += ["", f"Enrichment before {d.dataset} ({d.split}): {d.enrichment}"]
         if d.answers and d.answers.wrong:
             lines += ["", f"Wrong answers sent on {d.dataset} ({d.split}, {d.answers.lm_model}):"]
             lines += [f"- {wrong}" for wrong in d.answers.wrong]
@@ -263,7 +287,8 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
     in_scope = [(q.query, faq_of[next(iter(q.expected))]) for q in labelled if q.group == "in_scope"]
     partial = [(q.query, frozenset(faq_of[f] for f in q.expected)) for q in labelled if q.group == "partial"]
     out_of_scope = [q.query for q in labelled if q.group == "out_of_scope"]
-    retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], f"{name} eval")
+    retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], f"{name} eval",
+                         extra_answer_weights=(0.0,))
     thresholds = services.manager.thresholds()
     decisions = decision_scores(knowledge, thresholds, in_scope, out_of_scope, [], partial)
     generation = conversations = answers = None

@@ -1,4 +1,5 @@
-"""The admin API for FAQs: list, create, read, replace, change, delete, and bulk import/export (CSV, JSON, YAML).
+"""The admin API for FAQs: list, create, read, replace, change, delete, and bulk import/export (CSV, JSON, YAML);
+an FAQ's generated questions (paraphrases the LM wrote, training/enrichment.py) are added and removed apart.
 
 Every change goes through `retrieval.knowledge_base.KnowledgeBase`, which stores it, logs it for the
 other processes' indexes and updates this process's index before answering (docs/architecture.md).
@@ -11,11 +12,13 @@ from typing import Literal
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.deps import EditorDep, KnowledgeDep, require_viewer
+from bot.deps import EditorDep, KnowledgeDep, ServicesDep, require_viewer
 from bot.openapi import Timestamp
 from retrieval.faq_files import FORMATS, UnreadableFaqFile, read_faq_file, write_faq_file
 from retrieval.faqs import Faq, FaqPatch, make_draft
+from retrieval.generated_questions import remove_generated_question
 from retrieval.knowledge_base import UpsertReport
+from training.enrichment import EnrichmentConfig, EnrichmentFailed, enrich_faq
 
 # Any key may read; changes need the editor role (bot/api_keys.py).
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
@@ -53,6 +56,9 @@ class FaqOut(BaseModel):
     question: str
     answer: str
     alt_questions: list[str]
+    generated_questions: list[str] = Field(description="Paraphrases the LM wrote (`helpdesk faq enrich`, POST "
+                                                       "/admin/faqs/{id}/enrich): searched like `alt_questions`, "
+                                                       "kept when the FAQ is edited, removable one by one.")
     tags: list[str]
     version: int
     updated_at: Timestamp
@@ -160,3 +166,25 @@ def change_faq(faq_id: int, body: FaqChangesIn, knowledge: KnowledgeDep, editor:
 def delete_faq(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep) -> Response:
     knowledge.delete(faq_id, actor=editor.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/faqs/{faq_id}/enrich", response_model=FaqOut)
+def enrich(faq_id: int, services: ServicesDep, editor: EditorDep):
+    """Ask the configured LM now for paraphrases of this FAQ and add them to its generated questions (seconds
+    to a minute on a CPU). 422 when it wrote nothing usable, 503 when the LM cannot answer."""
+    knowledge = services.knowledge
+    try:
+        enrich_faq(knowledge, services.generator, knowledge.get(faq_id), EnrichmentConfig(),
+                   services.settings.company_name)
+    except EnrichmentFailed as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return FaqOut.of(knowledge.get(faq_id))
+
+
+@router.delete("/faqs/{faq_id}/generated-questions", response_model=FaqOut)
+def remove_generated(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep,
+                     question: str = Query(min_length=1, max_length=2000,
+                                           description="The generated question to remove, exactly as listed.")):
+    """Remove one generated question; the admin's alternatives are never touched. 404 when the FAQ has no such
+    generated question."""
+    return FaqOut.of(remove_generated_question(knowledge, faq_id, question, actor=editor.name))

@@ -33,6 +33,7 @@ class RetrieverScores(BaseModel):
     bm25: float | None
     bm25_rank: int | None
     probability: float | None = Field(description="the FAQ classifier's probability (FAQs, when it is on)")
+    answer: float | None = Field(None, description="cosine of the query and the FAQ's answer (FAQs, hybrid mode)")
     fused: float = Field(description="the score that orders results in the chosen mode (docs/knowledge.md)")
 
 
@@ -79,7 +80,7 @@ class SearchOut(BaseModel):
 @router.post("/search", response_model=SearchOut)
 def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
     thresholds = manager.thresholds()  # the very thresholds chat decides with
-    fusion = replace(knowledge.index.fusion, mode=body.mode) if body.mode else None
+    fusion = replace(knowledge.fusion, mode=body.mode) if body.mode else None
     hits = knowledge.search(body.query.strip(), top_k=body.top_k, filters=SearchFilter(body.tags, body.sources),
                             fusion=fusion)
     return SearchOut(
@@ -107,7 +108,7 @@ def _search_hit(hit: Hit) -> SearchHit:
         document_id=hit.passage.document_id if hit.passage else None,
         scores=RetrieverScores(dense=_round(scores.dense), dense_rank=scores.dense_rank, bm25=_round(scores.lexical),
                                bm25_rank=scores.lexical_rank, probability=_round(scores.probability),
-                               fused=round(scores.fused, 6)),
+                               answer=_round(scores.answer), fused=round(scores.fused, 6)),
     )
 
 

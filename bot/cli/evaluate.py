@@ -109,7 +109,7 @@ def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, w
         click.echo(f"Embedding {sum(len(d.searchable_texts) for d in data.drafts)} training utterances "
                    f"as {len(data.drafts)} FAQs...")
         faqs = services.knowledge.create_many(data.drafts)
-        faq_of_intent = {draft.answer.strip("[]"): faq.id for draft, faq in zip(data.drafts, faqs)}
+        faq_of_intent = {intent: faq.id for intent, faq in zip(data.intents, faqs)}
         queries = [EvalQuery(text, f"faq:{faq_of_intent[intent]}") for text, intent in data.queries]
         click.echo(f"Searching {len(queries)} test utterances three ways...")
         return run(services.knowledge, queries, f"Banking77 ({folder.name})", extra_lexical_weights=weights)
@@ -243,6 +243,12 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
               help="Answer every question of each eval file, and its conversations, through the real answering path "
                    "with the configured LM (HELPDESK_LM_MODEL) and its reply check: answered correctly, wrong "
                    "answers sent per 100 questions and the latency per answered question, for that model.")
+@click.option("--alternatives", type=click.Choice(["keep", "drop", "both"]), default="keep", show_default=True,
+              help="drop: measure each knowledge base as plain questions, its alternative questions dropped (and, for "
+                   "an eval file's, asked as the split `alternatives`); both: as written and plain, side by side.")
+@click.option("--enrich", is_flag=True,
+              help="With --alternatives drop or both: measure each plain knowledge base again after the configured LM "
+                   "wrote paraphrases of its FAQs (`helpdesk faq enrich`), side by side.")
 @click.option("--embedding-model", "embedders", multiple=True,
               help="Also run everything with this embedder (a folder, e.g. a tuned one from `helpdesk train "
                    "embeddings`), side by side with the configured one (repeatable).")
@@ -254,24 +260,31 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
 @click.option("--per-intent", type=int, default=None, help="At most N questions per intent (quick runs).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True,
               help="Where quality.md, quality.json and quality.png go.")
-def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, answer_every, embedders, tune_embedder,
-                 intents, per_intent, out) -> None:
+def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, answer_every, alternatives, enrich,
+                 embedders, tune_embedder, intents, per_intent, out) -> None:
     """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
     import json
 
-    from retrieval.benchmarks import DATASETS, DatasetMissing, load_benchmark, out_of_domain
-    from training.quality import QualityReport, benchmark_reports, eval_file_report, markdown, plot
+    from retrieval.benchmarks import DATASETS, DatasetMissing, load_benchmark, out_of_domain, without_alternatives
+    from training.eval_file_benchmark import eval_file_benchmark
+    from training.quality import QualityReport, eval_file_report, markdown, plot
 
     report = QualityReport()
     named = [(faqs.parent.name, faqs, eval_file) for faqs, eval_file in knowledge_bases] or DEFAULT_EVAL_FILES
+    keep, drop = alternatives in ("keep", "both"), alternatives in ("drop", "both")
     for embedder in (None, *embedders):
         extra = {"embedding_model": embedder} if embedder else {}
         for name, faqs, eval_file in named:
             def measure(services, name=name, faqs=faqs, eval_file=eval_file):
                 click.echo(f"{name} ({services.embedder.model_id})...")
                 return [eval_file_report(services, name, faqs, eval_file, generate_limit, answer_every)]
-            report.datasets += _with_tuned(measure, tune_embedder, with_lm=generate_limit > 0 or answer_every,
-                                           **extra)
+            if keep:
+                report.datasets += _with_tuned(measure, tune_embedder, with_lm=generate_limit > 0 or answer_every,
+                                               **extra)
+            if drop:  # its eval questions, and its own alternative questions (those the plain copy lost)
+                plain = without_alternatives(eval_file_benchmark(name, faqs, eval_file))
+                report.datasets += _with_tuned(_benchmark_measure(plain, ["eval", "alternatives"], {}, enrich),
+                                               tune_embedder, with_lm=enrich, **extra)
         for name in (datasets or DATASETS) if data_dir else ():
             wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
             try:
@@ -280,15 +293,25 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
                        for split in wanted} if name.startswith("banking77") else {}
             except DatasetMissing as error:
                 raise click.ClickException(str(error)) from None
-
-            def measure(services, name=name, benchmark=benchmark, wanted=wanted, ood=ood):
-                click.echo(f"{name} ({services.embedder.model_id}): {len(benchmark.drafts)} FAQs; "
-                           f"{', '.join(wanted)}...")
-                return benchmark_reports(services.knowledge, services.manager.thresholds, benchmark, wanted, ood)
-            report.datasets += _with_tuned(measure, tune_embedder, **extra)
+            for variant in [benchmark] * keep + [without_alternatives(benchmark)] * drop:
+                measure = _benchmark_measure(variant, wanted, ood, enrich and variant is not benchmark)
+                report.datasets += _with_tuned(measure, tune_embedder, with_lm=enrich, **extra)
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     (out / "quality.md").write_text(markdown(report))
     plot(report, out / "quality.png")
     click.echo(markdown(report))
     click.echo(f"Wrote {out / 'quality.md'}, {out / 'quality.json'}, {out / 'quality.png'}")
+
+
+def _benchmark_measure(benchmark, splits: list[str], ood: dict, enrich: bool = False):
+    """`measure(services)` for `_with_tuned`: the benchmark's report on each of `splits`; with `enrich`, again
+    after the configured LM enriched its FAQs."""
+    from training.quality import benchmark_reports
+
+    def measure(services):
+        click.echo(f"{benchmark.name} ({services.embedder.model_id}): {len(benchmark.drafts)} FAQs; "
+                   f"{', '.join(splits)}...")
+        enrich_with = (services.generator, services.settings.company_name) if enrich else None
+        return benchmark_reports(services.knowledge, services.manager.thresholds, benchmark, splits, ood, enrich_with)
+    return measure

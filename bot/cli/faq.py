@@ -1,4 +1,5 @@
-"""`helpdesk faq import|export`: FAQ files (CSV, JSON, YAML) in and out of the knowledge base."""
+"""`helpdesk faq import|export|enrich`: FAQ files (CSV, JSON, YAML) in and out of the knowledge base, and
+paraphrases the configured LM writes for FAQs with few alternative questions (training/enrichment.py)."""
 
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ BATCH = 64
 
 @click.group()
 def faq() -> None:
-    """Import and export FAQ entries."""
+    """Import, export and enrich FAQ entries."""
 
 
 @faq.command("import")
@@ -63,3 +64,40 @@ def faq_export(file: Path) -> None:
     except UnreadableFaqFile as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Exported {count} FAQs to {file}.")
+
+
+@faq.command("enrich")
+@click.option("--faq", "faq_ids", type=int, multiple=True, help="Only this FAQ (repeatable; default: every FAQ).")
+@click.option("--min-alternatives", default=3, show_default=True,
+              help="Enrich FAQs with fewer alternative questions than this (the admin's and generated ones).")
+@click.option("--paraphrases", default=5, show_default=True, help="Questions asked of the LM per FAQ.")
+def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int) -> None:
+    """Have the configured LM (HELPDESK_LM_MODEL) write paraphrases of FAQs with few alternative questions.
+
+    They are stored as the FAQs' generated questions: searched like alternative questions, listed apart in the
+    console and the admin API, removable one by one; an admin's alternatives are never changed. The FAQs are
+    re-indexed and the thresholds recalibrated, as after any edit. An FAQ the LM fails on is named at the end
+    (exit status 1) and the others are enriched all the same.
+    """
+    from tqdm import tqdm
+
+    from retrieval.errors import KnowledgeError
+    from training.enrichment import EnrichmentConfig, enrich
+
+    services = started_services(with_lm=True)
+    knowledge = services.knowledge
+    try:
+        faqs = [knowledge.get(faq_id) for faq_id in faq_ids] or knowledge.page(0, 10**9)[0]
+    except KnowledgeError as error:
+        raise click.ClickException(str(error)) from None
+    config = EnrichmentConfig(min_alternatives=min_alternatives, paraphrases=paraphrases)
+    with tqdm(total=len(faqs), desc=f"Enriching with {services.generator.model_id}", unit="faq") as progress:
+        report = enrich(knowledge, services.generator, faqs, config, services.settings.company_name,
+                        progress=lambda _: progress.update(1))
+    added = sum(len(questions) for questions in report.enriched.values())
+    click.echo(f"{len(report.enriched)} FAQs enriched ({added} generated questions in all), {report.skipped} had "
+               f"{min_alternatives} or more alternatives, {len(report.failed)} failed.")
+    for faq_id, reason in report.failed.items():
+        click.echo(f"FAQ {faq_id} failed: {reason}", err=True)
+    if report.failed:
+        sys.exit(1)

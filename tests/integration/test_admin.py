@@ -66,7 +66,8 @@ def test_list_and_get_faqs(client, admin_headers):
     assert page["count"] >= 40 and len(page["data"]) == 5
     first = page["data"][0]
     assert client.get(f"/admin/faqs/{first['id']}", headers=admin_headers).json() == first
-    assert set(first) == {"id", "question", "answer", "alt_questions", "tags", "version", "updated_at"}
+    assert set(first) == {"id", "question", "answer", "alt_questions", "generated_questions", "tags", "version",
+                          "updated_at"}
 
 
 def test_hit_testing_uses_the_chat_thresholds(client, admin_headers):

@@ -6,18 +6,23 @@ import pytest
 
 from retrieval.calibrator import _blend
 from retrieval.classifier import FaqClassifier
-from retrieval.self_calibration import BLENDS, _choose_blend, calibrate
+from retrieval.self_calibration import BLENDS, _choose_blend, answer_weights, calibrate
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _fold(truth: list[int], cosine, logistic, vote, times: int = 10) -> tuple[tuple, np.ndarray]:
+def _fold(truth: list[int], cosine, logistic, vote, times: int = 10, answer=None) -> tuple[tuple, np.ndarray]:
     """The same questions `times` over: a blend must win on enough questions to be chosen."""
     labels = np.array([10, 20])
-    rows = [np.tile(np.array(m, dtype=float), (times, 1)) for m in (cosine, logistic, vote)]
+    rows = [np.tile(np.array(m, dtype=float), (times, 1)) if m is not None else None
+            for m in (cosine, logistic, vote, answer)]
     return (labels, *rows), np.tile(np.array(truth), times)
+
+
+def _blend_of(folds) -> tuple[float, float]:
+    return _choose_blend(folds, (0.0,))[0][:2]
 
 
 @pytest.mark.unit
@@ -25,8 +30,8 @@ def test_a_classifier_that_misleads_is_replaced_by_cosine_alone():
     # Cosine ranks both questions right; the classifier is sure of the wrong FAQ every time.
     fold = _fold([10, 20], cosine=[[0.8, 0.7], [0.7, 0.8]], logistic=[[0.0, 1.0], [1.0, 0.0]],
                  vote=[[0.0, 1.0], [1.0, 0.0]])
-    chosen, top1 = _choose_blend([fold])
-    assert chosen == (0.0, 0.0)
+    chosen, top1, _ = _choose_blend([fold], (0.0,))
+    assert chosen == (0.0, 0.0, 0.0)
     assert top1["0/0"] == 1.0 and top1["1/0"] == 0.0
 
 
@@ -35,15 +40,29 @@ def test_the_vote_is_chosen_only_when_it_ranks_more_questions_right():
     # The logistic regression gets the second question wrong; the neighbours get both right.
     fold = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.8, 0.2]],
                  vote=[[1.0, 0.0], [0.0, 1.0]])
-    assert _choose_blend([fold])[0] in {(1.0, 0.5), (1.0, 0.75)}
+    assert _blend_of([fold]) in {(1.0, 0.5), (1.0, 0.75)}
     # On two questions alone that is no evidence: the plain logistic regression stays.
     few = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.8, 0.2]],
                 vote=[[1.0, 0.0], [0.0, 1.0]], times=1)
-    assert _choose_blend([few])[0] == BLENDS[0]
+    assert _blend_of([few]) == BLENDS[0]
     # When both rank the same, the plain logistic regression stays.
     tie = _fold([10, 20], cosine=[[0.6, 0.6], [0.6, 0.6]], logistic=[[0.9, 0.1], [0.2, 0.8]],
                 vote=[[1.0, 0.0], [0.0, 1.0]])
-    assert _choose_blend([tie])[0] == BLENDS[0]
+    assert _blend_of([tie]) == BLENDS[0]
+
+
+@pytest.mark.unit
+def test_the_answers_weigh_in_the_ranking_as_much_as_the_held_out_questions_show():
+    # The questions' cosine and the classifier lean to the wrong FAQ; the answers point to the right one.
+    helps = _fold([10, 20], cosine=[[0.6, 0.65], [0.65, 0.6]], logistic=[[0.5, 0.5], [0.5, 0.5]], vote=None,
+                  answer=[[0.7, 0.2], [0.2, 0.7]])
+    chosen, _, answer_top1 = _choose_blend([helps], answer_weights(1.0))
+    assert chosen[2] in (1.0, 0.5) and answer_top1 == {"1": 1.0, "0.5": 1.0, "0": 0.0}
+    # Answers that mislead are not used, however strongly configured.
+    misleads = _fold([10, 20], cosine=[[0.7, 0.6], [0.6, 0.7]], logistic=[[0.5, 0.5], [0.5, 0.5]], vote=None,
+                     answer=[[0.2, 0.9], [0.9, 0.2]])
+    assert _choose_blend([misleads], answer_weights(1.0))[0][2] == 0.0
+    assert answer_weights(0.0) == (0.0,)
 
 
 @pytest.mark.unit

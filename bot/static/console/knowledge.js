@@ -12,6 +12,7 @@ export class Knowledge {
     $("cancel-faq").onclick = () => this.closeForm();
     $("faq-form").onsubmit = (event) => { event.preventDefault(); this.save(); };
     $("delete-faq").onclick = () => this.remove();
+    $("enrich-faq").onclick = () => this.enrich();
     $("hit-test").onsubmit = (event) => { event.preventDefault(); this.hitTest(); };
     $("doc-upload").onsubmit = (event) => { event.preventDefault(); this.upload(); };
   }
@@ -34,7 +35,8 @@ export class Knowledge {
   renderFaqs() {
     const words = $("faq-filter").value.toLowerCase().split(/\s+/).filter(Boolean);
     const matching = this.faqs.filter((faq) => {
-      const text = [faq.question, faq.answer, ...faq.alt_questions, ...faq.tags].join(" ").toLowerCase();
+      const text = [faq.question, faq.answer, ...faq.alt_questions, ...faq.generated_questions, ...faq.tags]
+        .join(" ").toLowerCase();
       return words.every((word) => text.includes(word));
     });
     $("faqs").replaceChildren(...matching.map((faq) => h("li", {},
@@ -53,11 +55,44 @@ export class Knowledge {
     $("faq-answer").value = values.answer;
     $("faq-alts").value = values.alt_questions.join("\n");
     $("faq-tags").value = values.tags.join(", ");
+    this.renderGenerated(faq);
     $("delete-faq").hidden = !faq || !this.canEdit;
     $("save-faq").disabled = !this.canEdit;
     $("faq-error").textContent = this.canEdit ? "" : "Reading only: changes need an editor key.";
     $("faq-form").hidden = false;
     (prefill ? $("faq-answer") : $("faq-question")).focus();
+  }
+
+  // The LM's paraphrases (training/enrichment.py): listed apart from the admin's, each removable on its own.
+  renderGenerated(faq) {
+    $("faq-generated-box").hidden = !faq;
+    $("enrich-faq").hidden = !this.canEdit;
+    if (!faq) return;
+    $("faq-generated").replaceChildren(...faq.generated_questions.map((question) => h("li", { class: "row" },
+      h("span", {}, question),
+      this.canEdit && h("button", { type: "button", class: "danger", "aria-label": `Remove generated question: ${question}`,
+                                    onclick: () => this.removeGenerated(faq.id, question) }, "Remove"))));
+  }
+
+  async removeGenerated(id, question) {
+    await this.changeGenerated(id, () => api(
+      `/admin/faqs/${id}/generated-questions?question=${encodeURIComponent(question)}`, { method: "DELETE" }));
+  }
+
+  async enrich() {
+    toast("Asking the LM for paraphrases; this can take a minute.");
+    await this.changeGenerated(this.editing, () => api(`/admin/faqs/${this.editing}/enrich`, { method: "POST" }));
+  }
+
+  async changeGenerated(id, request) {
+    try {
+      const saved = await request();
+      this.faqs = this.faqs.map((item) => (item.id === id ? saved : item));
+      this.renderGenerated(saved);
+      toast(`FAQ #${id} has ${saved.generated_questions.length} generated questions (version ${saved.version}).`);
+    } catch (error) {
+      $("faq-error").textContent = error.message;
+    }
   }
 
   draftFromGap(gap) {
