@@ -115,9 +115,13 @@ def test_concurrent_replies_are_decoded_together(llama):
     assert sum(together[i][:20] == alone[i][:20] for i in range(len(questions))) >= 3
 
 
-def test_a_prompt_too_long_for_a_slot_is_refused_with_the_setting_to_change(llama):
-    with pytest.raises(ValueError, match="HELPDESK_LM_SLOT_TOKENS"):
-        llama.generate([{"role": "user", "content": "word " * 2000}], max_new_tokens=4, temperature=0)
+def test_a_prompt_too_long_for_a_slot_keeps_its_end_and_is_answered(llama):
+    """Never an error (dialogue/lm/context_fit.py): the message loses its start, the question at its end stays."""
+    messages = [SYSTEM, {"role": "user", "content": "word " * 2000 + "\n\nCustomer question: Is a return free?"}]
+    run = llama.generate(messages, max_new_tokens=4, temperature=0)
+    assert 900 < run.prompt_tokens <= 1024 - 1 - 4  # as much as fits next to the reply
+    kept = llama._model.detokenize(llama.prompt_tokens(messages, 4)).decode()
+    assert "word \n\nCustomer question: Is a return free?" in kept and SYSTEM["content"][:60] in kept
 
 
 def test_an_adapter_is_served_through_transformers_and_dropped_back_to_llama(models_dir, tmp_path):
