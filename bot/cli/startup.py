@@ -31,34 +31,30 @@ def configure_logging(level: int) -> None:
     logging.getLogger("presidio-analyzer").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
 
 
-class _StopWhileLoading(BaseException):
-    """Raised by SIGTERM/SIGINT in the loading thread; a BaseException, so no `except Exception` on the way (model
-    loaders wrap their errors) takes it for a loading error."""
-
-
 @contextmanager
 def stop_signals_end_loading() -> Iterator[None]:
     """SIGTERM or SIGINT while the block runs (models loading, 10-50 s) ends the process at once, exit status 0,
     instead of after the load: nothing is served yet, so nothing is cut off, and the database writes of a start
-    are transactions. uvicorn's own handlers are back after the block. Main thread only (signals are)."""
+    are transactions. uvicorn's own handlers are back after the block. Main thread only (signals are).
+
+    The handler exits itself rather than raising: a signal that lands while llama.cpp calls back into Python
+    (its log callback, through ctypes) had its exception printed and dropped, and the server started anyway."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum: int, frame: object) -> None:
-        raise _StopWhileLoading(signum)
-
-    previous = {stop_signal: signal.signal(stop_signal, stop) for stop_signal in (signal.SIGINT, signal.SIGTERM)}
-    log.info("Loading the models and the knowledge base (SIGTERM or Ctrl-C stops at once)")
-    try:
-        yield
-    except _StopWhileLoading as stopped:
-        log.warning("%s while loading: stopping now", signal.Signals(stopped.args[0]).name)
+        log.warning("%s while loading: stopping now", signal.Signals(signum).name)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         # Not SystemExit: threads the load started (batching, engines) would hold the interpreter's exit.
         os._exit(0)
+
+    previous = {stop_signal: signal.signal(stop_signal, stop) for stop_signal in (signal.SIGINT, signal.SIGTERM)}
+    log.info("Loading the models and the knowledge base (SIGTERM or Ctrl-C stops at once)")
+    try:
+        yield
     finally:
         for stop_signal, handler in previous.items():
             signal.signal(stop_signal, handler)
