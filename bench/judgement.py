@@ -75,6 +75,8 @@ def path_of(reply, trace: dict) -> str:
         if reply.kind is ReplyKind.GENERATED:
             return "LM answer (checked)"
         return "LM abstained"
+    if reply.rejected:
+        return "generated, stopped"
     if reply.kind is ReplyKind.FAQ:
         return "verbatim, no LM"
     return "generated (usual)" if trace.get("generated") else reply.kind.value

@@ -73,8 +73,9 @@ def exact_tokens(text: str) -> set[str]:
     return {fact.text for fact in facts(text)}
 
 
-def is_supported(sentence: str, snippets: str) -> bool:
-    if unstated(sentence, snippets) or unknown_names(sentence, snippets):
+def is_supported(sentence: str, snippets: str, question: str = "") -> bool:
+    """`question`: names the customer used may be said back ("your Vodafone number"); their words still count."""
+    if unstated(sentence, snippets) or unknown_names(sentence, f"{snippets}\n{question}"):
         return False
     words = content_words(sentence)
     if not words:
@@ -138,9 +139,9 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     invented = sorted({fact.text for fact in unstated(sentence, "\n".join(snippets))})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
-    backing = [snippet for snippet in snippets if is_supported(sentence, snippet)]
+    backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question)]
     if not backing:
-        if names := unknown_names(sentence, "\n".join(snippets)):
+        if names := unknown_names(sentence, "\n".join([*snippets, question])):
             return f"names {', '.join(names)}, which no snippet mentions: {sentence!r}"
         return f"no snippet supports: {sentence!r}"
     problems = [contradiction(sentence, snippet) or misbound(sentence, snippet) for snippet in backing]

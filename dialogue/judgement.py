@@ -25,7 +25,7 @@ from core.errors import LMUnavailable
 from dialogue.answering import (
     Answer, Answering, Found, Question, citation, curated, fallback, snippet_texts, stopped,
 )
-from dialogue.grounding import check_reply, is_refusal, mark_citations
+from dialogue.grounding import check_reply, is_refusal, is_supported, mark_citations, sentences
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.messages import ReplyKind
@@ -62,7 +62,7 @@ class JudgementConfig:
     margin: float = 0.15  # how far below the generate threshold the uncertain band reaches
     timeout_seconds: float = 30.0  # per LM call
     rewrite_tokens: int = 48
-    answer_tokens: int = 120
+    answer_tokens: int = 160
 
 
 def is_capable(generator: Generator) -> bool:
@@ -158,14 +158,32 @@ class Judge:
         if len(cited) > 1 and "compose" not in self.config.steps:
             return stopped(found, snippets, verdict.answer, ["rests on two snippets, and composing is off"],
                            self.generator.model_id)
-        cited_texts = snippet_texts(cited)
-        check = check_reply(verdict.answer, cited_texts, question.text, question.earlier_replies, best_first=False)
-        if not check.passed:
-            return stopped(found, snippets, verdict.answer, check.reasons, self.generator.model_id)
-        text = mark_citations(verdict.answer, cited_texts)
+        cited, problems = self.verified(question, found, snippets, verdict.answer, cited)
+        if problems:
+            return stopped(found, snippets, verdict.answer, problems, self.generator.model_id)
+        text = mark_citations(verdict.answer, snippet_texts(cited))
         if on_text:
             on_text(text)
         return Answer(ReplyKind.GENERATED, text, [citation(hit) for hit in cited], found, self.generator.model_id)
+
+    def verified(self, question: Question, found: Found, snippets: list[Hit], answer: str,
+                 cited: list[Hit]) -> tuple[list[Hit], list[str]]:
+        """The snippets the answer rests on, or why it may not be sent. It is checked against the snippets it cites;
+        a small model's numbers are often off by one, so an answer that fails there is checked as any generated
+        reply is, against all it was given (each sentence by one snippet, a claim from the best match), and then
+        rests on those that support it. Either way one snippet it rests on must be at least as confident as the
+        generate threshold: below it, snippets are context for the LM, never the answer. It need not be the best
+        match: choosing among the snippets is what the capable LM is asked for."""
+        check = check_reply(answer, snippet_texts(cited), question.text, question.earlier_replies, best_first=False)
+        if not check.passed:
+            anywhere = check_reply(answer, snippet_texts(snippets), question.text, question.earlier_replies)
+            if not anywhere.passed:
+                return cited, check.reasons
+            cited = [hit for hit in snippets if any(is_supported(sentence, text) for sentence in sentences(answer)
+                                                    for text in snippet_texts([hit]))]
+        if max(hit.confidence for hit in cited) < found.thresholds.generate:
+            return cited, ["rests only on snippets below the generate threshold"]
+        return cited, []
 
     def answer_prompt(self, question: Question, texts: list[str]) -> list[dict[str, str]]:
         system = ANSWER_INSTRUCTIONS.format(company=self.company, compose=COMPOSE["compose" in self.config.steps])

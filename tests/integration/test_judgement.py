@@ -129,6 +129,31 @@ def test_the_lm_answers_from_the_snippets_it_cites(client, lm_server):
     assert f"{RETURNS}\n" in lm_server.requests[-1][-1]["content"]
 
 
+def test_an_answer_that_cites_the_wrong_number_rests_on_the_snippet_that_supports_it(client, lm_server):
+    def off_by_one(messages):
+        others = [n for n in range(1, 4) if f"[{n}] " in messages[-1]["content"]
+                  and n != snippet_number(messages, RETURNS)]
+        return json.dumps({"answer": "You can return any Nimbus device within 30 days of delivery.",
+                           "sources": others[:1]})
+
+    lm_server.script(Rule(REWRITE, "Can I get my cash back for the camera?"), Rule(ANSWER, off_by_one))
+    reply = chat(client, sender(), "Can I get my cash back for the camera?")
+    assert reply["custom"]["kind"] == "generated"
+    assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
+
+
+def test_an_answer_resting_only_on_snippets_below_the_generate_threshold_is_not_sent(client, judged, lm_server):
+    thresholds = judged.manager.thresholds()
+    message = message_in(judged, ["Can I get my money back for my hub?", "Can I get my cash back for the camera?"],
+                         thresholds.generate - 0.15, thresholds.generate)
+    top = judged.knowledge.search(message, top_k=1)[0]
+    lm_server.script(Rule(REWRITE, message), Rule(ANSWER, citing(top.faq.answer.split(". ")[0] + ".", top.title)))
+    reply = chat(client, sender(), message)
+    assert reply["custom"]["kind"] == "fallback"
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.rejected_reply["reasons"] == ["rests only on snippets below the generate threshold"]
+
+
 def test_a_wrong_answer_is_stopped_and_kept_for_admins(client, judged, lm_server):
     wrong = citing("You can return any Nimbus device within 14 days of delivery.", RETURNS)
     lm_server.script(Rule(ANSWER, wrong), Rule(REWRITE, "Can I get my cash back for the camera?"))
