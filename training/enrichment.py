@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.):]|[qQ]\d*[.):])\s*")
 _WORDS = re.compile(r"\w+")
+# The LM talking about itself instead of writing a customer's message (SmolLM2-135M does, most of the time).
+_ASSISTANT = re.compile(r"\b(?:i'?m sorry|i am sorry|as an? (?:[\w-]+ )?ai\b|language model"
+                        r"|(?:i'?m|i am) (?:unable|not able) to (?:assist|provide|help|answer)"
+                        r"|i (?:cannot|can't) (?:assist|provide|help you|answer))", re.IGNORECASE)
 MIN_WORDS, MAX_WORDS = 2, 30
 MIN_COSINE = 0.3  # a paraphrase this far from both the question and the answer is about something else
 ANSWER_CHARS = 700  # of the answer shown to the LM: enough for its gist, short enough for a small context
@@ -75,14 +79,15 @@ def paraphrase_prompt(faq: Faq, count: int, company: str) -> ChatMessages:
 
 
 def parse_paraphrases(text: str, faq: Faq, count: int) -> list[str]:
-    """The LM's lines as questions: bullets, numbering and quotes stripped; preambles, texts the FAQ already
-    has and lines too short or too long dropped; at most `count`."""
+    """The LM's lines as questions: bullets, numbering and quotes stripped; preambles, the LM speaking as an
+    assistant, texts the FAQ already has and lines too short or too long dropped; at most `count`."""
     known = {t.casefold() for t in (faq.question, *faq.alt_questions, *faq.generated_questions)}
     found: list[str] = []
     for line in text.splitlines():
         line = _BULLET.sub("", line).strip().strip('"“”\'').strip()
         words = len(_WORDS.findall(line))
-        if not (MIN_WORDS <= words <= MAX_WORDS) or line.endswith(":") or line.casefold() in known:
+        if not (MIN_WORDS <= words <= MAX_WORDS) or line.endswith(":") or line.casefold() in known \
+                or _ASSISTANT.search(line):
             continue
         known.add(line.casefold())
         found.append(line)

@@ -23,9 +23,12 @@ def test_numbering_bullets_quotes_and_preambles_are_dropped_and_known_texts_are_
                '* Can I stop my subscription in the app\n'
                '\n'
                'Q3: cancel\n'  # one word: too short to be a question
-               '4. Is there a fee to leave early?\n')  # a repeat
+               '4. Is there a fee to leave early?\n'  # a repeat
+               "I'm sorry, but as a text-based AI I am unable to provide messages.\n"
+               "5. I can't find where to cancel in the app\n")  # a customer's "I can't" is kept
     assert parse_paraphrases(written, faq(), 5) == [
-        "I want to end my plan, how?", "Is there a fee to leave early?", "Can I stop my subscription in the app"]
+        "I want to end my plan, how?", "Is there a fee to leave early?", "Can I stop my subscription in the app",
+        "I can't find where to cancel in the app"]
     assert parse_paraphrases(written, faq(generated=["Is there a fee to leave early?"]), 1) == [
         "I want to end my plan, how?"]
 
