@@ -261,8 +261,11 @@ class DialogueManager:
         return dataclasses.replace(reply, rejected=answer.rejected), answer.model_id
 
     def _other_language(self, turn: OpenedTurn, hit: Hit) -> bool:
-        """Is the best knowledge written in another language than the customer's?"""
-        found = self.languages.detector.detect(hit.faq.answer if hit.faq is not None else hit.text)
+        """Is the best knowledge written in another language than the customer's? Read with its question or
+        title: an answer of prices alone ("£4.99, €5.99 or $5.99 a month...") read as Spanish at 0.68 and was sent
+        to an English customer under the other-language note; with its question it reads as English."""
+        text = f"{hit.faq.question}\n{hit.faq.answer}" if hit.faq is not None else f"{hit.title}\n{hit.text}"
+        found = self.languages.detector.detect(text)
         return found is not None and found.confidence >= 0.5 and found.code != turn.language
 
     def _across_languages(self, turn: OpenedTurn, hits: list[Hit], thresholds: Thresholds,
