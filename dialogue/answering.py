@@ -17,7 +17,7 @@ from core.errors import LMUnavailable
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
 from dialogue.grounding import SentenceGate, check_reply, mark_citations
 from dialogue.lm.generator import Generator, TextCallback
-from dialogue.messages import ReplyKind, Source
+from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole
 from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
 from dialogue.prompt import HistoryTurn, build_prompt
 from retrieval.knowledge_base import Hit, KnowledgeBase
@@ -31,12 +31,12 @@ class Question:
 
     text: str
     query: SearchQuery
-    history: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first, without `text`
+    history: list[HistoryEntry] = field(default_factory=list)  # oldest first, without `text`
     profile_facts: list[str] = field(default_factory=list)
 
     @property
     def earlier_replies(self) -> list[str]:
-        return [text for role, text in self.history if role != "user"]
+        return [text for role, text in self.history if role != TurnRole.USER]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ class Answering:
         return build_prompt(
             company=self.config.company, message=question.text, snippets=snippets,
             profile_facts=question.profile_facts,
-            history=[HistoryTurn("user" if role == "user" else "assistant", text) for role, text in question.history],
+            history=[HistoryTurn("user" if role == TurnRole.USER else "assistant", text)
+                     for role, text in question.history],
             count_tokens=self.generator.count_tokens, history_token_budget=self.config.history_token_budget)
 
     def _search_parts(self, query: SearchQuery) -> list[Hit]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from core.database import utcnow
 from dialogue.actions.results import runs_of_turns
 from dialogue.errors import ConversationClosed, ConversationNotFound
+from dialogue.messages import TurnRole
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
 )
@@ -16,7 +17,7 @@ from dialogue.records import (
 @dataclass(frozen=True)
 class TurnView:
     id: int
-    role: str
+    role: TurnRole
     text: str
     kind: str
     sources: list
@@ -71,7 +72,7 @@ class Inbox:
                 raise ConversationClosed(f"Conversation {conversation_id} is closed; the customer has moved on.")
             conversation.set_status(ConversationStatus.HANDOFF, reason="agent")
             conversation.last_activity_at = utcnow()
-            turn = TurnRecord(conversation_id=conversation_id, role="agent", text=text, kind="agent",
+            turn = TurnRecord(conversation_id=conversation_id, role=TurnRole.AGENT, text=text, kind="agent",
                               metadata_={"agent": agent})
             session.add(turn)
             session.commit()
@@ -105,6 +106,6 @@ class Inbox:
 
 
 def _turn_view(turn: TurnRecord) -> TurnView:
-    return TurnView(turn.id, turn.role, turn.text, turn.kind, list(turn.sources or []), turn.feedback,
+    return TurnView(turn.id, TurnRole(turn.role), turn.text, turn.kind, list(turn.sources or []), turn.feedback,
                     turn.created_at, turn.rejected_reply,
-                    extras=(turn.metadata_ or None) if turn.role == "bot" else None)
+                    extras=(turn.metadata_ or None) if turn.role == TurnRole.BOT else None)

@@ -28,7 +28,7 @@ from dialogue.answering import (
 from dialogue.grounding import check_reply, is_refusal, is_supported, mark_citations, sentences
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.lm.sources import EMBEDDED_LM_ID
-from dialogue.messages import ReplyKind
+from dialogue.messages import ReplyKind, TurnRole
 from dialogue.policy import Decision, decide, verbatim
 from retrieval.knowledge_base import Hit
 
@@ -131,7 +131,7 @@ class Judge:
 
     def rewrite(self, question: Question) -> str | None:
         """The message as one standalone question, or None when the LM gave nothing usable."""
-        earlier = "\n".join(f"{'Customer' if role == 'user' else 'Assistant'}: {text[:300]}"
+        earlier = "\n".join(f"{'Customer' if role == TurnRole.USER else 'Assistant'}: {text[:300]}"
                             for role, text in question.history[-4:])
         content = (f"Earlier messages:\n{earlier}\n\n" if earlier else "") + f"Latest message: {question.text}"
         messages = [{"role": "system", "content": REWRITE_INSTRUCTIONS}, {"role": "user", "content": content}]

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class ReplyKind(StrEnum):
@@ -11,6 +11,21 @@ class ReplyKind(StrEnum):
     FALLBACK = "fallback"  # nothing relevant known; offers a person
     HANDOFF = "handoff"  # the conversation waits for a person
     ACTION = "action"  # an action: profile answers, greetings, restarts, forms and custom actions (docs/actions.md)
+
+
+class TurnRole(StrEnum):
+    """Who said a turn; stored as its value in `turns.role`."""
+
+    USER = "user"  # the customer
+    BOT = "bot"
+    AGENT = "agent"  # a person answering through the inbox
+
+
+class HistoryEntry(NamedTuple):
+    """One earlier turn of a conversation as the answer path reads it; a tuple, so `for role, text in` works."""
+
+    role: TurnRole
+    text: str
 
 
 class HandoffReason(StrEnum):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dialogue.catalogue import Phrases, english
+from dialogue.messages import HistoryEntry
 from dialogue.small_talk import SmallTalk, small_talk
 
 _NAME = re.compile(
@@ -249,8 +250,8 @@ def answer_profile_question(asked: ProfileField, profile: Profile | None, say: P
     return say("profile_value", field=say(f"profile_field_{key}"), value=value)
 
 
-def hide_profile(turns: list[tuple[str, str]], profile: Profile) -> list[tuple[str, str]]:
-    """`(role, text)` turns with the profile's values replaced by placeholders, for an LM answering a sender who
+def hide_profile(turns: list[HistoryEntry], profile: Profile) -> list[HistoryEntry]:
+    """The turns with the profile's values replaced by placeholders, for an LM answering a sender who
     may not read them back (InboundMessage.verified): "my name is Ann Lee" becomes "my name is [name]"."""
     hidden = [(value, "[order number]") for value in profile.order_numbers]
     hidden += [(value, f"[{label}]") for value, label in ((profile.email, "email"), (profile.phone, "phone")) if value]
@@ -261,7 +262,8 @@ def hide_profile(turns: list[tuple[str, str]], profile: Profile) -> list[tuple[s
     placeholders = {value.casefold(): placeholder for value, placeholder in hidden}
     pattern = re.compile("|".join(rf"(?<!\w){re.escape(value)}(?!\w)" for value in
                                   sorted(placeholders, key=len, reverse=True)), re.IGNORECASE)
-    return [(role, pattern.sub(lambda match: placeholders[match.group(0).casefold()], text)) for role, text in turns]
+    return [HistoryEntry(role, pattern.sub(lambda match: placeholders[match.group(0).casefold()], text))
+            for role, text in turns]
 
 
 def acknowledge(update: ProfileUpdate, say: Phrases | None = None) -> str:

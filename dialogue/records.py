@@ -81,7 +81,7 @@ class TurnRecord(Base):
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[str] = mapped_column(String(8))  # user / bot / agent
+    role: Mapped[str] = mapped_column(String(8))  # a dialogue.messages.TurnRole value
     text: Mapped[str] = mapped_column(Text)
     # user turns: "message"; bot turns: faq / generated / fallback / handoff / action
     kind: Mapped[str] = mapped_column(String(16))

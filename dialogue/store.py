@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.database import utcnow
 from dialogue import events
 from dialogue.errors import MessageIdReused, TurnNotFound
-from dialogue.messages import InboundMessage, Reply, ReplyKind, Source
+from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnRole
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
@@ -53,7 +53,7 @@ class ConversationStore:
                 session.commit()  # a conversation that timed out above stays closed
                 return OpenedTurn(user_id, conversation.id, conversation.status, copy, replayed=True,
                                   language=conversation.language)
-            turn = TurnRecord(conversation_id=conversation.id, role="user", text=text, kind="message",
+            turn = TurnRecord(conversation_id=conversation.id, role=TurnRole.USER, text=text, kind="message",
                               metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
             conversation.last_activity_at = utcnow()
@@ -73,7 +73,7 @@ class ConversationStore:
             select(TurnRecord.id, TurnRecord.role, TurnRecord.text)
             .where(TurnRecord.conversation_id == conversation_id).order_by(TurnRecord.id.desc()).limit(1)
         ).first()
-        return last.id if last is not None and last.role == "user" and last.text == text else None
+        return last.id if last is not None and last.role == TurnRole.USER and last.text == text else None
 
     def _replayed(self, external_id: str, text: str) -> OpenedTurn | None:
         with self.sessions() as session:
@@ -97,9 +97,9 @@ class ConversationStore:
             later = select(TurnRecord).where(TurnRecord.conversation_id == turn.conversation_id,
                                              TurnRecord.id > turn.turn_id).order_by(TurnRecord.id)
             for record in session.scalars(later):
-                if record.role == "user":
+                if record.role == TurnRole.USER:
                     return None
-                if record.role == "bot":
+                if record.role == TurnRole.BOT:
                     sources = [Source.from_record(source) for source in record.sources or []]
                     return Reply(record.text, ReplyKind(record.kind), turn.conversation_id, sources,
                                  turn_id=record.id)
@@ -151,7 +151,7 @@ class ConversationStore:
         with self.sessions() as session:
             texts = session.scalars(
                 select(func.coalesce(TurnRecord.search_query, TurnRecord.text))
-                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == "user",
+                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == TurnRole.USER,
                        TurnRecord.id < before_turn)
                 .order_by(TurnRecord.id.desc()).limit(limit)
             ).all()
@@ -162,19 +162,19 @@ class ConversationStore:
         with self.sessions() as session:
             return session.scalar(
                 select(TurnRecord.kind)
-                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == "bot",
+                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == TurnRole.BOT,
                        TurnRecord.id < before_turn)
                 .order_by(TurnRecord.id.desc()).limit(1))
 
-    def history(self, conversation_id: int, before_turn: int, limit: int = 12) -> list[tuple[str, str]]:
-        """(role, text) of the turns before `before_turn`, oldest first."""
+    def history(self, conversation_id: int, before_turn: int, limit: int = 12) -> list[HistoryEntry]:
+        """The turns before `before_turn`, oldest first."""
         with self.sessions() as session:
             rows = session.execute(
                 select(TurnRecord.role, TurnRecord.text)
                 .where(TurnRecord.conversation_id == conversation_id, TurnRecord.id < before_turn)
                 .order_by(TurnRecord.id.desc()).limit(limit)
             ).all()
-        return [(role, text) for role, text in rows[::-1]]
+        return [HistoryEntry(TurnRole(role), text) for role, text in rows[::-1]]
 
     def profile(self, user_id: int) -> Profile:
         with self.sessions() as session:
@@ -208,7 +208,7 @@ class ConversationStore:
         """Store the bot turn; returns its id."""
         with self.sessions() as session:
             turn = TurnRecord(
-                conversation_id=reply.conversation_id, role="bot", text=reply.text, kind=reply.kind.value,
+                conversation_id=reply.conversation_id, role=TurnRole.BOT, text=reply.text, kind=reply.kind.value,
                 sources=[source.to_record() for source in reply.sources],
                 latency_ms=latency_ms, model_id=model_id, rejected_reply=reply.rejected, metadata_=reply.extras(),
                 handoff_reason=reply.handoff.value if reply.handoff else None,
@@ -234,7 +234,7 @@ def record_feedback(sessions: sessionmaker, channel: str, sender_id: str, turn_i
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
             .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
-            .where(TurnRecord.id == turn_id, TurnRecord.role == "bot",
+            .where(TurnRecord.id == turn_id, TurnRecord.role == TurnRole.BOT,
                    ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender_id)
         )
         if turn is None:

@@ -14,7 +14,7 @@ from dialogue.answering import Answer, Question
 from dialogue.context import contextualize
 from dialogue.inbox import ConversationView
 from dialogue.manager import DialogueManager
-from dialogue.messages import ReplyKind
+from dialogue.messages import HistoryEntry, ReplyKind, TurnRole
 from dialogue.policy import Decision
 from dialogue.questions import customer_question
 from dialogue.records import ConversationRecord
@@ -54,13 +54,13 @@ class Suggestions:
 
 
 def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool = True) -> Suggestions:
-    customer = [turn.text for turn in view.turns if turn.role == "user"]
+    customer = [turn.text for turn in view.turns if turn.role is TurnRole.USER]
     question = customer_question(customer)
     if question is None:
         return Suggestions(view.id, None, None, None, [], None, "The customer has not asked a question yet.")
     earlier = [text for text in customer[:-1] if text != question][-2:]
-    last_customer = max(index for index, turn in enumerate(view.turns) if turn.role == "user")
-    history = [("user" if turn.role == "user" else "assistant", turn.text) for turn in view.turns[:last_customer]]
+    last_customer = max(index for index, turn in enumerate(view.turns) if turn.role is TurnRole.USER)
+    history = [HistoryEntry(turn.role, turn.text) for turn in view.turns[:last_customer]]
     answer = manager.answer(Question(question, contextualize(question, earlier), history,
                                      _profile_facts(manager, view.id)), draft=with_draft)
     found = answer.found

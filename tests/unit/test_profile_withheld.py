@@ -3,10 +3,12 @@
 import pytest
 
 from dialogue.catalogue import Catalogue
+from dialogue.messages import HistoryEntry, TurnRole
 from dialogue.profile import Profile, ProfileField, answer_profile_question, hide_profile
 
 pytestmark = pytest.mark.unit
 
+USER, BOT, AGENT = TurnRole.USER, TurnRole.BOT, TurnRole.AGENT
 ADA = Profile("Ada Lovelace", "ada.lovelace@example.org", "+44 20 7946 0321", ["NH-77123", "NH-80001"])
 
 
@@ -28,17 +30,17 @@ def test_an_unverified_sender_is_told_why_in_every_language(asked):
 
 
 def test_hide_profile_replaces_every_stored_value_in_the_turns():
-    turns = [("user", "Hi, my name is Ada Lovelace and my orders are NH-77123 and nh-80001"),
-             ("bot", "Nice to meet you, Ada Lovelace! I've noted order NH-77123."),
-             ("user", "ADA again: write to ada.lovelace@example.org or call +44 20 7946 0321"),
-             ("agent", "Adam from Canada will call about it")]
+    turns = [HistoryEntry(USER, "Hi, my name is Ada Lovelace and my orders are NH-77123 and nh-80001"),
+             HistoryEntry(BOT, "Nice to meet you, Ada Lovelace! I've noted order NH-77123."),
+             HistoryEntry(USER, "ADA again: write to ada.lovelace@example.org or call +44 20 7946 0321"),
+             HistoryEntry(AGENT, "Adam from Canada will call about it")]
     assert hide_profile(turns, ADA) == [
-        ("user", "Hi, my name is [name] and my orders are [order number] and [order number]"),
-        ("bot", "Nice to meet you, [name]! I've noted order [order number]."),
-        ("user", "[name] again: write to [email] or call [phone]"),
-        ("agent", "Adam from Canada will call about it")]  # only whole words: no "[name]m", no "Can[name]"
+        HistoryEntry(USER, "Hi, my name is [name] and my orders are [order number] and [order number]"),
+        HistoryEntry(BOT, "Nice to meet you, [name]! I've noted order [order number]."),
+        HistoryEntry(USER, "[name] again: write to [email] or call [phone]"),
+        HistoryEntry(AGENT, "Adam from Canada will call about it")]  # only whole words: no "[name]m", no "Can[name]"
 
 
 def test_hide_profile_leaves_the_turns_alone_when_nothing_is_stored():
-    turns = [("user", "Where is my order?")]
+    turns = [HistoryEntry(USER, "Where is my order?")]
     assert hide_profile(turns, Profile(None, None, None, [])) == turns
