@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from retrieval.knowledge_base import HitKind
+
 
 class ReplyKind(StrEnum):
     FAQ = "faq"  # the curated answer, verbatim
@@ -57,18 +59,19 @@ class Source:
     id: int
     title: str
     # Set on generated replies, whose text cites sources as [1], [2], ... in this order.
-    kind: str | None = None  # "faq" | "document"
+    kind: HitKind | None = None  # FAQ or DOCUMENT
     url: str | None = None  # the page or file a document passage comes from
     snippet: str | None = None  # the text the reply was generated from
 
     def to_record(self) -> dict[str, Any]:
         """The stored form, one item of a bot turn's `sources` JSON: id, title, and kind when set (it tells
         document chunk ids from FAQ ids). url and snippet are not kept: the ids lead back to them."""
-        return {"id": self.id, "title": self.title, **({"kind": self.kind} if self.kind else {})}
+        return {"id": self.id, "title": self.title, **({"kind": self.kind.value} if self.kind else {})}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "Source":
-        return cls(id=record["id"], title=record["title"], kind=record.get("kind"))
+        kind = record.get("kind")
+        return cls(id=record["id"], title=record["title"], kind=HitKind(kind) if kind else None)
 
 
 @dataclass(frozen=True)

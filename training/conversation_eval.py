@@ -23,6 +23,7 @@ import yaml
 
 from dialogue.grounding import is_refusal, sentences
 from dialogue.messages import InboundMessage, ReplyKind
+from retrieval.knowledge_base import HitKind
 from training.reply_scores import generation_scores
 
 ANSWERS = (ReplyKind.FAQ, ReplyKind.GENERATED)
@@ -53,9 +54,9 @@ def used_faqs(reply) -> set[int]:
     if reply is None:
         return set()
     if reply.kind is ReplyKind.FAQ:
-        return {source.id for source in reply.sources if source.kind in (None, "faq")}
+        return {source.id for source in reply.sources if source.kind in (None, HitKind.FAQ)}
     if reply.kind is ReplyKind.GENERATED:
-        return {source.id for source in reply.sources if source.kind == "faq"}
+        return {source.id for source in reply.sources if source.kind == HitKind.FAQ}
     return set()
 
 

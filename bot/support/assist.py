@@ -18,7 +18,7 @@ from dialogue.messages import HistoryEntry, ReplyKind, TurnRole
 from dialogue.policy import Decision
 from dialogue.questions import customer_question
 from dialogue.records import ConversationRecord
-from retrieval.knowledge_base import Hit
+from retrieval.knowledge_base import Hit, HitKind
 
 TOP_SNIPPETS = 5
 
@@ -72,8 +72,8 @@ def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool =
 
 def _draft(answer: Answer, snippets: list[Snippet]) -> dict:
     found = answer.found
-    used = [snippet for snippet in snippets if any(source.id == snippet.id and (source.kind or "faq") == snippet.kind
-                                                   for source in answer.sources)]
+    cited = {(source.kind or HitKind.FAQ, source.id) for source in answer.sources}
+    used = [snippet for snippet in snippets if (snippet.kind, snippet.id) in cited]
     stopped = _stopped_note(answer)
     if answer.kind is ReplyKind.FAQ:
         return dict(draft=Draft(answer.text, "faq", used, None), note=stopped and (

@@ -7,12 +7,13 @@ from training.conversation_eval import verdict
 from training.end_to_end import AnswerScores
 from training.quality import DatasetReport, DecisionScores, QualityReport, markdown
 from retrieval.evaluation import ModeScores, RetrievalReport
+from retrieval.knowledge_base import HitKind
 
 pytestmark = pytest.mark.unit
 
 
 def reply(kind: ReplyKind, *faqs: int, text: str = "Plus is £14 a month.") -> Reply:
-    sources = [Source(faq, f"FAQ {faq}", kind="faq" if kind is ReplyKind.GENERATED else None) for faq in faqs]
+    sources = [Source(faq, f"FAQ {faq}", kind=HitKind.FAQ if kind is ReplyKind.GENERATED else None) for faq in faqs]
     return Reply(text, kind, 1, sources)
 
 
