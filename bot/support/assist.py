@@ -25,7 +25,7 @@ TOP_SNIPPETS = 5
 
 @dataclass(frozen=True)
 class Snippet:
-    kind: str  # faq | document
+    kind: HitKind  # FAQ or DOCUMENT
     id: int
     title: str
     text: str
@@ -36,7 +36,7 @@ class Snippet:
 @dataclass(frozen=True)
 class Draft:
     text: str
-    kind: str  # faq (the curated answer) | generated
+    kind: ReplyKind  # FAQ (the curated answer) or GENERATED
     sources: list[Snippet]
     model_id: str | None
 
@@ -46,7 +46,7 @@ class Suggestions:
     conversation_id: int
     question: str | None
     search_query: str | None
-    decision: str | None  # what chat would do: faq | generate | fallback
+    decision: Decision | None  # what chat would do
     snippets: list[Snippet]
     draft: Draft | None
     note: str | None  # why there is no draft, or why it is the curated answer and not a drafted one
@@ -66,7 +66,7 @@ def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool =
     found = answer.found
     snippets = [_snippet(hit) for hit in found.hits]
     base = dict(conversation_id=view.id, question=question, search_query=answer.searched or found.searched,
-                decision=found.decision.value, snippets=snippets, rejected=answer.rejected)
+                decision=found.decision, snippets=snippets, rejected=answer.rejected)
     return Suggestions(**base, **_draft(answer, snippets))
 
 
@@ -76,10 +76,10 @@ def _draft(answer: Answer, snippets: list[Snippet]) -> dict:
     used = [snippet for snippet in snippets if (snippet.kind, snippet.id) in cited]
     stopped = _stopped_note(answer)
     if answer.kind is ReplyKind.FAQ:
-        return dict(draft=Draft(answer.text, "faq", used, None), note=stopped and (
+        return dict(draft=Draft(answer.text, ReplyKind.FAQ, used, None), note=stopped and (
             f"{stopped} The top FAQ's curated answer instead, as chat would send it."))
     if answer.kind is ReplyKind.GENERATED:
-        return dict(draft=Draft(answer.text, "generated", used, answer.model_id), note=None)
+        return dict(draft=Draft(answer.text, ReplyKind.GENERATED, used, answer.model_id), note=None)
     if answer.kind is None:
         return dict(draft=None, note="Drafting was not asked for (draft=false).")
     if stopped:
