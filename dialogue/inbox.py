@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from core.database import utcnow
 from dialogue.actions.results import runs_of_turns
 from dialogue.errors import ConversationClosed, ConversationNotFound
-from dialogue.messages import TurnRole
+from dialogue.messages import ReplyKind, TurnKind, TurnRole
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
 )
@@ -19,7 +19,7 @@ class TurnView:
     id: int
     role: TurnRole
     text: str
-    kind: str
+    kind: ReplyKind | TurnKind  # a ReplyKind on bot turns
     sources: list
     feedback: int | None
     created_at: datetime
@@ -72,7 +72,7 @@ class Inbox:
                 raise ConversationClosed(f"Conversation {conversation_id} is closed; the customer has moved on.")
             conversation.set_status(ConversationStatus.HANDOFF, reason="agent")
             conversation.last_activity_at = utcnow()
-            turn = TurnRecord(conversation_id=conversation_id, role=TurnRole.AGENT, text=text, kind="agent",
+            turn = TurnRecord(conversation_id=conversation_id, role=TurnRole.AGENT, text=text, kind=TurnKind.AGENT,
                               metadata_={"agent": agent})
             session.add(turn)
             session.commit()
@@ -106,6 +106,7 @@ class Inbox:
 
 
 def _turn_view(turn: TurnRecord) -> TurnView:
-    return TurnView(turn.id, TurnRole(turn.role), turn.text, turn.kind, list(turn.sources or []), turn.feedback,
-                    turn.created_at, turn.rejected_reply,
-                    extras=(turn.metadata_ or None) if turn.role == TurnRole.BOT else None)
+    bot = turn.role == TurnRole.BOT
+    return TurnView(turn.id, TurnRole(turn.role), turn.text, ReplyKind(turn.kind) if bot else TurnKind(turn.kind),
+                    list(turn.sources or []), turn.feedback, turn.created_at, turn.rejected_reply,
+                    extras=(turn.metadata_ or None) if bot else None)

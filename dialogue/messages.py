@@ -23,6 +23,13 @@ class TurnRole(StrEnum):
     AGENT = "agent"  # a person answering through the inbox
 
 
+class TurnKind(StrEnum):
+    """The kind stored on a turn that is not the bot's, in `turns.kind`; a bot turn's kind is its ReplyKind."""
+
+    MESSAGE = "message"  # the customer's message
+    AGENT = "agent"  # a person's answer through the inbox
+
+
 class HistoryEntry(NamedTuple):
     """One earlier turn of a conversation as the answer path reads it; a tuple, so `for role, text in` works."""
 

@@ -83,7 +83,7 @@ class TurnRecord(Base):
     )
     role: Mapped[str] = mapped_column(String(8))  # a dialogue.messages.TurnRole value
     text: Mapped[str] = mapped_column(Text)
-    # user turns: "message"; bot turns: faq / generated / fallback / handoff / action
+    # dialogue.messages.TurnKind on user turns (message) and agent turns (agent); a ReplyKind value on bot turns
     kind: Mapped[str] = mapped_column(String(16))
     # The retrieval query after follow-up rewriting (user turns only).
     search_query: Mapped[str | None] = mapped_column(Text)

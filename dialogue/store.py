@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.database import utcnow
 from dialogue import events
 from dialogue.errors import MessageIdReused, TurnNotFound
-from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnRole
+from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
@@ -53,7 +53,7 @@ class ConversationStore:
                 session.commit()  # a conversation that timed out above stays closed
                 return OpenedTurn(user_id, conversation.id, conversation.status, copy, replayed=True,
                                   language=conversation.language)
-            turn = TurnRecord(conversation_id=conversation.id, role=TurnRole.USER, text=text, kind="message",
+            turn = TurnRecord(conversation_id=conversation.id, role=TurnRole.USER, text=text, kind=TurnKind.MESSAGE,
                               metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
             conversation.last_activity_at = utcnow()
