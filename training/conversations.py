@@ -10,6 +10,7 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from dialogue.messages import TurnRole
 from dialogue.records import ConversationRecord, TurnRecord
 
 PAGE = 200
@@ -18,7 +19,7 @@ PAGE = 200
 @dataclass(frozen=True)
 class ExportedTurn:
     id: int
-    role: str  # user / bot / agent
+    role: str  # a TurnRole value
     kind: str
     text: str
     sources: list[dict]
@@ -62,7 +63,7 @@ def iter_conversations(sessions: sessionmaker, since: datetime | None = None,
                 turns_of[turn.conversation_id].append(turn)
         for conversation in conversations:
             turns = [_turn(t) for t in turns_of[conversation.id]]
-            if only_rated and not any(t.feedback is not None or t.role == "agent" for t in turns):
+            if only_rated and not any(t.feedback is not None or t.role == TurnRole.AGENT for t in turns):
                 continue
             yield ExportedConversation(conversation.id, conversation.user_id, conversation.channel,
                                        conversation.status, _iso(conversation.started_at), turns)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from dialogue.manager import FALLBACK_TEXT
+from dialogue.messages import ReplyKind, TurnRole
 from dialogue.prompt import build_prompt
 from retrieval.faqs import Faq
 from retrieval.knowledge_base import Hit
@@ -120,10 +121,11 @@ def pairs_from_conversations(conversations: Iterable[ExportedConversation],
     for conversation in conversations:
         asked: str | None = None
         for turn in conversation.turns:
-            if turn.role == "user":
+            if turn.role == TurnRole.USER:
                 asked = turn.text
                 continue
-            useful = turn.role == "agent" or (turn.feedback == 1 and turn.kind in ("faq", "generated"))
+            answered = turn.kind in (ReplyKind.FAQ, ReplyKind.GENERATED)
+            useful = turn.role == TurnRole.AGENT or (turn.feedback == 1 and answered)
             if useful and asked and turn.text.strip():
                 pairs.append(_conversation_pair(conversation.id, asked, turn, faqs_by_id))
     return pairs

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
-from dialogue.messages import HandoffReason, ReplyKind
+from dialogue.messages import HandoffReason, ReplyKind, TurnRole
 from dialogue.records import ConversationRecord, ConversationStatus, TurnRecord
 
 # bot replies that searched the knowledge base
@@ -166,10 +166,10 @@ class _Timeline:
 
     def add(self, role: str, kind: str, handoff: str | None, feedback: int | None, at: datetime) -> None:
         fact = self.fact
-        if role == "user":
+        if role == TurnRole.USER:
             fact.customer_messages += 1
             self.first_message = self.first_message or at
-        elif role == "bot":
+        elif role == TurnRole.BOT:
             fact.bot_replies += 1
             fact.answers += kind in QUESTION_KINDS
             fact.fallbacks += kind == ReplyKind.FALLBACK
@@ -180,7 +180,7 @@ class _Timeline:
             if handoff == HandoffReason.ASKED:
                 fact.handed_off = True
                 self.handoff_at = self.handoff_at or at
-        elif role == "agent":
+        elif role == TurnRole.AGENT:
             fact.agent_replies += 1
             if fact.first_agent_reply_seconds is None and self.handoff_at is not None:
                 fact.first_agent_reply_seconds = (at - self.handoff_at).total_seconds()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from dialogue.errors import CustomerNotFound
+from dialogue.messages import TurnRole
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 from core.audit import audit
 from training.erasure import stage_removals
@@ -86,7 +87,7 @@ def erase_customer(sessions: sessionmaker, user_id: int, actor: str, registry_ro
         conversation_ids = list(session.scalars(select(ConversationRecord.id)
                                                 .where(ConversationRecord.user_id == user_id)))
         turns = _turns(session, conversation_ids)
-        staged = stage_removals(registry_root, {turn.text for turn in turns if turn.role == "user"})
+        staged = stage_removals(registry_root, {turn.text for turn in turns if turn.role == TurnRole.USER})
         try:
             events = _channel_events(session, turns, identities)
             deliveries = _deliveries(session, [turn.id for turn in turns], identities)

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
 from dialogue.questions import question_in
-from dialogue.messages import HandoffReason, ReplyKind
+from dialogue.messages import HandoffReason, ReplyKind, TurnRole
 from dialogue.policy import Thresholds
 from dialogue.records import ConversationRecord, TurnRecord
 from retrieval.knowledge_base import KnowledgeBase
@@ -122,7 +122,7 @@ def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
     bad = (select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.kind, TurnRecord.feedback,
                   ConversationRecord.user_id)
            .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-           .where(TurnRecord.role == "bot", TurnRecord.created_at >= since, TurnRecord.created_at < until,
+           .where(TurnRecord.role == TurnRole.BOT, TurnRecord.created_at >= since, TurnRecord.created_at < until,
                   or_(TurnRecord.kind == ReplyKind.FALLBACK.value, TurnRecord.feedback == -1,
                       TurnRecord.handoff_reason == HandoffReason.ASKED.value))
            .order_by(TurnRecord.id.desc()).limit(MAX_SIGNALS))
@@ -147,7 +147,7 @@ def _customer_turns(session, conversation_ids: set[int]) -> dict[int, list]:
         rows = session.execute(
             select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.text, TurnRecord.search_query,
                    TurnRecord.created_at)
-            .where(TurnRecord.conversation_id.in_(batch), TurnRecord.role == "user").order_by(TurnRecord.id))
+            .where(TurnRecord.conversation_id.in_(batch), TurnRecord.role == TurnRole.USER).order_by(TurnRecord.id))
         for row in rows:
             turns.setdefault(row.conversation_id, []).append(row)
     return turns

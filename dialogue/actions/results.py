@@ -12,7 +12,7 @@ from dialogue.catalogue import Phrases, english
 from dialogue.actions.records import ActionRunRecord
 from dialogue.actions.action_server import ActionFailed, ActionResult
 from dialogue.actions.forms import FormState
-from dialogue.messages import Button, Reply, ReplyKind
+from dialogue.messages import Button, Reply, ReplyKind, TurnRole
 from dialogue.records import TurnRecord
 from dialogue.actions.tracker import REQUESTED_SLOT, PastTurn
 
@@ -105,7 +105,7 @@ def past_turns(sessions: sessionmaker, conversation_id: int, limit: int = 50) ->
         rows = session.execute(
             select(TurnRecord.role, TurnRecord.text, TurnRecord.created_at, TurnRecord.id)
             .where(TurnRecord.conversation_id == conversation_id).order_by(TurnRecord.id.desc()).limit(limit)).all()
-    return [PastTurn(role, text, at, turn_id) for role, text, at, turn_id in rows[::-1]]
+    return [PastTurn(TurnRole(role), text, at, turn_id) for role, text, at, turn_id in rows[::-1]]
 
 
 def runs_of_turns(sessions: sessionmaker, turn_ids: list[int]) -> dict[int, dict[str, Any]]:

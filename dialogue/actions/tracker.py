@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dialogue.messages import TurnRole
 from retrieval.declared_actions.declarations import Action
 
 REQUESTED_SLOT = "requested_slot"
@@ -28,7 +29,7 @@ class Intent:
 
 @dataclass(frozen=True)
 class PastTurn:
-    role: str  # user | bot | agent
+    role: TurnRole
     text: str
     at: datetime
     turn_id: int
@@ -57,7 +58,7 @@ def build_tracker(sender_id: str, channel: str, turns: list[PastTurn], slots: di
     latest_message: dict[str, Any] = {}
     for turn in turns:
         stamp = turn.at.timestamp()
-        if turn.role == "user":
+        if turn.role == TurnRole.USER:
             latest_message = _parse_data(turn, intent if turn is turns[-1] else Intent(None, 0.0))
             events.append({"event": "action", "name": "action_listen", "timestamp": stamp})
             events.append({"event": "user", "timestamp": stamp, "text": turn.text, "parse_data": latest_message,
