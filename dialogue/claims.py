@@ -324,6 +324,16 @@ def _names_in(text: str) -> set[str]:
     return {name.rstrip("s").rstrip("'’") if name.endswith(("'s", "’s")) else name for name in _NAME.findall(text)}
 
 
+def names(text: str) -> set[str]:
+    """The capitalised names of `text`, not counting a sentence's first word ("Returns are free" names nothing)."""
+    found = set()
+    for sentence in sentences(text):
+        plain = _YES_NO.sub("", sentence).strip()
+        first = _NAME.match(plain)
+        found |= _names_in(plain[first.end():] if first else plain)
+    return found
+
+
 def unknown_names(sentence: str, snippet: str) -> list[str]:
     """Capitalised names in `sentence` (not its first word, unless the snippet capitalises it) that `snippet`
     does not mention, directly or through a region."""

@@ -119,7 +119,7 @@ class Judge:
                 searched = standalone
                 if again.decision is Decision.FAQ:
                     return replace(curated(verbatim(again.hits, again.thresholds), again), searched=standalone)
-                found = _combined(found, again)
+                found = combined(found, again)
         if "answer" not in self.config.steps:  # the rewrite alone: the usual reply from the better search
             snippets = answering.snippets(found)
             answer = answering.generate(question, found, snippets, on_text) if snippets else fallback(found)
@@ -129,14 +129,16 @@ class Judge:
             return replace(fallback(found), searched=searched)
         return replace(self.answer(question, found, snippets, on_text), searched=searched)
 
-    def rewrite(self, question: Question) -> str | None:
-        """The message as one standalone question, or None when the LM gave nothing usable."""
+    def rewrite(self, question: Question, language: str | None = None) -> str | None:
+        """The message as one standalone question (written in `language`, a language's English name, when given),
+        or None when the LM gave nothing usable."""
+        instructions = REWRITE_INSTRUCTIONS + (f" Write the question in {language}." if language else "")
         earlier = "\n".join(f"{'Customer' if role == TurnRole.USER else 'Assistant'}: {text[:300]}"
                             for role, text in question.history[-4:])
         content = (f"Earlier messages:\n{earlier}\n\n" if earlier else "") + f"Latest message: {question.text}"
-        messages = [{"role": "system", "content": REWRITE_INSTRUCTIONS}, {"role": "user", "content": content}]
+        messages = [{"role": "system", "content": instructions}, {"role": "user", "content": content}]
         try:
-            raw = self._generate(messages, self.config.rewrite_tokens)
+            raw = self.ask(messages, self.config.rewrite_tokens)
         except CannotAnswer as error:
             log.info("No standalone question: %s", error)
             return None
@@ -145,7 +147,7 @@ class Judge:
     def answer(self, question: Question, found: Found, snippets: list[Hit], on_text: TextCallback | None) -> Answer:
         texts = snippet_texts(snippets)
         try:
-            verdict = parse_verdict(self._generate(self.answer_prompt(question, texts), self.config.answer_tokens),
+            verdict = parse_verdict(self.ask(self.answer_prompt(question, texts), self.config.answer_tokens),
                                     len(snippets))
         except CannotAnswer as error:
             log.info("The LM's answer is unusable: %s", error)
@@ -193,7 +195,8 @@ class Judge:
         return [{"role": "system", "content": system},
                 {"role": "user", "content": f"Knowledge snippets:\n{numbered}\n\nCustomer question: {question.text}"}]
 
-    def _generate(self, messages: list[dict[str, str]], max_new_tokens: int) -> str:
+    def ask(self, messages: list[dict[str, str]], max_new_tokens: int) -> str:
+        """The LM's text for `messages`; CannotAnswer on an LM error or past the timeout."""
         deadline = time.monotonic() + self.config.timeout_seconds
 
         def in_time(_: str) -> None:
@@ -228,14 +231,8 @@ def standalone_question(raw: str) -> str | None:
 
 def parse_verdict(raw: str, snippet_count: int) -> Verdict:
     """The LM's JSON answer, checked: the form, the snippet numbers. Raises CannotAnswer(reason, raw)."""
-    start, end = raw.find("{"), raw.rfind("}")
-    if start < 0 or end < start:
-        raise CannotAnswer("the LM answered outside the JSON form", raw)
-    try:
-        data = json.loads(raw[start:end + 1])
-    except ValueError:
-        raise CannotAnswer("the LM's JSON does not parse", raw) from None
-    if not isinstance(data, dict) or "answer" not in data:
+    data = json_object(raw)
+    if "answer" not in data:
         raise CannotAnswer("the LM's JSON has no \"answer\"", raw)
     answer, sources = data.get("answer"), data.get("sources", [])
     if answer is not None and not isinstance(answer, str):
@@ -244,7 +241,7 @@ def parse_verdict(raw: str, snippet_count: int) -> Verdict:
         raise CannotAnswer("the LM's \"sources\" are not snippet numbers", raw)
     if any(not 1 <= number <= snippet_count for number in sources):
         raise CannotAnswer(f"the LM cites a snippet it was not given ({sources}; it had 1-{snippet_count})", raw)
-    answer = re.sub(r"\s*\[\d+(?:,\s*\d+)*\]", "", answer).strip() if answer else None
+    answer = without_citations(answer) if answer else None
     if not answer or (not sources and is_refusal(answer)):
         return Verdict(None, [], raw)
     if not sources:
@@ -252,7 +249,25 @@ def parse_verdict(raw: str, snippet_count: int) -> Verdict:
     return Verdict(answer, list(dict.fromkeys(sources)), raw)
 
 
-def _combined(first: Found, then: Found) -> Found:
+def json_object(raw: str) -> dict:
+    """The JSON object in the LM's output (a code fence or a word around it is tolerated); else CannotAnswer."""
+    start, end = raw.find("{"), raw.rfind("}")
+    if start < 0 or end < start:
+        raise CannotAnswer("the LM answered outside the JSON form", raw)
+    try:
+        data = json.loads(raw[start:end + 1])
+    except ValueError:
+        raise CannotAnswer("the LM's JSON does not parse", raw) from None
+    if not isinstance(data, dict):
+        raise CannotAnswer("the LM's JSON has no \"answer\"", raw)
+    return data
+
+
+def without_citations(text: str) -> str:
+    return re.sub(r"\s*\[\d+(?:,\s*\d+)*\]", "", text).strip()
+
+
+def combined(first: Found, then: Found) -> Found:
     """The standalone question's hits, then the message's that it did not find (each entry once)."""
     seen = {(hit.kind, hit.id) for hit in then.hits}
     hits = [*then.hits, *(hit for hit in first.hits if (hit.kind, hit.id) not in seen)]
