@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
 from dialogue.catalogue import Catalogue
-from dialogue.answering import Answer, AnswerConfig, Answering, Question
+from dialogue.answering import Answer, AnswerConfig, Answering, Found, Question
 from dialogue.context import SearchQuery, contextualize
+from dialogue.crosslingual import AcrossLanguages, Languages
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.judgement import Judge, JudgementConfig
 from dialogue.language import LanguagePolicy
@@ -88,9 +89,11 @@ class DialogueManager:
         self.generator = generator
         self.config = config
         # The one answer from the knowledge base, for chat and agent assist (dialogue/answering.py).
+        judge = Judge(generator, config.judgement, config.company)
         self.answering = Answering(knowledge, generator, AnswerConfig(
             config.company, config.snippets_in_prompt, config.history_token_budget, config.max_new_tokens,
-            config.temperature), self.thresholds, Judge(generator, config.judgement, config.company))
+            config.temperature), self.thresholds, judge)
+        self.across = AcrossLanguages(judge, self.languages.detector)  # a capable LM answers across languages
         self.privacy = privacy or Masker()  # personal data is masked before it is stored (dialogue/privacy.py)
         self._locks = _KeyedLocks()
         self.turn_locks = turn_locks or ThreadLocks()  # the same order across server processes
@@ -248,33 +251,41 @@ class DialogueManager:
         question = Question(text, query, history if turn.verified else hide_profile(history, profile),
                             profile.facts() if turn.verified else [])
         found = self.answering.search(question)
-        if found.hits and self._other_language(turn, found.hits[0]):
-            return self._across_languages(turn, found.hits, found.thresholds, found.decision), None
-        answer = self.answer(question, on_text, found=found)
+        knowledge = self._other_language(turn, found.hits[0]) if found.hits else None
+        if knowledge and not self.across.active:
+            return self._across_languages(turn, found), None
+        if knowledge:
+            answer = self.across.respond(self.answering, question, found, Languages(turn.language, knowledge),
+                                         on_text)
+        else:
+            answer = self.answer(question, on_text, found=found)
         if answer.searched:  # the LM's standalone rewrite was searched: the turn records it
             self.store.set_search_query(turn.turn_id, answer.searched)
         if answer.kind is ReplyKind.FALLBACK:
-            reply = self._fallback(turn)
+            # Across languages the LM could not answer: what the bot says without it, from the better search.
+            reply = self._across_languages(turn, answer.found) if knowledge else self._fallback(turn)
         else:
             reply = Reply(answer.text, answer.kind, turn.conversation_id, answer.sources)
         # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).
         return dataclasses.replace(reply, rejected=answer.rejected), answer.model_id
 
-    def _other_language(self, turn: OpenedTurn, hit: Hit) -> bool:
-        """Is the best knowledge written in another language than the customer's? Read with its question or
+    def _other_language(self, turn: OpenedTurn, hit: Hit) -> str | None:
+        """The language of the best knowledge when it is not the customer's, else None. Read with its question or
         title: an answer of prices alone ("£4.99, €5.99 or $5.99 a month...") read as Spanish at 0.68 and was sent
         to an English customer under the other-language note; with its question it reads as English."""
         text = f"{hit.faq.question}\n{hit.faq.answer}" if hit.faq is not None else f"{hit.title}\n{hit.text}"
         found = self.languages.detector.detect(text)
-        return found is not None and found.confidence >= 0.5 and found.code != turn.language
+        other = found is not None and found.confidence >= 0.5 and found.code != turn.language
+        return found.code if other else None
 
-    def _across_languages(self, turn: OpenedTurn, hits: list[Hit], thresholds: Thresholds,
-                          decision: Decision) -> Reply:
-        """The embedded LM cannot write the customer's language from snippets in another (docs/languages.md):
-        the curated answer under a one-line note when an FAQ is confident enough, else the fallback. A question
+    def _across_languages(self, turn: OpenedTurn, found: Found) -> Reply:
+        """The answer without an LM when the knowledge is in another language than the customer's: the embedded
+        LM cannot write the customer's language from it (docs/languages.md), and a capable one may have failed.
+        The curated answer under a one-line note when an FAQ is confident enough, else the fallback. A question
         asked across languages scores lower than the knowledge base's own questions its thresholds were
         calibrated on, so in the generate band the best FAQ is taken when it clearly leads the next one."""
-        faqs = verbatim(hits, thresholds) if decision is Decision.FAQ else []
+        hits, thresholds = found.hits, found.thresholds
+        faqs = verbatim(hits, thresholds) if found.decision is Decision.FAQ else []
         ranked = [hit for hit in hits if hit.faq is not None]
         if not faqs and ranked and ranked[0] is hits[0] and ranked[0].confidence >= thresholds.generate and (
                 len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD):

@@ -1,0 +1,162 @@
+"""A capable LM answers a German or Chinese customer from the English sample shop (dialogue/crosslingual.py),
+through the REST webhook, on both databases.
+
+The LM is the scripted OpenAI-compatible server of tests/integration/test_judgement.py: each test writes what it
+answers (the question rewritten in English, a JSON answer with its translation), and the paths under test are
+what the bot does with it: a translation that states the checked answer's facts is sent, one that changes a
+number or leaves the form is not, and the customer then gets what the bot gives without a capable LM.
+"""
+
+import json
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.cli.serve import SAMPLE_FAQS
+from bot.services import build_services
+from dialogue.catalogue import Catalogue
+from dialogue.records import TurnRecord
+from retrieval.faq_files import read_faq_file
+from tests.conftest import chat, make_settings
+from tests.support.lm_server import Rule, ScriptedLMServer, snippet_number
+
+pytestmark = pytest.mark.integration
+
+IN_ENGLISH = "Write the question in English"  # in the rewrite prompt across languages
+ACROSS = '"translation"'  # in the answer prompt across languages
+RETURNS = "How do I return a device?"
+ANSWER = "You can return any Nimbus device within 30 days of delivery for any reason."
+GERMAN = "Sie können jedes Nimbus-Gerät innerhalb von 30 Tagen nach der Lieferung ohne Angabe von Gründen zurückgeben."
+CHINESE = "您可以在签收后 30 天内以任何理由退回任何 Nimbus 设备。"
+CATALOGUE = Catalogue.load()
+
+
+def services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, judgement: str):
+    settings = make_settings(tmp_path_factory.mktemp(f"across-{judgement}"), database_url, models_dir,
+                             lm_backend="openai", lm_url=lm_server.url, lm_model=lm_server.model, lm_retries=0,
+                             judgement=judgement, judgement_timeout_seconds=2.0)
+    services = build_services(settings, embedder=embedder)
+    services.start()
+    services.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
+    services.knowledge.calibrator.train_now()
+    return services
+
+
+@pytest.fixture(scope="module")
+def lm_server():
+    server = ScriptedLMServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def judged(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    services = services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, "auto")
+    yield services
+    services.engine.dispose()
+
+
+@pytest.fixture()
+def client(judged):
+    with TestClient(create_app(judged.settings, judged)) as test_client:
+        yield test_client
+
+
+def answering(answer: str, translation: str):
+    """The LM's answer across languages in the JSON form, citing the returns FAQ by its number in the prompt."""
+    return lambda messages: json.dumps({"answer": answer, "translation": translation,
+                                        "sources": [snippet_number(messages, RETURNS)]}, ensure_ascii=False)
+
+
+def ask(client, message: str, language: str) -> dict:
+    return chat(client, f"across-{uuid.uuid4().hex[:8]}", message, metadata={"language": language})
+
+
+def last_bot_turn(services, conversation_id: int) -> TurnRecord:
+    with services.sessions() as session:
+        return session.scalars(select(TurnRecord).where(TurnRecord.conversation_id == conversation_id,
+                                                        TurnRecord.role != "user")
+                               .order_by(TurnRecord.id.desc())).first()
+
+
+def curated_with_note(reply: dict, language: str, faq_answer: str) -> bool:
+    return reply["custom"]["kind"] == "faq" and reply["text"] == (
+        f"{CATALOGUE.phrases(language)('other_language_note')}\n\n{faq_answer}")
+
+
+def returns_answer(services) -> str:
+    return next(faq.answer for faq in services.knowledge.page(0, 100)[0] if faq.question == RETURNS)
+
+
+@pytest.mark.parametrize("language, message, translation", [
+    ("de", "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", GERMAN),
+    ("zh", "我不喜欢这个摄像头，可以退货吗？", CHINESE),
+])
+def test_the_lm_answers_in_the_customers_language_when_the_facts_match(client, judged, lm_server, language,
+                                                                       message, translation):
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, translation)))
+    reply = ask(client, message, language)
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert reply["custom"]["kind"] == "generated", turn.rejected_reply
+    assert reply["text"] == translation and turn.rejected_reply is None
+    assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
+    rewrite, answer = lm_server.requests
+    assert IN_ENGLISH in rewrite[0]["content"] and message in rewrite[-1]["content"]
+    assert f"Customer question: {message}\n(In English: {RETURNS})" in answer[-1]["content"]
+
+
+def test_a_translation_that_changes_a_number_is_not_sent(client, judged, lm_server):
+    fourteen = GERMAN.replace("30 Tagen", "14 Tagen")
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, fourteen)))
+    reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
+    assert curated_with_note(reply, "de", returns_answer(judged)), reply  # what the bot says without the LM
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert json.loads(turn.rejected_reply["text"])["translation"] == fourteen
+    assert turn.rejected_reply["reasons"] == [
+        "the translation does not state the checked answer's facts: it adds 14 days; leaves out 30 days"]
+
+
+def test_an_answer_the_check_stops_is_not_translated_either(client, judged, lm_server):
+    wrong = ANSWER.replace("30 days", "14 days")
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(wrong, GERMAN.replace("30", "14"))))
+    reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
+    assert curated_with_note(reply, "de", returns_answer(judged)), reply
+    assert "14 days" in last_bot_turn(judged, reply["custom"]["conversation_id"]).rejected_reply["reasons"][0]
+
+
+@pytest.mark.parametrize("output, reason", [
+    ('{"answer": "You can return any Nimbus device within 30 days.", "translation": "Sie können', "outside the JSON"),
+    ('{"answer": "You can return any Nimbus device within 30 days.", "sources": [1]}', 'no "translation"'),
+])
+def test_a_malformed_answer_is_cannot_answer_with_the_raw_output_kept(client, judged, lm_server, output, reason):
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, output))
+    reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
+    assert curated_with_note(reply, "de", returns_answer(judged)), reply
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    first = turn.rejected_reply["reasons"][0]
+    assert turn.rejected_reply["text"] == output and first.startswith("cannot answer:") and reason in first
+
+
+def test_a_translation_in_the_knowledges_language_is_not_sent(client, judged, lm_server):
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, ANSWER)))
+    reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
+    assert curated_with_note(reply, "de", returns_answer(judged)), reply
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.rejected_reply["reasons"] == ["the translation reads as en, not de"]
+
+
+def test_without_the_judge_the_answer_across_languages_is_as_before(database_url, tmp_path_factory, models_dir,
+                                                                   embedder, lm_server):
+    services = services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, "off")
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, GERMAN)))
+    try:
+        with TestClient(create_app(services.settings, services)) as client:
+            reply = ask(client, "Wie kann ich ein Gerät zurückgeben? Wie bekomme ich ein Rücksendeetikett?", "de")
+    finally:
+        services.engine.dispose()
+    # MiniLM reads this German question far below the thresholds: the German fallback, no LM call, as before.
+    assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback")
+    assert lm_server.requests == []
