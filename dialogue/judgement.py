@@ -13,6 +13,9 @@ follow-ups; a confident FAQ answer never waits for it. Its steps (HELPDESK_JUDGE
   timeout (HELPDESK_JUDGEMENT_TIMEOUT_SECONDS) is "cannot answer": the fallback, with the raw output kept on
   the turn for admins like a stopped reply;
 - **compose**: the answer may rest on two snippets (one sentence each, each checked against its own).
+
+When the best knowledge is in another language than the conversation's, dialogue/crosslingual.py uses the same
+judge to rewrite the message into the knowledge's language and answer in both.
 """
 
 import json
