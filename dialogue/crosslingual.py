@@ -104,7 +104,8 @@ class AcrossLanguages:
 
     def translation_problems(self, answer: str, translation: str, cited: list[Hit], languages: Languages) -> list[str]:
         """Why the translation of a checked answer may not be sent, or []."""
-        differs = difference(answer, translation, languages.customer, "\n".join(snippet_texts(cited)))
+        differs = difference(answer, translation, "\n".join(snippet_texts(cited)), checked_in=languages.knowledge,
+                             translated_in=languages.customer)
         if differs:
             return [f"the translation does not state the checked answer's facts: it {differs}"]
         read = self.detector.detect(translation)

@@ -6,12 +6,14 @@ when it states exactly the checked answer's facts (dialogue/facts.py: numbers wi
 ordinals, links, e-mail addresses, phone numbers, references) and names no product, plan or place of the
 snippets that the checked answer does not name.
 
-Before its facts are read, the translation is written the way facts.py reads English: decimal commas ("4,99"),
+Before their facts are read, both texts are written the way facts.py reads English (an English text is left as
+it reads; the sample shop's FAQs and the reply-check pairs keep every fact): decimal commas ("4,99"),
 thousands points ("3.000"), a currency sign after the amount ("4,99 €") or a currency named in the language
 ("Pfund", "英镑"), the units of time and percent in German, French, Spanish, Chinese and Japanese ("30 Tage",
 "30 天", "30日間"), small counts spelled out before a unit ("zwei Monate", "两个月"), "14 Uhr" and "14 h 30", and
-CJK characters set apart from digits and Latin letters. A fact these tables cannot read is missing from the
-translation, which is then not sent: a gap here costs the curated answer under a note, never a wrong fact.
+CJK characters set apart from digits and Latin letters. A fact these tables cannot read is missing from its
+text, so the two differ and the translation is not sent: a gap here costs the curated answer under a note,
+never a wrong fact.
 """
 
 import re
@@ -85,11 +87,13 @@ class FactDifference:
         return "; ".join(said + ([f"leaves out {', '.join(self.missing)}"] if self.missing else []))
 
 
-def difference(checked: str, translation: str, language: str, snippets: str) -> FactDifference:
-    """How `translation` (written in `language`) differs in its facts from `checked`, the answer that passed the
-    reply check against `snippets`; empty when they state the same."""
-    theirs = {fact.key: fact.text for fact in facts(checked)}
-    mine = {fact.key: fact.text for fact in facts(as_read(translation, language))}
+def difference(checked: str, translation: str, snippets: str, checked_in: str = "en",
+               translated_in: str = "en") -> FactDifference:
+    """How `translation` (written in the language `translated_in`) differs in its facts from `checked` (written in
+    `checked_in`), the answer that passed the reply check against `snippets`; empty when they state the same.
+    Both are read alike, so knowledge in German and a customer in English compare as well."""
+    theirs = {fact.key: fact.text for fact in facts(as_read(checked, checked_in))}
+    mine = {fact.key: fact.text for fact in facts(as_read(translation, translated_in))}
     known = {word.lower() for word in re.findall(r"\w+", checked)}
     renamed = sorted(name for name in names(translation) & names(snippets) if name.lower() not in known)
     return FactDifference(sorted({mine[key] for key in mine.keys() - theirs.keys()}) + renamed,
