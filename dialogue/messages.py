@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from retrieval.knowledge_base import HitKind
+from retrieval.entries import HitKind
 
 
 class ReplyKind(StrEnum):

@@ -24,6 +24,14 @@ class EntryKind(StrEnum):
     ACTION = "action"  # a declared action, searched apart from knowledge
 
 
+class HitKind(StrEnum):
+    """What a search result is, as replies and the admin API name it (a chunk is shown as its document)."""
+
+    FAQ = "faq"
+    DOCUMENT = "document"
+    ACTION = "action"
+
+
 @dataclass(frozen=True)
 class EntryRef:
     kind: EntryKind

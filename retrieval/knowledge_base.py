@@ -4,7 +4,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.documents import ChunkRecord, DocumentRecord, Passage
 from retrieval.embedder import Embedder
+from retrieval.entries import HitKind
 from retrieval.entries import EntryKind, chunk_entry, faq_entry, ref
 from retrieval.errors import FaqChanged, FaqNotFound
 from retrieval.faqs import Faq, FaqDraft, FaqPatch, FaqRecord
@@ -32,14 +32,6 @@ from retrieval.search_index import SearchIndex, SyncReport, Upsert
 
 log = logging.getLogger(__name__)
 _PATCH_TRIES = 3  # a partial edit re-reads and retries when another edit got in between
-
-
-class HitKind(StrEnum):
-    """What a search result is, as replies and the admin API name it (a chunk is shown as its document)."""
-
-    FAQ = "faq"
-    DOCUMENT = "document"
-    ACTION = "action"
 
 
 @dataclass(frozen=True)
