@@ -43,6 +43,13 @@ ANSWER_INSTRUCTIONS = (
     "numbers in digits with their units, the same prices, links, e-mail addresses and phone numbers, the same "
     "product and plan names."
 )
+ANSWER_SCHEMA = {  # held to by the backend where it can (dialogue/judgement.py ANSWER_SCHEMA)
+    "type": "object",
+    "properties": {"answer": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                   "translation": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                   "sources": {"type": "array", "items": {"type": "integer"}}},
+    "required": ["answer", "translation", "sources"], "additionalProperties": False,
+}
 _TRANSLATION_CONFIDENCE = 0.5  # a translation detected as another language at least this surely is not sent
 
 
@@ -84,7 +91,7 @@ class AcrossLanguages:
 
         try:
             raw = judge.ask(self.prompt(question, snippet_texts(snippets), languages, standalone),
-                            2 * judge.config.answer_tokens)
+                            2 * judge.config.answer_tokens, ANSWER_SCHEMA)
             verdict = parse_verdict(raw, len(snippets))
             translation = parse_translation(raw) if verdict.answer else None
         except CannotAnswer as error:

@@ -171,9 +171,9 @@ class LlamaCppWithAdapters:
         return self._active.count_tokens(text)
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
-                 on_text: TextCallback | None = None) -> Generation:
+                 on_text: TextCallback | None = None, json_schema: dict | None = None) -> Generation:
         return self._active.generate(messages, max_new_tokens=max_new_tokens, temperature=temperature,
-                                     on_text=on_text)
+                                     on_text=on_text, json_schema=json_schema)
 
     def close(self) -> None:
         self.fast.close()

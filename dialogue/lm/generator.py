@@ -28,8 +28,10 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
-                 on_text: TextCallback | None = None) -> Generation:
-        """The whole answer; `on_text`, when given, sees it piece by piece while it is written."""
+                 on_text: TextCallback | None = None, json_schema: dict | None = None) -> Generation:
+        """The whole answer; `on_text`, when given, sees it piece by piece while it is written. `json_schema`: the
+        answer must be JSON of this schema; llama.cpp enforces it with a grammar, an OpenAI-compatible server
+        with `response_format`, transformers only through what the prompt asks (docs/generation.md)."""
         ...
 
 

@@ -58,6 +58,7 @@ class BatchedEngine:
         # attends faster over separate streams then (see kv_unified in llama.h).
         params.kv_unified = False
         params.no_perf = True
+        self._vocab = llama_cpp.llama_model_get_vocab(model.model)
         self._ctx = llama_cpp.llama_init_from_model(model.model, params)
         if self._ctx is None:
             raise RuntimeError("llama.cpp could not create a context (out of memory?)")
@@ -122,13 +123,18 @@ class BatchedEngine:
             if not free:
                 return
             request = self._waiting.pop(0)
+            try:
+                sampler = _sampler(request, self._vocab)
+            except ValueError as error:  # a grammar llama.cpp refuses fails its request, not the engine
+                request.tokens.put(error)
+                continue
             slot = max(free, key=lambda s: (_common_prefix(s.cached, request.prompt), -s.last_used))
             keep = min(_common_prefix(slot.cached, request.prompt), len(request.prompt) - 1)
             llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, keep, -1)
             self._clock += 1
             slot.cached, slot.pending = slot.cached[:keep], request.prompt[keep:]
             slot.request, slot.next_token, slot.generated, slot.reused = request, None, 0, keep
-            slot.sampler, slot.last_used = _sampler(request.temperature, request.seed), self._clock
+            slot.sampler, slot.last_used = sampler, self._clock
             self.stats.requests += 1
             self.stats.prompt_tokens += len(request.prompt)
             self.stats.reused_tokens += keep
@@ -216,9 +222,18 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def _sampler(temperature: float, seed: int):
-    """Greedy at temperature 0; else top-k 50, top-p 0.9 and temperature, like the transformers backend."""
+def _sampler(request: Request, vocab):
+    """Greedy at temperature 0; else top-k 50, top-p 0.9 and temperature, like the transformers backend. A
+    request's grammar comes first: only the tokens it allows are left to choose from, and once it is complete
+    only the end of the text is."""
+    temperature, seed = request.temperature, request.seed
     chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    if request.grammar is not None:
+        grammar = llama_cpp.llama_sampler_init_grammar(vocab, request.grammar.encode(), b"root")
+        if not grammar:
+            llama_cpp.llama_sampler_free(chain)
+            raise ValueError("llama.cpp could not parse the grammar")
+        llama_cpp.llama_sampler_chain_add(chain, grammar)
     if temperature <= 0:
         llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
         return chain

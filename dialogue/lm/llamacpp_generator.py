@@ -2,12 +2,14 @@
 
 import codecs
 import fcntl
+import functools
+import json
 import logging
 import random
 import time
 from pathlib import Path
 
-from core.errors import ModelUnavailable
+from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
 from dialogue.lm.requests import Finished, Request
@@ -87,10 +89,12 @@ class LlamaCppGenerator:
         return self._model.tokenize(prompt.encode("utf-8"), add_bos=self._model.add_bos_token(), special=True)
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
-                 on_text: TextCallback | None = None) -> Generation:
+                 on_text: TextCallback | None = None, json_schema: dict | None = None) -> Generation:
         prompt = self.prompt_tokens(messages, max_new_tokens)
         started = time.perf_counter()
-        request = self.engine.submit(Request(prompt, max_new_tokens, temperature, random.getrandbits(31)))
+        grammar = json_grammar(json.dumps(json_schema, sort_keys=True)) if json_schema is not None else None
+        request = self.engine.submit(Request(prompt, max_new_tokens, temperature, random.getrandbits(31),
+                                             grammar=grammar))
         self.calls += 1
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
@@ -98,7 +102,7 @@ class LlamaCppGenerator:
         try:
             while not isinstance(item := request.tokens.get(), Finished):
                 if isinstance(item, Exception):
-                    raise ModelUnavailable(f"llama.cpp failed while writing a reply: {item}") from item
+                    raise LMUnavailable(f"llama.cpp failed while writing a reply: {item}") from item
                 new_tokens += 1
                 piece = decoder.decode(self._model.detokenize([item]))
                 if not started_text:  # the answer's leading whitespace is dropped, as `tidy` drops it
@@ -113,6 +117,14 @@ class LlamaCppGenerator:
         return Generation(text=tidy(text, cut_unfinished=not item.end_of_text), model_id=self.model_id,
                           prompt_tokens=len(prompt), new_tokens=new_tokens,
                           seconds=time.perf_counter() - started)
+
+
+@functools.lru_cache(maxsize=16)
+def json_grammar(schema: str) -> str:
+    """llama.cpp's grammar (GBNF) for JSON of `schema`, by llama-cpp-python's own converter."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(schema)
 
 
 # llama.cpp's llama_ftype values for the weight types a GGUF can be re-written to.

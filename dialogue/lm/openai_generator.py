@@ -51,6 +51,11 @@ class OpenAIGenerator:
         self._retiring: set[str] = set()  # replaced adapters, unloaded once no reply uses them
         self._lock = threading.Lock()
         self._switching = threading.Lock()
+        # How a JSON form is asked for: OpenAI's `json_schema` (vLLM, llama.cpp's llama-server, OpenAI), else
+        # `json_object` with a `schema` (llama-cpp-python's server), else the prompt alone. A form the server
+        # refused before it ever took one is not sent again.
+        self.response_formats = ["json_schema", "json_object"]
+        self._format_taken = False
 
     def warm_up(self) -> None:
         if self.adapter is not None and self._served is None:
@@ -82,12 +87,22 @@ class OpenAIGenerator:
         return math.ceil(len(text) / 4)
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
-                 on_text: TextCallback | None = None) -> Generation:
+                 on_text: TextCallback | None = None, json_schema: dict | None = None) -> Generation:
         with self._lock:
             served, model_id, adapter = self._served, self.model_id, self.adapter
             self._in_flight[served] += 1
         try:
-            return self._generate(messages, max_new_tokens, temperature, on_text, served, model_id, adapter)
+            while True:
+                body = self._body(messages, max_new_tokens, temperature, served, json_schema)
+                try:
+                    return self._generate(body, messages, on_text, served, model_id, adapter)
+                except _FormatRefused as refused:
+                    form = body["response_format"]["type"]
+                    if form in self.response_formats:
+                        self.response_formats.remove(form)
+                    log.warning("The LM server at %s refused `response_format` %s (%s); %s", self.url, form,
+                                refused, f"trying {self.response_formats[0]}" if self.response_formats
+                                else "JSON forms are asked for in the prompt only")
         finally:
             with self._lock:
                 self._in_flight[served] -= 1
@@ -97,11 +112,19 @@ class OpenAIGenerator:
             if retire:
                 self.lora.unload(served)
 
-    def _generate(self, messages, max_new_tokens, temperature, on_text, served, model_id, adapter) -> Generation:
+    def _body(self, messages: ChatMessages, max_new_tokens: int, temperature: float, served: str | None,
+              json_schema: dict | None) -> dict:
         body = {"model": served or self.model, "messages": messages, "max_tokens": max_new_tokens,
                 "temperature": temperature, "stream": True, "stream_options": {"include_usage": True}}
         if temperature > 0:
             body["top_p"] = 0.9
+        if json_schema is not None and self.response_formats:
+            body["response_format"] = (
+                {"type": "json_schema", "json_schema": {"name": "reply", "schema": json_schema, "strict": True}}
+                if self.response_formats[0] == "json_schema" else {"type": "json_object", "schema": json_schema})
+        return body
+
+    def _generate(self, body, messages, on_text, served, model_id, adapter) -> Generation:
         started = time.perf_counter()
         self.calls += 1
         for attempt in range(self.retries + 1):
@@ -133,11 +156,16 @@ class OpenAIGenerator:
     def _stream(self, body: dict, pieces: list[str], on_text: TextCallback | None) -> tuple[str | None, dict]:
         finish, usage = None, {}
         with self._client.stream("POST", "/chat/completions", json=body) as response:
+            if "response_format" in body and not self._format_taken and response.status_code in (400, 422, 500):
+                response.read()  # llama-cpp-python's server answers an unknown form with a 500
+                raise _FormatRefused(f"HTTP {response.status_code} {response.text[:200]}")
             if response.status_code in RETRIED_STATUSES:
                 raise _Retryable(f"HTTP {response.status_code}")
             if response.status_code == 404 and body["model"] != self.model:
                 response.read()
                 raise _AdapterGone(response.text[:200])
+            if "response_format" in body and response.status_code == 200:
+                self._format_taken = True
             if response.status_code != 200:
                 response.read()
                 raise LMUnavailable(f"The LM server at {self.url} refused the request: HTTP "
@@ -171,6 +199,10 @@ class OpenAIGenerator:
 
 class _Retryable(Exception):
     """An answer worth asking again for (overloaded or restarting server)."""
+
+
+class _FormatRefused(Exception):
+    """The server refused the request's `response_format` (it takes no JSON schema)."""
 
 
 class _AdapterGone(Exception):

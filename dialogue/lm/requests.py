@@ -16,6 +16,7 @@ class Request:
     seed: int
     prefix: int = 0  # leading prompt tokens many requests share (the system message): their KV may be reused
     adapter: str | None = None  # the LoRA adapter this reply is written with; None: the base model
+    grammar: str | None = None  # GBNF the reply must follow (llama.cpp only): a JSON form, for instance
     tokens: "queue.SimpleQueue" = field(default_factory=queue.SimpleQueue)
     cancelled: bool = False  # set when the reader has gone: the engine drops the request at its next step
 

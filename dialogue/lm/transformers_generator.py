@@ -154,7 +154,8 @@ class TransformersGenerator:
                                                    return_dict=True)["input_ids"]
 
     def generate(self, messages: ChatMessages, *, max_new_tokens: int, temperature: float,
-                 on_text: TextCallback | None = None) -> Generation:
+                 on_text: TextCallback | None = None, json_schema: dict | None = None) -> Generation:
+        # `json_schema` is not enforced here (no grammar sampling in this engine): the prompt asks for the form.
         self.warm_up()
         prompt, prefix = self.prompt_tokens(messages, max_new_tokens)
         started = time.perf_counter()

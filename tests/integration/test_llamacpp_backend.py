@@ -1,6 +1,7 @@
 """The llama.cpp backend on the embedded GGUF: streaming, sampling settings, the prefix cache, batching,
 adapters through transformers, and the bot answering through it over HTTP on both databases."""
 
+import json
 import threading
 import time
 
@@ -17,6 +18,7 @@ from dialogue.prompt import INSTRUCTIONS
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
+from dialogue.judgement import ANSWER_SCHEMA
 from tests.integration.test_streaming import GENERATED_QUESTION, sse_events
 
 pytestmark = pytest.mark.integration
@@ -113,6 +115,21 @@ def test_concurrent_replies_are_decoded_together(llama):
     assert all(together[i] for i in range(len(questions)))
     # Batched arithmetic may round differently, but the replies should start the same way.
     assert sum(together[i][:20] == alone[i][:20] for i in range(len(questions))) >= 3
+
+
+def test_a_json_schema_holds_the_reply_to_its_form(llama):
+    # The judge's answer form (dialogue/judgement.py). Not asked for it, SmolLM2 writes prose; held by the
+    # grammar, it writes JSON from the first token, and with the form in the prompt JSON of the schema that
+    # ends when the JSON does.
+    unasked = [{"role": "system", "content": "Answer the customer from the snippet."}, ask("Is a return free?")[1]]
+    assert not llama.generate(unasked, max_new_tokens=40, temperature=0).text.startswith("{")
+    assert llama.generate(unasked, max_new_tokens=40, temperature=0, json_schema=ANSWER_SCHEMA).text.startswith("{")
+    asked = [{"role": "system", "content": 'Answer the customer from the snippet. Reply with JSON only: '
+                                           '{"answer": "<short answer>", "sources": [<snippet numbers>]}'},
+             ask("Is a return free?")[1]]
+    held = llama.generate(asked, max_new_tokens=120, temperature=0, json_schema=ANSWER_SCHEMA)
+    data = json.loads(held.text)
+    assert set(data) == {"answer", "sources"} and isinstance(data["answer"], str) and data["sources"] == [1]
 
 
 def test_a_prompt_too_long_for_a_slot_keeps_its_end_and_is_answered(llama):

@@ -18,6 +18,7 @@ from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from core.errors import LMUnavailable, ModelUnavailable
+from dialogue.judgement import ANSWER_SCHEMA
 from dialogue.lm.lora_server import AdapterPaths, LoraApiMissing
 from dialogue.lm.openai_generator import OpenAIGenerator
 from dialogue.lm.sources import EMBEDDED_LM_ID, embedded_gguf_path
@@ -125,6 +126,55 @@ def test_an_overloaded_server_is_asked_again_and_the_key_and_settings_are_sent()
     assert authorization == "Bearer k-123"
     assert (body["model"], body["max_tokens"], body["temperature"], body["stream"]) == ("served-name", 7, 0.3, True)
     assert run.text == "Returns are free."  # cut at the token limit: the unfinished sentence is dropped
+
+
+def test_a_json_schema_reaches_the_server_as_response_format(lm_server):
+    # llama.cpp's server holds the reply to the schema, as vLLM's and OpenAI's do.
+    generator = OpenAIGenerator(lm_server, EMBEDDED_LM_ID)
+    messages = [{"role": "system", "content": 'Answer the customer from the snippet. Reply with JSON only: '
+                                              '{"answer": "<short answer>", "sources": [<snippet numbers>]}'},
+                ask("Is a return free?")[1]]
+    run = generator.generate(messages, max_new_tokens=120, temperature=0, json_schema=ANSWER_SCHEMA)
+    assert set(json.loads(run.text)) == {"answer", "sources"}
+    assert generator.response_formats == ["json_object"]  # its own form: it answers `json_schema` with a 500
+
+
+class _NoSchemaServer(BaseHTTPRequestHandler):
+    """400 for a request with `response_format` (as a server without JSON-schema support says), else a reply."""
+
+    bodies: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.bodies.append(body)
+        if "response_format" in body:
+            self.send_response(400)
+            self.end_headers()
+            self.wfile.write(b'{"error": "response_format is not supported"}')
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        chunk = {"choices": [{"delta": {"content": '{"answer": null, "sources": []}'}, "finish_reason": "stop"}]}
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_that_refuses_response_format_is_asked_without_it_from_then_on():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoSchemaServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        generator = OpenAIGenerator(f"http://127.0.0.1:{server.server_port}/v1", "served-name")
+        first, second = (generator.generate(ask("Is a return free?"), max_new_tokens=40, temperature=0,
+                                            json_schema=ANSWER_SCHEMA) for _ in range(2))
+    finally:
+        server.shutdown()
+    assert first.text == second.text == '{"answer": null, "sources": []}'
+    assert [body.get("response_format", {}).get("type") for body in _NoSchemaServer.bodies] == [
+        "json_schema", "json_object", None, None]
+    assert generator.response_formats == []
 
 
 @pytest.fixture(params=BACKENDS)
