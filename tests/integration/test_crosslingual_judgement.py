@@ -160,3 +160,23 @@ def test_without_the_judge_the_answer_across_languages_is_as_before(database_url
     # MiniLM reads this German question far below the thresholds: the German fallback, no LM call, as before.
     assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback")
     assert lm_server.requests == []
+
+
+def test_after_the_lm_abstains_a_rewrite_in_the_generate_band_is_the_fallback_not_an_faq(client, judged, lm_server):
+    # A question rewritten into English is searched in one language: the thresholds hold as they are, and the
+    # generate band was the LM's to answer. Before, the cross-language rule (the best FAQ, when it leads the next
+    # by 0.05) sent a wrong FAQ under the note: "Kann ich eine Nimbus Cam mieten statt kaufen?" got the Cam's
+    # Wi-Fi answer.
+    thresholds = judged.manager.thresholds()
+
+    def in_generate_band_and_leading(text: str) -> bool:
+        faqs = [hit for hit in judged.knowledge.search(text, top_k=5) if hit.faq is not None]
+        best, second = faqs[0].confidence, faqs[1].confidence
+        return thresholds.generate <= best < thresholds.faq and best - second >= 0.05
+
+    candidates = ["Can I rent a Nimbus Cam instead of buying it?", "Do you sell refurbished devices?",
+                  "How do I dispose of an old Nimbus device properly?", "Can I use the Cam without Wi-Fi?"]
+    rewrite = next(text for text in candidates if in_generate_band_and_leading(text))
+    lm_server.script(Rule(IN_ENGLISH, rewrite), Rule(ACROSS, '{"answer": null, "translation": null, "sources": []}'))
+    reply = ask(client, "Kann ich eine Nimbus Cam mieten statt kaufen?", "de")
+    assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
