@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     snippets_in_prompt: int = Field(3, ge=1, le=10)
     # A capable LM's judgement: rewrite, answer or abstain, compose (dialogue/judgement.py, docs/generation.md).
     judgement: Literal["auto", "on", "off"] = Field(
-        "auto", description="auto: the LM rewrites uncertain questions and answers or abstains whenever it is not "
-                            "the embedded 135M model; on/off force it.")
+        "off", description="on: the LM rewrites uncertain questions and answers or abstains (JSON, cited snippets); "
+                           "auto: on whenever it is not the embedded 135M model. Off by default: with "
+                           "Qwen2.5-Coder-1.5B it sent more wrong answers than without (docs/measurements.md).")
     judgement_steps: str = Field(
         "rewrite,answer,compose", pattern=r"^\s*(?:(?:rewrite|answer|compose)\s*(?:,\s*|$))*$",
         description="Which of the judgement's steps run, comma-separated: rewrite, answer, compose.")
