@@ -61,8 +61,8 @@ COMPOSE = {True: "If the question asks two things, answer each in its own senten
            False: "Use one snippet only."}
 _MAX_REWRITE_CHARS = 300
 # The answer's JSON form. llama.cpp writes only JSON of it (a grammar), an OpenAI-compatible server is asked
-# through `response_format`: Qwen2.5-Coder-1.5B otherwise answered in plain prose 4 times in its first ~20
-# answers, each then "cannot answer" (the fallback).
+# through `response_format`: Qwen2.5-Coder-1.5B otherwise answered in plain prose 8 times in 34 minutes on the
+# sample shop, each then "cannot answer" (the fallback; docs/generation.md).
 ANSWER_SCHEMA = {
     "type": "object",
     "properties": {"answer": {"anyOf": [{"type": "string"}, {"type": "null"}]},
