@@ -20,7 +20,8 @@ from bot.services import build_services
 from dialogue.catalogue import Catalogue
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
-from tests.conftest import chat, make_settings
+from tests.conftest import chat
+from tests.integration.test_judgement import judged_services, last_bot_turn
 from tests.support.lm_server import Rule, ScriptedLMServer, snippet_number
 
 pytestmark = pytest.mark.integration
@@ -35,14 +36,8 @@ CATALOGUE = Catalogue.load()
 
 
 def services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, judgement: str):
-    settings = make_settings(tmp_path_factory.mktemp(f"across-{judgement}"), database_url, models_dir,
-                             lm_backend="openai", lm_url=lm_server.url, lm_model=lm_server.model, lm_retries=0,
-                             judgement=judgement, judgement_timeout_seconds=2.0)
-    services = build_services(settings, embedder=embedder)
-    services.start()
-    services.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
-    services.knowledge.calibrator.train_now()
-    return services
+    return judged_services(tmp_path_factory.mktemp(f"across-{judgement}"), database_url, models_dir, embedder,
+                           lm_server, judgement)
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +68,6 @@ def answering(answer: str, translation: str):
 
 def ask(client, message: str, language: str) -> dict:
     return chat(client, f"across-{uuid.uuid4().hex[:8]}", message, metadata={"language": language})
-
-
-def last_bot_turn(services, conversation_id: int) -> TurnRecord:
-    with services.sessions() as session:
-        return session.scalars(select(TurnRecord).where(TurnRecord.conversation_id == conversation_id,
-                                                        TurnRecord.role != "user")
-                               .order_by(TurnRecord.id.desc())).first()
 
 
 def curated_with_note(reply: dict, language: str, faq_answer: str) -> bool:
