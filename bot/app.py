@@ -76,11 +76,29 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(describe_errors(router))
     _limit_bodies(app, settings)
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)  # a stalled body is cut off (408)
-    # Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
-    # nothing a plain HTTP client could not reach; the Authorization header stays off-limits to other sites.
-    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type"])
+    app.add_middleware(ChatCors, origins=settings.allowed_origins)
     return app
+
+
+class ChatCors:
+    """Pages in allowed_origins may call the chat API from a browser. No cookies are involved, so this opens
+    nothing a plain HTTP client could not reach. A signed-in customer's page sends the chat token in the
+    Authorization header (bot/connectors/identity.py), so the REST channel allows it; every other route keeps it
+    off-limits to other sites, so that no page elsewhere can drive the admin API with a token it holds."""
+
+    TOKEN_PATHS = frozenset({rest.router.prefix + "/webhook"})
+
+    def __init__(self, app, origins: list[str]):
+        self.chat = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET", "POST"],
+                                   allow_headers=["Content-Type", "Authorization", "Idempotency-Key"])
+        self.others = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET", "POST"],
+                                     allow_headers=["Content-Type"])
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.TOKEN_PATHS:
+            await self.chat(scope, receive, send)
+        else:
+            await self.others(scope, receive, send)
 
 
 def _add_health(app: FastAPI, services: Services) -> None:

@@ -16,7 +16,7 @@ from bot.notify.store import DeliveryNotFound, WebhookNotFound
 from core.errors import ModelUnavailable
 from dialogue.errors import (
     ConversationClosed, ConversationNotFound, CustomerNotFound, InvalidMessage, MessageIdReused, MessageTooLong,
-    TurnNotFound,
+    SenderClaimed, TurnNotFound,
 )
 from retrieval.errors import (
     ActionExists,
@@ -56,19 +56,8 @@ def stores_message_first(endpoint):
 
 def install_error_handlers(app: FastAPI) -> None:
     _install_request_handlers(app)
+    _install_message_handlers(app)
     _install_action_handlers(app)
-
-    @app.exception_handler(MessageTooLong)
-    async def too_long(_: Request, error: MessageTooLong) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status.HTTP_413_CONTENT_TOO_LARGE)
-
-    @app.exception_handler(InvalidMessage)
-    async def invalid_message(_: Request, error: InvalidMessage) -> JSONResponse:
-        return unprocessable([Problem(("body", "message"), str(error), "value_error")])
-
-    @app.exception_handler(MessageIdReused)
-    async def message_id_reused(_: Request, error: MessageIdReused) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
 
     @app.exception_handler(InvalidFaq)
     async def invalid_faq(_: Request, error: InvalidFaq) -> JSONResponse:
@@ -113,6 +102,25 @@ def install_error_handlers(app: FastAPI) -> None:
         kept = getattr(request.scope.get("endpoint"), "stores_message_first", False)
         return JSONResponse({"detail": _UNEXPECTED_MESSAGE_KEPT if kept else _UNEXPECTED},
                             status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def _install_message_handlers(app: FastAPI) -> None:
+    """A customer's message that cannot be taken."""
+    @app.exception_handler(MessageTooLong)
+    async def too_long(_: Request, error: MessageTooLong) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_413_CONTENT_TOO_LARGE)
+
+    @app.exception_handler(InvalidMessage)
+    async def invalid_message(_: Request, error: InvalidMessage) -> JSONResponse:
+        return unprocessable([Problem(("body", "message"), str(error), "value_error")])
+
+    @app.exception_handler(MessageIdReused)
+    async def message_id_reused(_: Request, error: MessageIdReused) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(SenderClaimed)
+    async def sender_claimed(_: Request, error: SenderClaimed) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_403_FORBIDDEN, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _install_action_handlers(app: FastAPI) -> None:

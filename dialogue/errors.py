@@ -39,6 +39,16 @@ class MessageIdReused(ValueError):
             "a new message needs a new id.")
 
 
+class SenderClaimed(PermissionError):
+    """A message without proof under a sender id that has come with proof before: its conversation and what it
+    stores belong to a signed-in customer, so nobody may write into them by typing the id."""
+
+    def __init__(self, sender_id: str) -> None:
+        super().__init__(
+            f"Sender {sender_id!r} has signed in before: send the message with its token (`Authorization: Bearer "
+            "<JWT>` whose `sub` is the sender), or use another sender id.")
+
+
 class ConversationNotFound(LookupError):
     def __init__(self, conversation_id: int):
         super().__init__(f"No conversation with id {conversation_id}; list them with GET /admin/conversations.")

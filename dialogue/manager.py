@@ -125,6 +125,8 @@ class DialogueManager:
         a failure after acceptance is logged here and surfaces to the reader as `ReplyFailed`.
         """
         text = self.validate(message.text)
+        if not message.verified:  # SenderClaimed now, while the reader can still get a clean refusal
+            self.store.refuse_if_claimed(message.channel, message.sender_id)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[ReplyEvent | _Finished] = asyncio.Queue()
 

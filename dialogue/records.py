@@ -44,6 +44,9 @@ class ChannelIdentityRecord(Base):
     external_id: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When this sender id first came with proof (a signed token, the shared secret, a platform's signature): from
+    # then on a message under it without proof is refused (dialogue/errors.py: SenderClaimed).
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[UserRecord] = relationship(back_populates="identities")
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import utcnow
 from dialogue import events
-from dialogue.errors import MessageIdReused, TurnNotFound
+from dialogue.errors import MessageIdReused, SenderClaimed, TurnNotFound
 from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
@@ -42,12 +42,17 @@ class ConversationStore:
         without an id, the same text as the conversation's last turn while that turn is still unanswered:
         the sender's messages are answered one at a time, so an unanswered last turn is one whose answer a
         crash or an error cut off, and the customer is sending it again.
+
+        A sender id that once came with proof (`message.verified`) is claimed: a message without proof under it
+        raises SenderClaimed, and nothing of it is stored.
         """
         external_id = f"{message.channel}:{message.message_id}" if message.message_id else None
         if external_id and (earlier := self._replayed(external_id, text)):
+            if not message.verified:
+                self.refuse_if_claimed(message.channel, message.sender_id)
             return earlier
         with self.sessions() as session:
-            user_id = self._user_for(session, message.channel, message.sender_id)
+            user_id = self._user_for(session, message.channel, message.sender_id, message.verified)
             conversation = self._open_conversation(session, user_id, message.channel, message.sender_id)
             if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
                 session.commit()  # a conversation that timed out above stays closed
@@ -105,23 +110,38 @@ class ConversationStore:
                                  turn_id=record.id)
         return None
 
-    def _user_for(self, session: Session, channel: str, external_id: str) -> int:
-        """The customer id of this sender (one query when known; registered when new)."""
-        known = select(ChannelIdentityRecord.user_id).where(
+    def refuse_if_claimed(self, channel: str, external_id: str) -> None:
+        """Raises SenderClaimed if this sender id has come with proof before (for a message without it)."""
+        with self.sessions() as session:
+            claimed = session.scalar(select(ChannelIdentityRecord.claimed_at).where(
+                ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id))
+        if claimed is not None:
+            raise SenderClaimed(external_id)
+
+    def _user_for(self, session: Session, channel: str, external_id: str, verified: bool) -> int:
+        """The customer id of this sender (one query when known; registered when new). The first message with
+        proof claims the id; a later one without proof raises SenderClaimed."""
+        known = select(ChannelIdentityRecord).where(
             ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id)
-        if (user_id := session.scalar(known)) is not None:
-            return user_id
-        user = UserRecord(attributes={})
-        session.add(user)
-        session.flush()
-        try:
-            with session.begin_nested():
-                session.add(ChannelIdentityRecord(channel=channel, external_id=external_id, user_id=user.id))
-        except IntegrityError:
-            # Another process registered this sender at the same moment: use its customer.
-            session.delete(user)
-            return session.scalar(known)
-        return user.id
+        identity = session.scalar(known)
+        if identity is None:
+            user = UserRecord(attributes={})
+            session.add(user)
+            session.flush()
+            try:
+                with session.begin_nested():
+                    session.add(ChannelIdentityRecord(channel=channel, external_id=external_id, user_id=user.id,
+                                                      claimed_at=utcnow() if verified else None))
+                return user.id
+            except IntegrityError:
+                # Another process registered this sender at the same moment: use its customer.
+                session.delete(user)
+                identity = session.scalar(known)
+        if identity.claimed_at is None and verified:
+            identity.claimed_at = utcnow()
+        elif identity.claimed_at is not None and not verified:
+            raise SenderClaimed(external_id)
+        return identity.user_id
 
     def _open_conversation(self, session: Session, user_id: int, channel: str, sender_id: str) -> ConversationRecord:
         conversation = session.scalar(

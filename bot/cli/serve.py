@@ -1,5 +1,6 @@
 """`helpdesk serve`: the HTTP server (bot/app.py), optionally with the sample knowledge base loaded."""
 
+import os
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from bot.cli.multiprocess import default_workers, serve_workers
 from bot.cli.startup import started_services, stop_signals_end_loading
 
 SAMPLE_FAQS = Path(__file__).parent.parent / "sample" / "faqs.yaml"
+SAMPLE_COMPANY = "Nimbus Home"
 SAMPLE_EVAL = SAMPLE_FAQS.with_name("eval.yaml")  # held out: never loaded into the knowledge base
 
 
@@ -24,6 +26,8 @@ def serve(host: str, port: int, sample_kb: bool, workers: int | None) -> None:
     """Run the HTTP server (widget demo page at /, chat webhooks, admin API, OpenAPI docs at /docs)."""
     from bot.settings import get_settings
 
+    if sample_kb:  # the sample shop's name on the demo page and in the prompt, unless the operator named one
+        os.environ.setdefault("HELPDESK_COMPANY_NAME", SAMPLE_COMPANY)
     workers = workers or default_workers()
     # Answers in progress get this long after SIGTERM; then their connections are closed (a client that
     # stalls mid-request held a worker for minutes before).

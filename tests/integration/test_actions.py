@@ -153,7 +153,7 @@ def test_a_slot_comes_from_the_profile_and_the_message(client):
 def test_the_profile_fills_no_slot_for_an_unverified_sender(client):
     # Else a sender id would be enough to run an action with another customer's email (issue 27).
     sender = new_sender()
-    say(client, sender, "my email is ann@example.com", headers=VERIFIED)
+    say(client, sender, "my email is ann@example.com")  # told without a token: anyone may have typed this id
     [asked] = say(client, sender, "where is my order NH-5678?")
     assert asked["text"] == ORDER["slots"][1]["prompt"] and "ann@example.com" not in asked["text"]
 

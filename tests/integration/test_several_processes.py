@@ -253,6 +253,7 @@ def test_serve_with_two_workers_prepares_once_and_serves_the_sample_shop(tmp_pat
         _wait_healthy(server, base)
         actions = httpx.get(f"{base}/admin/actions", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
         assert {"action_order_status", "action_cancel_order"} <= {action["name"] for action in actions["data"]}
+        assert "<h1>Nimbus Home help</h1>" in httpx.get(f"{base}/").text  # the sample shop's name, not "our company"
         for sender in ("w1", "w2", "w3", "w4"):
             replies = httpx.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": QUESTIONS[0]},
                                  timeout=60).json()

@@ -1,4 +1,5 @@
-"""Verified senders: a sender id alone reads back no stored personal data (issue 27, item 3).
+"""Verified senders: a sender id alone reads back no stored personal data (issue 27, item 3), and once a sender
+id has come with a token, a message without one under it is refused.
 
 The probe sent to the REST channel as another customer's sender id and got "Your name is Ann.", their email and
 their order number. Now a REST or socket.io caller without a valid token gets none of it, for any customer; a
@@ -16,6 +17,7 @@ import socketio
 from sqlalchemy import func, select
 
 from bot.app import create_app
+from bot.connectors.socketio import CLAIMED
 from bot.services import build_services
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
 from tests.conftest import CHAT_JWT_SECRET, VERIFIED, chat
@@ -65,7 +67,7 @@ def stored_name(services, channel: str, sender: str) -> str | None:
 
 
 def test_a_sender_id_without_a_token_reads_back_nothing_stored(client, sender):
-    tell(client, sender, bearer(customer_token(sender)))
+    tell(client, sender, headers=None)  # a customer who never signed in: their id is all anyone needs to type
     for question in ASKED:
         reply = chat(client, sender, question)  # the probe: another customer's sender id, no token
         assert leaked(reply["text"]) == [], (question, reply["text"])
@@ -75,6 +77,22 @@ def test_a_sender_id_without_a_token_reads_back_nothing_stored(client, sender):
                   for question in ASKED[:4]]
     assert with_token == ["Your name is Ada Lovelace.", "The email I have for you is ada.lovelace@example.org.",
                           "The phone I have for you is +44 20 7946 0321.", "The order numbers you gave me: NH-77123."]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_signed_in_sender_id_is_refused_without_its_token(client, services, sender, stream):
+    # The probe's second finding: a sender id alone still wrote into a signed-in customer's conversation.
+    tell(client, sender, bearer(customer_token(sender)))
+    before = stored_turns(services, "rest", sender)
+    for question in ASKED:
+        response = client.post("/webhooks/rest/webhook" + ("?stream=true" if stream else ""),
+                               json={"sender": sender, "message": question})
+        assert response.status_code == 403, response.text
+        assert "signed in before" in response.json()["detail"] and leaked(response.text) == []
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert stored_turns(services, "rest", sender) == before
+    assert chat(client, sender, "What's my name?", headers=VERIFIED)["text"] == "Your name is Ada Lovelace."
+    assert chat(client, sender + "-2", "hello")["custom"]["kind"]  # other ids are not affected
 
 
 def test_without_a_token_the_bot_still_takes_what_the_customer_tells(client, sender):
@@ -141,7 +159,7 @@ def test_an_unverified_sender_s_prompt_has_no_profile_facts(spied, sender):
     services, spy = spied
     question = "Does Nimbus Plus extend the warranty on a thermostat I bought last year?"  # answered by the LM
     with TestClient(create_app(services.settings, services)) as client:
-        tell(client, sender, VERIFIED)
+        tell(client, sender, headers=None)
         chat(client, sender, question)
         unverified = list(spy.prompts)
         chat(client, sender, question, headers=VERIFIED)
@@ -167,10 +185,12 @@ async def test_socketio_without_a_token_reads_back_nothing_with_one_it_does(serv
         for text in TOLD:
             await client.say({"message": text, "session_id": "ignored: the token decides"})
         assert (await client.say({"message": "what's my name?"}))["text"] == "Your name is Ada Lovelace."
+    turns = stored_turns(services, "socketio", victim)
     async with RasaClient(server_url) as stranger:  # the probe: the victim's session id, no token
         for question in ASKED:
             reply = await stranger.say({"message": question, "session_id": victim})
-            assert leaked(reply["text"]) == [], (question, reply["text"])
+            assert reply == {"text": CLAIMED}, question
+    assert stored_turns(services, "socketio", victim) == turns  # nothing written into the victim's conversation
     assert stored_name(services, "socketio", victim) == "Ada Lovelace"
     async with RasaClient(server_url, auth={"token": "Bearer " + customer_token(victim)}) as client:
         assert (await client.say({"message": "What is my order number?"}))["text"].endswith("NH-77123.")

@@ -39,3 +39,13 @@ def test_other_sites_may_chat_but_not_send_admin_tokens(client):
         "Origin": "https://shop.example", "Access-Control-Request-Method": "GET",
         "Access-Control-Request-Headers": "authorization"})
     assert admin.status_code == 400  # the browser will not send the Authorization header cross-origin
+
+
+def test_a_signed_in_customer_s_page_may_send_its_chat_token(client):
+    # The REST channel takes `Authorization: Bearer <JWT>` (bot/connectors/identity.py); a browser sends it
+    # cross-origin only after a preflight that allows the header.
+    preflight = client.options("/webhooks/rest/webhook", headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+    assert preflight.status_code == 200, preflight.text
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
