@@ -19,7 +19,9 @@ import logging
 from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
-from dialogue.judgement import COMPOSE, CannotAnswer, Judge, combined, json_object, parse_verdict, without_citations
+from dialogue.judgement import (
+    COMPOSE, CannotAnswer, Judge, best_matches, combined, json_object, parse_verdict, without_citations,
+)
 from dialogue.language import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
@@ -72,17 +74,19 @@ class AcrossLanguages:
                 on_text: TextCallback | None) -> Answer:
         """A generated answer in the customer's language; else the fallback, with the better search in its
         `found` and the LM's output in `rejected`, for the manager's answer without the LM."""
-        judge, searched = self.judge, None
+        judge, searched, leaders = self.judge, None, best_matches(found)
         if "rewrite" in judge.config.steps and (
                 standalone := judge.rewrite(question, language=_name(languages.knowledge))):
-            found, searched = combined(found, answering.search_standalone(standalone)), standalone
+            again = answering.search_standalone(standalone)
+            found, searched, leaders = combined(found, again), standalone, leaders | best_matches(again)
         snippets = answering.snippets(found, floor=judge.floor(found))
         if not snippets:
             return replace(fallback(found), searched=searched)
-        return replace(self.answer(question, found, snippets, languages, searched, on_text), searched=searched)
+        return replace(self.answer(question, found, snippets, languages, searched, leaders, on_text),
+                       searched=searched)
 
     def answer(self, question: Question, found: Found, snippets: list[Hit], languages: Languages,
-               standalone: str | None, on_text: TextCallback | None) -> Answer:
+               standalone: str | None, leaders: set[tuple], on_text: TextCallback | None) -> Answer:
         judge, model_id = self.judge, self.judge.generator.model_id
 
         def not_sent(raw: str, reasons: list[str]) -> Answer:
@@ -102,7 +106,7 @@ class AcrossLanguages:
         if len(cited) > 1 and "compose" not in judge.config.steps:
             return not_sent(raw, ["rests on two snippets, and composing is off"])
         asked = replace(question, text=standalone) if standalone else question
-        cited, problems = judge.verified(asked, found, snippets, verdict.answer, cited)
+        cited, problems = judge.verified(asked, found, snippets, verdict.answer, cited, leaders)
         if problems or (problems := self.translation_problems(verdict.answer, translation, cited, languages)):
             return not_sent(raw, problems)
         if on_text:

@@ -128,14 +128,14 @@ class Judge:
 
     def respond(self, answering: Answering, question: Question, found: Found,
                 on_text: TextCallback | None) -> Answer:
-        searched = None
+        searched, leaders = None, best_matches(found)
         if self.rewrites(question, found) and (standalone := self.rewrite(question)):
             if _normal(standalone) not in (_normal(question.text), _normal(found.searched)):
                 again = answering.search_standalone(standalone)
                 searched = standalone
                 if again.decision is Decision.FAQ:
                     return replace(curated(verbatim(again.hits, again.thresholds), again), searched=standalone)
-                found = combined(found, again)
+                found, leaders = combined(found, again), leaders | best_matches(again)
         if "answer" not in self.config.steps:  # the rewrite alone: the usual reply from the better search
             snippets = answering.snippets(found)
             answer = answering.generate(question, found, snippets, on_text) if snippets else fallback(found)
@@ -143,7 +143,7 @@ class Judge:
         snippets = answering.snippets(found, floor=self.floor(found))
         if not snippets:
             return replace(fallback(found), searched=searched)
-        return replace(self.answer(question, found, snippets, on_text), searched=searched)
+        return replace(self.answer(question, found, snippets, leaders, on_text), searched=searched)
 
     def rewrite(self, question: Question, language: str | None = None) -> str | None:
         """The message as one standalone question (written in `language`, a language's English name, when given),
@@ -160,7 +160,8 @@ class Judge:
             return None
         return standalone_question(raw)
 
-    def answer(self, question: Question, found: Found, snippets: list[Hit], on_text: TextCallback | None) -> Answer:
+    def answer(self, question: Question, found: Found, snippets: list[Hit], leaders: set[tuple],
+               on_text: TextCallback | None) -> Answer:
         texts = snippet_texts(snippets)
         try:
             verdict = parse_verdict(self.ask(self.answer_prompt(question, texts), self.config.answer_tokens,
@@ -177,7 +178,7 @@ class Judge:
         if len(cited) > 1 and "compose" not in self.config.steps:
             return stopped(found, snippets, verdict.answer, ["rests on two snippets, and composing is off"],
                            self.generator.model_id)
-        cited, problems = self.verified(question, found, snippets, verdict.answer, cited)
+        cited, problems = self.verified(question, found, snippets, verdict.answer, cited, leaders)
         if problems:
             return stopped(found, snippets, verdict.answer, problems, self.generator.model_id)
         text = mark_citations(verdict.answer, snippet_texts(cited))
@@ -186,13 +187,18 @@ class Judge:
         return Answer(ReplyKind.GENERATED, text, [citation(hit) for hit in cited], found, self.generator.model_id)
 
     def verified(self, question: Question, found: Found, snippets: list[Hit], answer: str,
-                 cited: list[Hit]) -> tuple[list[Hit], list[str]]:
+                 cited: list[Hit], leaders: set[tuple]) -> tuple[list[Hit], list[str]]:
         """The snippets the answer rests on, or why it may not be sent. It is checked against the snippets it cites;
         a small model's numbers are often off by one, so an answer that fails there is checked as any generated
         reply is, against all it was given (each sentence by one snippet, a claim from the best match), and then
-        rests on those that support it. Either way one snippet it rests on must be at least as confident as the
-        generate threshold: below it, snippets are context for the LM, never the answer. It need not be the best
-        match: choosing among the snippets is what the capable LM is asked for."""
+        rests on those that support it.
+
+        Then it must be about what was asked: one snippet it rests on must be a best match (`leaders`: the top hit
+        of the message's search and of its standalone question's). Qwen2.5-Coder-1.5B rarely abstains; it copied
+        a real snippet of another topic instead ("I typed my PIN wrong three times" → the porting code), which no
+        lexical check can see. Composing may add a second snippet that is not a best match. And one snippet it
+        rests on must be at least as confident as the generate threshold: below it, snippets are context for the
+        LM, never the answer."""
         check = check_reply(answer, snippet_texts(cited), question.text, question.earlier_replies, best_first=False)
         if not check.passed:
             anywhere = check_reply(answer, snippet_texts(snippets), question.text, question.earlier_replies)
@@ -200,6 +206,8 @@ class Judge:
                 return cited, check.reasons
             cited = [hit for hit in snippets if any(is_supported(sentence, text) for sentence in sentences(answer)
                                                     for text in snippet_texts([hit]))]
+        if not any(_entry(hit) in leaders for hit in cited):
+            return cited, ["rests on no best match of the message or of its standalone question"]
         if max(hit.confidence for hit in cited) < found.thresholds.generate:
             return cited, ["rests only on snippets below the generate threshold"]
         return cited, []
@@ -288,9 +296,18 @@ def without_citations(text: str) -> str:
 
 def combined(first: Found, then: Found) -> Found:
     """The standalone question's hits, then the message's that it did not find (each entry once)."""
-    seen = {(hit.kind, hit.id) for hit in then.hits}
-    hits = [*then.hits, *(hit for hit in first.hits if (hit.kind, hit.id) not in seen)]
+    seen = {_entry(hit) for hit in then.hits}
+    hits = [*then.hits, *(hit for hit in first.hits if _entry(hit) not in seen)]
     return Found(hits, first.parts, first.thresholds, decide(hits, first.thresholds), then.searched)
+
+
+def best_matches(found: Found) -> set[tuple]:
+    """The entry a search put first (as an empty set when it found nothing)."""
+    return {_entry(found.hits[0])} if found.hits else set()
+
+
+def _entry(hit: Hit) -> tuple:
+    return hit.kind, hit.id
 
 
 def _follow_up(question: Question) -> bool:

@@ -7,6 +7,7 @@ a snippet it was not given, a timeout), which a real model takes only by chance.
 """
 
 import json
+import re
 import uuid
 
 import pytest
@@ -110,6 +111,29 @@ def test_an_uncertain_message_is_rewritten_searched_again_and_answered_verbatim(
     assert reply["custom"]["kind"] == "faq" and reply["text"] == faq.answer
     assert len(lm_server.requests) == 1  # the rewrite only: the standalone question found a confident FAQ
     assert last_user_turn(judged, reply["custom"]["conversation_id"]).search_query == RETURNS
+
+
+def test_an_answer_copied_from_a_snippet_of_another_topic_is_not_sent(client, judged, lm_server):
+    # What Qwen2.5-Coder-1.5B did on the mobile operator: "I typed my PIN wrong three times" answered with the
+    # porting-code FAQ's own words. Every sentence is grounded; only the topic is wrong.
+    thresholds = judged.manager.thresholds()
+    message = message_in(judged, ["the camera I bought is rubbish, can I send it back"], thresholds.generate,
+                         thresholds.faq)
+    copied = {}
+
+    def another_topic(messages):
+        snippets = re.findall(r"\[(\d+)\] (.+?)\n(.+?)(?=\n\n\[\d+\] |\n\nCustomer question:)", messages[-1]["content"],
+                              flags=re.DOTALL)
+        number, title, text = next(snippet for snippet in snippets if snippet[1] != RETURNS)
+        copied["title"] = title
+        return json.dumps({"answer": text.split(". ")[0].rstrip(".") + ".", "sources": [int(number)]})
+
+    lm_server.script(Rule(REWRITE, RETURNS), Rule(ANSWER, another_topic))
+    reply = chat(client, sender(), message)
+    assert reply["custom"]["kind"] == "fallback", reply
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.rejected_reply["reasons"] == ["rests on no best match of the message or of its standalone question"]
+    assert copied["title"] != RETURNS
 
 
 def test_a_message_with_snippets_already_is_answered_without_a_rewrite(client, judged, lm_server):
