@@ -14,7 +14,7 @@ The rules (docs/languages.md):
   does below 10 characters (a Chinese, Japanese or Korean character counts as three: "我忘记密码了" is a whole
   question); a conversation that has none yet takes a short message's language only when it is a catalogue
   language detected with high confidence ("Bonjour", "你好"; not "ja", which fastText takes for Finnish), else
-  the deployment's default;
+  the deployment's default, unless it is a greeting of a catalogue language ("Hallo!", "Bonjour");
 - a language the catalogue has no texts for is stored as detected, and texts fall back to the default.
 """
 
@@ -40,6 +40,18 @@ _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'’-]*")
 # (the lite model took "温控器亮红灯" for English).
 _KANA, _HANGUL, _HAN = re.compile(r"[\u3040-\u30ff]"), re.compile(r"[\uac00-\ud7af]"), re.compile(r"[\u4e00-\u9fff]")
 _CODE = re.compile(r"^[a-z]{2,3}$")
+# Greetings of the catalogue's other languages (dialogue/small_talk.py answers them): a first message that is only
+# "Hallo!" is too short for the detector, but already says which language to answer in.
+GREETINGS = {
+    "de": r"hallo|servus|moin|gr(?:ü|ue)(?:ß|ss)\s+gott|gr(?:ü|ue)ezi|guten\s+(?:morgen|tag|abend)",
+    "fr": r"bonjour|bonsoir|salut|coucou",
+    "es": r"hola|buen(?:os|as)\s+(?:d(?:í|i)as|tardes|noches)|buenas",
+    "zh": r"你好|您好|嗨|哈喽|早上好|下午好|晚上好|在吗",
+    "ja": r"こんにちは|こんばんは|おはよう(?:ございます)?|はじめまして",
+}
+GREETING_AUDIENCE = r"(?:\s+(?:zusammen|allerseits|(?:à|a)\s+tous|a\s+todos|equipo|team))?"
+_GREETING_LANGUAGES = [(code, re.compile(rf"^\s*(?:{pattern}){GREETING_AUDIENCE}[\s!.,~。！？～、，]*$", re.IGNORECASE))
+                       for code, pattern in GREETINGS.items()]
 # fastText's labels for languages the catalogue knows under another code.
 _SAME_AS = {"wuu": "zh", "yue": "zh", "arz": "ar", "als": "de", "nds": "de"}
 
@@ -69,6 +81,11 @@ def letters(text: str) -> int:
     """How many letters `text` has (digits, punctuation, spaces and emoji do not count); a CJK character
     counts as three, about what a Latin-script language spends on one word."""
     return sum(3 if _WIDE.match(ch) else 1 for ch in text if unicodedata.category(ch).startswith("L"))
+
+
+def greeting_language(message: str) -> str | None:
+    """The language of a message that is only a greeting of GREETINGS ("Hallo!" → "de"), else None."""
+    return next((code for code, pattern in _GREETING_LANGUAGES if pattern.match(message)), None)
 
 
 class LanguageDetector:
@@ -128,6 +145,8 @@ class LanguagePolicy:
             return asked
         long_enough = letters(text) >= self.config.lock_chars
         keep = current or self.config.default
+        if current is None and (greeted := greeting_language(text)) in self.known:
+            return greeted  # "Hallo!": too short (or too plain) for the detector, but a greeting says its language
         if long_enough or current is None:
             found = self.detector.detect(text)
             if found is None or found.code == keep:

@@ -14,6 +14,7 @@ import re
 from enum import Enum
 
 from dialogue.catalogue import Phrases, english
+from dialogue.language import GREETING_AUDIENCE, GREETINGS
 
 
 class SmallTalk(Enum):
@@ -61,11 +62,7 @@ _DE_THANKS = r"(?:danke(?:\s?sch(?:ö|oe)n|\s+sehr|\s+vielmals)?|vielen\s+dank|b
 _FR_THANKS = r"(?:merci(?:\s+beaucoup|\s+bien|\s+infiniment)?|je\s+vous\s+remercie)(?:\s+pour\s+(?:votre|ton)\s+aide)?"
 _ES_THANKS = r"(?:(?:muchas\s+|mil\s+)?gracias|se\s+lo\s+agradezco)(?:\s+por\s+(?:su|tu)\s+ayuda)?"
 _OTHER_PATTERNS = (
-    (SmallTalk.GREETING, r"(?:hallo|servus|moin|gr(?:ü|ue)(?:ß|ss)\s+gott|gr(?:ü|ue)ezi|guten\s+(?:morgen|tag|abend)"
-                         r"|bonjour|bonsoir|salut|coucou|hola|buen(?:os|as)\s+(?:d(?:í|i)as|tardes|noches)|buenas"
-                         r"|你好|您好|嗨|哈喽|早上好|下午好|晚上好|在吗"
-                         r"|こんにちは|こんばんは|おはよう(?:ございます)?|はじめまして)"
-                         r"(?:\s+(?:zusammen|allerseits|(?:à|a)\s+tous|a\s+todos|equipo|team))?"),
+    (SmallTalk.GREETING, rf"(?:{'|'.join(GREETINGS.values())}){GREETING_AUDIENCE}"),
     (SmallTalk.GOODBYE, rf"(?:(?:{_DE_THANKS}|{_FR_THANKS}|{_ES_THANKS}|谢谢|ありがとう(?:ございました)?)"
                         r"[\s,!.。、，]*)?"
                         r"(?:tsch(?:ü|ue)ss?|auf\s+wiedersehen|bis\s+(?:bald|sp(?:ä|ae)ter|dann)|sch(?:ö|oe)nen\s+tag\s+noch"

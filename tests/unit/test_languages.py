@@ -51,6 +51,18 @@ def test_short_messages_keep_the_conversations_language(policy):
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(("greeting", "code"), [
+    ("Hallo!", "de"), ("hallo zusammen", "de"), ("Guten Tag!", "de"), ("Moin", "de"), ("Hola", "es"),
+    ("Buenas tardes", "es"), ("Salut !", "fr"), ("您好", "zh"), ("こんにちは", "ja"), ("Hi!", "en"), ("Hello", "en"),
+])
+def test_a_first_greeting_sets_the_conversations_language(policy, greeting, code):
+    # "Hallo!" is too short for the detector (it kept English before); a greeting of the catalogue says its language.
+    assert policy.choose(None, greeting) == code
+    if letters(greeting) < 10:  # later in a conversation, a short message keeps its language
+        assert policy.choose("en", greeting) == "en"
+
+
+@pytest.mark.unit
 def test_cjk_characters_count_as_more_than_one_letter():
     assert letters("我忘记密码了") >= 10 and letters("谢谢") < 10 and letters("ok 👍 123") == 2
 
