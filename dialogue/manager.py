@@ -33,7 +33,7 @@ from dialogue.profile import (
 from dialogue.privacy import Masked, Masker
 from dialogue.records import ConversationStatus
 from dialogue.small_talk import says_yes, small_talk, small_talk_reply
-from dialogue.store import ConversationStore, OpenedTurn
+from dialogue.store import ConversationStore, OpenedTurn, TurnContext
 from retrieval.knowledge_base import Hit, KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,12 @@ class DialogueManager:
         masked = self.privacy.mask(text, budget)  # from here on only the masked text is stored, logged, generated from
         message = self.privacy.mask_message(message, masked, budget)  # its metadata, as stored and as actions see it
         update = self.privacy.profile_update(masked, budget)  # the customer's own email and phone, as they typed them
-        turn = self.store.record_user_message(message, masked.text)
+        # One transaction: the message, the conversation's language after it, what answering it reads.
+        turn = self.store.record_user_message(
+            message, masked.text, lambda current: self.languages.choose(current, text, message.metadata))
         if turn.replayed and (stored := self.store.stored_reply(turn)):
             return [stored]  # answered before a crash; only its delivery may be missing
-        turn = dataclasses.replace(self._with_language(turn, text, message), verified=message.verified)
+        turn = dataclasses.replace(turn, verified=message.verified)
         # A form's slots take what the customer typed for them (their own data, like the profile; erased and
         # purged with the conversation), card numbers excepted (docs/privacy.md).
         handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
@@ -173,18 +175,11 @@ class DialogueManager:
             return handled  # a form's step, already recorded, or a call to the action server (_run_actions)
         reply, model_id = self._answer(turn, masked, update, on_text)
         turn_id = self.store.record_reply(self.privacy.scrub_reply(reply, masked),
-                                          (time.perf_counter() - started) * 1000, model_id)
+                                          (time.perf_counter() - started) * 1000, model_id, turn.writes, turn.turn_id)
         replies = [dataclasses.replace(reply, turn_id=turn_id)]
         if handled is not None:  # an FAQ asked in the middle of a form: answered, and the form offered again
             replies.append(self.actions.offer_again(handled))
         return replies
-
-    def _with_language(self, turn: OpenedTurn, text: str, message: InboundMessage) -> OpenedTurn:
-        """The turn with the conversation's language after this message (dialogue/language.py), stored."""
-        language = self.languages.choose(turn.language, text, message.metadata)
-        if language != turn.language:
-            self.store.set_language(turn.conversation_id, language)
-        return dataclasses.replace(turn, language=language)
 
     async def _run_actions(self, result: "list[Reply] | PendingCall") -> list[Reply]:
         """Make the action server calls a turn needs on the event loop, so a slow server holds no thread."""
@@ -203,34 +198,36 @@ class DialogueManager:
             return Reply(answer, kind, turn.conversation_id, sources or [])
 
         if _RESTART.match(text):
-            self.store.set_status(turn.conversation_id, ConversationStatus.CLOSED)
+            turn.writes.status = ConversationStatus.CLOSED
             return reply(ReplyKind.ACTION, say("restarted")), None
         if turn.conversation_status == ConversationStatus.HANDOFF:
             return reply(ReplyKind.HANDOFF, say("waiting_for_agent")), None
 
+        context = turn.context
         if update:
             self.store.update_profile(turn.user_id, update)
+            context = dataclasses.replace(context, profile=context.profile.updated(update))
             if is_only_self_description(update):
                 return reply(ReplyKind.ACTION, acknowledge(update, say)), None
             text = search_text(text, update)  # the question, or the problem, that came with it
         if asked := asked_profile_field(text):  # what is stored is read back only to a verified sender
-            profile = self.store.profile(turn.user_id) if turn.verified else None
-            return reply(ReplyKind.ACTION, answer_profile_question(asked, profile, say)), None
+            return reply(ReplyKind.ACTION, answer_profile_question(asked, context.profile if turn.verified else None,
+                                                                   say)), None
         if talk := small_talk(text):  # before the handoff rule: "are you a real person?" is a question
-            if says_yes(text) and (  # to the fallback's "Would you like me to connect you with a person?"
-                    self.store.last_bot_kind(turn.conversation_id, turn.turn_id) == ReplyKind.FALLBACK):
-                self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
+            # Yes to the fallback's "Would you like me to connect you with a person?"
+            if says_yes(text) and context.last_bot_kind == ReplyKind.FALLBACK:
+                turn.writes.status = ConversationStatus.HANDOFF
                 return self._handoff(turn), None
-            name = self.store.profile(turn.user_id).name if turn.verified else None
+            name = context.profile.name if turn.verified else None
             return reply(ReplyKind.ACTION, small_talk_reply(talk, name, say)), None
         if wants_person(text):
-            self.store.set_status(turn.conversation_id, ConversationStatus.HANDOFF)
+            turn.writes.status = ConversationStatus.HANDOFF
             return self._handoff(turn), None
 
-        query = contextualize(text, self.store.previous_queries(turn.conversation_id, turn.turn_id))
+        query = contextualize(text, context.previous_queries)
         if query.context or query.text != text:
-            self.store.set_search_query(turn.turn_id, query.rewritten)
-        return self._answer_from_knowledge(turn, text, query, on_text)
+            turn.writes.search_query = query.rewritten
+        return self._answer_from_knowledge(turn, context, text, query, on_text)
 
     def thresholds(self) -> Thresholds:
         """The thresholds in force now: the operator's, else the knowledge base's own calibration."""
@@ -244,12 +241,11 @@ class DialogueManager:
         found = found or self.answering.search(question)
         return self.answering.respond(question, found, on_text, draft)
 
-    def _answer_from_knowledge(self, turn: OpenedTurn, text: str, query: SearchQuery,
+    def _answer_from_knowledge(self, turn: OpenedTurn, context: TurnContext, text: str, query: SearchQuery,
                                on_text: TextCallback | None) -> tuple[Reply, str | None]:
         # An unverified sender may not be who spoke before under this id: what is stored about the customer stays
         # out of the prompt, also where earlier turns repeat it (docs/channels.md, "Verified senders").
-        profile = self.store.profile(turn.user_id)
-        history = self.store.history(turn.conversation_id, turn.turn_id)
+        profile, history = context.profile, context.history
         question = Question(text, query, history if turn.verified else hide_profile(history, profile),
                             profile.facts() if turn.verified else [])
         found = self.answering.search(question)
@@ -262,7 +258,7 @@ class DialogueManager:
         else:
             answer = self.answer(question, on_text, found=found)
         if answer.searched:  # the LM's standalone rewrite was searched: the turn records it
-            self.store.set_search_query(turn.turn_id, answer.searched)
+            turn.writes.search_query = answer.searched
         if answer.kind is ReplyKind.FALLBACK:
             # Across languages the LM could not answer: what the bot says without it, from the better search.
             reply = self._across_languages(turn, answer.found, rewritten=answer.searched is not None) \

@@ -115,6 +115,11 @@ class Profile:
     phone: str | None
     order_numbers: list[str]
 
+    def updated(self, update: "ProfileUpdate") -> "Profile":
+        """The profile after `update`, as ConversationStore.update_profile stores it."""
+        return Profile(update.name or self.name, update.email or self.email, update.phone or self.phone,
+                       list(dict.fromkeys(self.order_numbers + update.order_numbers)))
+
     def facts(self) -> list[str]:
         facts = []
         if self.name:

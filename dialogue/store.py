@@ -1,6 +1,14 @@
-"""Reads and writes of customers, conversations and turns, in short transactions."""
+"""Reads and writes of customers, conversations and turns, in short transactions.
 
-from dataclasses import dataclass
+One customer message is one unit of work here: `record_user_message` commits the message (before anything else
+runs, so a crash cannot lose it), settles the conversation's language and reads what answering it needs (the
+TurnContext) in one transaction; `record_reply` writes the answer with what the turn decided (TurnWrites) in a
+second. Only a profile update and the actions' own records write in between.
+"""
+
+from collections.abc import Callable
+import dataclasses
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from sqlalchemy import func, select
@@ -17,6 +25,28 @@ from dialogue.records import (
 )
 
 
+HISTORY_TURNS = 12  # what the prompt may quote of the conversation
+PREVIOUS_QUERIES = 2  # what a follow-up is read against (dialogue/context.py)
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What answering a message reads of its conversation, read with the message."""
+
+    profile: Profile  # as stored before this message (a self-description in it is the manager's to add)
+    history: list[HistoryEntry]  # the turns before this one, oldest first
+    previous_queries: list[str]  # the customer's earlier queries (rewritten where they were follow-ups)
+    last_bot_kind: str | None  # the kind of the bot's last reply before this message
+
+
+@dataclass
+class TurnWrites:
+    """What a turn decided besides its reply, written with the reply (ConversationStore.record_reply)."""
+
+    status: ConversationStatus | None = None
+    search_query: str | None = None  # the query searched when it is not the message (a follow-up, a rewrite)
+
+
 @dataclass(frozen=True)
 class OpenedTurn:
     user_id: int
@@ -24,9 +54,11 @@ class OpenedTurn:
     conversation_status: ConversationStatus
     turn_id: int
     replayed: bool = False  # the message was recorded before (same message_id): a replay after a crash
-    language: str | None = None  # the conversation's language before this message (dialogue/language.py)
+    language: str | None = None  # the conversation's language after this message (dialogue/language.py)
     # Set by DialogueManager from InboundMessage.verified: only then is the stored profile read back.
     verified: bool = False
+    context: TurnContext | None = None
+    writes: TurnWrites = field(default_factory=TurnWrites)
 
 
 class ConversationStore:
@@ -34,8 +66,11 @@ class ConversationStore:
         self.sessions = sessions
         self.conversation_timeout = conversation_timeout
 
-    def record_user_message(self, message: InboundMessage, text: str) -> OpenedTurn:
-        """Commit what the customer wrote before anything else runs, so a crash can never lose it.
+    def record_user_message(self, message: InboundMessage, text: str,
+                            language: Callable[[str | None], str] | None = None) -> OpenedTurn:
+        """Commit what the customer wrote before anything else runs, so a crash can never lose it, with the
+        conversation's language after it (`language`: from the conversation's language before it) and the
+        TurnContext, in one transaction.
 
         A resend is not recorded again: the earlier turn is returned, marked `replayed`. A resend is a
         message with a `message_id` seen before (the same text, or `MessageIdReused`), or, for messages
@@ -50,14 +85,19 @@ class ConversationStore:
         if external_id and (earlier := self._replayed(external_id, text)):
             if not message.verified:
                 self.refuse_if_claimed(message.channel, message.sender_id)
-            return earlier
+            with self.sessions() as session:
+                opened = self._opened(session, earlier, session.get(ConversationRecord, earlier.conversation_id),
+                                      language)
+                session.commit()
+            return opened
         with self.sessions() as session:
             user_id = self._user_for(session, message.channel, message.sender_id, message.verified)
             conversation = self._open_conversation(session, user_id, message.channel, message.sender_id)
             if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
+                opened = self._opened(session, OpenedTurn(user_id, conversation.id, conversation.status, copy,
+                                                          replayed=True), conversation, language)
                 session.commit()  # a conversation that timed out above stays closed
-                return OpenedTurn(user_id, conversation.id, conversation.status, copy, replayed=True,
-                                  language=conversation.language)
+                return opened
             turn = TurnRecord(conversation_id=conversation.id, role=TurnRole.USER, text=text, kind=TurnKind.MESSAGE,
                               metadata_=message.metadata or {}, external_id=external_id)
             session.add(turn)
@@ -65,12 +105,33 @@ class ConversationStore:
             try:
                 session.flush()
                 events.message_received(session, conversation, turn)
+                opened = self._opened(session, OpenedTurn(user_id, conversation.id, conversation.status, turn.id),
+                                      conversation, language)
                 session.commit()
             except IntegrityError:
                 if external_id is None or not (earlier := self._replayed(external_id, text)):
                     raise
-                return earlier  # recorded by another process a moment ago
-            return OpenedTurn(user_id, conversation.id, conversation.status, turn.id, language=conversation.language)
+                return self.record_user_message(message, text, language)  # recorded by another process just now
+            return opened
+
+    def _opened(self, session: Session, turn: OpenedTurn, conversation: ConversationRecord,
+                language: Callable[[str | None], str] | None) -> OpenedTurn:
+        """`turn` with the conversation's language after it (stored when it changes) and its TurnContext."""
+        chosen = language(conversation.language) if language else conversation.language
+        if chosen != conversation.language:
+            conversation.language = chosen
+        user = session.get(UserRecord, turn.user_id)
+        before = (TurnRecord.conversation_id == turn.conversation_id, TurnRecord.id < turn.turn_id)
+        history = session.execute(select(TurnRecord.role, TurnRecord.text).where(*before)
+                                  .order_by(TurnRecord.id.desc()).limit(HISTORY_TURNS)).all()
+        queries = session.scalars(select(func.coalesce(TurnRecord.search_query, TurnRecord.text))
+                                  .where(*before, TurnRecord.role == TurnRole.USER)
+                                  .order_by(TurnRecord.id.desc()).limit(PREVIOUS_QUERIES)).all()
+        last_bot_kind = session.scalar(select(TurnRecord.kind).where(*before, TurnRecord.role == TurnRole.BOT)
+                                       .order_by(TurnRecord.id.desc()).limit(1))
+        context = TurnContext(_profile(user), [HistoryEntry(TurnRole(role), text) for role, text in history[::-1]],
+                              list(queries[::-1]), last_bot_kind)
+        return dataclasses.replace(turn, language=chosen, context=context)
 
     @staticmethod
     def _unanswered_copy(session: Session, conversation_id: int, text: str) -> int | None:
@@ -161,45 +222,9 @@ class ConversationStore:
             events.conversation_started(session, conversation, sender_id)
         return conversation
 
-    def set_search_query(self, turn_id: int, query: str) -> None:
-        with self.sessions() as session:
-            session.get(TurnRecord, turn_id).search_query = query
-            session.commit()
-
-    def previous_queries(self, conversation_id: int, before_turn: int, limit: int = 2) -> list[str]:
-        """The customer's earlier queries (rewritten where they were follow-ups), oldest first."""
-        with self.sessions() as session:
-            texts = session.scalars(
-                select(func.coalesce(TurnRecord.search_query, TurnRecord.text))
-                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == TurnRole.USER,
-                       TurnRecord.id < before_turn)
-                .order_by(TurnRecord.id.desc()).limit(limit)
-            ).all()
-        return texts[::-1]
-
-    def last_bot_kind(self, conversation_id: int, before_turn: int) -> str | None:
-        """The kind (faq, fallback, ...) of the bot's last reply before `before_turn`, if there was one."""
-        with self.sessions() as session:
-            return session.scalar(
-                select(TurnRecord.kind)
-                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.role == TurnRole.BOT,
-                       TurnRecord.id < before_turn)
-                .order_by(TurnRecord.id.desc()).limit(1))
-
-    def history(self, conversation_id: int, before_turn: int, limit: int = 12) -> list[HistoryEntry]:
-        """The turns before `before_turn`, oldest first."""
-        with self.sessions() as session:
-            rows = session.execute(
-                select(TurnRecord.role, TurnRecord.text)
-                .where(TurnRecord.conversation_id == conversation_id, TurnRecord.id < before_turn)
-                .order_by(TurnRecord.id.desc()).limit(limit)
-            ).all()
-        return [HistoryEntry(TurnRole(role), text) for role, text in rows[::-1]]
-
     def profile(self, user_id: int) -> Profile:
         with self.sessions() as session:
-            user = session.get(UserRecord, user_id)
-            return Profile(user.name, user.email, user.phone, list(user.attributes.get("order_numbers", [])))
+            return _profile(session.get(UserRecord, user_id))
 
     def update_profile(self, user_id: int, update: ProfileUpdate) -> None:
         with self.sessions() as session:
@@ -214,19 +239,21 @@ class ConversationStore:
             user.updated_at = utcnow()
             session.commit()
 
-    def set_language(self, conversation_id: int, language: str) -> None:
-        with self.sessions() as session:
-            session.get(ConversationRecord, conversation_id).language = language
-            session.commit()
-
     def set_status(self, conversation_id: int, status: ConversationStatus) -> None:
         with self.sessions() as session:
             session.get(ConversationRecord, conversation_id).set_status(status, reason="customer")
             session.commit()
 
-    def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None) -> int:
-        """Store the bot turn; returns its id."""
+    def record_reply(self, reply: Reply, latency_ms: float, model_id: str | None,
+                     writes: TurnWrites | None = None, asked_turn: int | None = None) -> int:
+        """Store the bot turn, with what the turn decided (`writes`; `asked_turn`: the customer's turn it answers,
+        for its search query); returns its id."""
         with self.sessions() as session:
+            conversation = session.get(ConversationRecord, reply.conversation_id)
+            if writes is not None and writes.status is not None:
+                conversation.set_status(writes.status, reason="customer")
+            if writes is not None and writes.search_query is not None and asked_turn is not None:
+                session.get(TurnRecord, asked_turn).search_query = writes.search_query
             turn = TurnRecord(
                 conversation_id=reply.conversation_id, role=TurnRole.BOT, text=reply.text, kind=reply.kind.value,
                 sources=[source.to_record() for source in reply.sources],
@@ -235,11 +262,14 @@ class ConversationStore:
             )
             session.add(turn)
             session.flush()
-            conversation = session.get(ConversationRecord, reply.conversation_id)
             events.message_answered(session, conversation, turn)
             conversation.last_activity_at = utcnow()
             session.commit()
             return turn.id
+
+
+def _profile(user: UserRecord) -> Profile:
+    return Profile(user.name, user.email, user.phone, list(user.attributes.get("order_numbers", [])))
 
 
 def _aware(moment):
