@@ -2,8 +2,9 @@
 
 Switched by HELPDESK_JUDGEMENT: "auto" is on whenever the LM is not the embedded SmolLM2-135M (or an adapter
 of it), "on" and "off" force it. "off" is the default: measured with Qwen2.5-Coder-1.5B (docs/measurements.md),
-the judgement sent 25.9 wrong answers per 100 on the mobile operator against 7.4 without it, and answered fewer
-questions correctly on the sample shop (20 s timeouts on this CPU); it stays off until it does better.
+the judgement sent 25.9 wrong answers per 100 on the mobile operator against 7.4 without it (11.1 since an answer
+must rest on a best match), and answered fewer questions correctly on the sample shop (20 s timeouts on this
+CPU); it stays off until it does better.
 
 It is asked only for questions of the uncertain band (the best
 confidence from the generate threshold minus HELPDESK_JUDGEMENT_MARGIN up to the FAQ threshold) and for
