@@ -24,7 +24,7 @@ from presidio_analyzer.predefined_recognizers import (
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
-from dialogue.errors import MessageTooComplex
+from dialogue.cpu_budget import Budget
 from dialogue.messages import InboundMessage, Reply
 from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
 from dialogue.profile import ProfileUpdate, extract_profile, order_number_spans
@@ -86,28 +86,6 @@ class _OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return _SUFFIXES(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
-
-
-class Budget:
-    """CPU time one request may spend on masking (its message, metadata and profile reading together).
-
-    Every recogniser is linear in its input (bench/worst_inputs.py), but the phone matcher costs ~65 µs per
-    character of digit-heavy text, one region after another: 0.5 s for an 8 KiB metadata string of "1111 ".
-    The budget is checked between recognisers and between the pieces the phone matcher reads; over it, the
-    message is refused (MessageTooComplex) before anything of it is stored. Thread CPU time, so a busy machine
-    does not refuse what an idle one accepts."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self._started = time.thread_time()
-
-    def exclude(self, seconds: float) -> None:
-        """Leave `seconds` of CPU already spent (a one-off warm-up) out of this request's account."""
-        self._started += seconds
-
-    def check(self) -> None:
-        if time.thread_time() - self._started > self.seconds:
-            raise MessageTooComplex(self.seconds)
 
 
 class _PiecewisePhoneRecognizer(PhoneRecognizer):

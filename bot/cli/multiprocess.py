@@ -25,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.startup import configure_logging, started_services, stop_signals_end_loading
+from bot.cli.startup import configure_logging, freeze_loaded, started_services, stop_signals_end_loading
 
 MAX_DEFAULT_WORKERS = 8  # each worker holds its own copy of the models
 # A hung worker is replaced after this; a dead one at once, and a stop request is never held by it
@@ -137,7 +137,9 @@ def worker_app():
             from bot.app import create_app  # its imports (torch, transformers) take ~10 s: stoppable too
 
             services = started_services(with_lm=True)
-        return create_app(services.settings, services)
+        app = create_app(services.settings, services)
+        freeze_loaded()
+        return app
     except click.ClickException as error:
         error.show()
         raise SystemExit(STARTUP_FAILURE) from None  # the supervisor stops: every worker would fail the same way

@@ -8,7 +8,7 @@ import click
 from bot.cli.actions import SAMPLE_ACTIONS, import_actions
 from bot.cli.faq import import_faqs
 from bot.cli.multiprocess import default_workers, serve_workers
-from bot.cli.startup import started_services, stop_signals_end_loading
+from bot.cli.startup import freeze_loaded, started_services, stop_signals_end_loading
 
 SAMPLE_FAQS = Path(__file__).parent.parent / "sample" / "faqs.yaml"
 SAMPLE_COMPANY = "Nimbus Home"
@@ -46,5 +46,6 @@ def serve(host: str, port: int, sample_kb: bool, workers: int | None) -> None:
             import_actions(services, SAMPLE_ACTIONS)  # run by `helpdesk actions serve-sample` (docs/actions.md)
     click.echo(f"Helpdesk bot on http://{host}:{port}  (chat widget demo: http://{host}:{port}/ , "
                f"API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(services.settings, services), host=host, port=port, log_level="info",
-                timeout_graceful_shutdown=grace)
+    app = create_app(services.settings, services)
+    freeze_loaded()
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=grace)

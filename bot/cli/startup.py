@@ -3,6 +3,7 @@
 A leaf: it imports no command module, so every command module may import it.
 """
 
+import gc
 import logging
 import os
 import signal
@@ -81,6 +82,13 @@ def started_services(*, with_lm: bool):
     except (StartupError, ModelUnavailable) as error:
         raise click.ClickException(str(error)) from None
     return services
+
+
+def freeze_loaded() -> None:
+    """For a server process, once it has loaded: what start-up loaded lives as long as the process, so it is put out
+    of the garbage collector's sight, and a full collection scans only what requests allocate (0.29 s of CPU → ~0
+    on a started server; dialogue/cpu_budget.py). Not for commands that end: frozen cycles are never freed."""
+    gc.freeze()
 
 
 def database_sessions():
