@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -52,6 +53,10 @@ def _start(data_dir, database_url: str, models_dir, api_url: str, sample_kb: boo
     command = [sys.executable, "-m", "bot.cli", "serve", "--workers", "1", "--port", str(port)]
     return subprocess.Popen(command + (["--sample-kb"] if sample_kb else []), env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True), f"http://127.0.0.1:{port}"
+
+
+def _started_workers(log: Path) -> set[str]:
+    return set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
 
 
 def _wait_healthy(server: subprocess.Popen, base: str) -> None:
@@ -258,7 +263,10 @@ def test_serve_with_two_workers_prepares_once_and_serves_the_sample_shop(tmp_pat
             replies = httpx.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": QUESTIONS[0]},
                                  timeout=60).json()
             assert replies[0]["text"] == ANSWER_OF[QUESTIONS[0]]
-        started = set(re.findall(r"Started server process \[(\d+)\]", (tmp_path / "serve.log").read_text()))
+        # /health answers as soon as one worker is up; the other may still be loading its models.
+        deadline = time.monotonic() + 120
+        while len(started := _started_workers(tmp_path / "serve.log")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert len(started) == 2 and {int(pid) for pid in started} <= set(_children(server.pid))
     finally:
         os.killpg(server.pid, 15)
