@@ -116,7 +116,8 @@ class Profile:
     order_numbers: list[str]
 
     def updated(self, update: "ProfileUpdate") -> "Profile":
-        """The profile after `update`, as ConversationStore.update_profile stores it."""
+        """The profile after `update`: a new value replaces the old, order numbers add up
+        (ConversationStore.update_profile stores this)."""
         return Profile(update.name or self.name, update.email or self.email, update.phone or self.phone,
                        list(dict.fromkeys(self.order_numbers + update.order_numbers)))
 

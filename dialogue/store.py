@@ -83,9 +83,8 @@ class ConversationStore:
         """
         external_id = f"{message.channel}:{message.message_id}" if message.message_id else None
         if external_id and (earlier := self._replayed(external_id, text)):
-            if not message.verified:
-                self.refuse_if_claimed(message.channel, message.sender_id)
             with self.sessions() as session:
+                self._user_for(session, message.channel, message.sender_id, message.verified)  # SenderClaimed
                 opened = self._opened(session, earlier, session.get(ConversationRecord, earlier.conversation_id),
                                       language)
                 session.commit()
@@ -229,13 +228,10 @@ class ConversationStore:
     def update_profile(self, user_id: int, update: ProfileUpdate) -> None:
         with self.sessions() as session:
             user = session.get(UserRecord, user_id)
-            user.name = update.name or user.name
-            user.email = update.email or user.email
-            user.phone = update.phone or user.phone
+            profile = _profile(user).updated(update)  # the one merge rule, also what the turn answers from
+            user.name, user.email, user.phone = profile.name, profile.email, profile.phone
             if update.order_numbers:
-                known = list(user.attributes.get("order_numbers", []))
-                user.attributes = {**user.attributes,
-                                   "order_numbers": list(dict.fromkeys(known + update.order_numbers))}
+                user.attributes = {**user.attributes, "order_numbers": profile.order_numbers}
             user.updated_at = utcnow()
             session.commit()
 
