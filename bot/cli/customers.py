@@ -76,7 +76,7 @@ def delete(customer_id: int, yes: bool) -> None:
               help="Default: HELPDESK_RETENTION_MODE.")
 def purge(older_than_days: float | None, mode: str | None) -> None:
     """Delete (or anonymise) conversations idle longer than the retention period, now."""
-    from bot.background.retention import purge as run_purge
+    from bot.background.purge import purge as run_purge
     from bot.settings import get_settings
     from core.database import utcnow
 

@@ -23,7 +23,8 @@ from bot.app import create_app
 from bot.cli import main as cli
 from bot.cli.serve import SAMPLE_FAQS
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
-from bot.background.retention import REMOVED_TEXT, RetentionJob
+from bot.background.purge import REMOVED_TEXT
+from bot.background.retention import RetentionJob
 from bot.services import build_services
 from bot.settings import get_settings
 from core.database import utcnow
