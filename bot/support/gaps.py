@@ -11,35 +11,21 @@ Definitions repeated in docs/analytics.md.
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
-from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
-from dialogue.questions import question_in
-from dialogue.messages import HandoffReason, ReplyKind, TurnRole
+from bot.support.gap_signals import Signal, collect_signals
 from dialogue.policy import Thresholds
-from dialogue.records import ConversationRecord, TurnRecord
 from retrieval.knowledge_base import KnowledgeBase
 
-MAX_SIGNALS = 2000  # the newest ones; clustering is quadratic in their number
 CLUSTER_DISTANCE = 0.5  # cosine distance under which questions count as the same need (MiniLM: paraphrases
 # scored 0.53-0.89 here, unrelated questions at most 0.24)
 EXAMPLES = 10
 _CACHE_LIMIT = 20_000
-
-
-@dataclass
-class Signal:
-    turn_id: int  # the customer's turn that holds the question
-    user_id: int
-    question: str
-    search_text: str
-    asked_at: datetime
-    reasons: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -114,58 +100,6 @@ def cluster(vectors: np.ndarray) -> list[list[int]]:
     for index, label in enumerate(labels):
         groups.setdefault(int(label), []).append(index)
     return list(groups.values())
-
-
-def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
-                    channel: str | None = None) -> list[Signal]:
-    """The newest MAX_SIGNALS questions that got a fallback, a thumbs-down or a handoff in [since, until)."""
-    bad = (select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.kind, TurnRecord.feedback,
-                  ConversationRecord.user_id)
-           .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-           .where(TurnRecord.role == TurnRole.BOT, TurnRecord.created_at >= since, TurnRecord.created_at < until,
-                  or_(TurnRecord.kind == ReplyKind.FALLBACK.value, TurnRecord.feedback == -1,
-                      TurnRecord.handoff_reason == HandoffReason.ASKED.value))
-           .order_by(TurnRecord.id.desc()).limit(MAX_SIGNALS))
-    if channel:
-        bad = bad.where(ConversationRecord.channel == channel)
-    signals: dict[int, Signal] = {}
-    with sessions() as session:
-        replies = session.execute(bad).all()
-        customer_turns = _customer_turns(session, {reply.conversation_id for reply in replies})
-        for reply in replies:
-            before = [turn for turn in customer_turns.get(reply.conversation_id, []) if turn.id < reply.id]
-            signal = _signal(reply, before)
-            if signal is not None:
-                signals.setdefault(signal.turn_id, signal).reasons |= signal.reasons
-    return list(signals.values())
-
-
-def _customer_turns(session, conversation_ids: set[int]) -> dict[int, list]:
-    turns: dict[int, list] = {}
-    for start in range(0, len(conversation_ids), 500):  # keeps IN lists short on every database
-        batch = sorted(conversation_ids)[start:start + 500]
-        rows = session.execute(
-            select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.text, TurnRecord.search_query,
-                   TurnRecord.created_at)
-            .where(TurnRecord.conversation_id.in_(batch), TurnRecord.role == TurnRole.USER).order_by(TurnRecord.id))
-        for row in rows:
-            turns.setdefault(row.conversation_id, []).append(row)
-    return turns
-
-
-def _signal(reply, before: list) -> Signal | None:
-    if not before:
-        return None
-    if reply.kind == ReplyKind.HANDOFF:
-        asked = next((turn for turn in reversed(before[-2:]) if question_in(turn.text)), None)
-        if asked is None:
-            return None
-        question = question_in(asked.text)
-    else:
-        asked, question = before[-1], before[-1].text
-    search_text = asked.search_query if asked.search_query and question == asked.text else question
-    reasons = ({reply.kind} & {"fallback", "handoff"}) | ({"thumbs_down"} if reply.feedback == -1 else set())
-    return Signal(asked.id, reply.user_id, question, search_text, _aware(asked.created_at), reasons)
 
 
 def _aware(moment: datetime) -> datetime:
