@@ -23,7 +23,9 @@ from fastapi import FastAPI
 
 from bot.connectors.chat_input import inbound
 from bot.connectors.identity import UNVERIFIED, Caller, ChatTokens, TokenRefused
-from bot.connectors.socketio_guard import EnginePackets, GuardedServer, OncePerMinute
+from bot.connectors.engineio_packets import EnginePackets
+from bot.connectors.socketio_guard import GuardedServer
+from bot.connectors.socketio_throttles import OncePerMinute
 from bot.input_checks import MAX_DEPTH, InputRefused, checked, loads
 from bot.settings import Settings
 from dialogue.errors import InvalidMessage, SenderClaimed

@@ -5,127 +5,24 @@ python-socketio parses every packet with `json.loads` and logs a traceback for e
 measured before they are parsed (size, then nesting depth, in linear time), a malformed or refused packet is
 dropped with at most one log line per client per minute, and a client sending more events than the limit
 per minute has the rest dropped before any work is started for them.
+
+The parser is in socketio_json.py, the throttles in socketio_throttles.py, the filter of frames that are no
+engine.io packets in engineio_packets.py; `GuardedServer` here hooks them into python-socketio.
 """
 
-import json
-import logging
-import re
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import numpy as np
 import socketio
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger("bot.connectors.socketio")
+from bot.connectors.socketio_json import BoundedJson, PacketRefused
+from bot.connectors.socketio_throttles import OncePerMinute, RateLimit, Throttle, client_address
 
-LOG_EVERY_SECONDS = 60.0
-_MAX_REMEMBERED = 10_000  # clients a throttle keeps before it forgets those it last heard of a minute ago
-_ENGINE_TYPES = frozenset("0123456b")  # engine.io packet types: open ... noop, and base64 binary
-_ESCAPE = re.compile(r"\\.", re.DOTALL)
-_STRING = re.compile(r'"[^"]*"')  # linear: escapes are gone, so a string ends at the next quote
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEPS = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})  # +1 / -1 as int8
 _BINARY = ("5", "6")  # socket.io's binary event and ack: not part of Rasa's protocol
 
 
-class PacketRefused(ValueError):
-    """A packet this server does not parse or take; the message says why."""
-
-
-def nesting_depth(text: str) -> int:
-    """How deep the JSON in `text` nests arrays and objects, counted without parsing it: linear time (~5 ms
-    for 64 KB of brackets)."""
-    outside_strings = _STRING.sub("", _ESCAPE.sub("", text))
-    steps = _NOT_BRACKET.sub("", outside_strings).translate(_STEPS).encode("latin-1")
-    return max(0, int(np.frombuffer(steps, np.int8).cumsum().max())) if steps else 0
-
-
-class BoundedJson:
-    """The `json` python-socketio and python-engineio parse packets with, refusing what is too big or too deep
-    before parsing it."""
-
-    def __init__(self, max_bytes: int, max_depth: int):
-        self.max_bytes = max_bytes
-        self.max_depth = max_depth
-
-    def loads(self, text: str | bytes, **options: Any) -> Any:
-        if len(text) > self.max_bytes:
-            raise PacketRefused(f"the packet has {len(text)} bytes; at most {self.max_bytes} are taken")
-        if isinstance(text, bytes):
-            text = text.decode()
-        if text.count("[") + text.count("{") > self.max_depth and nesting_depth(text) > self.max_depth:
-            raise PacketRefused(f"the packet nests more than {self.max_depth} levels deep")
-        return json.loads(text, **options)
-
-    @staticmethod
-    def dumps(value: Any, **options: Any) -> str:
-        return json.dumps(value, **options)
-
-
-class Throttle:
-    """Says yes to a client at most once per `every` seconds, and how many times it said no in between."""
-
-    def __init__(self, every: float = LOG_EVERY_SECONDS):
-        self.every = every
-        self._clients: dict[str, tuple[float, int]] = {}  # client -> (when it last said yes, noes since)
-
-    def due(self, client: str) -> tuple[bool, int]:
-        now = time.monotonic()
-        if len(self._clients) > _MAX_REMEMBERED:
-            self._clients = {key: seen for key, seen in self._clients.items() if now - seen[0] < self.every}
-        last, skipped = self._clients.get(client, (None, 0))
-        if last is not None and now - last < self.every:
-            self._clients[client] = (last, skipped + 1)
-            return False, skipped + 1
-        self._clients[client] = (now, 0)
-        return True, skipped
-
-    def forget(self, client: str) -> None:
-        self._clients.pop(client, None)
-
-
-class OncePerMinute(Throttle):
-    """Log at most one line per client per minute; the next line says how many were left out. A client is its
-    network address (uvicorn's `--proxy-headers` makes that the customer's behind a proxy), so reconnecting
-    does not buy a new line."""
-
-    def warn(self, client: str, what: str) -> None:
-        due, left_out = self.due(client)
-        if due:
-            more = f" ({left_out} more from this client left out of the log)" if left_out else ""
-            log.warning("socket.io client %s: %s%s", client, what, more)
-
-
-class RateLimit:
-    """At most `per_minute` events per client in any 60 seconds (a sliding window); 0 means no limit."""
-
-    def __init__(self, per_minute: int, window: float = 60.0):
-        self.per_minute = per_minute
-        self.window = window
-        self._times: dict[str, deque[float]] = {}
-
-    def allow(self, client: str) -> bool:
-        if self.per_minute <= 0:
-            return True
-        now = time.monotonic()
-        times = self._times.setdefault(client, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if len(times) >= self.per_minute:
-            return False
-        times.append(now)
-        return True
-
-    def forget(self, client: str) -> None:
-        self._times.pop(client, None)
-
-
 class GuardedServer(socketio.AsyncServer):
-    """python-socketio's server with the packet checks, the rate limit and the quiet log of this module.
+    """python-socketio's server with the packet checks, the rate limit and the quiet log above.
 
     It hooks the two steps where a client's packet is decoded and dispatched (`_handle_eio_message`,
     `_handle_event`): python-socketio offers no public hook there. tests/integration/test_socketio_limits.py
@@ -179,68 +76,3 @@ class GuardedServer(socketio.AsyncServer):
         self.rate.forget(eio_sid)
         self._told.forget(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
-
-
-class EnginePackets:
-    """ASGI wrapper of the socket.io app that drops what python-engineio would fail on with a traceback: a
-    websocket frame or polling record that is no engine.io packet (empty, unknown type, not UTF-8)."""
-
-    def __init__(self, app: ASGIApp, notes: OncePerMinute):
-        self.app = app
-        self.notes = notes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self.app(scope, self._frames(scope, receive), send)
-        elif scope["type"] == "http" and scope["method"] == "POST":
-            await self._post(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    def _frames(self, scope: Scope, receive: Receive) -> Receive:
-        async def checked() -> Message:
-            while True:
-                message = await receive()
-                if message["type"] != "websocket.receive" or message.get("bytes") is not None \
-                        or _is_packet(message.get("text") or ""):
-                    return message
-                self.notes.warn(client_address(scope), "dropped a websocket frame that is no engine.io packet")
-
-        return checked
-
-    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks, message = [], {"more_body": True}
-        while message.get("more_body", False):
-            message = await receive()  # bounded by bot/limits.py's chat body limit
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-        body = b"".join(chunks)
-        try:
-            records = body.decode().split("\x1e")
-        except UnicodeDecodeError:
-            records = [""]
-        if not all(map(_is_packet, records)):
-            self.notes.warn(client_address(scope), "refused a polling request that holds no engine.io packets")
-            await JSONResponse({"detail": "The body is not an engine.io payload: packets of the types 0-6 or b, "
-                                          "separated by \\x1e."}, 400)(scope, receive, send)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-def client_address(scope: Scope, default: str = "unknown") -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else default
-
-
-def _is_packet(text: str) -> bool:
-    return text[:1] in _ENGINE_TYPES

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from bot.connectors.socketio_guard import BoundedJson, OncePerMinute, PacketRefused, RateLimit, nesting_depth
+from bot.connectors.socketio_json import BoundedJson, PacketRefused, nesting_depth
+from bot.connectors.socketio_throttles import OncePerMinute, RateLimit
 
 pytestmark = pytest.mark.unit
 
