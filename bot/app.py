@@ -16,7 +16,7 @@ from bot.api.routers import API_ROUTERS
 from bot.api.search import thresholds_in_force
 from bot.errors import install_error_handlers
 from bot.support.gaps import GapFinder
-from bot.input_checks import check_request
+from bot.request_checks import check_request
 from bot.body_timeout import BodyTimeout
 from bot.limits import BodyLimit
 from bot.openapi import describe_errors
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Self-hosted customer-service chatbot with grounded answers from your knowledge base.",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(check_request)],  # bot/input_checks.py: one place for what no database stores
+        dependencies=[Depends(check_request)],  # bot/request_checks.py: one place for what no database stores
     )
     app.state.settings = settings
     app.state.services = services
