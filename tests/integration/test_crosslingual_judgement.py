@@ -150,6 +150,21 @@ def test_without_the_judge_the_answer_across_languages_is_as_before(database_url
     assert lm_server.requests == []
 
 
+def test_an_english_only_embedder_quotes_no_faq_across_languages_below_the_verbatim_threshold(
+        database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    # MiniLM matches a German question to English FAQs by the product names they share: "Was kostet Nimbus Plus?"
+    # leads with "What's included in Nimbus Plus?" in the generate band, and was quoted under the German note
+    # (the price question is another FAQ). Across languages MiniLM's ranking says little: the German fallback.
+    services = services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, "off")
+    assert not services.manager.config.multilingual_search  # read from MiniLM's model card: `language: en`
+    try:
+        with TestClient(create_app(services.settings, services)) as client:
+            reply = ask(client, "Was kostet Nimbus Plus?", "de")
+    finally:
+        services.engine.dispose()
+    assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+
+
 def test_after_the_lm_abstains_a_rewrite_in_the_generate_band_is_the_fallback_not_an_faq(client, judged, lm_server):
     # A question rewritten into English is searched in one language: the thresholds hold as they are, and the
     # generate band was the LM's to answer. Before, the cross-language rule (the best FAQ, when it leads the next

