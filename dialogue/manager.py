@@ -124,18 +124,21 @@ class DialogueManager:
             return await self._run_actions(await asyncio.get_running_loop().run_in_executor(
                 self._answer_threads, self._respond, message, text, None))
 
-    def respond_stream(self, message: InboundMessage) -> AsyncIterator[ReplyEvent]:
+    async def respond_stream(self, message: InboundMessage) -> AsyncIterator[ReplyEvent]:
         """Answer like `respond`, yielding the LM's text as it is written, then the final replies.
 
-        Checks the message at once (raising like `respond`) and starts answering before the first read,
-        so arrival order is kept. The answer is completed and recorded even if the reader stops early;
-        a failure after acceptance is logged here and surfaces to the reader as `ReplyFailed`.
+        Checks the message before it returns (raising like `respond`), so that the reader can still get a clean
+        refusal, and has started answering by then, so arrival order is kept. Whether an unverified sender's id
+        is claimed is asked in a thread, in the sender's turn: a database slow to give a connection must not
+        stall the event loop. The answer is completed and recorded even if the reader stops early; a failure
+        after acceptance is logged here and surfaces to the reader as `ReplyFailed`.
         """
         text = self.validate(message.text)
-        if not message.verified:  # SenderClaimed now, while the reader can still get a clean refusal
-            self.store.refuse_if_claimed(message.channel, message.sender_id)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[ReplyEvent | _Finished] = asyncio.Queue()
+        accepted: asyncio.Future[None] = loop.create_future()
+        if message.verified:
+            accepted.set_result(None)
 
         def on_text(delta: str) -> None:  # called on the generating thread
             loop.call_soon_threadsafe(events.put_nowait, TextDelta(delta))
@@ -143,9 +146,16 @@ class DialogueManager:
         async def answer() -> None:
             try:
                 async with self._locks.hold((message.channel, message.sender_id)):
+                    if not accepted.done():
+                        await loop.run_in_executor(self._answer_threads, self.store.refuse_if_claimed,
+                                                   message.channel, message.sender_id)  # SenderClaimed
+                        accepted.set_result(None)
                     replies = await self._run_actions(await loop.run_in_executor(
                         self._answer_threads, self._respond, message, text, on_text))
-            except Exception:
+            except Exception as error:
+                if not accepted.done():  # refused before the reader started: the caller raises it
+                    accepted.set_exception(error)
+                    return
                 log.exception("Answering a message of %s on %s failed", message.sender_id, message.channel)
                 events.put_nowait(_Finished(failed=True))
                 return
@@ -156,6 +166,7 @@ class DialogueManager:
         task = loop.create_task(answer())
         self._answering.add(task)
         task.add_done_callback(self._answering.discard)
+        await accepted
         return _drain(events)
 
     def _respond(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:

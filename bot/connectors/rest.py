@@ -116,7 +116,7 @@ async def webhook(
                       max_metadata_bytes=settings.max_metadata_bytes, message_id=idempotency_key)
     if stream:
         # Started (and checked) before the response begins, so a bad message is still a clean 4xx.
-        events = manager.respond_stream(message)
+        events = await manager.respond_stream(message)
         return StreamingResponse(_json_lines(body.sender, events), media_type="application/x-ndjson",
                                  headers={"X-Accel-Buffering": "no"})
     replies = await manager.respond(message)

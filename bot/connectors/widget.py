@@ -90,7 +90,7 @@ async def send_message(body: WidgetMessage, manager: ManagerDep, settings: Setti
     message = inbound(CHANNEL, body.sender, body.message, body.metadata, verified=True,
                       max_metadata_bytes=settings.max_metadata_bytes, message_id=body.client_message_id)
     # Checked and started before the response begins, so a bad message is still a clean 4xx.
-    events = manager.respond_stream(message)
+    events = await manager.respond_stream(message)
     return EventSourceResponse(_server_sent(body.sender, events), headers={"X-Accel-Buffering": "no"})
 
 

@@ -41,7 +41,7 @@ def bot_turns(services, conversation_id: int) -> list[TurnRecord]:
 
 
 async def collect(manager, message: InboundMessage) -> list:
-    return [event async for event in manager.respond_stream(message)]
+    return [event async for event in await manager.respond_stream(message)]
 
 
 # A reply the snippets support, word by word: streaming is tested apart from what the 135M LM happens to
@@ -102,7 +102,7 @@ async def test_respond_and_respond_stream_record_the_same_way(services, sender):
 
 async def test_an_abandoned_stream_is_still_answered_and_recorded_in_order(services, sender, scripted_lm):
     manager = services.manager
-    stream = manager.respond_stream(InboundMessage("test", sender, GENERATED_QUESTION))
+    stream = await manager.respond_stream(InboundMessage("test", sender, GENERATED_QUESTION))
     first = await anext(stream)
     assert isinstance(first, TextDelta)
     await stream.aclose()  # the browser went away mid-answer
@@ -122,7 +122,7 @@ async def test_a_failure_after_acceptance_reaches_the_reader(services, sender, m
 
 async def test_bad_messages_are_refused_before_streaming(services, sender):
     with pytest.raises(EmptyMessage):
-        services.manager.respond_stream(InboundMessage("test", sender, "   "))
+        await services.manager.respond_stream(InboundMessage("test", sender, "   "))
 
 
 def test_widget_endpoint_streams_tokens_then_the_reply(client, services, widget_sender, scripted_lm):
