@@ -22,7 +22,7 @@ from dialogue.answering import Answer, Answering, Found, Question, citation, fal
 from dialogue.judgement import (
     COMPOSE, CannotAnswer, Judge, best_matches, combined, json_object, parse_verdict, without_citations,
 )
-from dialogue.language import LanguageDetector
+from dialogue.language_detection import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.translated_facts import difference
