@@ -27,7 +27,9 @@ from presidio_anonymizer.entities import OperatorConfig
 from dialogue.cpu_budget import Budget
 from dialogue.messages import InboundMessage, Reply
 from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
-from dialogue.profile import ProfileUpdate, extract_profile, order_number_spans
+from dialogue.order_numbers import order_number_spans
+from dialogue.profile import ProfileUpdate
+from dialogue.self_description import extract_profile
 
 # The bundled public-suffix snapshot only: the default extractor fetches the list over the network.
 # Reserved names (RFC 2606/6761) are not public suffixes, yet people type them, tests above all.
