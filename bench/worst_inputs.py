@@ -34,7 +34,9 @@ from dialogue.context import contextualize, rewrite_elliptical, split_question  
 from dialogue.policy import wants_person  # noqa: E402
 from dialogue.errors import MessageTooComplex  # noqa: E402
 from dialogue.privacy import DEFAULT_BUDGET_SECONDS, Masker  # noqa: E402
-from dialogue.profile import asked_profile_field, extract_profile, order_number_spans  # noqa: E402
+from dialogue.order_numbers import order_number_spans  # noqa: E402
+from dialogue.profile import asked_profile_field  # noqa: E402
+from dialogue.self_description import extract_profile  # noqa: E402
 from dialogue.small_talk import says_yes, small_talk  # noqa: E402
 from retrieval.declared_actions.declarations import SlotSpec  # noqa: E402
 

@@ -2,15 +2,8 @@
 or service a fact belongs to, and which names it uses. Used by dialogue/grounding.py; lexical, no model.
 
 - **Clauses.** A snippet sentence is cut into clauses at ";", ", and", ", so", "but", "while", "whereas" for
-  polarity, and also at ", " and " and " for binding. A clause is *negative* when it says not / no / never /
-  n't / without (parenthetical remarks and "at no extra cost" aside).
-- **Polarity.** A reply clause rests on the snippet clauses it shares most words with. It contradicts the
-  snippet when those are of the other polarity, or when, at a tie, it uses a word only clauses of the other
-  polarity have ("Students get 15% off Nimbus Plus" where the snippet says the code "doesn't apply to ...
-  Nimbus Plus").
-- **Yes/no.** A reply that opens with "Yes" or "No" answers the question: the snippet clauses that share most
-  words with the question and the rest of that sentence must point the same way. "We only ship to the UK, the
-  EU and the US" says yes for Germany (an EU country) and no for Japan.
+  polarity, and also at ", " and " and " for binding.
+- **Polarity** and **yes/no**: dialogue/polarity.py and dialogue/yes_no.py.
 - **Binding.** A fact (number, price, time...) in a snippet belongs to its clause's topic: the clause's first
   content word, the label of its sentence ("UK: ...") and, for a clause that opens with a verb, its
   sentence's subject. A reply clause that states the fact while naming the topic of another clause, which
@@ -35,16 +28,7 @@ _STOP_WORDS = frozenset(
     "what which who whom when where why how please thank thanks sure okay ok let know get it's they're you're "
     "we're there's that's i'm".split()
 )
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|cannot|without)\b|n['’]t\b", re.IGNORECASE)
-# Phrases with a negative word that say something positive: "at no extra cost" means free.
-_NOT_NEGATIVE = re.compile(
-    r"\bat no (?:extra |additional )?(?:cost|charge)\b|\bno (?:extra|additional) (?:cost|charge)\b"
-    r"|\bno later than\b|\bno more than\b|\bno matter\b|\bnot only\b", re.IGNORECASE)
 CLAUSE_SHARE = 0.5  # of a reply clause's words that a fact's snippet must have
-_PARENTHESES = re.compile(r"\([^)]*\)")
-_POLARITY_CUT = re.compile(r";|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b",
-                           re.IGNORECASE)
 _STRONG_CUT = re.compile(r";|\s(?:but|while|whereas|however|although)\b", re.IGNORECASE)
 # A part that goes on with the one before: a list ("or $5.99 a month") or a relative clause ("which takes ...").
 _CONTINUES = re.compile(r"^\s*(?:or|nor|which|who|whose|where|that)\b", re.IGNORECASE)
@@ -54,7 +38,7 @@ _TEMPORAL = frozenset("monday tuesday wednesday thursday friday saturday sunday 
                       "morning evening night january february march april may june july august september october "
                       "november december".split())
 _LABEL = re.compile(r"^\s*(?P<label>[A-Z][\w&/ -]{0,30}?):\s")
-_YES_NO = re.compile(r"^\s*(?P<word>yes|yeah|yep|no|nope)\b[\s,.!:;—-]*", re.IGNORECASE)
+YES_NO = re.compile(r"^\s*(?P<word>yes|yeah|yep|no|nope)\b[\s,.!:;—-]*", re.IGNORECASE)
 _CONTEXT_START = re.compile(
     r"^\s*(?:on|in|for|with|under|outside|inside|within|during|from|to|if|when|at|after|before)\b", re.IGNORECASE)
 _PARTICIPLES = r"paid|sent|made|kept|held|taken|given|shown|done|sold|bought|built|told|found|left|lost|[a-z]+ed"
@@ -72,7 +56,7 @@ EU_COUNTRIES = frozenset(
     "austria belgium bulgaria croatia cyprus czechia denmark estonia finland france germany greece hungary ireland "
     "italy latvia lithuania luxembourg malta netherlands holland poland portugal romania slovakia slovenia spain "
     "sweden".split())
-_REGION_OF = ({country: ("eu", "europe") for country in EU_COUNTRIES}
+REGION_OF = ({country: ("eu", "europe") for country in EU_COUNTRIES}
               | {"europe": ("eu",), "eu": ("europe",), "european": ("eu", "europe"),
                  "england": ("uk",), "scotland": ("uk",), "wales": ("uk",), "britain": ("uk",), "british": ("uk",),
                  "america": ("us", "usa"), "usa": ("us",), "us": ("usa",), "american": ("us", "usa")})
@@ -103,93 +87,7 @@ def words_of(text: str) -> set[str]:
 
 def covered(word: str, words: set[str]) -> bool:
     """Is `word` among `words`, directly or through its region (a reply's "Germany" by a snippet's "EU")?"""
-    return word in words or any(region in words for region in _REGION_OF.get(word, ()))
-
-
-def is_negative(clause: str) -> bool:
-    plain = _NOT_NEGATIVE.sub(" ", _PARENTHESES.sub(" ", clause))
-    return bool(_NEGATION.search(plain.replace("’", "'")))
-
-
-@dataclass(frozen=True)
-class Clause:
-    text: str
-    words: frozenset[str]
-    negative: bool
-
-
-@lru_cache(maxsize=512)
-def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
-    """The snippet's statements cut for polarity; questions (an FAQ's title) state nothing and are left out."""
-    found = []
-    for sentence in sentences(snippet):
-        if sentence.rstrip().endswith("?"):
-            continue
-        for part in _POLARITY_CUT.split(_YES_NO.sub("", sentence)):
-            if words := words_of(part):
-                found.append(Clause(part, frozenset(words), is_negative(part)))
-    return tuple(found)
-
-
-def contradiction(sentence: str, snippet: str) -> str | None:
-    """Why a clause of `sentence` points the other way from the snippet clauses it rests on, or None."""
-    clauses = polarity_clauses(snippet)
-    snippet_words = set().union(*(c.words for c in clauses)) if clauses else set()
-    for part in _POLARITY_CUT.split(_YES_NO.sub("", sentence)):
-        mine = {w for w in words_of(part) if w in snippet_words}
-        if not mine:
-            continue
-        negative = is_negative(part)
-        same = max((len(mine & c.words) for c in clauses if c.negative == negative), default=0)
-        other = max((len(mine & c.words) for c in clauses if c.negative != negative), default=0)
-        only_other = {w for w in mine if not any(w in c.words for c in clauses if c.negative == negative)}
-        # A positive claim with a word the snippet only uses while denying something ("opened batteries can be
-        # returned" where it says "Opened batteries can't be returned") has dropped the negation.
-        dropped = not negative and only_other and other >= max(2, same - 1)
-        if other > same or (other == same and only_other) or dropped:
-            way = "denies" if negative else "asserts"
-            return f"{way} what the snippet says the other way round: {sentence!r}"
-    return None
-
-
-def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | None:
-    """For a sentence that opens with yes or no: None when it agrees with the snippet, else why not.
-
-    It agrees when the rest of the sentence says the same way, about everything the question names ("No, 5 GHz
-    networks aren't supported": the clauses are then checked like any other), or when the snippet clauses that
-    share most words with the question point that way."""
-    opening = _YES_NO.match(sentence)
-    if not opening:
-        return None
-    says_yes = opening["word"].lower() in ("yes", "yeah", "yep")
-    asked = words_of(question)
-    named = {w for w in asked if w in _REGION_OF or w.capitalize() in _names_in(question) or w in ("uk", "eu", "usa")}
-    for part in _POLARITY_CUT.split(sentence[opening.end():]):
-        part_words = words_of(part)
-        if part_words & asked and is_negative(part) != says_yes and all(covered(w, part_words) for w in named):
-            return None
-    best, agreeing = 0, False
-    for snippet in snippets:
-        for clause in polarity_clauses(snippet):
-            shared = sum(covered(w, clause.words) for w in asked)
-            if shared == 0 or shared < best:
-                continue
-            if shared > best:
-                best, agreeing = shared, False
-            agreeing |= (not _negative_for(clause, named)) == says_yes
-    if best == 0:
-        return f"answers {opening['word']!r} to a question no snippet addresses: {sentence!r}"
-    if not agreeing:
-        return f"answers {opening['word']!r} where the snippet says otherwise: {sentence!r}"
-    return None
-
-
-def _negative_for(clause: Clause, named: set[str]) -> bool:
-    """A clause's polarity for a question about `named` places or names: "We only ship to the UK, the EU and the
-    US" is a no for a place it does not list."""
-    if not clause.negative and re.search(r"\bonly\b", clause.text, re.IGNORECASE):
-        return any(not covered(word, clause.words) for word in named)
-    return clause.negative
+    return word in words or any(region in words for region in REGION_OF.get(word, ()))
 
 
 @dataclass(frozen=True)
@@ -210,7 +108,7 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
     `carried`: the subject of the sentence before, for one that opens pointing back ("It is not ...")."""
     label = _LABEL.match(sentence)
     label_words = words_of(label["label"]) if label else set()
-    body = _YES_NO.sub("", sentence[label.end():] if label else sentence)
+    body = YES_NO.sub("", sentence[label.end():] if label else sentence)
     groups: list[list[str]] = []  # texts of one segment; the first carries its topic
     subject: set[str] = set()
     segments = []
@@ -246,7 +144,7 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
             if topic & _TEMPORAL:  # "... and Saturday 09:00-17:00": still the sentence's subject, on Saturdays
                 topic |= subject
         subject = subject or topic
-        if not part_facts and not any(w.capitalize() in _names_in(text.strip()[1:]) for w in topic):
+        if not part_facts and not any(w.capitalize() in names_in(text.strip()[1:]) for w in topic):
             topic = set()  # with no fact of its own, a clause competes only when it names something ("Premium")
         segments.append(_Segment(frozenset(words_of(text) | label_words | topic), frozenset(topic | label_words),
                                  tuple(fact.key for fact in part_facts)))
@@ -320,7 +218,7 @@ def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> st
     return next((word for word in mine.words if word in others), None)
 
 
-def _names_in(text: str) -> set[str]:
+def names_in(text: str) -> set[str]:
     return {name.rstrip("s").rstrip("'’") if name.endswith(("'s", "’s")) else name for name in _NAME.findall(text)}
 
 
@@ -328,19 +226,19 @@ def names(text: str) -> set[str]:
     """The capitalised names of `text`, not counting a sentence's first word ("Returns are free" names nothing)."""
     found = set()
     for sentence in sentences(text):
-        plain = _YES_NO.sub("", sentence).strip()
+        plain = YES_NO.sub("", sentence).strip()
         first = _NAME.match(plain)
-        found |= _names_in(plain[first.end():] if first else plain)
+        found |= names_in(plain[first.end():] if first else plain)
     return found
 
 
 def unknown_names(sentence: str, snippet: str) -> list[str]:
     """Capitalised names in `sentence` (not its first word, unless the snippet capitalises it) that `snippet`
     does not mention, directly or through a region."""
-    text = _YES_NO.sub("", sentence).strip()
+    text = YES_NO.sub("", sentence).strip()
     first = _NAME.match(text)
-    names = _names_in(text[first.end():] if first else text)
-    if first and first.group(0) in _names_in(snippet):
+    names = names_in(text[first.end():] if first else text)
+    if first and first.group(0) in names_in(snippet):
         names.add(first.group(0))
     snippet_lower = snippet.lower()
     snippet_words = set(_WORD.findall(snippet_lower))

@@ -19,13 +19,12 @@ import logging
 from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
-from dialogue.judgement import (
-    COMPOSE, CannotAnswer, Judge, best_matches, combined, json_object, parse_verdict, without_citations,
-)
-from dialogue.language import LanguageDetector
+from dialogue.judgement import COMPOSE, Judge, best_matches, combined
+from dialogue.language_detection import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.translated_facts import difference
+from dialogue.verdicts import CannotAnswer, json_object, parse_verdict, without_citations
 from retrieval.knowledge_base import Hit
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ ANSWER_INSTRUCTIONS = (
     "numbers in digits with their units, the same prices, links, e-mail addresses and phone numbers, the same "
     "product and plan names."
 )
-ANSWER_SCHEMA = {  # held to by the backend where it can (dialogue/judgement.py ANSWER_SCHEMA)
+ANSWER_SCHEMA = {  # held to by the backend where it can (dialogue/verdicts.py ANSWER_SCHEMA)
     "type": "object",
     "properties": {"answer": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                    "translation": {"anyOf": [{"type": "string"}, {"type": "null"}]},

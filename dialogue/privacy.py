@@ -2,9 +2,9 @@
 
 `Masker.mask(text)` is the one function that turns what a customer typed into what may be kept: every
 table, channel event, export and training file holds its output, so whatever reads the database (exports,
-outgoing webhooks) reads masked text. Detection is Presidio's pattern recognisers, called directly with
-no NLP engine (no spaCy model exists offline), and its anonymiser; docs/privacy.md lists what is caught
-and the recall measured per kind.
+outgoing webhooks) reads masked text. Detection is Presidio's pattern recognisers
+(dialogue/pii_recognizers.py), called directly with no NLP engine (no spaCy model exists offline), and its
+anonymiser; docs/privacy.md lists what is caught and the recall measured per kind.
 """
 
 import dataclasses
@@ -15,51 +15,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import tldextract
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer, EmailRecognizer, EsNifRecognizer, IbanRecognizer, IpRecognizer, ItFiscalCodeRecognizer,
-    NhsRecognizer, PhoneRecognizer, UkNinoRecognizer, UkPostcodeRecognizer, UsSsnRecognizer,
-)
+from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
 from dialogue.cpu_budget import Budget
 from dialogue.messages import InboundMessage, Reply
 from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
-from dialogue.profile import ProfileUpdate, extract_profile, order_number_spans
+from dialogue.order_numbers import order_number_spans
+from dialogue.phone_recognizer import PiecewisePhoneRecognizer
+from dialogue.pii_recognizers import recognizers
+from dialogue.profile import ProfileUpdate
+from dialogue.self_description import extract_profile
 
-# The bundled public-suffix snapshot only: the default extractor fetches the list over the network.
-# Reserved names (RFC 2606/6761) are not public suffixes, yet people type them, tests above all.
-_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True,
-                                  extra_suffixes=("example", "test", "invalid", "localhost", "local", "internal"))
-
-# House number, up to three capitalised words, a street word: "221B Baker Street", "10 Downing St".
-_STREET_WORDS = (r"(?i:street|st\.?|road|rd\.?|avenue|ave\.?|lane|ln\.?|drive|dr\.?|boulevard|blvd\.?|way|court"
-                 r"|ct\.?|place|pl\.?|close|crescent|terrace|square|sq\.?|parkway|highway|hwy|row|gardens|mews)")
-_ANY_CARD = Pattern("13-19 digits, spaced or not", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)
-_ADDRESS_PATTERNS = [
-    Pattern("street, house number first",
-            rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){{1,3}}{_STREET_WORDS}(?!\w)", 0.6),
-    Pattern("Straße / weg, number after",
-            r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b", 0.6),
-    Pattern("rue / via / calle",
-            r"\b\d{1,4},?\s+(?i:rue|avenue|boulevard|chemin|via|calle)\s+(?:[\w'’-]+\s+){0,3}[A-Z][\w'’-]+", 0.6),
-]
-_EMAIL_CHARACTERS = r"!#$%&'*+\-/=?^_`{|}~\w"  # Presidio's; a local part may also hold dots, not at its ends
-_EMAIL_LABEL = r"\w{1,63}(?:-+\w{1,63})*"
-_EMAIL = (rf"\b((?:[{_EMAIL_CHARACTERS}]|[{_EMAIL_CHARACTERS}][{_EMAIL_CHARACTERS}.]{{0,62}}[{_EMAIL_CHARACTERS}])"
-          rf"@{_EMAIL_LABEL}(?:\.{_EMAIL_LABEL})+)\b")
 # Scores below these are Presidio's "very weak" patterns (any 9 digits as an SSN, ...): left alone.
 _MIN_SCORE = {Entity.ADDRESS: 0.1}
 _DEFAULT_MIN_SCORE = 0.3
 _WARM_UP = "4111 1111 1111 1111 ann@example.com +44 20 7946 0958 DE89 3704 0044 0532 0130 00 10.0.0.1 221B Baker Street"
 DEFAULT_BUDGET_SECONDS = 0.3  # CPU seconds per request; the worst 12 KB request needs less (docs/privacy.md)
-# Pieces overlap by 48-96 characters: more than the longest phone number with its formatting and extension.
-_PHONE_PIECE, _PHONE_OVERLAP = 320, 96
-_PHONE_MIN_DIGITS = 5
-# Canada shares the North American plan with the US: the same numbers, parsed and checked the same way.
-_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "IL", "IN", "AU", "BR")
 # Of two findings over the same characters, the more specific kind names them.
 _PRIORITY = (Entity.CARD, Entity.IBAN, Entity.GOV_ID, Entity.EMAIL, Entity.IP, Entity.PHONE, Entity.ADDRESS)
 _LABEL = {Entity.CARD: "CARD", Entity.IBAN: "IBAN", Entity.EMAIL: "EMAIL", Entity.PHONE: "PHONE",
@@ -69,71 +42,6 @@ _LABEL = {Entity.CARD: "CARD", Entity.IBAN: "IBAN", Entity.EMAIL: "EMAIL", Entit
 # Metadata the channel connectors set (bot/connectors/slack.py, telegram.py): ids, not what anyone typed.
 PLATFORM_IDS = frozenset({"slack_user", "slack_team", "slack_channel", "slack_ts", "slack_event_id",
                           "telegram_username", "telegram_chat_type"})
-
-
-class _OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's email recogniser with RFC 5321's lengths and the bundled public-suffix list.
-
-    Presidio's pattern lets a local part run on without end, so on "a.a.a.…@-" every word start scans to the
-    end of the text and back: quadratic, 2.4-3.8 s of CPU for 4,000 characters. A local part has at most 64
-    characters and a domain label 63 (RFC 5321, 1035); with those bounds each start costs at most ~64 steps
-    (bench/worst_inputs.py)."""
-
-    PATTERNS = [Pattern("Email, RFC 5321 lengths", _EMAIL, 0.5)]
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
-        return super().analyze(text, entities, nlp_artifacts, regex_flags) if "@" in text else []
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return _SUFFIXES(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
-
-
-class _PiecewisePhoneRecognizer(PhoneRecognizer):
-    """Presidio's phone recogniser, reading the text in overlapping pieces: pieces with too few digits for a
-    phone number are skipped (prose costs nothing), and the budget is checked between pieces."""
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, budget: Budget | None = None
-                ) -> list[RecognizerResult]:
-        results = []
-        for offset, piece in _pieces(text, _PHONE_PIECE, _PHONE_OVERLAP):
-            if sum(ch.isdigit() for ch in piece) < _PHONE_MIN_DIGITS:
-                continue
-            if budget is not None:
-                budget.check()
-            for result in super().analyze(piece, entities, nlp_artifacts):
-                result.start, result.end = result.start + offset, result.end + offset
-                results.append(result)
-        return EntityRecognizer.remove_duplicates(results)
-
-
-def _pieces(text: str, size: int, overlap: int) -> Iterable[tuple[int, str]]:
-    """(offset, piece) covering `text`; each piece starts `overlap` characters before the previous one ended,
-    at a space where there is one, so that anything shorter than `overlap` lies whole in some piece."""
-    start = 0
-    while True:
-        end = min(len(text), start + size)
-        yield start, text[start:end]
-        if end == len(text):
-            return
-        space = text.find(" ", end - overlap, end - overlap // 2)
-        start = space + 1 if space != -1 else end - overlap
-
-
-def _recognizers() -> list[tuple[Entity, EntityRecognizer]]:
-    government = [UsSsnRecognizer(), UkNinoRecognizer(), NhsRecognizer(), EsNifRecognizer(), ItFiscalCodeRecognizer()]
-    return [
-        (Entity.CARD, CreditCardRecognizer()),
-        # Any 13-19 digits passing Luhn (its check): the brand prefixes above miss Mastercard's 2-series and
-        # newer ranges, and a card number must never be stored.
-        (Entity.CARD, CreditCardRecognizer(patterns=[_ANY_CARD])),
-        (Entity.IBAN, IbanRecognizer()),
-        (Entity.EMAIL, _OfflineEmailRecognizer()),
-        (Entity.PHONE, _PiecewisePhoneRecognizer(supported_regions=_PHONE_REGIONS)),
-        *[(Entity.GOV_ID, recognizer) for recognizer in government],
-        (Entity.IP, IpRecognizer()),
-        (Entity.ADDRESS, PatternRecognizer("STREET_ADDRESS", patterns=_ADDRESS_PATTERNS, global_regex_flags=0)),
-        (Entity.ADDRESS, UkPostcodeRecognizer()),
-    ]
 
 
 @dataclass(frozen=True)
@@ -164,7 +72,7 @@ class Masker:
         self.policy = policy or PrivacyPolicy()
         self.budget_seconds = budget_seconds
         self._warm = False
-        self._recognizers = _recognizers()
+        self._recognizers = recognizers()
         self._anonymizer = AnonymizerEngine()
 
     def budget(self) -> Budget:
@@ -192,7 +100,7 @@ class Masker:
             if entity not in kinds:
                 continue
             budget.check()
-            extra = {"budget": budget} if isinstance(recognizer, _PiecewisePhoneRecognizer) else {}
+            extra = {"budget": budget} if isinstance(recognizer, PiecewisePhoneRecognizer) else {}
             for result in recognizer.analyze(text, recognizer.supported_entities, None, **extra):
                 if result.score < _MIN_SCORE.get(entity, _DEFAULT_MIN_SCORE):
                     continue

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import utcnow
 from dialogue import events
-from dialogue.errors import MessageIdReused, SenderClaimed, TurnNotFound
+from dialogue.errors import MessageIdReused, SenderClaimed
 from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
@@ -271,20 +271,3 @@ def _profile(user: UserRecord) -> Profile:
 def _aware(moment):
     # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def record_feedback(sessions: sessionmaker, channel: str, sender_id: str, turn_id: int, rating: int) -> None:
-    """Store thumbs up (1) / down (-1) on a bot turn, only if that turn was said to this sender."""
-    with sessions() as session:
-        turn = session.scalar(
-            select(TurnRecord)
-            .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
-            .where(TurnRecord.id == turn_id, TurnRecord.role == TurnRole.BOT,
-                   ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender_id)
-        )
-        if turn is None:
-            raise TurnNotFound(f"No bot message {turn_id} in a conversation of sender {sender_id!r} on {channel}.")
-        turn.feedback, turn.feedback_at = rating, utcnow()
-        events.feedback_received(session, turn.conversation_id, turn, turn.feedback_at)
-        session.commit()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import ServicesDep
-from dialogue.store import record_feedback
+from dialogue.feedback import record_feedback
 
 router = APIRouter(tags=["chat"])
 

@@ -18,7 +18,7 @@ from dialogue.prompt import INSTRUCTIONS
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
-from dialogue.judgement import ANSWER_SCHEMA
+from dialogue.verdicts import ANSWER_SCHEMA
 from tests.integration.test_streaming import GENERATED_QUESTION, sse_events
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from core.errors import LMUnavailable, ModelUnavailable
-from dialogue.judgement import ANSWER_SCHEMA
+from dialogue.verdicts import ANSWER_SCHEMA
 from dialogue.lm.lora_server import AdapterPaths, LoraApiMissing
 from dialogue.lm.openai_generator import OpenAIGenerator
 from dialogue.lm.sources import EMBEDDED_LM_ID, embedded_gguf_path

@@ -2,7 +2,8 @@
 
 import pytest
 
-from dialogue.judgement import CannotAnswer, is_capable, parse_verdict, standalone_question
+from dialogue.judgement import is_capable, standalone_question
+from dialogue.verdicts import CannotAnswer, parse_verdict
 
 pytestmark = pytest.mark.unit
 

@@ -7,10 +7,12 @@ import pytest
 import yaml
 
 from dialogue.catalogue import Catalogue, CatalogueError, builtin_texts, english
-from dialogue.language import LanguageConfig, LanguageDetector, LanguagePolicy, letters, normalise_code
+from dialogue.language import LanguageConfig, LanguagePolicy, normalise_code
+from dialogue.language_detection import LanguageDetector, letters
 from dialogue.manager import FALLBACK_TEXT
 from dialogue.policy import wants_person
-from dialogue.profile import ProfileField, asked_profile_field, extract_profile, is_only_self_description
+from dialogue.profile import ProfileField, asked_profile_field, is_only_self_description
+from dialogue.self_description import extract_profile
 from dialogue.small_talk import SmallTalk, says_yes, small_talk
 
 CATALOGUE_LANGUAGES = ("en", "de", "fr", "es", "zh", "ja")

@@ -13,8 +13,9 @@ from dialogue.actions.slots import read_slot
 from dialogue.errors import MessageTooComplex
 from dialogue.messages import InboundMessage
 from dialogue import privacy
-from dialogue.privacy import Masker, _pieces
-from dialogue.profile import extract_profile
+from dialogue.phone_recognizer import _pieces
+from dialogue.privacy import Masker
+from dialogue.self_description import extract_profile
 from retrieval.declared_actions.declarations import SlotSpec
 
 pytestmark = pytest.mark.unit

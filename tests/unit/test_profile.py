@@ -1,8 +1,9 @@
 import pytest
 
 from dialogue.profile import (
-    Profile, ProfileField, answer_profile_question, asked_profile_field, extract_profile, is_only_self_description,
+    Profile, ProfileField, answer_profile_question, asked_profile_field, is_only_self_description,
 )
+from dialogue.self_description import extract_profile
 
 pytestmark = pytest.mark.unit
 

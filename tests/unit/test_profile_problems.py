@@ -2,7 +2,8 @@
 
 import pytest
 
-from dialogue.profile import extract_profile, is_only_self_description, search_text
+from dialogue.profile import is_only_self_description, search_text
+from dialogue.self_description import extract_profile
 
 pytestmark = pytest.mark.unit
 

