@@ -51,6 +51,7 @@ class Level:
     latencies: list[float] = field(default_factory=list)  # seconds, answered requests
     kinds: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)  # "status: detail (the message)" of each refused request
     seconds: float = 0.0
     server_cpu_seconds: float = 0.0  # user + system time of every server process during the level
     client_cpu_seconds: float = 0.0  # the same for this load generator, which shares the cores
@@ -113,11 +114,19 @@ async def client_loop(client: httpx.AsyncClient, number: int, level: Level, pool
                 continue
             if response.status_code != 200:
                 level.errors[str(response.status_code)] = level.errors.get(str(response.status_code), 0) + 1
+                level.refusals.append(f"{response.status_code}: {_detail(response)} (message {text!r})")
                 continue
             level.latencies.append(time.perf_counter() - started)
             for reply in response.json():
                 level.kinds[reply["custom"]["kind"]] = level.kinds.get(reply["custom"]["kind"], 0) + 1
         customer += 1
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail"))
+    except ValueError:
+        return response.text[:200]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -218,6 +227,13 @@ def print_table(runs: list[Run], args: argparse.Namespace) -> None:
                   f"{level.faq_per_second:.1f} | {percentile(lat, 0.5) * 1000:.0f} | "
                   f"{percentile(lat, 0.95) * 1000:.0f} | {percentile(lat, 0.99) * 1000:.0f} | "
                   f"{level.cpu_ms_per_answer:.1f} | {client_ms:.1f} | {others} | {errors} |")
+    refused = [(run, level, refusal) for run in runs for level in run.levels for refusal in level.refusals]
+    if refused:
+        print("\nRefused requests (status: detail):\n")
+        for run, level, refusal in refused[:20]:
+            print(f"- {run.variant or 'defaults'}, {level.clients} clients: {refusal}")
+        if len(refused) > 20:
+            print(f"- ... and {len(refused) - 20} more")
     print("\n| variant | workers | start s | messages sent | user turns / bot turns stored | lost / duplicated / "
           "unanswered / out of order | first write p95 ms | first write to commit p95 ms |")
     print("|---|---|---|---|---|---|---|---|")
