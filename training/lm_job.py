@@ -11,12 +11,11 @@ from pathlib import Path
 from core.errors import ModelUnavailable
 from dialogue.lm.sources import resolve_lm_source
 from training.conversations import iter_conversations
-from training.datasets import (
-    CsvSource, Dataset, DatasetOptions, QAPair, build_dataset, pairs_from_conversations, pairs_from_faqs,
-    read_qa_csv,
-)
+from training.datasets import Dataset, DatasetOptions, build_dataset
 from training.errors import BaseModelNotFound, DatasetError
 from training.lm import LmTrainingArguments, TrainedAdapter, check_base_model, example_tokens, load_tokenizer, train_lm
+from training.qa_csv import CsvSource, read_qa_csv
+from training.qa_pairs import QAPair, pairs_from_conversations, pairs_from_faqs
 from training.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,8 @@ def train() -> None:
 def train_lm(csv_files, question_column, answer_column, group_column, placeholders, faqs, conversations, epochs,
              max_steps, batch_size, learning_rate, lora_r, max_tokens, eval_steps, seed, resume) -> None:
     """LoRA fine-tuning of the configured LM; the adapter lands in the registry (not yet served)."""
-    from training.datasets import CsvSource, DatasetOptions
+    from training.datasets import DatasetOptions
+    from training.qa_csv import CsvSource
     from training.lm_job import Sources, run_train_lm
     from training.lm import LmTrainingArguments, LoraArguments
 
