@@ -23,7 +23,9 @@ from dialogue.lm.sources import resolve_lm_source  # noqa: E402
 from retrieval.embedder import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402
 from retrieval.faqs import Faq  # noqa: E402
-from training.datasets import DatasetOptions, build_dataset, pairs_from_faqs, read_qa_csv  # noqa: E402
+from training.datasets import DatasetOptions, build_dataset  # noqa: E402
+from training.qa_csv import read_qa_csv  # noqa: E402
+from training.qa_pairs import pairs_from_faqs  # noqa: E402
 from training.lm import LmTrainingArguments, example_tokens, load_tokenizer, train_lm  # noqa: E402
 from training.registry import Registry  # noqa: E402
 

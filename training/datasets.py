@@ -1,11 +1,8 @@
 """Training data for the reply model, formatted exactly as the bot prompts at serving time.
 
-Sources become question/answer pairs, each with the knowledge snippet(s) that hold its answer:
-- an FAQ: each of its questions and alternative questions → its curated answer; the snippet is the FAQ;
-- a stored conversation: a customer message → the human agent's reply, or → a bot reply the customer gave a
-  thumbs up (the FAQs the bot cited are its snippets; an agent reply with no FAQ is its own snippet);
-- a CSV file with question and answer columns (an optional group column, e.g. an intent); the answer is
-  its own snippet.
+Sources become question/answer pairs, each with the knowledge snippet(s) that hold its answer: FAQs and
+stored conversations (training/qa_pairs.py), and CSV files with question and answer columns (an optional
+group column, e.g. an intent; the answer is its own snippet: training/qa_csv.py).
 
 Pairs become examples through `dialogue.prompt.build_prompt`, the very function the bot uses, with the
 gold snippet among the nearest snippets of other groups (what the retriever would return), at a random
@@ -17,46 +14,27 @@ The train/validation/test split is by group (FAQ, intent, conversation), never b
 holds questions about things the model never saw answered.
 """
 
-import csv
 import hashlib
 import json
 import random
 import re
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from dialogue.manager import FALLBACK_TEXT
-from dialogue.messages import ReplyKind, TurnRole
 from dialogue.prompt import build_prompt
 from retrieval.faqs import Faq
 from retrieval.knowledge_base import Hit
-from training.conversations import ExportedConversation
 from training.errors import DatasetError
+from training.qa_pairs import QAPair, Snippet, unique_pairs
 
 SPLITS = ("train", "validation", "test")
 REFUSAL_TEXT = FALLBACK_TEXT  # the model's "I cannot help" is the bot's own fallback wording
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_CITATION = re.compile(r"\s*\[\d+\]")
-
-
-@dataclass(frozen=True)
-class Snippet:
-    question: str
-    answer: str
-
-
-@dataclass(frozen=True)
-class QAPair:
-    question: str
-    answer: str
-    group: str  # the unit of the split: "faq:12", "csv:bitext:cancel_order", "conversation:7"
-    source: str  # "faq", "conversation", "csv:<file name>"
-    knowledge: tuple[Snippet, ...]  # the snippet(s) that hold the answer
 
 
 @dataclass(frozen=True)
@@ -100,113 +78,6 @@ class Dataset:
         }
 
 
-# -- sources -------------------------------------------------------------------------------------------------
-
-def pairs_from_faqs(faqs: Iterable[Faq]) -> list[QAPair]:
-    pairs = []
-    for faq in faqs:
-        snippet = Snippet(faq.question, faq.answer)
-        for question in [faq.question, *faq.alt_questions]:
-            pairs.append(QAPair(question, faq.answer, f"faq:{faq.id}", "faq", (snippet,)))
-    return pairs
-
-
-def pairs_from_conversations(conversations: Iterable[ExportedConversation],
-                             faqs_by_id: Mapping[int, Faq]) -> list[QAPair]:
-    """Agent replies and thumbs-up bot replies, each answering the customer's last message before it.
-
-    Thumbs-down replies are left out: they say what not to answer, which this loss cannot learn from.
-    """
-    pairs = []
-    for conversation in conversations:
-        asked: str | None = None
-        for turn in conversation.turns:
-            if turn.role == TurnRole.USER:
-                asked = turn.text
-                continue
-            answered = turn.kind in (ReplyKind.FAQ, ReplyKind.GENERATED)
-            useful = turn.role == TurnRole.AGENT or (turn.feedback == 1 and answered)
-            if useful and asked and turn.text.strip():
-                pairs.append(_conversation_pair(conversation.id, asked, turn, faqs_by_id))
-    return pairs
-
-
-def _conversation_pair(conversation_id: int, question: str, turn, faqs_by_id: Mapping[int, Faq]) -> QAPair:
-    answer = _CITATION.sub("", turn.text).strip()  # citations are re-numbered for the new prompt
-    cited = [faqs_by_id[s["id"]] for s in turn.sources if s.get("id") in faqs_by_id]
-    if cited:
-        knowledge = tuple(Snippet(faq.question, faq.answer) for faq in cited)
-        return QAPair(question, answer, f"faq:{cited[0].id}", "conversation", knowledge)
-    return QAPair(question, answer, f"conversation:{conversation_id}", "conversation",
-                  (Snippet(question, answer),))
-
-
-def read_qa_csv(path: Path, question_column: str = "question", answer_column: str = "answer",
-                group_column: str | None = None, placeholders: Mapping[str, str] | None = None) -> list[QAPair]:
-    """Pairs from a CSV file; every problem is reported (with row numbers) before any training starts.
-
-    `{{Placeholder}}` slots (Bitext writes them for company facts and UI labels) are filled from
-    `placeholders`; a slot without a value becomes its own name, unbraced ("the {{Order History}} page" →
-    "the Order History page"). The same text is in the snippet and the target, so the model learns to copy
-    facts from snippets, never to invent them, and never to answer with braces.
-    """
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file.")
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
-        columns = reader.fieldnames or []
-        wanted = [question_column, answer_column] + ([group_column] if group_column else [])
-        if missing := [c for c in wanted if c not in columns]:
-            raise DatasetError(f"{path.name}: missing column(s) {', '.join(missing)}; the file has "
-                               f"{', '.join(columns) or 'no header'}. Name them with --question-column, "
-                               "--answer-column and --group-column.")
-        rows = [(number, row) for number, row in enumerate(reader, start=2)]  # row 1 is the header
-    fill = _placeholder_filler(placeholders or {})
-    problems, seen, records = [], {}, []
-    for number, row in rows:
-        question = (row.get(question_column) or "").strip()
-        answer = fill((row.get(answer_column) or "").strip())
-        if not question or not answer:
-            problems.append(f"row {number}: empty {'question' if not question else 'answer'}")
-            continue
-        key = (_normal(question), _normal(answer))
-        if key in seen:
-            problems.append(f"row {number}: duplicate of row {seen[key]}")
-            continue
-        seen[key] = number
-        group = (row.get(group_column) or "").strip() if group_column else f"row-{number}"
-        records.append((question, answer, group or f"row-{number}"))
-    if problems:
-        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(f"{path.name}: {len(problems)} unusable row(s): {shown}. Fix or remove them.")
-    if not records:
-        raise DatasetError(f"{path.name}: no rows.")
-    return _csv_pairs(records, path.stem)
-
-
-def _csv_pairs(records: list[tuple[str, str, str]], name: str) -> list[QAPair]:
-    # The snippet's title is another question of the same group (as an FAQ's title differs from what the
-    # customer typed); a one-row group uses its own question.
-    questions_of = defaultdict(list)
-    for question, _, group in records:
-        questions_of[group].append(question)
-    pairs = []
-    for question, answer, group in records:
-        others = [q for q in questions_of[group] if q != question]
-        title = others[0] if others else question
-        pairs.append(QAPair(question, answer, f"csv:{name}:{group}", f"csv:{name}", (Snippet(title, answer),)))
-    return pairs
-
-
-def _placeholder_filler(values: Mapping[str, str]) -> Callable[[str], str]:
-    known = {key.strip().casefold(): value for key, value in values.items()}
-    return lambda text: _PLACEHOLDER.sub(lambda m: known.get(m.group(1).casefold(), m.group(1)), text)
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 # -- split ---------------------------------------------------------------------------------------------------
 
 def split_groups(groups: Sequence[str], options: DatasetOptions) -> dict[str, str]:
@@ -232,7 +103,7 @@ def build_dataset(pairs: Sequence[QAPair], options: DatasetOptions, embed: Calla
     `embed` finds the distractor snippets; `example_tokens` counts an example's prompt + reply tokens as the
     model will see them (training.lm.example_tokens).
     """
-    pairs = _unique(pairs)
+    pairs = unique_pairs(pairs)
     split_of = split_groups([p.group for p in pairs], options)
     rng = random.Random(options.seed)
     fits = lambda example: example_tokens(example) <= options.max_tokens  # noqa: E731
@@ -252,17 +123,6 @@ def build_dataset(pairs: Sequence[QAPair], options: DatasetOptions, embed: Calla
                                f"{options.max_tokens}?). Raise max_tokens or add data.")
     dataset.fingerprint = fingerprint(dataset)
     return dataset
-
-
-def _unique(pairs: Sequence[QAPair]) -> list[QAPair]:
-    """Sources overlap (a thumbs-up FAQ reply repeats an FAQ pair): keep the first of each question/answer."""
-    seen, kept = set(), []
-    for pair in pairs:
-        key = (_normal(pair.question), _normal(pair.answer))
-        if key not in seen:
-            seen.add(key)
-            kept.append(pair)
-    return kept
 
 
 def _distractor_candidates(pairs: list[QAPair], embed, how_many: int) -> list[list[Snippet]]:
@@ -383,11 +243,3 @@ def read_examples(path: Path) -> list[Example]:
     with path.open(encoding="utf-8") as file:
         return [Example(**json.loads(line)) for line in file if line.strip()]
 
-
-@dataclass(frozen=True)
-class CsvSource:
-    path: Path
-    question_column: str = "question"
-    answer_column: str = "answer"
-    group_column: str | None = None
-    placeholders: dict[str, str] = field(default_factory=dict)

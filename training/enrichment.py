@@ -12,35 +12,28 @@ recalibrate in the background, as after any edit.
 
 Any backend behind `dialogue.lm.generator.Generator` writes them. An FAQ the LM fails on (an error, a
 timeout, nothing usable) is reported by id with the reason, and the others are still enriched.
+
+The prompt and the reading of the LM's lines are training/paraphrases.py; enrichment of FAQs as they are
+written, on a thread of its own, is training/background_enrichment.py.
 """
 
 import logging
-import queue
-import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.errors import ModelUnavailable
-from dialogue.lm.generator import ChatMessages, Generator
+from dialogue.lm.generator import Generator
 from retrieval.errors import KnowledgeError
 from retrieval.faqs import Faq
 from retrieval.generated_questions import set_generated_questions
 from retrieval.knowledge_base import KnowledgeBase
+from training.paraphrases import paraphrase_prompt, parse_paraphrases
 
 log = logging.getLogger(__name__)
 
-_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.):]|[qQ]\d*[.):])\s*")
-_WORDS = re.compile(r"\w+")
-# The LM talking about itself instead of writing a customer's message (SmolLM2-135M does, most of the time).
-_ASSISTANT = re.compile(r"\b(?:i'?m sorry|i am sorry|as an? (?:[\w-]+ )?ai\b|language model"
-                        r"|(?:i'?m|i am) (?:unable|not able) to (?:assist|provide|help|answer)"
-                        r"|i (?:cannot|can't) (?:assist|provide|help you|answer))", re.IGNORECASE)
-MIN_WORDS, MAX_WORDS = 2, 30
 MIN_COSINE = 0.3  # a paraphrase this far from both the question and the answer is about something else
-ANSWER_CHARS = 700  # of the answer shown to the LM: enough for its gist, short enough for a small context
 
 
 class EnrichmentFailed(KnowledgeError):
@@ -64,34 +57,6 @@ class EnrichmentReport:
 
 def needs_enrichment(faq: Faq, config: EnrichmentConfig) -> bool:
     return len(faq.alt_questions) + len(faq.generated_questions) < config.min_alternatives
-
-
-def paraphrase_prompt(faq: Faq, count: int, company: str) -> ChatMessages:
-    answer = faq.answer if len(faq.answer) <= ANSWER_CHARS else faq.answer[:ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
-    return [
-        {"role": "system", "content": f"You help the support team of {company} list the different ways customers "
-                                      "ask the same question."},
-        {"role": "user", "content": f"Question: {faq.question}\nAnswer: {answer}\n\n"
-                                    f"Write {count} different messages a customer could send that this answer "
-                                    "replies to. Use other words for the key terms, a casual tone, or describe the "
-                                    "problem instead of asking. One message per line, no numbering, nothing else."},
-    ]
-
-
-def parse_paraphrases(text: str, faq: Faq, count: int) -> list[str]:
-    """The LM's lines as questions: bullets, numbering and quotes stripped; preambles, the LM speaking as an
-    assistant, texts the FAQ already has and lines too short or too long dropped; at most `count`."""
-    known = {t.casefold() for t in (faq.question, *faq.alt_questions, *faq.generated_questions)}
-    found: list[str] = []
-    for line in text.splitlines():
-        line = _BULLET.sub("", line).strip().strip('"“”\'').strip()
-        words = len(_WORDS.findall(line))
-        if not (MIN_WORDS <= words <= MAX_WORDS) or line.endswith(":") or line.casefold() in known \
-                or _ASSISTANT.search(line):
-            continue
-        known.add(line.casefold())
-        found.append(line)
-    return found[:count]
 
 
 def on_topic(knowledge: KnowledgeBase, faq: Faq, questions: list[str]) -> list[str]:
@@ -133,40 +98,3 @@ def enrich(knowledge: KnowledgeBase, generator: Generator, faqs: list[Faq], conf
         if progress is not None:
             progress(faq)
     return report
-
-
-class BackgroundEnricher:
-    """Enriches FAQs as they are written (HELPDESK_ENRICH_FAQS), one at a time on a thread of its own, so an
-    admin's save never waits for the LM. An FAQ that is gone or has enough alternatives by then is skipped;
-    one the LM fails on is logged with its id and left as it is."""
-
-    def __init__(self, knowledge: KnowledgeBase, generator: Generator, config: EnrichmentConfig, company: str):
-        self.knowledge, self.generator, self.config, self.company = knowledge, generator, config, company
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="faq-enrichment", daemon=True)
-        self._thread.start()
-
-    def submit(self, faq_ids: list[int]) -> None:
-        for faq_id in faq_ids:
-            self._queue.put(faq_id)
-
-    def wait(self) -> None:
-        """Until everything submitted so far is done (tests, `helpdesk` commands before they exit)."""
-        self._queue.join()
-
-    def close(self) -> None:
-        self._queue.put(None)
-
-    def _run(self) -> None:
-        while (faq_id := self._queue.get()) is not None:
-            try:
-                faq = self.knowledge.get(faq_id)
-                if needs_enrichment(faq, self.config):
-                    enrich_faq(self.knowledge, self.generator, faq, self.config, self.company)
-            except (KnowledgeError, ModelUnavailable) as error:  # FaqNotFound: deleted meanwhile, nothing to do
-                log.warning("Enriching FAQ %d: %s", faq_id, error)
-            except Exception:  # the thread must outlive one bad FAQ
-                log.exception("Enriching FAQ %d failed", faq_id)
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()

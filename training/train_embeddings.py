@@ -13,7 +13,8 @@ A group is an FAQ (its question and alternative questions) or an intent (Banking
 
 On Banking77 the proxy loss is the one that moves 1-NN accuracy well past the stock model (docs/learning.md).
 
-Reads top to bottom: arguments, batches, the proxy loss, evaluation, the loop, saving.
+Reads top to bottom: arguments, data, evaluation, the loop. The batches are training/embedding_batches.py,
+the proxy loss training/proxy_loss.py.
 """
 
 import hashlib
@@ -29,7 +30,9 @@ import numpy as np
 from tqdm import tqdm
 
 from core.devices import choose_device
+from training.embedding_batches import epoch_batches, group_batches
 from training.errors import DatasetError
+from training.proxy_loss import ProxyMarginLoss, group_centroids
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class EmbeddingTrainingStats:
     device: str
 
 
-# -- batches -------------------------------------------------------------------------------------------
+# -- data ----------------------------------------------------------------------------------------------
 
 def check_groups(groups: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Groups with at least two distinct texts; a clear error when there is nothing to learn from."""
@@ -92,96 +95,6 @@ def check_groups(groups: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
             f"{len(usable)}. Add alternative questions to your FAQs."
         )
     return usable
-
-
-def epoch_batches(groups: Mapping[str, list[str]], batch_size: int, rng: random.Random) -> list[list[tuple[str, str]]]:
-    """One epoch: every text is an anchor once, paired with another text of its group.
-
-    Batches draw from the groups with the most pairs left, one pair per group, so that no batch holds two
-    pairs of one group and the large groups do not all end up in the last batches.
-    """
-    queues: dict[str, list[tuple[str, str]]] = {}
-    for label, texts in groups.items():
-        pairs = []
-        for i, anchor in enumerate(texts):
-            j = rng.randrange(len(texts) - 1)
-            pairs.append((anchor, texts[j if j < i else j + 1]))
-        rng.shuffle(pairs)
-        queues[label] = pairs
-    batches = []
-    while queues:
-        labels = list(queues)
-        rng.shuffle(labels)  # random tie-break between equally full groups
-        labels.sort(key=lambda label: len(queues[label]), reverse=True)
-        chosen = labels[:batch_size]
-        if len(chosen) < 2:
-            break  # a lone pair has no negatives: nothing to learn
-        batches.append([queues[label].pop() for label in chosen])
-        for label in chosen:
-            if not queues[label]:
-                del queues[label]
-    return batches
-
-
-def group_batches(groups: Mapping[str, list[str]], batch_size: int, per_group: int,
-                  rng: random.Random) -> list[list[tuple[str, str]]]:
-    """One epoch for the proxy loss: every text once, as (text, group), in batches of up to `batch_size`
-    texts with at most `per_group` of one group. The fullest groups are drawn first so that the large ones
-    are spread over the epoch; the batches are then shuffled."""
-    queues = {label: rng.sample(texts, len(texts)) for label, texts in groups.items()}
-    batches = []
-    while queues:
-        labels = list(queues)
-        rng.shuffle(labels)  # random tie-break between equally full groups
-        labels.sort(key=lambda label: len(queues[label]), reverse=True)
-        batch: list[tuple[str, str]] = []
-        for label in labels:
-            take = min(per_group, len(queues[label]), batch_size - len(batch))
-            batch += [(queues[label].pop(), label) for _ in range(take)]
-            if not queues[label]:
-                del queues[label]
-            if len(batch) == batch_size:
-                break
-        batches.append(batch)
-    rng.shuffle(batches)
-    return batches
-
-
-class ProxyMarginLoss:
-    """Cross-entropy of each text over all groups' proxies: logits are `scale * cos(text, proxy)`, with
-    `margin` subtracted from the text's own group. The proxies are a trainable (groups x dims) tensor."""
-
-    def __init__(self, proxies, label_ids: Mapping[str, int], scale: float, margin: float):
-        import torch
-
-        self.proxies = torch.nn.Parameter(proxies)
-        self.label_ids = dict(label_ids)
-        self.scale, self.margin = scale, margin
-
-    def __call__(self, embeddings, labels: Sequence[str]):
-        import torch
-        import torch.nn.functional as F
-
-        targets = torch.tensor([self.label_ids[label] for label in labels], device=embeddings.device)
-        cosines = F.normalize(embeddings, dim=-1) @ F.normalize(self.proxies, dim=-1).T
-        cosines = cosines - self.margin * F.one_hot(targets, cosines.shape[1]).to(cosines.dtype)
-        return F.cross_entropy(self.scale * cosines, targets)
-
-
-def group_centroids(model, groups: Mapping[str, list[str]], batch_size: int = 128):
-    """(label -> row, unit-length centroid of each group's texts under `model`) for starting the proxies."""
-    import torch
-
-    labels = sorted(groups)
-    texts = [text for label in labels for text in groups[label]]
-    embedded = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)  # one pass over all texts, not one per group
-    vectors, start = [], 0
-    for label in labels:
-        centroid = embedded[start:start + len(groups[label])].mean(axis=0)
-        vectors.append(centroid / max(float(np.linalg.norm(centroid)), 1e-12))
-        start += len(groups[label])
-    return {label: i for i, label in enumerate(labels)}, torch.tensor(np.stack(vectors))
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def _scratch_services(with_lm: bool = False, **settings_update):
 def _with_tuned(measure, tune: bool, with_lm: bool = False, **settings_update) -> list:
     """`measure(services)` on a scratch knowledge base; with `tune`, the embedder is then fine-tuned on that
     knowledge base through the learning loop's job and `measure` runs again on a fresh one served by it."""
-    from training.jobs import run_train_embeddings, trained_embedder_lines
+    from training.embedder_job import run_train_embeddings, trained_embedder_lines
     from training.registry import Registry
     from training.train_embeddings import EmbeddingTrainingArguments
 
@@ -207,7 +207,7 @@ def _show_thresholds(result) -> None:
 def eval_generation(adapter, limit, max_new_tokens, out) -> None:
     """Base model vs ADAPTER (default: the newest) on its test split: JSON + Markdown report, scores on its card."""
     from training.errors import TrainingError
-    from training.jobs import run_eval_generation
+    from training.lm_eval_job import run_eval_generation
 
     services = started_services(with_lm=True)
     settings = services.settings

@@ -1,8 +1,11 @@
 """`helpdesk model list|promote`: the registry of trained models (training/registry.py)."""
 
+from collections.abc import Sequence
+
 import click
 
 from training.errors import TrainingError
+from training.registry import ModelCard
 
 
 @click.group()
@@ -21,7 +24,6 @@ def _registry():
 @click.option("--kind", type=click.Choice(["lm", "embeddings"]), default=None)
 def model_list(kind) -> None:
     """Registry entries, oldest first; * marks the promoted ones."""
-    from training.jobs import describe
     from training.registry import KINDS
 
     registry = _registry()
@@ -34,6 +36,18 @@ def model_list(kind) -> None:
         click.echo("No trained models yet: run `helpdesk train lm` or `helpdesk train embeddings`.")
     for line in describe(cards, promoted):
         click.echo(line)
+
+
+def describe(cards: Sequence[ModelCard], promoted: dict[str, str | None]) -> list[str]:
+    lines = []
+    for card in cards:
+        mark = "*" if promoted.get(card.kind) == card.id else " "
+        scores = card.candidate_scores() or {}
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if k in ("rouge_l", "groundedness",
+                                                                              "refusal_accuracy", "top1"))
+        lines.append(f"{mark} {card.id}  base {card.base_model}  data {card.data.get('fingerprint', '')[:8]}  "
+                     f"{shown or 'not evaluated'}")
+    return lines
 
 
 @model.command("promote")

@@ -1,7 +1,7 @@
 """`helpdesk train lm|embeddings`: fine-tune the reply model (LoRA) or the embedder (docs/learning.md).
 
-The runs themselves are training/jobs.py; this module turns options into their arguments and results
-into a few lines for the operator.
+The runs themselves are training/lm_job.py and embedder_job.py; this module turns options into their
+arguments and results into a few lines for the operator.
 """
 
 from pathlib import Path
@@ -43,8 +43,9 @@ def train() -> None:
 def train_lm(csv_files, question_column, answer_column, group_column, placeholders, faqs, conversations, epochs,
              max_steps, batch_size, learning_rate, lora_r, max_tokens, eval_steps, seed, resume) -> None:
     """LoRA fine-tuning of the configured LM; the adapter lands in the registry (not yet served)."""
-    from training.datasets import CsvSource, DatasetOptions
-    from training.jobs import Sources, run_train_lm
+    from training.datasets import DatasetOptions
+    from training.qa_csv import CsvSource
+    from training.lm_job import Sources, run_train_lm
     from training.lm import LmTrainingArguments, LoraArguments
 
     services = started_services(with_lm=False)
@@ -81,7 +82,7 @@ def train_lm(csv_files, question_column, answer_column, group_column, placeholde
 @click.option("--seed", default=42, show_default=True)
 def train_embeddings(loss, epochs, max_steps, batch_size, texts_per_group, learning_rate, margin, seed) -> None:
     """Contrastive fine-tuning of the embedder on your FAQs' questions and alternative questions."""
-    from training.jobs import run_train_embeddings, trained_embedder_lines
+    from training.embedder_job import run_train_embeddings, trained_embedder_lines
     from training.train_embeddings import EmbeddingTrainingArguments
 
     services = started_services(with_lm=False)

@@ -34,7 +34,7 @@ from retrieval.faq_files import read_faq_file
 from retrieval.faqs import make_draft
 from tests.integration import test_slack, test_telegram
 from training.conversations import iter_conversations
-from training.datasets import pairs_from_conversations
+from training.qa_pairs import pairs_from_conversations
 from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database, make_settings
 from tests.support.live_server import live_server
 from tests.support.platform_servers import SlackApiServer, TelegramApiServer

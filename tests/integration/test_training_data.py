@@ -10,9 +10,9 @@ from dialogue.prompt import INSTRUCTIONS, build_prompt
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import Faq
 from retrieval.knowledge_base import Hit
-from training.datasets import (
-    REFUSAL_TEXT, DatasetOptions, Snippet, _as_faq, build_dataset, pairs_from_faqs, read_qa_csv, split_groups,
-)
+from training.datasets import REFUSAL_TEXT, DatasetOptions, _as_faq, build_dataset, split_groups
+from training.qa_csv import read_qa_csv
+from training.qa_pairs import Snippet, pairs_from_faqs
 from training.errors import DatasetError
 from dialogue.grounding import groundedness, is_refusal
 from training.lm import IGNORE, example_tokens, load_tokenizer, tokenize

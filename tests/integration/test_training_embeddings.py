@@ -13,12 +13,11 @@ from retrieval.faqs import FaqDraft
 from retrieval.self_calibration import CALIBRATION_FILE
 from tests.conftest import make_settings
 from training.errors import DatasetError
-from training.jobs import run_train_embeddings
+from training.embedder_job import run_train_embeddings
 from training.registry import Registry
-from training.train_embeddings import (
-    EmbeddingTrainingArguments, ProxyMarginLoss, check_groups, encoder, epoch_batches, group_batches, hold_out,
-    train_embedder,
-)
+from training.embedding_batches import epoch_batches, group_batches
+from training.proxy_loss import ProxyMarginLoss
+from training.train_embeddings import EmbeddingTrainingArguments, check_groups, encoder, hold_out, train_embedder
 
 
 @pytest.mark.unit

@@ -10,7 +10,7 @@ from bot.settings import get_settings
 from dialogue.records import TurnRecord
 from tests.conftest import chat
 from training.conversations import iter_conversations, read_jsonl
-from training.datasets import pairs_from_conversations
+from training.qa_pairs import pairs_from_conversations
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,8 @@ from retrieval.faq_files import read_faq_file
 from tests.conftest import make_settings
 from training.datasets import DatasetOptions
 from training.errors import PromotionRefused
-from training.jobs import Sources, run_eval_generation, run_train_lm
+from training.lm_eval_job import run_eval_generation
+from training.lm_job import Sources, run_train_lm
 from training.lm import LmTrainingArguments, LoraArguments
 from training.registry import Registry
 

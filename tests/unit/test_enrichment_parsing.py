@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from retrieval.faqs import Faq, make_draft
-from training.enrichment import EnrichmentConfig, needs_enrichment, paraphrase_prompt, parse_paraphrases
+from training.enrichment import EnrichmentConfig, needs_enrichment
+from training.paraphrases import paraphrase_prompt, parse_paraphrases
 
 pytestmark = pytest.mark.unit
 
