@@ -23,6 +23,7 @@ ALLOWED = {
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
+MAX_MEDIAN_MODULE_LINES = 100  # a module over it usually holds a concept that has no name yet (../shared/STYLE.md)
 
 
 def _python_files(*folders: str) -> list[Path]:
@@ -103,6 +104,14 @@ def test_no_module_is_over_400_lines():
     long = {str(path.relative_to(ROOT)): lines for path in _python_files(*PACKAGES, "bench")
             if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert long == {}
+
+
+def test_the_median_module_is_at_most_100_lines():
+    sizes = sorted(len(path.read_text(encoding="utf-8").splitlines()) for path in _python_files(*PACKAGES)
+                   if path.name != "__init__.py")
+    middle = len(sizes) // 2
+    median = sizes[middle] if len(sizes) % 2 else (sizes[middle - 1] + sizes[middle]) / 2
+    assert median <= MAX_MEDIAN_MODULE_LINES, "split a module where a second concept lives inside"
 
 
 def test_no_function_is_over_60_lines():
