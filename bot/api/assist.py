@@ -6,16 +6,19 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from bot.support.assist import suggest
 from bot.deps import ManagerDep, ServicesDep, require_admin
+from bot.support.assist import suggest
 from dialogue.inbox import Inbox
+from dialogue.messages import ReplyKind
+from dialogue.policy import Decision
+from retrieval.entries import HitKind
 
 # The suggestions quote the transcript, so they need what reading the transcript needs.
 router = APIRouter(prefix="/admin/conversations", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 class SnippetOut(BaseModel):
-    kind: str = Field(description="faq | document")
+    kind: HitKind = Field(description="faq | document")
     id: int = Field(description="FAQ id or document chunk id")
     title: str
     text: str = Field(description="the FAQ's answer or the passage")
@@ -25,7 +28,7 @@ class SnippetOut(BaseModel):
 
 class DraftOut(BaseModel):
     text: str
-    kind: str = Field(description="faq: the curated answer, verbatim; generated: written by the LM")
+    kind: ReplyKind = Field(description="faq: the curated answer, verbatim; generated: written by the LM")
     sources: list[SnippetOut]
     model_id: str | None
 
@@ -39,7 +42,7 @@ class SuggestionsOut(BaseModel):
     conversation_id: int
     question: str | None = Field(description="the customer question the suggestions answer")
     search_query: str | None = Field(description="what was searched (follow-ups carry the previous question)")
-    decision: str | None = Field(description="what chat would do: faq | generate | fallback")
+    decision: Decision | None = Field(description="what chat would do: faq | generate | fallback")
     snippets: list[SnippetOut]
     draft: DraftOut | None
     note: str | None = Field(description="why there is no draft, or why the draft is the curated answer")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.deps import ServicesDep, require_admin
 from bot.openapi import Timestamp
 from dialogue.inbox import ConversationView, Inbox
+from dialogue.messages import TurnRole
 from dialogue.records import ConversationStatus
 
 router = APIRouter(prefix="/admin/conversations", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/admin/conversations", tags=["admin"], dependencies=[
 
 class TurnOut(BaseModel):
     id: int
-    role: str
+    role: TurnRole
     text: str
     kind: str
     sources: list
@@ -45,7 +46,7 @@ class ConversationOut(BaseModel):
     id: int
     channel: str
     sender_ids: list[str]
-    status: str
+    status: ConversationStatus
     customer_name: str | None
     customer_email: str | None
     started_at: Timestamp

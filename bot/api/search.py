@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import KnowledgeDep, ManagerDep, require_viewer
-from dialogue.policy import decide
+from dialogue.policy import Decision, decide
+from retrieval.entries import HitKind
 from retrieval.knowledge_base import Hit, SearchFilter
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
@@ -53,7 +54,7 @@ class SearchHit(BaseModel):
     question: str | None
     answer: str | None
     matched_text: str
-    kind: str = Field(description="faq | document")
+    kind: HitKind = Field(description="faq | document")
     id: int = Field(description="FAQ id or chunk id")
     title: str
     url: str | None = Field(description="file name or URL of a document passage")
@@ -73,7 +74,7 @@ class ActionHit(BaseModel):
 class SearchOut(BaseModel):
     hits: list[SearchHit]
     actions: list[ActionHit] = Field(description="declared actions whose examples match (docs/actions.md)")
-    decision: str = Field(description="faq | generate | fallback, with the thresholds chat uses")
+    decision: Decision = Field(description="faq | generate | fallback, with the thresholds chat uses")
     thresholds: ThresholdsOut
 
 
