@@ -31,7 +31,8 @@ from retrieval.classifier import FaqClassifier
 from retrieval.embedder import Embedder, model_calibration
 from retrieval.entries import FAQ_BIT
 from retrieval.search_index import SearchIndex
-from retrieval.self_calibration import Calibrated, calibrate, off_topic_questions
+from retrieval.calibrated_thresholds import Calibrated
+from retrieval.self_calibration import calibrate, off_topic_questions
 
 log = logging.getLogger(__name__)
 

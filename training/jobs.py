@@ -12,7 +12,7 @@ from pathlib import Path
 from core.errors import ModelUnavailable
 from dialogue.lm.sources import resolve_lm_source
 from retrieval.embedder import resolve_embedding_model
-from retrieval.self_calibration import ModelCalibration, save_model_calibration
+from retrieval.tuned_calibration import ModelCalibration, save_model_calibration
 from training.conversations import iter_conversations
 from training.datasets import (
     CsvSource, Dataset, DatasetOptions, QAPair, build_dataset, pairs_from_conversations, pairs_from_faqs,
