@@ -26,7 +26,7 @@ from dialogue.language import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.translated_facts import difference
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 
 log = logging.getLogger(__name__)
 

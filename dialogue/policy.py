@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from retrieval.calibrator import Learned
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 
 
 class Decision(StrEnum):

@@ -34,7 +34,7 @@ from dialogue.manager import FALLBACK_TEXT
 from dialogue.messages import ReplyKind, TurnRole
 from dialogue.prompt import build_prompt
 from retrieval.faqs import Faq
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 from training.conversations import ExportedConversation
 from training.errors import DatasetError
 

@@ -9,7 +9,7 @@ from bot.cli.serve import SAMPLE_FAQS
 from dialogue.prompt import INSTRUCTIONS, build_prompt
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import Faq
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 from training.datasets import (
     REFUSAL_TEXT, DatasetOptions, Snippet, _as_faq, build_dataset, pairs_from_faqs, read_qa_csv, split_groups,
 )
