@@ -26,6 +26,7 @@ from sqlalchemy.orm import sessionmaker
 
 from retrieval.changes import changed_since, current_version, logged_vectors
 from retrieval.dense import DenseConfig, DenseIndex
+from retrieval.dense_snapshots import load_snapshot, save_snapshot
 from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
 from retrieval.embedder import Embedder
 from retrieval.declared_actions.declarations import ActionRecord
@@ -100,11 +101,11 @@ class SearchIndex:
         with self._apply_lock:
             loaded = False
             if self.dense is None:
-                snapshot = DenseIndex.load(self.folder, dimension, model_id, self.dense_config)
+                snapshot = load_snapshot(self.folder, dimension, model_id, self.dense_config)
                 self.dense, self.version = snapshot or (DenseIndex(dimension, model_id, self.dense_config), 0)
                 self._saved_version = self.version if snapshot else -1
                 loaded = snapshot is not None
-                answers = DenseIndex.load(self.folder / _ANSWERS, dimension, model_id, self.dense_config)
+                answers = load_snapshot(self.folder / _ANSWERS, dimension, model_id, self.dense_config)
                 self.answers = answers[0] if answers else DenseIndex(dimension, model_id, self.dense_config)
             with self.sessions() as session:
                 latest = current_version(session)
@@ -364,8 +365,8 @@ class SearchIndex:
         with self._apply_lock:
             if self.dense is None or self._saved_version == self.version:
                 return
-            self.dense.save(self.folder, self.version)
-            self.answers.save(self.folder / _ANSWERS, self.version)
+            save_snapshot(self.dense, self.folder, self.version)
+            save_snapshot(self.answers, self.folder / _ANSWERS, self.version)
             self._saved_version = self.version
 
     def _start_snapshots(self) -> None:
