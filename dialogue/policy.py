@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from retrieval.calibrator import Learned
+from retrieval.learned_state import Learned
 from retrieval.hits import Hit
 
 

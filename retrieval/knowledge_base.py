@@ -15,7 +15,8 @@ from retrieval.declared_actions.catalog import ActionCatalog
 from core.audit import SYSTEM, audit_knowledge
 from retrieval.batching import RecentVectors
 from retrieval.changes import record_changes
-from retrieval.calibrator import Calibrator, Learned
+from retrieval.calibrator import Calibrator
+from retrieval.learned_state import Learned
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
 from retrieval.embedder import Embedder

@@ -4,9 +4,9 @@ knowledge base on its own held-out questions, and survives a snapshot."""
 import numpy as np
 import pytest
 
-from retrieval.calibrator import _blend
-from retrieval.classifier import FaqClassifier
 from retrieval.blend_choice import BLENDS, answer_weights, choose_blend
+from retrieval.classifier import FaqClassifier
+from retrieval.learned_state import load_learned, with_chosen_blend
 from retrieval.self_calibration import calibrate
 
 
@@ -96,7 +96,7 @@ def test_calibration_reports_the_blend_it_chose_and_the_classifier_applies_it():
     assert (calibrated.classifier_scale, calibrated.neighbour_weight) in BLENDS
     best = max(calibrated.blend_top1.values())
     assert calibrated.blend_top1[f"{calibrated.classifier_scale:g}/{calibrated.neighbour_weight:g}"] >= best - 0.002
-    classifier = _blend(FaqClassifier.train(vectors, labels), calibrated)
+    classifier = with_chosen_blend(FaqClassifier.train(vectors, labels), calibrated)
     assert classifier.neighbour_weight == calibrated.neighbour_weight
     assert classifier.scale == calibrated.classifier_scale
 
@@ -107,7 +107,7 @@ def test_the_blend_and_the_questions_survive_a_snapshot(services, tmp_path):
     learned = calibrator.current
     assert learned.classifier is not None and learned.classifier.texts is not None
     calibrator._save_snapshot(learned)
-    loaded = calibrator._load_snapshot(learned.key)
+    loaded = load_learned(calibrator.folder, learned.key)
     assert loaded.calibrated == learned.calibrated
     query = learned.classifier.texts[:3]
     np.testing.assert_allclose(loaded.classifier.probabilities(query), learned.classifier.probabilities(query),
