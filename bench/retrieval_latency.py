@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from retrieval.dense import DenseConfig, DenseIndex
+from retrieval.dense_snapshots import load_snapshot, save_snapshot
 from retrieval.entries import chunk_entry
 from retrieval.hybrid import FusionConfig
 from retrieval.lexical import LexicalIndex
@@ -131,10 +132,10 @@ def latency(args, embedder) -> None:
         index, exact, seconds = build(corpus, size, config)
         rows = measure(index, exact, queries, vectors)
         save_started = time.perf_counter()
-        index.dense.save(index.folder, version=1)
+        save_snapshot(index.dense, index.folder, version=1)
         saved = time.perf_counter() - save_started
         load_started = time.perf_counter()
-        DenseIndex.load(index.folder, corpus.dimension, "bench", config)
+        load_snapshot(index.folder, corpus.dimension, "bench", config)
         loaded = time.perf_counter() - load_started
         table.append((size, index.dense.kind, rows, seconds, saved, loaded))
         del index, exact

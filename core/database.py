@@ -11,7 +11,8 @@ from typing import Literal
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
-from core.sqlite_writes import BUSY_SECONDS, connection_class, write_lock_for
+from core.sqlite_write_lock import write_lock_for
+from core.sqlite_writes import BUSY_SECONDS, connection_class
 
 
 class Base(DeclarativeBase):
@@ -36,7 +37,7 @@ def make_engine(url: str, sqlite_synchronous: SqliteSynchronous = "full",
     is the default and "normal" an operator's choice (docs/deploy.md).
 
     `sqlite_write_lock`: writers on a database file wait for each other in a lock that wakes them at once
-    (core/sqlite_writes.py) rather than in SQLite's sleeping retries; off, only SQLite's own locking.
+    (core/sqlite_write_lock.py) rather than in SQLite's sleeping retries; off, only SQLite's own locking.
     """
     if url.startswith("sqlite"):
         connect_args = {"timeout": BUSY_SECONDS, "check_same_thread": False}

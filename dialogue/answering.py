@@ -20,7 +20,8 @@ from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole
 from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
 from dialogue.prompt import HistoryTurn, build_prompt
-from retrieval.knowledge_base import Hit, KnowledgeBase
+from retrieval.hits import Hit
+from retrieval.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.translated_facts import difference
 from dialogue.verdicts import CannotAnswer, json_object, parse_verdict, without_citations
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.messages import ReplyKind, TurnRole
 from dialogue.policy import Decision, decide, verbatim
 from dialogue.verdicts import ANSWER_SCHEMA, CannotAnswer, parse_verdict
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ from dialogue.privacy import Masked, Masker
 from dialogue.records import ConversationStatus
 from dialogue.small_talk import says_yes, small_talk, small_talk_reply
 from dialogue.store import ConversationStore, OpenedTurn, TurnContext
-from retrieval.knowledge_base import Hit, KnowledgeBase
+from retrieval.hits import Hit
+from retrieval.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

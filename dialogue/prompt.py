@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Callable
 
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 
 INSTRUCTIONS = (
     "You are the customer support assistant of {company}. Answer the customer's question using only facts "

@@ -18,10 +18,9 @@ learning the same FAQs again (10-30 s of CPU each for the sample shop).
 """
 
 import hashlib
-import json
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,12 @@ from filelock import FileLock
 from retrieval.classifier import FaqClassifier
 from retrieval.embedder import Embedder, model_calibration
 from retrieval.entries import FAQ_BIT
+from retrieval.learned_state import Learned, load_learned, save_learned, with_chosen_blend
 from retrieval.search_index import SearchIndex
-from retrieval.self_calibration import Calibrated, calibrate, off_topic_questions
+from retrieval.self_calibration import calibrate, off_topic_questions
 
 log = logging.getLogger(__name__)
 
-_SNAPSHOT = "calibration.json"
 _VERSION = 3  # of what is learned: a snapshot of another version is learned again (3: answer weights)
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
@@ -44,15 +43,6 @@ _REMEMBER = 16
 # FAQs added or removed since, and /health says so.
 STALE_SHARE = 0.2
 _remembered: dict[str, "Learned"] = {}  # per process: the same FAQs (tests, restarts of one app) learn once
-
-
-@dataclass(frozen=True)
-class Learned:
-    key: str  # which state of the FAQs this was learned from
-    version: int  # the index version it was learned at
-    classifier: FaqClassifier | None
-    calibrated: Calibrated | None
-    note: str = ""  # why there is no calibration, when there is none
 
 
 _NOTHING = Learned("", -1, None, None, "not calibrated yet")
@@ -88,7 +78,7 @@ class Calibrator:
             version = self.index.version
             vectors, labels = self.index.faq_vectors()
             key = self._key(labels)
-            learned = _remembered.get(key) or self._load_snapshot(key) or self._learn_once(key, vectors, labels)
+            learned = _remembered.get(key) or load_learned(self.folder, key) or self._learn_once(key, vectors, labels)
             _remembered[key] = learned
             while len(_remembered) > _REMEMBER:
                 _remembered.pop(next(iter(_remembered)))
@@ -115,8 +105,8 @@ class Calibrator:
         version = self.index.version
         vectors, labels = self.index.faq_vectors()
         known = _remembered.get(self._key(labels))
-        classifier = known.classifier if known else _blend(FaqClassifier.train(vectors, labels),
-                                                             self.current.calibrated)
+        classifier = known.classifier if known else with_chosen_blend(FaqClassifier.train(vectors, labels),
+                                                                      self.current.calibrated)
         with self._lock:
             if version >= self.current.version:
                 self.current = replace(self.current, classifier=classifier, version=version)
@@ -134,7 +124,7 @@ class Calibrator:
         """Learn and save, one process of the host at a time; one that waited loads the result."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with FileLock(self.folder / "calibration.lock"):
-            learned = self._load_snapshot(key)
+            learned = load_learned(self.folder, key)
             if learned is None:
                 learned = self._learn(key, vectors, labels)
                 self._save_snapshot(learned)
@@ -161,7 +151,7 @@ class Calibrator:
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
-        return Learned(key, -1, _blend(classifier, calibrated), calibrated, note)
+        return Learned(key, -1, with_chosen_blend(classifier, calibrated), calibrated, note)
 
     def _answers(self, labels: np.ndarray) -> dict[int, np.ndarray] | None:
         """The answer vector of each FAQ of `labels`; None unless every one has its answer indexed."""
@@ -223,47 +213,8 @@ class Calibrator:
 
     # -- snapshot ------------------------------------------------------------------------------------
 
-    def _load_snapshot(self, key: str) -> Learned | None:
-        try:
-            meta = json.loads((self.folder / _SNAPSHOT).read_text())
-            if meta.get("key") != key:
-                return None
-            arrays = np.load(self.folder / meta["arrays"]) if meta.get("arrays") else None
-        except (OSError, ValueError, KeyError):
-            return None
-        calibrated = Calibrated(**meta["calibrated"]) if meta.get("calibrated") else None
-        classifier = None
-        if arrays is not None:
-            texts = arrays["texts"].astype(np.float32) if "texts" in arrays.files else None
-            text_classes = arrays["text_classes"] if "text_classes" in arrays.files else None
-            classifier = _blend(FaqClassifier(arrays["entries"], arrays["weights"], arrays["bias"], texts,
-                                              text_classes), calibrated)
-        return Learned(key, -1, classifier, calibrated, meta.get("note", ""))
-
     def _save_snapshot(self, learned: Learned) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            arrays = None
-            if learned.classifier is not None:
-                arrays = f"calibration-{learned.key}.npz"
-                c = learned.classifier
-                extra = ({"texts": c.texts.astype(np.float16), "text_classes": c.text_classes}
-                         if c.texts is not None else {})
-                np.savez(self.folder / arrays, entries=c.entries, weights=c.weights, bias=c.bias, **extra)
-            meta = {"key": learned.key, "arrays": arrays, "note": learned.note,
-                    "calibrated": learned.calibrated.as_dict() if learned.calibrated else None}
-            temporary = self.folder / f"{_SNAPSHOT}.tmp"
-            temporary.write_text(json.dumps(meta))
-            temporary.replace(self.folder / _SNAPSHOT)
-            for old in self.folder.glob("calibration-*.npz"):
-                if old.name != arrays:
-                    old.unlink(missing_ok=True)
+            save_learned(self.folder, learned)
         except OSError:
             log.exception("Could not write the calibration snapshot to %s", self.folder)
-
-
-def _blend(classifier: FaqClassifier | None, calibrated: Calibrated | None) -> FaqClassifier | None:
-    """`classifier` with the blend the calibration chose (the plain logistic regression before one)."""
-    if classifier is None or calibrated is None:
-        return classifier
-    return classifier.blended(calibrated.neighbour_weight, calibrated.classifier_scale)

@@ -8,14 +8,11 @@ per removal at 100k rows; the index is rebuilt without tombstones once they pass
 Above `hnsw_threshold` live rows the flat (exact) index is rebuilt once as HNSW (approximate, fast).
 """
 
-import io
-import json
 import os
-import shutil
 import threading
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import faiss
 import numpy as np
@@ -246,50 +243,19 @@ class DenseIndex:
             vectors = self._reconstruct(rows) if len(rows) else np.zeros((0, self.dimension), dtype=np.float32)
         return vectors, labels
 
-    # -- persistence ---------------------------------------------------------------------------------
+    # -- snapshots (their files: retrieval.dense_snapshots) ------------------------------------------
 
-    def save(self, folder: Path, version: int) -> None:
-        """Write a snapshot that reflects index `version` (see `retrieval.changes`).
-
-        Each snapshot is a folder of its own, published by atomically rewriting `CURRENT`, so a process
-        that loads while another saves never mixes the files of two snapshots.
-        """
-        folder.mkdir(parents=True, exist_ok=True)
-        snapshot = folder / f"snapshot-{version}-{uuid.uuid4().hex[:8]}"
-        snapshot.mkdir()
+    @contextmanager
+    def frozen(self) -> Iterator[tuple[faiss.Index, np.ndarray, np.ndarray]]:
+        """The FAISS index with each row's vector id and fingerprint, unchanged while the block runs."""
         with self._lock:
-            meta = {"model_id": self.model_id, "dimension": self.dimension, "version": version,
-                    "rows": self._faiss.ntotal}
-            faiss.write_index(self._faiss, str(snapshot / "dense.faiss"))
-            (snapshot / "rows.npy").write_bytes(_npy(self._vector_of_row[: self._faiss.ntotal]))
-            (snapshot / "fingerprints.npy").write_bytes(_npy(self._fingerprint_of_row[: self._faiss.ntotal]))
-        (snapshot / "meta.json").write_text(json.dumps(meta))
-        pointer = folder / f"CURRENT.{uuid.uuid4().hex[:8]}.tmp"
-        pointer.write_text(snapshot.name)
-        previous = _current(folder)
-        os.replace(pointer, folder / "CURRENT")
-        for old in folder.glob("snapshot-*"):  # keep the previous one for a process loading it right now
-            if old.name not in (snapshot.name, previous):
-                shutil.rmtree(old, ignore_errors=True)
+            rows = self._faiss.ntotal
+            yield self._faiss, self._vector_of_row[:rows], self._fingerprint_of_row[:rows]
 
     @classmethod
-    def load(cls, folder: Path, dimension: int, model_id: str,
-             config: DenseConfig = DenseConfig()) -> "tuple[DenseIndex, int] | None":
-        """(index, version) from the current snapshot, or None when there is none or another model made it."""
-        name = _current(folder)
-        if name is None:
-            return None
-        try:
-            meta = json.loads((folder / name / "meta.json").read_text())
-            vector_of_row = np.load(folder / name / "rows.npy", allow_pickle=False)
-            fingerprint_of_row = np.load(folder / name / "fingerprints.npy", allow_pickle=False)
-            stored = faiss.read_index(str(folder / name / "dense.faiss"))
-        except (OSError, ValueError, RuntimeError):
-            return None
-        if (meta.get("model_id"), meta.get("dimension")) != (model_id, dimension):
-            return None
-        if not stored.ntotal == meta["rows"] == len(vector_of_row) == len(fingerprint_of_row):
-            return None
+    def restored(cls, stored: faiss.Index, vector_of_row: np.ndarray, fingerprint_of_row: np.ndarray,
+                 dimension: int, model_id: str, config: DenseConfig = DenseConfig()) -> "DenseIndex":
+        """An index over the `stored` FAISS rows, each with the vector id and fingerprint it was saved with."""
         index = cls(dimension, model_id, config)
         index._faiss = stored
         if isinstance(stored, faiss.IndexHNSW):
@@ -302,7 +268,7 @@ class DenseIndex:
             if vector_id >= 0:
                 index._rows_of_entry.setdefault(entry_of_vector(vector_id)[0], []).append(row)
                 index._live += 1
-        return index, int(meta["version"])
+        return index
 
 
 def _add(index: faiss.Index, vectors: np.ndarray) -> None:
@@ -314,17 +280,3 @@ def _add(index: faiss.Index, vectors: np.ndarray) -> None:
         index.add(vectors)
     finally:
         faiss.omp_set_num_threads(1)
-
-
-def _current(folder: Path) -> str | None:
-    try:
-        return (folder / "CURRENT").read_text().strip() or None
-    except OSError:
-        return None
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-

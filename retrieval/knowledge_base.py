@@ -3,7 +3,7 @@
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,83 +12,26 @@ from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
 from retrieval.declared_actions.catalog import ActionCatalog
-from retrieval.declared_actions.declarations import Action, ActionRecord
 from core.audit import SYSTEM, audit_knowledge
 from retrieval.batching import RecentVectors
 from retrieval.changes import record_changes
-from retrieval.calibrator import Calibrator, Learned
+from retrieval.calibrator import Calibrator
+from retrieval.learned_state import Learned
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
-from retrieval.documents import ChunkRecord, DocumentRecord, Passage
 from retrieval.embedder import Embedder
-from retrieval.entries import HitKind
-from retrieval.entries import EntryKind, chunk_entry, faq_entry, ref
+from retrieval.entries import faq_entry
 from retrieval.errors import FaqChanged, FaqNotFound
 from retrieval.faqs import Faq, FaqDraft, FaqPatch, FaqRecord
-from retrieval.hybrid import Candidate, FusionConfig
+from retrieval.hybrid import FusionConfig
+from retrieval.hits import Hit, hits_for
 from retrieval.jobs import JobRunner
 from retrieval.library import DocumentLibrary
+from retrieval.search_filters import SearchFilter, allowed_entries
 from retrieval.search_index import SearchIndex, SyncReport, Upsert
 
 log = logging.getLogger(__name__)
 _PATCH_TRIES = 3  # a partial edit re-reads and retries when another edit got in between
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: an FAQ, a document passage or a declared action (searched apart, `actions=True`).
-
-    `score` is the cosine similarity of the query and the entry's best-matching text; `confidence` adds the
-    FAQ classifier's probability (retrieval/hybrid.py): the number the faq/generate/fallback thresholds
-    are calibrated on, whatever order the fusion put the hits in. A passage's confidence is its cosine.
-    """
-
-    faq: Faq | None
-    score: float
-    matched_text: str
-    passage: Passage | None = None
-    scores: Candidate | None = None
-    confidence: float = 0.0
-    action: Action | None = None
-
-    @property
-    def kind(self) -> "HitKind":
-        if self.faq is not None:
-            return HitKind.FAQ
-        return HitKind.ACTION if self.action is not None else HitKind.DOCUMENT
-
-    @property
-    def id(self) -> int:
-        return self.faq.id if self.faq is not None else self.action.id if self.action is not None else self.passage.id
-
-    @property
-    def title(self) -> str:
-        if self.action is not None:
-            return self.action.name
-        return self.faq.question if self.faq is not None else self.passage.heading
-
-    @property
-    def text(self) -> str:
-        """What a reply may quote: the FAQ's answer or the passage (an action's description)."""
-        if self.action is not None:
-            return self.action.description
-        return self.faq.answer if self.faq is not None else self.passage.text
-
-    @property
-    def url(self) -> str | None:
-        """The page or file to cite; None for FAQs."""
-        return None if self.passage is None else self.passage.source
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Entries having any of `tags` (when given) and coming from any of `sources` (when given).
-
-    A source is "faqs", "documents", or a document's file name or URL.
-    """
-
-    tags: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -176,10 +119,10 @@ class KnowledgeBase:
                       fusion: FusionConfig | None = None, actions: bool = False) -> list[Hit]:
         """FAQs and passages, or with `actions` the declared actions whose examples match, best first."""
         self.index.refresh()
-        allowed = self._allowed(filters) if filters and (filters.tags or filters.sources) else None
+        allowed = allowed_entries(self.sessions, filters) if filters and (filters.tags or filters.sources) else None
         if self.calibrator.stale():
             self.calibrator.schedule()  # another process edited: relearn in the background
-        return self._hits(self.index.search(vector, text, top_k, allowed, fusion or self.fusion,
+        return hits_for(self.sessions, self.index.search(vector, text, top_k, allowed, fusion or self.fusion,
                                             self.calibrator.classifier, actions=actions))
 
     @property
@@ -192,64 +135,6 @@ class KnowledgeBase:
         """Whether any action is declared (after catching up with other processes): without, nothing to search."""
         self.index.refresh()
         return bool(self.index.action_entries)
-
-    def _hits(self, candidates: list[Candidate]) -> list[Hit]:
-        refs = [ref(candidate.entry) for candidate in candidates]
-        faq_ids = [r.id for r in refs if r.kind == EntryKind.FAQ]
-        chunk_ids = [r.id for r in refs if r.kind == EntryKind.CHUNK]
-        faqs, passages, actions = {}, {}, {}
-        action_ids = [r.id for r in refs if r.kind == EntryKind.ACTION]
-        with self.sessions() as session:  # one query per kind that was hit, none for a kind that was not
-            if action_ids:
-                actions = {r.id: Action.from_record(r) for r in session.scalars(
-                    select(ActionRecord).where(ActionRecord.id.in_(action_ids)))}
-            if faq_ids:
-                faqs = {r.id: Faq.from_record(r) for r in session.scalars(
-                    select(FaqRecord).where(FaqRecord.id.in_(faq_ids)))}
-            if chunk_ids:
-                passages = {
-                    chunk.id: Passage(chunk.id, doc.id, doc.title, chunk.section, chunk.text, doc.source,
-                                      doc.source_kind, list(doc.tags or []))
-                    for chunk, doc in session.execute(
-                        select(ChunkRecord, DocumentRecord).join(DocumentRecord)
-                        .where(ChunkRecord.id.in_(chunk_ids)))
-                }
-        hits = []
-        for candidate, entry_ref in zip(candidates, refs):
-            score = candidate.dense if candidate.dense is not None else 0.0
-            # A record deleted by another process may still be in this index for a moment: skip it.
-            if entry_ref.kind == EntryKind.FAQ and entry_ref.id in faqs:
-                faq = faqs[entry_ref.id]
-                texts = faq.searchable_texts
-                matched = texts[candidate.position] if candidate.position < len(texts) else faq.question
-                hits.append(Hit(faq, score, matched, scores=candidate, confidence=candidate.confidence))
-            elif entry_ref.kind == EntryKind.CHUNK and entry_ref.id in passages:
-                passage = passages[entry_ref.id]
-                hits.append(Hit(None, score, passage.text, passage=passage, scores=candidate, confidence=score))
-            elif entry_ref.kind == EntryKind.ACTION and entry_ref.id in actions:
-                action = actions[entry_ref.id]
-                matched = action.examples[min(candidate.position, len(action.examples) - 1)]
-                hits.append(Hit(None, score, matched, scores=candidate, confidence=score, action=action))
-        return hits
-
-    def _allowed(self, filters: SearchFilter) -> set[int]:
-        tags = {tag.strip().lower() for tag in filters.tags if tag.strip()}
-        sources = set(filters.sources)
-
-        def tagged(entry_tags: list[str] | None) -> bool:
-            return not tags or bool(tags & set(entry_tags or []))
-
-        allowed: set[int] = set()
-        with self.sessions() as session:
-            if not sources or "faqs" in sources:
-                allowed |= {faq_entry(faq_id) for faq_id, faq_tags in session.execute(
-                    select(FaqRecord.id, FaqRecord.tags)) if tagged(faq_tags)}
-            documents = [doc_id for doc_id, source, doc_tags in session.execute(
-                select(DocumentRecord.id, DocumentRecord.source, DocumentRecord.tags))
-                if (not sources or "documents" in sources or source in sources) and tagged(doc_tags)]
-            allowed |= {chunk_entry(chunk_id) for chunk_id in session.scalars(
-                select(ChunkRecord.id).where(ChunkRecord.document_id.in_(documents)))}
-        return allowed
 
     # -- writes ---------------------------------------------------------------------------------------
 

@@ -21,20 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from retrieval.changes import changed_since, current_version, logged_vectors
 from retrieval.dense import DenseConfig, DenseIndex
-from retrieval.documents import ChunkRecord, DocumentRecord, embedding_text
+from retrieval.dense_snapshots import load_snapshot, save_snapshot
 from retrieval.embedder import Embedder
-from retrieval.declared_actions.declarations import ActionRecord
-from retrieval.entries import ACTION_BIT, FAQ_BIT, action_entry, chunk_entry, faq_entry, fingerprint, ref
-from retrieval.faqs import FaqRecord
+from retrieval.entries import ACTION_BIT, FAQ_BIT, fingerprint, ref
 from retrieval.classifier import FaqClassifier
 from retrieval.hybrid import (
     CLASSIFIER_MIN_COSINE, Candidate, FusionConfig, fuse, order_key, reciprocal_rank_fusion,
 )
+from retrieval.indexed_content import stored_answers, stored_fingerprints, stored_texts
 from retrieval.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
@@ -100,15 +98,15 @@ class SearchIndex:
         with self._apply_lock:
             loaded = False
             if self.dense is None:
-                snapshot = DenseIndex.load(self.folder, dimension, model_id, self.dense_config)
+                snapshot = load_snapshot(self.folder, dimension, model_id, self.dense_config)
                 self.dense, self.version = snapshot or (DenseIndex(dimension, model_id, self.dense_config), 0)
                 self._saved_version = self.version if snapshot else -1
                 loaded = snapshot is not None
-                answers = DenseIndex.load(self.folder / _ANSWERS, dimension, model_id, self.dense_config)
+                answers = load_snapshot(self.folder / _ANSWERS, dimension, model_id, self.dense_config)
                 self.answers = answers[0] if answers else DenseIndex(dimension, model_id, self.dense_config)
             with self.sessions() as session:
                 latest = current_version(session)
-                current = self._fingerprints(session)
+                current = stored_fingerprints(session)
                 in_order = self.version <= latest  # else the database was restored to an older state
                 changed = set(changed_since(session, self.version, latest)) if in_order else set(current)
                 logged = logged_vectors(session, self.version, latest, model_id, dimension) if in_order else {}
@@ -129,16 +127,6 @@ class SearchIndex:
         log.info("Search index at version %d: %d vectors (%s), %d BM25 texts; %s",
                  latest, len(self.dense), self.dense.kind, len(self.lexical), report)
         return report
-
-    @staticmethod
-    def _fingerprints(session) -> dict[int, int]:
-        found = {faq_entry(faq_id): fingerprint(digest)
-                 for faq_id, digest in session.execute(select(FaqRecord.id, FaqRecord.content_hash))}
-        found.update((chunk_entry(chunk_id), fingerprint(digest))
-                     for chunk_id, digest in session.execute(select(ChunkRecord.id, ChunkRecord.content_hash)))
-        found.update((action_entry(action_id), fingerprint(digest))
-                     for action_id, digest in session.execute(select(ActionRecord.id, ActionRecord.content_hash)))
-        return found
 
     # -- keeping up ----------------------------------------------------------------------------------
 
@@ -193,7 +181,7 @@ class SearchIndex:
         logged = logged or {}
         for start in range(0, len(entries), _BATCH):
             batch = entries[start : start + _BATCH]
-            stored = self._texts_of(batch)
+            stored = stored_texts(self.sessions, batch)
             texts = {entry: entry_texts for entry, (entry_texts, _) in stored.items()}
             present = [entry for entry in batch if entry in texts]
             current = {e: logged[e][1] for e in present if logged.get(e, ("",))[0] == stored[e][1]}
@@ -222,10 +210,7 @@ class SearchIndex:
         answers, known = self._require_answers(), known or {}
         for start in range(0, len(entries), _BATCH):
             batch = entries[start : start + _BATCH]
-            with self.sessions() as session:
-                stored = {faq_entry(faq_id): (answer, digest) for faq_id, answer, digest in session.execute(
-                    select(FaqRecord.id, FaqRecord.answer, FaqRecord.content_hash)
-                    .where(FaqRecord.id.in_([ref(entry).id for entry in batch])))}
+            stored = stored_answers(self.sessions, batch)
             present = [entry for entry in batch if entry in stored]
             missing = [entry for entry in present if entry not in known]
             fresh = dict(zip(missing, self.embedder.embed([stored[e][0] for e in missing]))) if missing else {}
@@ -237,26 +222,6 @@ class SearchIndex:
                     answers.remove(entry)
     def _track_actions(self, present: list[int], gone: list[int]) -> None:
         self._actions = (self._actions | {e for e in present if e & ACTION_BIT}) - set(gone)
-
-    def _texts_of(self, entries: list[int]) -> dict[int, tuple[list[str], str]]:
-        """The searchable texts and the content hash of each entry the database still has."""
-        faq_ids = [ref(entry).id for entry in entries if entry & FAQ_BIT]
-        action_ids = [ref(entry).id for entry in entries if entry & ACTION_BIT]
-        chunk_ids = [entry for entry in entries if not entry & (FAQ_BIT | ACTION_BIT)]
-        found: dict[int, tuple[list[str], str]] = {}
-        with self.sessions() as session:
-            for action in session.scalars(select(ActionRecord).where(ActionRecord.id.in_(action_ids))):
-                found[action_entry(action.id)] = (list(action.examples), action.content_hash)
-            for record in session.scalars(select(FaqRecord).where(FaqRecord.id.in_(faq_ids))):
-                found[faq_entry(record.id)] = ([record.question, *(record.alt_questions or [])], record.content_hash)
-            rows = session.execute(
-                select(ChunkRecord.id, ChunkRecord.section, ChunkRecord.text, ChunkRecord.content_hash,
-                       DocumentRecord.title)
-                .join(DocumentRecord, DocumentRecord.id == ChunkRecord.document_id)
-                .where(ChunkRecord.id.in_(chunk_ids)))
-            for chunk_id, section, text, digest, title in rows:
-                found[chunk_entry(chunk_id)] = ([embedding_text(title, section, text)], digest)
-        return found
 
     # -- search --------------------------------------------------------------------------------------
 
@@ -364,8 +329,8 @@ class SearchIndex:
         with self._apply_lock:
             if self.dense is None or self._saved_version == self.version:
                 return
-            self.dense.save(self.folder, self.version)
-            self.answers.save(self.folder / _ANSWERS, self.version)
+            save_snapshot(self.dense, self.folder, self.version)
+            save_snapshot(self.answers, self.folder / _ANSWERS, self.version)
             self._saved_version = self.version
 
     def _start_snapshots(self) -> None:

@@ -23,7 +23,7 @@ import yaml
 
 from dialogue.grounding import is_refusal, sentences
 from dialogue.messages import InboundMessage, ReplyKind
-from retrieval.knowledge_base import HitKind
+from retrieval.entries import HitKind
 from training.reply_scores import generation_scores
 
 ANSWERS = (ReplyKind.FAQ, ReplyKind.GENERATED)

@@ -29,7 +29,7 @@ import numpy as np
 from dialogue.manager import FALLBACK_TEXT
 from dialogue.prompt import build_prompt
 from retrieval.faqs import Faq
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 from training.errors import DatasetError
 from training.qa_pairs import QAPair, Snippet, unique_pairs
 

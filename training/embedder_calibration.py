@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.self_calibration import HeldOutFold, ModelCalibration, calibrate_held_out, off_topic_questions
+from retrieval.self_calibration import off_topic_questions
+from retrieval.tuned_calibration import HeldOutFold, ModelCalibration, calibrate_held_out
 from training.train_embeddings import EmbeddingTrainingArguments, encoder, train_embedder
 
 FOLDS = 5  # each fold holds out 1/FOLDS of the FAQs whole and 1/FOLDS of the others' alternative questions

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.errors import ModelUnavailable
 from retrieval.embedder import resolve_embedding_model
-from retrieval.self_calibration import ModelCalibration, save_model_calibration
+from retrieval.tuned_calibration import ModelCalibration, save_model_calibration
 from training.embedder_calibration import calibrate_tuned
 from training.errors import BaseModelNotFound
 from training.registry import BASE, ModelCard, Registry, new_id

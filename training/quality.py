@@ -22,8 +22,10 @@ from pathlib import Path
 
 from dialogue.policy import Decision, Thresholds, decide
 from retrieval.benchmarks import Benchmark
-from retrieval.evaluation import EvalQuery, RetrievalReport, evaluate
+from retrieval.eval_queries import EvalQuery
+from retrieval.evaluation import evaluate
 from retrieval.knowledge_base import KnowledgeBase
+from retrieval.retrieval_report import RetrievalReport
 from training.end_to_end import AnswerScores, answer_all
 from training.enrichment import EnrichmentConfig, enrich
 from training.reply_scores import generation_scores

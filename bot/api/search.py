@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.deps import KnowledgeDep, ManagerDep, require_viewer
 from dialogue.policy import Decision, decide
 from retrieval.entries import HitKind
-from retrieval.knowledge_base import Hit, SearchFilter
+from retrieval.hits import Hit
+from retrieval.search_filters import SearchFilter
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
 

@@ -40,7 +40,8 @@ def evaluate() -> None:
 def eval_retrieval(csv_file: Path | None, banking77: Path | None, out: Path, intents: int | None,
                    per_intent: int | None, weights: tuple[float, ...]) -> None:
     """Top-1, recall@5 and MRR of dense, BM25 and hybrid search, side by side in one run."""
-    from retrieval.evaluation import UnreadableEvalFile, read_eval_csv, write_report
+    from retrieval.eval_queries import UnreadableEvalFile, read_eval_csv
+    from retrieval.retrieval_report import write_report
     from retrieval.evaluation import evaluate as run
 
     if (csv_file is None) == (banking77 is None):
@@ -101,7 +102,8 @@ def _with_tuned(measure, tune: bool, with_lm: bool = False, **settings_update) -
 
 
 def _eval_banking77(folder: Path, intents: int | None, per_intent: int | None, weights: tuple[float, ...]):
-    from retrieval.evaluation import EvalQuery, load_banking77
+    from retrieval.banking77 import load_banking77
+    from retrieval.eval_queries import EvalQuery
     from retrieval.evaluation import evaluate as run
 
     data = load_banking77(folder, intents=intents, max_test_per_intent=per_intent)

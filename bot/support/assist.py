@@ -18,7 +18,8 @@ from dialogue.messages import HistoryEntry, ReplyKind, TurnRole
 from dialogue.policy import Decision
 from dialogue.questions import customer_question
 from dialogue.records import ConversationRecord
-from retrieval.knowledge_base import Hit, HitKind
+from retrieval.entries import HitKind
+from retrieval.hits import Hit
 
 TOP_SNIPPETS = 5
 

@@ -4,9 +4,10 @@ knowledge base on its own held-out questions, and survives a snapshot."""
 import numpy as np
 import pytest
 
-from retrieval.calibrator import _blend
+from retrieval.blend_choice import BLENDS, answer_weights, choose_blend
 from retrieval.classifier import FaqClassifier
-from retrieval.self_calibration import BLENDS, _choose_blend, answer_weights, calibrate
+from retrieval.learned_state import load_learned, with_chosen_blend
+from retrieval.self_calibration import calibrate
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -22,7 +23,7 @@ def _fold(truth: list[int], cosine, logistic, vote, times: int = 10, answer=None
 
 
 def _blend_of(folds) -> tuple[float, float]:
-    return _choose_blend(folds, (0.0,))[0][:2]
+    return choose_blend(folds, (0.0,))[0][:2]
 
 
 @pytest.mark.unit
@@ -30,7 +31,7 @@ def test_a_classifier_that_misleads_is_replaced_by_cosine_alone():
     # Cosine ranks both questions right; the classifier is sure of the wrong FAQ every time.
     fold = _fold([10, 20], cosine=[[0.8, 0.7], [0.7, 0.8]], logistic=[[0.0, 1.0], [1.0, 0.0]],
                  vote=[[0.0, 1.0], [1.0, 0.0]])
-    chosen, top1, _ = _choose_blend([fold], (0.0,))
+    chosen, top1, _ = choose_blend([fold], (0.0,))
     assert chosen == (0.0, 0.0, 0.0)
     assert top1["0/0"] == 1.0 and top1["1/0"] == 0.0
 
@@ -56,12 +57,12 @@ def test_the_answers_weigh_in_the_ranking_as_much_as_the_held_out_questions_show
     # The questions' cosine and the classifier lean to the wrong FAQ; the answers point to the right one.
     helps = _fold([10, 20], cosine=[[0.6, 0.65], [0.65, 0.6]], logistic=[[0.5, 0.5], [0.5, 0.5]], vote=None,
                   answer=[[0.7, 0.2], [0.2, 0.7]])
-    chosen, _, answer_top1 = _choose_blend([helps], answer_weights(1.0))
+    chosen, _, answer_top1 = choose_blend([helps], answer_weights(1.0))
     assert chosen[2] in (1.0, 0.5) and answer_top1 == {"1": 1.0, "0.5": 1.0, "0": 0.0}
     # Answers that mislead are not used, however strongly configured.
     misleads = _fold([10, 20], cosine=[[0.7, 0.6], [0.6, 0.7]], logistic=[[0.5, 0.5], [0.5, 0.5]], vote=None,
                      answer=[[0.2, 0.9], [0.9, 0.2]])
-    assert _choose_blend([misleads], answer_weights(1.0))[0][2] == 0.0
+    assert choose_blend([misleads], answer_weights(1.0))[0][2] == 0.0
     assert answer_weights(0.0) == (0.0,)
 
 
@@ -95,7 +96,7 @@ def test_calibration_reports_the_blend_it_chose_and_the_classifier_applies_it():
     assert (calibrated.classifier_scale, calibrated.neighbour_weight) in BLENDS
     best = max(calibrated.blend_top1.values())
     assert calibrated.blend_top1[f"{calibrated.classifier_scale:g}/{calibrated.neighbour_weight:g}"] >= best - 0.002
-    classifier = _blend(FaqClassifier.train(vectors, labels), calibrated)
+    classifier = with_chosen_blend(FaqClassifier.train(vectors, labels), calibrated)
     assert classifier.neighbour_weight == calibrated.neighbour_weight
     assert classifier.scale == calibrated.classifier_scale
 
@@ -106,7 +107,7 @@ def test_the_blend_and_the_questions_survive_a_snapshot(services, tmp_path):
     learned = calibrator.current
     assert learned.classifier is not None and learned.classifier.texts is not None
     calibrator._save_snapshot(learned)
-    loaded = calibrator._load_snapshot(learned.key)
+    loaded = load_learned(calibrator.folder, learned.key)
     assert loaded.calibrated == learned.calibrated
     query = learned.classifier.texts[:3]
     np.testing.assert_allclose(loaded.classifier.probabilities(query), learned.classifier.probabilities(query),

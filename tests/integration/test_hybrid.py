@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.services import build_services
 from retrieval.dense import DenseConfig, DenseIndex
+from retrieval.dense_snapshots import load_snapshot, save_snapshot
 from retrieval.entries import chunk_entry, faq_entry
 from retrieval.faqs import make_draft
 from retrieval.hybrid import FusionConfig, reciprocal_rank_fusion
@@ -53,11 +54,11 @@ def test_vector_index_switches_to_hnsw_removes_by_id_and_survives_a_restart(tmp_
     only = index.search(vectors[7], 3, allowed={chunk_entry(8), chunk_entry(9)})
     assert {m.entry for m in only} == {chunk_entry(8), chunk_entry(9)}
 
-    index.save(tmp_path, version=42)
-    loaded, version = DenseIndex.load(tmp_path, 32, "test-model", index.config)
+    save_snapshot(index, tmp_path, version=42)
+    loaded, version = load_snapshot(tmp_path, 32, "test-model", index.config)
     assert version == 42 and loaded.kind == "hnsw" and len(loaded) == len(index) == 402
     assert loaded.search(vectors[100], 1)[0].entry == chunk_entry(100)
-    assert DenseIndex.load(tmp_path, 32, "another-model") is None  # a new model re-embeds everything
+    assert load_snapshot(tmp_path, 32, "another-model") is None  # a new model re-embeds everything
 
     for i in range(300):  # mostly deleted: compacted back to a flat index below the threshold
         index.remove(chunk_entry(i))

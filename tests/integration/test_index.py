@@ -8,6 +8,7 @@ import pytest
 from bot.migrate import upgrade_database
 from core.database import make_engine, make_session_factory
 from retrieval.dense import DenseIndex
+from retrieval.dense_snapshots import load_snapshot
 from retrieval.entries import faq_entry
 from retrieval.faqs import FaqRecord, make_draft
 from retrieval.knowledge_base import KnowledgeBase
@@ -68,8 +69,8 @@ def test_start_up_re_embeds_only_what_changed_while_down(knowledge, embedder, tm
 def test_a_different_embedding_model_rebuilds_the_index(knowledge, embedder, tmp_path):
     knowledge.create(make_draft("Where is my order?", "Track it in the app."))
     knowledge.index.save()
-    assert DenseIndex.load(tmp_path / "index", embedder.dimension, "another-model") is None
-    assert DenseIndex.load(tmp_path / "index", embedder.dimension, embedder.model_id) is not None
+    assert load_snapshot(tmp_path / "index", embedder.dimension, "another-model") is None
+    assert load_snapshot(tmp_path / "index", embedder.dimension, embedder.model_id) is not None
 
 
 def test_import_updates_instead_of_duplicating(knowledge):

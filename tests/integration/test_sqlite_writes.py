@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from core.database import make_engine
-from core.sqlite_writes import write_lock_for
+from core.sqlite_write_lock import write_lock_for
 
 pytestmark = pytest.mark.integration
 

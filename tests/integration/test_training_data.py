@@ -9,7 +9,7 @@ from bot.cli.serve import SAMPLE_FAQS
 from dialogue.prompt import INSTRUCTIONS, build_prompt
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import Faq
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 from training.datasets import REFUSAL_TEXT, DatasetOptions, _as_faq, build_dataset, split_groups
 from training.qa_csv import read_qa_csv
 from training.qa_pairs import Snippet, pairs_from_faqs

@@ -10,7 +10,7 @@ from bot.services import build_services
 from retrieval.embedder import embedded_minilm_path
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import FaqDraft
-from retrieval.self_calibration import CALIBRATION_FILE
+from retrieval.tuned_calibration import CALIBRATION_FILE
 from tests.conftest import make_settings
 from training.errors import DatasetError
 from training.embedder_job import run_train_embeddings

@@ -6,8 +6,8 @@ from dialogue.messages import Reply, ReplyKind, Source
 from training.conversation_eval import verdict
 from training.end_to_end import AnswerScores
 from training.quality import DatasetReport, DecisionScores, QualityReport, markdown
-from retrieval.evaluation import ModeScores, RetrievalReport
-from retrieval.knowledge_base import HitKind
+from retrieval.retrieval_report import ModeScores, RetrievalReport
+from retrieval.entries import HitKind
 
 pytestmark = pytest.mark.unit
 

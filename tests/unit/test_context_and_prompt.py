@@ -5,7 +5,7 @@ from dialogue.lm.generator import tidy
 from dialogue.policy import Decision, Thresholds, decide, wants_person
 from dialogue.prompt import HistoryTurn, build_prompt, recent_within
 from retrieval.faqs import Faq
-from retrieval.knowledge_base import Hit
+from retrieval.hits import Hit
 
 pytestmark = pytest.mark.unit
 

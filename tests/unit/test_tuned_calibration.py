@@ -4,8 +4,9 @@
 import numpy as np
 import pytest
 
-from retrieval.self_calibration import (
-    CALIBRATION_FILE, HeldOutFold, ModelCalibration, calibrate, calibrate_held_out, load_model_calibration,
+from retrieval.self_calibration import calibrate
+from retrieval.tuned_calibration import (
+    CALIBRATION_FILE, HeldOutFold, ModelCalibration, calibrate_held_out, load_model_calibration,
     save_model_calibration,
 )
 from training.embedder_calibration import FOLDS, folds_needed, held_out_split
