@@ -29,7 +29,7 @@ def audit_database(url: str, sent: dict[str, list[tuple[str, str]]]) -> Audit:
         with engine.connect() as connection:
             rows = connection.execute(
                 select(ChannelIdentityRecord.external_id, TurnRecord.role, TurnRecord.text, TurnRecord.metadata_)
-                .join(ConversationRecord, ConversationRecord.user_id == ChannelIdentityRecord.user_id)
+                .join(ConversationRecord, ConversationRecord.customer_id == ChannelIdentityRecord.customer_id)
                 .join(TurnRecord, TurnRecord.conversation_id == ConversationRecord.id)
                 .where(ChannelIdentityRecord.channel == "rest",
                        ChannelIdentityRecord.external_id.in_(list(sent)))

@@ -63,6 +63,6 @@ class TurnNotFound(LookupError):
 
 
 class CustomerNotFound(LookupError):
-    def __init__(self, user_id: int):
-        super().__init__(f"No customer with id {user_id}; find the id with "
+    def __init__(self, customer_id: int):
+        super().__init__(f"No customer with id {customer_id}; find the id with "
                          "GET /admin/customers?channel=...&sender_id=...")

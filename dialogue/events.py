@@ -21,7 +21,7 @@ _STATUS_EVENTS = {"handoff": EventType.CONVERSATION_HANDOFF, "closed": EventType
 
 def conversation_started(session: Session, conversation: Any, sender_id: str) -> None:
     emit(session, EventType.CONVERSATION_STARTED, {
-        "conversation_id": conversation.id, "channel": conversation.channel, "user_id": conversation.user_id,
+        "conversation_id": conversation.id, "channel": conversation.channel, **_customer(conversation),
         "sender_id": sender_id, "started_at": conversation.started_at or utcnow(),
     }, conversation_key(conversation.id))
 
@@ -48,9 +48,15 @@ def status_changed(session: Session | None, conversation: Any, previous: str | N
     if event is None or session is None:  # no session: a record not stored yet, so nothing to tell
         return
     emit(session, event, {
-        "conversation_id": conversation.id, "channel": conversation.channel, "user_id": conversation.user_id,
+        "conversation_id": conversation.id, "channel": conversation.channel, **_customer(conversation),
         "status": conversation.status, "previous_status": previous, "reason": reason, "at": utcnow(),
     }, conversation_key(conversation.id))
+
+
+def _customer(conversation: Any) -> dict[str, int]:
+    """Whose conversation it is. `user_id` is the older name of `customer_id`, sent as well for subscribers
+    that read it: deprecated, to be removed in a later release (docs/webhooks.md)."""
+    return {"customer_id": conversation.customer_id, "user_id": conversation.customer_id}
 
 
 def feedback_received(session: Session, conversation_id: int, turn: Any, at: datetime) -> None:

@@ -16,7 +16,7 @@ def record_feedback(sessions: sessionmaker, channel: str, sender_id: str, turn_i
         turn = session.scalar(
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(TurnRecord.id == turn_id, TurnRecord.role == TurnRole.BOT,
                    ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender_id)
         )

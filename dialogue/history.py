@@ -11,7 +11,7 @@ def open_conversation_id(sessions: sessionmaker, channel: str, external_id: str)
     with sessions() as session:
         return session.scalar(
             select(ConversationRecord.id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id,
                    ConversationRecord.channel == channel, ConversationRecord.status != ConversationStatus.CLOSED)
             .order_by(ConversationRecord.id.desc())

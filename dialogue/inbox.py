@@ -11,7 +11,7 @@ from dialogue.actions.results import runs_of_turns
 from dialogue.errors import ConversationClosed, ConversationNotFound
 from dialogue.messages import ReplyKind, TurnKind, TurnRole
 from dialogue.records import (
-    ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
+    ChannelIdentityRecord, ConversationRecord, ConversationStatus, CustomerRecord, TurnRecord,
 )
 
 @dataclass(frozen=True)
@@ -92,17 +92,18 @@ class Inbox:
         return conversation
 
     def _view(self, session, record: ConversationRecord, with_turns: bool) -> ConversationView:
-        user = session.get(UserRecord, record.user_id)
+        customer = session.get(CustomerRecord, record.customer_id)
         senders = session.scalars(select(ChannelIdentityRecord.external_id).where(
-            ChannelIdentityRecord.user_id == record.user_id, ChannelIdentityRecord.channel == record.channel)).all()
+            ChannelIdentityRecord.customer_id == record.customer_id,
+            ChannelIdentityRecord.channel == record.channel)).all()
         turns = []
         if with_turns:
             turns = [_turn_view(turn) for turn in session.scalars(
                 select(TurnRecord).where(TurnRecord.conversation_id == record.id).order_by(TurnRecord.id))]
             runs = runs_of_turns(self.sessions, [turn.id for turn in turns])
             turns = [replace(turn, action=runs.get(turn.id)) for turn in turns]
-        return ConversationView(record.id, record.channel, list(senders), record.status, user.name, user.email,
-                                record.started_at, record.last_activity_at, turns, record.language)
+        return ConversationView(record.id, record.channel, list(senders), record.status, customer.name,
+                                customer.email, record.started_at, record.last_activity_at, turns, record.language)
 
 
 def _turn_view(turn: TurnRecord) -> TurnView:

@@ -224,7 +224,7 @@ class DialogueManager:
 
         context = turn.context
         if update:
-            self.store.update_profile(turn.user_id, update)
+            self.store.update_profile(turn.customer_id, update)
             context = dataclasses.replace(context, profile=context.profile.updated(update))
             if is_only_self_description(update):
                 return reply(ReplyKind.ACTION, acknowledge(update, say)), None

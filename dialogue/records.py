@@ -18,8 +18,10 @@ class ConversationStatus(StrEnum):
     CLOSED = "closed"  # ended (/restart, idle timeout, an agent): the customer's next message opens a new one
 
 
-class UserRecord(Base):
-    __tablename__ = "users"
+class CustomerRecord(Base):
+    """The person writing to the bot, whichever channels they write on; the profile they gave."""
+
+    __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -30,7 +32,7 @@ class UserRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    identities: Mapped[list["ChannelIdentityRecord"]] = relationship(back_populates="user")
+    identities: Mapped[list["ChannelIdentityRecord"]] = relationship(back_populates="customer")
 
 
 class ChannelIdentityRecord(Base):
@@ -42,20 +44,20 @@ class ChannelIdentityRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(255))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # When this sender id first came with proof (a signed token, the shared secret, a platform's signature): from
     # then on a message under it without proof is refused (dialogue/errors.py: SenderClaimed).
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    user: Mapped[UserRecord] = relationship(back_populates="identities")
+    customer: Mapped[CustomerRecord] = relationship(back_populates="identities")
 
 
 class ConversationRecord(Base):
     __tablename__ = "conversations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(40))
     # A ConversationStatus value; change it with set_status.
     status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.BOT, index=True)

@@ -21,7 +21,7 @@ from dialogue.errors import MessageIdReused, SenderClaimed
 from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
-    ChannelIdentityRecord, ConversationRecord, ConversationStatus, TurnRecord, UserRecord,
+    ChannelIdentityRecord, ConversationRecord, ConversationStatus, CustomerRecord, TurnRecord,
 )
 
 
@@ -49,7 +49,7 @@ class TurnWrites:
 
 @dataclass(frozen=True)
 class OpenedTurn:
-    user_id: int
+    customer_id: int
     conversation_id: int
     conversation_status: ConversationStatus
     turn_id: int
@@ -84,16 +84,16 @@ class ConversationStore:
         external_id = f"{message.channel}:{message.message_id}" if message.message_id else None
         if external_id and (earlier := self._replayed(external_id, text)):
             with self.sessions() as session:
-                self._user_for(session, message.channel, message.sender_id, message.verified)  # SenderClaimed
+                self._customer_for(session, message.channel, message.sender_id, message.verified)  # SenderClaimed
                 opened = self._opened(session, earlier, session.get(ConversationRecord, earlier.conversation_id),
                                       language)
                 session.commit()
             return opened
         with self.sessions() as session:
-            user_id = self._user_for(session, message.channel, message.sender_id, message.verified)
-            conversation = self._open_conversation(session, user_id, message.channel, message.sender_id)
+            customer_id = self._customer_for(session, message.channel, message.sender_id, message.verified)
+            conversation = self._open_conversation(session, customer_id, message.channel, message.sender_id)
             if external_id is None and (copy := self._unanswered_copy(session, conversation.id, text)):
-                opened = self._opened(session, OpenedTurn(user_id, conversation.id, conversation.status, copy,
+                opened = self._opened(session, OpenedTurn(customer_id, conversation.id, conversation.status, copy,
                                                           replayed=True), conversation, language)
                 session.commit()  # a conversation that timed out above stays closed
                 return opened
@@ -104,7 +104,7 @@ class ConversationStore:
             try:
                 session.flush()
                 events.message_received(session, conversation, turn)
-                opened = self._opened(session, OpenedTurn(user_id, conversation.id, conversation.status, turn.id),
+                opened = self._opened(session, OpenedTurn(customer_id, conversation.id, conversation.status, turn.id),
                                       conversation, language)
                 session.commit()
             except IntegrityError:
@@ -119,7 +119,7 @@ class ConversationStore:
         chosen = language(conversation.language) if language else conversation.language
         if chosen != conversation.language:
             conversation.language = chosen
-        user = session.get(UserRecord, turn.user_id)
+        customer = session.get(CustomerRecord, turn.customer_id)
         before = (TurnRecord.conversation_id == turn.conversation_id, TurnRecord.id < turn.turn_id)
         history = session.execute(select(TurnRecord.role, TurnRecord.text).where(*before)
                                   .order_by(TurnRecord.id.desc()).limit(HISTORY_TURNS)).all()
@@ -128,7 +128,7 @@ class ConversationStore:
                                   .order_by(TurnRecord.id.desc()).limit(PREVIOUS_QUERIES)).all()
         last_bot_kind = session.scalar(select(TurnRecord.kind).where(*before, TurnRecord.role == TurnRole.BOT)
                                        .order_by(TurnRecord.id.desc()).limit(1))
-        context = TurnContext(_profile(user), [HistoryEntry(TurnRole(role), text) for role, text in history[::-1]],
+        context = TurnContext(_profile(customer), [HistoryEntry(TurnRole(role), text) for role, text in history[::-1]],
                               list(queries[::-1]), last_bot_kind)
         return dataclasses.replace(turn, language=chosen, context=context)
 
@@ -143,17 +143,17 @@ class ConversationStore:
     def _replayed(self, external_id: str, text: str) -> OpenedTurn | None:
         with self.sessions() as session:
             row = session.execute(
-                select(TurnRecord.id, ConversationRecord.id, ConversationRecord.user_id, ConversationRecord.status,
+                select(TurnRecord.id, ConversationRecord.id, ConversationRecord.customer_id, ConversationRecord.status,
                        TurnRecord.text, ConversationRecord.language)
                 .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
                 .where(TurnRecord.external_id == external_id)
             ).first()
         if row is None:
             return None
-        turn_id, conversation_id, user_id, status, stored_text, language = row
+        turn_id, conversation_id, customer_id, status, stored_text, language = row
         if stored_text != text:
             raise MessageIdReused()
-        return OpenedTurn(user_id, conversation_id, status, turn_id, replayed=True, language=language)
+        return OpenedTurn(customer_id, conversation_id, status, turn_id, replayed=True, language=language)
 
     def stored_reply(self, turn: OpenedTurn) -> Reply | None:
         """The bot turn that answered user turn `turn`, if it was recorded (the next bot turn before the
@@ -178,35 +178,36 @@ class ConversationStore:
         if claimed is not None:
             raise SenderClaimed(external_id)
 
-    def _user_for(self, session: Session, channel: str, external_id: str, verified: bool) -> int:
+    def _customer_for(self, session: Session, channel: str, external_id: str, verified: bool) -> int:
         """The customer id of this sender (one query when known; registered when new). The first message with
         proof claims the id; a later one without proof raises SenderClaimed."""
         known = select(ChannelIdentityRecord).where(
             ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == external_id)
         identity = session.scalar(known)
         if identity is None:
-            user = UserRecord(attributes={})
-            session.add(user)
+            customer = CustomerRecord(attributes={})
+            session.add(customer)
             session.flush()
             try:
                 with session.begin_nested():
-                    session.add(ChannelIdentityRecord(channel=channel, external_id=external_id, user_id=user.id,
+                    session.add(ChannelIdentityRecord(channel=channel, external_id=external_id, customer_id=customer.id,
                                                       claimed_at=utcnow() if verified else None))
-                return user.id
+                return customer.id
             except IntegrityError:
                 # Another process registered this sender at the same moment: use its customer.
-                session.delete(user)
+                session.delete(customer)
                 identity = session.scalar(known)
         if identity.claimed_at is None and verified:
             identity.claimed_at = utcnow()
         elif identity.claimed_at is not None and not verified:
             raise SenderClaimed(external_id)
-        return identity.user_id
+        return identity.customer_id
 
-    def _open_conversation(self, session: Session, user_id: int, channel: str, sender_id: str) -> ConversationRecord:
+    def _open_conversation(self, session: Session, customer_id: int, channel: str,
+                           sender_id: str) -> ConversationRecord:
         conversation = session.scalar(
             select(ConversationRecord)
-            .where(ConversationRecord.user_id == user_id, ConversationRecord.channel == channel,
+            .where(ConversationRecord.customer_id == customer_id, ConversationRecord.channel == channel,
                    ConversationRecord.status != ConversationStatus.CLOSED)
             .order_by(ConversationRecord.id.desc())
         )
@@ -215,24 +216,24 @@ class ConversationStore:
             conversation.set_status(ConversationStatus.CLOSED, reason="timeout")
             conversation = None
         if conversation is None:
-            conversation = ConversationRecord(user_id=user_id, channel=channel, status=ConversationStatus.BOT)
+            conversation = ConversationRecord(customer_id=customer_id, channel=channel, status=ConversationStatus.BOT)
             session.add(conversation)
             session.flush()
             events.conversation_started(session, conversation, sender_id)
         return conversation
 
-    def profile(self, user_id: int) -> Profile:
+    def profile(self, customer_id: int) -> Profile:
         with self.sessions() as session:
-            return _profile(session.get(UserRecord, user_id))
+            return _profile(session.get(CustomerRecord, customer_id))
 
-    def update_profile(self, user_id: int, update: ProfileUpdate) -> None:
+    def update_profile(self, customer_id: int, update: ProfileUpdate) -> None:
         with self.sessions() as session:
-            user = session.get(UserRecord, user_id)
-            profile = _profile(user).updated(update)  # the one merge rule, also what the turn answers from
-            user.name, user.email, user.phone = profile.name, profile.email, profile.phone
+            customer = session.get(CustomerRecord, customer_id)
+            profile = _profile(customer).updated(update)  # the one merge rule, also what the turn answers from
+            customer.name, customer.email, customer.phone = profile.name, profile.email, profile.phone
             if update.order_numbers:
-                user.attributes = {**user.attributes, "order_numbers": profile.order_numbers}
-            user.updated_at = utcnow()
+                customer.attributes = {**customer.attributes, "order_numbers": profile.order_numbers}
+            customer.updated_at = utcnow()
             session.commit()
 
     def set_status(self, conversation_id: int, status: ConversationStatus) -> None:
@@ -264,8 +265,8 @@ class ConversationStore:
             return turn.id
 
 
-def _profile(user: UserRecord) -> Profile:
-    return Profile(user.name, user.email, user.phone, list(user.attributes.get("order_numbers", [])))
+def _profile(customer: CustomerRecord) -> Profile:
+    return Profile(customer.name, customer.email, customer.phone, list(customer.attributes.get("order_numbers", [])))
 
 
 def _aware(moment):

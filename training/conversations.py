@@ -31,15 +31,28 @@ class ExportedTurn:
 @dataclass(frozen=True)
 class ExportedConversation:
     id: int
-    user_id: int
+    customer_id: int
     channel: str
     status: str
     started_at: str
     turns: list[ExportedTurn]
 
+    def to_dict(self) -> dict:
+        """The exported record. `user_id` repeats `customer_id` under its older name for readers of earlier
+        exports: deprecated, to be removed in a later release (docs/learning.md)."""
+        data = {}
+        for name, value in asdict(self).items():
+            data[name] = value
+            if name == "customer_id":
+                data["user_id"] = value
+        return data
+
     @classmethod
     def from_dict(cls, data: dict) -> "ExportedConversation":
-        return cls(**{**data, "turns": [ExportedTurn(**turn) for turn in data["turns"]]})
+        """A record as to_dict writes it, or as earlier exports did (`user_id` only)."""
+        fields = {name: value for name, value in data.items() if name != "user_id"}
+        fields.setdefault("customer_id", data.get("user_id"))
+        return cls(**{**fields, "turns": [ExportedTurn(**turn) for turn in data["turns"]]})
 
 
 def iter_conversations(sessions: sessionmaker, since: datetime | None = None,
@@ -65,7 +78,7 @@ def iter_conversations(sessions: sessionmaker, since: datetime | None = None,
             turns = [_turn(t) for t in turns_of[conversation.id]]
             if only_rated and not any(t.feedback is not None or t.role == TurnRole.AGENT for t in turns):
                 continue
-            yield ExportedConversation(conversation.id, conversation.user_id, conversation.channel,
+            yield ExportedConversation(conversation.id, conversation.customer_id, conversation.channel,
                                        conversation.status, _iso(conversation.started_at), turns)
         last_id = conversations[-1].id
 
@@ -82,7 +95,7 @@ def _iso(moment: datetime) -> str:
 def write_jsonl(conversations: Iterator[ExportedConversation], out: IO[str]) -> int:
     count = 0
     for conversation in conversations:
-        out.write(json.dumps(asdict(conversation), ensure_ascii=False) + "\n")
+        out.write(json.dumps(conversation.to_dict(), ensure_ascii=False) + "\n")
         count += 1
     return count
 

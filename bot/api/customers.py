@@ -48,17 +48,17 @@ def customers(services: ServicesDep, _: AdminDep,
                               for found in find_customers(services.sessions, channel, sender_id)])
 
 
-@router.get("/{user_id}/export", responses={404: {"description": "No such customer."}})
-async def export(user_id: int, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
+@router.get("/{customer_id}/export", responses={404: {"description": "No such customer."}})
+async def export(customer_id: int, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
     """Everything kept about one customer: profile, identities, conversations with their turns, feedback."""
-    data = await run_in_threadpool(export_customer, services.sessions, user_id)
-    await run_in_threadpool(audit_export, services.sessions, user_id, principal.name)
+    data = await run_in_threadpool(export_customer, services.sessions, customer_id)
+    await run_in_threadpool(audit_export, services.sessions, customer_id, principal.name)
     return data
 
 
-@router.delete("/{user_id}", response_model=ErasedOut, responses={404: {"description": "No such customer."}})
-async def erase(user_id: int, services: ServicesDep, principal: AdminDep):
+@router.delete("/{customer_id}", response_model=ErasedOut, responses={404: {"description": "No such customer."}})
+async def erase(customer_id: int, services: ServicesDep, principal: AdminDep):
     """Erase one customer in one transaction, and their examples in the registry's training datasets."""
-    erased = await run_in_threadpool(erase_customer, services.sessions, user_id, principal.name,
+    erased = await run_in_threadpool(erase_customer, services.sessions, customer_id, principal.name,
                                      services.settings.resolved_registry_dir)
-    return ErasedOut(id=user_id, **erased.__dict__)
+    return ErasedOut(id=customer_id, **erased.__dict__)

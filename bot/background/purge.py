@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from bot.support.customers import event_keys
 from dialogue.actions.records import ActionRunRecord, FormStateRecord
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
 
 REMOVED_TEXT = "<removed after the retention period>"
 MODES = ("delete", "anonymise")
@@ -54,9 +54,10 @@ def _delete(session: Session, conversations: list[int], events: list[int], deliv
     session.execute(delete(DeliveryRecord).where(DeliveryRecord.id.in_(deliveries)))
     session.execute(delete(TurnRecord).where(TurnRecord.conversation_id.in_(conversations)))
     session.execute(delete(ConversationRecord).where(ConversationRecord.id.in_(conversations)))
-    gone = list(session.scalars(select(UserRecord.id).where(UserRecord.updated_at < cutoff, ~_has_conversations())))
-    session.execute(delete(ChannelIdentityRecord).where(ChannelIdentityRecord.user_id.in_(gone)))
-    session.execute(delete(UserRecord).where(UserRecord.id.in_(gone)))
+    gone = list(session.scalars(select(CustomerRecord.id)
+                                .where(CustomerRecord.updated_at < cutoff, ~_has_conversations())))
+    session.execute(delete(ChannelIdentityRecord).where(ChannelIdentityRecord.customer_id.in_(gone)))
+    session.execute(delete(CustomerRecord).where(CustomerRecord.id.in_(gone)))
     return len(gone)
 
 
@@ -71,17 +72,17 @@ def _anonymise(session: Session, conversations: list[int], events: list[int], de
     session.execute(update(ActionRunRecord).where(ActionRunRecord.conversation_id.in_(conversations)).values(events=[]))
     session.execute(update(DeliveryRecord).where(DeliveryRecord.id.in_(deliveries))
                     .values(text=REMOVED_TEXT, target={}))
-    recent = exists(select(ConversationRecord.id).where(ConversationRecord.user_id == UserRecord.id,
+    recent = exists(select(ConversationRecord.id).where(ConversationRecord.customer_id == CustomerRecord.id,
                                                         ConversationRecord.last_activity_at >= cutoff))
-    faded = list(session.scalars(select(UserRecord.id).where(UserRecord.updated_at < cutoff, ~recent)))
-    session.execute(update(UserRecord).where(UserRecord.id.in_(faded))
+    faded = list(session.scalars(select(CustomerRecord.id).where(CustomerRecord.updated_at < cutoff, ~recent)))
+    session.execute(update(CustomerRecord).where(CustomerRecord.id.in_(faded))
                     .values(name=None, email=None, phone=None, attributes={}))
-    session.execute(delete(ChannelIdentityRecord).where(ChannelIdentityRecord.user_id.in_(faded)))
+    session.execute(delete(ChannelIdentityRecord).where(ChannelIdentityRecord.customer_id.in_(faded)))
     return len(faded)
 
 
 def _has_conversations():
-    return exists(select(ConversationRecord.id).where(ConversationRecord.user_id == UserRecord.id))
+    return exists(select(ConversationRecord.id).where(ConversationRecord.customer_id == CustomerRecord.id))
 
 
 def _before(moment: datetime, cutoff: datetime) -> bool:

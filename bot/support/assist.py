@@ -101,8 +101,9 @@ def _stopped_note(answer: Answer) -> str | None:
 
 def _profile_facts(manager: DialogueManager, conversation_id: int) -> list[str]:
     with manager.store.sessions() as session:
-        user_id = session.scalar(select(ConversationRecord.user_id).where(ConversationRecord.id == conversation_id))
-    return manager.store.profile(user_id).facts()
+        customer_id = session.scalar(select(ConversationRecord.customer_id)
+                                     .where(ConversationRecord.id == conversation_id))
+    return manager.store.profile(customer_id).facts()
 
 
 def _snippet(hit: Hit) -> Snippet:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from dialogue.errors import CustomerNotFound
 from dialogue.messages import TurnRole
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
 from core.audit import audit
 from training.erasure import stage_removals
 
@@ -43,8 +43,9 @@ class Erased:
 
 
 def find_customers(sessions: sessionmaker, channel: str | None, sender_id: str | None) -> list[CustomerSummary]:
-    query = (select(ChannelIdentityRecord, UserRecord).join(UserRecord, UserRecord.id == ChannelIdentityRecord.user_id)
-             .order_by(UserRecord.id))
+    query = (select(ChannelIdentityRecord, CustomerRecord)
+             .join(CustomerRecord, CustomerRecord.id == ChannelIdentityRecord.customer_id)
+             .order_by(CustomerRecord.id))
     if channel:
         query = query.where(ChannelIdentityRecord.channel == channel)
     if sender_id:
@@ -52,26 +53,27 @@ def find_customers(sessions: sessionmaker, channel: str | None, sender_id: str |
     with sessions() as session:
         rows = session.execute(query.limit(1000)).all()
         counts = dict(session.execute(
-            select(ConversationRecord.user_id, func.count()).where(
-                ConversationRecord.user_id.in_({user.id for _, user in rows}))
-            .group_by(ConversationRecord.user_id)).all())
-        return [CustomerSummary(user.id, identity.channel, identity.external_id, user.name, counts.get(user.id, 0),
-                                user.created_at) for identity, user in rows]
+            select(ConversationRecord.customer_id, func.count()).where(
+                ConversationRecord.customer_id.in_({customer.id for _, customer in rows}))
+            .group_by(ConversationRecord.customer_id)).all())
+        return [CustomerSummary(customer.id, identity.channel, identity.external_id, customer.name,
+                                counts.get(customer.id, 0), customer.created_at) for identity, customer in rows]
 
 
-def export_customer(sessions: sessionmaker, user_id: int) -> dict[str, Any]:
+def export_customer(sessions: sessionmaker, customer_id: int) -> dict[str, Any]:
     """Everything stored about one customer, as JSON-ready data."""
     with sessions() as session:
-        user = _user(session, user_id)
-        conversations = session.scalars(select(ConversationRecord).where(ConversationRecord.user_id == user_id)
+        customer = _customer(session, customer_id)
+        conversations = session.scalars(select(ConversationRecord)
+                                        .where(ConversationRecord.customer_id == customer_id)
                                         .order_by(ConversationRecord.id)).all()
         turns = _turns(session, [conversation.id for conversation in conversations])
         return {
-            "customer": {"id": user.id, "name": user.name, "email": user.email, "phone": user.phone,
-                         "attributes": user.attributes or {}, "created_at": _iso(user.created_at),
-                         "updated_at": _iso(user.updated_at)},
+            "customer": {"id": customer.id, "name": customer.name, "email": customer.email, "phone": customer.phone,
+                         "attributes": customer.attributes or {}, "created_at": _iso(customer.created_at),
+                         "updated_at": _iso(customer.updated_at)},
             "identities": [{"channel": identity.channel, "sender_id": identity.external_id,
-                            "created_at": _iso(identity.created_at)} for identity in user.identities],
+                            "created_at": _iso(identity.created_at)} for identity in customer.identities],
             "conversations": [_conversation(conversation, [t for t in turns if t.conversation_id == conversation.id])
                               for conversation in conversations],
             "feedback": [{"turn_id": turn.id, "conversation_id": turn.conversation_id, "rating": turn.feedback,
@@ -79,13 +81,13 @@ def export_customer(sessions: sessionmaker, user_id: int) -> dict[str, Any]:
         }
 
 
-def erase_customer(sessions: sessionmaker, user_id: int, actor: str, registry_root: Path) -> Erased:
+def erase_customer(sessions: sessionmaker, customer_id: int, actor: str, registry_root: Path) -> Erased:
     """Delete everything about one customer in one transaction, then their training examples."""
     with sessions() as session:
-        user = _user(session, user_id)
-        identities = [(identity.channel, identity.external_id) for identity in user.identities]
+        customer = _customer(session, customer_id)
+        identities = [(identity.channel, identity.external_id) for identity in customer.identities]
         conversation_ids = list(session.scalars(select(ConversationRecord.id)
-                                                .where(ConversationRecord.user_id == user_id)))
+                                                .where(ConversationRecord.customer_id == customer_id)))
         turns = _turns(session, conversation_ids)
         staged = stage_removals(registry_root, {turn.text for turn in turns if turn.role == TurnRole.USER})
         try:
@@ -95,11 +97,11 @@ def erase_customer(sessions: sessionmaker, user_id: int, actor: str, registry_ro
             session.execute(delete(DeliveryRecord).where(DeliveryRecord.id.in_(deliveries)))
             session.execute(delete(TurnRecord).where(TurnRecord.conversation_id.in_(conversation_ids)))
             session.execute(delete(ConversationRecord).where(ConversationRecord.id.in_(conversation_ids)))
-            session.execute(delete(ChannelIdentityRecord).where(ChannelIdentityRecord.user_id == user_id))
-            session.execute(delete(UserRecord).where(UserRecord.id == user_id))
+            session.execute(delete(ChannelIdentityRecord).where(ChannelIdentityRecord.customer_id == customer_id))
+            session.execute(delete(CustomerRecord).where(CustomerRecord.id == customer_id))
             erased = Erased(len(conversation_ids), len(turns), len(identities), len(events), len(deliveries),
                             sum(file.removed for file in staged))
-            audit(session, actor, "customer.erase", f"customer:{user_id}", **asdict(erased))
+            audit(session, actor, "customer.erase", f"customer:{customer_id}", **asdict(erased))
             session.commit()
         except BaseException:
             for file in staged:
@@ -110,17 +112,17 @@ def erase_customer(sessions: sessionmaker, user_id: int, actor: str, registry_ro
     return erased
 
 
-def audit_export(sessions: sessionmaker, user_id: int, actor: str) -> None:
+def audit_export(sessions: sessionmaker, customer_id: int, actor: str) -> None:
     with sessions() as session:
-        audit(session, actor, "customer.export", f"customer:{user_id}")
+        audit(session, actor, "customer.export", f"customer:{customer_id}")
         session.commit()
 
 
-def _user(session: Session, user_id: int) -> UserRecord:
-    user = session.get(UserRecord, user_id)
-    if user is None:
-        raise CustomerNotFound(user_id)
-    return user
+def _customer(session: Session, customer_id: int) -> CustomerRecord:
+    customer = session.get(CustomerRecord, customer_id)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    return customer
 
 
 def _turns(session: Session, conversation_ids: list[int]) -> list[TurnRecord]:

@@ -16,7 +16,7 @@ MAX_SIGNALS = 2000  # the newest ones; clustering is quadratic in their number
 @dataclass
 class Signal:
     turn_id: int  # the customer's turn that holds the question
-    user_id: int
+    customer_id: int
     question: str
     search_text: str
     asked_at: datetime
@@ -27,7 +27,7 @@ def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
                     channel: str | None = None) -> list[Signal]:
     """The newest MAX_SIGNALS questions that got a fallback, a thumbs-down or a handoff in [since, until)."""
     bad = (select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.kind, TurnRecord.feedback,
-                  ConversationRecord.user_id)
+                  ConversationRecord.customer_id)
            .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
            .where(TurnRecord.role == TurnRole.BOT, TurnRecord.created_at >= since, TurnRecord.created_at < until,
                   or_(TurnRecord.kind == ReplyKind.FALLBACK.value, TurnRecord.feedback == -1,
@@ -72,7 +72,7 @@ def _signal(reply, before: list) -> Signal | None:
         asked, question = before[-1], before[-1].text
     search_text = asked.search_query if asked.search_query and question == asked.text else question
     reasons = ({reply.kind} & {"fallback", "handoff"}) | ({"thumbs_down"} if reply.feedback == -1 else set())
-    return Signal(asked.id, reply.user_id, question, search_text, _aware(asked.created_at), reasons)
+    return Signal(asked.id, reply.customer_id, question, search_text, _aware(asked.created_at), reasons)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -81,7 +81,7 @@ class GapFinder:
         reasons = Counter(reason for signal in signals for reason in signal.reasons)
         return Gap(
             id=min(signal.turn_id for signal in signals),
-            count=len({signal.user_id for signal in signals}), messages=len(signals),
+            count=len({signal.customer_id for signal in signals}), messages=len(signals),
             questions=list(dict.fromkeys(signal.question for signal in newest_first))[:EXAMPLES],
             reasons={name: reasons.get(name, 0) for name in ("fallback", "thumbs_down", "handoff")},
             first_asked=newest_first[-1].asked_at, last_asked=newest_first[0].asked_at,

@@ -150,7 +150,7 @@ class ActionRunner:
             step = replace(step, intent=Intent(action.name, score))
         slots = {**state.slots, **(payload.entities if payload and payload.entities else {})}
         # The profile fills slots only for a verified sender: an unproven sender id must not borrow its data.
-        profile = self.store.profile(step.turn.user_id) if step.turn.verified else None
+        profile = self.store.profile(step.turn.customer_id) if step.turn.verified else None
         for spec in action.slots:
             if slots.get(spec.name) is None:
                 said = (read_slot(spec, text).value if payload is None and (spec.pattern or spec.type != "text")

@@ -231,7 +231,7 @@ def test_a_crash_mid_reply_keeps_the_message_and_hides_the_trace(services, sende
         stored = session.scalars(
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.external_id == sender)).all()
     assert [(turn.role, turn.kind) for turn in stored] == [("user", "message")]
     crashing.engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.cli import main as cli
 from bot.connectors.records import ChannelEventRecord, DeliveryRecord
 from bot.settings import get_settings
-from dialogue.records import UserRecord
+from dialogue.records import CustomerRecord
 from core.audit import AuditRecord
 from tests.conftest import chat
 from tests.support.platform_servers import TelegramApiServer
@@ -60,6 +60,15 @@ def test_export_holds_profile_identities_conversations_turns_and_feedback(client
                                    "rating": 1, "at": export["feedback"][0]["at"]}]
 
 
+def test_the_routes_name_their_parameter_customer_id_at_the_same_urls(client):
+    """The path parameter was `{user_id}`: renamed, the URLs are the same (/admin/customers/17/export)."""
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/admin/customers/{customer_id}/export", "/admin/customers/{customer_id}"} <= set(paths)
+    assert [parameter["name"] for parameter in paths["/admin/customers/{customer_id}"]["delete"]["parameters"]
+            if parameter["in"] == "path"] == ["customer_id"]
+    assert not [path for path in paths if "user_id" in path]
+
+
 def test_erasure_removes_everything_in_one_go_and_audits_who_not_what(services, telegram_api, admin_headers):
     chat_with = chat_id()
     telegram_api.reset()  # the server outlives one backend's run: wait for this test's reply only
@@ -80,7 +89,7 @@ def test_erasure_removes_everything_in_one_go_and_audits_who_not_what(services, 
         assert again.status_code == 404 and "GET /admin/customers" in again.json()["detail"]
     assert [json.loads(line)["source"] for line in dataset.read_text().splitlines()] == ["faq"]
     with services.sessions() as session:
-        assert session.get(UserRecord, customer) is None
+        assert session.get(CustomerRecord, customer) is None
         assert not [row for row in session.scalars(select(DeliveryRecord)) if row.target.get("chat_id") == chat_with]
         assert session.scalar(select(ChannelEventRecord.id).where(ChannelEventRecord.channel == "telegram",
                                                                   ChannelEventRecord.payload.is_not(None))) is None

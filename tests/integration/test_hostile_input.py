@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.services import build_services
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
 from retrieval.faqs import FaqRecord
 from tests.conftest import VERIFIED, chat
 
@@ -31,7 +31,7 @@ def turns_of(services, channel: str, sender: str) -> list[tuple[str, str]]:
     with services.sessions() as session:
         return [(turn.role, turn.text) for turn in session.scalars(
             select(TurnRecord).join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender)
             .order_by(TurnRecord.id))]
 
@@ -119,10 +119,10 @@ def test_metadata_is_bounded_in_size_keys_and_depth(client, services, sender, me
          "depth-40", "depth-5000", "widget-surrogate", "feedback-2^63", "feedback-2^31", "feedback-nul"],
 )
 def test_values_no_database_stores_alike_are_a_422_before_any_write(client, services, path, text, loc):
-    before = count(services, TurnRecord), count(services, UserRecord)
+    before = count(services, TurnRecord), count(services, CustomerRecord)
     detail = assert_one_422_shape(raw_json(client, path, text))
     assert detail[0]["loc"][:len(loc)] == loc
-    assert (count(services, TurnRecord), count(services, UserRecord)) == before
+    assert (count(services, TurnRecord), count(services, CustomerRecord)) == before
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from bot.services import build_services
 from bot.settings import get_settings
 from core.database import utcnow
 from core.processes import ProcessTable
-from dialogue.records import ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import ConversationRecord, CustomerRecord, TurnRecord
 from retrieval.faq_files import read_faq_file
 from retrieval.faqs import make_draft
 from tests.integration import test_slack, test_telegram
@@ -233,15 +233,15 @@ def test_seeded_personal_data_is_masked_in_every_table_log_export_and_prompt(pri
 
     cells = _every_cell(services.engine)
     with services.sessions() as session:
-        profiled = {value for user in session.scalars(select(UserRecord)) for value in (user.email, user.phone)
-                    if value}
+        profiled = {value for customer in session.scalars(select(CustomerRecord))
+                    for value in (customer.email, customer.phone) if value}
     own = [seed for seed in SEEDS if seed.own]
     assert {seed.value for seed in own} <= profiled  # the profile keeps what customers gave as their own
     cards = [seed for seed in SEEDS if seed.kind == "card"]
     unprofiled = [seed for seed in SEEDS if seed.value not in profiled]
     for table, texts in cells.items():
         assert not _leaks(texts, cards), f"card numbers in {table}"
-        allowed_profile = table in ("users", "channel_deliveries")  # the profile; the confirmation as sent
+        allowed_profile = table in ("customers", "channel_deliveries")  # the profile; the confirmation as sent
         assert not _leaks(texts, unprofiled if allowed_profile else SEEDS), f"personal data in {table}"
     assert "<CARD>" in " ".join(cells["turns"]) and "<IBAN>" in " ".join(cells["turns"])
     log_lines = [record.getMessage() + (record.exc_text or "") for record in caplog.records]
@@ -272,7 +272,7 @@ def _old_conversation(services, days_ago: float, sender: str) -> int:
     with services.sessions() as session:
         conversation = session.scalars(select(ConversationRecord).order_by(ConversationRecord.id.desc())).first()
         conversation.last_activity_at = moment
-        session.get(UserRecord, conversation.user_id).updated_at = moment
+        session.get(CustomerRecord, conversation.customer_id).updated_at = moment
         session.commit()
         return conversation.id
 
@@ -293,7 +293,7 @@ def test_retention_job_deletes_or_anonymises_what_is_older_in_one_process(privat
         with services.sessions() as session:
             texts = {turn.text for turn in session.scalars(select(TurnRecord).where(TurnRecord.conversation_id == old))}
             assert texts == {REMOVED_TEXT}
-            assert session.get(UserRecord, session.get(ConversationRecord, old).user_id).email is None
+            assert session.get(CustomerRecord, session.get(ConversationRecord, old).customer_id).email is None
             assert session.get(ConversationRecord, recent) is not None
         clock[0] += timedelta(days=30)  # now the recent one is past retention too; delete this time
         jobs[0].mode = "delete"

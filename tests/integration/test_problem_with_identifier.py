@@ -12,8 +12,9 @@ pytestmark = pytest.mark.integration
 
 def profile_of(services, conversation_id: int):
     with services.sessions() as session:
-        user_id = session.scalar(select(ConversationRecord.user_id).where(ConversationRecord.id == conversation_id))
-    return services.manager.store.profile(user_id)
+        customer_id = session.scalar(select(ConversationRecord.customer_id)
+                                     .where(ConversationRecord.id == conversation_id))
+    return services.manager.store.profile(customer_id)
 
 
 def test_a_problem_with_an_order_number_is_answered_and_the_number_noted(client, services, sender):

@@ -219,7 +219,7 @@ def _turns(sessions, chat: int) -> list[tuple[str, str]]:
     with sessions() as session:
         return [(turn.role, turn.text) for turn in session.scalars(
             select(TurnRecord).join(ConversationRecord)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "telegram", ChannelIdentityRecord.external_id == str(chat))
             .order_by(TurnRecord.id))]
 
@@ -298,7 +298,7 @@ def _rest_turns(sessions, sender: str) -> list[tuple[str, str]]:
     with sessions() as session:
         return [(turn.role, turn.text) for turn in session.scalars(
             select(TurnRecord).join(ConversationRecord)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "rest", ChannelIdentityRecord.external_id == sender)
             .order_by(TurnRecord.id))]
 

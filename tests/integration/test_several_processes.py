@@ -97,7 +97,7 @@ def _rest_turns(sessions, sender: str) -> list[tuple[str, str, str | None]]:
     with sessions() as session:
         return [(turn.role, turn.text, turn.external_id) for turn in session.scalars(
             select(TurnRecord).join(ConversationRecord)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "rest", ChannelIdentityRecord.external_id == sender)
             .order_by(TurnRecord.id))]
 

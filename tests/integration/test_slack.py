@@ -97,7 +97,7 @@ def customer_turns(services, sender_id: str) -> list[TurnRecord]:
     with services.sessions() as session:
         return list(session.scalars(
             select(TurnRecord).join(ConversationRecord).join(
-                ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+                ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "slack", ChannelIdentityRecord.external_id == sender_id)
             .order_by(TurnRecord.id)))
 

@@ -57,7 +57,7 @@ def user_turns_of(services, session_id: str) -> list[TurnRecord]:
         return list(session.scalars(
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "socketio",
                    ChannelIdentityRecord.external_id == session_id, TurnRecord.role == "user")
             .order_by(TurnRecord.id)))

@@ -75,7 +75,7 @@ def turns_of(services, chat: int) -> list[TurnRecord]:
     with services.sessions() as session:
         return list(session.scalars(
             select(TurnRecord).join(ConversationRecord).join(
-                ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+                ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "telegram",
                    ChannelIdentityRecord.external_id == str(chat))
             .order_by(TurnRecord.id)))

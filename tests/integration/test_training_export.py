@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.settings import get_settings
-from dialogue.records import TurnRecord
+from dialogue.records import ConversationRecord, TurnRecord
 from tests.conftest import chat
 from training.conversations import iter_conversations, read_jsonl
 from training.qa_pairs import pairs_from_conversations
@@ -41,10 +41,13 @@ def test_export_holds_feedback_and_agent_replies_and_feeds_training(client, serv
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
 
-    lines = out.read_text().splitlines()
-    assert all(json.loads(line)["turns"] for line in lines)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(record["turns"] for record in records)
+    assert all(record["user_id"] == record["customer_id"] for record in records)  # user_id: the deprecated alias
     mine = [c for c in read_jsonl(out) if c.id == reply["custom"]["conversation_id"]]
     assert len(mine) == 1
+    with services.sessions() as session:
+        assert mine[0].customer_id == session.get(ConversationRecord, mine[0].id).customer_id
     turns = mine[0].turns
     assert [t.role for t in turns] == ["user", "bot", "user", "bot", "agent"]
     assert turns[1].feedback == 1 and turns[1].sources[0]["title"] == "How do I return a device?"
@@ -63,3 +66,15 @@ def test_export_without_filter_includes_unrated_conversations(client, services, 
     ids = {c.id for c in iter_conversations(services.sessions)}
     rated = {c.id for c in iter_conversations(services.sessions, only_rated=True)}
     assert reply["custom"]["conversation_id"] in ids - rated
+
+
+def test_an_export_written_before_customer_id_is_still_read(tmp_path):
+    older = {"id": 7, "user_id": 3, "channel": "rest", "status": "closed", "started_at": "2026-11-30T10:00:00+00:00",
+             "turns": [{"id": 1, "role": "user", "kind": "message", "text": "Hi", "sources": [], "model_id": None,
+                        "feedback": None, "created_at": "2026-11-30T10:00:00+00:00"}]}
+    path = tmp_path / "older.jsonl"
+    path.write_text(json.dumps(older) + "\n")
+    [conversation] = read_jsonl(path)
+    assert (conversation.id, conversation.customer_id, conversation.turns[0].text) == (7, 3, "Hi")
+    assert conversation.to_dict() == {**older, "customer_id": 3}
+    assert list(conversation.to_dict())[:3] == ["id", "customer_id", "user_id"]

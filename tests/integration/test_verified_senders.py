@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.connectors.socketio import CLAIMED
 from bot.services import build_services
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
 from tests.conftest import CHAT_JWT_SECRET, VERIFIED, chat
 from tests.integration.test_privacy import SpyGenerator
 from tests.integration.test_socketio import TIMEOUT, RasaClient
@@ -52,14 +52,15 @@ def stored_turns(services, channel: str, sender: str) -> int:
         return session.scalar(
             select(func.count(TurnRecord.id))
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender))
 
 
 def stored_name(services, channel: str, sender: str) -> str | None:
     with services.sessions() as session:
         return session.scalar(
-            select(UserRecord.name).join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == UserRecord.id)
+            select(CustomerRecord.name)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == CustomerRecord.id)
             .where(ChannelIdentityRecord.channel == channel, ChannelIdentityRecord.external_id == sender))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, text
 
 from bot.app import create_app
 from core.outbox import OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord
-from dialogue.records import TurnRecord
+from dialogue.records import ConversationRecord, TurnRecord
 from core.audit import AuditRecord
 from tests.conftest import chat
 from tests.support.webhook_receiver import SLOW, Receiver, verify
@@ -98,6 +98,11 @@ def test_a_conversation_reaches_the_receiver_signed_and_in_order(services, recei
     assert all(request.headers["x-helpdesk-event-id"] == request.event["id"] for request in got)
     assert {event["data"]["conversation_id"] for event in events} == {conversation_id}
     assert events[0]["data"]["sender_id"] == sender and events[0]["data"]["channel"] == "rest"
+    with services.sessions() as session:
+        customer_id = session.get(ConversationRecord, conversation_id).customer_id
+    for started_or_changed in (events[0], events[7], events[9]):  # user_id: customer_id's deprecated alias
+        assert (started_or_changed["data"]["customer_id"], started_or_changed["data"]["user_id"]) == (
+            customer_id, customer_id)
     assert events[3]["data"]["text"] == FAQ_QUESTION
     answered = events[4]["data"]
     assert (answered["turn_id"], answered["kind"], answered["text"]) == (faq["custom"]["turn_id"], "faq", faq["text"])
@@ -212,11 +217,12 @@ def test_a_stuck_receiver_does_not_hold_any_answer(services, receiver, admin_hea
 
 
 def _sender_of(services, event: dict) -> str:
-    from dialogue.records import ChannelIdentityRecord, ConversationRecord
+    from dialogue.records import ChannelIdentityRecord
 
     with services.sessions() as session:
         return session.scalar(select(ChannelIdentityRecord.external_id)
-                              .join(ConversationRecord, ConversationRecord.user_id == ChannelIdentityRecord.user_id)
+                              .join(ConversationRecord,
+                                    ConversationRecord.customer_id == ChannelIdentityRecord.customer_id)
                               .where(ConversationRecord.id == event["data"]["conversation_id"]))
 
 

@@ -294,7 +294,7 @@ def test_rasa_webchat_talks_to_our_socketio_channel(page, rasa_webchat_page, ser
         turn = session.scalar(
             select(TurnRecord)
             .join(ConversationRecord, ConversationRecord.id == TurnRecord.conversation_id)
-            .join(ChannelIdentityRecord, ChannelIdentityRecord.user_id == ConversationRecord.user_id)
+            .join(ChannelIdentityRecord, ChannelIdentityRecord.customer_id == ConversationRecord.customer_id)
             .where(ChannelIdentityRecord.channel == "socketio",
                    ChannelIdentityRecord.external_id == session_id, TurnRecord.role == "user"))
     assert turn.text == FAQ_QUESTION

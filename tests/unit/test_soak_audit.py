@@ -7,7 +7,7 @@ import pytest
 
 from bot.migrate import upgrade_database
 from core.database import make_engine, make_session_factory
-from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord, UserRecord
+from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
 
 pytestmark = pytest.mark.unit
 
@@ -23,16 +23,16 @@ def _store(sessions, sender: str, turns: list[tuple[str, str | None]]) -> None:
     """turns: (role, message id of the user turn / None for a bot turn); each conversation split by '|'."""
     texts = dict(SENT)
     with sessions() as session:
-        user = UserRecord()
-        session.add(user)
+        customer = CustomerRecord()
+        session.add(customer)
         session.flush()
-        session.add(ChannelIdentityRecord(channel="rest", external_id=sender, user_id=user.id))
-        conversation = ConversationRecord(user_id=user.id, channel="rest")
+        session.add(ChannelIdentityRecord(channel="rest", external_id=sender, customer_id=customer.id))
+        conversation = ConversationRecord(customer_id=customer.id, channel="rest")
         session.add(conversation)
         session.flush()
         for role, message_id in turns:
             if role == "|":  # the customer's next message opened a new conversation
-                conversation = ConversationRecord(user_id=user.id, channel="rest")
+                conversation = ConversationRecord(customer_id=customer.id, channel="rest")
                 session.add(conversation)
                 session.flush()
                 continue
