@@ -19,7 +19,7 @@ from functools import lru_cache
 from dialogue.facts import facts
 from dialogue.sentences import sentences
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
+_WORD = re.compile(r"[^\W_][\w'’\-]*")  # letters and digits of any script: "Gerät" is one word
 _STOP_WORDS = frozenset(
     "a an the and or but if then so to of in on at by for with from as is are was were be been being it its "
     "this that these those there here i you we they he she me us them my your our their his her can could will "

@@ -33,7 +33,8 @@ deterministic and easy to audit, not a proof.
 import re
 from dataclasses import dataclass, field
 
-from dialogue.claims import covered, misbound, stem, unknown_names
+from dialogue.claims import covered, misbound, unknown_names
+from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.polarity import contradiction, is_negative
 from dialogue.sentences import sentence_spans, sentences
@@ -43,7 +44,6 @@ SUPPORT_SHARE = 0.6
 REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
-_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
 _REFUSAL = re.compile(
     r"\b(?:i (?:do not|don't|dont) (?:know|have)|i'm not sure|i am not sure|(?:can't|cannot|can not|unable to) "
     r"help|isn't covered|is not covered|not (?:able|sure)|no information|connect you with (?:a|our)"
@@ -54,21 +54,8 @@ _REFUSAL = re.compile(
 _DENIES_HANDOFF = re.compile(
     r"\b(?:not able to|unable to|can't|cannot|can not|won't be able to) (?:connect|transfer|put|pass) you\b",
     re.IGNORECASE)
-_STOP_WORDS = frozenset(
-    "a an the and or but if then so to of in on at by for with from as is are was were be been being it its "
-    "this that these those there here i you we they he she me us them my your our their his her can could will "
-    "would should may might must do does did done have has had not no yes any all some each every more most "
-    "other such only own same than too very just also about into over after before up down out off again once "
-    "what which who whom when where why how please thank thanks sure okay ok let know get".split()
-)
-
-
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text.replace("’", "'")))
-
-
-def content_words(text: str) -> set[str]:
-    return {stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
 
 
 def exact_tokens(text: str) -> set[str]:
@@ -106,8 +93,8 @@ def repeats(sentence: str, earlier: str) -> bool:
 
 def _same(sentence: str, other: str) -> bool:
     """The same sentence again (word for word, or all but a word or two of its content)."""
-    words = _WORD.findall(sentence.lower())
-    if words and words == _WORD.findall(other.lower()):
+    said = words(sentence)
+    if said and said == words(other):
         return True
     return repeats(sentence, other)
 

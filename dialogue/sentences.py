@@ -1,5 +1,7 @@
 """A text's sentences: pysbd (rule-based, keeps prices, decimals, URLs, e-mail addresses and abbreviations
-whole), each line of a list its own sentence, citation marks like "[2]" removed first."""
+whole), each line of a list its own sentence, citation marks like "[2]" removed first. pysbd's English rules do
+not end a sentence at the full-width "。", "！" and "？" of Chinese and Japanese; those end one too, so that a
+supported sentence cannot carry an unsupported one along."""
 
 import re
 from functools import lru_cache
@@ -7,6 +9,7 @@ from functools import lru_cache
 import pysbd
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
+_FULL_WIDTH_END = re.compile(r"[。！？]+(?=\S)")
 
 
 @lru_cache(maxsize=1)
@@ -26,7 +29,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         position = start + len(part.sent)
     if position < len(text):
         spans[-1] = (spans[-1][0], len(text))
-    return spans
+    return [piece for span in spans for piece in _at_full_width_ends(text, span)]
+
+
+def _at_full_width_ends(text: str, span: tuple[int, int]) -> list[tuple[int, int]]:
+    start, end = span
+    cuts = [match.end() for match in _FULL_WIDTH_END.finditer(text, start, end)]
+    bounds = [start, *cuts, end]
+    return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
 
 def sentences(text: str) -> list[str]:
