@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +24,22 @@ from retrieval.errors import KnowledgeError
 log = logging.getLogger(__name__)
 
 
+class JobStatus(StrEnum):
+    """Where a knowledge job stands; stored as its value in `jobs.status`."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every item done
+    PARTIAL = "partial"  # some items done, some failed (their errors are on the job)
+    FAILED = "failed"  # no item done
+
+
 class JobRecord(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(16))  # queued, running, succeeded, partial, failed
+    status: Mapped[str] = mapped_column(String(16))  # a JobStatus
     actor: Mapped[str] = mapped_column(String(200))
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -49,7 +60,7 @@ class JobNotFound(KnowledgeError):
 class Job:
     id: int
     kind: str
-    status: str
+    status: JobStatus
     actor: str
     total: int
     done: int
@@ -60,12 +71,12 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("succeeded", "partial", "failed")
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED)
 
     @classmethod
     def from_record(cls, r: JobRecord) -> "Job":
-        return cls(r.id, r.kind, r.status, r.actor, r.total, r.done, list(r.errors or []), list(r.results or []),
-                   r.created_at, r.finished_at)
+        return cls(r.id, r.kind, JobStatus(r.status), r.actor, r.total, r.done, list(r.errors or []),
+                   list(r.results or []), r.created_at, r.finished_at)
 
 
 class JobRunner:
@@ -77,7 +88,7 @@ class JobRunner:
     def submit(self, kind: str, items: list[str], work: Callable[[str], dict[str, Any]], actor: str) -> Job:
         """Run `work(item)` for each item in the background; a failing item fails only itself."""
         with self.sessions() as session:
-            record = JobRecord(kind=kind, status="queued", actor=actor, total=len(items), done=0, errors=[],
+            record = JobRecord(kind=kind, status=JobStatus.QUEUED, actor=actor, total=len(items), done=0, errors=[],
                                results=[], owner=self.owner)
             session.add(record)
             session.commit()
@@ -95,7 +106,7 @@ class JobRunner:
     def _run(self, job_id: int, items: list[str], work: Callable[[str], dict[str, Any]]) -> None:
         errors: list[dict[str, str]] = []
         results: list[dict[str, Any]] = []
-        self._update(job_id, status="running")
+        self._update(job_id, status=JobStatus.RUNNING)
         for done, item in enumerate(items, start=1):
             try:
                 results.append({"item": item, **work(item)})
@@ -105,7 +116,7 @@ class JobRunner:
                 log.exception("Job %d failed on %s", job_id, item)
                 errors.append({"item": item, "message": "internal error; the server log has the details"})
             self._update(job_id, done=done, errors=list(errors), results=list(results))
-        status = "succeeded" if not errors else "partial" if results else "failed"
+        status = JobStatus.SUCCEEDED if not errors else JobStatus.PARTIAL if results else JobStatus.FAILED
         self._update(job_id, status=status, finished_at=utcnow())
 
     def _update(self, job_id: int, **values: Any) -> None:
@@ -124,8 +135,8 @@ class JobRunner:
         """
         ended = []
         with self.sessions() as session:
-            records = session.scalars(select(JobRecord).where(JobRecord.status.in_(("queued", "running")),
-                                                              orphaned(JobRecord.owner))).all()
+            unfinished = JobRecord.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
+            records = session.scalars(select(JobRecord).where(unfinished, orphaned(JobRecord.owner))).all()
             for record in records:
                 left = record.total - record.done
                 record.errors = [*(record.errors or []), {
@@ -133,7 +144,7 @@ class JobRunner:
                     "message": "the server process running this job stopped (a crash or a restart) before it "
                                "finished; submit the remaining items again",
                 }]
-                record.status = "partial" if record.results else "failed"
+                record.status = JobStatus.PARTIAL if record.results else JobStatus.FAILED
                 record.finished_at = record.updated_at = utcnow()
                 ended.append(record.id)
             session.commit()

@@ -11,7 +11,7 @@ from bot.openapi import Timestamp
 from retrieval.documents import Document, Passage
 from retrieval.errors import DocumentError, DocumentTooLarge, UnsupportedDocument
 from retrieval.fetch import Fetcher
-from retrieval.jobs import Job
+from retrieval.jobs import Job, JobStatus
 from retrieval.library import IngestReport, Upload
 
 router = APIRouter(prefix="/admin", tags=["admin: documents"], dependencies=[Depends(require_viewer)])
@@ -80,7 +80,7 @@ class FetchIn(BaseModel):
 class JobOut(BaseModel):
     id: int
     kind: str
-    status: str = Field(description="queued | running | succeeded | partial | failed")
+    status: JobStatus = Field(description="queued | running | succeeded | partial | failed")
     total: int
     done: int
     errors: list[ItemError]

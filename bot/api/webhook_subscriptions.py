@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.deps import AdminDep, ServicesDep, require_admin
 from bot.openapi import Timestamp
 from bot.notify.store import Delivery, Subscription, WebhookStore
-from core.outbox import DeliveryStatus, EventType
+from core.outbox import DeliveryStatus, EventType, SubscriptionStatus
 
 router = APIRouter(prefix="/admin/webhooks", tags=["admin: webhooks"], dependencies=[Depends(require_admin)])
 
@@ -55,7 +55,8 @@ class SubscriptionOut(BaseModel):
     url: str
     events: list[str]
     description: str | None
-    status: str = Field(description="active, or paused (by an admin, or by a receiver that kept failing)")
+    status: SubscriptionStatus = Field(description="active, or paused (by an admin, or by a receiver that kept "
+                                                   "failing)")
     paused_reason: str | None = Field(description="why it is paused and how to resume it")
     paused_at: Timestamp | None
     failing_since: Timestamp | None = Field(description="since when every attempt failed; null after a success")
@@ -79,8 +80,8 @@ class SubscriptionPage(BaseModel):
 class DeliveryOut(BaseModel):
     id: int
     event_id: str
-    type: str
-    status: str = Field(description="pending, sent or failed")
+    type: EventType
+    status: DeliveryStatus = Field(description="pending, sent or failed")
     attempts: int
     next_attempt_at: Timestamp | None = Field(description="when it is tried next (pending only)")
     last_attempt_at: Timestamp | None

@@ -35,7 +35,7 @@ class Subscription:
     url: str
     events: list[str]
     description: str | None
-    status: str
+    status: SubscriptionStatus
     paused_reason: str | None
     paused_at: datetime | None
     failing_since: datetime | None
@@ -51,8 +51,8 @@ class Subscription:
 class Delivery:
     id: int
     event_id: str
-    type: str
-    status: str
+    type: EventType
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None
@@ -167,15 +167,16 @@ class WebhookStore:
         counts = dict(session.execute(
             select(WebhookDeliveryRecord.status, func.count()).where(WebhookDeliveryRecord.subscription_id == record.id)
             .group_by(WebhookDeliveryRecord.status)).all())
-        return Subscription(record.id, record.url, list(record.events), record.description, record.status,
-                            record.paused_reason, record.paused_at, record.failing_since, record.failures_in_a_row,
-                            record.last_success_at, record.created_by, record.created_at,
-                            counts.get(DeliveryStatus.PENDING.value, 0), counts.get(DeliveryStatus.FAILED.value, 0))
+        return Subscription(record.id, record.url, list(record.events), record.description,
+                            SubscriptionStatus(record.status), record.paused_reason, record.paused_at,
+                            record.failing_since, record.failures_in_a_row, record.last_success_at, record.created_by,
+                            record.created_at, counts.get(DeliveryStatus.PENDING.value, 0),
+                            counts.get(DeliveryStatus.FAILED.value, 0))
 
 
 def _delivery(delivery: WebhookDeliveryRecord, event: OutboxEventRecord) -> Delivery:
     due = delivery.next_attempt_at if delivery.status == DeliveryStatus.PENDING else None
-    return Delivery(delivery.id, event.event_id, event.type, delivery.status, delivery.attempts, due,
-                    delivery.last_attempt_at, delivery.last_status_code, delivery.last_error, delivery.sent_at,
-                    delivery.created_at, json.loads(event.body))
+    return Delivery(delivery.id, event.event_id, EventType(event.type), DeliveryStatus(delivery.status),
+                    delivery.attempts, due, delivery.last_attempt_at, delivery.last_status_code, delivery.last_error,
+                    delivery.sent_at, delivery.created_at, json.loads(event.body))
 
