@@ -29,7 +29,7 @@ _WORD = re.compile(r"[^\W_](?:[\w'’\-]*[^\W_])?")
 _IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _KATAKANA = re.compile(r"[\u30a0-\u30ffー]+")
-_KANA = re.compile(r"[\u3040-\u309f\u30a0-\u30ffー]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffー]+")  # ideographs and kana
 
 
 @lru_cache(maxsize=1)
@@ -53,17 +53,14 @@ def stop_characters() -> frozenset[str]:
 def content_words(text: str) -> set[str]:
     found: set[str] = set()
     for word in _WORD.findall(text.lower()):
-        if _IDEOGRAPH.search(word) or _KANA.search(word):
-            found |= _cjk_words(word)
-        elif word not in stop_words() and len(word) > 1:
-            found.add(stem(word.strip("'’-")))
+        found |= _cjk_words(word) if _CJK.search(word) else _spaced_words([word])
     return found
 
 
 def words(text: str) -> list[str]:
     """Every word of `text` in order, lower-cased, CJK characters one by one: for "the same sentence again"."""
     return [piece for word in _WORD.findall(text.lower())
-            for piece in (list(word) if _IDEOGRAPH.search(word) or _KANA.search(word) else [word])]
+            for piece in (list(word) if _CJK.search(word) else [word])]
 
 
 def _cjk_words(run: str) -> set[str]:
@@ -75,5 +72,9 @@ def _cjk_words(run: str) -> set[str]:
             if not (a in stop_characters() and b in stop_characters()):
                 found.add(a + b)
     found |= {katakana for katakana in _KATAKANA.findall(run) if len(katakana) > 1}
-    latin = re.sub(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffー]+", " ", run).split()
-    return found | {stem(word) for word in latin if word not in stop_words() and len(word) > 1}
+    return found | _spaced_words(_CJK.sub(" ", run).split())  # Latin words in the run ("Nimbus设备")
+
+
+def _spaced_words(words: list[str]) -> set[str]:
+    stop = stop_words()
+    return {stem(word) for word in words if word not in stop and len(word) > 1}
