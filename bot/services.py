@@ -190,8 +190,9 @@ def lm_config(settings: Settings, adapter: Path | None) -> LMConfig:
         device=settings.device, slots=settings.lm_slots, slot_tokens=settings.lm_slot_tokens,
         threads=settings.lm_threads or default_threads(),
         prompt_threads=settings.lm_prompt_threads or default_prompt_threads(),
-        queue=settings.lm_queue, compile=settings.lm_compile, weights=settings.lm_weights, url=settings.lm_url,
-        adapters_dir=settings.resolved_registry_dir, server_adapters_dir=settings.lm_server_adapters_dir,
+        queue=settings.lm_queue, compile=settings.lm_compile, dtype=settings.lm_dtype, weights=settings.lm_weights,
+        url=settings.lm_url, adapters_dir=settings.resolved_registry_dir,
+        server_adapters_dir=settings.lm_server_adapters_dir,
         api_key=api_key, timeout_seconds=settings.lm_timeout_seconds, retries=settings.lm_retries)
 
 

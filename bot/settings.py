@@ -81,6 +81,9 @@ class Settings(BaseSettings):
                                                            "the fallback at once (and a log line).")
     lm_compile: bool = Field(True, description="transformers on a GPU: one reply alone is written through a static "
                                                "cache and a decoding step compiled at start (docs/generation.md).")
+    lm_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="transformers: the precision of the weights; auto is bfloat16 on a GPU and on a CPU "
+                            "with native bf16 (avx512_bf16 or AMX), float32 elsewhere (docs/generation.md).")
     lm_threads: int = Field(0, ge=0, description="llamacpp: CPU threads; 0 means all cores but one (at least 1).")
     lm_prompt_threads: int = Field(
         0, ge=0, description="llamacpp: CPU threads for steps that compute prompt tokens; 0 means all cores (with "

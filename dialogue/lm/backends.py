@@ -42,6 +42,7 @@ class LMConfig:
     slot_tokens: int = 2048  # prompt + reply tokens one reply may hold
     queue: int = 64  # transformers: replies waiting for a slot before the next one gets the fallback
     compile: bool = True  # transformers on CUDA: one reply alone through a compiled step (dialogue/lm/solo.py)
+    dtype: str = "auto"  # transformers: auto, float32 or bfloat16 (core/devices.py lm_dtype)
     threads: int = 1  # llamacpp
     prompt_threads: int | None = None  # llamacpp: for steps that compute prompt tokens; None: `threads`
     weights: str = "f16"  # llamacpp: tensor type the GGUF is re-written to once ("original" keeps it)
@@ -115,7 +116,7 @@ def build_generator(config: LMConfig, choice: BackendChoice | None = None) -> Ge
 def transformers_generator(config: LMConfig, adapter: Path | None, device: str) -> TransformersGenerator:
     return TransformersGenerator(config.model, config.models_dir, adapter, device, slots=config.slots,
                                  queue_limit=config.queue, context_tokens=config.slot_tokens,
-                                 solo=None if config.compile else False)
+                                 solo=None if config.compile else False, dtype=config.dtype)
 
 
 class LlamaCppWithAdapters:

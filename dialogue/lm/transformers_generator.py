@@ -1,8 +1,8 @@
 """The transformers backend: a causal LM in this process, replies written together, LoRA adapters per reply.
 
 Concurrent `generate` calls are decoded in one batch (dialogue/lm/batching.py); each reply may use another
-adapter (dialogue/lm/adapters.py). bf16 on CUDA, fp32 on the CPU (a bf16 copy of SmolLM2 wrote a different,
-wrong answer on a CPU without native bf16, and computed prompts 4-6x slower).
+adapter (dialogue/lm/adapters.py). The weights are bf16 on CUDA and on a CPU that multiplies bf16 natively, fp32
+on other CPUs (`HELPDESK_LM_DTYPE`, core/devices.py `lm_dtype`).
 """
 
 import logging
@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.devices import choose_device
+from core.devices import choose_device, lm_dtype
 from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.lm.adapters import AdapterRouter, check_adapter
 from dialogue.lm.context_fit import fit_prompt
@@ -30,13 +30,16 @@ class TransformersGenerator:
     """A transformers causal LM with LoRA adapters; `slots` replies at once, `queue_limit` more waiting."""
 
     def __init__(self, model: str, models_dir: Path, adapter: Path | None = None, device: str = "auto", *,
-                 slots: int = 0, queue_limit: int = 64, context_tokens: int = 2048, solo: bool | None = None):
+                 slots: int = 0, queue_limit: int = 64, context_tokens: int = 2048, solo: bool | None = None,
+                 dtype: str = "auto"):
         self.model_name = model
         self.models_dir = models_dir
         self.adapter = adapter
         self.device_setting = device
         self.slots_setting, self.queue_limit, self.context_setting = slots, queue_limit, context_tokens
         self.solo_setting = solo  # None: on CUDA only (dialogue/lm/solo.py)
+        self.dtype_setting = dtype  # auto, float32 or bfloat16
+        self.dtype = ""  # what it was loaded in, once loaded
         self.compile_seconds: float | None = None  # how long compiling the one-reply step took at warm-up
         self.model_id = model
         self.calls = 0  # generations served; lets operators (and tests) see when the LM ran
@@ -68,7 +71,8 @@ class TransformersGenerator:
 
         source, self.model_id = resolve_lm_source(self.model_name, self.models_dir)
         device = choose_device(self.device_setting)
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        self.dtype, dtype_reason = lm_dtype(self.dtype_setting, device)
+        dtype = getattr(torch, self.dtype)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
@@ -88,8 +92,9 @@ class TransformersGenerator:
         self.engine = BatchingEngine(model, slots=self.slots, queue_limit=self.queue_limit, eos=eos,
                                      context_tokens=self.context_tokens, route=self._router.route,
                                      solo=self._solo(model, eos))
-        log.info("transformers serves %s on %s (%s): up to %d replies at once, %d more waiting, %d tokens of context",
-                 self.model_id, device, dtype, self.slots, self.queue_limit, self.context_tokens)
+        log.info("transformers serves %s on %s in %s (%s): up to %d replies at once, %d more waiting, %d tokens of "
+                 "context", self.model_id, device, self.dtype, dtype_reason, self.slots, self.queue_limit,
+                 self.context_tokens)
 
     def _solo(self, model, eos: set[int]):
         from dialogue.lm.solo import SoloPath
