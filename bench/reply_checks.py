@@ -41,7 +41,8 @@ def main() -> None:
     parser.add_argument("--against", help="also run the check of this git revision (before/after)")
     parser.add_argument("--misses", action="store_true", help="list every pair the check got wrong")
     args = parser.parse_args()
-    sections = {"development pairs": load_pairs(), "held-out pairs": load_pairs(section="held_out")}
+    sections = {"development pairs": load_pairs(), "held-out pairs": load_pairs(section="held_out"),
+                "German and Chinese pairs": load_pairs(section="languages")}
     checks = [(f"at {args.against}", check_at(args.against))] if args.against else []
     checks.append(("now", current_check))
     for section, pairs in sections.items():

@@ -38,9 +38,18 @@ _TEMPORAL = frozenset("monday tuesday wednesday thursday friday saturday sunday 
                       "morning evening night january february march april may june july august september october "
                       "november december".split())
 _LABEL = re.compile(r"^\s*(?P<label>[A-Z][\w&/ -]{0,30}?):\s")
-YES_NO = re.compile(r"^\s*(?P<word>yes|yeah|yep|no|nope)\b[\s,.!:;—-]*", re.IGNORECASE)
-_CONTEXT_START = re.compile(
-    r"^\s*(?:on|in|for|with|under|outside|inside|within|during|from|to|if|when|at|after|before)\b", re.IGNORECASE)
+# A reply's opening yes or no: English, German, French, Spanish; in Chinese the question's verb echoed, alone
+# before a comma or stop ("可以。", "不需要，"), with 不 or 没 for no.
+YES_NO = re.compile(r"^\s*(?:(?P<word>yes|yeah|yep|no|nope|ja|jawohl|nein|oui|non|sí)\b[\s,.!:;—-]*"
+                    r"|(?P<echo>(?:不|没)?(?:是的?|对|可以|能|有|需要|支持|会|行))[，,。.！!；;]\s*)", re.IGNORECASE)
+YES_WORDS = frozenset(("yes", "yeah", "yep", "ja", "jawohl", "oui", "sí"))
+
+
+def says_yes(opening: re.Match) -> bool:
+    """Does a `YES_NO` match say yes?"""
+    if opening["echo"]:
+        return not opening["echo"].startswith(("不", "没"))
+    return opening["word"].lower() in YES_WORDS
 _PARTICIPLES = r"paid|sent|made|kept|held|taken|given|shown|done|sold|bought|built|told|found|left|lost|[a-z]+ed"
 _VERBS = (r"is|are|was|were|has|have|had|can|cannot|can't|costs?|takes?|gets?|includes?|lasts?|works?|needs?|"
           rf"covers?|doesn't|don't|isn't|aren't|will|won't|must|may|might|{_PARTICIPLES}|[a-z]+ing")

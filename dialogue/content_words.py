@@ -50,6 +50,11 @@ def stop_characters() -> frozenset[str]:
     return frozenset(word for word in CHINESE if len(word) == 1 and _IDEOGRAPH.match(word))
 
 
+def is_cjk(word: str) -> bool:
+    """Does `word` hold Chinese or Japanese characters?"""
+    return bool(_CJK.search(word))
+
+
 def content_words(text: str) -> set[str]:
     found: set[str] = set()
     for word in _WORD.findall(text.lower()):

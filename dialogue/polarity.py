@@ -1,7 +1,8 @@
 """Which way a clause points, and whether a reply's clause contradicts the snippet clauses it rests on.
 
-- **Negative.** A clause is *negative* when it says not / no / never / n't / without (parenthetical remarks
-  and "at no extra cost" aside).
+- **Negative.** A clause is *negative* when it says not / no / never / n't / without, or the same in German,
+  French, Spanish or Chinese (nicht, kein, pas, sin, 不, 没...), parenthetical remarks and phrases such as "at no
+  extra cost", "ohne Aufpreis" or "无理由" aside.
 - **Polarity.** A reply clause rests on the snippet clauses it shares most words with. It contradicts the
   snippet when those are of the other polarity, or when, at a tie, it uses a word only clauses of the other
   polarity have ("Students get 15% off Nimbus Plus" where the snippet says the code "doesn't apply to ...
@@ -13,17 +14,38 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dialogue.claims import YES_NO, words_of
+from dialogue.content_words import content_words, is_cjk, stop_words
 from dialogue.sentences import sentences
 
 _NEGATION = re.compile(
-    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|cannot|without)\b|n['’]t\b", re.IGNORECASE)
+    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|cannot|without"
+    r"|nicht|kein|keine|keinen|keinem|keiner|keines|nie|niemals|nichts|niemand|weder|ohne"  # German
+    r"|pas|jamais|aucun|aucune|rien|sans|ni"  # French (with "ne ... pas", the "pas" is enough)
+    r"|nunca|ningún|ninguna|ninguno|nada|nadie|sin|tampoco)\b"  # Spanish ("no" is English's)
+    r"|n['’]t\b|[不没无未非别]", re.IGNORECASE)  # Chinese
 # Phrases with a negative word that say something positive: "at no extra cost" means free.
 _NOT_NEGATIVE = re.compile(
     r"\bat no (?:extra |additional )?(?:cost|charge)\b|\bno (?:extra|additional) (?:cost|charge)\b"
-    r"|\bno later than\b|\bno more than\b|\bno matter\b|\bnot only\b", re.IGNORECASE)
-_PARENTHESES = re.compile(r"\([^)]*\)")
-POLARITY_CUT = re.compile(r";|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b",
-                          re.IGNORECASE)
+    r"|\bno later than\b|\bno more than\b|\bno matter\b|\bnot only\b"
+    r"|\bohne (?:Aufpreis|zusätzliche Kosten|Angabe von Gründen)|\bnicht nur\b"
+    r"|\bsans frais\b|\bnon seulement\b|\bsin (?:costo|cargo|coste)\b|\bno solo\b"
+    r"|非常|不仅|无论|不管|无理由|没问题|不错", re.IGNORECASE)
+_TOKEN = re.compile(r"[^\W_]+")
+_PARENTHESES = re.compile(r"\([^)]*\)|（[^）]*）")
+POLARITY_CUT = re.compile(
+    r";|；|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
+    r"|\s(?:aber|jedoch|während|obwohl|weil|sondern|mais|cependant|pourtant|parce que|pero|aunque|porque)\b"
+    r"|，|(?:但是?|不过|然而|因此|所以)", re.IGNORECASE)  # Chinese: "，" parts clauses (a list uses "、")
+
+
+def clause_words(text: str) -> set[str]:
+    """The words polarity compares: `claims.words_of` without the German, French and Spanish stop words written
+    in lower case (a capitalised one is a name: "Nimbus Plus", "the EU"), and Chinese and Japanese as pairs of
+    ideographs (dialogue/content_words.py), not one word per run of them."""
+    stop = stop_words()
+    lower = {word for word in _TOKEN.findall(text) if word.islower()}
+    spaced = {word for word in words_of(text) if not is_cjk(word) and not (word in stop and word in lower)}
+    return spaced | {word for word in content_words(text) if is_cjk(word)}
 
 
 def is_negative(clause: str) -> bool:
@@ -43,10 +65,10 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
     """The snippet's statements cut for polarity; questions (an FAQ's title) state nothing and are left out."""
     found = []
     for sentence in sentences(snippet):
-        if sentence.rstrip().endswith("?"):
+        if sentence.rstrip().endswith(("?", "？")):
             continue
         for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
-            if words := words_of(part):
+            if words := clause_words(part):
                 found.append(Clause(part, frozenset(words), is_negative(part)))
     return tuple(found)
 
@@ -56,7 +78,7 @@ def contradiction(sentence: str, snippet: str) -> str | None:
     clauses = polarity_clauses(snippet)
     snippet_words = set().union(*(c.words for c in clauses)) if clauses else set()
     for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
-        mine = {w for w in words_of(part) if w in snippet_words}
+        mine = {w for w in clause_words(part) if w in snippet_words}
         if not mine:
             continue
         negative = is_negative(part)

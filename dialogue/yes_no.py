@@ -7,8 +7,8 @@
 
 import re
 
-from dialogue.claims import REGION_OF, YES_NO, covered, names_in, words_of
-from dialogue.polarity import POLARITY_CUT, Clause, is_negative, polarity_clauses
+from dialogue.claims import REGION_OF, YES_NO, covered, names_in, says_yes
+from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 
 
 def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | None:
@@ -20,12 +20,12 @@ def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | N
     opening = YES_NO.match(sentence)
     if not opening:
         return None
-    says_yes = opening["word"].lower() in ("yes", "yeah", "yep")
-    asked = words_of(question)
+    yes, said = says_yes(opening), (opening["word"] or opening["echo"])
+    asked = clause_words(question)
     named = {w for w in asked if w in REGION_OF or w.capitalize() in names_in(question) or w in ("uk", "eu", "usa")}
     for part in POLARITY_CUT.split(sentence[opening.end():]):
-        part_words = words_of(part)
-        if part_words & asked and is_negative(part) != says_yes and all(covered(w, part_words) for w in named):
+        part_words = clause_words(part)
+        if part_words & asked and is_negative(part) != yes and all(covered(w, part_words) for w in named):
             return None
     best, agreeing = 0, False
     for snippet in snippets:
@@ -35,11 +35,11 @@ def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | N
                 continue
             if shared > best:
                 best, agreeing = shared, False
-            agreeing |= (not _negative_for(clause, named)) == says_yes
+            agreeing |= (not _negative_for(clause, named)) == yes
     if best == 0:
-        return f"answers {opening['word']!r} to a question no snippet addresses: {sentence!r}"
+        return f"answers {said!r} to a question no snippet addresses: {sentence!r}"
     if not agreeing:
-        return f"answers {opening['word']!r} where the snippet says otherwise: {sentence!r}"
+        return f"answers {said!r} where the snippet says otherwise: {sentence!r}"
     return None
 
 

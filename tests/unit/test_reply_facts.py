@@ -92,3 +92,17 @@ def test_the_dev_set_good_answers_pass_and_wrong_ones_are_stopped():
 def test_the_held_out_pairs_keep_their_measured_rates():
     report = evaluate(current_check, load_pairs(section="held_out"))
     assert report.total.pass_rate >= 0.9 and report.total.stop_rate >= 0.85, report.misses
+
+
+def test_german_and_chinese_yes_no_and_negation_are_read():
+    report = evaluate(current_check, load_pairs(section="languages"))
+    assert report.total.pairs >= 16
+    # Measured 2026-12-05: 13/16 good passed, 14/16 wrong stopped (before German and Chinese negation: 15 and 8).
+    assert report.total.pass_rate >= 0.8 and report.total.stop_rate >= 0.85, report.misses
+    german_no = check_reply("Ja, geöffnete Akkus können zurückgegeben werden.",
+                            ["Rückgabe\nGeöffnete Akkus können aus Sicherheitsgründen nicht zurückgegeben werden."],
+                            "Kann ich geöffnete Akkus zurückgeben?")
+    chinese_no = check_reply("可以，学生优惠码适用于 Nimbus Plus。",
+                             ["有学生优惠吗？\n学生优惠码不能与其他优惠码同时使用，也不适用于配件和 Nimbus Plus。"],
+                             "学生优惠能用于 Nimbus Plus 吗？")
+    assert not german_no.passed and not chinese_no.passed
