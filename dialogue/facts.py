@@ -48,7 +48,23 @@ _UNITS = {
     "mbps": "mbps", "gbps": "gbps", "ghz": "ghz", "mhz": "mhz",
     "a": "ampere", "amp": "ampere", "ampere": "ampere", "w": "watt", "watt": "watt", "kw": "kw", "v": "volt",
     "volt": "volt", "percent": "%", "%": "%",
+    # German, French and Spanish forms: "14 Tagen", "24 heures", "30 días" are the same facts as "14 days".
+    **{word: "second" for word in ("sekunde", "sekunden", "seconde", "secondes", "segundo", "segundos")},
+    **{word: "minute" for word in ("minuten", "minutes", "minuto", "minutos")},
+    **{word: "hour" for word in ("stunde", "stunden", "heure", "heures", "hora", "horas")},
+    **{word: "day" for word in ("tag", "tage", "tagen", "werktag", "werktage", "werktagen", "jour", "jours",
+                                "día", "días", "dia", "dias")},
+    **{word: "week" for word in ("woche", "wochen", "semaine", "semaines", "semana", "semanas")},
+    **{word: "month" for word in ("monat", "monate", "monaten", "mois", "mes", "meses")},
+    **{word: "year" for word in ("jahr", "jahre", "jahren", "ans", "année", "années", "año", "años")},
+    "prozent": "%", "pourcent": "%",
 }
+# Chinese and Japanese units follow the number without a space and run into the next word ("30 天内",
+# "5 个工作日"): the longest unit that opens the run counts.
+# A bare 月 or 日 is part of a date ("3月15日"), not a duration.
+_CJK_UNITS = {"秒": "second", "秒钟": "second", "分钟": "minute", "分": "minute", "小时": "hour", "時間": "hour",
+              "天": "day", "日間": "day", "工作日": "day", "个工作日": "day", "周": "week", "个星期": "week",
+              "星期": "week", "週間": "week", "个月": "month", "か月": "month", "ヶ月": "month", "年": "year"}
 # Words between a number and its unit that do not change the unit: "3 working days", "10 more minutes".
 _UNIT_FILLERS = {"working", "business", "calendar", "full", "more", "extra", "further", "whole", "consecutive", "per"}
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(
@@ -73,7 +89,7 @@ _MONEY_WORD = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})\s?(?P<cur>gbp|usd|eu
 _ORDINAL = re.compile(r"(?<![\w.])(?P<n>\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})(?P<attached>%|[a-zA-Z]+\b)?")
 _SPELLED = re.compile(r"\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
-_NEXT_WORDS = re.compile(r"[\s-]*(%|[A-Za-z]+)")
+_NEXT_WORDS = re.compile(r"[\s-]*(%|[^\W\d_]+)")
 _RANGE_GAP = re.compile(r"^\s*(?:-|–|—|to|or|and)\s*$")
 
 
@@ -159,6 +175,8 @@ def _unit_after(text: str, position: int) -> tuple[str | None, int]:
         if not match:
             return None, position
         word = match.group(1).lower()
+        if cjk := next((unit for unit in sorted(_CJK_UNITS, key=len, reverse=True) if word.startswith(unit)), None):
+            return _CJK_UNITS[cjk], match.start(1) + len(cjk)
         if word in _UNIT_FILLERS:
             end = match.end()
             continue

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dialogue.claims import YES_NO, words_of
+from dialogue.claims import YES_NO, says_yes, words_of
 from dialogue.content_words import content_words, is_cjk, stop_words
 from dialogue.sentences import sentences
 
@@ -33,17 +33,20 @@ _NOT_NEGATIVE = re.compile(
 _TOKEN = re.compile(r"[^\W_]+")
 _PARENTHESES = re.compile(r"\([^)]*\)|（[^）]*）")
 POLARITY_CUT = re.compile(
-    r";|；|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
-    r"|\s(?:aber|jedoch|während|obwohl|weil|sondern|mais|cependant|pourtant|parce que|pero|aunque|porque)\b"
+    r";|；|:\s|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
+    r"|\s(?:aber|jedoch|während|obwohl|weil|sondern|daher|deshalb|deswegen|darum|mais|cependant|pourtant|"
+    r"parce que|donc|pero|aunque|porque|así que|por eso|por lo tanto)\b"
     r"|，|(?:但是?|不过|然而|因此|所以)", re.IGNORECASE)  # Chinese: "，" parts clauses (a list uses "、")
 
 
 def clause_words(text: str) -> set[str]:
     """The words polarity compares: `claims.words_of` without the German, French and Spanish stop words written
-    in lower case (a capitalised one is a name: "Nimbus Plus", "the EU"), and Chinese and Japanese as pairs of
-    ideographs (dialogue/content_words.py), not one word per run of them."""
+    in lower case or opening a sentence (a capitalised one inside is a name: "Nimbus Plus", "the EU"), and
+    Chinese and Japanese as pairs of ideographs (dialogue/content_words.py), not one word per run of them."""
     stop = stop_words()
-    lower = {word for word in _TOKEN.findall(text) if word.islower()}
+    lower = {match[0].lower() for match in _TOKEN.finditer(text)
+             if match[0].islower() or not text[: match.start()].rstrip(" \"'„“«(").rstrip()
+             or text[: match.start()].rstrip(" \"'„“«(")[-1] in ".!?:;"}  # lower case, or opening a sentence
     spaced = {word for word in words_of(text) if not is_cjk(word) and not (word in stop and word in lower)}
     return spaced | {word for word in content_words(text) if is_cjk(word)}
 
@@ -62,10 +65,15 @@ class Clause:
 
 @lru_cache(maxsize=512)
 def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
-    """The snippet's statements cut for polarity; questions (an FAQ's title) state nothing and are left out."""
+    """The snippet's statements cut for polarity. A question (an FAQ's title) states nothing, unless the next
+    sentence answers it with yes or no: "Muss ich Zoll zahlen? Nein. ..." states the title's words the answer's
+    way, which matters where the answer's own words differ ("Zölle", not "Zoll": no German stemming)."""
     found = []
-    for sentence in sentences(snippet):
+    parts = sentences(snippet)
+    for sentence, following in zip(parts, [*parts[1:], ""]):
         if sentence.rstrip().endswith(("?", "？")):
+            if (opening := YES_NO.match(following)) and (words := clause_words(sentence)):
+                found.append(Clause(sentence, frozenset(words), not says_yes(opening)))
             continue
         for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
             if words := clause_words(part):
