@@ -88,7 +88,7 @@ def lm_speed(backend: str, models_dir: Path, prompts: int, long_runs: int, varia
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
     prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or default_prompt_threads()
     config = LMConfig(backend, "default", models_dir, device="cpu", slots=1, threads=threads,
-                      prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "f16")
+                      prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "auto")
     changes = dict(pair.split("=", 1) for pair in variant.split())
     config = dataclasses.replace(config, **{name: value if name == "weights" else int(value)
                                             for name, value in changes.items()})

@@ -11,6 +11,7 @@
    questions one after another; prints the FAQ latency then, and idle for comparison.
 
     .venv/bin/python bench/lm_concurrency.py [--backend transformers] [--customers 8] [--max-new-tokens 64]
+        [--dtypes float32,bfloat16]   (transformers: one row per precision, in one run)
 
 The in-process run reads HELPDESK_LM_THREADS, HELPDESK_LM_PROMPT_THREADS and HELPDESK_LM_WEIGHTS as the server does.
 """
@@ -41,14 +42,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="server processes (default: the server's, one "
                                                                   "per core)")
     parser.add_argument("--models-dir", default=os.environ.get("HELPDESK_TEST_MODELS_DIR"))
+    parser.add_argument("--dtypes", default="auto", help="transformers: HELPDESK_LM_DTYPE values to compare, "
+                                                         "comma-separated (auto, float32, bfloat16)")
     args = parser.parse_args()
     models_dir = args.models_dir or str(ROOT / "data" / "models")
+    dtypes = [d.strip() for d in args.dtypes.split(",")] if args.backend == "transformers" else ["auto"]
     if not args.no_in_process:
-        print_in_process(args, in_process(args.backend, args.customers, args.max_new_tokens, Path(models_dir)))
+        for dtype in dtypes:
+            print_in_process(args, dtype, in_process(args.backend, args.customers, args.max_new_tokens,
+                                                     Path(models_dir), dtype))
     if args.no_http:
         return
-    print_customers(args, customers_over_http(args.backend, args.customers, args.max_new_tokens, models_dir,
-                                              args.workers))
+    runs = {dtype: customers_over_http(args.backend, args.customers, args.max_new_tokens, models_dir, args.workers,
+                                       dtype) for dtype in dtypes}
+    print_customers(args, runs)
     if args.backend != "llamacpp":
         return
     faq = over_http(args.customers, args.max_new_tokens, models_dir)
@@ -61,9 +68,9 @@ def main() -> None:
     print(f"\nFAQ p50 while they wait < 100 ms: {'PASS' if percentile(busy, 0.5) < 100 else 'FAIL'}")
 
 
-def print_in_process(args, batch: dict[str, tuple[float, int]]) -> None:
-    print(f"\n{args.backend}, {args.customers} reply prompts, greedy, max {args.max_new_tokens} new tokens, "
-          f"{os.cpu_count()} cores\n")
+def print_in_process(args, dtype: str, batch: dict[str, tuple[float, int]]) -> None:
+    print(f"\n{args.backend} (HELPDESK_LM_DTYPE={dtype}), {args.customers} reply prompts, greedy, max "
+          f"{args.max_new_tokens} new tokens, {os.cpu_count()} cores\n")
     print("| run | wall s | new tokens | aggregate tok/s |")
     print("|---|---|---|---|")
     for name, (wall, tokens) in batch.items():
@@ -72,13 +79,15 @@ def print_in_process(args, batch: dict[str, tuple[float, int]]) -> None:
     print(f"\nbatched / one at a time: {gain:.2f}x {'PASS' if gain >= 2 else 'FAIL'} (target >= 2x)")
 
 
-def in_process(backend: str, customers: int, max_new_tokens: int, models_dir: Path) -> dict[str, tuple[float, int]]:
+def in_process(backend: str, customers: int, max_new_tokens: int, models_dir: Path,
+               dtype: str = "auto") -> dict[str, tuple[float, int]]:
     from dialogue.lm.backends import LMConfig, build_generator, choose_backend, default_prompt_threads, default_threads
 
     threads = int(os.environ.get("HELPDESK_LM_THREADS") or 0) or default_threads()
     prompt_threads = int(os.environ.get("HELPDESK_LM_PROMPT_THREADS") or 0) or default_prompt_threads()
     config = LMConfig(backend, "default", models_dir, device="cpu", slots=customers, threads=threads,
-                      prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "f16")
+                      prompt_threads=prompt_threads, weights=os.environ.get("HELPDESK_LM_WEIGHTS") or "auto",
+                      dtype=dtype)
     generator = build_generator(config, choose_backend(config))
     generator.warm_up()
     prompts = reply_prompts(customers, generator.count_tokens)
@@ -107,12 +116,13 @@ def in_process(backend: str, customers: int, max_new_tokens: int, models_dir: Pa
 
 
 def customers_over_http(backend: str, customers: int, max_new_tokens: int, models_dir: str,
-                        workers: int | None) -> dict:
+                        workers: int | None, dtype: str = "auto") -> dict:
     """N customers whose questions reach the LM: one after another, then N fresh ones at the same moment."""
     partial = [item["query"] for item in yaml.safe_load((ROOT / "bot/sample/eval.yaml").read_text())["partial"]]
     questions = [partial[i % len(partial)] for i in range(customers)]
     server = SampleServer(Path(tempfile.mkdtemp(prefix="helpdesk-bench-")), models_dir,
-                          {"HELPDESK_MAX_NEW_TOKENS": str(max_new_tokens), "HELPDESK_LM_BACKEND": backend}, log=None,
+                          {"HELPDESK_MAX_NEW_TOKENS": str(max_new_tokens), "HELPDESK_LM_BACKEND": backend,
+                           "HELPDESK_LM_DTYPE": dtype}, log=None,
                           args=["--workers", str(workers)] if workers else None)
     server.start()
     try:
@@ -135,17 +145,22 @@ def customers_over_http(backend: str, customers: int, max_new_tokens: int, model
     return {"one after another": (alone_wall, alone), "at once": (together_wall, together)}
 
 
-def print_customers(args, runs: dict) -> None:
+def print_customers(args, runs: dict[str, dict]) -> None:
     print(f"\n{args.customers} customers whose questions reach the LM, over HTTP, backend {args.backend}, "
           f"max {args.max_new_tokens} new tokens, {args.workers or 'default'} server workers\n")
-    print("| customers ask | all answered s | reply p50 s | reply max s | reply kinds |")
-    print("|---|---|---|---|---|")
-    for name, (wall, replies) in runs.items():
-        seconds = [s for s, _ in replies]
-        kinds = ", ".join(f"{kind} {sum(k == kind for _, k in replies)}" for kind in sorted({k for _, k in replies}))
-        print(f"| {name} | {wall:.2f} | {percentile(seconds, 0.5):.2f} | {max(seconds):.2f} | {kinds} |")
-    ratio = runs["at once"][0] / runs["one after another"][0]
-    print(f"\nat once / one after another: {ratio:.2f} {'PASS' if ratio <= TARGET else 'FAIL'} (target <= 0.33)")
+    print("| HELPDESK_LM_DTYPE | customers ask | all answered s | reply p50 s | reply max s | reply kinds |")
+    print("|---|---|---|---|---|---|")
+    for dtype, run in runs.items():
+        for name, (wall, replies) in run.items():
+            seconds = [s for s, _ in replies]
+            kinds = ", ".join(f"{kind} {sum(k == kind for _, k in replies)}"
+                              for kind in sorted({k for _, k in replies}))
+            print(f"| {dtype} | {name} | {wall:.2f} | {percentile(seconds, 0.5):.2f} | {max(seconds):.2f} | {kinds} |")
+    print()
+    for dtype, run in runs.items():
+        ratio = run["at once"][0] / run["one after another"][0]
+        print(f"{dtype}: at once / one after another: {ratio:.2f} {'PASS' if ratio <= TARGET else 'FAIL'} "
+              "(target <= 0.33)")
 
 
 def over_http(customers: int, max_new_tokens: int, models_dir: str) -> dict[str, list[float]]:

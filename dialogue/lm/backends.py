@@ -45,7 +45,7 @@ class LMConfig:
     dtype: str = "auto"  # transformers: auto, float32 or bfloat16 (core/devices.py lm_dtype)
     threads: int = 1  # llamacpp
     prompt_threads: int | None = None  # llamacpp: for steps that compute prompt tokens; None: `threads`
-    weights: str = "f16"  # llamacpp: tensor type the GGUF is re-written to once ("original" keeps it)
+    weights: str = "auto"  # llamacpp: tensor type the GGUF is re-written to once (dialogue/lm/gguf_weights.py)
     url: str = ""  # openai
     api_key: str | None = None
     timeout_seconds: float = 30.0

@@ -10,6 +10,21 @@ log = logging.getLogger(__name__)
 
 # llama.cpp's llama_ftype values for the weight types a GGUF can be re-written to.
 WEIGHT_TYPES = {"f16": 1, "q8_0": 7}
+# File types (GGUF `general.file_type`) that `auto` re-writes as F16: Q4_1, the embedded SmolLM2's, which
+# llama.cpp's fast matrix kernels do not cover. K-quants are served as they are (docs/generation.md).
+SLOW_FILE_TYPES = {3: "Q4_1"}
+
+
+def auto_weights(file_type: int | None) -> tuple[str, str]:
+    """HELPDESK_LM_WEIGHTS=auto for a GGUF of `file_type`: the weights to serve, and why.
+
+    Measured with bench/rewrite_latency.py (the judgement's rewrite and answer calls, 2 cores): the embedded
+    SmolLM2 (Q4_1) answers in 2.85 s from F16 against 3.55 s as it is; Qwen2.5-Coder-1.5B (Q4_K_M) in 6.72 s
+    as it is against 13.11 s from F16, whose decoding steps read 3x the bytes; the 0.5B (Q4_K_M) 3.37 against
+    3.73 s."""
+    if file_type in SLOW_FILE_TYPES:
+        return "f16", f"{SLOW_FILE_TYPES[file_type]} has no fast prompt kernels in llama.cpp"
+    return "original", "its tensor types have fast kernels in llama.cpp; F16 would read more bytes per token"
 
 
 def retyped_gguf(gguf: Path, models_dir: Path, weights: str) -> Path:
@@ -20,7 +35,7 @@ def retyped_gguf(gguf: Path, models_dir: Path, weights: str) -> Path:
     the replies stay those of the published weights (checked on the eval set, docs/generation.md).
     """
     if weights not in WEIGHT_TYPES:
-        raise ModelUnavailable(f"HELPDESK_LM_WEIGHTS={weights}: use one of original, {', '.join(WEIGHT_TYPES)}.")
+        raise ModelUnavailable(f"HELPDESK_LM_WEIGHTS={weights}: use one of auto, original, {', '.join(WEIGHT_TYPES)}.")
     from llama_cpp import llama_cpp as lib
 
     target = models_dir / f"{gguf.stem}.{weights}.gguf"

@@ -39,6 +39,21 @@ def llama(models_dir) -> LlamaCppGenerator:
     generator.close()
 
 
+def test_auto_weights_rewrite_the_embedded_q4_1_as_f16_and_keep_a_k_quant(tmp_path, caplog):
+    from dialogue.lm.gguf_weights import auto_weights
+    from dialogue.lm.llamacpp_generator import _file_type
+    from dialogue.lm.sources import embedded_gguf_path
+
+    assert _file_type(embedded_gguf_path()) == 3  # Q4_1
+    generator = LlamaCppGenerator("default", tmp_path, slots=1, slot_tokens=256)
+    with caplog.at_level("INFO", logger="dialogue.lm.llamacpp_generator"):
+        generator.warm_up()
+    generator.close()
+    assert (tmp_path / f"{embedded_gguf_path().stem}.f16.gguf").is_file()
+    assert "Q4_1 has no fast prompt kernels" in caplog.text
+    assert auto_weights(15)[0] == "original" and auto_weights(None)[0] == "original"  # 15: Q4_K_M
+
+
 def test_reply_streams_before_it_is_finished_and_matches_the_final_text(llama):
     arrivals: list[tuple[float, str]] = []
     started = time.perf_counter()
