@@ -3,11 +3,11 @@
 Serves the real app (real models, SQLite, sample knowledge base) with uvicorn on loopback in its own
 process, points its Slack API URL at a local Web API server in this one, and sends correctly signed
 Events API requests at a steady pace.
-Phase "idle": nothing else runs. Phase "busy": `--busy-users` customers keep the LM generating through
+Phase "idle": nothing else runs. Phase "busy": `--busy-customers` customers keep the LM generating through
 the REST webhook the whole time. Prints ack latency (what Slack's 3 s limit applies to) and the time
 until the answer reached the Slack API.
 
-    python bench/slack_ack.py --events 100 --busy-users 3
+    python bench/slack_ack.py --events 100 --busy-customers 3
 """
 
 import argparse
@@ -51,7 +51,8 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100, help="Slack events per phase")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between Slack events")
-    parser.add_argument("--busy-users", type=int, default=3, help="customers keeping the LM busy")
+    parser.add_argument("--busy-customers", "--busy-users", dest="busy_customers", type=int, default=3,
+                        help="customers keeping the LM busy (--busy-users: the old name)")
     parser.add_argument("--max-new-tokens", type=int, default=80)
     parser.add_argument("--models-dir", type=Path, default=Path(os.environ.get("HELPDESK_TEST_MODELS_DIR",
                                                                                "data/models")))
@@ -179,7 +180,7 @@ def main() -> None:
     for phase in ("idle", "busy"):
         stop, generations = threading.Event(), []
         workers = [threading.Thread(target=keep_lm_busy, args=(base, user, stop, generations), daemon=True)
-                   for user in range(args.busy_users if phase == "busy" else 0)]
+                   for user in range(args.busy_customers if phase == "busy" else 0)]
         for worker in workers:
             worker.start()
         time.sleep(3 if workers else 0)  # let the generations start
@@ -202,11 +203,11 @@ def main() -> None:
     api.stop()
 
     print()
-    print("| LM | busy users | events | ack p50 ms | ack p99 ms | ack max ms | in-app p50 ms | in-app p99 ms "
+    print("| LM | busy customers | events | ack p50 ms | ack p99 ms | ack max ms | in-app p50 ms | in-app p99 ms "
           "| reply p50 s | reply p99 s | LM answers | load avg |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for phase, users, count, p50, p99, top, s50, s99, r50, r99, generated, load in rows:
-        print(f"| {phase} | {users} | {count} | {p50:.1f} | {p99:.1f} | {top:.1f} | {s50:.1f} | {s99:.1f} "
+    for phase, customers, count, p50, p99, top, s50, s99, r50, r99, generated, load in rows:
+        print(f"| {phase} | {customers} | {count} | {p50:.1f} | {p99:.1f} | {top:.1f} | {s50:.1f} | {s99:.1f} "
               f"| {r50:.2f} | {r99:.2f} | {generated} | {load:.1f} |")
 
 

@@ -124,6 +124,8 @@ def lm_runtime(services: Services) -> dict:
     runtime = {"lm_backend": choice.backend, "lm_device": choice.device, "lm_backend_reason": choice.reason}
     if compiled := getattr(services.generator, "compile_seconds", None):  # the one-reply step on a GPU
         runtime["lm_compile_seconds"] = round(compiled, 1)
+    if dtype := getattr(services.generator, "dtype", None):  # transformers, once loaded: bfloat16 or float32
+        runtime["lm_dtype"] = dtype
     return runtime
 
 

@@ -9,13 +9,13 @@ second. Only a profile update and the actions' own records write in between.
 from collections.abc import Callable
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.database import utcnow
+from core.database import as_utc, utcnow
 from dialogue import events
 from dialogue.errors import MessageIdReused, SenderClaimed
 from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole
@@ -212,7 +212,7 @@ class ConversationStore:
             .order_by(ConversationRecord.id.desc())
         )
         now = utcnow()
-        if conversation is not None and _aware(conversation.last_activity_at) + self.conversation_timeout < now:
+        if conversation is not None and as_utc(conversation.last_activity_at) + self.conversation_timeout < now:
             conversation.set_status(ConversationStatus.CLOSED, reason="timeout")
             conversation = None
         if conversation is None:
@@ -267,8 +267,3 @@ class ConversationStore:
 
 def _profile(customer: CustomerRecord) -> Profile:
     return Profile(customer.name, customer.email, customer.phone, list(customer.attributes.get("order_numbers", [])))
-
-
-def _aware(moment):
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -37,6 +37,14 @@ class Platform(Protocol):
 
 
 @dataclass(frozen=True)
+class Ignored:
+    """A platform's update the bot does not answer (another bot's message, an event type it does not handle),
+    and why: logged, and acknowledged to the platform so it is not retried."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class PlatformEvent:
     channel: str
     keys: list[str]  # dedup keys; a redelivery matches at least one

@@ -22,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.connectors.delivery import DeliveryFailed, split_text
-from bot.connectors.pipeline import ChannelPipeline, PlatformEvent
+from bot.connectors.pipeline import ChannelPipeline, Ignored, PlatformEvent
 from bot.connectors.webhooks import decode_utf8, parse_json_object, read_body
 from dialogue.messages import InboundMessage
 
@@ -94,11 +94,6 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
-
-
-@dataclass(frozen=True)
-class Ignored:
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from bot.connectors.delivery import DeliveryFailed, split_text
-from bot.connectors.pipeline import ChannelPipeline, PlatformEvent
+from bot.connectors.pipeline import ChannelPipeline, Ignored, PlatformEvent
 from bot.connectors.webhooks import decode_utf8, parse_json_object, read_body
 from dialogue.messages import InboundMessage
 
@@ -113,11 +112,6 @@ def inline_keyboard(buttons: list[dict[str, str]]) -> dict[str, Any]:
 
     return {"inline_keyboard": [[{"text": button["title"] or "…", "callback_data": data(button)}]
                                 for button in buttons]}
-
-
-@dataclass(frozen=True)
-class Ignored:
-    reason: str
 
 
 class TelegramConnector:

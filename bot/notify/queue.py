@@ -11,12 +11,12 @@ pending, so each receiver gets a conversation's events in order.
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.database import utcnow
+from core.database import as_utc, utcnow
 from core.outbox import (
     DeliveryStatus, OutboxEventRecord, SubscriptionStatus, WebhookDeliveryRecord, WebhookSubscriptionRecord,
 )
@@ -125,7 +125,7 @@ class DeliveryQueue:
         delivery.attempts, delivery.last_attempt_at = claimed.attempt, now
         delivery.last_status_code, delivery.last_error = status_code, error[:2000]
         delivery.lease_owner = delivery.lease_until = None
-        if _aware(delivery.window_started_at) + self.policy.retry_for <= now:
+        if as_utc(delivery.window_started_at) + self.policy.retry_for <= now:
             delivery.status = DeliveryStatus.FAILED
         else:
             delivery.next_attempt_at = now + self.policy.backoff(claimed.attempt)
@@ -134,7 +134,7 @@ class DeliveryQueue:
     def _count_failure(self, session: Session, subscription_id: int, now: datetime, error: str) -> None:
         subscription = session.get(Subscription, subscription_id)
         subscription.failures_in_a_row += 1
-        since = _aware(subscription.failing_since) if subscription.failing_since else now
+        since = as_utc(subscription.failing_since) if subscription.failing_since else now
         subscription.failing_since = since
         if subscription.status == SubscriptionStatus.ACTIVE and now - since >= self.policy.pause_after:
             subscription.status, subscription.paused_at = SubscriptionStatus.PAUSED, now
@@ -185,8 +185,3 @@ def _first_in_line():
 def drop_orphaned_events(session: Session) -> int:
     waited_for = select(Delivery.id).where(Delivery.event_id == OutboxEventRecord.id)
     return session.execute(delete(OutboxEventRecord).where(~waited_for.exists())).rowcount
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from core.database import utcnow
+from core.database import as_utc, utcnow
 from dialogue.messages import HandoffReason, ReplyKind, TurnRole
 from dialogue.records import ConversationRecord, ConversationStatus, TurnRecord
 
@@ -136,8 +136,8 @@ def collect_facts(sessions: sessionmaker, start: date, end: date, channel: str |
     with sessions() as session:
         facts: dict[int, ConversationFacts] = {}
         for row in session.execute(conversations):
-            idle = _aware(row.last_activity_at) + conversation_timeout < now
-            facts[row.id] = ConversationFacts(row.channel, _aware(row.started_at).date(),
+            idle = as_utc(row.last_activity_at) + conversation_timeout < now
+            facts[row.id] = ConversationFacts(row.channel, as_utc(row.started_at).date(),
                                               ended=row.status == ConversationStatus.CLOSED or idle)
         ids = select(conversations.subquery().c.id)
         turns = session.execute(
@@ -162,7 +162,7 @@ class _Timeline:
         for turn in turns:
             if current is None or current[0] != turn.conversation_id:
                 current = (turn.conversation_id, cls(facts[turn.conversation_id]))
-            current[1].add(turn.role, turn.kind, turn.handoff_reason, turn.feedback, _aware(turn.created_at))
+            current[1].add(turn.role, turn.kind, turn.handoff_reason, turn.feedback, as_utc(turn.created_at))
 
     def add(self, role: str, kind: str, handoff: str | None, feedback: int | None, at: datetime) -> None:
         fact = self.fact
@@ -193,8 +193,3 @@ def _rate(numerator: int, denominator: int) -> float | None:
 def _median(values: Iterable[float | None]) -> float | None:
     present = [value for value in values if value is not None]
     return round(statistics.median(present), 3) if present else None
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

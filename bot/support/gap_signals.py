@@ -1,11 +1,12 @@
 """Signals of knowledge gaps: customer questions whose reply was a fallback, a thumbs-down or a handoff."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
+from core.database import as_utc
 from dialogue.questions import question_in
 from dialogue.messages import HandoffReason, ReplyKind, TurnRole
 from dialogue.records import ConversationRecord, TurnRecord
@@ -72,8 +73,4 @@ def _signal(reply, before: list) -> Signal | None:
         asked, question = before[-1], before[-1].text
     search_text = asked.search_query if asked.search_query and question == asked.text else question
     reasons = ({reply.kind} & {"fallback", "handoff"}) | ({"thumbs_down"} if reply.feedback == -1 else set())
-    return Signal(asked.id, reply.customer_id, question, search_text, _aware(asked.created_at), reasons)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return Signal(asked.id, reply.customer_id, question, search_text, as_utc(asked.created_at), reasons)

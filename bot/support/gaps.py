@@ -12,13 +12,14 @@ Definitions repeated in docs/analytics.md.
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy.orm import sessionmaker
 
 from bot.support.gap_signals import Signal, collect_signals
+from core.database import as_utc
 from dialogue.policy import Thresholds
 from retrieval.knowledge_base import KnowledgeBase
 
@@ -75,7 +76,7 @@ class GapFinder:
         for signal, vector in zip(signals, vectors):
             hits = self.knowledge.search_vector(vector, signal.search_text, top_k=1)
             if hits and hits[0].faq is not None and hits[0].confidence >= thresholds.faq and (
-                    "thumbs_down" not in signal.reasons or _aware(hits[0].faq.updated_at) > signal.asked_at):
+                    "thumbs_down" not in signal.reasons or as_utc(hits[0].faq.updated_at) > signal.asked_at):
                 answered_by.append(hits[0].faq.id)
         newest_first = sorted(signals, key=lambda signal: signal.asked_at, reverse=True)
         reasons = Counter(reason for signal in signals for reason in signal.reasons)
@@ -100,7 +101,3 @@ def cluster(vectors: np.ndarray) -> list[list[int]]:
     for index, label in enumerate(labels):
         groups.setdefault(int(label), []).append(index)
     return list(groups.values())
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

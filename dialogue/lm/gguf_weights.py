@@ -56,3 +56,21 @@ def retyped_gguf(gguf: Path, models_dir: Path, weights: str) -> Path:
                                    "set HELPDESK_LM_WEIGHTS=original to serve it as it is.")
         partial.rename(target)
     return target
+
+
+def file_type(path: Path) -> int | None:
+    """The GGUF's `general.file_type` (its main tensor type), read with the vocabulary only (~0.1 s)."""
+    from llama_cpp import llama_cpp as lib
+    from llama_cpp._internals import LlamaModel
+
+    params = lib.llama_model_default_params()
+    params.vocab_only = True
+    try:
+        model = LlamaModel(path_model=str(path), params=params, verbose=False)
+    except ValueError as error:
+        raise ModelUnavailable(f"llama.cpp cannot load {path}: {error}") from error
+    try:
+        value = model.metadata().get("general.file_type")
+    finally:
+        model.close()
+    return int(value) if value is not None and str(value).isdigit() else None

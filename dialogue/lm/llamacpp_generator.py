@@ -11,7 +11,7 @@ from pathlib import Path
 from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
-from dialogue.lm.gguf_weights import auto_weights, retyped_gguf
+from dialogue.lm.gguf_weights import auto_weights, file_type, retyped_gguf
 from dialogue.lm.requests import Finished, Request
 from dialogue.lm.sources import resolve_gguf
 
@@ -49,7 +49,7 @@ class LlamaCppGenerator:
         path, model_id = resolve_gguf(self.model_name, self.models_dir)
         weights, why = self.weights, f"HELPDESK_LM_WEIGHTS={self.weights}"
         if weights == "auto":
-            weights, why = auto_weights(_file_type(path))
+            weights, why = auto_weights(file_type(path))
         if weights != "original":
             path = retyped_gguf(path, self.models_dir, weights)
         log.info("llama.cpp reads %s (%s)", path.name, why)
@@ -130,20 +130,3 @@ def json_grammar(schema: str) -> str:
 
     return json_schema_to_gbnf(schema)
 
-
-def _file_type(path: Path) -> int | None:
-    """The GGUF's `general.file_type` (its main tensor type), read with the vocabulary only (~0.1 s)."""
-    from llama_cpp import llama_cpp as lib
-    from llama_cpp._internals import LlamaModel
-
-    params = lib.llama_model_default_params()
-    params.vocab_only = True
-    try:
-        model = LlamaModel(path_model=str(path), params=params, verbose=False)
-    except ValueError as error:
-        raise ModelUnavailable(f"llama.cpp cannot load {path}: {error}") from error
-    try:
-        value = model.metadata().get("general.file_type")
-    finally:
-        model.close()
-    return int(value) if value is not None and str(value).isdigit() else None

@@ -40,11 +40,10 @@ def llama(models_dir) -> LlamaCppGenerator:
 
 
 def test_auto_weights_rewrite_the_embedded_q4_1_as_f16_and_keep_a_k_quant(tmp_path, caplog):
-    from dialogue.lm.gguf_weights import auto_weights
-    from dialogue.lm.llamacpp_generator import _file_type
+    from dialogue.lm.gguf_weights import auto_weights, file_type
     from dialogue.lm.sources import embedded_gguf_path
 
-    assert _file_type(embedded_gguf_path()) == 3  # Q4_1
+    assert file_type(embedded_gguf_path()) == 3  # Q4_1
     generator = LlamaCppGenerator("default", tmp_path, slots=1, slot_tokens=256)
     with caplog.at_level("INFO", logger="dialogue.lm.llamacpp_generator"):
         generator.warm_up()

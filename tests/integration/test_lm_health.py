@@ -3,6 +3,8 @@ at start: docs/generation.md)."""
 
 import pytest
 
+from core.devices import lm_dtype
+
 pytestmark = pytest.mark.integration
 
 
@@ -11,3 +13,4 @@ def test_health_names_the_lm_backend_its_device_and_why(client):
     assert (health["lm_backend"], health["lm_device"]) == ("transformers", "cpu")
     assert health["lm_backend_reason"] == "HELPDESK_LM_BACKEND=transformers, HELPDESK_DEVICE=cpu"
     assert "lm_compile_seconds" not in health  # the compiled one-reply step is for GPUs
+    assert health["lm_dtype"] == lm_dtype("auto", "cpu")[0]  # bfloat16 where the CPU multiplies it natively
