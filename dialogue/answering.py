@@ -14,12 +14,15 @@ import logging
 from dataclasses import dataclass, field
 
 from core.errors import LMUnavailable
+from dialogue.claims import YES_NO
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
 from dialogue.grounding import SentenceGate, check_reply, mark_citations
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole
 from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
 from dialogue.prompt import HistoryTurn, build_prompt
+from dialogue.sentences import sentences
+from dialogue.yes_no import contradicts_question
 from retrieval.hits import Hit
 from retrieval.knowledge_base import KnowledgeBase
 
@@ -167,9 +170,26 @@ def stopped(found: Found, snippets: list[Hit], text: str, reasons: list[str], mo
 
 
 def curated(hits: list[Hit], found: Found) -> Answer:
-    """The curated answers of `hits`, verbatim; two when the question asked two things."""
-    return Answer(ReplyKind.FAQ, "\n\n".join(hit.faq.answer for hit in hits),
-                  [Source(id=hit.faq.id, title=hit.faq.question) for hit in hits], found)
+    """The curated answers of `hits`, verbatim; two when the question asked two things (each FAQ then answers
+    its part of the message, so the opening yes or no is not read against the whole of it)."""
+    texts = [hit.faq.answer for hit in hits]
+    if len(hits) == 1:
+        texts = [fitting_opening(hits[0].faq.question, hits[0].faq.answer, found.searched)]
+    return Answer(ReplyKind.FAQ, "\n\n".join(texts), [Source(id=hit.faq.id, title=hit.faq.question) for hit in hits],
+                  found)
+
+
+def fitting_opening(title: str, answer: str, asked: str) -> str:
+    """The curated answer, without an opening "Yes" or "No" that answers the FAQ's own question but says the
+    opposite of what the answer itself says about the customer's (issue 24): "Will I have to pay customs?"
+    opens "No. We only ship to the UK, the EU and the US, ...", which to "do you ship to Germany?" reads as a no.
+    The rest is the admin's text, unchanged."""
+    opening = YES_NO.match(answer)
+    if not opening or not contradicts_question(sentences(answer)[0], asked, [f"{title}\n{answer}"]):
+        return answer
+    rest = answer[opening.end():]
+    log.info("Quoted without its opening %r, which does not answer %r", opening.group(0).strip(), asked)
+    return rest[:1].upper() + rest[1:]
 
 
 def fallback(found: Found, model_id: str | None = None) -> Answer:

@@ -11,8 +11,22 @@ from dialogue.claims import REGION_OF, YES_NO, covered, names_in, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 
 
+def contradicts_question(sentence: str, question: str, snippets: list[str]) -> bool:
+    """Does `sentence` open with a yes or no that the snippet says the other way round for `question`? (Not
+    merely one no snippet addresses.) "No." opens the customs FAQ's answer, and answers its own question; to "do
+    you ship to Germany?" the same snippet's "We only ship to the UK, the EU and the US" says yes."""
+    verdict = _verdict(sentence, question, snippets)
+    return verdict is not None and verdict[0] == "otherwise"
+
+
 def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | None:
-    """For a sentence that opens with yes or no: None when it agrees with the snippet, else why not.
+    """For a sentence that opens with yes or no: None when it agrees with the snippet, else why not."""
+    verdict = _verdict(sentence, question, snippets)
+    return verdict[1] if verdict else None
+
+
+def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, str] | None:
+    """None when the sentence's opening yes or no agrees with the snippet, else ("unaddressed" | "otherwise", why).
 
     It agrees when the rest of the sentence says the same way, about everything the question names ("No, 5 GHz
     networks aren't supported": the clauses are then checked like any other), or when the snippet clauses that
@@ -37,9 +51,9 @@ def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | N
                 best, agreeing = shared, False
             agreeing |= (not _negative_for(clause, named)) == yes
     if best == 0:
-        return f"answers {said!r} to a question no snippet addresses: {sentence!r}"
+        return "unaddressed", f"answers {said!r} to a question no snippet addresses: {sentence!r}"
     if not agreeing:
-        return f"answers {said!r} where the snippet says otherwise: {sentence!r}"
+        return "otherwise", f"answers {said!r} where the snippet says otherwise: {sentence!r}"
     return None
 
 

@@ -40,6 +40,17 @@ def test_strong_match_gets_the_curated_answer_verbatim(client, services, sender)
     assert bot_turn.latency_ms > 0
 
 
+def test_a_curated_no_is_dropped_where_the_answer_itself_says_yes(client, services, sender):
+    """Issue 24: "do you ship to germany?" got the customs FAQ's "No. We only ship to the UK, the EU and the US"."""
+    faq = next(f for f in services.knowledge.page(0, 100)[0] if f.question.startswith("Will I have to pay customs"))
+    assert faq.answer.startswith("No. We only ship")
+    germany = chat(client, sender, "Do you ship to Germany?")
+    assert germany["custom"]["kind"] == "faq" and germany["custom"]["sources"][0]["id"] == faq.id
+    assert germany["text"] == faq.answer.removeprefix("No. ")
+    own = chat(client, sender, "Will I have to pay customs or import duties?")
+    assert own["text"] == faq.answer  # the FAQ's own question: its "No." answers it
+
+
 def test_partial_match_goes_to_the_lm_and_its_reply_is_checked(client, services, sender):
     calls_before = services.generator.calls
     reply = chat(client, sender, "Does Nimbus Plus extend the warranty on a thermostat I bought last year?")

@@ -3,6 +3,7 @@ that agree with the snippet, facts kept with their plan, product or region, and 
 
 import pytest
 
+from dialogue.answering import fitting_opening
 from dialogue.facts import FactKind, facts, unstated
 from dialogue.grounding import SentenceGate, check_reply
 from training.reply_check_eval import current_check, evaluate, load_pairs
@@ -114,3 +115,10 @@ def test_durations_are_read_in_every_catalogue_language():
     assert set(days) == {"number:14:day"}
     assert facts("5 个工作日")[0].key == "number:5:day" and facts("3月15日")[0].unit is None  # a date, not a month
     assert [fact.text for fact in unstated("Das Etikett ist 10 Wochen gültig.", "Das Etikett ist 10 Tage gültig.")]
+
+
+def test_a_curated_opening_yes_or_no_is_kept_only_where_it_answers_the_question():
+    title, answer = CUSTOMS.split("\n", 1)
+    assert fitting_opening(title, answer, "Do you ship to Germany?").startswith("We only ship to the UK")
+    assert fitting_opening(title, answer, "do you ship to japan") == answer  # not in the list: "No." is right
+    assert fitting_opening(title, answer, title) == answer
