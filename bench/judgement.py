@@ -72,8 +72,8 @@ def path_of(reply, trace: dict) -> str:
             return "LM answer stopped or unusable"
         if reply.kind is ReplyKind.FAQ and trace.get("searched"):
             return "rewritten, then verbatim"
-        if reply.kind is ReplyKind.GENERATED:
-            return "LM answer (checked)"
+        if reply.kind is ReplyKind.GENERATED:  # the JSON answer step, or (steps without "answer") the usual reply
+            return "generated (usual), judge on" if trace.get("generated") else "LM answer (checked)"
         return "LM abstained"
     if reply.rejected:
         return "generated, stopped"
@@ -127,7 +127,8 @@ def summary(results: list) -> dict:
     for _, _, path, ms, _ in results:
         by_path[path].append(ms)
     answered = [ms for _, v, path, ms, _ in results if path in ("verbatim, no LM", "rewritten, then verbatim",
-                                                                "LM answer (checked)", "generated (usual)")]
+                                                                "LM answer (checked)", "generated (usual)",
+                                                                "generated (usual), judge on")]
     return {"asked": len(results), "right": in_scope.count("right") / max(len(in_scope), 1),
             "wrong_per_100": 100 * sum(v == "wrong" for _, v, *_ in results) / max(len(results), 1),
             "rewrites": sum(r[4] for r in results), "answered_p50": _p50(answered),
