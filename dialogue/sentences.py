@@ -10,6 +10,7 @@ import pysbd
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 _FULL_WIDTH_END = re.compile(r"[。！？]+(?=\S)")
+_CLOSING_QUOTE_GOES_ON = re.compile(r"\s*[“”»’\"']\s*[a-zäöüßàâçéèêëîïôûùÿñæœáíóú]")
 
 
 @lru_cache(maxsize=1)
@@ -29,7 +30,21 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         position = start + len(part.sent)
     if position < len(text):
         spans[-1] = (spans[-1][0], len(text))
+    spans = _quotes_closed(text, spans)
     return [piece for span in spans for piece in _at_full_width_ends(text, span)]
+
+
+def _quotes_closed(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """pysbd's English rules know ” and " as closing quotes, not German „…“ or French «…»: „Passwort vergessen?“
+    und ... was cut after the "?". A sentence that opens with a closing quote and goes on in lower case belongs
+    to the one before."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and _CLOSING_QUOTE_GOES_ON.match(text, start):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _at_full_width_ends(text: str, span: tuple[int, int]) -> list[tuple[int, int]]:

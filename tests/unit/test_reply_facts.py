@@ -122,3 +122,13 @@ def test_a_curated_opening_yes_or_no_is_kept_only_where_it_answers_the_question(
     assert fitting_opening(title, answer, "Do you ship to Germany?").startswith("We only ship to the UK")
     assert fitting_opening(title, answer, "do you ship to japan") == answer  # not in the list: "No." is right
     assert fitting_opening(title, answer, title) == answer
+
+
+def test_a_question_in_german_or_french_quotes_does_not_end_the_sentence():
+    from dialogue.sentences import sentences
+
+    german = "Tippen Sie auf „Passwort vergessen?“ und geben Sie Ihre E-Mail-Adresse ein. Der Link kommt sofort."
+    assert sentences(german) == ["Tippen Sie auf „Passwort vergessen?“ und geben Sie Ihre E-Mail-Adresse ein.",
+                                 "Der Link kommt sofort."]
+    assert len(sentences("Cliquez sur « Mot de passe oublié ? » puis saisissez votre e-mail.")) == 1
+    assert sentences("He said no. “Then what?” she asked.") == ["He said no.", "“Then what?” she asked."]
