@@ -31,6 +31,7 @@ _NOT_NEGATIVE = re.compile(
     r"|\bsans frais\b|\bnon seulement\b|\bsin (?:costo|cargo|coste)\b|\bno solo\b"
     r"|非常|不仅|无论|不管|无理由|没问题|不错", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W_]+")
+_OPENING_WORD = re.compile(r"(?:^|[.!?:;])[\s\"'„“«(]*([^\W_]+)")  # a sentence's first word
 _PARENTHESES = re.compile(r"\([^)]*\)|（[^）]*）")
 POLARITY_CUT = re.compile(
     r";|；|:\s|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
@@ -44,9 +45,8 @@ def clause_words(text: str) -> set[str]:
     in lower case or opening a sentence (a capitalised one inside is a name: "Nimbus Plus", "the EU"), and
     Chinese and Japanese as pairs of ideographs (dialogue/content_words.py), not one word per run of them."""
     stop = stop_words()
-    lower = {match[0].lower() for match in _TOKEN.finditer(text)
-             if match[0].islower() or not text[: match.start()].rstrip(" \"'„“«(").rstrip()
-             or text[: match.start()].rstrip(" \"'„“«(")[-1] in ".!?:;"}  # lower case, or opening a sentence
+    lower = {word for word in _TOKEN.findall(text) if word.islower()}
+    lower |= {match[1].lower() for match in _OPENING_WORD.finditer(text)}
     spaced = {word for word in words_of(text) if not is_cjk(word) and not (word in stop and word in lower)}
     return spaced | {word for word in content_words(text) if is_cjk(word)}
 
