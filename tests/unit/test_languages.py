@@ -8,7 +8,7 @@ import yaml
 
 from dialogue.catalogue import Catalogue, CatalogueError, builtin_texts, english
 from dialogue.language import LanguageConfig, LanguagePolicy, normalise_code
-from dialogue.language_detection import LanguageDetector, letters
+from core.language_detection import LanguageDetector, letters
 from dialogue.manager import FALLBACK_TEXT
 from dialogue.policy import wants_person
 from dialogue.profile import ProfileField, asked_profile_field, is_only_self_description

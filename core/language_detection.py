@@ -71,3 +71,17 @@ class LanguageDetector:
         if script and code != script and not (script == "zh" and code == "ja"):
             return Detected(script, 1.0)
         return Detected(code, float(found["score"]))
+
+
+_shared: LanguageDetector | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_detector() -> LanguageDetector:
+    """One detector per process (the model is 36 MB): the conversation's language and the knowledge base's
+    stemmers read with the same one."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = LanguageDetector()
+        return _shared

@@ -1,0 +1,62 @@
+"""BM25 per language: each entry stemmed in its own language, and counted only for questions in it."""
+
+import pytest
+
+from retrieval.entries import chunk_entry, faq_entry
+from retrieval.lexical import LexicalIndex
+
+pytestmark = pytest.mark.unit
+
+RETURNS_DE = faq_entry(1)
+SHIPPING_DE = faq_entry(2)
+RETURNS_EN = faq_entry(3)
+ORDER_ZH = faq_entry(4)
+
+
+@pytest.fixture(scope="module")
+def index() -> LexicalIndex:
+    index = LexicalIndex()
+    index.upsert_many([
+        (RETURNS_DE, ["Kann ich ein geöffnetes Gerät zurückgeben?", "Rücksendung eines benutzten Geräts"]),
+        (SHIPPING_DE, ["Wie lange dauert der Versand nach Österreich?", "Lieferzeit für Bestellungen"]),
+        (RETURNS_EN, ["How do I return a Nimbus Plus device?", "Can I send back an opened product?"]),
+        (ORDER_ZH, ["我的订单在哪里？", "怎么查询订单状态"]),
+    ])
+    return index
+
+
+def found(index: LexicalIndex, text: str, **options) -> list[int]:
+    return [match.entry for match in index.search(text, 5, **options)]
+
+
+def test_each_entry_is_read_as_its_own_language(index):
+    assert [index.language_of(entry) for entry in (RETURNS_DE, SHIPPING_DE, RETURNS_EN, ORDER_ZH)] == [
+        "de", "de", "en", "zh"]
+
+
+def test_german_inflections_meet_through_the_german_stemmer(index):
+    # "Geräte"/"Gerät" and "Versands"/"Versand": the English stemmer kept each pair apart.
+    assert found(index, "Welche Geräte kann ich zurückgeben?")[0] == RETURNS_DE
+    assert found(index, "Kosten des Versands") == [SHIPPING_DE]
+
+
+def test_a_sure_question_is_not_matched_against_another_languages_entries(index):
+    # The German question shares "Nimbus Plus" with the English FAQ only: no BM25 evidence across languages.
+    assert found(index, "Kann ich mein Nimbus Plus Gerät zurückgeben?") == [RETURNS_DE]
+    assert found(index, "How do I send back my Nimbus Plus device?") == [RETURNS_EN]
+
+
+def test_an_unclear_question_and_codes_match_every_language(index):
+    assert found(index, "Nimbus Plus") == [RETURNS_EN]  # two words: the detector is not sure of them
+    index.upsert_many([(chunk_entry(7), ["Seriennummer SRK-7731: Austausch nur mit Beleg."])])
+    try:
+        # How hybrid search looks up a question's codes (search_index._entries_with_codes): in any language.
+        assert found(index, "SRK 7731", all_words=True) == [chunk_entry(7)]
+    finally:
+        index.remove_many([chunk_entry(7)])
+    assert index.language_of(chunk_entry(7)) is None
+
+
+def test_chinese_and_japanese_share_their_ideographs(index):
+    assert found(index, "我的订单状态") == [ORDER_ZH]
+    assert found(index, "注文の状態を確認したいです、订单") == [ORDER_ZH]  # kana: sure it is Japanese
