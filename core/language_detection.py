@@ -62,7 +62,7 @@ class LanguageDetector:
         if _OTHER_SCRIPTS.search(text):
             text = _LATIN_WORD.sub(" ", text)
         text = " ".join(text.split())
-        if not letters(text):
+        if not any(ch.isalpha() for ch in text):  # str.isalpha: the Unicode letter categories, as letters() counts
             return None
         self.warm_up()
         found = self._model.detect(text, model="lite", k=1)[0]

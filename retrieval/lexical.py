@@ -53,7 +53,7 @@ _SAME_SCRIPT = {"zh": "ja", "ja": "zh"}
 # A question is short: the lite model gives "How do I return a camera?" English at 0.34, real German or Chinese
 # questions 0.94-1.0 (as for a conversation's language, dialogue/language.py).
 QUESTION_SURE = 0.8
-_DETECTED_CHARS = 2000
+_DETECTED_CHARS = 400
 
 
 @dataclass(frozen=True)
