@@ -59,9 +59,7 @@ class LanguageDetector:
 
     def detect(self, text: str) -> Detected | None:
         """The language `text` is written in, or None when it has no letters."""
-        if _OTHER_SCRIPTS.search(text):
-            text = _LATIN_WORD.sub(" ", text)
-        text = " ".join(text.split())
+        text = _prepared(text)
         if not any(ch.isalpha() for ch in text):  # str.isalpha: the Unicode letter categories, as letters() counts
             return None
         self.warm_up()
@@ -71,6 +69,34 @@ class LanguageDetector:
         if script and code != script and not (script == "zh" and code == "ja"):
             return Detected(script, 1.0)
         return Detected(code, float(found["score"]))
+
+    def possible(self, text: str, floor: float = 0.01) -> tuple[Detected | None, frozenset[str]]:
+        """The language `text` is in (as `detect`), and every language it might be: the model's runners-up down
+        to `floor` ("Como posso devolver ...": pt 0.91, it 0.06, es 0.01) and their kin."""
+        best = self.detect(text)
+        if best is None:
+            return None, frozenset()
+        found = self._model.detect(_prepared(text), model="lite", k=5)
+        codes = {best.code} | {_SAME_AS.get(f["lang"], f["lang"]) for f in found if f["score"] >= floor}
+        return best, frozenset().union(*(kin(code) for code in codes))
+
+
+def _prepared(text: str) -> str:
+    """What the model reads: one line, without the Latin words of a text in another script."""
+    if _OTHER_SCRIPTS.search(text):
+        text = _LATIN_WORD.sub(" ", text)
+    return " ".join(text.split())
+
+
+# Languages written so alike that the lite model mistakes one for the other in a short text (Norwegian read as
+# Danish at 0.95, Indonesian as Malay, Serbian, Croatian and Bosnian under four labels), and Chinese and Japanese,
+# which share their ideographs: for "is this text in that language?" they are one.
+KIN = [frozenset(group) for group in ({"zh", "ja"}, {"id", "ms"}, {"no", "nb", "nn", "da"}, {"sr", "hr", "bs", "sh"})]
+
+
+def kin(code: str) -> frozenset[str]:
+    """`code` and the languages it is mistaken for (KIN)."""
+    return next((group for group in KIN if code in group), frozenset({code}))
 
 
 _shared: LanguageDetector | None = None

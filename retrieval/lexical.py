@@ -16,7 +16,9 @@ BM25 only counts within one language. A German question over English FAQs shares
 only "ich", "die", a product name with the wrong one: on the sample shop asked in German, BM25 at its usual
 weight cost 16 points of hybrid top-1 against no BM25 at all (docs/languages.md). So a question the detector is
 sure of (`QUESTION_SURE`) is not matched against entries it is sure are in another language; a short or unclear
-question, or an entry of unclear language, is matched as before.
+question, or an entry of unclear language, is matched as before; so is an entry in a language the question
+might be in after all (the detector's runners-up, and languages it confuses: Norwegian and Danish, Indonesian and
+Malay, Chinese and Japanese).
 
 Chinese and Japanese are written without spaces, so a word pattern made a whole sentence one token and BM25 never
 matched a reworded question. Their characters are indexed as overlapping character bigrams in a field of their
@@ -47,9 +49,6 @@ STEMMED_LANGUAGES = {
 # An entry's texts together: the lite model gives the sample shop's English FAQs 0.42-1.0, its German ones
 # 0.48-1.0; below this it is guessing (a product name alone) and the entry is of no known language.
 _SURE = 0.3
-# Chinese and Japanese share their ideographs (a kanji-only Japanese sentence reads as Chinese and back), and
-# their bigrams match across them as they are meant to.
-_SAME_SCRIPT = {"zh": "ja", "ja": "zh"}
 # A question is short: the lite model gives "How do I return a camera?" English at 0.34, real German or Chinese
 # questions 0.94-1.0 (as for a conversation's language, dialogue/language.py).
 QUESTION_SURE = 0.8
@@ -128,14 +127,16 @@ class LexicalIndex:
         return found.code if found is not None and found.confidence >= _SURE else None
 
     def _other_languages(self, text: str) -> list[str]:
-        """The entries' languages a question the detector is sure of is not written in."""
+        """The entries' languages a question the detector is sure of cannot be in: not among the detector's
+        runners-up, nor kin to them (core.language_detection.KIN: Norwegian read as Danish, Chinese and Japanese
+        sharing ideographs)."""
         languages = set(self._languages.values())
         if not languages:
             return []
-        found = self._detector.detect(text)
+        found, possible = self._detector.possible(text)
         if found is None or found.confidence < QUESTION_SURE:
             return []
-        return sorted(languages - {found.code, _SAME_SCRIPT.get(found.code)})
+        return sorted(languages - possible)
 
     def _commit(self) -> None:
         self._writer.commit()

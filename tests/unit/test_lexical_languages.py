@@ -60,3 +60,12 @@ def test_an_unclear_question_and_codes_match_every_language(index):
 def test_chinese_and_japanese_share_their_ideographs(index):
     assert found(index, "我的订单状态") == [ORDER_ZH]
     assert found(index, "注文の状態を確認したいです、订单") == [ORDER_ZH]  # kana: sure it is Japanese
+
+
+def test_languages_the_detector_confuses_still_match():
+    # The lite model reads the entry as Norwegian and the question, sure, as Danish (0.88): kin, so still matched.
+    index = LexicalIndex()
+    norwegian = faq_entry(9)
+    index.upsert_many([(norwegian, ["Kan jeg returnere en enhet jeg har åpnet?", "Retur av en brukt enhet"])])
+    assert index.language_of(norwegian) == "no"
+    assert found(index, "Hvordan kan jeg returnere enheten?") == [norwegian]
