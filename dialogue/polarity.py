@@ -32,6 +32,12 @@ _NOT_NEGATIVE = re.compile(
     r"|非常|不仅|无论|不管|无理由|没问题|不错", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W_]+")
 _OPENING_WORD = re.compile(r"(?:^|[.!?:;])[\s\"'„“«(]*([^\W_]+)")  # a sentence's first word
+_COMMA = re.compile(r",\s")
+_COMMA_PIECE_WORDS = 4
+_SUBORDINATE = re.compile(
+    r"\s*(?:wenn|falls|sofern|solange|sobald|weil|da|ob|dass|bevor|nachdem|bis|damit|obwohl|als"
+    r"|si|quand|lorsque|lorsqu|puisque|parce|avant|après|tant|pour|afin"
+    r"|cuando|porque|aunque|mientras|hasta|antes|después|para|como|que|donde)\b", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\([^)]*\)|（[^）]*）")
 POLARITY_CUT = re.compile(
     r";|；|:\s|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
@@ -78,7 +84,20 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
         for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
             if words := clause_words(part):
                 found.append(Clause(part, frozenset(words), is_negative(part)))
+            found += _comma_clauses(part)
     return tuple(found)
+
+
+def _comma_clauses(part: str) -> list[Clause]:
+    """The pieces of a clause between bare commas, as clauses of their own beside the whole. German, French and
+    Spanish join main clauses with a bare comma ("Pro Bestellung kann nur ein Code verwendet werden, Codes gelten
+    nicht für Nimbus Plus"), where English writes "and" or a semicolon: read whole, the first statement took the
+    second's "nicht". A piece of a list ("Gas- und Ölkessel, Warmluftheizungen") is short and rarely what a reply
+    rests on alone; the whole clause stays, so a reply that takes a word from its negative part still rests there."""
+    pieces = [piece for piece in _COMMA.split(part) if len(_TOKEN.findall(piece)) >= _COMMA_PIECE_WORDS]
+    if len(pieces) < 2 or not is_negative(part) or any(_SUBORDINATE.match(piece) for piece in pieces):
+        return []  # "wenn Sie keinen haben, verwenden Sie das Netzteil-Kit": the condition belongs to the rest
+    return [Clause(piece, frozenset(words), is_negative(piece)) for piece in pieces if (words := clause_words(piece))]
 
 
 def contradiction(sentence: str, snippet: str) -> str | None:

@@ -50,3 +50,27 @@ def test_a_german_reply_is_read_word_by_word():
     assert check_reply("Das Rücksendeetikett ist 10 Tage gültig.", GERMAN, "Wie lange gilt das Etikett?").reasons == []
     assert check_reply("Die Rückgabe ist kostenlos und wird abgeholt.", GERMAN,
                        "Kann ich das Gerät zurückgeben?").reasons != []
+
+
+CODES_DE = ["Wie löse ich einen Rabattcode ein?\nGeben Sie den Code auf der Kassenseite ein. Pro Bestellung kann nur "
+            "ein Code verwendet werden, Codes gelten nicht für Nimbus Plus oder Geschenkkarten und können nach dem "
+            "Absenden einer Bestellung nicht mehr hinzugefügt werden."]
+THERMO_DE = ["Passt das Nimbus Thermo zu meiner Heizung?\nEs braucht einen C-Draht; wenn Sie keinen haben, verwenden "
+             "Sie das mitgelieferte Netzteil-Kit."]
+
+
+def test_german_main_clauses_joined_by_a_bare_comma_have_their_own_polarity():
+    # The first statement is positive; only the one after the comma says "nicht". Read as one clause, the right
+    # answer was stopped as asserting what the snippet denies.
+    question = "Kann ich zwei Rabattcodes in einer Bestellung nutzen?"
+    assert check_reply("Nein, pro Bestellung kann nur ein Code verwendet werden.", CODES_DE, question).reasons == []
+    assert check_reply("Codes gelten für Nimbus Plus und Geschenkkarten.", CODES_DE, question).reasons != []
+
+
+def test_a_condition_after_its_comma_keeps_its_negation():
+    # "wenn Sie keinen haben" belongs to the clause after it: dropping "keinen" is still caught.
+    question = "Was mache ich ohne C-Draht?"
+    assert check_reply("Wenn Sie keinen haben, verwenden Sie das mitgelieferte Netzteil-Kit.", THERMO_DE,
+                       question).reasons == []
+    assert check_reply("Wenn Sie einen haben, verwenden Sie das mitgelieferte Netzteil-Kit.", THERMO_DE,
+                       question).reasons != []
