@@ -177,6 +177,7 @@ def knowledge_config(settings: Settings) -> KnowledgeConfig:
         max_upload_bytes=settings.max_upload_bytes,
         poll_seconds=settings.index_poll_seconds,
         classifier=settings.faq_classifier,
+        multilingual=settings.embedding_multilingual,
     )
 
 

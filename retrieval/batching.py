@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval.embedder import Embedder, model_calibration
+from retrieval.embedder import Embedder, is_multilingual, model_calibration
 
 
 @dataclass
@@ -46,6 +46,9 @@ class BatchingEmbedder:
 
     def calibration(self):
         return model_calibration(self.inner)
+
+    def multilingual(self) -> bool:
+        return is_multilingual(self.inner)
 
     def warm_up(self) -> None:
         if hasattr(self.inner, "warm_up"):

@@ -5,7 +5,8 @@ The rule is explained in retrieval/self_calibration.py; `retrieval.tuned_calibra
 
 import numpy as np
 
-from retrieval.classifier import FaqClassifier, blend
+from core.language_detection import kin
+from retrieval.classifier import FaqClassifier, blend, restricted
 from retrieval.hybrid import CLASSIFIER_MIN_COSINE
 
 # (scale, neighbour weight) blends of the classifier tried on the held-out questions, in order of preference
@@ -35,6 +36,20 @@ def faq_scores(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: 
     columns = [{entry: i for i, entry in enumerate(classifier.entries.tolist())}[label] for label in labels.tolist()]
     vote = classifier.vote(queries)[:, columns] if classifier.texts is not None else None
     return labels, cosine, classifier.logistic(queries)[:, columns], vote, answer
+
+
+def within_language(scores: tuple, query_languages: list, language_of: dict) -> tuple:
+    """`scores` (as faq_scores gives them) with each query's FAQs limited to those of its language, kin or
+    unclear ones, the classifier's parts renormalised over them: what live search does in a knowledge base of
+    several languages searched with an embedder that does not compare across them (retrieval/knowledge_base.py
+    `candidates`). A query of unclear language keeps every FAQ."""
+    labels, cosine, logistic, vote, answer = scores
+    columns = [language_of.get(label) for label in labels.tolist()]
+    own = np.array([[query is None or column is None or column in kin(query) for column in columns]
+                    for query in query_languages], dtype=bool).reshape(len(query_languages), len(columns))
+    logistic, vote = restricted(logistic, vote, own) if logistic is not None else (None, None)
+    return (labels, np.where(own, cosine, -2.0), logistic, vote,
+            np.where(own, answer, -2.0) if answer is not None else None)
 
 
 def best_faq(scores: tuple, scale: float, weight: float, answer_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

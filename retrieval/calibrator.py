@@ -35,7 +35,9 @@ from retrieval.self_calibration import calibrate, off_topic_questions
 
 log = logging.getLogger(__name__)
 
-_VERSION = 3  # of what is learned: a snapshot of another version is learned again (3: answer weights)
+# of what is learned: a snapshot of another version is learned again (3: answer weights; 4: a knowledge base of
+# several languages ranks each held-out question among its own language's FAQs)
+_VERSION = 4
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16
@@ -49,11 +51,14 @@ _NOTHING = Learned("", -1, None, None, "not calibrated yet")
 
 
 class Calibrator:
-    def __init__(self, index: SearchIndex, embedder: Embedder, folder: Path, enabled: bool = True):
+    def __init__(self, index: SearchIndex, embedder: Embedder, folder: Path, enabled: bool = True,
+                 own_language_only: bool = False):
         self.index = index
         self.embedder = embedder
         self.folder = folder
         self.enabled = enabled
+        # search ranks a question among its own language's FAQs (retrieval/knowledge_base.py `candidates`)
+        self.own_language_only = own_language_only
         self.current = _NOTHING if enabled else replace(_NOTHING, note="the FAQ classifier is switched off")
         self._off_topic: np.ndarray | None = None
         self._wake = threading.Event()  # thresholds to relearn
@@ -146,8 +151,11 @@ class Calibrator:
                         f"base now has {len(classifier)}: run `helpdesk train embeddings` again")
                 log.warning("Serving with stale thresholds: %s", note)
         else:
+            lexical = self.index.lexical  # several languages, no embedder across them: each among its own
             calibrated = calibrate(vectors, labels, self._off_topic_vectors(), answers=self._answers(labels),
-                                   answer_weight=self.index.fusion.answer_weight)
+                                   answer_weight=self.index.fusion.answer_weight,
+                                   languages=(lexical.languages(labels.tolist())
+                                              if self.own_language_only and lexical.mixed() else None))
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())

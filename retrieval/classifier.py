@@ -112,9 +112,26 @@ class FaqClassifier:
         best = np.argsort(-p)[:k]
         return {int(self.entries[i]): float(p[i]) for i in best}
 
-    def probability_of(self, vector: np.ndarray) -> dict[int, float]:
-        p = self.probabilities(vector)[0]
-        return dict(zip(self.entries.tolist(), p.tolist()))
+    def probability_of(self, vector: np.ndarray, within: set[int] | None = None) -> dict[int, float]:
+        """p(FAQ | query) of each FAQ; with `within`, of those FAQs only, each part of the blend renormalised
+        over them (a question answered from its own language's FAQs: retrieval/lexical.py `same_language`)."""
+        if within is None:
+            p = self.probabilities(vector)[0]
+            return dict(zip(self.entries.tolist(), p.tolist()))
+        vectors = np.atleast_2d(vector).astype(np.float32)
+        mask = np.isin(self.entries, np.fromiter(within, dtype=np.int64, count=len(within)))[None, :]
+        vote = self.vote(vectors) if self.neighbour_weight > 0 else None
+        p = blend(*restricted(self.logistic(vectors), vote, mask), self.neighbour_weight, self.scale)[0]
+        return {entry: probability for entry, probability, kept in zip(self.entries.tolist(), p.tolist(), mask[0])
+                if kept}
+
+
+def restricted(logistic: np.ndarray, vote: np.ndarray | None, mask: np.ndarray) -> tuple:
+    """The classifier's parts over the FAQs `mask` keeps (per query row), each renormalised to sum to 1."""
+    def renormalised(part: np.ndarray) -> np.ndarray:
+        kept = np.where(mask, part, 0.0)
+        return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-30)
+    return renormalised(logistic), (renormalised(vote) if vote is not None else None)
 
 
 def blend(logistic: np.ndarray, vote: np.ndarray | None, neighbour_weight: float, scale: float) -> np.ndarray:

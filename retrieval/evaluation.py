@@ -32,12 +32,11 @@ def evaluate(knowledge: KnowledgeBase, queries: list[EvalQuery], dataset: str, m
              for weight in extra_lexical_weights]
     runs += [(f"hybrid@answer={weight:g}", replace(base, mode="hybrid", answer_weight=weight))
              for weight in extra_answer_weights]
-    classifier = knowledge.calibrator.classifier
     for mode, fusion in runs:
         ranks, timings = [], []
         for query, vector in zip(queries, vectors):
             began = time.perf_counter()
-            candidates = knowledge.index.search(vector, query.text, DEPTH, fusion=fusion, classifier=classifier)
+            candidates = knowledge.candidates(vector, query.text, DEPTH, fusion=fusion)
             timings.append((time.perf_counter() - began) * 1000)
             found = [_key(knowledge, candidate.entry) for candidate in candidates]
             ranks.append(found.index(query.expected) + 1 if query.expected in found else None)

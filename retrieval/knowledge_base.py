@@ -19,11 +19,11 @@ from retrieval.calibrator import Calibrator
 from retrieval.learned_state import Learned
 from retrieval.chunking import ChunkingConfig
 from retrieval.dense import DenseConfig
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, is_multilingual
 from retrieval.entries import faq_entry
 from retrieval.errors import FaqChanged, FaqNotFound
 from retrieval.faqs import Faq, FaqDraft, FaqPatch, FaqRecord
-from retrieval.hybrid import FusionConfig
+from retrieval.hybrid import Candidate, FusionConfig
 from retrieval.hits import Hit, hits_for
 from retrieval.jobs import JobRunner
 from retrieval.library import DocumentLibrary
@@ -49,6 +49,7 @@ class KnowledgeConfig:
     max_upload_bytes: int = 10_000_000
     poll_seconds: float = 0.25  # how stale this process's index may be behind another process's edit
     classifier: bool = True  # learn an FAQ classifier and calibrate the thresholds (retrieval/calibrator.py)
+    multilingual: bool | None = None  # does the embedder compare across languages? None: ask it (is_multilingual)
 
 
 class KnowledgeBase:
@@ -58,7 +59,9 @@ class KnowledgeBase:
         self.embedder = embedder
         self.config = config
         self.index = SearchIndex(sessions, embedder, index_dir, config.dense, config.fusion, config.poll_seconds)
-        self.calibrator = Calibrator(self.index, embedder, index_dir, config.classifier)
+        self.across_languages = is_multilingual(embedder) if config.multilingual is None else config.multilingual
+        self.calibrator = Calibrator(self.index, embedder, index_dir, config.classifier,
+                                     own_language_only=not self.across_languages)
         # Writes are rare; one at a time keeps this process's index in the order of the versions.
         self._write_lock = threading.Lock()
         self.documents = DocumentLibrary(sessions, embedder, self.index, self._write_lock, config.chunking,
@@ -122,8 +125,21 @@ class KnowledgeBase:
         allowed = allowed_entries(self.sessions, filters) if filters and (filters.tags or filters.sources) else None
         if self.calibrator.stale():
             self.calibrator.schedule()  # another process edited: relearn in the background
-        return hits_for(self.sessions, self.index.search(vector, text, top_k, allowed, fusion or self.fusion,
-                                            self.calibrator.classifier, actions=actions))
+        return hits_for(self.sessions, self.candidates(vector, text, top_k, allowed, fusion, actions))
+
+    def candidates(self, vector: np.ndarray, text: str, top_k: int, allowed: set[int] | None = None,
+                   fusion: FusionConfig | None = None, actions: bool = False) -> list[Candidate]:
+        """The index's candidates as the bot ranks them. In a knowledge base of several languages, searched with
+        an embedder that does not compare across languages (MiniLM), a question the detector is sure of is
+        searched among its own language's entries (retrieval/lexical.py `same_language`, the classifier
+        renormalised over them): the other languages' entries can only be wrong there, and their twins of the
+        right FAQ outranked it. The calibration ranks held-out questions the same way (`Calibrator`)."""
+        fusion, classifier = fusion or self.fusion, self.calibrator.classifier
+        own = None if actions or self.across_languages else self.index.lexical.same_language(text)
+        if own is not None:
+            return self.index.search(vector, text, top_k, own if allowed is None else allowed & own, fusion,
+                                     classifier, own_language=True)
+        return self.index.search(vector, text, top_k, allowed, fusion, classifier, actions=actions)
 
     @property
     def fusion(self) -> FusionConfig:

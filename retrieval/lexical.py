@@ -29,11 +29,12 @@ indexed and searched exactly as before.
 
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 import tantivy
 
-from core.language_detection import LanguageDetector, shared_detector
+from core.language_detection import LanguageDetector, kin, shared_detector
 from retrieval.entries import entry_of_vector, vector_ids
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -86,6 +87,8 @@ class LexicalIndex:
         self._detector = detector or shared_detector()
         self._fields: dict[int, str] = {}  # entry -> its text field
         self._languages: dict[int, str] = {}  # entry -> its language, where the detector is sure
+        self._counts: Counter[str] = Counter()  # entries per language
+        self._own_language: dict[frozenset[str], set[int]] = {}  # same_language's answers, until the next edit
         self._writer = self._index.writer(heap_size=_HEAP_BYTES, num_threads=1)
         self._lock = threading.Lock()
         self._searcher = self._index.searcher()
@@ -99,10 +102,10 @@ class LexicalIndex:
             for entry, texts in items:
                 self._writer.delete_documents_by_term("entry", entry)
                 language = self._language_of(texts)
+                self._forget_language(entry)
                 if language:
                     self._languages[entry] = language
-                else:
-                    self._languages.pop(entry, None)
+                    self._counts[language] += 1
                 field = self._fields[entry] = f"text_{language}" if language in STEMMED_LANGUAGES else "text"
                 tagged = {"language": language} if language else {}
                 for vector_id, text in zip(vector_ids(entry, len(texts)), texts):
@@ -115,8 +118,40 @@ class LexicalIndex:
             for entry in entries:
                 self._writer.delete_documents_by_term("entry", entry)
                 self._fields.pop(entry, None)
-                self._languages.pop(entry, None)
+                self._forget_language(entry)
             self._commit()
+
+    def _forget_language(self, entry: int) -> None:
+        self._own_language.clear()
+        if (language := self._languages.pop(entry, None)) is not None:
+            self._counts[language] -= 1
+            if not self._counts[language]:
+                del self._counts[language]
+
+    def mixed(self) -> bool:
+        """Are the entries written in two languages or more (kin counted as one)?"""
+        return len({min(kin(language)) for language in self._counts}) >= 2
+
+    def same_language(self, text: str) -> set[int] | None:
+        """In a knowledge base of several languages, the entries a question the detector is sure of may be
+        answered from first: those in its language (or one it might be in, as `_other_languages` reads it) and
+        those of unclear language. None when the entries are in one language, the question is unclear, or
+        nothing is written in its language (then every entry, across languages)."""
+        if not self.mixed():
+            return None
+        found, possible = self._detector.possible(text)
+        if found is None or found.confidence < QUESTION_SURE or not possible & self._counts.keys():
+            return None
+        key = frozenset(possible & self._counts.keys())
+        with self._lock:
+            if key not in self._own_language:
+                self._own_language[key] = {entry for entry in self._fields if self._languages.get(entry, None)
+                                           in key or entry not in self._languages}
+            return self._own_language[key]
+
+    def languages(self, entries: list[int]) -> list[str | None]:
+        """Each entry's language as `language_of` reads it."""
+        return [self._languages.get(entry) for entry in entries]
 
     def language_of(self, entry: int) -> str | None:
         """The language an entry was indexed as ("de"), None where the detector was unsure."""

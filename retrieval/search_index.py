@@ -227,13 +227,14 @@ class SearchIndex:
 
     def search(self, vector: np.ndarray, text: str, top_k: int, allowed: set[int] | None = None,
                fusion: FusionConfig | None = None, classifier: FaqClassifier | None = None,
-               actions: bool = False) -> list[Candidate]:
+               actions: bool = False, own_language: bool = False) -> list[Candidate]:
         """The best `top_k` entries, each with its cosine, BM25 score, classifier probability and fusion.
 
         Candidates are the union of the dense list, the BM25 list and (in hybrid mode) the classifier's
         most probable FAQs; every candidate gets its cosine and probability, whoever found it, because the
         decision is calibrated on both. Declared actions are searched only with `actions` (and then only
-        they), so they never change an FAQ's ranking or its scaled BM25."""
+        they), so they never change an FAQ's ranking or its scaled BM25. `own_language`: `allowed` are the entries
+        of the question's language, and the classifier's probabilities are renormalised over them."""
         fusion = fusion or self.fusion
         dense_index = self._require_dense()
         depth = max(top_k * 4, 30)
@@ -244,7 +245,8 @@ class SearchIndex:
         if not actions and self.action_entries:
             dense = [match for match in dense if not match.entry & ACTION_BIT]
             lexical = [match for match in lexical if not match.entry & ACTION_BIT]
-        probabilities = classifier.probability_of(vector) if classifier is not None else {}
+        probabilities = (classifier.probability_of(vector, allowed if own_language else None)
+                         if classifier is not None else {})
         dense_of = {match.entry: (rank, match) for rank, match in enumerate(dense, start=1)}
         lexical_of = {match.entry: (rank, match) for rank, match in enumerate(lexical, start=1)}
         entries = list(dict.fromkeys([*dense_of, *lexical_of]))

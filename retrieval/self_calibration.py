@@ -37,7 +37,7 @@ from importlib import resources
 
 import numpy as np
 
-from retrieval.blend_choice import Answers, answer_weights, best_faq, choose_blend, faq_scores
+from retrieval.blend_choice import Answers, answer_weights, best_faq, choose_blend, faq_scores, within_language
 from retrieval.calibrated_thresholds import MIN_HELD_OUT, Calibrated, thresholds
 from retrieval.classifier import FaqClassifier
 
@@ -50,10 +50,13 @@ def off_topic_questions() -> list[str]:
 
 
 def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, seed: int = 0,
-              answers: Answers | None = None, answer_weight: float = 0.0) -> Calibrated | None:
+              answers: Answers | None = None, answer_weight: float = 0.0,
+              languages: list[str | None] | None = None) -> Calibrated | None:
     """Thresholds for a knowledge base whose FAQ texts have unit embeddings `vectors` and FAQ entry ids
     `labels`; `off_topic`: embeddings of `off_topic_questions()`; `answers`: its answers' embeddings, searched
-    with at most `answer_weight`. None when there is too little to learn from."""
+    with at most `answer_weight`; `languages`: each text's FAQ's language, for a knowledge base of several
+    (a held-out question is then ranked among its own language's FAQs, as live search ranks it first). None
+    when there is too little to learn from."""
     started = time.perf_counter()
     faqs = np.unique(labels)
     if len(faqs) < 3:
@@ -67,16 +70,21 @@ def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, se
     # (an FAQ with one text is never held out from itself)
     if sum(int(test.sum()) for _, test in splits) < MIN_HELD_OUT:
         return None
-    folds = [(faq_scores(vectors[train], labels[train], FaqClassifier.train(vectors[train], labels[train]),
-                         vectors[test], answers), labels[test]) for train, test in splits if test.any()]
+    def scored(train: np.ndarray, test: np.ndarray) -> tuple:
+        scores = faq_scores(vectors[train], labels[train], FaqClassifier.train(vectors[train], labels[train]),
+                            vectors[test], answers)
+        if languages is None:
+            return scores
+        return within_language(scores, [languages[i] for i in np.flatnonzero(test)], language_of)
+
+    language_of = dict(zip(labels.tolist(), languages)) if languages is not None else {}
+    folds = [(scored(train, test), labels[test]) for train, test in splits if test.any()]
     chosen, blend_top1, answer_top1 = choose_blend(folds, answer_weights(answer_weight if answers else 0.0))
     faq_fold = rng.permutation(len(faqs)) % min(FOLDS, len(faqs))
     uncovered = []
     for k in np.unique(faq_fold):
         held = np.isin(labels, faqs[faq_fold == k])
-        classifier = FaqClassifier.train(vectors[~held], labels[~held])
-        uncovered.append(best_faq(faq_scores(vectors[~held], labels[~held], classifier, vectors[held], answers),
-                                  *chosen)[1])
+        uncovered.append(best_faq(scored(~held, held), *chosen)[1])
     off = (best_faq(faq_scores(vectors, labels, FaqClassifier.train(vectors, labels), off_topic, answers),
                     *chosen)[1] if len(off_topic) else np.zeros(0))
     return thresholds(folds, chosen, (blend_top1, answer_top1), np.concatenate(uncovered), off, len(faqs),
