@@ -165,13 +165,12 @@ class LexicalIndex:
         """The entries' languages a question the detector is sure of cannot be in: not among the detector's
         runners-up, nor kin to them (core.language_detection.KIN: Norwegian read as Danish, Chinese and Japanese
         sharing ideographs)."""
-        languages = set(self._languages.values())
-        if not languages:
+        if not self._counts:
             return []
         found, possible = self._detector.possible(text)
         if found is None or found.confidence < QUESTION_SURE:
             return []
-        return sorted(languages - possible)
+        return sorted(self._counts.keys() - possible)  # the counts, not every entry: a question costs the same
 
     def _commit(self) -> None:
         self._writer.commit()
