@@ -59,26 +59,29 @@ class LanguageDetector:
 
     def detect(self, text: str) -> Detected | None:
         """The language `text` is written in, or None when it has no letters."""
-        text = _prepared(text)
-        if not any(ch.isalpha() for ch in text):  # str.isalpha: the Unicode letter categories, as letters() counts
-            return None
-        self.warm_up()
-        found = self._model.detect(text, model="lite", k=1)[0]
-        code = _SAME_AS.get(found["lang"], found["lang"])
-        script = "ja" if _KANA.search(text) else "ko" if _HANGUL.search(text) else "zh" if _HAN.search(text) else None
-        if script and code != script and not (script == "zh" and code == "ja"):
-            return Detected(script, 1.0)
-        return Detected(code, float(found["score"]))
+        return self._read(text, 1)[0]
 
     def possible(self, text: str, floor: float = 0.01) -> tuple[Detected | None, frozenset[str]]:
         """The language `text` is in (as `detect`), and every language it might be: the model's runners-up down
         to `floor` ("Como posso devolver ...": pt 0.91, it 0.06, es 0.01) and their kin."""
-        best = self.detect(text)
+        best, found = self._read(text, 5)
         if best is None:
             return None, frozenset()
-        found = self._model.detect(_prepared(text), model="lite", k=5)
         codes = {best.code} | {_SAME_AS.get(f["lang"], f["lang"]) for f in found if f["score"] >= floor}
         return best, frozenset().union(*(kin(code) for code in codes))
+
+    def _read(self, text: str, k: int) -> tuple[Detected | None, list[dict]]:
+        """The language of `text` (the model's first, unless the script says otherwise) and the model's `k` best."""
+        text = _prepared(text)
+        if not any(ch.isalpha() for ch in text):  # str.isalpha: the Unicode letter categories, as letters() counts
+            return None, []
+        self.warm_up()
+        found = self._model.detect(text, model="lite", k=k)
+        code = _SAME_AS.get(found[0]["lang"], found[0]["lang"])
+        script = "ja" if _KANA.search(text) else "ko" if _HANGUL.search(text) else "zh" if _HAN.search(text) else None
+        if script and code != script and not (script == "zh" and code == "ja"):
+            return Detected(script, 1.0), found
+        return Detected(code, float(found[0]["score"])), found
 
 
 def _prepared(text: str) -> str:
@@ -97,6 +100,11 @@ KIN = [frozenset(group) for group in ({"zh", "ja"}, {"id", "ms"}, {"no", "nb", "
 def kin(code: str) -> frozenset[str]:
     """`code` and the languages it is mistaken for (KIN)."""
     return next((group for group in KIN if code in group), frozenset({code}))
+
+
+def family(code: str) -> str:
+    """One name for `code` and its kin ("da" for Norwegian and Danish): languages that count as one."""
+    return min(kin(code))
 
 
 _shared: LanguageDetector | None = None
