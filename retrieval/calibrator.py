@@ -154,7 +154,7 @@ class Calibrator:
             lexical = self.index.lexical  # several languages, no embedder across them: each among its own
             calibrated = calibrate(vectors, labels, self._off_topic_vectors(), answers=self._answers(labels),
                                    answer_weight=self.index.fusion.answer_weight,
-                                   languages=(lexical.languages(labels.tolist())
+                                   languages=([lexical.language_of(entry) for entry in labels.tolist()]
                                               if self.own_language_only and lexical.mixed() else None))
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import tantivy
 
-from core.language_detection import LanguageDetector, kin, shared_detector
+from core.language_detection import LanguageDetector, family, shared_detector
 from retrieval.entries import entry_of_vector, vector_ids
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -85,7 +85,7 @@ class LexicalIndex:
                                            .filter(tantivy.Filter.lowercase())
                                            .filter(tantivy.Filter.stemmer(language)).build())
         self._detector = detector or shared_detector()
-        self._fields: dict[int, str] = {}  # entry -> its text field
+        self._entries: set[int] = set()
         self._languages: dict[int, str] = {}  # entry -> its language, where the detector is sure
         self._counts: Counter[str] = Counter()  # entries per language
         self._own_language: dict[frozenset[str], set[int]] = {}  # same_language's answers, until the next edit
@@ -106,7 +106,8 @@ class LexicalIndex:
                 if language:
                     self._languages[entry] = language
                     self._counts[language] += 1
-                field = self._fields[entry] = f"text_{language}" if language in STEMMED_LANGUAGES else "text"
+                self._entries.add(entry)
+                field = f"text_{language}" if language in STEMMED_LANGUAGES else "text"
                 tagged = {"language": language} if language else {}
                 for vector_id, text in zip(vector_ids(entry, len(texts)), texts):
                     self._writer.add_document(tantivy.Document(
@@ -117,7 +118,7 @@ class LexicalIndex:
         with self._lock:
             for entry in entries:
                 self._writer.delete_documents_by_term("entry", entry)
-                self._fields.pop(entry, None)
+                self._entries.discard(entry)
                 self._forget_language(entry)
             self._commit()
 
@@ -130,7 +131,7 @@ class LexicalIndex:
 
     def mixed(self) -> bool:
         """Are the entries written in two languages or more (kin counted as one)?"""
-        return len({min(kin(language)) for language in self._counts}) >= 2
+        return len({family(language) for language in self._counts}) >= 2
 
     def same_language(self, text: str) -> set[int] | None:
         """In a knowledge base of several languages, the entries a question the detector is sure of may be
@@ -145,13 +146,9 @@ class LexicalIndex:
         key = frozenset(possible & self._counts.keys())
         with self._lock:
             if key not in self._own_language:
-                self._own_language[key] = {entry for entry in self._fields if self._languages.get(entry, None)
+                self._own_language[key] = {entry for entry in self._entries if self._languages.get(entry, None)
                                            in key or entry not in self._languages}
             return self._own_language[key]
-
-    def languages(self, entries: list[int]) -> list[str | None]:
-        """Each entry's language as `language_of` reads it."""
-        return [self._languages.get(entry) for entry in entries]
 
     def language_of(self, entry: int) -> str | None:
         """The language an entry was indexed as ("de"), None where the detector was unsure."""
@@ -212,7 +209,7 @@ class LexicalIndex:
         clauses = [(occur, tantivy.Query.term_query(self._schema, "cjk", gram)) for gram in dict.fromkeys(grams)]
         if words:
             # Only plain words reach the parser, so customer text can never be a query-syntax error.
-            fields = ["text", *sorted(set(self._fields.values()) - {"text"})]
+            fields = ["text", *(f"text_{code}" for code in sorted(self._counts.keys() & STEMMED_LANGUAGES.keys()))]
             parsed = self._index.parse_query(" ".join(("+" if all_words else "") + w for w in words), fields)
             if not clauses:
                 return parsed

@@ -55,7 +55,7 @@ def test_the_thresholds_are_calibrated_each_language_among_its_own(shop):
     vectors, labels = knowledge.index.faq_vectors()
     off_topic = knowledge.calibrator._off_topic_vectors()
     together = calibrate(vectors, labels, off_topic)
-    apart = calibrate(vectors, labels, off_topic, languages=lexical.languages(labels.tolist()))
+    apart = calibrate(vectors, labels, off_topic, languages=[lexical.language_of(entry) for entry in labels.tolist()])
     assert knowledge.calibrator.current.calibrated.faq_threshold == apart.faq_threshold
     # Held out among both languages, a question's twin in the other language outranked it often enough to push
     # the verbatim threshold out of reach; among its own, it is where an English-only shop has it.
