@@ -82,20 +82,22 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
                 found.append(Clause(sentence, frozenset(words), not says_yes(opening)))
             continue
         for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
+            negative = is_negative(part)
             if words := clause_words(part):
-                found.append(Clause(part, frozenset(words), is_negative(part)))
-            found += _comma_clauses(part)
+                found.append(Clause(part, frozenset(words), negative))
+            if negative:
+                found += _comma_clauses(part)
     return tuple(found)
 
 
 def _comma_clauses(part: str) -> list[Clause]:
-    """The pieces of a clause between bare commas, as clauses of their own beside the whole. German, French and
+    """The pieces of a negative clause between bare commas, as clauses of their own beside the whole. German, French and
     Spanish join main clauses with a bare comma ("Pro Bestellung kann nur ein Code verwendet werden, Codes gelten
     nicht für Nimbus Plus"), where English writes "and" or a semicolon: read whole, the first statement took the
     second's "nicht". A piece of a list ("Gas- und Ölkessel, Warmluftheizungen") is short and rarely what a reply
     rests on alone; the whole clause stays, so a reply that takes a word from its negative part still rests there."""
     pieces = [piece for piece in _COMMA.split(part) if len(_TOKEN.findall(piece)) >= _COMMA_PIECE_WORDS]
-    if len(pieces) < 2 or not is_negative(part) or any(_SUBORDINATE.match(piece) for piece in pieces):
+    if len(pieces) < 2 or any(_SUBORDINATE.match(piece) for piece in pieces):
         return []  # "wenn Sie keinen haben, verwenden Sie das Netzteil-Kit": the condition belongs to the rest
     return [Clause(piece, frozenset(words), is_negative(piece)) for piece in pieces if (words := clause_words(piece))]
 

@@ -5,7 +5,7 @@ The rule is explained in retrieval/self_calibration.py; `retrieval.tuned_calibra
 
 import numpy as np
 
-from core.language_detection import kin
+from core.language_detection import family
 from retrieval.classifier import FaqClassifier, blend, restricted
 from retrieval.hybrid import CLASSIFIER_MIN_COSINE
 
@@ -44,9 +44,10 @@ def within_language(scores: tuple, query_languages: list, language_of: dict) -> 
     several languages searched with an embedder that does not compare across them (retrieval/knowledge_base.py
     `candidates`). A query of unclear language keeps every FAQ."""
     labels, cosine, logistic, vote, answer = scores
-    columns = [language_of.get(label) for label in labels.tolist()]
-    own = np.array([[query is None or column is None or column in kin(query) for column in columns]
-                    for query in query_languages], dtype=bool).reshape(len(query_languages), len(columns))
+    rows = np.array([family(code) if code else "" for code in query_languages], dtype=object)[:, None]
+    columns = np.array([family(code) if (code := language_of.get(label)) else "" for label in labels.tolist()],
+                       dtype=object)[None, :]
+    own = (rows == columns) | (rows == "") | (columns == "")  # "": of unclear language, kept everywhere
     logistic, vote = restricted(logistic, vote, own) if logistic is not None else (None, None)
     return (labels, np.where(own, cosine, -2.0), logistic, vote,
             np.where(own, answer, -2.0) if answer is not None else None)

@@ -70,14 +70,14 @@ def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, se
     # (an FAQ with one text is never held out from itself)
     if sum(int(test.sum()) for _, test in splits) < MIN_HELD_OUT:
         return None
+    language_of = dict(zip(labels.tolist(), languages)) if languages is not None else {}
+
     def scored(train: np.ndarray, test: np.ndarray) -> tuple:
         scores = faq_scores(vectors[train], labels[train], FaqClassifier.train(vectors[train], labels[train]),
                             vectors[test], answers)
         if languages is None:
             return scores
         return within_language(scores, [languages[i] for i in np.flatnonzero(test)], language_of)
-
-    language_of = dict(zip(labels.tolist(), languages)) if languages is not None else {}
     folds = [(scored(train, test), labels[test]) for train, test in splits if test.any()]
     chosen, blend_top1, answer_top1 = choose_blend(folds, answer_weights(answer_weight if answers else 0.0))
     faq_fold = rng.permutation(len(faqs)) % min(FOLDS, len(faqs))
