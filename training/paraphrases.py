@@ -15,15 +15,21 @@ MIN_WORDS, MAX_WORDS = 2, 30
 ANSWER_CHARS = 700  # of the answer shown to the LM: enough for its gist, short enough for a small context
 
 
-def paraphrase_prompt(faq: Faq, count: int, company: str) -> ChatMessages:
+def paraphrase_prompt(faq: Faq, count: int, company: str, language: str | None = None) -> ChatMessages:
+    """`language`: the name of the language the messages are to be written in ("German"), where it is not the
+    FAQ's own (enrichment in the customers' languages)."""
     answer = faq.answer if len(faq.answer) <= ANSWER_CHARS else faq.answer[:ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
+    customer = f"a customer writing in {language}" if language else "a customer"
+    written = (f" Write every message in {language}, as a customer who speaks {language} would write it; keep "
+               "product, plan and place names as they are.") if language else ""
     return [
         {"role": "system", "content": f"You help the support team of {company} list the different ways customers "
                                       "ask the same question."},
         {"role": "user", "content": f"Question: {faq.question}\nAnswer: {answer}\n\n"
-                                    f"Write {count} different messages a customer could send that this answer "
+                                    f"Write {count} different messages {customer} could send that this answer "
                                     "replies to. Use other words for the key terms, a casual tone, or describe the "
-                                    "problem instead of asking. One message per line, no numbering, nothing else."},
+                                    f"problem instead of asking.{written} One message per line, no numbering, "
+                                    "nothing else."},
     ]
 
 

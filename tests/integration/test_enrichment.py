@@ -23,6 +23,9 @@ PLAIN = [("How do I cancel my contract?", "A 30-day plan can be cancelled at any
          ("What should I do if my phone is lost or stolen?", "Call 0800 555 0199 straight away and we bar your SIM.")]
 PARAPHRASES = {"cancel": "1. I want to end my plan\n2. Is there a fee to leave early?\n3. stop my contract please",
                "student": "- do students pay less?\n- Any deals for uni students?"}
+# Asked for German, the LM slips into English once: that line is dropped.
+GERMAN = ("1. Wie kann ich meinen Vertrag kündigen?\n2. How can I cancel my contract online?\n"
+          "3. Ich möchte meinen Tarif beenden, geht das jederzeit?")
 
 
 class _ParaphraseServer(BaseHTTPRequestHandler):
@@ -31,6 +34,8 @@ class _ParaphraseServer(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][-1]["content"]
         reply = next((text for key, text in PARAPHRASES.items() if key in prompt.lower().split("answer:")[0]), None)
+        if reply is not None and "in German" in prompt:
+            reply = GERMAN if "cancel" in prompt.lower().split("answer:")[0] else "Gibt es Rabatt?\nStudent deals?"
         if reply is None:
             self.send_response(500)
             self.end_headers()
@@ -147,3 +152,42 @@ def test_with_enrich_faqs_on_an_admins_new_faq_is_enriched_in_the_background(tmp
         served.enricher.close()
         served.knowledge.close()
         served.engine.dispose()
+
+
+def test_paraphrases_in_a_customers_language_are_kept_only_in_it_and_found_by_a_question_in_it(scratch, lm_server):
+    knowledge = scratch.knowledge
+    cancel, student = knowledge.create_many([
+        make_draft(PLAIN[0][0], PLAIN[0][1], ["Can I quit?", "end my plan"]),
+        make_draft(PLAIN[1][0], PLAIN[1][1], ["do students pay less?", "any deals for uni students?"])])
+    config = EnrichmentConfig(min_alternatives=2, languages=("de",))
+    report = enrich(knowledge, lm_server, [cancel, student], config, "Brightwave")
+
+    # English has enough: only German was asked for; the line written in English is dropped.
+    assert knowledge.get(cancel.id).generated_questions == [
+        "Wie kann ich meinen Vertrag kündigen?", "Ich möchte meinen Tarif beenden, geht das jederzeit?"]
+    assert knowledge.get(cancel.id).alt_questions == ["Can I quit?", "end my plan"]
+    # "Student deals?" is not German: one German line of two is stored.
+    assert report.failed == {} and set(report.enriched) == {cancel.id, student.id}
+    assert knowledge.get(student.id).generated_questions == ["Gibt es Rabatt?"]
+    hit = knowledge.search("Kann ich meinen Vertrag jederzeit kündigen?", top_k=1)[0]
+    assert hit.faq.id == cancel.id
+    # A second run asks for nothing more for the cancel FAQ: it has two German texts now.
+    again = enrich(knowledge, lm_server, [knowledge.get(cancel.id)], config, "Brightwave")
+    assert again.skipped == 1
+
+
+def test_an_unknown_language_is_refused_by_the_cli_the_api_and_the_settings(tmp_path, models_dir, scratch):
+    from tests.integration.test_cli import run
+
+    result = run(["faq", "enrich", "--language", "xx"], {"HELPDESK_DATA_DIR": str(tmp_path / "data"),
+                                                         "HELPDESK_MODELS_DIR": str(models_dir)})
+    assert result.returncode == 2 and "unknown language code(s) xx" in result.stderr
+    with pytest.raises(ValueError, match="HELPDESK_ENRICH_LANGUAGES: unknown language code"):
+        scratch.settings.model_validate({**scratch.settings.model_dump(), "enrich_languages": "de, xx"})
+    assert scratch.settings.model_copy(update={"enrich_languages": " de,zh ,de"}).enrichment_languages == ("de", "zh")
+    with TestClient(create_app(scratch.settings, scratch)) as client:
+        headers = {"Authorization": "Bearer test-admin-token"}
+        faq_id = client.post("/admin/faqs", json={"question": PLAIN[0][0], "answer": PLAIN[0][1]},
+                             headers=headers).json()["id"]
+        refused = client.post(f"/admin/faqs/{faq_id}/enrich", params={"language": "xx"}, headers=headers)
+        assert refused.status_code == 422 and "unknown language 'xx'" in str(refused.json()["detail"])

@@ -69,3 +69,38 @@ def test_languages_the_detector_confuses_still_match():
     index.upsert_many([(norwegian, ["Kan jeg returnere en enhet jeg har åpnet?", "Retur av en brukt enhet"])])
     assert index.language_of(norwegian) == "no"
     assert found(index, "Hvordan kan jeg returnere enheten?") == [norwegian]
+
+
+def test_a_text_in_another_language_than_its_entry_is_stemmed_and_counted_as_its_own():
+    # An English FAQ with a German alternative (an admin's, or enrichment in the customers' languages).
+    index = LexicalIndex()
+    returns, warranty = faq_entry(11), faq_entry(12)
+    index.upsert_many([
+        (returns, ["How can I return a device I bought?", "Can I send back an opened product for a refund?",
+                   "Kann ich meine Nimbus Kamera oder ein Gerät zurückgeben?"]),
+        (warranty, ["How long is the Nimbus warranty?", "Which faults are covered by the warranty?"]),
+    ])
+    assert index.language_of(returns) == "en"
+    assert not index.mixed()  # the entries are English; one text is German
+    # "Geräte" meets "Gerät" through the German stemmer, though the entry is English.
+    assert found(index, "Welche Geräte kann man zurückgeben?") == [returns]
+    # A sure German question is matched against German texts only ("Nimbus" is in the English warranty FAQ too),
+    # a sure English one against English texts only ("Nimbus" is in the German text).
+    assert found(index, "Wie lange gilt die Nimbus Garantie für ein Gerät?") == [returns]
+    assert found(index, "My Nimbus broke yesterday evening, any ideas what to do?") == [warranty]
+    index.upsert_many([(returns, ["How can I return a device I bought?", "Can I send back an opened product?"])])
+    assert found(index, "Welche Geräte kann man zurückgeben?") == []  # the German text is gone, and its field
+
+
+def test_in_a_knowledge_base_of_two_languages_an_entry_with_texts_in_the_questions_language_is_its_own():
+    index = LexicalIndex()
+    english, german, enriched = faq_entry(21), faq_entry(22), faq_entry(23)
+    index.upsert_many([
+        (english, ["How do I reset my password?", "I forgot my password"]),
+        (german, ["Wie lange dauert der Versand nach Österreich?", "Lieferzeit für Bestellungen nach Wien"]),
+        (enriched, ["How do I return a device?", "What is your return policy?", "Can I send back a product?",
+                    "Wie kann ich ein Gerät zurückschicken?"]),
+    ])
+    assert index.mixed()
+    assert index.same_language("Wie lange dauert die Lieferung nach Österreich?") == {german, enriched}
+    assert index.same_language("How long does delivery to Austria take, please?") == {english, enriched}
