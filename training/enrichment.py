@@ -125,6 +125,8 @@ def enrich_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, config:
         lines = parse_paraphrases(generation.text, faq, config.paraphrases)
         questions = on_topic(knowledge, faq, lines) if language is None else in_language(knowledge, faq, lines,
                                                                                           language)
+        log.info("FAQ %d, %s: %d of %d lines kept", faq.id, LANGUAGE_NAMES[language] if language else "own language",
+                 len(questions), len(lines))
         if questions:
             found += questions
         else:

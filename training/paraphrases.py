@@ -7,6 +7,7 @@ from retrieval.faqs import Faq
 
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.):]|[qQ]\d*[.):])\s*")
 _WORDS = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # written without spaces
 # The LM talking about itself instead of writing a customer's message (SmolLM2-135M does, most of the time).
 _ASSISTANT = re.compile(r"\b(?:i'?m sorry|i am sorry|as an? (?:[\w-]+ )?ai\b|language model"
                         r"|(?:i'?m|i am) (?:unable|not able) to (?:assist|provide|help|answer)"
@@ -40,10 +41,16 @@ def parse_paraphrases(text: str, faq: Faq, count: int) -> list[str]:
     found: list[str] = []
     for line in text.splitlines():
         line = _BULLET.sub("", line).strip().strip('"“”\'').strip()
-        words = len(_WORDS.findall(line))
+        words = words_in(line)
         if not (MIN_WORDS <= words <= MAX_WORDS) or line.endswith(":") or line.casefold() in known \
                 or _ASSISTANT.search(line):
             continue
         known.add(line.casefold())
         found.append(line)
     return found[:count]
+
+
+def words_in(line: str) -> int:
+    """Words of a line; Chinese and Japanese, written without spaces, at two characters a word."""
+    cjk = len(_CJK.findall(line))
+    return len(_WORDS.findall(_CJK.sub(" ", line))) + (cjk + 1) // 2

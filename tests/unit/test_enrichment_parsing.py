@@ -73,3 +73,8 @@ def test_the_prompt_asks_for_the_language_and_a_line_in_another_is_dropped():
                               "Kann ich mein Abo jederzeit beenden?", faq(), 5)
     assert [line for line in lines if language_of(line) == "de"] == [
         "Wie kündige ich meinen Vertrag?", "Kann ich mein Abo jederzeit beenden?"]
+
+
+def test_chinese_lines_count_their_characters_as_words():
+    written = "1. 我想知道如何取消合同。\n2. 取消\n3. 我想取消合同，需要付违约金吗？"
+    assert parse_paraphrases(written, faq(), 5) == ["我想知道如何取消合同。", "我想取消合同，需要付违约金吗？"]
