@@ -36,11 +36,12 @@ import numpy as np
 from core.errors import ModelUnavailable
 from core.language_detection import LANGUAGE_NAMES, family, shared_detector
 from dialogue.lm.generator import Generator
+from retrieval.entries import faq_entry
 from retrieval.errors import KnowledgeError
 from retrieval.faqs import Faq
 from retrieval.generated_questions import set_generated_questions
 from retrieval.knowledge_base import KnowledgeBase
-from training.paraphrases import paraphrase_prompt, parse_paraphrases
+from training.paraphrases import paraphrase_prompt, parse_paraphrases, translation_prompt
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ RANKED_WITHIN = 3  # a paraphrase in another language is kept when its FAQ is am
 
 
 class EnrichmentFailed(KnowledgeError):
-    """The LM wrote nothing usable for an FAQ."""
+    """The LM wrote nothing usable for an FAQ (in one of the languages asked: `stored` says what the FAQ has now)."""
+
+    def __init__(self, message: str, stored: list[str] | None = None):
+        super().__init__(message)
+        self.stored = stored
 
 
 @dataclass(frozen=True)
@@ -103,13 +108,25 @@ def on_topic(knowledge: KnowledgeBase, faq: Faq, questions: list[str]) -> list[s
 
 
 def in_language(knowledge: KnowledgeBase, faq: Faq, questions: list[str], language: str) -> list[str]:
-    """`questions` read as `language`, and, where the embedder compares across languages, that the knowledge base
-    answers with this FAQ among its best `RANKED_WITHIN`."""
+    """`questions` read as `language`, and, where the embedder compares across languages, closest to this FAQ's
+    question or answer among the `RANKED_WITHIN` closest FAQs. Only the FAQs' questions and answers are compared,
+    which are in their own language: texts in `language` that enrichment wrote for other FAQs would draw the
+    question to them (e5 ranks a text in the question's language above a better one in another), and drop every
+    paraphrase of FAQs enriched after the first few."""
     questions = [q for q in questions if language_of(q) == family(language)]
-    if not knowledge.across_languages:
+    if not knowledge.across_languages or not questions:
         return questions
-    return [q for q in questions
-            if faq.id in [hit.faq.id for hit in knowledge.search(q, top_k=RANKED_WITHIN) if hit.faq is not None]]
+    vectors, labels = knowledge.index.faq_vectors()
+    first = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])  # each FAQ's rows in order: its question first
+    entries, own = labels[first], vectors[first]
+    answers, answered = knowledge.index.answers.vectors_of(entries.tolist())
+    if faq_entry(faq.id) not in set(entries.tolist()) or len(answered) != len(entries):
+        return questions  # the index is behind the FAQ (another process's edit): nothing to rank against
+    lines = knowledge.embedder.embed(questions)
+    closeness = np.maximum(lines @ own.T, lines @ answers.T)  # (lines, FAQs), both in the order of `entries`
+    column = int(np.flatnonzero(entries == faq_entry(faq.id))[0])
+    rank = (closeness > closeness[:, [column]]).sum(axis=1)
+    return [q for q, r in zip(questions, rank) if r < RANKED_WITHIN]
 
 
 def enrich_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, config: EnrichmentConfig,
@@ -125,6 +142,11 @@ def enrich_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, config:
         lines = parse_paraphrases(generation.text, faq, config.paraphrases)
         questions = on_topic(knowledge, faq, lines) if language is None else in_language(knowledge, faq, lines,
                                                                                           language)
+        if language is not None and not questions:
+            # An FAQ left without a text in the language loses the questions in it to FAQs that have one.
+            translation = generator.generate(translation_prompt(faq, LANGUAGE_NAMES[language]),
+                                             max_new_tokens=config.max_new_tokens, temperature=config.temperature)
+            questions = in_language(knowledge, faq, parse_paraphrases(translation.text, faq, 1), language)
         log.info("FAQ %d, %s: %d of %d lines kept", faq.id, LANGUAGE_NAMES[language] if language else "own language",
                  len(questions), len(lines))
         if questions:
@@ -137,7 +159,7 @@ def enrich_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, config:
         stored = set_generated_questions(knowledge, faq.id, [*faq.generated_questions, *found],
                                          actor="enrichment").generated_questions
     if failures:
-        raise EnrichmentFailed("; ".join(failures))
+        raise EnrichmentFailed("; ".join(failures), stored)
     return stored
 
 
@@ -153,6 +175,8 @@ def enrich(knowledge: KnowledgeBase, generator: Generator, faqs: list[Faq], conf
                 report.enriched[faq.id] = enrich_faq(knowledge, generator, faq, config, company)
             except (KnowledgeError, ModelUnavailable) as error:
                 report.failed[faq.id] = str(error)
+                if getattr(error, "stored", None) not in (None, faq.generated_questions):
+                    report.enriched[faq.id] = error.stored  # usable in another language
             except Exception as error:  # one FAQ must not end the run; the log has the traceback
                 log.exception("Enriching FAQ %d failed", faq.id)
                 report.failed[faq.id] = f"{type(error).__name__}: {error}"

@@ -34,6 +34,16 @@ def paraphrase_prompt(faq: Faq, count: int, company: str, language: str | None =
     ]
 
 
+def translation_prompt(faq: Faq, language: str) -> ChatMessages:
+    """Asks for the FAQ's question in `language`: the one paraphrase in it an LM rarely gets wrong, asked when
+    what it wrote as paraphrases in that language was not usable."""
+    return [
+        {"role": "system", "content": "You translate customer-service questions."},
+        {"role": "user", "content": f"Translate this customer question into {language}. Keep product, plan and place "
+                                    f"names as they are. Reply with the translation only.\n\n{faq.question}"},
+    ]
+
+
 def parse_paraphrases(text: str, faq: Faq, count: int) -> list[str]:
     """The LM's lines as questions: bullets, numbering and quotes stripped; preambles, the LM speaking as an
     assistant, texts the FAQ already has and lines too short or too long dropped; at most `count`."""

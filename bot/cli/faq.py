@@ -107,8 +107,10 @@ def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int
         report = enrich(knowledge, services.generator, faqs, config, services.settings.company_name,
                         progress=lambda _: progress.update(1))
     added = sum(len(questions) for questions in report.enriched.values())
+    partly = len(report.enriched.keys() & report.failed.keys())
     click.echo(f"{len(report.enriched)} FAQs enriched ({added} generated questions in all), {report.skipped} had "
-               f"{min_alternatives} or more alternatives, {len(report.failed)} failed.")
+               f"{min_alternatives} or more alternatives, {len(report.failed)} failed"
+               + (f" ({partly} of them in one language, enriched in the others)." if partly else "."))
     for faq_id, reason in report.failed.items():
         click.echo(f"FAQ {faq_id} failed: {reason}", err=True)
     if report.failed:

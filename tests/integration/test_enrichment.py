@@ -14,7 +14,7 @@ from bot.app import create_app
 from bot.services import build_services
 from dialogue.lm.openai_generator import OpenAIGenerator
 from retrieval.faqs import make_draft
-from training.enrichment import EnrichmentConfig, enrich
+from training.enrichment import EnrichmentConfig, enrich, in_language
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,10 @@ class _ParaphraseServer(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][-1]["content"]
         reply = next((text for key, text in PARAPHRASES.items() if key in prompt.lower().split("answer:")[0]), None)
-        if reply is not None and "in German" in prompt:
-            reply = GERMAN if "cancel" in prompt.lower().split("answer:")[0] else "Gibt es Rabatt?\nStudent deals?"
+        if "Translate this customer question into German" in prompt:
+            reply = "Gibt es einen Rabatt für Studierende?" if "student" in prompt.lower() else None
+        elif reply is not None and "in German" in prompt:
+            reply = GERMAN if "cancel" in prompt.lower().split("answer:")[0] else "Student deals?\nAny discount?"
         if reply is None:
             self.send_response(500)
             self.end_headers()
@@ -166,9 +168,9 @@ def test_paraphrases_in_a_customers_language_are_kept_only_in_it_and_found_by_a_
     assert knowledge.get(cancel.id).generated_questions == [
         "Wie kann ich meinen Vertrag kündigen?", "Ich möchte meinen Tarif beenden, geht das jederzeit?"]
     assert knowledge.get(cancel.id).alt_questions == ["Can I quit?", "end my plan"]
-    # "Student deals?" is not German: one German line of two is stored.
+    # Nothing the LM wrote for the student FAQ was German: its question translated is the one German text.
     assert report.failed == {} and set(report.enriched) == {cancel.id, student.id}
-    assert knowledge.get(student.id).generated_questions == ["Gibt es Rabatt?"]
+    assert knowledge.get(student.id).generated_questions == ["Gibt es einen Rabatt für Studierende?"]
     hit = knowledge.search("Kann ich meinen Vertrag jederzeit kündigen?", top_k=1)[0]
     assert hit.faq.id == cancel.id
     # A second run asks for nothing more for the cancel FAQ: it has two German texts now.
@@ -191,3 +193,33 @@ def test_an_unknown_language_is_refused_by_the_cli_the_api_and_the_settings(tmp_
                              headers=headers).json()["id"]
         refused = client.post(f"/admin/faqs/{faq_id}/enrich", params={"language": "xx"}, headers=headers)
         assert refused.status_code == 422 and "unknown language 'xx'" in str(refused.json()["detail"])
+
+
+EARLY = "Can I end my contract early?"
+
+
+def test_with_an_embedder_across_languages_a_paraphrase_must_rank_its_faq_among_the_closest(tmp_path, services):
+    """Ranked against the FAQs' questions and answers only: a text another FAQ was given (here the very line)
+    must not draw the line away from its own FAQ."""
+    settings = services.settings.model_copy(update={"data_dir": tmp_path, "database_url": "",
+                                                    "embedding_multilingual": True})
+    fresh = build_services(settings, embedder=services.embedder, generator=services.generator)
+    fresh.start(with_lm=False)
+    try:
+        knowledge = fresh.knowledge
+        faqs = knowledge.create_many([make_draft(q, a) for q, a in PLAIN] + [
+            # Three other FAQs hold the line about cancelling (as enrichment in a language can leave it).
+            make_draft("How do I reset my password?", "Use 'Forgot password' on the sign-in page.", [EARLY]),
+            make_draft("Where do I find my invoices?", "In the app under Account > Invoices.", [EARLY]),
+            make_draft("Does my plan work abroad?", "Roaming in the EU is included in every plan.", [EARLY]),
+            make_draft("When is your shop open?", "Our shops open 9am to 6pm, Monday to Saturday."),
+            make_draft("How do I port my number?", "Ask your old provider for a PAC code and enter it at sign-up."),
+            make_draft("Why is my signal weak?", "Restart the phone and check the coverage map in the app.")])
+        cancel = faqs[0]
+        assert knowledge.across_languages
+        assert cancel.id not in [hit.faq.id for hit in knowledge.search(EARLY, top_k=3)]
+        kept = in_language(knowledge, cancel, [EARLY, "How do I port my number?", "Why is my signal weak?"], "en")
+        assert kept == [EARLY]
+    finally:
+        fresh.knowledge.close()
+        fresh.engine.dispose()
