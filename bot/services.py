@@ -84,8 +84,7 @@ class Services:
                      self.lm_choice.backend, self.lm_choice.device, self.lm_choice.reason)
         self.knowledge.sync_index()
         if with_lm and self.settings.enrich_faqs and self.enricher is None:
-            self.enricher = BackgroundEnricher(self.knowledge, self.generator,
-                                               EnrichmentConfig(languages=self.settings.enrichment_languages),
+            self.enricher = BackgroundEnricher(self.knowledge, self.generator, EnrichmentConfig(),
                                                self.settings.company_name)
             self.knowledge.faq_listeners.append(self.enricher.submit)
         self.ready = with_lm

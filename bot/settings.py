@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.language_detection import LANGUAGE_NAMES
 from dialogue.privacy_policy import PrivacyPolicy
 
 
@@ -140,11 +139,6 @@ class Settings(BaseSettings):
     enrich_faqs: bool = Field(False, description="Have the LM write paraphrases of FAQs with fewer than 3 alternative "
                                                  "questions as they are written, in the background (stored as "
                                                  "generated questions; `helpdesk faq enrich` does it on demand).")
-    enrich_languages: str = Field(
-        "", pattern=r"^\s*([a-z]{2,3}\s*(,\s*[a-z]{2,3}\s*)*)?$",
-        description="Customers' languages besides the FAQs' own, as ISO codes ('de,zh'): enrichment (above and "
-                    "`helpdesk faq enrich`) also writes paraphrases in each, so that a question in them meets the FAQ "
-                    "in its own language (docs/languages.md).")
     hnsw_threshold: int = Field(50_000, ge=0, description="Vectors above which the index becomes HNSW.")
     hnsw_ef_search: int = Field(96, ge=8, description="HNSW search breadth: higher is slower and more exact.")
     chunk_max_chars: int = Field(1000, ge=100, description="Longest document chunk, in characters.")
@@ -275,9 +269,6 @@ class Settings(BaseSettings):
         if None not in (self.faq_threshold, self.generate_threshold) and self.generate_threshold > self.faq_threshold:
             raise ValueError("HELPDESK_GENERATE_THRESHOLD must not exceed HELPDESK_FAQ_THRESHOLD")
         PrivacyPolicy.parse(self.pii)  # says what is wrong with HELPDESK_PII
-        if unknown := [code for code in self.enrichment_languages if code not in LANGUAGE_NAMES]:
-            raise ValueError(f"HELPDESK_ENRICH_LANGUAGES: unknown language code(s) {', '.join(unknown)}; use "
-                             f"{', '.join(sorted(LANGUAGE_NAMES))}")
         if self.process_stale_seconds < 2 * self.process_heartbeat_seconds:
             raise ValueError("HELPDESK_PROCESS_STALE_SECONDS must be at least twice "
                              "HELPDESK_PROCESS_HEARTBEAT_SECONDS, or a living process would be taken for dead "
@@ -286,11 +277,6 @@ class Settings(BaseSettings):
             raise ValueError("HELPDESK_WEBHOOK_LEASE_SECONDS must be at least twice HELPDESK_WEBHOOK_TIMEOUT_SECONDS, "
                              "or another process could send a delivery while this one still waits on it")
         return self
-
-    @property
-    def enrichment_languages(self) -> tuple[str, ...]:
-        """HELPDESK_ENRICH_LANGUAGES as codes, in order, each once."""
-        return tuple(dict.fromkeys(code.strip() for code in self.enrich_languages.split(",") if code.strip()))
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,10 +25,6 @@ _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'’-]*")
 _KANA, _HANGUL, _HAN = re.compile(r"[\u3040-\u30ff]"), re.compile(r"[\uac00-\ud7af]"), re.compile(r"[\u4e00-\u9fff]")
 # fastText's labels for languages the catalogue knows under another code.
 _SAME_AS = {"wuu": "zh", "yue": "zh", "arz": "ar", "als": "de", "nds": "de"}
-# How a prompt names a language (the LM answers in it, or writes paraphrases in it).
-LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
-                  "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "zh": "Simplified Chinese", "ja": "Japanese",
-                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tr": "Turkish", "id": "Indonesian"}
 
 
 @dataclass(frozen=True)

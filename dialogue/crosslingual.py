@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
 from dialogue.judgement import COMPOSE, Judge, best_matches, combined
-from core.language_detection import LANGUAGE_NAMES, LanguageDetector
+from core.language_detection import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.translated_facts import difference
@@ -29,6 +29,9 @@ from retrieval.hits import Hit
 
 log = logging.getLogger(__name__)
 
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+                  "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "zh": "Simplified Chinese", "ja": "Japanese",
+                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tr": "Turkish"}
 ANSWER_INSTRUCTIONS = (
     "You answer a customer of {company} using only the numbered knowledge snippets, which are written in "
     "{knowledge}; the customer writes {customer}. Reply with JSON only, in exactly one of two forms:\n"

@@ -12,10 +12,9 @@ in use, each with its own analyser, so the question's language need not be known
 German entry's "Gerät zurückgeben" as gerat/zuruckgeb, where the English stemmer kept "geräte" and "gerät" apart.
 An English-only knowledge base has only the English field, and is searched exactly as before.
 
-One text of an entry may be in another language than the entry: an English FAQ with alternative questions in
-German, written by an admin or by enrichment in the customers' languages (training/enrichment.py). A text the
-detector is sure (`TEXT_SURE`) is in another language family than its entry is stemmed and counted as that
-language; every other text takes its entry's. (Of 14,500 English questions of banking77, HWU64 and Bitext, 4 are
+One text of an entry may be in another language than the entry: an English FAQ whose admin added the German
+ways customers ask it. A text the detector is sure (`TEXT_SURE`) is in another language family than its entry is
+stemmed and counted as that language; every other text takes its entry's. (Of 14,500 English questions of banking77, HWU64 and Bitext, 4 are
 read that sure as another language, all of them on a name: "change this time to ist"; of the sample shop's 204
 German questions and alternatives, 180.)
 

@@ -16,31 +16,15 @@ MIN_WORDS, MAX_WORDS = 2, 30
 ANSWER_CHARS = 700  # of the answer shown to the LM: enough for its gist, short enough for a small context
 
 
-def paraphrase_prompt(faq: Faq, count: int, company: str, language: str | None = None) -> ChatMessages:
-    """`language`: the name of the language the messages are to be written in ("German"), where it is not the
-    FAQ's own (enrichment in the customers' languages)."""
+def paraphrase_prompt(faq: Faq, count: int, company: str) -> ChatMessages:
     answer = faq.answer if len(faq.answer) <= ANSWER_CHARS else faq.answer[:ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
-    customer = f"a customer writing in {language}" if language else "a customer"
-    written = (f" Write every message in {language}, as a customer who speaks {language} would write it; keep "
-               "product, plan and place names as they are.") if language else ""
     return [
         {"role": "system", "content": f"You help the support team of {company} list the different ways customers "
                                       "ask the same question."},
         {"role": "user", "content": f"Question: {faq.question}\nAnswer: {answer}\n\n"
-                                    f"Write {count} different messages {customer} could send that this answer "
+                                    f"Write {count} different messages a customer could send that this answer "
                                     "replies to. Use other words for the key terms, a casual tone, or describe the "
-                                    f"problem instead of asking.{written} One message per line, no numbering, "
-                                    "nothing else."},
-    ]
-
-
-def translation_prompt(faq: Faq, language: str) -> ChatMessages:
-    """Asks for the FAQ's question in `language`: the one paraphrase in it an LM rarely gets wrong, asked when
-    what it wrote as paraphrases in that language was not usable."""
-    return [
-        {"role": "system", "content": "You translate customer-service questions."},
-        {"role": "user", "content": f"Translate this customer question into {language}. Keep product, plan and place "
-                                    f"names as they are. Reply with the translation only.\n\n{faq.question}"},
+                                    "problem instead of asking. One message per line, no numbering, nothing else."},
     ]
 
 

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import EditorDep, KnowledgeDep, ServicesDep, require_viewer
 from bot.openapi import Timestamp
-from core.language_detection import LANGUAGE_NAMES
 from retrieval.faq_files import FORMATS, UnreadableFaqFile, read_faq_file, write_faq_file
 from retrieval.faqs import Faq, FaqPatch, make_draft
 from retrieval.generated_questions import remove_generated_question
@@ -170,19 +169,13 @@ def delete_faq(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep) -> Respo
 
 
 @router.post("/faqs/{faq_id}/enrich", response_model=FaqOut)
-def enrich(faq_id: int, services: ServicesDep, editor: EditorDep,
-           language: str | None = Query(None, description="Write them in this customers' language (ISO code, "
-                                                          "e.g. de) instead of the FAQ's own.")):
+def enrich(faq_id: int, services: ServicesDep, editor: EditorDep):
     """Ask the configured LM now for paraphrases of this FAQ and add them to its generated questions (seconds
-    to a minute on a CPU). 422 when it wrote nothing usable (in `language`) or the language is unknown, 503 when
-    the LM cannot answer."""
-    if language is not None and language not in LANGUAGE_NAMES:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"unknown language {language!r}: use one of {', '.join(sorted(LANGUAGE_NAMES))}")
+    to a minute on a CPU). 422 when it wrote nothing usable, 503 when the LM cannot answer."""
     knowledge = services.knowledge
     try:
         enrich_faq(knowledge, services.generator, knowledge.get(faq_id), EnrichmentConfig(),
-                   services.settings.company_name, languages=[language])
+                   services.settings.company_name)
     except EnrichmentFailed as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return FaqOut.of(knowledge.get(faq_id))

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from bot.cli.startup import started_services
-from core.language_detection import LANGUAGE_NAMES
 
 BATCH = 64
 
@@ -72,45 +71,32 @@ def faq_export(file: Path) -> None:
 @click.option("--min-alternatives", default=3, show_default=True,
               help="Enrich FAQs with fewer alternative questions than this (the admin's and generated ones).")
 @click.option("--paraphrases", default=5, show_default=True, help="Questions asked of the LM per FAQ.")
-@click.option("--language", "languages", multiple=True, metavar="CODE",
-              help="Also write paraphrases in this customers' language (ISO code, repeatable; default: "
-                   "HELPDESK_ENRICH_LANGUAGES).")
-def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int, languages: tuple[str, ...]) -> None:
+def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int) -> None:
     """Have the configured LM (HELPDESK_LM_MODEL) write paraphrases of FAQs with few alternative questions.
 
     They are stored as the FAQs' generated questions: searched like alternative questions, listed apart in the
     console and the admin API, removable one by one; an admin's alternatives are never changed. The FAQs are
     re-indexed and the thresholds recalibrated, as after any edit. An FAQ the LM fails on is named at the end
     (exit status 1) and the others are enriched all the same.
-
-    With --language (or HELPDESK_ENRICH_LANGUAGES), an FAQ with fewer alternatives than --min-alternatives in
-    one of those languages also gets paraphrases written in it: customers who ask in German then meet the
-    English FAQ in German (docs/languages.md).
     """
     from tqdm import tqdm
 
     from retrieval.errors import KnowledgeError
     from training.enrichment import EnrichmentConfig, enrich
 
-    if unknown := [code for code in languages if code not in LANGUAGE_NAMES]:
-        raise click.BadParameter(f"unknown language code(s) {', '.join(unknown)}; use one of "
-                                 f"{', '.join(sorted(LANGUAGE_NAMES))}", param_hint="--language")
     services = started_services(with_lm=True)
     knowledge = services.knowledge
     try:
         faqs = [knowledge.get(faq_id) for faq_id in faq_ids] or knowledge.page(0, 10**9)[0]
     except KnowledgeError as error:
         raise click.ClickException(str(error)) from None
-    config = EnrichmentConfig(min_alternatives=min_alternatives, paraphrases=paraphrases,
-                              languages=tuple(dict.fromkeys(languages)) or services.settings.enrichment_languages)
+    config = EnrichmentConfig(min_alternatives=min_alternatives, paraphrases=paraphrases)
     with tqdm(total=len(faqs), desc=f"Enriching with {services.generator.model_id}", unit="faq") as progress:
         report = enrich(knowledge, services.generator, faqs, config, services.settings.company_name,
                         progress=lambda _: progress.update(1))
     added = sum(len(questions) for questions in report.enriched.values())
-    partly = len(report.enriched.keys() & report.failed.keys())
     click.echo(f"{len(report.enriched)} FAQs enriched ({added} generated questions in all), {report.skipped} had "
-               f"{min_alternatives} or more alternatives, {len(report.failed)} failed"
-               + (f" ({partly} of them in one language, enriched in the others)." if partly else "."))
+               f"{min_alternatives} or more alternatives, {len(report.failed)} failed.")
     for faq_id, reason in report.failed.items():
         click.echo(f"FAQ {faq_id} failed: {reason}", err=True)
     if report.failed:

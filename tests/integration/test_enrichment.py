@@ -14,7 +14,7 @@ from bot.app import create_app
 from bot.services import build_services
 from dialogue.lm.openai_generator import OpenAIGenerator
 from retrieval.faqs import make_draft
-from training.enrichment import EnrichmentConfig, enrich, in_language
+from training.enrichment import EnrichmentConfig, enrich
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,6 @@ PLAIN = [("How do I cancel my contract?", "A 30-day plan can be cancelled at any
          ("What should I do if my phone is lost or stolen?", "Call 0800 555 0199 straight away and we bar your SIM.")]
 PARAPHRASES = {"cancel": "1. I want to end my plan\n2. Is there a fee to leave early?\n3. stop my contract please",
                "student": "- do students pay less?\n- Any deals for uni students?"}
-# Asked for German, the LM slips into English once: that line is dropped.
-GERMAN = ("1. Wie kann ich meinen Vertrag kündigen?\n2. How can I cancel my contract online?\n"
-          "3. Ich möchte meinen Tarif beenden, geht das jederzeit?")
 
 
 class _ParaphraseServer(BaseHTTPRequestHandler):
@@ -34,10 +31,6 @@ class _ParaphraseServer(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][-1]["content"]
         reply = next((text for key, text in PARAPHRASES.items() if key in prompt.lower().split("answer:")[0]), None)
-        if "Translate this customer question into German" in prompt:
-            reply = "Gibt es einen Rabatt für Studierende?" if "student" in prompt.lower() else None
-        elif reply is not None and "in German" in prompt:
-            reply = GERMAN if "cancel" in prompt.lower().split("answer:")[0] else "Student deals?\nAny discount?"
         if reply is None:
             self.send_response(500)
             self.end_headers()
@@ -154,72 +147,3 @@ def test_with_enrich_faqs_on_an_admins_new_faq_is_enriched_in_the_background(tmp
         served.enricher.close()
         served.knowledge.close()
         served.engine.dispose()
-
-
-def test_paraphrases_in_a_customers_language_are_kept_only_in_it_and_found_by_a_question_in_it(scratch, lm_server):
-    knowledge = scratch.knowledge
-    cancel, student = knowledge.create_many([
-        make_draft(PLAIN[0][0], PLAIN[0][1], ["Can I quit?", "end my plan"]),
-        make_draft(PLAIN[1][0], PLAIN[1][1], ["do students pay less?", "any deals for uni students?"])])
-    config = EnrichmentConfig(min_alternatives=2, languages=("de",))
-    report = enrich(knowledge, lm_server, [cancel, student], config, "Brightwave")
-
-    # English has enough: only German was asked for; the line written in English is dropped.
-    assert knowledge.get(cancel.id).generated_questions == [
-        "Wie kann ich meinen Vertrag kündigen?", "Ich möchte meinen Tarif beenden, geht das jederzeit?"]
-    assert knowledge.get(cancel.id).alt_questions == ["Can I quit?", "end my plan"]
-    # Nothing the LM wrote for the student FAQ was German: its question translated is the one German text.
-    assert report.failed == {} and set(report.enriched) == {cancel.id, student.id}
-    assert knowledge.get(student.id).generated_questions == ["Gibt es einen Rabatt für Studierende?"]
-    hit = knowledge.search("Kann ich meinen Vertrag jederzeit kündigen?", top_k=1)[0]
-    assert hit.faq.id == cancel.id
-    # A second run asks for nothing more for the cancel FAQ: it has two German texts now.
-    again = enrich(knowledge, lm_server, [knowledge.get(cancel.id)], config, "Brightwave")
-    assert again.skipped == 1
-
-
-def test_an_unknown_language_is_refused_by_the_cli_the_api_and_the_settings(tmp_path, models_dir, scratch):
-    from tests.integration.test_cli import run
-
-    result = run(["faq", "enrich", "--language", "xx"], {"HELPDESK_DATA_DIR": str(tmp_path / "data"),
-                                                         "HELPDESK_MODELS_DIR": str(models_dir)})
-    assert result.returncode == 2 and "unknown language code(s) xx" in result.stderr
-    with pytest.raises(ValueError, match="HELPDESK_ENRICH_LANGUAGES: unknown language code"):
-        scratch.settings.model_validate({**scratch.settings.model_dump(), "enrich_languages": "de, xx"})
-    assert scratch.settings.model_copy(update={"enrich_languages": " de,zh ,de"}).enrichment_languages == ("de", "zh")
-    with TestClient(create_app(scratch.settings, scratch)) as client:
-        headers = {"Authorization": "Bearer test-admin-token"}
-        faq_id = client.post("/admin/faqs", json={"question": PLAIN[0][0], "answer": PLAIN[0][1]},
-                             headers=headers).json()["id"]
-        refused = client.post(f"/admin/faqs/{faq_id}/enrich", params={"language": "xx"}, headers=headers)
-        assert refused.status_code == 422 and "unknown language 'xx'" in str(refused.json()["detail"])
-
-
-EARLY = "Can I end my contract early?"
-
-
-def test_with_an_embedder_across_languages_a_paraphrase_must_rank_its_faq_among_the_closest(tmp_path, services):
-    """Ranked against the FAQs' questions and answers only: a text another FAQ was given (here the very line)
-    must not draw the line away from its own FAQ."""
-    settings = services.settings.model_copy(update={"data_dir": tmp_path, "database_url": "",
-                                                    "embedding_multilingual": True})
-    fresh = build_services(settings, embedder=services.embedder, generator=services.generator)
-    fresh.start(with_lm=False)
-    try:
-        knowledge = fresh.knowledge
-        faqs = knowledge.create_many([make_draft(q, a) for q, a in PLAIN] + [
-            # Three other FAQs hold the line about cancelling (as enrichment in a language can leave it).
-            make_draft("How do I reset my password?", "Use 'Forgot password' on the sign-in page.", [EARLY]),
-            make_draft("Where do I find my invoices?", "In the app under Account > Invoices.", [EARLY]),
-            make_draft("Does my plan work abroad?", "Roaming in the EU is included in every plan.", [EARLY]),
-            make_draft("When is your shop open?", "Our shops open 9am to 6pm, Monday to Saturday."),
-            make_draft("How do I port my number?", "Ask your old provider for a PAC code and enter it at sign-up."),
-            make_draft("Why is my signal weak?", "Restart the phone and check the coverage map in the app.")])
-        cancel = faqs[0]
-        assert knowledge.across_languages
-        assert cancel.id not in [hit.faq.id for hit in knowledge.search(EARLY, top_k=3)]
-        kept = in_language(knowledge, cancel, [EARLY, "How do I port my number?", "Why is my signal weak?"], "en")
-        assert kept == [EARLY]
-    finally:
-        fresh.knowledge.close()
-        fresh.engine.dispose()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from retrieval.faqs import Faq, make_draft
-from training.enrichment import EnrichmentConfig, language_of, missing, needs_enrichment
+from training.enrichment import EnrichmentConfig, needs_enrichment
 from training.paraphrases import paraphrase_prompt, parse_paraphrases
 
 pytestmark = pytest.mark.unit
@@ -53,28 +53,7 @@ def test_generated_questions_never_repeat_the_admins_and_change_the_content_hash
     assert enriched.content_hash != plain.content_hash
 
 
-def test_an_faq_needs_paraphrases_in_each_customer_language_it_is_not_written_in():
-    config = EnrichmentConfig(min_alternatives=2, languages=("de", "zh", "en"))  # "en": the FAQ's own, skipped
-    english = ["End my plan", "How do I quit?"]
-    assert missing(faq(english), config) == ["de", "zh"]
-    german = ["Wie kündige ich meinen Vertrag?", "Ich möchte mein Abo beenden"]
-    assert missing(faq(english, german), config) == ["zh"]
-    # German alternatives do not count for the FAQ's own language: it still needs English ones.
-    assert missing(faq(["End my plan"], german), config) == [None, "zh"]
-    assert missing(faq(english), EnrichmentConfig(min_alternatives=2)) == []  # no languages: as before
-
-
-def test_the_prompt_asks_for_the_language_and_a_line_in_another_is_dropped():
-    prompt = paraphrase_prompt(faq(), 3, "Brightwave", "German")
-    assert "a customer writing in German" in prompt[1]["content"]
-    assert "Write every message in German" in prompt[1]["content"]
-    assert "German" not in paraphrase_prompt(faq(), 3, "Brightwave")[1]["content"]
-    lines = parse_paraphrases("Wie kündige ich meinen Vertrag?\nHow do I end my contract?\n我想取消合同\n"
-                              "Kann ich mein Abo jederzeit beenden?", faq(), 5)
-    assert [line for line in lines if language_of(line) == "de"] == [
-        "Wie kündige ich meinen Vertrag?", "Kann ich mein Abo jederzeit beenden?"]
-
-
 def test_chinese_lines_count_their_characters_as_words():
+    # One \w+ run each: every line Qwen2.5-Coder-1.5B wrote in Chinese was "one word", and dropped.
     written = "1. 我想知道如何取消合同。\n2. 取消\n3. 我想取消合同，需要付违约金吗？"
     assert parse_paraphrases(written, faq(), 5) == ["我想知道如何取消合同。", "我想取消合同，需要付违约金吗？"]

@@ -72,7 +72,7 @@ def test_languages_the_detector_confuses_still_match():
 
 
 def test_a_text_in_another_language_than_its_entry_is_stemmed_and_counted_as_its_own():
-    # An English FAQ with a German alternative (an admin's, or enrichment in the customers' languages).
+    # An English FAQ with a German alternative question its admin added.
     index = LexicalIndex()
     returns, warranty = faq_entry(11), faq_entry(12)
     index.upsert_many([
