@@ -14,9 +14,9 @@ An English-only knowledge base has only the English field, and is searched exact
 
 One text of an entry may be in another language than the entry: an English FAQ whose admin added the German
 ways customers ask it. A text the detector is sure (`TEXT_SURE`) is in another language family than its entry is
-stemmed and counted as that language; every other text takes its entry's. (Of 14,500 English questions of banking77, HWU64 and Bitext, 4 are
-read that sure as another language, all of them on a name: "change this time to ist"; of the sample shop's 204
-German questions and alternatives, 180.)
+stemmed and counted as that language; every other text takes its entry's. (Of 14,500 English questions of
+banking77, HWU64 and Bitext, 4 are read that sure as another language, all of them on a name: "change this time to
+ist"; of the sample shop's 204 German questions and alternatives, 180.)
 
 BM25 only counts within one language. A German question over English FAQs shares no words with the right FAQ,
 only "ich", "die", a product name with the wrong one: on the sample shop asked in German, BM25 at its usual
