@@ -115,8 +115,12 @@ def contradiction(sentence: str, snippet: str) -> str | None:
         other = max((len(mine & c.words) for c in clauses if c.negative != negative), default=0)
         only_other = {w for w in mine if not any(w in c.words for c in clauses if c.negative == negative)}
         # A positive claim with a word the snippet only uses while denying something ("opened batteries can be
-        # returned" where it says "Opened batteries can't be returned") has dropped the negation.
-        dropped = not negative and only_other and other >= max(2, same - 1)
+        # returned" where it says "Opened batteries can't be returned") has dropped the negation. Chinese words
+        # count in pairs of ideographs, so the positive clause the claim borrows the rest from outweighs the
+        # denied phrase ("已拆封的电池" is four pairs; "可在签收后 14 天内退货" six): three pairs found only where the
+        # snippet denies, and half the positive clause's share, are enough there.
+        dropped = not negative and only_other and (
+            other >= max(2, same - 1) or sum(map(is_cjk, only_other)) >= 3 and 2 * other >= same)
         if other > same or (other == same and only_other) or dropped:
             way = "denies" if negative else "asserts"
             return f"{way} what the snippet says the other way round: {sentence!r}"

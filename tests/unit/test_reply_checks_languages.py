@@ -74,3 +74,18 @@ def test_a_condition_after_its_comma_keeps_its_negation():
                        question).reasons == []
     assert check_reply("Wenn Sie einen haben, verwenden Sie das mitgelieferte Netzteil-Kit.", THERMO_DE,
                        question).reasons != []
+
+
+ACCESSORIES_ZH = ["配件怎么退货？\n数据线、支架和电池等配件可在签收后 14 天内退货，但必须未使用且保持原厂密封包装。"
+                  "出于安全原因，已拆封的电池不能退货。"]
+
+
+def test_a_chinese_reply_that_takes_a_denied_phrase_into_a_positive_clause_is_stopped():
+    # "Opened batteries can be returned within 14 days": 已拆封的电池 only appears where the snippet says they
+    # cannot be. Counted in pairs of ideographs, the positive clause it borrows "14 天内退货" from shares more.
+    question = "拆封的电池可以退吗？"
+    assert check_reply("可以，已拆封的电池可在签收后 14 天内退货。", ACCESSORIES_ZH, question).reasons != []
+    for right in ["不可以，出于安全原因，已拆封的电池不能退货。",
+                  "已拆封的电池不能退货，其他配件可在签收后 14 天内退货。",
+                  "配件可在签收后 14 天内退货，但必须未使用且保持原厂密封包装。"]:
+        assert check_reply(right, ACCESSORIES_ZH, question).reasons == [], right

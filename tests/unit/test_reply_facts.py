@@ -98,7 +98,7 @@ def test_the_held_out_pairs_keep_their_measured_rates():
 def test_german_and_chinese_yes_no_and_negation_are_read():
     report = evaluate(current_check, load_pairs(section="languages"))
     assert report.total.pairs >= 19
-    # Measured 2026-12-05: 17/19 good passed, 17/19 wrong stopped (before German and Chinese negation: 18 and 11).
+    # Measured 2026-12-05: 18/19 good passed, 18/19 wrong stopped (before German and Chinese negation: 18 and 11).
     assert report.total.pass_rate >= 0.8 and report.total.stop_rate >= 0.85, report.misses
     german_no = check_reply("Ja, geöffnete Akkus können zurückgegeben werden.",
                             ["Rückgabe\nGeöffnete Akkus können aus Sicherheitsgründen nicht zurückgegeben werden."],
