@@ -2,12 +2,12 @@
 
 import re
 
+from dialogue.content_words import is_cjk
 from dialogue.lm.generator import ChatMessages
 from retrieval.faqs import Faq
 
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.):]|[qQ]\d*[.):])\s*")
 _WORDS = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # written without spaces
 # The LM talking about itself instead of writing a customer's message (SmolLM2-135M does, most of the time).
 _ASSISTANT = re.compile(r"\b(?:i'?m sorry|i am sorry|as an? (?:[\w-]+ )?ai\b|language model"
                         r"|(?:i'?m|i am) (?:unable|not able) to (?:assist|provide|help|answer)"
@@ -46,5 +46,5 @@ def parse_paraphrases(text: str, faq: Faq, count: int) -> list[str]:
 
 def words_in(line: str) -> int:
     """Words of a line; Chinese and Japanese, written without spaces, at two characters a word."""
-    cjk = len(_CJK.findall(line))
-    return len(_WORDS.findall(_CJK.sub(" ", line))) + (cjk + 1) // 2
+    cjk = sum(map(is_cjk, line))
+    return len(_WORDS.findall("".join(" " if is_cjk(ch) else ch for ch in line))) + (cjk + 1) // 2
