@@ -1,14 +1,13 @@
 """What bench/soak.py reads back from the database: per customer, what was lost, doubled, unanswered or reordered."""
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from core.database import make_engine
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
+from tests.support.postgres import fresh_postgres_database as tests_postgres_database
 
 
 @dataclass
@@ -74,14 +73,4 @@ def _audit_customer(audit: Audit, messages: list[tuple[str, str]], turns: list[t
 
 def fresh_postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
     """A new, empty database on the server (the role may create databases) and a function that drops it."""
-    name = f"helpdesk_soak_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+    return tests_postgres_database(server_url, prefix="helpdesk_soak")

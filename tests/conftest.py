@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
 
 from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
@@ -22,6 +21,7 @@ from core.database import make_engine, make_session_factory
 from dialogue.lm.transformers_generator import TransformersGenerator
 from retrieval.embedder import SentenceTransformerEmbedder
 from retrieval.faq_files import read_faq_file
+from tests.support.postgres import fresh_postgres_database
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -66,20 +66,6 @@ def postgres_server_url() -> str:
     return url
 
 
-def _fresh_postgres_database(server_url: str) -> tuple[str, callable]:
-    name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
-
-
 @pytest.fixture(params=BACKENDS)
 def migrated_database(request, tmp_path):
     """(url, session factory) of a database of this test's own, migrated to the head, on each backend: for
@@ -87,7 +73,7 @@ def migrated_database(request, tmp_path):
     if request.param == "sqlite":
         url, drop = f"sqlite:///{tmp_path / 'helpdesk.db'}", None
     else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     engine = make_engine(url)
     upgrade_database(engine)
     yield url, make_session_factory(engine)
@@ -124,7 +110,7 @@ def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'helpdesk.db'}"
         return
-    url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+    url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     yield url
     drop()
 

@@ -21,8 +21,9 @@ from core.outbox import OutboxEventRecord, WebhookDeliveryRecord, WebhookSubscri
 from dialogue.actions.records import ActionRunRecord
 from dialogue.actions.action_server import ActionServer
 from retrieval.faq_files import read_faq_file
-from tests.conftest import ADMIN_TOKEN, BACKENDS, VERIFIED, _fresh_postgres_database, make_settings
+from tests.conftest import ADMIN_TOKEN, BACKENDS, VERIFIED, make_settings
 from tests.support.live_server import free_port
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +79,7 @@ def database(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('actions') / 'helpdesk.db'}"
         return
-    url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+    url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     yield url
     drop()
 

@@ -22,8 +22,9 @@ from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from retrieval.faq_files import read_faq_file
-from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database, make_settings
+from tests.conftest import ADMIN_TOKEN, BACKENDS, make_settings
 from tests.support.live_server import live_server
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,7 +42,7 @@ def app(request, tmp_path, models_dir, embedder, generator):
     if request.param == "sqlite":
         url, drop = f"sqlite:///{tmp_path / 'schema.db'}", None
     else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     services = build_services(make_settings(tmp_path / "data", url, models_dir), embedder=embedder,
                               generator=generator)
     services.start()

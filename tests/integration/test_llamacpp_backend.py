@@ -17,9 +17,10 @@ from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.prompt import INSTRUCTIONS
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
-from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
+from tests.conftest import BACKENDS, make_settings
 from dialogue.verdicts import ANSWER_SCHEMA
 from tests.integration.test_streaming import GENERATED_QUESTION, sse_events
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -185,7 +186,7 @@ def llama_app(request, tmp_path_factory, models_dir, embedder):
     if request.param == "sqlite":
         url, drop = f"sqlite:///{data / 'helpdesk.db'}", None
     else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     settings = make_settings(data, url, models_dir, lm_backend="llamacpp", lm_slots=2, lm_slot_tokens=2048,
                              max_new_tokens=48)
     services = build_services(settings, embedder=embedder)

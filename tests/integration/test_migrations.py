@@ -22,7 +22,8 @@ import retrieval.jobs  # noqa: F401
 from bot.migrate import alembic_config, upgrade_database
 from core.database import Base, make_engine, make_session_factory, utcnow
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
-from tests.conftest import BACKENDS, _fresh_postgres_database
+from tests.conftest import BACKENDS
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.integration
 def _database(backend, tmp_path, request):
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'migrated.db'}", None
-    return _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+    return fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -24,12 +24,13 @@ from dialogue.lm.openai_generator import OpenAIGenerator
 from dialogue.lm.sources import EMBEDDED_LM_ID, embedded_gguf_path
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
-from tests.conftest import BACKENDS, _fresh_postgres_database, make_settings
+from tests.conftest import BACKENDS, make_settings
 from tests.integration.test_llamacpp_backend import ask
 from tests.integration.test_streaming import GENERATED_QUESTION
 from tests.support.live_server import free_port
 from tests.support.vllm_server import VllmServer, VllmState
 from training.registry import ModelCard, Registry
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -184,7 +185,7 @@ def openai_app(request, tmp_path, models_dir, embedder):
         if request.param == "sqlite":
             database, drop = f"sqlite:///{tmp_path / 'helpdesk.db'}", None
         else:
-            database, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+            database, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
         settings = make_settings(tmp_path / "data", database, models_dir, lm_backend="openai", lm_url=url,
                                  lm_retries=1, max_new_tokens=40)
         services = build_services(settings, embedder=embedder)

@@ -35,11 +35,12 @@ from retrieval.faqs import make_draft
 from tests.integration import test_slack, test_telegram
 from training.conversations import iter_conversations
 from training.qa_pairs import pairs_from_conversations
-from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database, make_settings
+from tests.conftest import ADMIN_TOKEN, BACKENDS, make_settings
 from tests.support.live_server import live_server
 from tests.support.platform_servers import SlackApiServer, TelegramApiServer
 from tests.support.privacy_seeds import SEEDS, messages
 from tests.integration.test_socketio import RasaClient
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,7 @@ def private(request, tmp_path_factory, models_dir, embedder, generator):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('privacy-db') / 'helpdesk.db'}"
     else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     settings = make_settings(tmp_path_factory.mktemp("privacy"), url, models_dir, max_new_tokens=8,
                              slack_signing_secret=SecretStr(test_slack.SIGNING_SECRET),
                              slack_bot_token=SecretStr(test_slack.BOT_TOKEN),

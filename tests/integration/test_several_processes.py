@@ -26,9 +26,10 @@ from core.database import make_engine, make_session_factory
 from dialogue.context import is_follow_up, split_question
 from dialogue.policy import wants_person
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
-from tests.conftest import ADMIN_TOKEN, BACKENDS, _fresh_postgres_database
+from tests.conftest import ADMIN_TOKEN, BACKENDS
 from tests.support.live_server import free_port, wait_until_healthy
 from tests.support.platform_servers import TelegramApiServer
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,7 +71,7 @@ def two_servers(request, tmp_path_factory, models_dir):
     if request.param == "sqlite":
         url, drop = f"sqlite:///{tmp / 'shared.db'}", None
     else:
-        url, drop = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
     api = TelegramApiServer(BOT_TOKEN).start()
     servers = []
     try:

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 
 from core.turn_locks import FileTurnLocks, PostgresTurnLocks, ThreadLocks, turn_locks_for
 from retrieval.batching import BatchingEmbedder
-from tests.conftest import _fresh_postgres_database
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def test_sqlite_turn_locks_make_another_process_wait_for_the_same_customer_only(
 
 
 def test_postgres_turn_locks_make_another_process_wait_for_the_same_customer_only(postgres_server_url):
-    url, drop = _fresh_postgres_database(postgres_server_url)
+    url, drop = fresh_postgres_database(postgres_server_url)
     try:
         holder = _holder(f"""
             import time
