@@ -7,7 +7,7 @@
 
 import re
 
-from dialogue.claims import REGION_OF, YES_NO, covered, names_in, says_yes
+from dialogue.claims import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 
 
@@ -36,15 +36,15 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
         return None
     yes, said = says_yes(opening), (opening["word"] or opening["echo"])
     asked = clause_words(question)
-    named = {w for w in asked if w in REGION_OF or w.capitalize() in names_in(question) or w in ("uk", "eu", "usa")}
+    named = {w for w in asked if w in REGION_OF or w.capitalize() in names(question) or w in ("uk", "eu", "usa")}
     for part in POLARITY_CUT.split(sentence[opening.end():]):
         part_words = clause_words(part)
-        if part_words & asked and is_negative(part) != yes and all(covered(w, part_words) for w in named):
+        if part_words & asked and is_negative(part) != yes and all(_covers(w, part_words) for w in named):
             return None
     best, agreeing = 0, False
     for snippet in snippets:
         for clause in polarity_clauses(snippet):
-            shared = sum(covered(w, clause.words) for w in asked)
+            shared = sum(_covers(w, clause.words) for w in asked)
             if shared == 0 or shared < best:
                 continue
             if shared > best:
@@ -55,6 +55,22 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     if not agreeing:
         return "otherwise", f"answers {said!r} where the snippet says otherwise: {sentence!r}"
     return None
+
+
+def _covers(word: str, words: set[str]) -> bool:
+    """`claims.covered`, and a long word also by another form of it, alone or as a hyphenated compound's last part:
+    the question's German "Sockelleistenheizung" by the snippet's "Hochvolt-Sockelleistenheizungen"."""
+    if covered(word, words):
+        return True
+    if len(word) < 6 or ":" in word:  # a fact's key ("number:240:volt") matches only itself
+        return False
+    return any(_one_word(word, other.rsplit("-", 1)[-1]) for other in words)
+
+
+def _one_word(a: str, b: str) -> bool:
+    """The same word but for an inflection's ending of at most two letters ("heizung", "heizungen")."""
+    short, long = sorted((a, b), key=len)
+    return len(long) - len(short) <= 2 and long.startswith(short) and len(short) >= 6
 
 
 def _negative_for(clause: Clause, named: set[str]) -> bool:

@@ -5,6 +5,7 @@ import pytest
 
 from dialogue.content_words import content_words
 from dialogue.grounding import check_reply, sentences
+from dialogue.yes_no import yes_no_problem
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +90,19 @@ def test_a_chinese_reply_that_takes_a_denied_phrase_into_a_positive_clause_is_st
                   "已拆封的电池不能退货，其他配件可在签收后 14 天内退货。",
                   "配件可在签收后 14 天内退货，但必须未使用且保持原厂密封包装。"]:
         assert check_reply(right, ACCESSORIES_ZH, question).reasons == [], right
+
+
+THERMO_WIRING_DE = [
+    "Passt das Nimbus Thermo zur Verkabelung meiner Heizung?\nDas Nimbus Thermo funktioniert mit den meisten "
+    "24-V-Niederspannungssystemen, darunter Gas- und Ölkessel, Warmluftheizungen und Wärmepumpen mit bis zu 2 Heiz- "
+    "und 1 Kühlstufe. Mit elektrischen Hochvolt-Sockelleistenheizungen (120/240 V) ist es nicht kompatibel."]
+
+
+def test_a_german_no_about_a_compound_noun_agrees_with_the_snippet_that_says_no():
+    # German capitalises every noun: "Sockelleistenheizung" is not a name the answer must repeat letter for
+    # letter, and "Hochvolt-Sockelleistenheizungen" is the same word; the question's opening verb is no name.
+    question = "Funktioniert das Thermo mit meiner 240-V-Sockelleistenheizung?"
+    assert yes_no_problem("Nein, mit elektrischen Hochvolt-Sockelleistenheizungen ist das Nimbus Thermo nicht "
+                          "kompatibel.", question, THERMO_WIRING_DE) is None
+    assert check_reply("Ja, mit elektrischen Hochvolt-Sockelleistenheizungen ist das Nimbus Thermo kompatibel.",
+                       THERMO_WIRING_DE, question).reasons != []
