@@ -12,6 +12,7 @@ or service a fact belongs to, and which names it uses. Used by dialogue/groundin
   country is also found through its region (Germany → EU).
 """
 
+import importlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,7 +107,8 @@ class _Segment:
     facts: tuple[str, ...]  # keys of the facts in it
 
 
-def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = frozenset()) -> list[_Segment]:
+def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = frozenset(),
+              language: "_Reading | None" = None) -> list[_Segment]:
     # `trailing=False` (a reply's clauses): no fact-less tail and no list continuation joins a fact's clause, so
     # "£8 a month for Lite, £14 a month for Plus" checks each price with its own plan.
     """A sentence's clauses for binding, each holding its facts. Chunks end at ";" and "but"/"while"; inside one,
@@ -144,12 +146,14 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
         if _UNIVERSAL.search(before_facts):
             topic = set()  # "Every plan includes 5G": about no plan in particular
         elif _POINTS_BACK.search(before_facts) and subject:
-            topic = set(subject) | _first_topic(text)
+            topic = set(subject) | _first_topic(text, language)
+        elif language and language.points_back(text) and (subject or carried):
+            topic = set(subject or carried) | _first_topic(text, language)
         elif _VERB_START.match(text) and subject:
             # "... and paid by Direct Debit on the 8th": the bill is still the subject, paying what it is about
-            topic = set(subject) | (_first_topic(text) if _PARTICIPLE_START.match(text) else set())
+            topic = set(subject) | (_first_topic(text, language) if _PARTICIPLE_START.match(text) else set())
         else:
-            topic = _first_topic(text)
+            topic = _first_topic(text, language)
             if topic & _TEMPORAL:  # "... and Saturday 09:00-17:00": still the sentence's subject, on Saturdays
                 topic |= subject
         subject = subject or topic
@@ -180,11 +184,54 @@ def _outside_brackets_split(chunk: str) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
-def _first_topic(text: str) -> set[str]:
-    for word in _WORD.findall(_regions(text).lower()):
-        if word not in _STOP_WORDS and len(word) > 1 and not word[0].isdigit():
-            return {stem(word.strip("'’-"))}
+def _first_topic(text: str, language: "_Reading | None" = None) -> set[str]:
+    plain = _regions(text)
+    for number, match in enumerate(_WORD.finditer(plain)):
+        word = match.group(0).lower()
+        if word in _STOP_WORDS or len(word) <= 1 or word[0].isdigit():
+            continue
+        if language and word in language.stop_words and (language.any_case or number == 0 or match.group(0).islower()):
+            continue  # "Mit elektrischen Heizungen ...": a German clause is not about "mit"
+        return {stem(word.strip("'’-"))}
     return set()
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How a snippet in German, French or Spanish is read for binding: its stop words are no clause's topic
+    (where written in lower case or opening the clause; a capitalised one inside is a name), and its pronouns
+    point back wherever they stand ("Mit Hochvolt-Heizungen (120/240 V) ist es nicht kompatibel": "es" comes
+    after the fact, where English says "It is not compatible with ...")."""
+    stop_words: frozenset[str]
+    pointers: re.Pattern
+    any_case: bool  # German capitalises nouns, and "Sie" (the customer), not only names
+
+    def points_back(self, text: str) -> bool:
+        return bool(self.pointers.search(text))
+
+
+@lru_cache(maxsize=4)
+def language_stop_words(code: str) -> frozenset[str]:
+    """spaCy's stop words of German, French or Spanish (`code` "de", "fr", "es")."""
+    return frozenset(importlib.import_module(f"spacy.lang.{code}.stop_words").STOP_WORDS)
+
+
+# Pronouns that point back, by language; German "Sie" capitalised is the customer ("wenn Sie keinen haben").
+_POINTERS = {"de": re.compile(r"\b(?:[Ee]s|sie|[Ee]r|ihn|ihm|[Dd]ies|[Dd]iese[mnrs]?)\b"),
+             "fr": re.compile(r"\b(?:il|elle|ils|elles|cela|ceci)\b", re.IGNORECASE),
+             "es": re.compile(r"\b(?:él|ella|ellos|ellas|esto|eso)\b", re.IGNORECASE)}
+SURE = 0.9
+
+
+@lru_cache(maxsize=512)
+def _reading(snippet: str) -> _Reading | None:
+    """The snippet's `_Reading` when the detector is sure it is German, French or Spanish; else None (English)."""
+    from core.language_detection import shared_detector
+
+    detected = shared_detector().detect(snippet[:400])
+    if detected is None or detected.code not in _POINTERS or detected.confidence < SURE:
+        return None
+    return _Reading(language_stop_words(detected.code) - _STOP_WORDS, _POINTERS[detected.code], detected.code == "de")
 
 
 @lru_cache(maxsize=512)
@@ -192,7 +239,7 @@ def binding_segments(snippet: str) -> tuple[_Segment, ...]:
     found, subject = [], frozenset()
     for sentence in sentences(snippet):
         if not sentence.rstrip().endswith("?"):
-            segments = _segments(sentence, carried=subject)
+            segments = _segments(sentence, carried=subject, language=_reading(snippet))
             found += segments
             subject = next((s.topics for s in segments if s.topics), subject)
     return tuple(found)
@@ -203,7 +250,7 @@ def misbound(sentence: str, snippet: str) -> str | None:
     clause the snippet does not support ("... and replacements arrive within 3 years"); else None."""
     segments = binding_segments(snippet)
     known = set().union(*(s.words for s in segments)) if segments else set()
-    for mine in _segments(sentence, trailing=False):
+    for mine in _segments(sentence, trailing=False, language=_reading(snippet)):
         plain = {word for word in mine.words if ":" not in word}
         if len(plain) >= 2 and sum(covered(word, known) for word in plain) / len(plain) < CLAUSE_SHARE:
             return f"no snippet supports the clause with {', '.join(_shown(mine))}: {sentence!r}"

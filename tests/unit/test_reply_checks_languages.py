@@ -106,3 +106,14 @@ def test_a_german_no_about_a_compound_noun_agrees_with_the_snippet_that_says_no(
                           "kompatibel.", question, THERMO_WIRING_DE) is None
     assert check_reply("Ja, mit elektrischen Hochvolt-Sockelleistenheizungen ist das Nimbus Thermo kompatibel.",
                        THERMO_WIRING_DE, question).reasons != []
+
+
+def test_a_german_clause_that_points_back_after_its_fact_keeps_its_subject():
+    # "Mit ... (120/240 V) ist es nicht kompatibel": "es" is the Thermo, named in the sentence before; the clause
+    # is not about "mit". Read as English, the 240 V fact belonged to no Thermo, and the answer that states it
+    # for the Thermo was stopped as binding it to another entity.
+    question = "Funktioniert das Thermo mit meiner 240-V-Sockelleistenheizung?"
+    assert check_reply("Nein, mit elektrischen Hochvolt-Sockelleistenheizungen (120/240 V) ist das Nimbus Thermo "
+                       "nicht kompatibel.", THERMO_WIRING_DE, question).reasons == []
+    assert check_reply("Das Nimbus Thermo funktioniert mit Wärmepumpen mit bis zu 1 Heiz- und 2 Kühlstufen.",
+                       THERMO_WIRING_DE, question).reasons != []
