@@ -260,6 +260,17 @@ class DialogueManager:
         found = found or self.answering.search(question)
         return self.answering.respond(question, found, on_text, draft)
 
+    def draft_answer(self, question: Question, language: str | None, draft: bool = True) -> Answer:
+        """Agent assist's answer to a customer writing `language`: `answer`, or, when the best knowledge is in
+        another language and a capable LM's judgement is on, that LM's answer in the customer's language
+        (dialogue/crosslingual.py), checked as a chat reply is. Without such an LM the draft is what `answer`
+        writes: the agent, who reads both, translates it."""
+        found = self.answering.search(question)
+        knowledge = self._other_language(language, found.hits[0]) if draft and language and found.hits else None
+        if knowledge and self.across.active:
+            return self.across.respond(self.answering, question, found, Languages(language, knowledge), None)
+        return self.answer(question, draft=draft, found=found)
+
     def _answer_from_knowledge(self, turn: OpenedTurn, context: TurnContext, text: str, query: SearchQuery,
                                on_text: TextCallback | None) -> tuple[Reply, str | None]:
         # An unverified sender may not be who spoke before under this id: what is stored about the customer stays
@@ -268,7 +279,7 @@ class DialogueManager:
         question = Question(text, query, history if turn.verified else hide_profile(history, profile),
                             profile.facts() if turn.verified else [])
         found = self.answering.search(question)
-        knowledge = self._other_language(turn, found.hits[0]) if found.hits else None
+        knowledge = self._other_language(turn.language, found.hits[0]) if found.hits else None
         if knowledge and not self.across.active:
             return self._across_languages(turn, found), None
         if knowledge:
@@ -287,13 +298,13 @@ class DialogueManager:
         # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).
         return dataclasses.replace(reply, rejected=answer.rejected), answer.model_id
 
-    def _other_language(self, turn: OpenedTurn, hit: Hit) -> str | None:
+    def _other_language(self, language: str, hit: Hit) -> str | None:
         """The language of the best knowledge when it is not the customer's, else None. Read with its question or
         title: an answer of prices alone ("£4.99, €5.99 or $5.99 a month...") read as Spanish at 0.68 and was sent
         to an English customer under the other-language note; with its question it reads as English."""
         text = f"{hit.faq.question}\n{hit.faq.answer}" if hit.faq is not None else f"{hit.title}\n{hit.text}"
         found = self.languages.detector.detect(text)
-        other = found is not None and found.confidence >= 0.5 and found.code != turn.language
+        other = found is not None and found.confidence >= 0.5 and found.code != language
         return found.code if other else None
 
     def _across_languages(self, turn: OpenedTurn, found: Found, rewritten: bool = False) -> Reply:

@@ -1,7 +1,8 @@
 """Agent assist: for a conversation waiting for a person, the knowledge that answers it and a drafted reply.
 
-The draft comes from the same answer path as a chat reply (`DialogueManager.answer`, dialogue/answering.py):
-the same follow-up context, thresholds, prompt, LM judgement and reply check. A drafted reply that the check
+The draft comes from the same answer path as a chat reply (`DialogueManager.draft_answer`, dialogue/answering.py):
+the same follow-up context, thresholds, prompt, LM judgement and reply check; across languages, with a capable
+LM's judgement on, the same answer in the customer's language as chat sends (dialogue/crosslingual.py). A drafted reply that the check
 stops is not offered; the agent sees why (and the curated answer when chat would send that instead). Nothing
 is sent or stored: the agent inserts, edits and sends the draft through the inbox.
 """
@@ -62,8 +63,8 @@ def suggest(manager: DialogueManager, view: ConversationView, with_draft: bool =
     earlier = [text for text in customer[:-1] if text != question][-2:]
     last_customer = max(index for index, turn in enumerate(view.turns) if turn.role is TurnRole.USER)
     history = [HistoryEntry(turn.role, turn.text) for turn in view.turns[:last_customer]]
-    answer = manager.answer(Question(question, contextualize(question, earlier), history,
-                                     _profile_facts(manager, view.id)), draft=with_draft)
+    answer = manager.draft_answer(Question(question, contextualize(question, earlier), history,
+                                           _profile_facts(manager, view.id)), view.language, draft=with_draft)
     found = answer.found
     snippets = [_snippet(hit) for hit in found.hits]
     base = dict(conversation_id=view.id, question=question, search_query=answer.searched or found.searched,

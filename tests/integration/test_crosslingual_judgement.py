@@ -183,3 +183,22 @@ def test_after_the_lm_abstains_a_rewrite_in_the_generate_band_is_the_fallback_no
     lm_server.script(Rule(IN_ENGLISH, rewrite), Rule(ACROSS, '{"answer": null, "translation": null, "sources": []}'))
     reply = ask(client, "Kann ich eine Nimbus Cam mieten statt kaufen?", "de")
     assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+
+
+def test_agent_assist_drafts_the_answer_in_the_customers_language(client, judged, lm_server, admin_headers):
+    # The agent who takes over a German conversation gets the draft chat would send: German, its facts checked
+    # against the English answer; a translation that changes a number is not offered, and the agent sees why.
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, GERMAN)))
+    question = "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?"
+    conversation_id = ask(client, question, "de")["custom"]["conversation_id"]
+    url = f"/admin/conversations/{conversation_id}/suggestions"
+    body = client.get(url, headers=admin_headers).json()
+    assert body["question"] == question
+    assert body["draft"]["kind"] == "generated" and body["draft"]["text"] == GERMAN, body
+    assert [source["title"] for source in body["draft"]["sources"]] == [RETURNS]
+    lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, GERMAN.replace("30", "14"))))
+    body = client.get(url, headers=admin_headers).json()
+    assert body["draft"] is None and "14 days" in body["note"], body
+    lm_server.script()
+    quick = client.get(url, params={"draft": "false"}, headers=admin_headers).json()
+    assert quick["draft"] is None and lm_server.requests == []  # snippets only: no LM call
