@@ -19,8 +19,9 @@ Answers = dict[int, np.ndarray]  # FAQ label -> unit embedding of its answer
 
 
 def answer_weights(configured: float) -> tuple[float, ...]:
-    """The answer weights tried, in order of preference (the same rule as the blends)."""
-    return (configured, configured / 2, 0.0) if configured > 0 else (0.0,)
+    """The answer weights tried, in order of preference (the same rule as the blends): the configured one, half,
+    none, then two and three times it."""
+    return (configured, configured / 2, 0.0, 2 * configured, 3 * configured) if configured > 0 else (0.0,)
 
 
 def faq_scores(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: FaqClassifier | None,

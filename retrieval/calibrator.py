@@ -36,8 +36,9 @@ from retrieval.self_calibration import calibrate, off_topic_questions
 log = logging.getLogger(__name__)
 
 # of what is learned: a snapshot of another version is learned again (3: answer weights; 4: a knowledge base of
-# several languages ranks each held-out question among its own language's FAQs)
-_VERSION = 4
+# several languages ranks each held-out question among its own language's FAQs; 5: answer weights up to three
+# times the configured one)
+_VERSION = 5
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16

@@ -2,9 +2,9 @@
 
 The draft comes from the same answer path as a chat reply (`DialogueManager.draft_answer`, dialogue/answering.py):
 the same follow-up context, thresholds, prompt, LM judgement and reply check; across languages, with a capable
-LM's judgement on, the same answer in the customer's language as chat sends (dialogue/crosslingual.py). A drafted reply that the check
-stops is not offered; the agent sees why (and the curated answer when chat would send that instead). Nothing
-is sent or stored: the agent inserts, edits and sends the draft through the inbox.
+LM's judgement on, the same answer in the customer's language as chat sends (dialogue/crosslingual.py). A
+drafted reply that the check stops is not offered; the agent sees why (and the curated answer when chat would
+send that instead). Nothing is sent or stored: the agent inserts, edits and sends the draft through the inbox.
 """
 
 from dataclasses import dataclass
