@@ -120,7 +120,8 @@ def contradiction(sentence: str, snippet: str) -> str | None:
         # denied phrase ("已拆封的电池" is four pairs; "可在签收后 14 天内退货" six): three pairs found only where the
         # snippet denies, and half the positive clause's share, are enough there.
         dropped = not negative and only_other and (
-            other >= max(2, same - 1) or sum(map(is_cjk, only_other)) >= 3 and 2 * other >= same)
+            other >= max(2, same - 1) or sum(map(is_cjk, only_other)) >= 3 and 2 * other >= same
+            or any(":" in word for word in only_other))
         if other > same or (other == same and only_other) or dropped:
             way = "denies" if negative else "asserts"
             return f"{way} what the snippet says the other way round: {sentence!r}"

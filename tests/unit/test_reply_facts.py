@@ -74,6 +74,21 @@ def test_a_fact_of_one_plan_is_not_stated_for_another():
     assert check_reply("On the Basic plan, roaming in the EU costs $5 per day.", [ROAMING], "Basic roaming?").passed
 
 
+THERMO = ("Is the Nimbus Thermo compatible with my heating system's wiring?\nNimbus Thermo works with most 24 V "
+          "low-voltage systems, including gas and oil boilers, furnaces and heat pumps with up to 2 heating and 1 "
+          "cooling stage. It is not compatible with high-voltage (120/240 V) electric baseboard heaters.")
+
+
+def test_a_fact_the_snippet_gives_only_in_a_denial_is_not_asserted():
+    # 240 V is in the snippet only where it says "not compatible": a claim that the Thermo works with it shares
+    # its other words with the positive clause, which gives 24 V.
+    question = "Does the Thermo work with my 240 V baseboard heater?"
+    assert not check_reply("The Nimbus Thermo works with 240 V low-voltage systems.", [THERMO], question).passed
+    assert check_reply("No, the Nimbus Thermo is not compatible with 240 V baseboard heaters.", [THERMO],
+                       question).passed
+    assert check_reply("The Nimbus Thermo works with 24 V low-voltage systems.", [THERMO], question).passed
+
+
 def test_the_stream_stops_before_a_wrong_yes_or_no():
     shown = []
     gate = SentenceGate(shown.append, [CUSTOMS], "do you ship to germany?", [])
