@@ -33,11 +33,14 @@ deterministic and easy to audit, not a proof.
 import re
 from dataclasses import dataclass, field
 
+from core.language_detection import shared_detector
+from dialogue.claims import SURE as SURE_LANGUAGE
 from dialogue.claims import covered, misbound, unknown_names
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.polarity import contradiction, is_negative
 from dialogue.sentences import sentence_spans, sentences
+from dialogue.translated_facts import POINT_DECIMALS, as_read
 from dialogue.yes_no import yes_no_problem
 
 SUPPORT_SHARE = 0.6
@@ -65,7 +68,7 @@ def exact_tokens(text: str) -> set[str]:
 
 def is_supported(sentence: str, snippets: str, question: str = "") -> bool:
     """`question`: names the customer used may be said back ("your Vodafone number"); their words still count."""
-    if unstated(sentence, snippets) or unknown_names(sentence, f"{snippets}\n{question}"):
+    if unstated(*_as_read(sentence, snippets)) or unknown_names(sentence, f"{snippets}\n{question}"):
         return False
     words = content_words(sentence)
     if not words:
@@ -126,7 +129,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"repeats an earlier reply: {sentence!r}"
     if not before and (problem := yes_no_problem(sentence, question, snippets)):
         return problem
-    invented = sorted({fact.text for fact in unstated(sentence, "\n".join(snippets))})
+    invented = sorted({fact.text for fact in unstated(*_as_read(sentence, "\n".join(snippets)))})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question)]
@@ -136,6 +139,17 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"no snippet supports: {sentence!r}"
     problems = [contradiction(sentence, snippet) or misbound(sentence, snippet) for snippet in backing]
     return problems[0] if all(problems) else None
+
+
+def _as_read(sentence: str, snippets: str) -> tuple[str, str]:
+    """The reply sentence and the snippets as dialogue/facts.py reads them. Snippets the detector is sure are in a
+    language that writes decimal commas (German "5,95 €", "2,4-GHz-WLAN") were read as two numbers, 5 and 95, so
+    "5,95 $" passed where they say "5,95 €"; both sides are then written as English writes them
+    (`translated_facts.as_read`: "$5.95", "€5.95", "2.4 GHz")."""
+    found = shared_detector().detect(snippets[:400])
+    if found is None or found.confidence < SURE_LANGUAGE or found.code in POINT_DECIMALS:
+        return sentence, snippets
+    return as_read(sentence, found.code), as_read(snippets, found.code)
 
 
 def _restates(sentence: str, question: str) -> bool:

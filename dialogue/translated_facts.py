@@ -28,7 +28,7 @@ _CJK_EDGE = re.compile(rf"(?<=[{_CJK}])(?=[0-9A-Za-z£$€])|(?<=[0-9A-Za-z£$�
 _THOUSANDS_POINT = re.compile(r"(?<=\d)\.(?=\d{3}(?!\d))")
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))")
 _SIGN_AFTER = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s?(?P<sign>[£$€])(?!\s?\d)")
-_POINT_DECIMALS = frozenset({"en", "zh", "ja", "ko"})  # languages that write 4.99 (the others 4,99)
+POINT_DECIMALS = frozenset({"en", "zh", "ja", "ko"})  # languages that write 4.99 (the others 4,99)
 _CURRENCY_WORDS = {"pfund": "pounds", "livres": "pounds", "livre": "pounds", "libras": "pounds", "libra": "pounds",
                    "英镑": "pounds", "英鎊": "pounds", "ポンド": "pounds", "欧元": "euros", "歐元": "euros",
                    "ユーロ": "euros", "美元": "dollars", "美金": "dollars", "ドル": "dollars"}
@@ -108,7 +108,7 @@ def as_read(text: str, language: str) -> str:
 
 
 def _normalised(text: str, language: str) -> str:
-    if language not in _POINT_DECIMALS:
+    if language not in POINT_DECIMALS:
         text = _DECIMAL_COMMA.sub(".", _THOUSANDS_POINT.sub("", text))
     text = _CURRENCY.sub(lambda match: " " + _CURRENCY_WORDS[match.group(0).strip().lower()] + " ", text)
     text = _SIGN_AFTER.sub(r"\g<sign>\g<amount>", text)

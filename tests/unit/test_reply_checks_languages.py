@@ -117,3 +117,18 @@ def test_a_german_clause_that_points_back_after_its_fact_keeps_its_subject():
                        "nicht kompatibel.", THERMO_WIRING_DE, question).reasons == []
     assert check_reply("Das Nimbus Thermo funktioniert mit Wärmepumpen mit bis zu 1 Heiz- und 2 Kühlstufen.",
                        THERMO_WIRING_DE, question).reasons != []
+
+
+SHIPPING_DE = ["Was kostet der Versand nach Deutschland?\nDer Standardversand kostet 5,95 € (kostenlos ab 60 €) und "
+               "dauert 3–6 Werktage. Der Nimbus Hub braucht ein 2,4-GHz-WLAN."]
+
+
+def test_german_decimal_commas_and_currency_signs_are_read_as_whole_facts():
+    # "5,95 €" was read as the numbers 5 and 95 without a currency: "5,95 $" passed.
+    question = "Was kostet der Versand?"
+    for right in ["Der Standardversand kostet 5,95 €.", "Ab 60 € ist der Versand kostenlos.",
+                  "Der Hub braucht ein 2,4-GHz-WLAN."]:
+        assert check_reply(right, SHIPPING_DE, question).reasons == [], right
+    for wrong in ["Der Standardversand kostet 5,95 $.", "Ab 60 $ ist der Versand kostenlos.",
+                  "Der Standardversand kostet 5,59 €."]:
+        assert check_reply(wrong, SHIPPING_DE, question).reasons != [], wrong
