@@ -135,7 +135,7 @@ class Settings(BaseSettings):
                                                            "hybrid score (docs/knowledge.md).")
     answer_weight: float = Field(1.0, ge=0.0, description="Weight of the cosine between the query and an FAQ's answer "
                                                           "in the hybrid score; each knowledge base's calibration "
-                                                          "may lower it to half or 0. 0 turns it off.")
+                                                          "may use half, 0, twice or three times it. 0 turns it off.")
     enrich_faqs: bool = Field(False, description="Have the LM write paraphrases of FAQs with fewer than 3 alternative "
                                                  "questions as they are written, in the background (stored as "
                                                  "generated questions; `helpdesk faq enrich` does it on demand).")
