@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.language_detection import shared_detector
 from dialogue.facts import facts
 from dialogue.sentences import sentences
 
@@ -224,14 +225,20 @@ SURE = 0.9
 
 
 @lru_cache(maxsize=512)
+def sure_language(text: str) -> str | None:
+    """The language the detector is sure (≥ `SURE`) `text` is written in, read from its first 400 characters;
+    None when it is not sure. Cached: the reply check asks it of the same snippets for every sentence."""
+    detected = shared_detector().detect(text[:400])
+    return detected.code if detected is not None and detected.confidence >= SURE else None
+
+
+@lru_cache(maxsize=512)
 def _reading(snippet: str) -> _Reading | None:
     """The snippet's `_Reading` when the detector is sure it is German, French or Spanish; else None (English)."""
-    from core.language_detection import shared_detector
-
-    detected = shared_detector().detect(snippet[:400])
-    if detected is None or detected.code not in _POINTERS or detected.confidence < SURE:
+    code = sure_language(snippet)
+    if code not in _POINTERS:
         return None
-    return _Reading(language_stop_words(detected.code) - _STOP_WORDS, _POINTERS[detected.code], detected.code == "de")
+    return _Reading(language_stop_words(code) - _STOP_WORDS, _POINTERS[code], code == "de")
 
 
 @lru_cache(maxsize=512)

@@ -32,10 +32,9 @@ deterministic and easy to audit, not a proof.
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from core.language_detection import shared_detector
-from dialogue.claims import SURE as SURE_LANGUAGE
-from dialogue.claims import covered, misbound, unknown_names
+from dialogue.claims import covered, misbound, sure_language, unknown_names
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.polarity import contradiction, is_negative
@@ -146,10 +145,18 @@ def _as_read(sentence: str, snippets: str) -> tuple[str, str]:
     language that writes decimal commas (German "5,95 €", "2,4-GHz-WLAN") were read as two numbers, 5 and 95, so
     "5,95 $" passed where they say "5,95 €"; both sides are then written as English writes them
     (`translated_facts.as_read`: "$5.95", "€5.95", "2.4 GHz")."""
-    found = shared_detector().detect(snippets[:400])
-    if found is None or found.confidence < SURE_LANGUAGE or found.code in POINT_DECIMALS:
-        return sentence, snippets
-    return as_read(sentence, found.code), as_read(snippets, found.code)
+    language, read = _snippets_as_read(snippets)
+    return (as_read(sentence, language), read) if language else (sentence, snippets)
+
+
+@lru_cache(maxsize=512)
+def _snippets_as_read(snippets: str) -> tuple[str | None, str]:
+    """(the snippets' decimal-comma language or None, the snippets as read): once per snippet text, not per
+    sentence of every reply."""
+    language = sure_language(snippets)
+    if language is None or language in POINT_DECIMALS:
+        return None, snippets
+    return language, as_read(snippets, language)
 
 
 def _restates(sentence: str, question: str) -> bool:
