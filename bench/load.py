@@ -33,10 +33,11 @@ import httpx
 import psutil
 import yaml
 from sample_server import ROOT, SampleServer, percentile
-from soak_audit import Audit, audit_database, fresh_postgres_database
+from soak_audit import Audit, audit_database
 
 from dialogue.context import is_follow_up
 from dialogue.policy import wants_person
+from tests.support.postgres import fresh_postgres_database
 
 POSTGRES_URL = "postgresql+psycopg://helpdesk_ci:helpdesk_ci@127.0.0.1:5432/helpdesk_ci"
 TIMEOUT_SECONDS = 60.0
@@ -185,7 +186,7 @@ def run_server(workers: int, variant: str, args: argparse.Namespace, work: Path)
     if args.backend == "sqlite":
         url, drop = f"sqlite:///{work / 'load.db'}", None
     else:
-        url, drop = fresh_postgres_database(args.postgres_url)
+        url, drop = fresh_postgres_database(args.postgres_url, prefix="helpdesk_soak")
     env = {"HELPDESK_DATABASE_URL": url, "HELPDESK_DEVICE": "cpu", "HF_HUB_OFFLINE": "1",
            "HELPDESK_MAX_NEW_TOKENS": "32", **dict(pair.split("=", 1) for pair in variant.split())}
     server = SampleServer(work / "data", args.models_dir, env, log=work / "serve.log",

@@ -26,9 +26,10 @@ from pathlib import Path
 import httpx
 import yaml
 from sample_server import ROOT, SampleServer, percentile
-from soak_audit import Audit, audit_database, fresh_postgres_database
+from soak_audit import Audit, audit_database
 
 from dialogue.policy import wants_person
+from tests.support.postgres import fresh_postgres_database
 
 POSTGRES_URL = "postgresql+psycopg://helpdesk_ci:helpdesk_ci@127.0.0.1:5432/helpdesk_ci"
 
@@ -162,7 +163,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> Result:
     if backend == "sqlite":
         url, drop = f"sqlite:///{work / 'soak.db'}", None
     else:
-        url, drop = fresh_postgres_database(args.postgres_url)
+        url, drop = fresh_postgres_database(args.postgres_url, prefix="helpdesk_soak")
     env = {"HELPDESK_DATABASE_URL": url, "HELPDESK_MAX_NEW_TOKENS": str(args.max_new_tokens),
            "HELPDESK_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
     server = SampleServer(work / "data", args.models_dir, env, log=work / "serve.log")

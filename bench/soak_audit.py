@@ -1,13 +1,11 @@
 """What bench/soak.py reads back from the database: per customer, what was lost, doubled, unanswered or reordered."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from core.database import make_engine
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, TurnRecord
-from tests.support.postgres import fresh_postgres_database as tests_postgres_database
 
 
 @dataclass
@@ -70,7 +68,3 @@ def _audit_customer(audit: Audit, messages: list[tuple[str, str]], turns: list[t
         last_index = max(last_index, position[message_id])
     audit.lost += sum(message_id not in seen_ids for message_id, _ in messages)
 
-
-def fresh_postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    """A new, empty database on the server (the role may create databases) and a function that drops it."""
-    return tests_postgres_database(server_url, prefix="helpdesk_soak")
