@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -29,7 +30,9 @@ from sample_server import ROOT, SampleServer, percentile
 from soak_audit import Audit, audit_database
 
 from dialogue.policy import wants_person
-from tests.support.postgres import fresh_postgres_database
+
+sys.path.insert(0, str(ROOT))  # tests/support: the test suite's database helper
+from tests.support.postgres import fresh_postgres_database  # noqa: E402
 
 POSTGRES_URL = "postgresql+psycopg://helpdesk_ci:helpdesk_ci@127.0.0.1:5432/helpdesk_ci"
 
