@@ -258,12 +258,17 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
               help="Also fine-tune the embedder on each knowledge base as `helpdesk train embeddings` does (the "
                    "learning loop; about twice the training time, for the thresholds' held-out model) and run "
                    "its report again with the tuned model, beside the base one.")
+@click.option("--language", "languages", multiple=True, metavar="CODE",
+              help="Also measure HWU64 in this language (repeatable; our translations of a subset, "
+                   "training/eval_sets/hwu64_languages/): the knowledge base and questions in that language, and the "
+                   "English subset asked in it, beside the English subset. Needs --data-dir; without --dataset "
+                   "and --kb, only these are measured.")
 @click.option("--intents", type=int, default=None, help="Only the first N intents per dataset (quick runs).")
 @click.option("--per-intent", type=int, default=None, help="At most N questions per intent (quick runs).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True,
               help="Where quality.md, quality.json and quality.png go.")
 def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, answer_every, alternatives, enrich,
-                 embedders, tune_embedder, intents, per_intent, out) -> None:
+                 embedders, tune_embedder, languages, intents, per_intent, out) -> None:
     """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
     import json
 
@@ -272,7 +277,8 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
     from training.quality import QualityReport, eval_file_report, markdown, plot
 
     report = QualityReport()
-    named = [(faqs.parent.name, faqs, eval_file) for faqs, eval_file in knowledge_bases] or DEFAULT_EVAL_FILES
+    named = ([(faqs.parent.name, faqs, eval_file) for faqs, eval_file in knowledge_bases]
+             or (DEFAULT_EVAL_FILES if not languages else []))
     keep, drop = alternatives in ("keep", "both"), alternatives in ("drop", "both")
     for embedder in (None, *embedders):
         extra = {"embedding_model": embedder} if embedder else {}
@@ -287,7 +293,7 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
                 plain = without_alternatives(eval_file_benchmark(name, faqs, eval_file))
                 report.datasets += _with_tuned(_benchmark_measure(plain, ["eval", "alternatives"], {}, enrich),
                                                tune_embedder, with_lm=enrich, **extra)
-        for name in (datasets or DATASETS) if data_dir else ():
+        for name in (datasets or (DATASETS if not languages else ())) if data_dir else ():
             wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
             try:
                 benchmark = load_benchmark(name, data_dir, intents, per_intent)
@@ -298,12 +304,30 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
             for variant in [benchmark] * keep + [without_alternatives(benchmark)] * drop:
                 measure = _benchmark_measure(variant, wanted, ood, enrich and variant is not benchmark)
                 report.datasets += _with_tuned(measure, tune_embedder, with_lm=enrich, **extra)
+        for benchmark in _translated(data_dir, languages):
+            wanted = list(dict.fromkeys(splits or ["valid"]))
+            report.datasets += _with_tuned(_benchmark_measure(benchmark, wanted, {}), tune_embedder, **extra)
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     (out / "quality.md").write_text(markdown(report))
     plot(report, out / "quality.png")
     click.echo(markdown(report))
     click.echo(f"Wrote {out / 'quality.md'}, {out / 'quality.json'}, {out / 'quality.png'}")
+
+
+def _translated(data_dir: Path | None, languages: tuple[str, ...]) -> list:
+    """The English HWU64 subset, then each language's own and cross-lingual benchmark."""
+    from retrieval.benchmarks import DatasetMissing
+    from training.translated_benchmarks import english_subset, translated_benchmarks
+
+    if not languages:
+        return []
+    if data_dir is None:
+        raise click.ClickException("--language needs --data-dir (the folder that holds hwu64/)")
+    try:
+        return [english_subset(data_dir), *(b for code in languages for b in translated_benchmarks(data_dir, code))]
+    except DatasetMissing as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _benchmark_measure(benchmark, splits: list[str], ood: dict, enrich: bool = False):
