@@ -30,7 +30,8 @@ def stored_texts(sessions: sessionmaker, entries: list[int]) -> dict[int, tuple[
         for action in session.scalars(select(ActionRecord).where(ActionRecord.id.in_(action_ids))):
             found[action_entry(action.id)] = (list(action.examples), action.content_hash)
         for record in session.scalars(select(FaqRecord).where(FaqRecord.id.in_(faq_ids))):
-            found[faq_entry(record.id)] = ([record.question, *(record.alt_questions or [])], record.content_hash)
+            found[faq_entry(record.id)] = ([record.question, *(record.alt_questions or []),
+                                            *(record.generated_questions or [])], record.content_hash)
         rows = session.execute(
             select(ChunkRecord.id, ChunkRecord.section, ChunkRecord.text, ChunkRecord.content_hash,
                    DocumentRecord.title)

@@ -3,6 +3,7 @@ listed and removable through the admin API, kept across an admin's edit; one FAQ
 others enriched (training/enrichment.py, retrieval/generated_questions.py, bot/api/faqs.py, `helpdesk faq enrich`)."""
 
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -147,3 +148,30 @@ def test_with_enrich_faqs_on_an_admins_new_faq_is_enriched_in_the_background(tmp
         served.enricher.close()
         served.knowledge.close()
         served.engine.dispose()
+
+
+def test_generated_questions_are_searched_after_a_restart_that_rebuilds_the_index(tmp_path, services, lm_server):
+    """The index rebuilt from the database (no snapshot; or another process reading the change log) lost them, and
+    an enriched FAQ's answer vector was taken from its first generated question's row."""
+    settings = services.settings.model_copy(update={"data_dir": tmp_path, "database_url": ""})
+    first = build_services(settings, embedder=services.embedder, generator=services.generator)
+    first.start(with_lm=False)
+    faqs = first.knowledge.create_many([make_draft(q, a) for q, a in PLAIN])
+    enrich(first.knowledge, lm_server, faqs, EnrichmentConfig(min_alternatives=3), "Brightwave")
+    before = first.knowledge.search("Any deals for uni students?", top_k=1)[0]
+    answer_before = first.knowledge.index.answers.vectors_of([before.scores.entry])[0]
+    first.knowledge.close()
+    first.engine.dispose()
+    shutil.rmtree(settings.index_dir)
+
+    second = build_services(settings, embedder=services.embedder, generator=services.generator)
+    second.start(with_lm=False)
+    try:
+        after = second.knowledge.search("Any deals for uni students?", top_k=1)[0]
+        assert after.faq.id == before.faq.id == faqs[1].id
+        assert after.score == pytest.approx(before.score, abs=1e-4) == pytest.approx(1.0, abs=1e-4)
+        answer_after = second.knowledge.index.answers.vectors_of([after.scores.entry])[0]
+        assert answer_after == pytest.approx(answer_before, abs=1e-4)
+    finally:
+        second.knowledge.close()
+        second.engine.dispose()
