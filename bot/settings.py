@@ -132,7 +132,8 @@ class Settings(BaseSettings):
                               "by the older reciprocal rank fusion (rrf).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (mode rrf).")
     lexical_weight: float = Field(0.2, ge=0.0, description="Weight of BM25, scaled to [0, 1] per query, in the "
-                                                           "hybrid score (docs/knowledge.md).")
+                                                           "hybrid score; each knowledge base's calibration may use "
+                                                           "2.5 to 10 times it (docs/knowledge.md). 0 turns it off.")
     answer_weight: float = Field(1.0, ge=0.0, description="Weight of the cosine between the query and an FAQ's answer "
                                                           "in the hybrid score; each knowledge base's calibration "
                                                           "may use half, 0, twice or three times it. 0 turns it off.")

@@ -24,19 +24,35 @@ def answer_weights(configured: float) -> tuple[float, ...]:
     return (configured, configured / 2, 0.0, 2 * configured, 3 * configured) if configured > 0 else (0.0,)
 
 
+def lexical_weights(configured: float) -> tuple[float, ...]:
+    """The BM25 weights tried, in order of preference: the configured one, then 2.5, 5 and 10 times it (0.2: 0.2,
+    0.5, 1, 2): more where the embedder does not read the knowledge base's language (MiniLM over Chinese: BM25
+    top-1 0.61, hybrid 0.48). None is not tried: the held-out alternative questions chose it on the sample shops
+    with multilingual-e5, whose eval questions then ranked worse (docs/thresholds.md)."""
+    return (configured, 2.5 * configured, 5 * configured, 10 * configured) if configured > 0 else (0.0,)
+
+
 def faq_scores(train_vectors: np.ndarray, train_labels: np.ndarray, classifier: FaqClassifier | None,
                queries: np.ndarray, answers: Answers | None = None) -> tuple:
-    """(labels, cosine, logistic, vote, answer): per query and FAQ label, the best cosine, the classifier's
-    parts and the cosine with the FAQ's answer (None where there is none)."""
+    """(labels, cosine, logistic, vote, answer, lexical): per query and FAQ label, the best cosine, the
+    classifier's parts, the cosine with the FAQ's answer (None where there is none) and BM25 scaled to [0, 1]
+    per query (None until `with_lexical` adds it)."""
     order = np.argsort(train_labels, kind="stable")
     labels, starts = np.unique(train_labels[order], return_index=True)
     cosine = np.maximum.reduceat(queries @ train_vectors[order].T, starts, axis=1)
     answer = queries @ np.stack([answers[label] for label in labels.tolist()]).T if answers else None
     if classifier is None:
-        return labels, cosine, None, None, answer
+        return labels, cosine, None, None, answer, None
     columns = [{entry: i for i, entry in enumerate(classifier.entries.tolist())}[label] for label in labels.tolist()]
     vote = classifier.vote(queries)[:, columns] if classifier.texts is not None else None
-    return labels, cosine, classifier.logistic(queries)[:, columns], vote, answer
+    return labels, cosine, classifier.logistic(queries)[:, columns], vote, answer, None
+
+
+def with_lexical(scores: tuple, rows: np.ndarray, lexical: np.ndarray) -> tuple:
+    """`scores` of the queries `rows` only, with `lexical` (those queries × the same labels) as their BM25."""
+    labels, cosine, logistic, vote, answer, _ = scores
+    return (labels, cosine[rows], None if logistic is None else logistic[rows], None if vote is None else vote[rows],
+            None if answer is None else answer[rows], lexical)
 
 
 def within_language(scores: tuple, query_languages: list, language_of: dict) -> tuple:
@@ -44,23 +60,28 @@ def within_language(scores: tuple, query_languages: list, language_of: dict) -> 
     unclear ones, the classifier's parts renormalised over them: what live search does in a knowledge base of
     several languages searched with an embedder that does not compare across them (retrieval/knowledge_base.py
     `candidates`). A query of unclear language keeps every FAQ."""
-    labels, cosine, logistic, vote, answer = scores
+    labels, cosine, logistic, vote, answer, lexical = scores
     rows = np.array([family(code) if code else "" for code in query_languages], dtype=object)[:, None]
     columns = np.array([family(code) if (code := language_of.get(label)) else "" for label in labels.tolist()],
                        dtype=object)[None, :]
     own = (rows == columns) | (rows == "") | (columns == "")  # "": of unclear language, kept everywhere
     logistic, vote = restricted(logistic, vote, own) if logistic is not None else (None, None)
     return (labels, np.where(own, cosine, -2.0), logistic, vote,
-            np.where(own, answer, -2.0) if answer is not None else None)
+            np.where(own, answer, -2.0) if answer is not None else None,
+            np.where(own, lexical, 0.0) if lexical is not None else None)
 
 
-def best_faq(scores: tuple, scale: float, weight: float, answer_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(best FAQ label, confidence) of each query under one blend and answer weight, ranked as live search ranks
-    FAQs; the confidence leaves the answer out, as live search does."""
-    labels, cosine, logistic, vote, answer = scores
+def best_faq(scores: tuple, scale: float, weight: float, answer_weight: float = 0.0,
+             lexical_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(best FAQ label, confidence) of each query under one blend, answer weight and BM25 weight, ranked as live
+    search ranks FAQs; the confidence leaves the answer and BM25 out, as live search does. Without BM25 scores
+    (`with_lexical`) the ranking has no BM25 term."""
+    labels, cosine, logistic, vote, answer, lexical = scores
     if logistic is not None and scale > 0:
         cosine = cosine + np.where(cosine >= CLASSIFIER_MIN_COSINE, blend(logistic, vote, weight, scale), 0.0)
     ranking = cosine + answer_weight * answer if answer is not None and answer_weight > 0 else cosine
+    if lexical is not None and lexical_weight > 0:
+        ranking = ranking + lexical_weight * lexical
     best = ranking.argmax(axis=1)
     return labels[best], cosine[np.arange(len(cosine)), best]
 
@@ -72,6 +93,14 @@ def choose_blend(folds: list[tuple[tuple, np.ndarray]], weights: tuple[float, ..
     chosen, answered = _choose(folds, [(scale, weight, answer_weight) for answer_weight in weights])
     return (chosen, {f"{s:g}/{w:g}": round(share, 4) for (s, w, _), share in blends.items()},
             {f"{a:g}": round(share, 4) for (_, _, a), share in answered.items()})
+
+
+def choose_lexical(folds: list[tuple[tuple, np.ndarray]], chosen: tuple,
+                   weights: tuple[float, ...]) -> tuple[tuple, dict]:
+    """The BM25 weight that ranks the held-out questions best with the `chosen` blend and answer weight (the same
+    rule): (scale, neighbour weight, answer weight, BM25 weight) and the held-out top-1 of each weight tried."""
+    best, top1 = _choose(folds, [(*chosen[:3], lexical_weight) for lexical_weight in weights])
+    return best, {f"{c[3]:g}": round(share, 4) for c, share in top1.items()}
 
 
 def _choose(folds: list[tuple[tuple, np.ndarray]], candidates: list[tuple]) -> tuple[tuple, dict]:

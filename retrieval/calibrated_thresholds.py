@@ -45,18 +45,21 @@ class Calibrated:
     # tuned embedder's, or one saved before 2026-12-04), so that search ranks as the thresholds were set
     answer_weight: float = 0.0
     answer_top1: dict = field(default_factory=dict)  # held-out top-1 of each answer weight tried
+    # the BM25 weight chosen last (retrieval/fold_lexical.py); None: the configured one (a tuned embedder's
+    # calibration, or one saved before 2026-12-05)
+    lexical_weight: float | None = None
+    lexical_top1: dict = field(default_factory=dict)  # held-out top-1 of each BM25 weight tried
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple[float, float, float],
-               top1: tuple[dict, dict], uncovered: np.ndarray, off: np.ndarray, faqs: int, questions: int,
-               method: str, started: float) -> Calibrated:
+def thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple, top1: tuple[dict, ...], uncovered: np.ndarray,
+               off: np.ndarray, faqs: int, questions: int, method: str, started: float) -> Calibrated:
     """The generate and faq thresholds from the held-out answerable questions (`folds`), the uncovered and
-    the off-topic ones, all ranked with the `chosen` blend and answer weight; `top1`: the held-out top-1 of
-    each blend and of each answer weight tried."""
-    scale, weight, answer_weight = chosen
+    the off-topic ones, all ranked with the `chosen` blend, answer weight and (when given, fourth) BM25 weight;
+    `top1`: the held-out top-1 of each blend, answer weight and BM25 weight tried."""
+    scale, weight, answer_weight, lexical_weight = (*chosen, None)[:4]
     right, answerable = [], []
     for scores, truth in folds:
         best, score = best_faq(scores, *chosen)
@@ -78,7 +81,7 @@ def thresholds(folds: list[tuple[tuple, np.ndarray]], chosen: tuple[float, float
         answered=round(float((answerable >= generate).mean()), 4), verbatim=round(float(verbatim.mean()), 4),
         verbatim_precision=round(float(precision(faq)), 4),
         neighbour_weight=weight, classifier_scale=scale, blend_top1=top1[0], answer_weight=answer_weight,
-        answer_top1=top1[1],
+        answer_top1=top1[1], lexical_weight=lexical_weight, lexical_top1=top1[2] if len(top1) > 2 else {},
         uncovered_rejected=round(float((uncovered < generate).mean()), 4) if len(uncovered) else 0.0,
         off_topic_rejected=round(float((off < generate).mean()), 4) if len(off) else 0.0,
         seconds=round(time.perf_counter() - started, 2), method=method,

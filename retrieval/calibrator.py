@@ -29,6 +29,7 @@ from filelock import FileLock
 from retrieval.classifier import FaqClassifier
 from retrieval.embedder import Embedder, model_calibration
 from retrieval.entries import FAQ_BIT
+from retrieval.indexed_content import stored_texts
 from retrieval.learned_state import Learned, load_learned, save_learned, with_chosen_blend
 from retrieval.search_index import SearchIndex
 from retrieval.self_calibration import calibrate, off_topic_questions
@@ -37,8 +38,8 @@ log = logging.getLogger(__name__)
 
 # of what is learned: a snapshot of another version is learned again (3: answer weights; 4: a knowledge base of
 # several languages ranks each held-out question among its own language's FAQs; 5: answer weights up to three
-# times the configured one)
-_VERSION = 5
+# times the configured one; 6: the BM25 weight)
+_VERSION = 6
 _DEBOUNCE_SECONDS = 1.0
 _REFIT_DELAY_SECONDS = 0.1  # another process's edit: gather its burst, then refit the classifier
 _REMEMBER = 16
@@ -156,7 +157,8 @@ class Calibrator:
             calibrated = calibrate(vectors, labels, self._off_topic_vectors(), answers=self._answers(labels),
                                    answer_weight=self.index.fusion.answer_weight,
                                    languages=([lexical.language_of(entry) for entry in labels.tolist()]
-                                              if self.own_language_only and lexical.mixed() else None))
+                                              if self.own_language_only and lexical.mixed() else None),
+                                   texts=self._texts(labels), lexical_weight=self._lexical_weight())
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
@@ -166,6 +168,21 @@ class Calibrator:
         """The answer vector of each FAQ of `labels`; None unless every one has its answer indexed."""
         vectors, entries = self.index.answers.vectors_of(np.unique(labels).tolist())
         return dict(zip(entries.tolist(), vectors)) if len(entries) == len(np.unique(labels)) else None
+
+    def _texts(self, labels: np.ndarray) -> list[str] | None:
+        """The text of each row of `labels` (`faq_vectors`: each FAQ's rows together, in entry order, its texts in
+        their order); None when the database no longer holds what was embedded (an edit in between: the next
+        calibration has it)."""
+        entries, counts = np.unique(labels, return_counts=True)
+        stored = stored_texts(self.index.sessions, entries.tolist())
+        texts = [stored.get(entry, ([], ""))[0] for entry in entries.tolist()]
+        if [len(t) for t in texts] != counts.tolist() or not np.array_equal(labels, np.repeat(entries, counts)):
+            return None
+        return [text for entry_texts in texts for text in entry_texts]
+
+    def _lexical_weight(self) -> float:
+        fusion = self.index.fusion
+        return fusion.lexical_weight if fusion.mode == "hybrid" else 0.0
 
     def _off_topic_vectors(self) -> np.ndarray:
         if self._off_topic is None:

@@ -143,9 +143,13 @@ class KnowledgeBase:
 
     @property
     def fusion(self) -> FusionConfig:
-        """The configured fusion with the answer weight this knowledge base's calibration chose, if it chose one."""
-        calibrated = self.calibrator.current.calibrated
-        return replace(self.index.fusion, answer_weight=calibrated.answer_weight) if calibrated else self.index.fusion
+        """The configured fusion with the answer and BM25 weights this knowledge base's calibration chose, if it
+        chose them."""
+        calibrated, fusion = self.calibrator.current.calibrated, self.index.fusion
+        if calibrated is None:
+            return fusion
+        lexical = calibrated.lexical_weight if calibrated.lexical_weight is not None else fusion.lexical_weight
+        return replace(fusion, answer_weight=calibrated.answer_weight, lexical_weight=lexical)
 
     def has_actions(self) -> bool:
         """Whether any action is declared (after catching up with other processes): without, nothing to search."""

@@ -4,8 +4,9 @@ knowledge base on its own held-out questions, and survives a snapshot."""
 import numpy as np
 import pytest
 
-from retrieval.blend_choice import BLENDS, answer_weights, choose_blend
+from retrieval.blend_choice import BLENDS, answer_weights, choose_blend, choose_lexical, lexical_weights
 from retrieval.classifier import FaqClassifier
+from retrieval.entries import faq_entry
 from retrieval.learned_state import load_learned, with_chosen_blend
 from retrieval.self_calibration import calibrate
 
@@ -14,11 +15,12 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _fold(truth: list[int], cosine, logistic, vote, times: int = 10, answer=None) -> tuple[tuple, np.ndarray]:
+def _fold(truth: list[int], cosine, logistic, vote, times: int = 10, answer=None,
+          lexical=None) -> tuple[tuple, np.ndarray]:
     """The same questions `times` over: a blend must win on enough questions to be chosen."""
     labels = np.array([10, 20])
     rows = [np.tile(np.array(m, dtype=float), (times, 1)) if m is not None else None
-            for m in (cosine, logistic, vote, answer)]
+            for m in (cosine, logistic, vote, answer, lexical)]
     return (labels, *rows), np.tile(np.array(truth), times)
 
 
@@ -78,6 +80,41 @@ def test_answers_may_weigh_more_than_configured_where_that_ranks_clearly_better(
     few = _fold([10, 20], cosine=[[0.6, 0.8], [0.8, 0.6]], logistic=[[0.5, 0.5], [0.5, 0.5]], vote=None,
                 answer=[[0.8, 0.7], [0.7, 0.8]], times=1)
     assert choose_blend([few], answer_weights(1.0))[0][2] == 1.0
+
+
+@pytest.mark.unit
+def test_bm25_weighs_as_much_as_the_held_out_questions_show():
+    # An embedder that does not read the language (MiniLM over Chinese): the cosine leans to the wrong FAQ by 0.2,
+    # BM25 (scaled to 1 for the query's best) points to the right one; only 1 or 2 outweighs the cosine.
+    blind = _fold([10, 20], cosine=[[0.5, 0.7], [0.7, 0.5]], logistic=None, vote=None,
+                  lexical=[[1.0, 0.7], [0.7, 1.0]])
+    chosen, top1 = choose_lexical([blind], (1.0, 0.0, 0.0), lexical_weights(0.2))
+    assert chosen == (1.0, 0.0, 0.0, 1.0) and top1 == {"0.2": 0.0, "0.5": 0.0, "1": 1.0, "2": 1.0}
+    # BM25 that misleads is never raised; on a few questions the configured weight stays.
+    misleads = _fold([10, 20], cosine=[[0.6, 0.55], [0.55, 0.6]], logistic=None, vote=None,
+                     lexical=[[0.0, 1.0], [1.0, 0.0]])
+    assert choose_lexical([misleads], (1.0, 0.0, 0.0), lexical_weights(0.2))[0][3] == 0.2
+    few = _fold([10, 20], cosine=[[0.5, 0.7], [0.7, 0.5]], logistic=None, vote=None,
+                lexical=[[1.0, 0.7], [0.7, 1.0]], times=1)
+    assert choose_lexical([few], (1.0, 0.0, 0.0), lexical_weights(0.2))[0][3] == 0.2
+    assert lexical_weights(0.0) == (0.0,)
+
+
+@pytest.mark.integration
+def test_calibration_raises_bm25_where_the_embedding_cannot_tell_the_faqs_apart():
+    """Vectors that say nothing (noise) over texts that share a word per FAQ (and one of their own): BM25 ranks the
+    held-out questions, searched in a BM25 index of their fold (retrieval/fold_lexical.py)."""
+    rng = np.random.default_rng(3)
+    topics = ["rechnung", "passwort", "lieferung", "kündigung", "gutschein", "adresse"]
+    texts = [f"{topic} wort{i}{n}" for i, topic in enumerate(topics) for n in range(10)]
+    labels = np.repeat(np.array([faq_entry(n) for n in range(1, 7)]), 10)
+    vectors = _unit(rng.normal(size=(60, 32)))
+    off_topic = _unit(rng.normal(size=(20, 32)))
+    without = calibrate(vectors, labels, off_topic, lexical_weight=0.2)
+    assert without.lexical_weight == 0.2 and without.lexical_top1 == {}  # no texts: the configured weight
+    calibrated = calibrate(vectors, labels, off_topic, texts=texts, lexical_weight=0.2)
+    assert calibrated.lexical_weight in (1.0, 2.0) and calibrated.held_out_top1 > 0.9
+    assert calibrated.lexical_top1[f"{calibrated.lexical_weight:g}"] > 0.9 > calibrated.lexical_top1["0.2"]
 
 
 @pytest.mark.unit
