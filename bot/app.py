@@ -112,6 +112,9 @@ def _add_health(app: FastAPI, services: Services) -> None:
             **lm_runtime(services),
             "embedding_model": services.embedder.model_id,
             "faqs_indexed": len(services.knowledge.index.faq_ids) if services.knowledge.index else 0,
+            "knowledge_languages": services.knowledge.index.lexical.language_counts()
+            if services.knowledge.index else {},
+            **({"language_advice": advice} if (advice := services.knowledge.language_advice()) else {}),
             "thresholds": thresholds_in_force(services.manager),
         })
 

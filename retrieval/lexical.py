@@ -143,6 +143,11 @@ class LexicalIndex:
             _decrement(self._counts, [language])
         _decrement(self._written, [*self._also.pop(entry, ()), *([language] if language else [])])
 
+    def language_counts(self) -> dict[str, int]:
+        """Entries per language, where the detector was sure of it."""
+        with self._lock:
+            return dict(self._counts)
+
     def mixed(self) -> bool:
         """Are the entries written in two languages or more (kin counted as one)?"""
         return len({family(language) for language in self._counts}) >= 2

