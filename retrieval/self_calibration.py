@@ -110,8 +110,8 @@ def _with_lexical(folds: list[tuple[tuple, np.ndarray]], splits: list[tuple[np.n
     """The folds with the BM25 of (a sample of at most `SAMPLE` of) their held-out questions. Questions ranked
     among their own language's FAQs (`within_language`: the others' cosine is -2) keep that restriction.
 
-    The uncovered and off-topic questions are ranked without BM25: their best FAQ's confidence can only be
-    lower with it, so the generate threshold is set as if it were a little harder to reject them."""
+    The uncovered and off-topic questions are still ranked without BM25, as before: it would only change which
+    FAQ their confidence is read from (without an answer weight, to one of lower confidence)."""
     share = min(1.0, SAMPLE / sum(int(test.sum()) for _, test in splits))
     result = []
     for (train, test), (scores, truth) in zip(splits, folds):
