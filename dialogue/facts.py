@@ -39,6 +39,11 @@ class Fact:
         return f"{self.kind}:{self.value}:{self.unit or ''}"
 
 
+def is_fact_key(word: str) -> bool:
+    """Is this word of `claims.words_of` a fact's key ("number:240:volt") rather than a word of the text?"""
+    return ":" in word
+
+
 _UNITS = {
     "second": "second", "sec": "second", "secs": "second", "s": "second",
     "minute": "minute", "min": "minute", "mins": "minute",

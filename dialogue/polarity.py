@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from dialogue.claims import YES_NO, says_yes, words_of
 from dialogue.content_words import content_words, is_cjk, stop_words
+from dialogue.facts import is_fact_key
 from dialogue.sentences import sentences
 
 _NEGATION = re.compile(
@@ -118,10 +119,11 @@ def contradiction(sentence: str, snippet: str) -> str | None:
         # returned" where it says "Opened batteries can't be returned") has dropped the negation. Chinese words
         # count in pairs of ideographs, so the positive clause the claim borrows the rest from outweighs the
         # denied phrase ("已拆封的电池" is four pairs; "可在签收后 14 天内退货" six): three pairs found only where the
-        # snippet denies, and half the positive clause's share, are enough there.
+        # snippet denies, and half the positive clause's share, are enough there. A fact (number, price, duration,
+        # link) found only in denying clauses is enough alone: "works with 240 V" over "not compatible with 120/240 V".
         dropped = not negative and only_other and (
             other >= max(2, same - 1) or sum(map(is_cjk, only_other)) >= 3 and 2 * other >= same
-            or any(":" in word for word in only_other))
+            or any(map(is_fact_key, only_other)))
         if other > same or (other == same and only_other) or dropped:
             way = "denies" if negative else "asserts"
             return f"{way} what the snippet says the other way round: {sentence!r}"

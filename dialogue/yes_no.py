@@ -8,6 +8,7 @@
 import re
 
 from dialogue.claims import REGION_OF, YES_NO, covered, names, says_yes
+from dialogue.facts import is_fact_key
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 
 
@@ -62,7 +63,7 @@ def _covers(word: str, words: set[str]) -> bool:
     the question's German "Sockelleistenheizung" by the snippet's "Hochvolt-Sockelleistenheizungen"."""
     if covered(word, words):
         return True
-    if len(word) < 6 or ":" in word:  # a fact's key ("number:240:volt") matches only itself
+    if len(word) < 6 or is_fact_key(word):  # a fact matches only itself
         return False
     return any(_one_word(word, other.rsplit("-", 1)[-1]) for other in words)
 
