@@ -59,7 +59,8 @@ def within_language(scores: tuple, query_languages: list, language_of: dict) -> 
     """`scores` (as faq_scores gives them) with each query's FAQs limited to those of its language, kin or
     unclear ones, the classifier's parts renormalised over them: what live search does in a knowledge base of
     several languages searched with an embedder that does not compare across them (retrieval/knowledge_base.py
-    `candidates`). A query of unclear language keeps every FAQ."""
+    `candidates`). A query of unclear language keeps every FAQ. BM25 comes after this (`with_lexical`); the
+    calibration keeps the restriction there (self_calibration's `_with_lexical`)."""
     labels, cosine, logistic, vote, answer, lexical = scores
     rows = np.array([family(code) if code else "" for code in query_languages], dtype=object)[:, None]
     columns = np.array([family(code) if (code := language_of.get(label)) else "" for label in labels.tolist()],
@@ -67,8 +68,7 @@ def within_language(scores: tuple, query_languages: list, language_of: dict) -> 
     own = (rows == columns) | (rows == "") | (columns == "")  # "": of unclear language, kept everywhere
     logistic, vote = restricted(logistic, vote, own) if logistic is not None else (None, None)
     return (labels, np.where(own, cosine, -2.0), logistic, vote,
-            np.where(own, answer, -2.0) if answer is not None else None,
-            np.where(own, lexical, 0.0) if lexical is not None else None)
+            np.where(own, answer, -2.0) if answer is not None else None, lexical)
 
 
 def best_faq(scores: tuple, scale: float, weight: float, answer_weight: float = 0.0,

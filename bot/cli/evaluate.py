@@ -280,6 +280,7 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
     named = ([(faqs.parent.name, faqs, eval_file) for faqs, eval_file in knowledge_bases]
              or (DEFAULT_EVAL_FILES if not languages else []))
     keep, drop = alternatives in ("keep", "both"), alternatives in ("drop", "both")
+    chosen_splits = list(dict.fromkeys(splits or ["valid"]))
     for embedder in (None, *embedders):
         extra = {"embedding_model": embedder} if embedder else {}
         for name, faqs, eval_file in named:
@@ -294,7 +295,7 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
                 report.datasets += _with_tuned(_benchmark_measure(plain, ["eval", "alternatives"], {}, enrich),
                                                tune_embedder, with_lm=enrich, **extra)
         for name in (datasets or (DATASETS if not languages else ())) if data_dir else ():
-            wanted = ["test"] if name == "banking77" else list(dict.fromkeys(splits or ["valid"]))
+            wanted = ["test"] if name == "banking77" else chosen_splits
             try:
                 benchmark = load_benchmark(name, data_dir, intents, per_intent)
                 ood = {split: out_of_domain(data_dir, split, per_intent and per_intent * 10)
@@ -305,8 +306,7 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
                 measure = _benchmark_measure(variant, wanted, ood, enrich and variant is not benchmark)
                 report.datasets += _with_tuned(measure, tune_embedder, with_lm=enrich, **extra)
         for benchmark in _translated(data_dir, languages):
-            wanted = list(dict.fromkeys(splits or ["valid"]))
-            report.datasets += _with_tuned(_benchmark_measure(benchmark, wanted, {}), tune_embedder, **extra)
+            report.datasets += _with_tuned(_benchmark_measure(benchmark, chosen_splits, {}), tune_embedder, **extra)
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     (out / "quality.md").write_text(markdown(report))
