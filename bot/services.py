@@ -85,9 +85,10 @@ class Services:
         self.knowledge.sync_index()
         if with_lm and (advice := self.knowledge.language_advice()):
             log.warning("Knowledge languages: %s", advice)
-        if with_lm and self.settings.enrich_faqs and self.enricher is None:
-            self.enricher = BackgroundEnricher(self.knowledge, self.generator, EnrichmentConfig(),
-                                               self.settings.company_name)
+        if with_lm and (self.settings.enrich_faqs or self.settings.enrich_languages) and self.enricher is None:
+            config = EnrichmentConfig(paraphrases=5 if self.settings.enrich_faqs else 0,
+                                      languages=tuple(self.settings.enrich_languages))
+            self.enricher = BackgroundEnricher(self.knowledge, self.generator, config, self.settings.company_name)
             self.knowledge.faq_listeners.append(self.enricher.submit)
         self.ready = with_lm
 

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     enrich_faqs: bool = Field(False, description="Have the LM write paraphrases of FAQs with fewer than 3 alternative "
                                                  "questions as they are written, in the background (stored as "
                                                  "generated questions; `helpdesk faq enrich` does it on demand).")
+    enrich_languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(
+        [], description="Languages the LM translates every FAQ's questions into as FAQs are written, in the "
+                        "background, e.g. [\"de\", \"zh\"]: customers writing them then find English FAQs as "
+                        "in a knowledge base in their language (`helpdesk faq enrich --language` does it on "
+                        "demand; docs/languages.md).")
     hnsw_threshold: int = Field(50_000, ge=0, description="Vectors above which the index becomes HNSW.")
     hnsw_ef_search: int = Field(96, ge=8, description="HNSW search breadth: higher is slower and more exact.")
     chunk_max_chars: int = Field(1000, ge=100, description="Longest document chunk, in characters.")

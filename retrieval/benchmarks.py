@@ -45,6 +45,7 @@ class Benchmark:
     drafts: list[FaqDraft]  # one FAQ per intent
     questions: dict[str, list[tuple[str, str]]]  # split -> (text, intent); intent "" = nothing answers it
     uncovered: dict[str, list[str]] = field(default_factory=dict)  # split -> in-domain questions no FAQ answers
+    asked_in: str | None = None  # the questions' language where it is not the knowledge base's (cross-lingual)
 
     def intent_of_question(self) -> dict[str, str]:
         return {draft.question: draft.tags[-1] for draft in self.drafts}

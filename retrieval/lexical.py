@@ -5,7 +5,8 @@ documents in place: an edit is one small segment and a ~3 ms commit, where bm25s
 the whole corpus. Each text is its own Tantivy document (an FAQ's alternatives are grouped back to the
 FAQ by best score, as in the dense index), stemmed with the Snowball stemmer of the entry's language.
 
-An entry's language is read from all its texts together (fastText, `core/language_detection.py`); an entry in a
+An entry's language is read from its texts together (fastText, `core/language_detection.py`; up to a text sure to be
+in another language than those before it, as an FAQ's translations are); an entry in a
 language Snowball stems (German, French, Spanish, Italian, Turkish, Arabic and a dozen more) goes to a field
 analysed with that stemmer, any other to the English field as before. A question is parsed against every field
 in use, each with its own analyser, so the question's language need not be known: "Geräte zurückgeben" meets a
@@ -175,7 +176,19 @@ class LexicalIndex:
         return self._languages.get(entry)
 
     def _language_of(self, texts: list[str]) -> str | None:
-        found = self._detector.detect(" ".join(texts)[:_DETECTED_CHARS])
+        """The entry's language, read from its texts together up to the first one the detector is sure is in
+        another language family than those before it. An FAQ's texts come as its question, the admin's
+        alternatives, then generated ones, translations into customers' languages last
+        (training/translations.py): a plain question with two translations was read as one of them."""
+        own = texts[:1]
+        for text in texts[1:]:
+            found = self._detector.detect(text[:_DETECTED_CHARS])
+            if found is not None and found.confidence >= TEXT_SURE:
+                so_far = self._detector.detect(" ".join(own)[:_DETECTED_CHARS])
+                if so_far is not None and so_far.confidence >= _SURE and family(so_far.code) != family(found.code):
+                    break
+            own.append(text)
+        found = self._detector.detect(" ".join(own)[:_DETECTED_CHARS])
         return found.code if found is not None and found.confidence >= _SURE else None
 
     def _text_language(self, text: str, entry_language: str | None) -> str | None:

@@ -24,12 +24,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import ModelUnavailable
+from core.language_detection import shared_detector
 from dialogue.lm.generator import Generator
+from dialogue.verdicts import CannotAnswer
 from retrieval.errors import KnowledgeError
 from retrieval.faqs import Faq
 from retrieval.generated_questions import set_generated_questions
 from retrieval.knowledge_base import KnowledgeBase
 from training.paraphrases import paraphrase_prompt, parse_paraphrases
+from training.translations import (in_language, parse_translations, source_texts, translation_prompt,
+                                   translation_schema)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,8 @@ class EnrichmentConfig:
     paraphrases: int = 5  # asked for per FAQ
     max_new_tokens: int = 160
     temperature: float = 0.0
+    languages: tuple[str, ...] = ()  # each FAQ's texts are also translated into these (training/translations.py)
+    translation_tokens: int = 60  # per text translated
 
 
 @dataclass
@@ -53,10 +59,23 @@ class EnrichmentReport:
     enriched: dict[int, list[str]] = field(default_factory=dict)  # FAQ id -> the questions it now has from the LM
     skipped: int = 0  # FAQs with enough alternatives already
     failed: dict[int, str] = field(default_factory=dict)  # FAQ id -> why
+    translated: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # language -> FAQ id -> its texts in it
+    translation_failed: dict[str, dict[int, str]] = field(default_factory=dict)  # language -> FAQ id -> why
 
 
 def needs_enrichment(faq: Faq, config: EnrichmentConfig) -> bool:
-    return len(faq.alt_questions) + len(faq.generated_questions) < config.min_alternatives
+    """Paraphrases are wanted: fewer alternatives than `min_alternatives`, translations not counted."""
+    if config.paraphrases <= 0:
+        return False
+    translated = sum(len(in_language(faq, shared_detector(), code)) for code in config.languages)
+    return len(faq.alt_questions) + len(faq.generated_questions) - translated < config.min_alternatives
+
+
+def needs_translation(faq: Faq, language: str) -> bool:
+    """Its texts are not in `language` yet, or an admin has since added more than as many as were translated."""
+    detector = shared_detector()
+    sources = source_texts(faq, detector, language)
+    return bool(sources) and 2 * len(in_language(faq, detector, language)) < len(sources)
 
 
 def on_topic(knowledge: KnowledgeBase, faq: Faq, questions: list[str]) -> list[str]:
@@ -82,21 +101,55 @@ def enrich_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, config:
                                    actor="enrichment").generated_questions
 
 
+def translate_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, language: str, config: EnrichmentConfig,
+                  company: str) -> list[str]:
+    """Translate the FAQ's texts into `language` (training/translations.py) and store them as its generated
+    questions in that language, replacing the earlier ones; returns them."""
+    detector = shared_detector()
+    texts = source_texts(faq, detector, language)
+    generation = generator.generate(translation_prompt(texts, language, company),
+                                    max_new_tokens=config.translation_tokens * len(texts),
+                                    temperature=config.temperature, json_schema=translation_schema(len(texts)))
+    try:
+        lines = parse_translations(generation.text, texts, faq, language, detector)
+    except CannotAnswer as error:
+        raise EnrichmentFailed(f"{error.args[0]}: {generation.text[:120]!r}") from None
+    log.info("FAQ %d: %d of %d texts translated into %s", faq.id, len(lines), len(texts), language)
+    if not lines:
+        raise EnrichmentFailed(f"the LM wrote no usable {language} text: {generation.text[:120]!r}")
+    earlier = set(in_language(faq, detector, language))
+    kept = [text for text in faq.generated_questions if text not in earlier]
+    stored = set_generated_questions(knowledge, faq.id, [*kept, *lines], actor="enrichment")
+    return in_language(stored, detector, language)
+
+
 def enrich(knowledge: KnowledgeBase, generator: Generator, faqs: list[Faq], config: EnrichmentConfig,
            company: str, progress: Callable[[Faq], None] | None = None) -> EnrichmentReport:
-    """Enrich each of `faqs` that needs it; one that fails is reported and the others go on."""
+    """Enrich each of `faqs` that needs it: paraphrases, then its texts translated into `config.languages`. One
+    that fails is reported and the others go on."""
     report = EnrichmentReport()
     for faq in faqs:
         if not needs_enrichment(faq, config):
             report.skipped += 1
         else:
-            try:
-                report.enriched[faq.id] = enrich_faq(knowledge, generator, faq, config, company)
-            except (KnowledgeError, ModelUnavailable) as error:
-                report.failed[faq.id] = str(error)
-            except Exception as error:  # one FAQ must not end the run; the log has the traceback
-                log.exception("Enriching FAQ %d failed", faq.id)
-                report.failed[faq.id] = f"{type(error).__name__}: {error}"
+            _try(report.failed, faq.id, lambda: report.enriched.__setitem__(
+                faq.id, enrich_faq(knowledge, generator, faq, config, company)))
+        for language in config.languages:
+            current = knowledge.get(faq.id)
+            if needs_translation(current, language):
+                _try(report.translation_failed.setdefault(language, {}), faq.id,
+                     lambda: report.translated.setdefault(language, {}).__setitem__(
+                         faq.id, translate_faq(knowledge, generator, current, language, config, company)))
         if progress is not None:
             progress(faq)
     return report
+
+
+def _try(failed: dict[int, str], faq_id: int, step: Callable[[], None]) -> None:
+    try:
+        step()
+    except (KnowledgeError, ModelUnavailable) as error:
+        failed[faq_id] = str(error)
+    except Exception as error:  # one FAQ must not end the run; the log has the traceback
+        log.exception("Enriching FAQ %d failed", faq_id)
+        failed[faq_id] = f"{type(error).__name__}: {error}"

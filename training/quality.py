@@ -126,7 +126,8 @@ def benchmark_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchm
                       out_of_domain: dict[str, list[str]], enrich_with: tuple | None = None) -> list[DatasetReport]:
     """One knowledge base, calibrated once, measured on each split. `thresholds_of()`: the thresholds chat
     would use now (DialogueManager.thresholds). With `enrich_with` ((generator, company name)), its FAQs are
-    then enriched by that LM (training/enrichment.py), calibrated again and measured again, named so."""
+    then enriched by that LM (training/enrichment.py), calibrated again and measured again, named so: a
+    cross-lingual benchmark's FAQs are translated into the questions' language, any other's paraphrased."""
     started = time.perf_counter()
     faq_of = load_into(knowledge, benchmark)
     reports = _split_reports(knowledge, thresholds_of, benchmark, faq_of, splits, out_of_domain, benchmark.name,
@@ -134,14 +135,22 @@ def benchmark_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchm
     if enrich_with is not None:
         generator, company = enrich_with
         began = time.perf_counter()
-        outcome = enrich(knowledge, generator, knowledge.page(0, 10**9)[0], EnrichmentConfig(), company)
+        config = EnrichmentConfig(paraphrases=0, languages=(benchmark.asked_in,)) if benchmark.asked_in \
+            else EnrichmentConfig()
+        outcome = enrich(knowledge, generator, knowledge.page(0, 10**9)[0], config, company)
         knowledge.calibrator.train_now()
-        summary = {"model": generator.model_id, "enriched": len(outcome.enriched), "failed": len(outcome.failed),
-                   "generated_questions": sum(map(len, outcome.enriched.values())),
+        translated = outcome.translated.get(benchmark.asked_in or "", {})
+        summary = {"model": generator.model_id, "enriched": len(outcome.enriched) + len(translated),
+                   "failed": len(outcome.failed) + len(outcome.translation_failed.get(benchmark.asked_in or "", {})),
+                   "generated_questions": sum(map(len, [*outcome.enriched.values(), *translated.values()])),
                    "seconds": round(time.perf_counter() - began, 1)}
-        name = f"{benchmark.name}, enriched by {Path(generator.model_id).name}"
+        done = f"translated into {benchmark.asked_in}" if benchmark.asked_in else "enriched"
+        name = f"{benchmark.name}, {done} by {Path(generator.model_id).name}"
+        # A translated benchmark may also ask its questions in the knowledge base's language ("valid (en)"):
+        # what the translations cost the customers who already found their FAQ.
+        also = [f"{split} (en)" for split in splits if benchmark.asked_in and f"{split} (en)" in benchmark.questions]
         reports += [replace(report, enrichment=summary) for report in _split_reports(
-            knowledge, thresholds_of, benchmark, faq_of, splits, out_of_domain, name, time.perf_counter())]
+            knowledge, thresholds_of, benchmark, faq_of, [*splits, *also], out_of_domain, name, time.perf_counter())]
     return reports
 
 

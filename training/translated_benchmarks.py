@@ -62,7 +62,8 @@ def read_translations(code: str) -> dict[str, str]:
     return translations
 
 
-def _benchmark(name: str, rows: dict[str, list[tuple[str, str, str]]], faq_text, question_text) -> Benchmark:
+def _benchmark(name: str, rows: dict[str, list[tuple[str, str, str]]], faq_text, question_text,
+               asked_in: str | None = None) -> Benchmark:
     grouped: dict[str, list[str]] = defaultdict(list)
     for key, text, intent in rows["train"]:
         if (written := faq_text(key, text)) not in grouped[intent]:
@@ -71,7 +72,7 @@ def _benchmark(name: str, rows: dict[str, list[tuple[str, str, str]]], faq_text,
               for intent, texts in sorted(grouped.items())]
     questions = {split: [(question_text(key, text), intent) for key, text, intent in rows[split]]
                  for split in ("valid", "test")}
-    return Benchmark(name, drafts, questions)
+    return Benchmark(name, drafts, questions, asked_in=asked_in)
 
 
 def translated_benchmarks(data_dir: Path, code: str) -> list[Benchmark]:
@@ -90,8 +91,10 @@ def translated_benchmarks(data_dir: Path, code: str) -> list[Benchmark]:
     def english(_key: str, text: str) -> str:
         return text
 
-    return [_benchmark(f"hwu64-{code}", rows, translated, translated),
-            _benchmark(f"hwu64-en<-{code}", rows, english, translated)]
+    across = _benchmark(f"hwu64-en<-{code}", rows, english, translated, asked_in=code)
+    for split in ("valid", "test"):  # what English customers get once the FAQs are translated (`--enrich`)
+        across.questions[f"{split} (en)"] = [(text, intent) for _, text, intent in rows[split]]
+    return [_benchmark(f"hwu64-{code}", rows, translated, translated), across]
 
 
 def english_subset(data_dir: Path) -> Benchmark:

@@ -14,11 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import EditorDep, KnowledgeDep, ServicesDep, require_viewer
 from bot.openapi import Timestamp
+from core.language_detection import shared_detector
 from retrieval.faq_files import FORMATS, UnreadableFaqFile, read_faq_file, write_faq_file
 from retrieval.faqs import Faq, FaqPatch, make_draft
 from retrieval.generated_questions import remove_generated_question
 from retrieval.knowledge_base import UpsertReport
-from training.enrichment import EnrichmentConfig, EnrichmentFailed, enrich_faq
+from training.enrichment import EnrichmentConfig, EnrichmentFailed, enrich_faq, translate_faq
+from training.translations import source_texts
 
 # Any key may read; changes need the editor role (bot/api_keys.py).
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_viewer)])
@@ -56,9 +58,10 @@ class FaqOut(BaseModel):
     question: str
     answer: str
     alt_questions: list[str]
-    generated_questions: list[str] = Field(description="Paraphrases the LM wrote (`helpdesk faq enrich`, POST "
-                                                       "/admin/faqs/{id}/enrich): searched like `alt_questions`, "
-                                                       "kept when the FAQ is edited, removable one by one.")
+    generated_questions: list[str] = Field(description="Paraphrases and translations the LM wrote (`helpdesk faq "
+                                                       "enrich`, POST /admin/faqs/{id}/enrich): searched like "
+                                                       "`alt_questions`, kept when the FAQ is edited, removable one "
+                                                       "by one.")
     tags: list[str]
     version: int
     updated_at: Timestamp
@@ -169,13 +172,23 @@ def delete_faq(faq_id: int, knowledge: KnowledgeDep, editor: EditorDep) -> Respo
 
 
 @router.post("/faqs/{faq_id}/enrich", response_model=FaqOut)
-def enrich(faq_id: int, services: ServicesDep, editor: EditorDep):
-    """Ask the configured LM now for paraphrases of this FAQ and add them to its generated questions (seconds
-    to a minute on a CPU). 422 when it wrote nothing usable, 503 when the LM cannot answer."""
+def enrich(faq_id: int, services: ServicesDep, editor: EditorDep,
+           language: str | None = Query(None, pattern=r"^[a-z]{2,3}$",
+                                        description="Translate the FAQ's questions into this language (ISO 639-1) "
+                                                    "instead, replacing its earlier translations into it.")):
+    """Ask the configured LM now for paraphrases of this FAQ, or with `language` for its questions in that
+    language, and add them to its generated questions (seconds to a minute on a CPU). 422 when it wrote nothing
+    usable or there is nothing to translate, 503 when the LM cannot answer."""
     knowledge = services.knowledge
+    faq = knowledge.get(faq_id)
     try:
-        enrich_faq(knowledge, services.generator, knowledge.get(faq_id), EnrichmentConfig(),
-                   services.settings.company_name)
+        if language is None:
+            enrich_faq(knowledge, services.generator, faq, EnrichmentConfig(), services.settings.company_name)
+        elif not source_texts(faq, shared_detector(), language):
+            raise EnrichmentFailed(f"the FAQ's questions are already in {language}: nothing to translate")
+        else:
+            translate_faq(knowledge, services.generator, faq, language, EnrichmentConfig(),
+                          services.settings.company_name)
     except EnrichmentFailed as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return FaqOut.of(knowledge.get(faq_id))

@@ -250,7 +250,9 @@ def eval_generation(adapter, limit, max_new_tokens, out) -> None:
                    "an eval file's, asked as the split `alternatives`); both: as written and plain, side by side.")
 @click.option("--enrich", is_flag=True,
               help="With --alternatives drop or both: measure each plain knowledge base again after the configured LM "
-                   "wrote paraphrases of its FAQs (`helpdesk faq enrich`), side by side.")
+                   "wrote paraphrases of its FAQs (`helpdesk faq enrich`), side by side. With --language, or a --kb "
+                   "whose questions are in another language than its FAQs: measure that knowledge base again after the "
+                   "LM translated its FAQs' questions into the questions' language (`helpdesk faq enrich --language`).")
 @click.option("--embedding-model", "embedders", multiple=True,
               help="Also run everything with this embedder (a folder, e.g. a tuned one from `helpdesk train "
                    "embeddings`), side by side with the configured one (repeatable).")
@@ -271,6 +273,7 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
                  embedders, tune_embedder, languages, intents, per_intent, out) -> None:
     """The whole answer-quality report: retrieval, decisions, generation; each knowledge base calibrates itself."""
     import json
+    from dataclasses import replace
 
     from retrieval.benchmarks import DATASETS, DatasetMissing, load_benchmark, out_of_domain, without_alternatives
     from training.eval_file_benchmark import eval_file_benchmark
@@ -290,6 +293,10 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
             if keep:
                 report.datasets += _with_tuned(measure, tune_embedder, with_lm=generate_limit > 0 or answer_every,
                                                **extra)
+            if enrich and keep and (asked_in := _asked_in(faqs, eval_file)):  # the FAQs translated into it
+                translated = replace(eval_file_benchmark(name, faqs, eval_file), asked_in=asked_in)
+                report.datasets += _with_tuned(_benchmark_measure(translated, ["eval"], {}, True), tune_embedder,
+                                               with_lm=True, **extra)
             if drop:  # its eval questions, and its own alternative questions (those the plain copy lost)
                 plain = without_alternatives(eval_file_benchmark(name, faqs, eval_file))
                 report.datasets += _with_tuned(_benchmark_measure(plain, ["eval", "alternatives"], {}, enrich),
@@ -305,14 +312,34 @@ def eval_quality(data_dir, datasets, splits, knowledge_bases, generate_limit, an
             for variant in [benchmark] * keep + [without_alternatives(benchmark)] * drop:
                 measure = _benchmark_measure(variant, wanted, ood, enrich and variant is not benchmark)
                 report.datasets += _with_tuned(measure, tune_embedder, with_lm=enrich, **extra)
-        for benchmark in _translated(data_dir, languages):
-            report.datasets += _with_tuned(_benchmark_measure(benchmark, chosen_splits, {}), tune_embedder, **extra)
+        for benchmark in _translated(data_dir, languages):  # with --enrich: the English FAQs translated too
+            translate = enrich and benchmark.asked_in is not None
+            report.datasets += _with_tuned(_benchmark_measure(benchmark, chosen_splits, {}, translate), tune_embedder,
+                                           with_lm=translate, **extra)
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     (out / "quality.md").write_text(markdown(report))
     plot(report, out / "quality.png")
     click.echo(markdown(report))
     click.echo(f"Wrote {out / 'quality.md'}, {out / 'quality.json'}, {out / 'quality.png'}")
+
+
+def _asked_in(faqs: Path, eval_file: Path) -> str | None:
+    """The language most of the eval file's questions are in, where it is not the one most FAQs are in."""
+    from collections import Counter
+
+    from core.language_detection import shared_detector
+    from retrieval.faq_files import read_faq_file
+    from training.calibration import load_eval_set
+
+    detector = shared_detector()
+
+    def most(texts: list[str]) -> str | None:
+        found = Counter(d.code for text in texts if (d := detector.detect(text)) is not None and d.confidence >= 0.5)
+        return found.most_common(1)[0][0] if found else None
+
+    questions = most([query.query for query in load_eval_set(eval_file)])
+    return questions if questions != most([draft.question for draft in read_faq_file(faqs).drafts]) else None
 
 
 def _translated(data_dir: Path | None, languages: tuple[str, ...]) -> list:

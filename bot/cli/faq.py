@@ -70,9 +70,14 @@ def faq_export(file: Path) -> None:
 @click.option("--faq", "faq_ids", type=int, multiple=True, help="Only this FAQ (repeatable; default: every FAQ).")
 @click.option("--min-alternatives", default=3, show_default=True,
               help="Enrich FAQs with fewer alternative questions than this (the admin's and generated ones).")
-@click.option("--paraphrases", default=5, show_default=True, help="Questions asked of the LM per FAQ.")
-def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int) -> None:
-    """Have the configured LM (HELPDESK_LM_MODEL) write paraphrases of FAQs with few alternative questions.
+@click.option("--paraphrases", default=5, show_default=True,
+              help="Questions asked of the LM per FAQ (0: none, only translate).")
+@click.option("--language", "languages", multiple=True, metavar="CODE", callback=lambda _c, _p, value: _codes(value),
+              help="Also translate every FAQ's questions into this language (ISO 639-1, repeatable): customers who "
+                   "write it then find the FAQ as in a knowledge base written in it (docs/languages.md).")
+def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int, languages: tuple[str, ...]) -> None:
+    """Have the configured LM (HELPDESK_LM_MODEL) write paraphrases of FAQs with few alternative questions, and
+    with --language translate each FAQ's questions into customers' languages.
 
     They are stored as the FAQs' generated questions: searched like alternative questions, listed apart in the
     console and the admin API, removable one by one; an admin's alternatives are never changed. The FAQs are
@@ -90,14 +95,33 @@ def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int
         faqs = [knowledge.get(faq_id) for faq_id in faq_ids] or knowledge.page(0, 10**9)[0]
     except KnowledgeError as error:
         raise click.ClickException(str(error)) from None
-    config = EnrichmentConfig(min_alternatives=min_alternatives, paraphrases=paraphrases)
+    config = EnrichmentConfig(min_alternatives=min_alternatives, paraphrases=paraphrases, languages=languages)
     with tqdm(total=len(faqs), desc=f"Enriching with {services.generator.model_id}", unit="faq") as progress:
         report = enrich(knowledge, services.generator, faqs, config, services.settings.company_name,
                         progress=lambda _: progress.update(1))
-    added = sum(len(questions) for questions in report.enriched.values())
-    click.echo(f"{len(report.enriched)} FAQs enriched ({added} generated questions in all), {report.skipped} had "
-               f"{min_alternatives} or more alternatives, {len(report.failed)} failed.")
+    if paraphrases > 0:
+        added = sum(len(questions) for questions in report.enriched.values())
+        click.echo(f"{len(report.enriched)} FAQs enriched ({added} generated questions in all), {report.skipped} had "
+                   f"{min_alternatives} or more alternatives, {len(report.failed)} failed.")
+    for language in languages:
+        done, failed = report.translated.get(language, {}), report.translation_failed.get(language, {})
+        click.echo(f"{len(done)} FAQs translated into {language} ({sum(map(len, done.values()))} questions), "
+                   f"{len(faqs) - len(done) - len(failed)} were already, {len(failed)} failed.")
     for faq_id, reason in report.failed.items():
         click.echo(f"FAQ {faq_id} failed: {reason}", err=True)
-    if report.failed:
+    for language, failed in report.translation_failed.items():
+        for faq_id, reason in failed.items():
+            click.echo(f"FAQ {faq_id} not translated into {language}: {reason}", err=True)
+    if report.failed or any(report.translation_failed.values()):
         sys.exit(1)
+
+
+def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
+    from dialogue.language import normalise_code
+
+    codes = []
+    for value in values:
+        if (code := normalise_code(value)) is None:
+            raise click.BadParameter(f"{value!r} is not a language code (de, zh, pt-BR...)", param_hint="--language")
+        codes.append(code)
+    return tuple(dict.fromkeys(codes))

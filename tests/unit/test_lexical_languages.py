@@ -104,3 +104,17 @@ def test_in_a_knowledge_base_of_two_languages_an_entry_with_texts_in_the_questio
     assert index.mixed()
     assert index.same_language("Wie lange dauert die Lieferung nach Österreich?") == {german, enriched}
     assert index.same_language("How long does delivery to Austria take, please?") == {english, enriched}
+
+
+def test_an_faqs_translations_do_not_decide_its_language_even_where_they_outnumber_its_own_texts():
+    """A plain question with translations into two languages (training/translations.py, stored after the FAQ's own
+    texts) was read from all texts together: Chinese."""
+    index = LexicalIndex()
+    plain, twinned, german = faq_entry(31), faq_entry(32), faq_entry(33)
+    index.upsert_many([
+        (plain, ["Is there a student discount?", "Gibt es einen Rabatt für Studenten?", "学生有折扣吗？"]),
+        (twinned, ["How do I return a device?", "Wie kann ich ein Gerät zurückgeben?"]),
+        (german, ["Wie kann ich ein Gerät zurückgeben?", "Gerät zurückschicken", "How do I return a device?"]),
+    ])
+    assert [index.language_of(entry) for entry in (plain, twinned, german)] == ["en", "en", "de"]
+    assert index.language_counts() == {"en": 2, "de": 1}

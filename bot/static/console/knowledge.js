@@ -13,6 +13,7 @@ export class Knowledge {
     $("faq-form").onsubmit = (event) => { event.preventDefault(); this.save(); };
     $("delete-faq").onclick = () => this.remove();
     $("enrich-faq").onclick = () => this.enrich();
+    $("translate-faq").onclick = () => this.translate();
     $("hit-test").onsubmit = (event) => { event.preventDefault(); this.hitTest(); };
     $("doc-upload").onsubmit = (event) => { event.preventDefault(); this.upload(); };
   }
@@ -63,10 +64,11 @@ export class Knowledge {
     (prefill ? $("faq-answer") : $("faq-question")).focus();
   }
 
-  // The LM's paraphrases (training/enrichment.py): listed apart from the admin's, each removable on its own.
+  // The LM's paraphrases and translations (training/enrichment.py): listed apart from the admin's, each removable on its own.
   renderGenerated(faq) {
     $("faq-generated-box").hidden = !faq;
     $("enrich-faq").hidden = !this.canEdit;
+    $("translate-faq-box").hidden = !this.canEdit;
     if (!faq) return;
     $("faq-generated").replaceChildren(...faq.generated_questions.map((question) => h("li", { class: "row" },
       h("span", {}, question),
@@ -82,6 +84,18 @@ export class Knowledge {
   async enrich() {
     toast("Asking the LM for paraphrases; this can take a minute.");
     await this.changeGenerated(this.editing, () => api(`/admin/faqs/${this.editing}/enrich`, { method: "POST" }));
+  }
+
+  // Its questions in a customer's language (training/translations.py): found by customers who write it.
+  async translate() {
+    const language = $("translate-language").value.trim().toLowerCase();
+    if (!/^[a-z]{2,3}$/.test(language)) {
+      $("faq-error").textContent = "Give a language code of two or three letters, e.g. de, zh, pt.";
+      return;
+    }
+    toast(`Asking the LM for the questions in ${language}; this can take a minute.`);
+    await this.changeGenerated(this.editing, () => api(
+      `/admin/faqs/${this.editing}/enrich?language=${encodeURIComponent(language)}`, { method: "POST" }));
   }
 
   async changeGenerated(id, request) {
