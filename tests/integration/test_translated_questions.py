@@ -142,6 +142,7 @@ def test_helpdesk_faq_enrich_language_translates_and_exits_1_naming_the_faq_it_c
     assert "2 FAQs translated into de (3 questions), 0 were already, 1 failed." in result.stdout
     assert "FAQ 3 not translated into de: the LM wrote no usable de text" in result.stderr
     assert "FAQs enriched" not in result.stdout  # --paraphrases 0: none asked for
+    assert "compares English only" in result.stderr  # the test models' MiniLM: what translations cost is said
     bad = run(["faq", "enrich", "--language", "German!"], env)
     assert bad.returncode == 2 and "'German!' is not a language code" in bad.stderr
 
