@@ -23,7 +23,7 @@ from dialogue.language import LanguageConfig, LanguagePolicy
 from dialogue.lm.backends import (
     BackendChoice, LMConfig, build_generator, choose_backend, default_prompt_threads, default_threads,
 )
-from dialogue.judgement import JudgementConfig
+from dialogue.judgement import JudgementConfig, is_capable
 from dialogue.lm.generator import Generator
 from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.manager import DialogueConfig, DialogueManager
@@ -86,8 +86,13 @@ class Services:
         if with_lm and (advice := self.knowledge.language_advice()):
             log.warning("Knowledge languages: %s", advice)
         if with_lm and (self.settings.enrich_faqs or self.settings.enrich_languages) and self.enricher is None:
-            config = EnrichmentConfig(paraphrases=5 if self.settings.enrich_faqs else 0,
-                                      languages=tuple(self.settings.enrich_languages))
+            languages = tuple(self.settings.enrich_languages)
+            if languages and not is_capable(self.generator):
+                log.warning("HELPDESK_ENRICH_LANGUAGES is set, but %s (the embedded default) cannot translate: "
+                            "FAQs are not translated. Set HELPDESK_LM_MODEL (docs/languages.md).",
+                            self.generator.model_id)
+                languages = ()
+            config = EnrichmentConfig(paraphrases=5 if self.settings.enrich_faqs else 0, languages=languages)
             self.enricher = BackgroundEnricher(self.knowledge, self.generator, config, self.settings.company_name)
             self.knowledge.faq_listeners.append(self.enricher.submit)
         self.ready = with_lm

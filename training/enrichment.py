@@ -25,6 +25,7 @@ import numpy as np
 
 from core.errors import ModelUnavailable
 from core.language_detection import shared_detector
+from dialogue.judgement import is_capable
 from dialogue.lm.generator import Generator
 from dialogue.verdicts import CannotAnswer
 from retrieval.errors import KnowledgeError
@@ -101,10 +102,21 @@ def enrich_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, config:
                                    actor="enrichment").generated_questions
 
 
+class CannotTranslate(ModelUnavailable):
+    """The configured LM is the embedded 135M model, which writes no usable translation."""
+
+
+def require_translator(generator: Generator) -> None:
+    if not is_capable(generator):
+        raise CannotTranslate(f"translating needs a capable LM; {generator.model_id} (the embedded default) cannot "
+                              "translate. Set HELPDESK_LM_MODEL, e.g. qwen2.5-coder-1.5b (docs/languages.md).")
+
+
 def translate_faq(knowledge: KnowledgeBase, generator: Generator, faq: Faq, language: str, config: EnrichmentConfig,
                   company: str) -> list[str]:
     """Translate the FAQ's texts into `language` (training/translations.py) and store them as its generated
     questions in that language, replacing the earlier ones; returns them."""
+    require_translator(generator)
     detector = shared_detector()
     texts = source_texts(faq, detector, language)
     generation = generator.generate(translation_prompt(texts, language, company),

@@ -87,7 +87,7 @@ def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int
     from tqdm import tqdm
 
     from retrieval.errors import KnowledgeError
-    from training.enrichment import EnrichmentConfig, enrich
+    from training.enrichment import CannotTranslate, EnrichmentConfig, enrich, require_translator
 
     services = started_services(with_lm=True)
     knowledge = services.knowledge
@@ -95,6 +95,11 @@ def faq_enrich(faq_ids: tuple[int, ...], min_alternatives: int, paraphrases: int
         faqs = [knowledge.get(faq_id) for faq_id in faq_ids] or knowledge.page(0, 10**9)[0]
     except KnowledgeError as error:
         raise click.ClickException(str(error)) from None
+    if languages:
+        try:
+            require_translator(services.generator)
+        except CannotTranslate as error:
+            raise click.ClickException(str(error)) from None
     if languages and not knowledge.across_languages:
         click.echo(f"Note: the embedder {knowledge.embedder.model_id} compares English only. Translated questions "
                    "help customers writing those languages, and cost English customers verbatim answers (HWU64: "

@@ -107,12 +107,16 @@ def test_questions_in_german_find_the_translated_faq_and_the_one_the_lm_copied_i
 
 
 def test_the_admin_api_translates_one_faq_and_says_what_is_wrong(scratch, lm_server):
-    scratch.generator = lm_server
+    embedded, scratch.generator = scratch.generator, lm_server
     with TestClient(create_app(scratch.settings, scratch)) as client:
         headers = {"Authorization": "Bearer test-admin-token"}
         created = client.post("/admin/faqs", json={"question": FAQS[0][0], "answer": FAQS[0][1],
                                                    "alt_questions": FAQS[0][2]}, headers=headers)
         faq_id = created.json()["id"]
+        scratch.generator = embedded  # the 135M default writes no translation: refused before it is asked
+        refused = client.post(f"/admin/faqs/{faq_id}/enrich", params={"language": "de"}, headers=headers)
+        assert refused.status_code == 503 and "needs a capable LM" in refused.json()["detail"]
+        scratch.generator = lm_server
         translated = client.post(f"/admin/faqs/{faq_id}/enrich", params={"language": "de"}, headers=headers)
         assert translated.status_code == 200, translated.text
         assert translated.json()["generated_questions"] == ["Wie kündige ich meinen Vertrag?",
@@ -145,6 +149,9 @@ def test_helpdesk_faq_enrich_language_translates_and_exits_1_naming_the_faq_it_c
     assert "compares English only" in result.stderr  # the test models' MiniLM: what translations cost is said
     bad = run(["faq", "enrich", "--language", "German!"], env)
     assert bad.returncode == 2 and "'German!' is not a language code" in bad.stderr
+    embedded = {key: value for key, value in env.items() if not key.startswith("HELPDESK_LM_")}
+    refused = run(["faq", "enrich", "--language", "de"], embedded)
+    assert refused.returncode == 1 and "translating needs a capable LM" in refused.stderr
 
 
 def test_with_enrich_languages_an_admins_new_faq_is_translated_in_the_background(tmp_path, services, lm_server):
