@@ -146,15 +146,20 @@ def enrich(knowledge: KnowledgeBase, generator: Generator, faqs: list[Faq], conf
         else:
             _try(report.failed, faq.id, lambda: report.enriched.__setitem__(
                 faq.id, enrich_faq(knowledge, generator, faq, config, company)))
-        for language in config.languages:
-            current = knowledge.get(faq.id)
-            if needs_translation(current, language):
-                _try(report.translation_failed.setdefault(language, {}), faq.id,
-                     lambda: report.translated.setdefault(language, {}).__setitem__(
-                         faq.id, translate_faq(knowledge, generator, current, language, config, company)))
+        for language in config.languages:  # the FAQ as it is now: paraphrases may have just been added
+            _try(report.translation_failed.setdefault(language, {}), faq.id, lambda: _translate_if_needed(
+                knowledge, generator, faq.id, language, config, company, report))
         if progress is not None:
             progress(faq)
     return report
+
+
+def _translate_if_needed(knowledge: KnowledgeBase, generator: Generator, faq_id: int, language: str,
+                         config: EnrichmentConfig, company: str, report: EnrichmentReport) -> None:
+    current = knowledge.get(faq_id)  # FaqNotFound (deleted meanwhile) is reported like any failure
+    if needs_translation(current, language):
+        report.translated.setdefault(language, {})[faq_id] = translate_faq(knowledge, generator, current, language,
+                                                                          config, company)
 
 
 def _try(failed: dict[int, str], faq_id: int, step: Callable[[], None]) -> None:
