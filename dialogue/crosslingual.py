@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "zh": "Simplified Chinese", "ja": "Japanese",
-                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tr": "Turkish"}
+                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tr": "Turkish", "sv": "Swedish", "da": "Danish",
+                  "id": "Indonesian", "uk": "Ukrainian", "hi": "Hindi"}
 ANSWER_INSTRUCTIONS = (
     "You answer a customer of {company} using only the numbered knowledge snippets, which are written in "
     "{knowledge}; the customer writes {customer}. Reply with JSON only, in exactly one of two forms:\n"

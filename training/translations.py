@@ -21,16 +21,13 @@ replacing those it had in that language and keeping the rest.
 """
 
 from core.language_detection import LanguageDetector, family
+from dialogue.crosslingual import LANGUAGE_NAMES
 from dialogue.lm.generator import ChatMessages
 from dialogue.verdicts import CannotAnswer, json_object
 from retrieval.faqs import Faq
 from training.paraphrases import MAX_WORDS, words_in
 
-# Languages the prompt names; any other ISO 639-1 code is named by its code ("translate into 'sv'").
-LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
-                  "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish",
-                  "tr": "Turkish", "id": "Indonesian", "zh": "Simplified Chinese", "ja": "Japanese",
-                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "uk": "Ukrainian", "hi": "Hindi"}
+# The prompt names a language as dialogue/crosslingual.py does; any other code by its code ("into 'xh'").
 SURE = 0.3  # the detector's confidence that a line is in the language asked for
 MAX_TEXTS = 12  # of one FAQ per call: its question first, then the admin's alternatives, then generated ones
 
