@@ -186,6 +186,7 @@ def knowledge_config(settings: Settings) -> KnowledgeConfig:
         poll_seconds=settings.index_poll_seconds,
         classifier=settings.faq_classifier,
         multilingual=settings.embedding_multilingual,
+        language_shift=settings.language_shift,
     )
 
 

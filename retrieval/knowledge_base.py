@@ -27,6 +27,7 @@ from retrieval.faqs import Faq, FaqDraft, FaqPatch, FaqRecord
 from retrieval.hybrid import Candidate, FusionConfig
 from retrieval.hits import Hit, hits_for
 from retrieval.jobs import JobRunner
+from retrieval.language_traffic import LanguageTraffic, confidences_as_asked, knowledge_mean, shifted
 from retrieval.library import DocumentLibrary
 from retrieval.search_filters import SearchFilter, allowed_entries
 from retrieval.search_index import SearchIndex, SyncReport, Upsert
@@ -51,6 +52,7 @@ class KnowledgeConfig:
     poll_seconds: float = 0.25  # how stale this process's index may be behind another process's edit
     classifier: bool = True  # learn an FAQ classifier and calibrate the thresholds (retrieval/calibrator.py)
     multilingual: bool | None = None  # does the embedder compare across languages? None: ask it (is_multilingual)
+    language_shift: bool = True  # rank questions asked across languages shifted (retrieval/language_traffic.py)
 
 
 class KnowledgeBase:
@@ -73,6 +75,9 @@ class KnowledgeBase:
         self.jobs = JobRunner(sessions, owner)  # owner: this process in the registry (core/processes.py)
         # Told the ids of FAQs an admin (or an import) wrote, after the write: enrichment at index time.
         self.faq_listeners: list[Callable[[list[int]], None]] = []
+        # Where the questions asked in each language sit, to rank one asked across languages (multilingual only).
+        self.traffic = LanguageTraffic(sessions, embedder.model_id)
+        self._knowledge_mean: tuple[int, np.ndarray | None] = (-1, None)  # (index version, the mean)
 
     def sync_index(self) -> SyncReport:
         report = self.index.sync()
@@ -85,6 +90,7 @@ class KnowledgeBase:
         return self.calibrator.current
 
     def close(self) -> None:
+        self.traffic.flush()
         self.calibrator.close()
         self.index.close()
 
@@ -113,9 +119,15 @@ class KnowledgeBase:
         return vector / np.linalg.norm(vector)
 
     def search(self, query: str, top_k: int = 5, context: str | None = None, context_weight: float = 0.5,
-               filters: SearchFilter | None = None, fusion: FusionConfig | None = None) -> list[Hit]:
-        """The best FAQs and passages for `query`, best first."""
+               filters: SearchFilter | None = None, fusion: FusionConfig | None = None,
+               asked: bool = False) -> list[Hit]:
+        """The best FAQs and passages for `query`, best first. `asked`: a question someone asked (a customer's
+        message, an admin's search), counted in its language's mean when asked across languages
+        (retrieval/language_traffic.py); not a calibration's or an evaluation's own."""
         vector = self.embed_query(query, context, context_weight)
+        if asked and not context and self.across_languages:
+            if (language := self.index.lexical.foreign_language(query)) is not None:
+                self.traffic.observe(language, vector)
         # BM25 sees the follow-up alone: words of the earlier question would pull back to its topic.
         return self.search_vector(vector, query, top_k, filters, fusion)
 
@@ -140,7 +152,35 @@ class KnowledgeBase:
         if own is not None:
             return self.index.search(vector, text, top_k, own if allowed is None else allowed & own, fusion,
                                      classifier, own_language=True)
+        if not actions and self.across_languages and self.config.language_shift \
+                and (moved := self._moved(vector, text)) is not None:
+            found = self.index.search(moved, text, top_k, allowed, fusion, classifier)
+            return confidences_as_asked(found, self.index.dense, vector, classifier)
         return self.index.search(vector, text, top_k, allowed, fusion, classifier, actions=actions)
+
+    def _moved(self, vector: np.ndarray, text: str) -> np.ndarray | None:
+        """The question's vector moved from its language's mean to the knowledge base's, where it is asked across
+        languages and enough questions in its language were seen (retrieval/language_traffic.py); else None."""
+        language = self.index.lexical.foreign_language(text)
+        mean = self.traffic.mean(language, text) if language is not None else None
+        if mean is None:
+            return None
+        version, knowledge = self._knowledge_mean
+        if version != self.index.version:
+            knowledge = knowledge_mean(self.index.dense)
+            self._knowledge_mean = (self.index.version, knowledge)
+        return shifted(vector, mean, knowledge) if knowledge is not None else None
+
+    def replay_questions(self, questions: list[str]) -> int:
+        """Count `questions` as asked (an evaluation's customers), each later measured with the others counted but
+        not itself. Returns how many were counted (those asked across languages)."""
+        foreign = [(text, language) for text in questions
+                   if (language := self.index.lexical.foreign_language(text)) is not None]
+        if not self.across_languages or not foreign:
+            return 0
+        vectors = self.embedder.embed([text for text, _ in foreign])
+        self.traffic.replay([(text, language, vector) for (text, language), vector in zip(foreign, vectors)])
+        return len(foreign)
 
     def language_advice(self) -> str | None:
         """What to say when most of the knowledge base is in a language the embedder does not read (MiniLM over

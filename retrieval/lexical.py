@@ -61,6 +61,7 @@ _SURE = 0.3
 # questions 0.94-1.0 (as for a conversation's language, dialogue/language.py).
 QUESTION_SURE = 0.8
 TEXT_SURE = 0.9  # one text of an entry, in another language than the entry (above)
+FOREIGN_SHARE = 0.1  # a question is asked across languages when fewer entries than this share are in its language
 _DETECTED_CHARS = 400
 
 
@@ -170,6 +171,21 @@ class LexicalIndex:
                                            in key or entry not in self._languages
                                            or key & self._also.get(entry, frozenset())}
             return self._own_language[key]
+
+    def foreign_language(self, text: str) -> str | None:
+        """The language of a question the detector is sure of, when (almost) no entry is written in it or its kin:
+        a German question to an English knowledge base (retrieval/language_traffic.py). None when the question is
+        unclear, the entries' languages are unknown, or at least `FOREIGN_SHARE` of them are in its language.
+        (A share, not "none": of HWU64's English texts a handful read as German, "change this time to ist".)"""
+        with self._lock:
+            counts = dict(self._counts)
+        if not counts:
+            return None
+        found = self._detector.detect(text)
+        if found is None or found.confidence < QUESTION_SURE:
+            return None
+        own = sum(count for code, count in counts.items() if family(code) == family(found.code))
+        return found.code if own < FOREIGN_SHARE * sum(counts.values()) else None
 
     def language_of(self, entry: int) -> str | None:
         """The language an entry was indexed as ("de"), None where the detector was unsure."""

@@ -64,6 +64,9 @@ class DatasetReport:
     conversations: dict | None = None  # multi-turn conversations of an eval file (conversation_eval.py)
     answers: AnswerScores | None = None  # every question of an eval file, answered for real (end_to_end.py)
     enrichment: dict | None = None  # what enrichment did before this was measured (training/enrichment.py)
+    # Questions counted as asked before measuring: those across languages, each measured with the others counted
+    # but not itself (KnowledgeBase.replay_questions, retrieval/language_traffic.py).
+    replayed: int = 0
 
 
 @dataclass
@@ -161,6 +164,8 @@ def _split_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchmark
     reports = []
     for split in splits:
         questions = [(text, faq_of[intent]) for text, intent in benchmark.questions[split]]
+        replayed = knowledge.replay_questions([text for text, _ in questions] + benchmark.uncovered.get(split, [])
+                                              + out_of_domain.get(split, []))
         retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in questions],
                              f"{name} {split}", extra_answer_weights=(0.0,))
         thresholds = thresholds_of()
@@ -168,7 +173,7 @@ def _split_reports(knowledge: KnowledgeBase, thresholds_of, benchmark: Benchmark
                                     out_of_domain.get(split, []))
         reports.append(DatasetReport(name, split, knowledge.embedder.model_id, _thresholds(thresholds),
                                      learned.calibrated.as_dict() if learned.calibrated else None, retrieval,
-                                     decisions, round(time.perf_counter() - started, 1)))
+                                     decisions, round(time.perf_counter() - started, 1), replayed=replayed))
     return reports
 
 
@@ -298,6 +303,7 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
     in_scope = [(q.query, faq_of[next(iter(q.expected))]) for q in labelled if q.group == "in_scope"]
     partial = [(q.query, frozenset(faq_of[f] for f in q.expected)) for q in labelled if q.group == "partial"]
     out_of_scope = [q.query for q in labelled if q.group == "out_of_scope"]
+    replayed = knowledge.replay_questions([q.query for q in labelled])
     retrieval = evaluate(knowledge, [EvalQuery(text, f"faq:{faq}") for text, faq in in_scope], f"{name} eval",
                          extra_answer_weights=(0.0,))
     thresholds = services.manager.thresholds()
@@ -320,4 +326,5 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
     learned = knowledge.learned
     return DatasetReport(name, eval_file.name, knowledge.embedder.model_id, _thresholds(thresholds),
                          learned.calibrated.as_dict() if learned.calibrated else None, retrieval, decisions,
-                         round(time.perf_counter() - started, 1), generation, conversations, answers)
+                         round(time.perf_counter() - started, 1), generation, conversations, answers,
+                         replayed=replayed)

@@ -84,7 +84,7 @@ def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
     thresholds = manager.thresholds()  # the very thresholds chat decides with
     fusion = replace(knowledge.fusion, mode=body.mode) if body.mode else None
     hits = knowledge.search(body.query.strip(), top_k=body.top_k, filters=SearchFilter(body.tags, body.sources),
-                            fusion=fusion)
+                            fusion=fusion, asked=True)
     return SearchOut(
         hits=[_search_hit(hit) for hit in hits],
         actions=_action_hits(body.query.strip(), body.top_k, knowledge, manager),

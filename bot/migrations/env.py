@@ -14,6 +14,7 @@ import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401
 import retrieval.faqs  # noqa: F401
 import retrieval.jobs  # noqa: F401
+import retrieval.language_traffic  # noqa: F401
 from core.database import Base
 
 config = context.config

@@ -19,6 +19,7 @@ import retrieval.changes  # noqa: F401
 import retrieval.documents  # noqa: F401
 import retrieval.faqs  # noqa: F401
 import retrieval.jobs  # noqa: F401
+import retrieval.language_traffic  # noqa: F401
 from bot.migrate import alembic_config, upgrade_database
 from core.database import Base, make_engine, make_session_factory, utcnow
 from dialogue.records import ChannelIdentityRecord, ConversationRecord, CustomerRecord, TurnRecord
