@@ -25,6 +25,7 @@ from bot.background.retention import retention_running
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.notify.sender import build_sender
+from retrieval.language_traffic import MIN_QUESTIONS
 
 
 CHANNEL_ROUTERS = (rest.router, slack.router, telegram.router, widget.router)
@@ -115,8 +116,20 @@ def _add_health(app: FastAPI, services: Services) -> None:
             "knowledge_languages": services.knowledge.index.lexical.language_counts()
             if services.knowledge.index else {},
             **({"language_advice": advice} if (advice := services.knowledge.language_advice()) else {}),
+            **_questions_across_languages(services),
             "thresholds": thresholds_in_force(services.manager),
         })
+
+
+def _questions_across_languages(services: Services) -> dict:
+    """With a multilingual embedder: the questions counted per language the knowledge base is not written in, and
+    whether that language's questions are ranked from its mean yet (retrieval/language_traffic.py)."""
+    knowledge = services.knowledge
+    if not knowledge.across_languages or not knowledge.config.language_shift:
+        return {}
+    return {"questions_across_languages": {
+        language: {"questions": count, "ranked_from_mean": count >= MIN_QUESTIONS}
+        for language, count in sorted(knowledge.traffic.counts().items())}}
 
 
 def lm_runtime(services: Services) -> dict:

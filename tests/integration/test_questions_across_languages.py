@@ -104,6 +104,8 @@ def test_a_question_across_languages_is_ranked_by_meaning_once_its_language_is_k
     after = search(client, RETURN_IN_GERMAN)  # the 30th German question
     assert after[0]["question"] == "How do I return a device?"
     assert client.services.knowledge.traffic.counts() == {"de": MIN_QUESTIONS}
+    assert client.get("/health").json()["questions_across_languages"] == {
+        "de": {"questions": MIN_QUESTIONS, "ranked_from_mean": True}}
 
     # Only the ranking moved: each hit keeps the confidence of the question as asked.
     as_asked = {hit["question"]: hit for hit in before}
