@@ -13,19 +13,23 @@ from dialogue.manager import DialogueManager
 from retrieval.knowledge_base import KnowledgeBase
 
 
-def get_services(request: Request) -> Services:
+# Async, though they only read attributes: FastAPI runs a plain `def` dependency in its thread pool, and two
+# messages of one customer sent 50 ms apart could then reach the dialogue manager's turn lock in the other order
+# when the pool is busy (seen under load in tests/integration/test_chat.py). On the event loop they keep the order
+# the requests arrived in.
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_manager(services: "ServicesDep") -> DialogueManager:
+async def get_manager(services: "ServicesDep") -> DialogueManager:
     return services.manager
 
 
-def get_knowledge(services: "ServicesDep") -> KnowledgeBase:
+async def get_knowledge(services: "ServicesDep") -> KnowledgeBase:
     return services.knowledge
 
 

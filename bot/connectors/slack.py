@@ -256,7 +256,7 @@ def _quiet_sdk_log() -> logging.Logger:
     return sdk_log
 
 
-def get_slack(request: Request) -> SlackConnector:
+async def get_slack(request: Request) -> SlackConnector:
     channels = request.app.state.channels
     if channels.slack is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,

@@ -223,7 +223,7 @@ async def set_webhook(api: TelegramApi, public_url: str, secret_token: str) -> s
     return url
 
 
-def get_telegram(request: Request) -> TelegramConnector:
+async def get_telegram(request: Request) -> TelegramConnector:
     channels = request.app.state.channels
     if channels.telegram is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
