@@ -174,9 +174,11 @@ class KnowledgeBase:
     def replay_questions(self, questions: list[str]) -> int:
         """Count `questions` as asked (an evaluation's customers), each later measured with the others counted but
         not itself. Returns how many were counted (those asked across languages)."""
+        if not self.across_languages:
+            return 0
         foreign = [(text, language) for text in questions
                    if (language := self.index.lexical.foreign_language(text)) is not None]
-        if not self.across_languages or not foreign:
+        if not foreign:
             return 0
         vectors = self.embedder.embed([text for text, _ in foreign])
         self.traffic.replay([(text, language, vector) for (text, language), vector in zip(foreign, vectors)])
