@@ -39,7 +39,7 @@ def serve(host: str, port: int, sample_kb: bool, workers: int | None) -> None:
 
     from bot.app import create_app
 
-    with stop_signals_end_loading():
+    with stop_signals_end_loading(until_served=True):
         services = started_services(with_lm=True)
         if sample_kb:
             import_faqs(services, SAMPLE_FAQS)

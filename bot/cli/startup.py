@@ -38,10 +38,15 @@ def configure_logging(level: int) -> None:
 
 
 @contextmanager
-def stop_signals_end_loading() -> Iterator[None]:
+def stop_signals_end_loading(until_served: bool = False) -> Iterator[None]:
     """SIGTERM or SIGINT while the block runs (models loading, 10-50 s) ends the process at once, exit status 0,
     instead of after the load: nothing is served yet, so nothing is cut off, and the database writes of a start
     are transactions. uvicorn's own handlers are back after the block. Main thread only (signals are).
+
+    `until_served`: the handlers stay after the block, for a server that starts uvicorn next. uvicorn installs its
+    own as it starts serving (and puts these back when it stops); restoring the defaults in between left a gap
+    (building the app, ~0.1-1 s) in which a SIGTERM killed the process by the signal, exit status -15
+    (tests/integration/test_stops.py, when the load took about as long as the test waits).
 
     The handler exits itself rather than raising: a signal that lands while llama.cpp calls back into Python
     (its log callback, through ctypes) had its exception printed and dropped, and the server started anyway."""
@@ -49,8 +54,11 @@ def stop_signals_end_loading() -> Iterator[None]:
         yield
         return
 
+    phase = ["while loading"]
+
     def stop(signum: int, frame: object) -> None:
-        log.warning("%s while loading: stopping now", signal.Signals(signum).name)
+        level = logging.WARNING if phase[0] == "while loading" else logging.INFO  # after: a server's normal stop
+        log.log(level, "%s %s: stopping now", signal.Signals(signum).name, phase[0])
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -61,9 +69,14 @@ def stop_signals_end_loading() -> Iterator[None]:
     log.info("Loading the models and the knowledge base (SIGTERM or Ctrl-C stops at once)")
     try:
         yield
+    except BaseException:
+        until_served = False
+        raise
     finally:
-        for stop_signal, handler in previous.items():
-            signal.signal(stop_signal, handler)
+        phase[0] = "after the load"  # before uvicorn serves, or once it has stopped (it raises the signal again)
+        if not until_served:
+            for stop_signal, handler in previous.items():
+                signal.signal(stop_signal, handler)
 
 
 def started_services(*, with_lm: bool):
