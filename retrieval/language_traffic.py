@@ -73,32 +73,21 @@ class LanguageTraffic:
         self._left_out: dict[str, tuple[str, np.ndarray]] = {}  # `replay`: text -> its language and vector
 
     def observe(self, language: str, vector: np.ndarray) -> None:
-        with self._lock:
-            count, total = self._pending.get(language, (0, 0.0))
-            self._pending[language] = (count + 1, total + vector.astype(np.float64))
-            due = (sum(n for n, _ in self._pending.values()) >= _FLUSH_EVERY
-                   or time.monotonic() - self._flushed_at >= _FLUSH_SECONDS
-                   or self._stored.get(language, (0, None))[0] < MIN_QUESTIONS)
-        if due:
+        if self._add(language, vector):
             self.flush()
 
     def replay(self, questions: list[tuple[str, str, np.ndarray]]) -> None:
         """Count (text, language, vector) as asked, and measure each of those texts later as if the others had
-        been asked but not itself (an evaluation's leave-one-out: `mean(..., text=)`)."""
+        been asked but not itself (an evaluation's leave-one-out: `mean(..., text=)`). One write for them all."""
         for text, language, vector in questions:
-            self.observe(language, vector)
+            self._add(language, vector)
             self._left_out[text] = (language, vector)
         self.flush()
 
     def mean(self, language: str, text: str | None = None) -> np.ndarray | None:
         """The mean vector of the questions seen in `language`, None below MIN_QUESTIONS. A `text` replayed by
         `replay` is left out of its own mean."""
-        self._read_if_stale()
-        with self._lock:
-            count, total = self._stored.get(language, (0, None))
-            pending = self._pending.get(language)
-        if pending is not None:
-            count, total = count + pending[0], pending[1] if total is None else total + pending[1]
+        count, total = self._merged().get(language, (0, None))
         left = self._left_out.get(text) if text is not None else None
         if left is not None and left[0] == language:
             count, total = count - 1, total - left[1]
@@ -106,12 +95,27 @@ class LanguageTraffic:
 
     def counts(self) -> dict[str, int]:
         """Questions counted per language (this process's unwritten ones included)."""
+        return {language: count for language, (count, _) in self._merged().items()}
+
+    def _add(self, language: str, vector: np.ndarray) -> bool:
+        """Keep one question in this process; whether it is time to write them (every `_FLUSH_EVERY` questions or
+        `_FLUSH_SECONDS`, and each one while the language has fewer than MIN_QUESTIONS stored)."""
+        with self._lock:
+            count, total = self._pending.get(language, (0, 0.0))
+            self._pending[language] = (count + 1, total + vector.astype(np.float64))
+            return (sum(n for n, _ in self._pending.values()) >= _FLUSH_EVERY
+                    or time.monotonic() - self._flushed_at >= _FLUSH_SECONDS
+                    or self._stored.get(language, (0, None))[0] < MIN_QUESTIONS)
+
+    def _merged(self) -> dict[str, tuple[int, np.ndarray]]:
+        """The database's counts and sums (as last read) with this process's unwritten ones added."""
         self._read_if_stale()
         with self._lock:
-            found = {language: count for language, (count, _) in self._stored.items()}
-            for language, (count, _) in self._pending.items():
-                found[language] = found.get(language, 0) + count
-        return found
+            merged = dict(self._stored)
+            for language, (count, total) in self._pending.items():
+                stored_count, stored_total = merged.get(language, (0, 0.0))
+                merged[language] = (stored_count + count, stored_total + total)
+        return merged
 
     def flush(self) -> None:
         """Add this process's questions to the database's means; kept for the next try if the write fails."""

@@ -54,11 +54,12 @@ def stop_signals_end_loading(until_served: bool = False) -> Iterator[None]:
         yield
         return
 
-    phase = ["while loading"]
+    loading = True
 
     def stop(signum: int, frame: object) -> None:
-        level = logging.WARNING if phase[0] == "while loading" else logging.INFO  # after: a server's normal stop
-        log.log(level, "%s %s: stopping now", signal.Signals(signum).name, phase[0])
+        # After the load: before uvicorn serves, or a server's normal stop (uvicorn raises the signal again).
+        log.log(logging.WARNING if loading else logging.INFO, "%s %s: stopping now", signal.Signals(signum).name,
+                "while loading" if loading else "after the load")
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -73,7 +74,7 @@ def stop_signals_end_loading(until_served: bool = False) -> Iterator[None]:
         until_served = False
         raise
     finally:
-        phase[0] = "after the load"  # before uvicorn serves, or once it has stopped (it raises the signal again)
+        loading = False
         if not until_served:
             for stop_signal, handler in previous.items():
                 signal.signal(stop_signal, handler)
