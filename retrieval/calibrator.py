@@ -159,7 +159,7 @@ class Calibrator:
                                    languages=([lexical.language_of(entry) for entry in labels.tolist()]
                                               if self.own_language_only and lexical.mixed() else None),
                                    texts=self._texts(labels), lexical_weight=self._lexical_weight())
-        if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine alone instead
+        if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine + lead instead
             return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
         return Learned(key, -1, with_chosen_blend(classifier, calibrated), calibrated, note)

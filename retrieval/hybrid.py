@@ -13,6 +13,13 @@ Default (`hybrid`), per candidate entry:
 The confidence the decision thresholds are set on is `cosine + p` of the entry (0 to 2; a passage's is its
 cosine), without the BM25 term, whose per-query scaling says nothing about how good the best hit is.
 
+Without a classifier (a knowledge base written as plain questions, with too few alternatives to calibrate on;
+more than `MAX_FAQS`; the classifier switched off) it is `cosine + lead`: how far the FAQ's fusion (without the
+product-code bonus) is ahead of the best other FAQ's, 0 for every FAQ but the first and for an FAQ with no other
+to compare with, at most 1. The classifier's probability is a relative signal too (how much more this FAQ than
+the others); a plain knowledge base's cosine alone has none, and a right first FAQ is mostly one that leads
+clearly (docs/thresholds.md, "Without a classifier").
+
 Why not reciprocal rank fusion (the default until 2026-12): RRF only sees ranks, so a BM25 rank 1 on a
 word the query shares with the wrong FAQ counts as much as a near-identical paraphrase; on a public FAQ
 paraphrase set it cost 7 points of top-1 against dense alone. Score fusion with the weights below was at
@@ -49,11 +56,13 @@ class Candidate:
     probability: float | None  # the classifier's p(FAQ | query); None for passages or without a classifier
     fused: float
     answer: float | None = None  # cosine of the query and the FAQ's answer; None for passages or when unused
+    lead: float | None = None  # without a classifier: how far its fusion is ahead of the best other FAQ's (≥ 0)
 
     @property
     def confidence(self) -> float:
-        """What the thresholds are calibrated on: cosine + classifier probability."""
-        return (self.dense if self.dense is not None else 0.0) + (self.probability or 0.0)
+        """What the thresholds are set on: cosine + classifier probability, or cosine + lead without a classifier."""
+        relative = self.probability if self.probability is not None else self.lead
+        return (self.dense if self.dense is not None else 0.0) + (relative or 0.0)
 
 
 def fuse(dense: float | None, lexical: float | None, best_lexical: float, probability: float | None,
@@ -62,6 +71,19 @@ def fuse(dense: float | None, lexical: float | None, best_lexical: float, probab
     scaled = (lexical or 0.0) / best_lexical if best_lexical > 0 else 0.0
     return (cosine + config.lexical_weight * scaled + config.classifier_weight * (probability or 0.0)
             + config.answer_weight * (answer or 0.0))
+
+
+MAX_LEAD = 1.0  # as a probability: the relative term never counts for more than the cosine can
+
+
+def leads(fused: dict[int, float]) -> dict[int, float]:
+    """Each FAQ's lead: its fusion minus the best other FAQ's, ≥ 0 and at most `MAX_LEAD`; 0 when it has none to
+    compare with (a knowledge base of one FAQ, a filter that leaves one)."""
+    if len(fused) < 2:
+        return dict.fromkeys(fused, 0.0)
+    first, second = sorted(fused.values(), reverse=True)[:2]
+    return {entry: min(max(score - second, 0.0), MAX_LEAD) if score == first else 0.0
+            for entry, score in fused.items()}
 
 
 def reciprocal_rank_fusion(dense: list[int], lexical: list[int], config: FusionConfig) -> dict[int, float]:

@@ -199,7 +199,8 @@ def shifted(vector: np.ndarray, language_mean: np.ndarray, knowledge: np.ndarray
 def confidences_as_asked(candidates: list[Candidate], dense, vector: np.ndarray,
                          classifier: FaqClassifier | None) -> list[Candidate]:
     """`candidates` as ranked for the shifted question, each with the cosine and classifier probability of the
-    question as asked: the confidence the thresholds were calibrated on."""
+    question as asked: the confidence the thresholds were calibrated on. Without a classifier that is the cosine
+    alone: the lead (retrieval/hybrid.py) is the moved question's, and the moved question leads more often."""
     cosines = dense.best_scores(vector, [candidate.entry for candidate in candidates])
     probabilities = classifier.probability_of(vector) if classifier is not None else {}
     rescored = []
@@ -209,5 +210,5 @@ def confidences_as_asked(candidates: list[Candidate], dense, vector: np.ndarray,
         probability = probabilities.get(candidate.entry, candidate.probability)
         if probability is not None and (cosine is None or cosine < CLASSIFIER_MIN_COSINE):
             probability = 0.0
-        rescored.append(replace(candidate, dense=cosine, probability=probability))
+        rescored.append(replace(candidate, dense=cosine, probability=probability, lead=None))
     return rescored

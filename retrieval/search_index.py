@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from retrieval.embedder import Embedder
 from retrieval.entries import ACTION_BIT, FAQ_BIT, fingerprint, ref
 from retrieval.classifier import FaqClassifier
 from retrieval.hybrid import (
-    CLASSIFIER_MIN_COSINE, Candidate, FusionConfig, fuse, order_key, reciprocal_rank_fusion,
+    CLASSIFIER_MIN_COSINE, Candidate, FusionConfig, fuse, leads, order_key, reciprocal_rank_fusion,
 )
 from retrieval.indexed_content import stored_answers, stored_fingerprints, stored_texts
 from retrieval.lexical import LexicalIndex
@@ -279,6 +279,9 @@ class SearchIndex:
                 fused=(rrf.get(entry, 0.0) if fusion.mode == "rrf" else
                        fuse(cosine, bm25, best_lexical, probability, fusion, answer) + CODE_BONUS * (entry in coded)),
             ))
+        if classifier is None and fusion.mode == "hybrid" and not actions:
+            lead = leads({c.entry: c.fused - CODE_BONUS * (c.entry in coded) for c in candidates if c.entry & FAQ_BIT})
+            candidates = [replace(c, lead=lead.get(c.entry)) for c in candidates]
         candidates.sort(key=order_key(fusion), reverse=True)
         return candidates[:top_k]
 

@@ -70,7 +70,7 @@ def calibrate_tuned(base_path: str, groups: Mapping[str, Sequence[str]], args: E
                     show_progress: bool = True) -> ModelCalibration:
     """Train the held-out models and calibrate with them (see the module docstring)."""
     if len(groups) < FOLDS:
-        return ModelCalibration(None, f"{len(groups)} FAQs: too few to hold any out; cosine alone with the "
+        return ModelCalibration(None, f"{len(groups)} FAQs: too few to hold any out; cosine + lead with the "
                                       "default thresholds")
     ids = {label: i for i, label in enumerate(sorted(groups))}
     off_topic = off_topic_questions()

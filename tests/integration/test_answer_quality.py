@@ -119,15 +119,29 @@ def test_an_edit_is_recalibrated_in_the_background(tuned):
         knowledge.delete(faq.id)
 
 
-def test_a_knowledge_base_too_small_to_calibrate_uses_the_cosine_defaults(tmp_path, services):
+def test_a_knowledge_base_too_small_to_calibrate_decides_on_cosine_and_lead(tmp_path, services):
     settings = services.settings.model_copy(update={"data_dir": tmp_path, "database_url": ""})
     small = build_services(settings, embedder=services.embedder, generator=services.generator)
     small.start(with_lm=False)
     try:
-        small.knowledge.create_many([make_draft(f"Question {i}?", f"Answer {i}.") for i in range(3)])
+        faqs = small.knowledge.create_many([
+            make_draft("How do I return a device?", "Start a return at the returns page within 30 days."),
+            make_draft("How long does delivery take?", "Orders arrive in 2 to 4 working days."),
+            make_draft("How do I reset my password?", "Tap 'Forgot password' on the sign-in screen."),
+        ])
         thresholds = small.manager.thresholds()
-        assert (thresholds.faq, thresholds.generate, thresholds.source) == (0.79, 0.51, "default")
-        assert small.knowledge.learned.note
+        assert (thresholds.faq, thresholds.generate, thresholds.source) == (1.10, 0.65, "default")
+        assert small.knowledge.learned.note and small.knowledge.calibrator.classifier is None
+        first, *others = small.knowledge.search("I want to send my camera back for a refund", top_k=3)
+        assert first.faq.id == faqs[0].id and first.scores.probability is None
+        # the cosine alone says little in a plain knowledge base; how far the first FAQ leads says more
+        assert 0 < first.scores.lead <= 1 and first.confidence == pytest.approx(first.score + first.scores.lead)
+        assert first.scores.lead == pytest.approx(first.scores.fused - others[0].scores.fused, abs=1e-6)
+        assert all(hit.scores.lead == 0 and hit.confidence == pytest.approx(hit.score) for hit in others)
+        small.knowledge.delete(faqs[1].id)
+        small.knowledge.delete(faqs[2].id)
+        alone = small.knowledge.search("How do I return a device?", top_k=1)[0]
+        assert alone.scores.lead == 0 and alone.confidence == pytest.approx(alone.score)  # nothing to lead
     finally:
         small.knowledge.close()
         small.engine.dispose()

@@ -11,7 +11,7 @@ from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.dense_snapshots import load_snapshot, save_snapshot
 from retrieval.entries import chunk_entry, faq_entry
 from retrieval.faqs import make_draft
-from retrieval.hybrid import FusionConfig, reciprocal_rank_fusion
+from retrieval.hybrid import MAX_LEAD, FusionConfig, leads, reciprocal_rank_fusion
 from retrieval.library import Upload
 from tests.conftest import make_settings
 from tests.support.documents_fixtures import ARTICLE
@@ -30,6 +30,14 @@ def test_reciprocal_rank_fusion_rewards_agreement():
 def unit_vectors(count: int, seed: int, dimension: int = 32) -> np.ndarray:
     vectors = np.random.default_rng(seed).normal(size=(count, dimension)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.unit
+def test_only_the_first_faq_leads_by_its_distance_to_the_second():
+    assert leads({1: 1.4, 2: 1.1, 3: 0.9}) == pytest.approx({1: 0.3, 2: 0.0, 3: 0.0})
+    assert leads({1: 1.0, 2: 1.0}) == {1: 0.0, 2: 0.0}  # a tie: neither leads
+    assert leads({1: 3.5, 2: 0.2}) == {1: MAX_LEAD, 2: 0.0}
+    assert leads({1: 1.7}) == {1: 0.0} and leads({}) == {}  # nothing to compare with
 
 
 @pytest.mark.unit
