@@ -119,7 +119,7 @@ class Answering:
         thresholds = found.thresholds
         if floor is not None:
             thresholds = Thresholds(faq=thresholds.faq, generate=floor, passage=min(floor, thresholds.passage),
-                                    source=thresholds.source)
+                                    source=thresholds.source, curated_from=thresholds.curated_from)
         merged = _merged(supporting(found.parts, thresholds), supporting(found.hits, thresholds))
         return merged[: max(self.config.snippets_in_prompt, len(found.parts))]
 

@@ -18,6 +18,7 @@ class Decision(StrEnum):
 # the sample shop and the mobile operator written as plain questions (docs/thresholds.md, "Without a classifier").
 DEFAULT_FAQ_THRESHOLD = 1.10
 DEFAULT_GENERATE_THRESHOLD = 0.65
+DEFAULT_CURATED_THRESHOLD = 1.05  # a stopped reply's curated answer; halfway (0.875) sent 3-4 wrong per 100 there
 DEFAULT_PASSAGE_THRESHOLD = 0.51  # a document passage's cosine
 
 
@@ -34,13 +35,14 @@ class Thresholds:
     generate: float
     passage: float = DEFAULT_PASSAGE_THRESHOLD
     source: str = "default"
+    curated_from: float | None = None  # where `curated` is not halfway: the defaults' own point
 
     @property
     def curated(self) -> float:
         """When a generated reply is stopped, the top FAQ is sent instead only from this confidence, halfway
-        to the verbatim threshold; below it the question is more likely one the FAQs do not cover, and the
-        customer gets the fallback rather than an unrelated answer."""
-        return (self.generate + self.faq) / 2
+        to the verbatim threshold (or the defaults' own point); below it the question is more likely one the
+        FAQs do not cover, and the customer gets the fallback rather than an unrelated answer."""
+        return self.curated_from if self.curated_from is not None else (self.generate + self.faq) / 2
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,10 @@ class ThresholdSettings:
             faq, generate, source = DEFAULT_FAQ_THRESHOLD, DEFAULT_GENERATE_THRESHOLD, "default"
         if self.faq is not None or self.generate is not None:
             source = "settings" if self.faq is not None and self.generate is not None else f"settings+{source}"
+        own = DEFAULT_CURATED_THRESHOLD if source == "default" else None  # no threshold set: the defaults' point
         faq = self.faq if self.faq is not None else faq
         generate = self.generate if self.generate is not None else min(generate, faq)
-        return Thresholds(faq=faq, generate=generate, passage=self.passage, source=source)
+        return Thresholds(faq=faq, generate=generate, passage=self.passage, source=source, curated_from=own)
 
 
 def decide(hits: list[Hit], thresholds: Thresholds) -> Decision:

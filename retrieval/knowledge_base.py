@@ -155,7 +155,9 @@ class KnowledgeBase:
         if not actions and self.across_languages and self.config.language_shift \
                 and (moved := self._moved(vector, text)) is not None:
             found = self.index.search(moved, text, top_k, allowed, fusion, classifier)
-            return confidences_as_asked(found, self.index.dense, vector, classifier)
+            asked = None if classifier is not None else {  # without a classifier: the leads of the question as asked
+                c.entry: c.lead for c in self.index.search(vector, text, top_k, allowed, fusion, None)}
+            return confidences_as_asked(found, self.index.dense, vector, classifier, asked)
         return self.index.search(vector, text, top_k, allowed, fusion, classifier, actions=actions)
 
     def _moved(self, vector: np.ndarray, text: str) -> np.ndarray | None:

@@ -196,11 +196,12 @@ def shifted(vector: np.ndarray, language_mean: np.ndarray, knowledge: np.ndarray
     return (moved / norm).astype(np.float32) if norm > 0 else vector
 
 
-def confidences_as_asked(candidates: list[Candidate], dense, vector: np.ndarray,
-                         classifier: FaqClassifier | None) -> list[Candidate]:
+def confidences_as_asked(candidates: list[Candidate], dense, vector: np.ndarray, classifier: FaqClassifier | None,
+                         leads: dict[int, float | None] | None = None) -> list[Candidate]:
     """`candidates` as ranked for the shifted question, each with the cosine and classifier probability of the
-    question as asked: the confidence the thresholds were calibrated on. Without a classifier that is the cosine
-    alone: the lead (retrieval/hybrid.py) is the moved question's, and the moved question leads more often."""
+    question as asked: the confidence the thresholds were calibrated on. Without a classifier, `leads` are the
+    leads of the question as asked (retrieval/hybrid.py): an FAQ the move brought first, which did not lead as
+    asked, is decided on its cosine."""
     cosines = dense.best_scores(vector, [candidate.entry for candidate in candidates])
     probabilities = classifier.probability_of(vector) if classifier is not None else {}
     rescored = []
@@ -210,5 +211,6 @@ def confidences_as_asked(candidates: list[Candidate], dense, vector: np.ndarray,
         probability = probabilities.get(candidate.entry, candidate.probability)
         if probability is not None and (cosine is None or cosine < CLASSIFIER_MIN_COSINE):
             probability = 0.0
-        rescored.append(replace(candidate, dense=cosine, probability=probability, lead=None))
+        lead = None if leads is None or candidate.lead is None else (leads.get(candidate.entry) or 0.0)
+        rescored.append(replace(candidate, dense=cosine, probability=probability, lead=lead))
     return rescored

@@ -139,4 +139,4 @@ def test_an_agent_typing_a_card_number_is_stored_masked(client, admin_headers, s
                          json={"text": "I refunded 4111 1111 1111 1111 to you", "agent": "maria"})
     assert posted.status_code == 201 and posted.json()["text"] == "I refunded <CARD> to you"
     transcript = client.get(f"/admin/conversations/{conversation_id}", headers=admin_headers).text
-    assert "4111" not in transcript
+    assert "4111 1111" not in transcript  # (a bare "4111" can be in a timestamp: 06:14:08.411100Z)
