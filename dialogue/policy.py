@@ -57,8 +57,9 @@ class ThresholdSettings:
         calibrated = learned.calibrated if learned.classifier is not None else None
         if calibrated is not None:
             faq, generate, source = calibrated.faq_threshold, calibrated.generate_threshold, "calibrated"
-        else:
-            faq, generate, source = DEFAULT_FAQ_THRESHOLD, DEFAULT_GENERATE_THRESHOLD, "default"
+        else:  # generate raised to where off-topic questions reach: an embedder whose cosines sit higher (e5)
+            faq, source = DEFAULT_FAQ_THRESHOLD, "default"
+            generate = min(max(DEFAULT_GENERATE_THRESHOLD, learned.off_topic_floor or 0.0), DEFAULT_CURATED_THRESHOLD)
         if self.faq is not None or self.generate is not None:
             source = "settings" if self.faq is not None and self.generate is not None else f"settings+{source}"
         own = DEFAULT_CURATED_THRESHOLD if source == "default" else None  # no threshold set: the defaults' point

@@ -50,6 +50,7 @@ _remembered: dict[str, "Learned"] = {}  # per process: the same FAQs (tests, res
 
 
 _NOTHING = Learned("", -1, None, None, "not calibrated yet")
+OFF_TOPIC_PERCENTILE = 95  # without a calibration, 95% of the off-topic questions stay below generate (as with one)
 
 
 class Calibrator:
@@ -141,7 +142,8 @@ class Calibrator:
         classifier = FaqClassifier.train(vectors, labels)
         if classifier is None:
             faqs = len(np.unique(labels))
-            return Learned(key, -1, None, None, f"{faqs} FAQs: too few or too many for the classifier")
+            return Learned(key, -1, None, None, f"{faqs} FAQs: too few or too many for the classifier",
+                           self._off_topic_floor())
         note = ""
         tuned = model_calibration(self.embedder)
         if tuned is not None:  # a fine-tuned embedder: its own held-out calibration, made when it was trained
@@ -160,7 +162,8 @@ class Calibrator:
                                               if self.own_language_only and lexical.mixed() else None),
                                    texts=self._texts(labels), lexical_weight=self._lexical_weight())
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine + lead instead
-            return Learned(key, -1, None, None, "too few alternative questions to calibrate on")
+            return Learned(key, -1, None, None, "too few alternative questions to calibrate on",
+                           self._off_topic_floor())
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
         return Learned(key, -1, with_chosen_blend(classifier, calibrated), calibrated, note)
 
@@ -183,6 +186,16 @@ class Calibrator:
     def _lexical_weight(self) -> float:
         fusion = self.index.fusion
         return fusion.lexical_weight if fusion.mode == "hybrid" else 0.0
+
+    def _off_topic_floor(self) -> float | None:
+        """The 95th percentile of the off-topic questions' confidence in this knowledge base searched without a
+        classifier (cosine + lead, as live search has it then); None without FAQs."""
+        fusion, confidences = self.index.fusion, []
+        for text, vector in zip(off_topic_questions(), self._off_topic_vectors()):
+            faqs = [c for c in self.index.search(vector, text, 3, fusion=fusion) if c.entry & FAQ_BIT]
+            if faqs:
+                confidences.append(faqs[0].confidence)
+        return round(float(np.percentile(confidences, OFF_TOPIC_PERCENTILE)), 4) if confidences else None
 
     def _off_topic_vectors(self) -> np.ndarray:
         if self._off_topic is None:

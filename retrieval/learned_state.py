@@ -19,6 +19,9 @@ class Learned:
     classifier: FaqClassifier | None
     calibrated: Calibrated | None
     note: str = ""  # why there is no calibration, when there is none
+    # Without a calibration: the 95th percentile of the confidence of off-topic questions, where the default
+    # generate threshold is raised to (an embedder whose cosines sit higher than MiniLM's; dialogue/policy.py).
+    off_topic_floor: float | None = None
 
 
 def with_chosen_blend(classifier: FaqClassifier | None, calibrated: Calibrated | None) -> FaqClassifier | None:
@@ -38,13 +41,15 @@ def load_learned(folder: Path, key: str) -> Learned | None:
     except (OSError, ValueError, KeyError):
         return None
     calibrated = Calibrated(**meta["calibrated"]) if meta.get("calibrated") else None
+    if calibrated is None and "off_topic_floor" not in meta:
+        return None  # from before the floor (2026-12-06): learned again, which without a calibration is quick
     classifier = None
     if arrays is not None:
         texts = arrays["texts"].astype(np.float32) if "texts" in arrays.files else None
         text_classes = arrays["text_classes"] if "text_classes" in arrays.files else None
         classifier = with_chosen_blend(FaqClassifier(arrays["entries"], arrays["weights"], arrays["bias"], texts,
                                                      text_classes), calibrated)
-    return Learned(key, -1, classifier, calibrated, meta.get("note", ""))
+    return Learned(key, -1, classifier, calibrated, meta.get("note", ""), meta.get("off_topic_floor"))
 
 
 def save_learned(folder: Path, learned: Learned) -> None:
@@ -58,7 +63,8 @@ def save_learned(folder: Path, learned: Learned) -> None:
                  if c.texts is not None else {})
         np.savez(folder / arrays, entries=c.entries, weights=c.weights, bias=c.bias, **extra)
     meta = {"key": learned.key, "arrays": arrays, "note": learned.note,
-            "calibrated": learned.calibrated.as_dict() if learned.calibrated else None}
+            "calibrated": learned.calibrated.as_dict() if learned.calibrated else None,
+            "off_topic_floor": learned.off_topic_floor}
     temporary = folder / f"{_SNAPSHOT}.tmp"
     temporary.write_text(json.dumps(meta))
     temporary.replace(folder / _SNAPSHOT)

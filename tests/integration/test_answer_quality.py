@@ -132,6 +132,7 @@ def test_a_knowledge_base_too_small_to_calibrate_decides_on_cosine_and_lead(tmp_
         thresholds = small.manager.thresholds()
         assert (thresholds.faq, thresholds.generate, thresholds.source) == (1.10, 0.65, "default")
         assert small.knowledge.learned.note and small.knowledge.calibrator.classifier is None
+        assert 0 < small.knowledge.learned.off_topic_floor < 0.65  # MiniLM: off-topic questions stay below
         first, *others = small.knowledge.search("I want to send my camera back for a refund", top_k=3)
         assert first.faq.id == faqs[0].id and first.scores.probability is None
         # the cosine alone says little in a plain knowledge base; how far the first FAQ leads says more

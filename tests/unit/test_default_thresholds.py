@@ -1,12 +1,15 @@
 """The thresholds in force without a classifier (dialogue/policy.py): the defaults on cosine + lead, with their own
 point for a stopped reply's curated answer, and what an operator's settings change."""
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from dialogue.policy import (
     DEFAULT_CURATED_THRESHOLD, DEFAULT_FAQ_THRESHOLD, DEFAULT_GENERATE_THRESHOLD, ThresholdSettings,
 )
-from retrieval.learned_state import Learned
+from retrieval.learned_state import Learned, load_learned, save_learned
 
 pytestmark = pytest.mark.unit
 NOTHING_LEARNED = Learned("plain", -1, None, None, "too few alternative questions to calibrate on")
@@ -26,3 +29,21 @@ def test_an_operators_threshold_puts_the_curated_point_back_halfway(settings):
     thresholds = settings.in_force(NOTHING_LEARNED)
     assert thresholds.source.startswith("settings")
     assert thresholds.curated == pytest.approx((thresholds.generate + thresholds.faq) / 2)
+
+
+@pytest.mark.parametrize("floor, generate", [(None, DEFAULT_GENERATE_THRESHOLD), (0.41, DEFAULT_GENERATE_THRESHOLD),
+                                             (0.92, 0.92), (1.3, DEFAULT_CURATED_THRESHOLD)])
+def test_the_generate_threshold_rises_to_where_off_topic_questions_reach(floor, generate):
+    """multilingual-e5's cosines sit higher than MiniLM's: a recipe question reaches 0.9 there."""
+    thresholds = ThresholdSettings().in_force(replace(NOTHING_LEARNED, off_topic_floor=floor))
+    assert thresholds.generate == pytest.approx(generate) and thresholds.faq == DEFAULT_FAQ_THRESHOLD
+    assert ThresholdSettings(generate=0.5).in_force(replace(NOTHING_LEARNED, off_topic_floor=floor)).generate == 0.5
+
+
+def test_the_floor_is_kept_in_the_snapshot_and_an_older_snapshot_is_learned_again(tmp_path):
+    save_learned(tmp_path, replace(NOTHING_LEARNED, off_topic_floor=0.9235))
+    assert load_learned(tmp_path, "plain").off_topic_floor == 0.9235
+    meta = json.loads((tmp_path / "calibration.json").read_text())
+    del meta["off_topic_floor"]  # written before the floor existed
+    (tmp_path / "calibration.json").write_text(json.dumps(meta))
+    assert load_learned(tmp_path, "plain") is None
