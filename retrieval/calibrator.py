@@ -32,7 +32,7 @@ from retrieval.entries import FAQ_BIT
 from retrieval.indexed_content import stored_texts
 from retrieval.learned_state import Learned, load_learned, save_learned, with_chosen_blend
 from retrieval.search_index import SearchIndex
-from retrieval.self_calibration import calibrate, off_topic_questions
+from retrieval.self_calibration import calibratable, calibrate, off_topic_questions
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ _remembered: dict[str, "Learned"] = {}  # per process: the same FAQs (tests, res
 
 
 _NOTHING = Learned("", -1, None, None, "not calibrated yet")
+NO_CALIBRATION = "too few alternative questions to calibrate on"
 OFF_TOPIC_PERCENTILE = 95  # without a calibration, 95% of the off-topic questions stay below generate (as with one)
 
 
@@ -139,13 +140,15 @@ class Calibrator:
         return learned
 
     def _learn(self, key: str, vectors: np.ndarray, labels: np.ndarray) -> Learned:
+        tuned = model_calibration(self.embedder)
+        if tuned is None and len(np.unique(labels)) >= 2 and not calibratable(labels):  # plain questions: no fit
+            return Learned(key, -1, None, None, NO_CALIBRATION, self._off_topic_floor())
         classifier = FaqClassifier.train(vectors, labels)
         if classifier is None:
             faqs = len(np.unique(labels))
             return Learned(key, -1, None, None, f"{faqs} FAQs: too few or too many for the classifier",
                            self._off_topic_floor())
         note = ""
-        tuned = model_calibration(self.embedder)
         if tuned is not None:  # a fine-tuned embedder: its own held-out calibration, made when it was trained
             if tuned.calibrated is None:
                 return Learned(key, -1, None, None, f"fine-tuned embedder without a calibration: {tuned.note}")
@@ -162,8 +165,7 @@ class Calibrator:
                                               if self.own_language_only and lexical.mixed() else None),
                                    texts=self._texts(labels), lexical_weight=self._lexical_weight())
         if calibrated is None:  # thresholds on the classifier's scale need calibrating: cosine + lead instead
-            return Learned(key, -1, None, None, "too few alternative questions to calibrate on",
-                           self._off_topic_floor())
+            return Learned(key, -1, None, None, NO_CALIBRATION, self._off_topic_floor())
         log.info("Calibrated on %d FAQs / %d questions: %s", len(classifier), len(labels), calibrated.as_dict())
         return Learned(key, -1, with_chosen_blend(classifier, calibrated), calibrated, note)
 

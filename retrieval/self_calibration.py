@@ -49,6 +49,13 @@ from retrieval.fold_lexical import SAMPLE, fold_lexical, sampled
 FOLDS = 5
 
 
+def calibratable(labels: np.ndarray) -> bool:
+    """Whether the FAQ texts `labels` hold enough to calibrate on: three FAQs, and `MIN_HELD_OUT` questions that can
+    be held out (every text of an FAQ with two or more: each is held out in one fold, the FAQ's others kept)."""
+    _, counts = np.unique(labels, return_counts=True)
+    return len(counts) >= 3 and int(counts[counts >= 2].sum()) >= MIN_HELD_OUT
+
+
 def off_topic_questions() -> list[str]:
     text = resources.files("retrieval").joinpath("off_topic.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
@@ -66,7 +73,7 @@ def calibrate(vectors: np.ndarray, labels: np.ndarray, off_topic: np.ndarray, se
     configured weight stays). None when there is too little to learn from."""
     started = time.perf_counter()
     faqs = np.unique(labels)
-    if len(faqs) < 3:
+    if not calibratable(labels):
         return None
     rng = np.random.default_rng(seed)
     fold = np.empty(len(labels), dtype=np.int64)

@@ -4,12 +4,14 @@ point for a stopped reply's curated answer, and what an operator's settings chan
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from dialogue.policy import (
     DEFAULT_CURATED_THRESHOLD, DEFAULT_FAQ_THRESHOLD, DEFAULT_GENERATE_THRESHOLD, ThresholdSettings,
 )
 from retrieval.learned_state import Learned, load_learned, save_learned
+from retrieval.self_calibration import calibratable
 
 pytestmark = pytest.mark.unit
 NOTHING_LEARNED = Learned("plain", -1, None, None, "too few alternative questions to calibrate on")
@@ -47,3 +49,12 @@ def test_the_floor_is_kept_in_the_snapshot_and_an_older_snapshot_is_learned_agai
     del meta["off_topic_floor"]  # written before the floor existed
     (tmp_path / "calibration.json").write_text(json.dumps(meta))
     assert load_learned(tmp_path, "plain") is None
+
+
+def test_what_can_be_calibrated_on_is_counted_without_fitting_anything():
+    plain = np.arange(40)  # forty FAQs, one text each: nothing to hold out
+    assert not calibratable(plain)
+    few = np.array([0, 0, 1, 1, 2] + list(range(3, 40)))  # 4 texts of FAQs that have a second
+    assert not calibratable(few)
+    enough = np.repeat(np.arange(10), 2)  # 20 texts, each held out once with its twin kept
+    assert calibratable(enough) and not calibratable(np.repeat(np.arange(2), 10))  # but two FAQs are too few
