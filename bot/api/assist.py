@@ -23,7 +23,8 @@ class SnippetOut(BaseModel):
     title: str
     text: str = Field(description="the FAQ's answer or the passage")
     url: str | None
-    score: float = Field(description="confidence (cosine + FAQ classifier probability), as the thresholds use it")
+    score: float = Field(description="confidence (cosine + FAQ classifier probability, or + lead without a "
+                                     "classifier), as the thresholds use it")
 
 
 class DraftOut(BaseModel):

@@ -36,6 +36,8 @@ class RetrieverScores(BaseModel):
     bm25_rank: int | None
     probability: float | None = Field(description="the FAQ classifier's probability (FAQs, when it is on)")
     answer: float | None = Field(None, description="cosine of the query and the FAQ's answer (FAQs, hybrid mode)")
+    lead: float | None = Field(None, description="without a classifier: how far the FAQ's fused score is ahead of the "
+                                                 "next FAQ's (hybrid mode; docs/thresholds.md)")
     fused: float = Field(description="the score that orders results in the chosen mode (docs/knowledge.md)")
 
 
@@ -51,7 +53,8 @@ class ThresholdsOut(BaseModel):
 class SearchHit(BaseModel):
     faq_id: int | None = Field(description="set for FAQ hits")
     score: float = Field(description="cosine similarity of the best-matching text")
-    confidence: float = Field(description="cosine + classifier probability: what the thresholds apply to")
+    confidence: float = Field(description="cosine + classifier probability (without a classifier: cosine + lead): "
+                                          "what the thresholds apply to")
     question: str | None
     answer: str | None
     matched_text: str
@@ -110,7 +113,7 @@ def _search_hit(hit: Hit) -> SearchHit:
         document_id=hit.passage.document_id if hit.passage else None,
         scores=RetrieverScores(dense=_round(scores.dense), dense_rank=scores.dense_rank, bm25=_round(scores.lexical),
                                bm25_rank=scores.lexical_rank, probability=_round(scores.probability),
-                               answer=_round(scores.answer), fused=round(scores.fused, 6)),
+                               answer=_round(scores.answer), lead=_round(scores.lead), fused=round(scores.fused, 6)),
     )
 
 

@@ -5,7 +5,9 @@ from dataclasses import replace
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
+from bot.app import create_app
 from bot.cli.evaluate import DEFAULT_EVAL_FILES
 from bot.services import build_services
 from retrieval.entries import faq_entry
@@ -83,3 +85,17 @@ def test_the_answers_follow_edits_in_another_process_without_embedding_and_after
     finally:
         services.knowledge.delete(faq.id)
     assert entry not in services.knowledge.index.answers
+
+
+def test_admin_search_shows_how_far_the_first_faq_of_a_plain_knowledge_base_leads(plain, admin_headers):
+    with TestClient(create_app(plain.settings, plain)) as client:
+        response = client.post("/admin/search", json={"query": "How much is roaming in the EU?", "top_k": 3},
+                               headers=admin_headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["thresholds"]["source"] == "default" and body["thresholds"]["generate"] >= 0.65
+    first, *others = body["hits"]
+    assert first["question"] == "Can I use my phone abroad in Europe?" and first["scores"]["probability"] is None
+    assert first["scores"]["lead"] > 0 and first["confidence"] == pytest.approx(
+        first["score"] + first["scores"]["lead"], abs=1e-3)
+    assert all(hit["scores"]["lead"] == 0 and hit["confidence"] == hit["score"] for hit in others)
