@@ -118,8 +118,7 @@ class Answering:
         """What the LM is given: the parts' FAQs and the hits confident enough (`floor` lowers the FAQ bar)."""
         thresholds = found.thresholds
         if floor is not None:
-            thresholds = Thresholds(faq=thresholds.faq, generate=floor, passage=min(floor, thresholds.passage),
-                                    source=thresholds.source, curated_from=thresholds.curated_from)
+            thresholds = dataclasses.replace(thresholds, generate=floor, passage=min(floor, thresholds.passage))
         merged = _merged(supporting(found.parts, thresholds), supporting(found.hits, thresholds))
         return merged[: max(self.config.snippets_in_prompt, len(found.parts))]
 
