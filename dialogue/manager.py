@@ -11,10 +11,10 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core.turn_locks import ThreadLocks, TurnLocks
+from dialogue.actions.results import PERSON_PAYLOAD
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
 from dialogue.catalogue import Catalogue
 from dialogue.answering import Answer, AnswerConfig, Answering, Found, Question
@@ -22,10 +22,11 @@ from dialogue.context import SearchQuery, contextualize
 from dialogue.crosslingual import AcrossLanguages, Languages
 from dialogue.errors import EmptyMessage, MessageTooLong
 from dialogue.judgement import Judge, JudgementConfig
+from dialogue.keyed_locks import KeyedLocks
 from dialogue.language import LanguagePolicy
 from dialogue.lm.generator import Generator, TextCallback
-from dialogue.messages import HandoffReason, InboundMessage, Reply, ReplyKind, Source
-from dialogue.policy import Decision, Thresholds, ThresholdSettings, verbatim, wants_person
+from dialogue.messages import Button, HandoffReason, InboundMessage, Reply, ReplyKind, Source
+from dialogue.policy import Decision, Thresholds, ThresholdSettings, suggestions, verbatim, wants_person
 from dialogue.profile import (
     ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, hide_profile, is_only_self_description,
     search_text,
@@ -34,6 +35,9 @@ from dialogue.privacy import Masked, Masker
 from dialogue.records import ConversationStatus
 from dialogue.small_talk import says_yes, small_talk, small_talk_reply
 from dialogue.store import ConversationStore, OpenedTurn, TurnContext
+from dialogue.suggested import chosen_answer, chosen_faq, faq_button, lone_suggestion
+from retrieval.errors import FaqNotFound
+from retrieval.faqs import Faq
 from retrieval.hits import Hit
 from retrieval.knowledge_base import KnowledgeBase
 
@@ -103,7 +107,7 @@ class DialogueManager:
             config.temperature), self.thresholds, judge)
         self.across = AcrossLanguages(judge, self.languages.detector)  # a capable LM answers across languages
         self.privacy = privacy or Masker()  # personal data is masked before it is stored (dialogue/privacy.py)
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self.turn_locks = turn_locks or ThreadLocks()  # the same order across server processes
         # Answers wait on the one LM; with the loop's default pool (cores + 4 threads) a few customers
         # waiting for generations left FAQ answers queued behind them. Waiting threads are cheap.
@@ -177,6 +181,10 @@ class DialogueManager:
 
     def _respond_in_turn(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
+        if (chosen := self._chosen(text)) is not None:  # a suggestion's button: recorded as the FAQ's question
+            text = chosen.question
+            message = dataclasses.replace(message, text=text,
+                                          metadata={**(message.metadata or {}), "suggestion_chosen": chosen.id})
         budget = self.privacy.budget()  # CPU for this message's masking and profile; over it, nothing is stored
         masked = self.privacy.mask(text, budget)  # from here on only the masked text is stored, logged, generated from
         message = self.privacy.mask_message(message, masked, budget)  # its metadata, as stored and as actions see it
@@ -189,10 +197,11 @@ class DialogueManager:
         turn = dataclasses.replace(turn, verified=message.verified)
         # A form's slots take what the customer typed for them (their own data, like the profile; erased and
         # purged with the conversation), card numbers excepted (docs/privacy.md).
-        handled = self.actions.handle(turn, self.privacy.scrub(text), message) if self.actions else None
+        handled = self.actions.handle(turn, self.privacy.scrub(text), message) \
+            if self.actions and chosen is None else None
         if handled is not None and not isinstance(handled, Interrupted):
             return handled  # a form's step, already recorded, or a call to the action server (_run_actions)
-        reply, model_id = self._answer(turn, masked, update, on_text)
+        reply, model_id = self._answer(turn, masked, update, on_text, chosen)
         turn_id = self.store.record_reply(self.privacy.scrub_reply(reply, masked),
                                           (time.perf_counter() - started) * 1000, model_id, turn.writes, turn.turn_id)
         replies = [dataclasses.replace(reply, turn_id=turn_id)]
@@ -208,8 +217,13 @@ class DialogueManager:
                 self._answer_threads, self.actions.finish, result, outcome)
         return result
 
+    def _chosen(self, text: str) -> Faq | None:
+        """The FAQ a suggestion's button chose (dialogue/suggested.py); None for any other message, or an FAQ
+        deleted since it was suggested (the payload is then answered as a message: the fallback)."""
+        return self._faq(chosen_faq(text))
+
     def _answer(self, turn: OpenedTurn, masked: Masked, update: ProfileUpdate,
-                on_text: TextCallback | None) -> tuple[Reply, str | None]:
+                on_text: TextCallback | None, chosen: Faq | None = None) -> tuple[Reply, str | None]:
         text = masked.for_answer
         say = self.catalogue.phrases(turn.language)
 
@@ -221,6 +235,8 @@ class DialogueManager:
             return reply(ReplyKind.ACTION, say("restarted")), None
         if turn.conversation_status == ConversationStatus.HANDOFF:
             return reply(ReplyKind.HANDOFF, say("waiting_for_agent")), None
+        if chosen is not None:
+            return chosen_answer(turn.conversation_id, chosen), None
 
         context = turn.context
         if update:
@@ -233,8 +249,10 @@ class DialogueManager:
             return reply(ReplyKind.ACTION, answer_profile_question(asked, context.profile if turn.verified else None,
                                                                    say)), None
         if talk := small_talk(text):  # before the handoff rule: "are you a real person?" is a question
-            # Yes to the fallback's "Would you like me to connect you with a person?"
+            # Yes to the fallback's one suggestion, else to its "Would you like me to connect you with a person?"
             if says_yes(text) and context.last_bot_kind == ReplyKind.FALLBACK:
+                if (one := lone_suggestion(context.last_bot_choices)) and (faq := self._faq(one)):
+                    return chosen_answer(turn.conversation_id, faq), None
                 turn.writes.status = ConversationStatus.HANDOFF
                 return self._handoff(turn), None
             name = context.profile.name if turn.verified else None
@@ -291,8 +309,9 @@ class DialogueManager:
             turn.writes.search_query = answer.searched
         if answer.kind is ReplyKind.FALLBACK:
             # Across languages the LM could not answer: what the bot says without it, from the better search.
+            # In the customer's language, the FAQs it came closest to are offered to choose from.
             reply = self._across_languages(turn, answer.found, rewritten=answer.searched is not None) \
-                if knowledge else self._fallback(turn)
+                if knowledge else self._fallback(turn, suggestions(answer.found.hits, answer.found.thresholds))
         else:
             reply = Reply(answer.text, answer.kind, turn.conversation_id, answer.sources)
         # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).
@@ -336,8 +355,20 @@ class DialogueManager:
         return Reply(self.catalogue.phrases(turn.language)("handoff"), ReplyKind.HANDOFF, turn.conversation_id,
                      handoff=HandoffReason.ASKED)
 
-    def _fallback(self, turn: OpenedTurn) -> Reply:
-        return Reply(self.catalogue.phrases(turn.language)("fallback"), ReplyKind.FALLBACK, turn.conversation_id)
+    def _fallback(self, turn: OpenedTurn, suggested: list[Hit] | None = None) -> Reply:
+        """The fallback, which offers a person; with `suggested` FAQs, it first asks whether the question is one of
+        them, each a button (dialogue/suggested.py)."""
+        say = self.catalogue.phrases(turn.language)
+        if not suggested:
+            return Reply(say("fallback"), ReplyKind.FALLBACK, turn.conversation_id)
+        return Reply(say("fallback_suggestions"), ReplyKind.FALLBACK, turn.conversation_id,
+                     buttons=[*map(faq_button, suggested), Button(say("person_button"), PERSON_PAYLOAD)])
+
+    def _faq(self, faq_id: int | None) -> Faq | None:
+        try:
+            return self.knowledge.get(faq_id) if faq_id is not None else None
+        except FaqNotFound:
+            return None
 
 
 @dataclass(frozen=True)
@@ -360,25 +391,3 @@ def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:
     """The curated answers of `hits`, verbatim; two when the question asked two things."""
     text = "\n\n".join(hit.faq.answer for hit in hits)
     return Reply(text, ReplyKind.FAQ, turn.conversation_id, [_source(hit) for hit in hits])
-
-
-class _KeyedLocks:
-    """One FIFO asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: object) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        lock = lock or asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)

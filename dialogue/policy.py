@@ -20,6 +20,13 @@ DEFAULT_FAQ_THRESHOLD = 1.10
 DEFAULT_GENERATE_THRESHOLD = 0.65
 DEFAULT_CURATED_THRESHOLD = 1.05  # a stopped reply's curated answer; halfway (0.875) sent 3-4 wrong per 100 there
 DEFAULT_PASSAGE_THRESHOLD = 0.51  # a document passage's cosine
+# The fallback suggests the FAQs it came closest to ("Is your question one of these?"): up to three, from this far
+# below the generate threshold (never below where off-topic questions reach) and this close to the best one.
+# Chosen on the sample shop and the mobile operator, as written and as plain questions; checked on Bitext, HWU64
+# and Banking77-OOS (docs/thresholds.md, "Suggestions instead of a bare fallback").
+SUGGEST_MARGIN = 0.30
+SUGGEST_SPREAD = 0.30
+MAX_SUGGESTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Thresholds:
     passage: float = DEFAULT_PASSAGE_THRESHOLD
     source: str = "default"
     curated_from: float | None = None  # where `curated` is not halfway: the defaults' own point
+    suggest_from: float | None = None  # where suggestions start when not SUGGEST_MARGIN below `generate`
 
     @property
     def curated(self) -> float:
@@ -43,6 +51,11 @@ class Thresholds:
         to the verbatim threshold (or the defaults' own point); below it the question is more likely one the
         FAQs do not cover, and the customer gets the fallback rather than an unrelated answer."""
         return self.curated_from if self.curated_from is not None else (self.generate + self.faq) / 2
+
+    @property
+    def suggest(self) -> float:
+        """The confidence from which an FAQ is suggested under the fallback."""
+        return self.suggest_from if self.suggest_from is not None else self.generate - SUGGEST_MARGIN
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,9 @@ class ThresholdSettings:
         own = DEFAULT_CURATED_THRESHOLD if source == "default" else None  # no threshold set: the defaults' point
         faq = self.faq if self.faq is not None else faq
         generate = self.generate if self.generate is not None else min(generate, faq)
-        return Thresholds(faq=faq, generate=generate, passage=self.passage, source=source, curated_from=own)
+        suggest = max(generate - SUGGEST_MARGIN, learned.off_topic_floor or 0.0)
+        return Thresholds(faq=faq, generate=generate, passage=self.passage, source=source, curated_from=own,
+                          suggest_from=min(suggest, generate))
 
 
 def decide(hits: list[Hit], thresholds: Thresholds) -> Decision:
@@ -91,6 +106,16 @@ def verbatim(hits: list[Hit], thresholds: Thresholds) -> list[Hit]:
     that asks two things: "What does Plus cost and is there a student discount?")."""
     faqs = [hit for hit in hits if hit.faq is not None and hit.confidence >= thresholds.faq]
     return faqs[:2]
+
+
+def suggestions(hits: list[Hit], thresholds: Thresholds) -> list[Hit]:
+    """The FAQs a fallback offers as "Is your question one of these?": the best ones from `thresholds.suggest`,
+    close to the best FAQ. A suggestion is not an answer: the customer chooses, or asks for a person."""
+    faqs = [hit for hit in hits if hit.faq is not None]
+    if not faqs:
+        return []
+    floor = max(thresholds.suggest, faqs[0].confidence - SUGGEST_SPREAD)
+    return [hit for hit in faqs if hit.confidence >= floor][:MAX_SUGGESTIONS]
 
 
 _HANDOFF = re.compile(

@@ -37,6 +37,7 @@ class TurnContext:
     history: list[HistoryEntry]  # the turns before this one, oldest first
     previous_queries: list[str]  # the customer's earlier queries (rewritten where they were follow-ups)
     last_bot_kind: str | None  # the kind of the bot's last reply before this message
+    last_bot_choices: list[str] = field(default_factory=list)  # the payloads of its buttons
 
 
 @dataclass
@@ -126,10 +127,13 @@ class ConversationStore:
         queries = session.scalars(select(func.coalesce(TurnRecord.search_query, TurnRecord.text))
                                   .where(*before, TurnRecord.role == TurnRole.USER)
                                   .order_by(TurnRecord.id.desc()).limit(PREVIOUS_QUERIES)).all()
-        last_bot_kind = session.scalar(select(TurnRecord.kind).where(*before, TurnRecord.role == TurnRole.BOT)
-                                       .order_by(TurnRecord.id.desc()).limit(1))
+        last_bot = session.execute(select(TurnRecord.kind, TurnRecord.metadata_)
+                                   .where(*before, TurnRecord.role == TurnRole.BOT)
+                                   .order_by(TurnRecord.id.desc()).limit(1)).first()
+        choices = [str(button.get("payload")) for button in ((last_bot[1] or {}).get("buttons") or [])
+                   if isinstance(button, dict)] if last_bot else []
         context = TurnContext(_profile(customer), [HistoryEntry(TurnRole(role), text) for role, text in history[::-1]],
-                              list(queries[::-1]), last_bot_kind)
+                              list(queries[::-1]), last_bot[0] if last_bot else None, choices)
         return dataclasses.replace(turn, language=chosen, context=context)
 
     @staticmethod

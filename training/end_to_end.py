@@ -8,7 +8,9 @@ reply check: whatever the configured model does), and the reply is scored on wha
 - *wrong, sent*: an answer built from none of them, or any answer to a question the knowledge base cannot
   answer (a generated reply that only says it cannot help is not an answer). A partial question answered from
   some of its FAQs is neither;
-- *latency*: the wall time of each `respond`, per answered question and per generated one.
+- *latency*: the wall time of each `respond`, per answered question and per generated one;
+- *fallback, right FAQ suggested*: in-scope questions that got the fallback with their FAQ among its suggestions
+  (dialogue/suggested.py), which the customer can choose.
 
 This is what the decision table's `wrong_per_100` estimates without the LM: here the reply check has had
 its say, so a stopped reply is a fallback, not a wrong answer.
@@ -20,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from dialogue.messages import InboundMessage, ReplyKind
+from dialogue.suggested import suggested_faqs
 from training.calibration import LabelledQuery
 from training.conversation_eval import ANSWERS, verdict
 from training.reply_scores import generation_scores
@@ -38,6 +41,7 @@ class AnswerScores:
     p50_ms_generated: float | None  # ... that got a generated one
     generation: dict
     wrong: list[dict] = field(default_factory=list)
+    suggested_right: float = 0.0  # of the in-scope questions
 
 
 def answer_all(manager, queries: list[LabelledQuery], faq_of: dict[str, int], lm_model: str) -> AnswerScores:
@@ -53,6 +57,9 @@ def answer_all(manager, queries: list[LabelledQuery], faq_of: dict[str, int], lm
     results = asyncio.run(ask_all())
     verdicts = [verdict(frozenset(faq_of[q] for q in query.expected), reply) for query, reply, _ in results]
     in_scope = [v for (query, _, _), v in zip(results, verdicts) if query.group == "in_scope"]
+    suggested_right = sum(query.group == "in_scope" and reply is not None and reply.kind is ReplyKind.FALLBACK
+                          and bool(suggested_faqs(reply) & {faq_of[q] for q in query.expected})
+                          for query, reply, _ in results)
     answered_ms = [ms for (_, reply, ms) in results if reply is not None and reply.kind in ANSWERS]
     generated_ms = [ms for (_, reply, ms) in results if reply is not None and reply.kind is ReplyKind.GENERATED]
     return AnswerScores(
@@ -66,6 +73,7 @@ def answer_all(manager, queries: list[LabelledQuery], faq_of: dict[str, int], lm
         p50_ms_generated=_quantile(generated_ms, 0.5),
         generation=generation_scores([(query.query, reply) for query, reply, _ in results
                                       if reply is not None and (reply.kind is ReplyKind.GENERATED or reply.rejected)]),
+        suggested_right=round(suggested_right / max(len(in_scope), 1), 4),
         wrong=[{"query": query.query, "group": query.group, "kind": reply.kind.value, "text": reply.text[:160]}
                for (query, reply, _), v in zip(results, verdicts) if v == "wrong"],
     )

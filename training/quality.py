@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from dialogue.policy import Decision, Thresholds, decide
+from dialogue.policy import Decision, Thresholds, decide, suggestions
 from retrieval.benchmarks import Benchmark
 from retrieval.eval_queries import EvalQuery
 from retrieval.evaluation import evaluate
@@ -48,6 +48,11 @@ class DecisionScores:
     wrong_per_100: float = 0.0
     wrong_verbatim_per_100: float = 0.0
     asked: int = 0
+    # The fallback's suggestions (dialogue/policy.py `suggestions`): in-scope questions sent to the fallback with
+    # their FAQ among the ones it suggests (of all in-scope questions), and the share of uncovered and
+    # out-of-domain questions whose fallback suggests anything at all.
+    suggested_right: float = 0.0
+    nothing_answers_suggested: float | None = None
 
 
 @dataclass
@@ -89,16 +94,22 @@ def decision_scores(knowledge: KnowledgeBase, thresholds: Thresholds, questions:
                     partial: list[tuple[str, frozenset[int]]] = ()) -> DecisionScores:
     """`questions`: (text, FAQ id that answers it); `partial`: (text, FAQs that each answer part of it), counted
     like uncovered ones for verbatim precision and as wrong only when answered from none of their FAQs."""
+    suggested: dict[str, set[int]] = {}  # what the fallback suggests for each question sent to it
+
     def best(text: str) -> tuple[Decision, int | None]:
         hits = knowledge.search(text, top_k=5)
         top = hits[0].faq.id if hits and hits[0].faq is not None else None
-        return decide(hits, thresholds), top
+        decision = decide(hits, thresholds)
+        if decision is Decision.FALLBACK:
+            suggested[text] = {hit.faq.id for hit in suggestions(hits, thresholds)}
+        return decision, top
 
-    answered = verbatim_right = verbatim_all = wrong = wrong_verbatim = 0
+    answered = verbatim_right = verbatim_all = wrong = wrong_verbatim = suggested_right = 0
     labelled = [(text, frozenset([faq]), True) for text, faq in questions]
     for text, expected, in_scope in [*labelled, *((text, faqs, False) for text, faqs in partial)]:
         decision, top = best(text)
         answered += in_scope and decision is not Decision.FALLBACK and top in expected
+        suggested_right += in_scope and bool(suggested.get(text, set()) & expected)
         verbatim_right += in_scope and decision is Decision.FAQ and top in expected
         verbatim_all += decision is Decision.FAQ
         wrong += decision is not Decision.FALLBACK and top not in expected
@@ -106,6 +117,7 @@ def decision_scores(knowledge: KnowledgeBase, thresholds: Thresholds, questions:
     uncovered_decisions = [best(text)[0] for text in uncovered]
     ood_decisions = [best(text)[0] for text in out_of_domain]
     nothing_answers = [*uncovered_decisions, *ood_decisions]
+    nothing_suggested = [bool(suggested.get(text)) for text in [*uncovered, *out_of_domain]]
     verbatim_all += sum(d is Decision.FAQ for d in nothing_answers)
     wrong += sum(d is not Decision.FALLBACK for d in nothing_answers)
     wrong_verbatim += sum(d is Decision.FAQ for d in nothing_answers)
@@ -118,6 +130,9 @@ def decision_scores(knowledge: KnowledgeBase, thresholds: Thresholds, questions:
         out_of_domain=len(out_of_domain), out_of_domain_to_fallback=_share(ood_decisions, Decision.FALLBACK),
         wrong_per_100=round(100 * wrong / max(asked, 1), 2),
         wrong_verbatim_per_100=round(100 * wrong_verbatim / max(asked, 1), 2), asked=asked,
+        suggested_right=round(suggested_right / count, 4),
+        nothing_answers_suggested=round(sum(nothing_suggested) / len(nothing_suggested), 4)
+        if nothing_suggested else None,
     )
 
 
@@ -185,8 +200,9 @@ def markdown(report: QualityReport) -> str:
     lines = ["# Answer quality", "",
              "| dataset | split | embedder | dense top-1 | BM25 top-1 | RRF top-1 | hybrid without answers top-1 | "
              "hybrid top-1 | hybrid MRR | answered correctly | wrong sent / 100 (verbatim) | verbatim right | "
-             "verbatim precision | uncovered → fallback | out-of-domain → fallback | thresholds (faq / generate) |",
-             "| --- | --- | --- |" + " ---: |" * 13]
+             "verbatim precision | uncovered → fallback | out-of-domain → fallback | fallback, right FAQ suggested | "
+             "nothing answers, suggested | thresholds (faq / generate) |",
+             "| --- | --- | --- |" + " ---: |" * 15]
     for d in report.datasets:
         top1 = {m.mode: m for m in d.retrieval.modes}
         s = d.decisions
@@ -197,6 +213,7 @@ def markdown(report: QualityReport) -> str:
             + f" | {top1['hybrid'].mrr:.3f} | {s.answered_correctly:.3f} | "
             f"{s.wrong_per_100:.1f} ({s.wrong_verbatim_per_100:.1f}) | {s.verbatim_right:.3f} | "
             f"{s.verbatim_precision:.3f} | {_cell(s.uncovered_to_fallback)} | {_cell(s.out_of_domain_to_fallback)} | "
+            f"{s.suggested_right:.3f} | {_cell(s.nothing_answers_suggested)} | "
             f"{d.thresholds['faq']:.2f} / {d.thresholds['generate']:.2f} ({_origin(d)}) |")
     lines += _answers_table(report)
     for d in report.datasets:
@@ -220,12 +237,14 @@ def _answers_table(report: QualityReport) -> list[str]:
     if not rows:
         return []
     lines = ["", "| knowledge base | LM | embedder | questions | answered correctly | wrong sent / 100 | fallback | "
-                 "p50 / p90 ms per answer | p50 ms per generated answer | generated sent / stopped |",
-             "| --- | --- | --- |" + " ---: |" * 7]
+                 "fallback, right FAQ suggested | p50 / p90 ms per answer | p50 ms per generated answer | "
+                 "generated sent / stopped |",
+             "| --- | --- | --- |" + " ---: |" * 8]
     for d in rows:
         a = d.answers
         lines.append(f"| {d.dataset} | {Path(a.lm_model).name} | {Path(d.embedding_model).name} | {a.questions} | "
                      f"{a.answered_correctly:.3f} | {a.wrong_per_100:.1f} | {a.fallback_share:.3f} | "
+                     f"{a.suggested_right:.3f} | "
                      f"{_cell(a.p50_ms_answered, '.0f')} / {_cell(a.p90_ms_answered, '.0f')} | "
                      f"{_cell(a.p50_ms_generated, '.0f')} | {a.generation['sent_as_generated']} / "
                      f"{a.generation['rejected']} |")

@@ -20,19 +20,25 @@ def chat(sender: str) -> None:
     click.echo("Chatting with the bot. Type /restart to start a new conversation, Ctrl-D to quit.")
 
     async def loop() -> None:
+        choices: list = []  # the last reply's buttons: typing a choice's number presses it
         while True:
             try:
                 text = await asyncio.to_thread(input, "you> ")
             except EOFError:
                 click.echo()
                 return
+            if text.strip().isdigit() and 1 <= int(text) <= len(choices):
+                text = choices[int(text) - 1].payload
             try:
                 replies = await services.manager.respond(InboundMessage("cli", sender, text))
             except InvalidMessage as error:
                 click.echo(f"(not sent: {error})")
                 continue
+            choices = []
             for reply in replies:
                 sources = "".join(f"\n     [{s.id}] {s.title}" for s in reply.sources)
-                click.echo(f"bot ({reply.kind.value})> {reply.text}{sources}")
+                buttons = "".join(f"\n     {len(choices) + n}) {b.title}" for n, b in enumerate(reply.buttons, 1))
+                click.echo(f"bot ({reply.kind.value})> {reply.text}{sources}{buttons}")
+                choices += reply.buttons
 
     asyncio.run(loop())

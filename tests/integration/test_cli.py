@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,16 @@ def test_terminal_chat_uses_the_same_engine_and_remembers_the_customer(env):
     assert "(not sent: `message` is empty" in result.stdout
     later = run(["chat", "--sender", "cli-tester"], env, stdin="what's my name?\n")
     assert "Your name is Zoe." in later.stdout
+
+
+def test_terminal_chat_numbers_the_suggestions_and_a_number_chooses_one(env):
+    sample = Path(__file__).resolve().parents[2] / "bot" / "sample" / "faqs.yaml"
+    assert run(["faq", "import", str(sample)], env).returncode == 0
+    unsure = "My thermostat won't turn on any more after a year, how do I get it fixed?"
+    shown = run(["chat", "--sender", "cli-chooser"], env, stdin=f"{unsure}\n")
+    assert shown.returncode == 0, shown.stderr
+    assert "bot (fallback)> I'm not sure I understood. Is your question one of these?" in shown.stdout
+    number = re.search(r"\n\s+(\d)\) How do I make a warranty claim\?", shown.stdout).group(1)
+    assert re.search(r"\n\s+\d\) Talk to a person", shown.stdout)
+    chosen = run(["chat", "--sender", "cli-chooser"], env, stdin=f"{unsure}\n{number}\n")
+    assert "bot (faq)> Open the device in the Nimbus app and go to Settings > Get help" in chosen.stdout

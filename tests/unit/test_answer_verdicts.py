@@ -45,11 +45,12 @@ def test_the_report_shows_wrong_answers_per_100_beside_answered_correctly_and_pe
     decisions = DecisionScores(10, 0.8, 0.2, 1.0, wrong_per_100=12.5, wrong_verbatim_per_100=2.5, asked=16)
     answers = AnswerScores("Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf", 16, 10, 0.7, 6.25, 0.25, {"faq": 4},
                            850.0, 4200.0, 3900.0, {"sent_as_generated": 7, "rejected": 2},
-                           [{"query": "q", "group": "out_of_scope", "kind": "generated", "text": "t"}])
+                           [{"query": "q", "group": "out_of_scope", "kind": "generated", "text": "t"}],
+                           suggested_right=0.2)
     report = QualityReport([DatasetReport("kb", "eval.yaml", "all-MiniLM-L6-v2", {"faq": 1.5, "generate": 0.7,
                                           "source": "calibrated"}, None, retrieval, decisions, 1.0, answers=answers)])
     table = markdown(report)
     assert "| 0.800 | 12.5 (2.5) |" in table
     assert "| kb | Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf | all-MiniLM-L6-v2 | 16 | 0.700 | 6.2 | 0.250 | " \
-           "850 / 4200 | 3900 | 7 / 2 |" in table
+           "0.200 | 850 / 4200 | 3900 | 7 / 2 |" in table
     assert "Wrong answers sent on kb (eval.yaml, Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf):" in table
