@@ -299,3 +299,30 @@ def test_rasa_webchat_talks_to_our_socketio_channel(page, rasa_webchat_page, ser
                    ChannelIdentityRecord.external_id == session_id, TurnRecord.role == "user"))
     assert turn.text == FAQ_QUESTION
     assert turn.metadata_ == {"language": "en", "page": "webchat-test"}  # rasa-webchat's customData
+
+
+def test_a_fallback_suggests_faqs_and_a_press_answers_one(page, bot_url, services):
+    """What a customer sees when the bot is unsure: the suggestions as buttons, then the chosen FAQ's answer.
+    A screenshot lands in HELPDESK_CONSOLE_SHOTS (/tmp/console-shots) for a person to look at."""
+    page.goto(bot_url + "/")
+    page.wait_for_selector("#helpdesk-widget[data-ready='true']", state="attached")
+    open_by_keyboard(page)
+    send(page, "My thermostat won't turn on any more after a year, how do I get it fixed?")
+    unsure = wait_for_answer(page, 1)
+    assert unsure.get_attribute("data-kind") == "fallback"
+    assert "Is your question one of these?" in unsure.locator(".hd-text").inner_text()
+    choices = unsure.locator(".hd-choice")
+    titles = choices.all_inner_texts()
+    assert "How do I make a warranty claim?" in titles and titles[-1] == "Talk to a person"
+    shots = Path(os.environ.get("HELPDESK_CONSOLE_SHOTS", "/tmp/console-shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "widget-suggestions.png"))
+
+    choices.filter(has_text="How do I make a warranty claim?").click()
+    answer = wait_for_answer(page, 2)
+    faq = next(f for f in services.knowledge.page(0, 100)[0] if f.question == "How do I make a warranty claim?")
+    assert answer.get_attribute("data-kind") == "faq"
+    assert answer.locator(".hd-text").inner_text() == faq.answer.strip()
+    assert widget(page).locator(".hd-user .hd-text").all_inner_texts()[-1] == faq.question
+    assert all(choice.is_disabled() for choice in choices.all())  # one choice per suggestion
+    page.screenshot(path=str(shots / "widget-suggestion-chosen.png"))
