@@ -28,6 +28,12 @@ ChannelQuery = Annotated[str | None, Query(max_length=40, description="only this
                                                                       "socketio, slack, telegram")]
 
 
+class ChosenOut(BaseModel):
+    faq_id: int
+    faq_question: str
+    questions: list[str] = Field(description="what the customers who chose it had asked, newest first")
+
+
 class GapOut(BaseModel):
     id: int = Field(description="the turn id of its oldest question; stable while that question stays in it")
     count: int = Field(description="customers who asked")
@@ -40,6 +46,8 @@ class GapOut(BaseModel):
     answered_questions: int = Field(description="questions an FAQ now answers "
                                                 "(after a thumbs-down: an FAQ edited since)")
     answered_by: list[int] = Field(description="ids of those FAQs")
+    chosen: list[ChosenOut] = Field(description="FAQs customers chose from the fallback's suggestions, with the "
+                                                "questions they had asked: alternative questions to add to them")
 
 
 class GapPage(BaseModel):

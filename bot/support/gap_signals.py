@@ -22,6 +22,7 @@ class Signal:
     search_text: str
     asked_at: datetime
     reasons: set[str] = field(default_factory=set)
+    chosen: int | None = None  # the FAQ the customer then chose from the fallback's suggestions
 
 
 def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
@@ -41,10 +42,12 @@ def collect_signals(sessions: sessionmaker, since: datetime, until: datetime,
         replies = session.execute(bad).all()
         customer_turns = _customer_turns(session, {reply.conversation_id for reply in replies})
         for reply in replies:
-            before = [turn for turn in customer_turns.get(reply.conversation_id, []) if turn.id < reply.id]
-            signal = _signal(reply, before)
+            turns = customer_turns.get(reply.conversation_id, [])
+            signal = _signal(reply, [turn for turn in turns if turn.id < reply.id])
             if signal is not None:
-                signals.setdefault(signal.turn_id, signal).reasons |= signal.reasons
+                kept = signals.setdefault(signal.turn_id, signal)
+                kept.reasons |= signal.reasons
+                kept.chosen = kept.chosen or _chosen(reply, turns)
     return list(signals.values())
 
 
@@ -54,11 +57,20 @@ def _customer_turns(session, conversation_ids: set[int]) -> dict[int, list]:
         batch = sorted(conversation_ids)[start:start + 500]
         rows = session.execute(
             select(TurnRecord.id, TurnRecord.conversation_id, TurnRecord.text, TurnRecord.search_query,
-                   TurnRecord.created_at)
+                   TurnRecord.created_at, TurnRecord.metadata_)
             .where(TurnRecord.conversation_id.in_(batch), TurnRecord.role == TurnRole.USER).order_by(TurnRecord.id))
         for row in rows:
             turns.setdefault(row.conversation_id, []).append(row)
     return turns
+
+
+def _chosen(reply, turns: list) -> int | None:
+    """The FAQ the customer's next message chose from a fallback's suggestions (dialogue/suggested.py)."""
+    if reply.kind != ReplyKind.FALLBACK:
+        return None
+    after = next((turn for turn in turns if turn.id > reply.id), None)
+    chosen = (after.metadata_ or {}).get("suggestion_chosen") if after is not None else None
+    return chosen if isinstance(chosen, int) else None
 
 
 def _signal(reply, before: list) -> Signal | None:

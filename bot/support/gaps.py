@@ -11,7 +11,7 @@ Definitions repeated in docs/analytics.md.
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -21,12 +21,20 @@ from sqlalchemy.orm import sessionmaker
 from bot.support.gap_signals import Signal, collect_signals
 from core.database import as_utc
 from dialogue.policy import Thresholds
+from retrieval.errors import FaqNotFound
 from retrieval.knowledge_base import KnowledgeBase
 
 CLUSTER_DISTANCE = 0.5  # cosine distance under which questions count as the same need (MiniLM: paraphrases
 # scored 0.53-0.89 here, unrelated questions at most 0.24)
 EXAMPLES = 10
 _CACHE_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class ChosenFaq:
+    faq_id: int
+    faq_question: str
+    questions: list[str]  # distinct, newest first
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,9 @@ class Gap:
     status: str  # open | closed
     answered_questions: int
     answered_by: list[int]  # FAQ ids that answer its questions today
+    # The FAQs customers chose from the fallback's suggestions, each with the questions they had asked: what to
+    # add to that FAQ as alternative questions, so that the next customer gets it at once.
+    chosen: list[ChosenFaq] = field(default_factory=list)
 
 
 class GapFinder:
@@ -80,6 +91,10 @@ class GapFinder:
                 answered_by.append(hits[0].faq.id)
         newest_first = sorted(signals, key=lambda signal: signal.asked_at, reverse=True)
         reasons = Counter(reason for signal in signals for reason in signal.reasons)
+        chosen: dict[int, list[str]] = {}
+        for signal in newest_first:
+            if signal.chosen is not None and signal.question not in chosen.setdefault(signal.chosen, []):
+                chosen[signal.chosen].append(signal.question)
         return Gap(
             id=min(signal.turn_id for signal in signals),
             count=len({signal.customer_id for signal in signals}), messages=len(signals),
@@ -88,7 +103,19 @@ class GapFinder:
             first_asked=newest_first[-1].asked_at, last_asked=newest_first[0].asked_at,
             status="closed" if 2 * len(answered_by) >= len(signals) else "open",
             answered_questions=len(answered_by), answered_by=sorted(set(answered_by)),
+            chosen=self._chosen(chosen),
         )
+
+
+    def _chosen(self, chosen: dict[int, list[str]]) -> list[ChosenFaq]:
+        """The FAQs chosen, most questions first; one deleted since is left out."""
+        found = []
+        for faq_id, questions in sorted(chosen.items(), key=lambda item: -len(item[1])):
+            try:
+                found.append(ChosenFaq(faq_id, self.knowledge.get(faq_id).question, questions))
+            except FaqNotFound:
+                continue
+        return found
 
 
 def cluster(vectors: np.ndarray) -> list[list[int]]:

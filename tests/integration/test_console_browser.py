@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.faqs import FaqPatch
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_widget_browser import (  # noqa: F401 (fixtures)
     FAQ_QUESTION, bot_url, browser, wait_for_answer, widget,
@@ -184,6 +185,30 @@ def test_analytics_and_gaps_pages(console, bot_url):
     first_question = gap.locator(".questions li").first.inner_text()
     assert console.get_by_label("Question", exact=True).input_value() == first_question
     assert console.get_by_label("Answer", exact=True).evaluate("node => node === document.activeElement")
+
+
+def test_a_gap_adds_the_questions_of_customers_who_chose_a_suggestion_to_that_faq(console, bot_url, services):
+    question = "Can I give my cleaner limited access to the app?"  # the sample shop's eval: a fallback, FAQ suggested
+    sender = f"console-{uuid.uuid4().hex[:8]}"
+    reply = chat_reply(console, bot_url, sender, question)
+    sharing = next(b for b in reply["buttons"] if b["title"] == "How do I share access to my home with family members?")
+    faq_id = int(sharing["payload"].split(":")[1].strip(" }"))
+    before = services.knowledge.get(faq_id)
+    assert chat_reply(console, bot_url, sender, sharing["payload"])["custom"]["kind"] == "faq"
+    try:
+        console.get_by_role("tab", name="Gaps").click()
+        gap = console.locator(".gap", has=console.locator("li", has_text=question))
+        gap.wait_for(timeout=30_000)
+        assert f"Customers chose “{before.question}” (FAQ #{faq_id}) from the suggestions (1 question)." \
+            in gap.inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        gap.screenshot(path=str(SHOTS / "gap-chosen-suggestion.png"))
+        gap.get_by_role("button", name=f"Add 1 question to FAQ #{faq_id} as alternative questions").click()
+        console.locator(".toast", has_text=f"Added to FAQ #{faq_id}").wait_for()
+        assert services.knowledge.get(faq_id).alt_questions == [*before.alt_questions, question]
+    finally:  # the shared knowledge base as it was, calibrated again before the next test
+        services.knowledge.patch(faq_id, FaqPatch(alt_questions=before.alt_questions))
+        services.knowledge.calibrator.train_now()
 
 
 def test_a_viewer_key_reads_knowledge_and_figures_but_not_what_customers_wrote(browser, bot_url, services):

@@ -125,3 +125,19 @@ def test_suggestions_errors_and_roles(client, make_key, admin_headers):
     assert nothing["decision"] == "fallback" and nothing["draft"] is None and "adding an FAQ" in nothing["note"]
     forbidden = client.get(f"/admin/conversations/{conversation_id}/suggestions", headers=make_key("editor"))
     assert forbidden.status_code == 403 and "admin" in forbidden.json()["detail"]
+
+
+def test_a_gap_says_which_faq_customers_chose_from_the_suggestions(client, services, admin_headers):
+    """The learning loop's cheapest signal: the customer's own question, and the FAQ they said it meant."""
+    unsure = "My thermostat won't turn on any more after a year, how do I get it fixed?"
+    sender = customer()
+    reply = chat(client, sender, unsure)
+    warranty = next(button for button in reply["buttons"] if button["title"] == "How do I make a warranty claim?")
+    assert chat(client, sender, warranty["payload"])["custom"]["kind"] == "faq"
+    other = customer()
+    chat(client, other, unsure)  # got the same suggestions, chose none
+
+    gap = gap_with(client, admin_headers, unsure)
+    assert gap is not None and gap["reasons"]["fallback"] >= 2
+    faq_id = int(warranty["payload"].split(":")[1].strip(" }"))
+    assert gap["chosen"] == [{"faq_id": faq_id, "faq_question": warranty["title"], "questions": [unsure]}]

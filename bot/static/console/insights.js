@@ -1,5 +1,5 @@
 // Analytics (figures and charts per day) and knowledge gaps.
-import { $, api, h, percent, seconds, when } from "/console/api.js";
+import { $, api, h, percent, seconds, toast, when } from "/console/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const SHOWN = 300; // characters of an example question; the FAQ form gets them whole
@@ -136,6 +136,32 @@ export class Gaps {
           : h("span", { class: "closed" }, `Answered by FAQ ${gap.answered_by.map((id) => `#${id}`).join(", ")}`)),
       h("p", { class: "muted small" }, `${reasons.join(", ")} · last asked ${when(gap.last_asked)}`),
       h("ul", { class: "questions" }, gap.questions.map((question) => h("li", { title: question.length > SHOWN ? question : null },
-        question.length > SHOWN ? `${question.slice(0, SHOWN)}…` : question))));
+        question.length > SHOWN ? `${question.slice(0, SHOWN)}…` : question))),
+      gap.status === "open" ? (gap.chosen || []).map((chosen) => this.chosen(chosen)) : []);
+  }
+
+  // Customers chose this FAQ from the fallback's suggestions: their questions, added as its alternative
+  // questions, get the next customer its answer at once.
+  chosen({ faq_id: id, faq_question: title, questions }) {
+    const count = `${questions.length} question${questions.length === 1 ? "" : "s"}`;
+    return h("p", { class: "row chosen" },
+      h("span", { class: "small" }, `Customers chose “${title}” (FAQ #${id}) from the suggestions (${count}).`),
+      h("button", { type: "button", "data-needs": "editor", disabled: document.body.dataset.role === "viewer",
+                    "aria-label": `Add ${count} to FAQ #${id} as alternative questions`,
+                    onclick: (event) => this.addTo(id, questions, event.currentTarget) }, `Add to FAQ #${id}`));
+  }
+
+  async addTo(id, questions, button) {
+    button.disabled = true;
+    try {
+      const faq = await api(`/admin/faqs/${id}`);
+      const alternatives = [...new Set([...faq.alt_questions, ...questions.filter((q) => q !== faq.question)])];
+      await api(`/admin/faqs/${id}`, { method: "PATCH", body: { alt_questions: alternatives, version: faq.version } });
+      toast(`Added to FAQ #${id}: customers asking this way now get its answer.`);
+      await this.load();
+    } catch (error) {
+      button.disabled = false;
+      $("gaps-error").textContent = error.message;
+    }
   }
 }
