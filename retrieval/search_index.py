@@ -30,7 +30,7 @@ from retrieval.embedder import Embedder
 from retrieval.entries import ACTION_BIT, FAQ_BIT, fingerprint, ref
 from retrieval.classifier import FaqClassifier
 from retrieval.hybrid import (
-    CLASSIFIER_MIN_COSINE, Candidate, FusionConfig, fuse, leads, order_key, reciprocal_rank_fusion,
+    CLASSIFIER_MIN_COSINE, Candidate, FusionConfig, fuse, leads, order_key, plain_ranking, reciprocal_rank_fusion,
 )
 from retrieval.indexed_content import stored_answers, stored_fingerprints, stored_texts
 from retrieval.lexical import LexicalIndex
@@ -280,10 +280,21 @@ class SearchIndex:
                        fuse(cosine, bm25, best_lexical, probability, fusion, answer) + CODE_BONUS * (entry in coded)),
             ))
         if classifier is None and fusion.mode == "hybrid" and not actions:
-            lead = leads({c.entry: c.fused - CODE_BONUS * (c.entry in coded) for c in candidates if c.entry & FAQ_BIT})
-            candidates = [replace(c, lead=lead.get(c.entry)) for c in candidates]
+            candidates = self._plain(candidates, coded, best_lexical, fusion)
         candidates.sort(key=order_key(fusion), reverse=True)
         return candidates[:top_k]
+
+    @staticmethod
+    def _plain(candidates: list[Candidate], coded: set[int], best_lexical: float,
+               fusion: FusionConfig) -> list[Candidate]:
+        """A knowledge base without a classifier (retrieval/hybrid.py `plain_ranking`): its FAQs ranked without
+        BM25, and the first one's lead, read with it."""
+        lead = leads({c.entry: c.fused - CODE_BONUS * (c.entry in coded) for c in candidates if c.entry & FAQ_BIT})
+        ranked = [replace(c, fused=plain_ranking(c, best_lexical, fusion)) if c.entry & FAQ_BIT else c
+                  for c in candidates]
+        first = max((c for c in ranked if c.entry & FAQ_BIT), key=order_key(fusion), default=None)
+        return [replace(c, lead=(lead[c.entry] if c is first else 0.0) if c.entry & FAQ_BIT else None)
+                for c in ranked]
 
     def _answer_scores(self, vector: np.ndarray, entries: list[int], depth: int, allowed: set[int] | None,
                        fusion: FusionConfig) -> dict[int, float]:

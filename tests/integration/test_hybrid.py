@@ -11,7 +11,8 @@ from retrieval.dense import DenseConfig, DenseIndex
 from retrieval.dense_snapshots import load_snapshot, save_snapshot
 from retrieval.entries import chunk_entry, faq_entry
 from retrieval.faqs import make_draft
-from retrieval.hybrid import MAX_LEAD, FusionConfig, leads, reciprocal_rank_fusion
+from retrieval.hybrid import MAX_LEAD, Candidate, FusionConfig, leads, reciprocal_rank_fusion
+from retrieval.search_index import SearchIndex
 from retrieval.library import Upload
 from tests.conftest import make_settings
 from tests.support.documents_fixtures import ARTICLE
@@ -38,6 +39,29 @@ def test_only_the_first_faq_leads_by_its_distance_to_the_second():
     assert leads({1: 1.0, 2: 1.0}) == {1: 0.0, 2: 0.0}  # a tie: neither leads
     assert leads({1: 3.5, 2: 0.2}) == {1: MAX_LEAD, 2: 0.0}
     assert leads({1: 1.7}) == {1: 0.0} and leads({}) == {}  # nothing to compare with
+
+
+def plain_candidate(entry: int, cosine: float, bm25: float | None) -> Candidate:
+    fused = cosine + 0.2 * (bm25 or 0.0) / 10.0
+    return Candidate(entry, 0, cosine, None, bm25, None, None, fused)
+
+
+@pytest.mark.unit
+def test_without_a_classifier_faqs_rank_without_bm25_and_only_the_first_has_a_lead():
+    """BM25 at one short text per FAQ gave "card" its full weight: Banking77 as plain questions ranked 6 points
+    below dense. The lead is still the whole fusion's, and only the FAQ ranked first gets it."""
+    shared_word, meant = faq_entry(1), faq_entry(2)
+    passage = chunk_entry(3)
+    candidates = [plain_candidate(shared_word, 0.50, 10.0), plain_candidate(meant, 0.60, None),
+                  plain_candidate(passage, 0.55, 8.0)]
+    ranked = {c.entry: c for c in SearchIndex._plain(candidates, set(), 10.0, FusionConfig())}
+    assert ranked[meant].fused == pytest.approx(0.60) and ranked[shared_word].fused == pytest.approx(0.50)
+    assert ranked[passage].fused == pytest.approx(0.55 + 0.2 * 0.8) and ranked[passage].lead is None
+    # With BM25 the shared word led (0.70 against 0.60): the FAQ ranked first does not lead by that fusion.
+    assert ranked[meant].lead == 0.0 and ranked[shared_word].lead == 0.0
+    agreeing = [plain_candidate(shared_word, 0.50, None), plain_candidate(meant, 0.60, 10.0)]
+    ranked = {c.entry: c for c in SearchIndex._plain(agreeing, set(), 10.0, FusionConfig())}
+    assert ranked[meant].lead == pytest.approx(0.30) and ranked[shared_word].lead == 0.0
 
 
 @pytest.mark.unit
