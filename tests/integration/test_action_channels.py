@@ -75,6 +75,36 @@ def test_telegram_shows_an_inline_keyboard_and_a_press_is_the_customers_message(
         api.stop()
 
 
+def test_telegram_shows_a_fallbacks_suggestions_and_a_press_gets_that_faqs_answer(settings, services):
+    api = TelegramApiServer(TELEGRAM_TOKEN).start()
+    try:
+        configured = settings.model_copy(update=dict(telegram_bot_token=SecretStr(TELEGRAM_TOKEN),
+                                                     telegram_secret_token=SecretStr(SECRET),
+                                                     telegram_api_url=api.url, delivery_backoff_seconds=0.05))
+        chat = chat_id()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        unsure = "Can I give my cleaner limited access to the app?"  # ("repair my thermostat" starts an action here)
+        with TestClient(create_app(configured, services)) as client:
+            assert client.post("/webhooks/telegram/webhook", json=update(chat, unsure),
+                               headers=headers).status_code == 200
+            [suggested] = [call.body for call in api.wait_for("sendMessage", 1)]
+            assert suggested["text"].startswith("I'm not sure I understood. Is your question one of these?")
+            rows = suggested["reply_markup"]["inline_keyboard"]
+            sharing = next(row[0] for row in rows
+                           if row[0]["text"] == "How do I share access to my home with family members?")
+            assert sharing["callback_data"].startswith('/faq{"id": ') and rows[-1][0]["text"] == "Talk to a person"
+            query = {"update_id": chat_id(), "callback_query": {
+                "id": "cb-2", "from": {"id": chat, "is_bot": False, "first_name": "Ann"},
+                "data": sharing["callback_data"],
+                "message": {"message_id": 6, "chat": {"id": chat, "type": "private"}, "date": int(time.time())}}}
+            assert client.post("/webhooks/telegram/webhook", json=query, headers=headers).status_code == 200
+            answer = api.wait_for("sendMessage", 2)[1].body
+            assert answer["chat_id"] == chat and answer["text"].startswith("In the Nimbus app open Home > Members")
+            assert "reply_markup" not in answer
+    finally:
+        api.stop()
+
+
 def test_the_widget_shows_buttons_and_an_image_and_a_press_answers(settings, services):
     from tests.support.live_server import live_server
     from tests.integration.test_widget_browser import (CHROMIUM, CHROMIUM_FLAGS, send, unavailable, wait_for_answer,
