@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import KnowledgeDep, ManagerDep, require_viewer
-from dialogue.policy import Decision, decide
+from dialogue.policy import Decision, decide, suggestions
 from retrieval.entries import HitKind
 from retrieval.hits import Hit
 from retrieval.search_filters import SearchFilter
@@ -45,6 +45,7 @@ class ThresholdsOut(BaseModel):
     faq: float = Field(description="confidence at or above which the best FAQ is answered verbatim")
     generate: float = Field(description="confidence an FAQ needs to be given to the LM; below: fallback")
     passage: float = Field(description="cosine a document passage needs to be given to the LM")
+    suggest: float = Field(description="confidence from which the fallback suggests an FAQ as a button")
     source: str = Field(description="calibrated | settings | settings+calibrated | default")
     calibration: dict | None = Field(description="how the calibration went (retrieval/self_calibration.py)")
     note: str = Field(description="why there is no calibration, when there is none")
@@ -79,6 +80,7 @@ class SearchOut(BaseModel):
     hits: list[SearchHit]
     actions: list[ActionHit] = Field(description="declared actions whose examples match (docs/actions.md)")
     decision: Decision = Field(description="faq | generate | fallback, with the thresholds chat uses")
+    suggested: list[int] = Field(description="with a fallback: the FAQs it would suggest (docs/thresholds.md)")
     thresholds: ThresholdsOut
 
 
@@ -91,7 +93,8 @@ def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
     return SearchOut(
         hits=[_search_hit(hit) for hit in hits],
         actions=_action_hits(body.query.strip(), body.top_k, knowledge, manager),
-        decision=decide(hits, thresholds).value,
+        decision=(decision := decide(hits, thresholds)).value,
+        suggested=[hit.faq.id for hit in suggestions(hits, thresholds)] if decision is Decision.FALLBACK else [],
         thresholds=thresholds_in_force(manager),
     )
 
@@ -100,7 +103,7 @@ def thresholds_in_force(manager) -> dict:
     """The thresholds chat uses now and where they came from (also in GET /health)."""
     thresholds, learned = manager.thresholds(), manager.knowledge.learned
     return {"faq": thresholds.faq, "generate": thresholds.generate, "passage": thresholds.passage,
-            "source": thresholds.source, "note": learned.note,
+            "suggest": round(thresholds.suggest, 4), "source": thresholds.source, "note": learned.note,
             "calibration": learned.calibrated.as_dict() if learned.calibrated and learned.classifier else None}
 
 

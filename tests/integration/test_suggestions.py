@@ -94,3 +94,16 @@ def test_the_person_button_hands_over(client, sender):
 def test_a_payload_for_no_faq_is_answered_as_a_message(client, sender, payload):
     reply = chat(client, sender, payload)
     assert reply["custom"]["kind"] == "fallback"
+
+
+def test_hit_testing_shows_what_the_fallback_would_suggest(client, services, admin_headers):
+    response = client.post("/admin/search", json={"query": UNSURE, "top_k": 5}, headers=admin_headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    thresholds = services.manager.thresholds()
+    assert body["decision"] == "fallback" and body["thresholds"]["suggest"] == pytest.approx(thresholds.suggest)
+    assert body["thresholds"]["suggest"] < body["thresholds"]["generate"]
+    titles = {hit["faq_id"]: hit["question"] for hit in body["hits"] if hit["faq_id"]}
+    assert WARRANTY in [titles[faq_id] for faq_id in body["suggested"]]
+    confident = client.post("/admin/search", json={"query": "How do I return a device?"}, headers=admin_headers)
+    assert confident.json()["decision"] == "faq" and confident.json()["suggested"] == []
