@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from core.database import as_utc, utcnow
 from dialogue.messages import HandoffReason, ReplyKind, TurnRole
 from dialogue.records import ConversationRecord, ConversationStatus, TurnRecord
+from dialogue.suggested import chosen_faq
 
 # bot replies that searched the knowledge base
 QUESTION_KINDS = frozenset({ReplyKind.FAQ, ReplyKind.GENERATED, ReplyKind.FALLBACK})
@@ -33,6 +34,8 @@ class ConversationFacts:
     agent_replies: int = 0
     answers: int = 0  # bot replies of QUESTION_KINDS
     fallbacks: int = 0
+    suggesting_fallbacks: int = 0  # fallbacks that offered FAQs as buttons (dialogue/suggested.py)
+    suggestions_chosen: int = 0  # customer messages that pressed one
     thumbs_up: int = 0
     thumbs_down: int = 0
     handed_off: bool = False
@@ -58,6 +61,9 @@ class Figures:
     answers: int
     fallbacks: int
     fallback_rate: float | None
+    suggesting_fallbacks: int
+    suggestions_chosen: int
+    suggestion_choice_rate: float | None
     thumbs_up: int
     thumbs_down: int
     csat: float | None
@@ -109,6 +115,7 @@ def figures(facts: Iterable[ConversationFacts]) -> Figures:
     handed_off = sum(fact.handed_off for fact in facts)
     answers = sum(fact.answers for fact in facts)
     fallbacks = sum(fact.fallbacks for fact in facts)
+    suggesting, chosen = sum(f.suggesting_fallbacks for f in facts), sum(f.suggestions_chosen for f in facts)
     up, down = sum(fact.thumbs_up for fact in facts), sum(fact.thumbs_down for fact in facts)
     return Figures(
         conversations=len(facts),
@@ -118,6 +125,7 @@ def figures(facts: Iterable[ConversationFacts]) -> Figures:
         ended_conversations=len(ended), resolved_conversations=resolved, resolution_rate=_rate(resolved, len(ended)),
         handed_off_conversations=handed_off, handoff_rate=_rate(handed_off, len(facts)),
         answers=answers, fallbacks=fallbacks, fallback_rate=_rate(fallbacks, answers),
+        suggesting_fallbacks=suggesting, suggestions_chosen=chosen, suggestion_choice_rate=_rate(chosen, suggesting),
         thumbs_up=up, thumbs_down=down, csat=_rate(up, up + down),
         median_first_bot_reply_seconds=_median(fact.first_bot_reply_seconds for fact in facts),
         median_first_agent_reply_seconds=_median(fact.first_agent_reply_seconds for fact in facts),
@@ -142,7 +150,7 @@ def collect_facts(sessions: sessionmaker, start: date, end: date, channel: str |
         ids = select(conversations.subquery().c.id)
         turns = session.execute(
             select(TurnRecord.conversation_id, TurnRecord.role, TurnRecord.kind, TurnRecord.handoff_reason,
-                   TurnRecord.feedback, TurnRecord.created_at)
+                   TurnRecord.feedback, TurnRecord.created_at, TurnRecord.metadata_)
             .where(TurnRecord.conversation_id.in_(ids)).order_by(TurnRecord.conversation_id, TurnRecord.id))
         _Timeline.apply(facts, turns)
     return list(facts.values())
@@ -162,17 +170,21 @@ class _Timeline:
         for turn in turns:
             if current is None or current[0] != turn.conversation_id:
                 current = (turn.conversation_id, cls(facts[turn.conversation_id]))
-            current[1].add(turn.role, turn.kind, turn.handoff_reason, turn.feedback, as_utc(turn.created_at))
+            current[1].add(turn.role, turn.kind, turn.handoff_reason, turn.feedback, as_utc(turn.created_at),
+                           turn.metadata_ or {})
 
-    def add(self, role: str, kind: str, handoff: str | None, feedback: int | None, at: datetime) -> None:
+    def add(self, role: str, kind: str, handoff: str | None, feedback: int | None, at: datetime,
+            metadata: dict) -> None:
         fact = self.fact
         if role == TurnRole.USER:
             fact.customer_messages += 1
+            fact.suggestions_chosen += "suggestion_chosen" in metadata
             self.first_message = self.first_message or at
         elif role == TurnRole.BOT:
             fact.bot_replies += 1
             fact.answers += kind in QUESTION_KINDS
             fact.fallbacks += kind == ReplyKind.FALLBACK
+            fact.suggesting_fallbacks += kind == ReplyKind.FALLBACK and bool(suggested_payloads(metadata))
             fact.thumbs_up += feedback == 1
             fact.thumbs_down += feedback == -1
             if fact.first_bot_reply_seconds is None and self.first_message is not None:
@@ -184,6 +196,12 @@ class _Timeline:
             fact.agent_replies += 1
             if fact.first_agent_reply_seconds is None and self.handoff_at is not None:
                 fact.first_agent_reply_seconds = (at - self.handoff_at).total_seconds()
+
+
+def suggested_payloads(metadata: dict) -> list[str]:
+    """The FAQ payloads among a bot turn's stored buttons."""
+    buttons = metadata.get("buttons") if isinstance(metadata.get("buttons"), list) else []
+    return [b["payload"] for b in buttons if isinstance(b, dict) and chosen_faq(str(b.get("payload"))) is not None]
 
 
 def _rate(numerator: int, denominator: int) -> float | None:

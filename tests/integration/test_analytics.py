@@ -138,3 +138,27 @@ def test_any_key_may_read_the_figures_and_bad_periods_are_explained(client, make
     assert client.get("/admin/analytics", params={"from": "yesterday"}, headers=admin_headers).status_code == 422
     default = client.get("/admin/analytics", headers=admin_headers).json()
     assert len(default["days"]) == 30 and default["to"] == datetime.now(UTC).date().isoformat()
+
+
+def test_suggestions_offered_and_chosen_are_counted(client, services, admin_headers):
+    unsure = "My thermostat won't turn on any more after a year, how do I get it fixed?"
+    day = datetime(2020, 3, 2, 9, 0, tzinfo=UTC)
+    eve, fay = (f"an-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    offered = chat(client, eve, unsure)
+    faq_button = next(b for b in offered["buttons"] if b["payload"].startswith("/faq"))
+    assert chat(client, eve, faq_button["payload"])["custom"]["kind"] == "faq"
+    chose = offered["custom"]["conversation_id"]
+    ignored = chat(client, fay, unsure)["custom"]["conversation_id"]  # offered, not chosen
+    move(services, chose, day, [0, 1, 30, 31])
+    move(services, ignored, day, [0, 1])
+    try:
+        body = client.get("/admin/analytics", params={"from": "2020-03-02", "to": "2020-03-02"},
+                          headers=admin_headers).json()
+        assert (body["answers"], body["fallbacks"], body["suggesting_fallbacks"], body["suggestions_chosen"],
+                body["suggestion_choice_rate"]) == (3, 2, 2, 1, 0.5)
+    finally:
+        with services.sessions() as session:
+            for conversation_id in (chose, ignored):
+                session.execute(delete(TurnRecord).where(TurnRecord.conversation_id == conversation_id))
+                session.execute(delete(ConversationRecord).where(ConversationRecord.id == conversation_id))
+            session.commit()

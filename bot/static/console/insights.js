@@ -9,6 +9,7 @@ const KPIS = [
   ["resolution_rate", "Resolution rate", percent],
   ["handoff_rate", "Handoff rate", percent],
   ["fallback_rate", "Fallback rate", percent],
+  ["suggestion_choice_rate", "Suggestions chosen", percent],
   ["csat", "Thumbs up share (CSAT)", percent],
   ["median_first_bot_reply_seconds", "Median first bot reply", seconds],
   ["median_first_agent_reply_seconds", "Median first agent reply after handoff", seconds],
