@@ -92,8 +92,9 @@ def _kind(reply) -> str:
 
 
 def _right(turn: Turn, reply, faq_of: dict[str, int]) -> bool:
-    return reply is not None and reply.kind is not ReplyKind.FALLBACK and \
-        {faq_of[question] for question in turn.expected} <= used_faqs(reply)
+    """Answered from every FAQ the turn needs; a generated reply that only says it cannot help is not an answer,
+    even when it cites them (SmolLM2 once repeated the fallback of the turn before, citing the right FAQ)."""
+    return verdict(frozenset(faq_of[question] for question in turn.expected), reply) == "right"
 
 
 def conversation_scores(answered: list[list[tuple[Turn, object]]], faq_of: dict[str, int]) -> dict:

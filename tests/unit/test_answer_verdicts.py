@@ -54,3 +54,16 @@ def test_the_report_shows_wrong_answers_per_100_beside_answered_correctly_and_pe
     assert "| kb | Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf | all-MiniLM-L6-v2 | 16 | 0.700 | 6.2 | 0.250 | " \
            "0.200 | 850 / 4200 | 3900 | 7 / 2 |" in table
     assert "Wrong answers sent on kb (eval.yaml, Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf):" in table
+
+
+def test_a_conversation_turn_answered_with_a_generated_refusal_is_not_answered_correctly():
+    from training.conversation_eval import Turn, conversation_scores
+
+    fallback = ("I'm sorry, I can't help with that: it isn't covered by what I know. Would you like me to connect "
+                'you with a person from our support team? Just say "talk to a person".')
+    turns = [(Turn("My bill went up this month", frozenset({"Why is my bill higher?"})),
+              reply(ReplyKind.GENERATED, 3, text=fallback)),
+             (Turn("Is that the yearly price rise?", frozenset({"Why is my bill higher?"})), reply(ReplyKind.FAQ, 3))]
+    scores = conversation_scores([turns], {"Why is my bill higher?": 3})
+    assert scores["answered_correctly"] == 0.5 and scores["wrong_per_100"] == 0.0
+    assert [wrong["query"] for wrong in scores["wrong_turns"]] == ["My bill went up this month"]
