@@ -123,6 +123,7 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
         history_token_budget=settings.history_token_budget,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
+        fallback_suggestions=settings.fallback_suggestions,
         judgement=judgement_config(settings),
         # Whether the embedder compares across languages, unless the operator says (docs/languages.md).
         multilingual_search=(is_multilingual(embedder) if settings.embedding_multilingual is None

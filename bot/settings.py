@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     generate_threshold: float | None = Field(None, ge=0.0, le=2.0, description="Confidence to answer at all.")
     passage_threshold: float = Field(0.51, ge=0.0, le=1.0, description="Cosine a document passage needs to be "
                                                                        "given to the LM.")
+    fallback_suggestions: int = Field(3, ge=0, le=5, description="How many FAQs the fallback may suggest as buttons "
+                                                              "when FAQs came close; 0: none (docs/thresholds.md).")
     faq_classifier: bool = Field(True, description="Learn an FAQ classifier from the FAQs' questions and "
                                                    "calibrate the thresholds with it (docs/thresholds.md).")
 

@@ -26,7 +26,9 @@ from dialogue.keyed_locks import KeyedLocks
 from dialogue.language import LanguagePolicy
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import Button, HandoffReason, InboundMessage, Reply, ReplyKind, Source
-from dialogue.policy import Decision, Thresholds, ThresholdSettings, suggestions, verbatim, wants_person
+from dialogue.policy import (
+    MAX_SUGGESTIONS, Decision, Thresholds, ThresholdSettings, suggestions, verbatim, wants_person,
+)
 from dialogue.profile import (
     ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, hide_profile, is_only_self_description,
     search_text,
@@ -83,6 +85,7 @@ class DialogueConfig:
     history_token_budget: int
     max_new_tokens: int
     temperature: float
+    fallback_suggestions: int = MAX_SUGGESTIONS  # FAQs the fallback may offer as buttons; 0: none
     judgement: JudgementConfig = JudgementConfig()  # a capable LM's judgement (dialogue/judgement.py)
     # The embedder compares across languages (retrieval/model_card.py): an FAQ in another language may be quoted.
     multilingual_search: bool = False
@@ -311,7 +314,8 @@ class DialogueManager:
             # Across languages the LM could not answer: what the bot says without it, from the better search.
             # In the customer's language, the FAQs it came closest to are offered to choose from.
             reply = self._across_languages(turn, answer.found, rewritten=answer.searched is not None) \
-                if knowledge else self._fallback(turn, suggestions(answer.found.hits, answer.found.thresholds))
+                if knowledge else self._fallback(turn, suggestions(answer.found.hits, answer.found.thresholds,
+                                                                   self.config.fallback_suggestions))
         else:
             reply = Reply(answer.text, answer.kind, turn.conversation_id, answer.sources)
         # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).

@@ -108,14 +108,14 @@ def verbatim(hits: list[Hit], thresholds: Thresholds) -> list[Hit]:
     return faqs[:2]
 
 
-def suggestions(hits: list[Hit], thresholds: Thresholds) -> list[Hit]:
-    """The FAQs a fallback offers as "Is your question one of these?": the best ones from `thresholds.suggest`,
+def suggestions(hits: list[Hit], thresholds: Thresholds, limit: int = MAX_SUGGESTIONS) -> list[Hit]:
+    """The FAQs a fallback offers as "Is your question one of these?": the best `limit` from `thresholds.suggest`,
     close to the best FAQ. A suggestion is not an answer: the customer chooses, or asks for a person."""
     faqs = [hit for hit in hits if hit.faq is not None]
-    if not faqs:
+    if not faqs or limit <= 0:
         return []
     floor = max(thresholds.suggest, faqs[0].confidence - SUGGEST_SPREAD)
-    return [hit for hit in faqs if hit.confidence >= floor][:MAX_SUGGESTIONS]
+    return [hit for hit in faqs if hit.confidence >= floor][:limit]
 
 
 _HANDOFF = re.compile(

@@ -94,7 +94,8 @@ def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
         hits=[_search_hit(hit) for hit in hits],
         actions=_action_hits(body.query.strip(), body.top_k, knowledge, manager),
         decision=(decision := decide(hits, thresholds)).value,
-        suggested=[hit.faq.id for hit in suggestions(hits, thresholds)] if decision is Decision.FALLBACK else [],
+        suggested=[hit.faq.id for hit in suggestions(hits, thresholds, manager.config.fallback_suggestions)]
+        if decision is Decision.FALLBACK else [],
         thresholds=thresholds_in_force(manager),
     )
 

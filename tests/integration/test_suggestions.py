@@ -107,3 +107,22 @@ def test_hit_testing_shows_what_the_fallback_would_suggest(client, services, adm
     assert WARRANTY in [titles[faq_id] for faq_id in body["suggested"]]
     confident = client.post("/admin/search", json={"query": "How do I return a device?"}, headers=admin_headers)
     assert confident.json()["decision"] == "faq" and confident.json()["suggested"] == []
+
+
+def test_an_operator_may_turn_the_suggestions_off_or_offer_fewer(services, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+    from bot.services import build_services
+
+    for count, expected in ((0, 0), (1, 1)):
+        settings = services.settings.model_copy(update={"fallback_suggestions": count})
+        fewer = build_services(settings, embedder=services.embedder, generator=services.generator)
+        fewer.start(with_lm=False)
+        try:
+            with TestClient(create_app(settings, fewer)) as client:
+                reply = chat(client, f"few-{count}-{uuid.uuid4().hex[:8]}", UNSURE)
+            assert reply["custom"]["kind"] == "fallback" and len(faq_buttons(reply)) == expected
+            assert reply["text"].startswith("I'm sorry") if expected == 0 else "one of these" in reply["text"]
+        finally:
+            fewer.engine.dispose()
