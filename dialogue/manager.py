@@ -184,7 +184,9 @@ class DialogueManager:
 
     def _respond_in_turn(self, message: InboundMessage, text: str, on_text: TextCallback | None) -> list[Reply]:
         started = time.perf_counter()
-        if (chosen := self._chosen(text)) is not None:  # a suggestion's button: recorded as the FAQ's question
+        # A suggestion's button (dialogue/suggested.py): recorded as the FAQ's question. An FAQ deleted since it was
+        # suggested gives None, and the payload is answered as a message: the fallback.
+        if (chosen := self._faq(chosen_faq(text))) is not None:
             text = chosen.question
             message = dataclasses.replace(message, text=text,
                                           metadata={**(message.metadata or {}), "suggestion_chosen": chosen.id})
@@ -219,11 +221,6 @@ class DialogueManager:
             result = await asyncio.get_running_loop().run_in_executor(
                 self._answer_threads, self.actions.finish, result, outcome)
         return result
-
-    def _chosen(self, text: str) -> Faq | None:
-        """The FAQ a suggestion's button chose (dialogue/suggested.py); None for any other message, or an FAQ
-        deleted since it was suggested (the payload is then answered as a message: the fallback)."""
-        return self._faq(chosen_faq(text))
 
     def _answer(self, turn: OpenedTurn, masked: Masked, update: ProfileUpdate,
                 on_text: TextCallback | None, chosen: Faq | None = None) -> tuple[Reply, str | None]:

@@ -108,3 +108,10 @@ class Reply:
         """What a bot turn keeps besides its text, in its `metadata` JSON; {} for plain replies."""
         extras = {"buttons": [vars(button) for button in self.buttons], "image": self.image, "custom": self.custom}
         return {key: value for key, value in extras.items() if value}
+
+
+def stored_payloads(metadata: dict | None) -> list[str]:
+    """The payloads of the buttons a stored bot turn showed (`Reply.extras`)."""
+    buttons = (metadata or {}).get("buttons")
+    return [str(button.get("payload")) for button in buttons if isinstance(button, dict)] \
+        if isinstance(buttons, list) else []

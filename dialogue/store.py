@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.database import as_utc, utcnow
 from dialogue import events
 from dialogue.errors import MessageIdReused, SenderClaimed
-from dialogue.messages import HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole
+from dialogue.messages import (
+    HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole, stored_payloads,
+)
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
     ChannelIdentityRecord, ConversationRecord, ConversationStatus, CustomerRecord, TurnRecord,
@@ -130,8 +132,7 @@ class ConversationStore:
         last_bot = session.execute(select(TurnRecord.kind, TurnRecord.metadata_)
                                    .where(*before, TurnRecord.role == TurnRole.BOT)
                                    .order_by(TurnRecord.id.desc()).limit(1)).first()
-        choices = [str(button.get("payload")) for button in ((last_bot[1] or {}).get("buttons") or [])
-                   if isinstance(button, dict)] if last_bot else []
+        choices = stored_payloads(last_bot[1]) if last_bot else []
         context = TurnContext(_profile(customer), [HistoryEntry(TurnRole(role), text) for role, text in history[::-1]],
                               list(queries[::-1]), last_bot[0] if last_bot else None, choices)
         return dataclasses.replace(turn, language=chosen, context=context)

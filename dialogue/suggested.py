@@ -33,12 +33,17 @@ def chosen_faq(text: str) -> int | None:
     return faq_id if isinstance(faq_id, int) and not isinstance(faq_id, bool) and faq_id > 0 else None
 
 
+def suggested_ids(payloads: list[str]) -> list[int]:
+    """The FAQs among buttons' payloads, in order."""
+    return [faq_id for payload in payloads if (faq_id := chosen_faq(payload)) is not None]
+
+
 def suggested_faqs(reply: Reply) -> set[int]:
     """The FAQs a reply suggests."""
-    return {faq_id for button in reply.buttons if (faq_id := chosen_faq(button.payload)) is not None}
+    return set(suggested_ids([button.payload for button in reply.buttons]))
 
 
 def lone_suggestion(payloads: list[str]) -> int | None:
     """The FAQ of a fallback that suggested exactly one, so that "yes" chooses it."""
-    chosen = [faq_id for payload in payloads if (faq_id := chosen_faq(payload)) is not None]
+    chosen = suggested_ids(payloads)
     return chosen[0] if len(chosen) == 1 else None

@@ -69,9 +69,14 @@ class Candidate:
 def fuse(dense: float | None, lexical: float | None, best_lexical: float, probability: float | None,
          config: FusionConfig, answer: float | None = None) -> float:
     cosine = dense if dense is not None else 0.0
-    scaled = (lexical or 0.0) / best_lexical if best_lexical > 0 else 0.0
-    return (cosine + config.lexical_weight * scaled + config.classifier_weight * (probability or 0.0)
+    return (cosine + lexical_term(lexical, best_lexical, config) + config.classifier_weight * (probability or 0.0)
             + config.answer_weight * (answer or 0.0))
+
+
+def lexical_term(lexical: float | None, best_lexical: float, config: FusionConfig) -> float:
+    """BM25's share of the fusion: its score scaled by the query's best, times the lexical weight."""
+    scaled = (lexical or 0.0) / best_lexical if best_lexical > 0 else 0.0
+    return config.lexical_weight * scaled
 
 
 MAX_LEAD = 1.0  # as a probability: the relative term never counts for more than the cosine can
@@ -94,8 +99,7 @@ def plain_ranking(candidate: Candidate, best_lexical: float, config: FusionConfi
     while without it hybrid is at least dense on every plain split measured (docs/knowledge.md). The lead is still
     read with BM25 (`leads` over the whole fusion), where it separates right from wrong first FAQs better
     (docs/thresholds.md); the FAQ ranked first gets it only when the whole fusion ranks it first too."""
-    scaled = (candidate.lexical or 0.0) / best_lexical if best_lexical > 0 else 0.0
-    return candidate.fused - config.lexical_weight * scaled
+    return candidate.fused - lexical_term(candidate.lexical, best_lexical, config)
 
 
 def reciprocal_rank_fusion(dense: list[int], lexical: list[int], config: FusionConfig) -> dict[int, float]:

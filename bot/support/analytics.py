@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from core.database import as_utc, utcnow
-from dialogue.messages import HandoffReason, ReplyKind, TurnRole
+from dialogue.messages import HandoffReason, ReplyKind, TurnRole, stored_payloads
 from dialogue.records import ConversationRecord, ConversationStatus, TurnRecord
-from dialogue.suggested import chosen_faq
+from dialogue.suggested import suggested_ids
 
 # bot replies that searched the knowledge base
 QUESTION_KINDS = frozenset({ReplyKind.FAQ, ReplyKind.GENERATED, ReplyKind.FALLBACK})
@@ -184,7 +184,7 @@ class _Timeline:
             fact.bot_replies += 1
             fact.answers += kind in QUESTION_KINDS
             fact.fallbacks += kind == ReplyKind.FALLBACK
-            fact.suggesting_fallbacks += kind == ReplyKind.FALLBACK and bool(suggested_payloads(metadata))
+            fact.suggesting_fallbacks += kind == ReplyKind.FALLBACK and bool(suggested_ids(stored_payloads(metadata)))
             fact.thumbs_up += feedback == 1
             fact.thumbs_down += feedback == -1
             if fact.first_bot_reply_seconds is None and self.first_message is not None:
@@ -196,12 +196,6 @@ class _Timeline:
             fact.agent_replies += 1
             if fact.first_agent_reply_seconds is None and self.handoff_at is not None:
                 fact.first_agent_reply_seconds = (at - self.handoff_at).total_seconds()
-
-
-def suggested_payloads(metadata: dict) -> list[str]:
-    """The FAQ payloads among a bot turn's stored buttons."""
-    buttons = metadata.get("buttons") if isinstance(metadata.get("buttons"), list) else []
-    return [b["payload"] for b in buttons if isinstance(b, dict) and chosen_faq(str(b.get("payload"))) is not None]
 
 
 def _rate(numerator: int, denominator: int) -> float | None:

@@ -106,7 +106,6 @@ class GapFinder:
             chosen=self._chosen(chosen),
         )
 
-
     def _chosen(self, chosen: dict[int, list[str]]) -> list[ChosenFaq]:
         """The FAQs chosen, most questions first; one deleted since is left out."""
         found = []

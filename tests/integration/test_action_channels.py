@@ -3,6 +3,7 @@ as the customer's message, against local servers speaking the platforms' APIs an
 
 import json
 import time
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
@@ -50,59 +51,62 @@ def test_slack_shows_buttons_as_blocks_and_a_press_is_the_customers_message(sett
         api.stop()
 
 
-def test_telegram_shows_an_inline_keyboard_and_a_press_is_the_customers_message(settings, services):
+TELEGRAM_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+@contextmanager
+def telegram(settings, services):
+    """The app with Telegram configured against a local server speaking the Bot API: (client, that server)."""
     api = TelegramApiServer(TELEGRAM_TOKEN).start()
     try:
         configured = settings.model_copy(update=dict(telegram_bot_token=SecretStr(TELEGRAM_TOKEN),
                                                      telegram_secret_token=SecretStr(SECRET),
                                                      telegram_api_url=api.url, delivery_backoff_seconds=0.05))
-        chat = chat_id()
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         with TestClient(create_app(configured, services)) as client:
-            assert client.post("/webhooks/telegram/webhook", json=update(chat, CRASH),
-                               headers=headers).status_code == 200
-            [apology] = [call.body for call in api.wait_for("sendMessage", 1)]
-            keyboard = apology["reply_markup"]["inline_keyboard"]
-            assert keyboard == [[{"text": "Talk to a person", "callback_data": "talk to a person"}]]
-            query = {"update_id": chat_id(), "callback_query": {
-                "id": "cb-1", "from": {"id": chat, "is_bot": False, "first_name": "Ann"}, "data": "talk to a person",
-                "message": {"message_id": 5, "chat": {"id": chat, "type": "private"}, "date": int(time.time())}}}
-            assert client.post("/webhooks/telegram/webhook", json=query, headers=headers).status_code == 200
-            handoff = api.wait_for("sendMessage", 2)[1].body
-            assert handoff["chat_id"] == chat and "member of our support team" in handoff["text"]
-            assert api.calls_to("answerCallbackQuery")[0].body == {"callback_query_id": "cb-1"}
+            yield client, api
     finally:
         api.stop()
+
+
+def press(chat: int, data: str, query_id: str) -> dict:
+    """The callback query Telegram sends when the customer presses an inline button."""
+    return {"update_id": chat_id(), "callback_query": {
+        "id": query_id, "from": {"id": chat, "is_bot": False, "first_name": "Ann"}, "data": data,
+        "message": {"message_id": 5, "chat": {"id": chat, "type": "private"}, "date": int(time.time())}}}
+
+
+def test_telegram_shows_an_inline_keyboard_and_a_press_is_the_customers_message(settings, services):
+    chat = chat_id()
+    with telegram(settings, services) as (client, api):
+        assert client.post("/webhooks/telegram/webhook", json=update(chat, CRASH),
+                           headers=TELEGRAM_HEADERS).status_code == 200
+        [apology] = [call.body for call in api.wait_for("sendMessage", 1)]
+        keyboard = apology["reply_markup"]["inline_keyboard"]
+        assert keyboard == [[{"text": "Talk to a person", "callback_data": "talk to a person"}]]
+        assert client.post("/webhooks/telegram/webhook", json=press(chat, "talk to a person", "cb-1"),
+                           headers=TELEGRAM_HEADERS).status_code == 200
+        handoff = api.wait_for("sendMessage", 2)[1].body
+        assert handoff["chat_id"] == chat and "member of our support team" in handoff["text"]
+        assert api.calls_to("answerCallbackQuery")[0].body == {"callback_query_id": "cb-1"}
 
 
 def test_telegram_shows_a_fallbacks_suggestions_and_a_press_gets_that_faqs_answer(settings, services):
-    api = TelegramApiServer(TELEGRAM_TOKEN).start()
-    try:
-        configured = settings.model_copy(update=dict(telegram_bot_token=SecretStr(TELEGRAM_TOKEN),
-                                                     telegram_secret_token=SecretStr(SECRET),
-                                                     telegram_api_url=api.url, delivery_backoff_seconds=0.05))
-        chat = chat_id()
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        unsure = "Can I give my cleaner limited access to the app?"  # ("repair my thermostat" starts an action here)
-        with TestClient(create_app(configured, services)) as client:
-            assert client.post("/webhooks/telegram/webhook", json=update(chat, unsure),
-                               headers=headers).status_code == 200
-            [suggested] = [call.body for call in api.wait_for("sendMessage", 1)]
-            assert suggested["text"].startswith("I'm not sure I understood. Is your question one of these?")
-            rows = suggested["reply_markup"]["inline_keyboard"]
-            sharing = next(row[0] for row in rows
-                           if row[0]["text"] == "How do I share access to my home with family members?")
-            assert sharing["callback_data"].startswith('/faq{"id": ') and rows[-1][0]["text"] == "Talk to a person"
-            query = {"update_id": chat_id(), "callback_query": {
-                "id": "cb-2", "from": {"id": chat, "is_bot": False, "first_name": "Ann"},
-                "data": sharing["callback_data"],
-                "message": {"message_id": 6, "chat": {"id": chat, "type": "private"}, "date": int(time.time())}}}
-            assert client.post("/webhooks/telegram/webhook", json=query, headers=headers).status_code == 200
-            answer = api.wait_for("sendMessage", 2)[1].body
-            assert answer["chat_id"] == chat and answer["text"].startswith("In the Nimbus app open Home > Members")
-            assert "reply_markup" not in answer
-    finally:
-        api.stop()
+    chat = chat_id()
+    unsure = "Can I give my cleaner limited access to the app?"  # ("repair my thermostat" starts an action here)
+    with telegram(settings, services) as (client, api):
+        assert client.post("/webhooks/telegram/webhook", json=update(chat, unsure),
+                           headers=TELEGRAM_HEADERS).status_code == 200
+        [suggested] = [call.body for call in api.wait_for("sendMessage", 1)]
+        assert suggested["text"].startswith("I'm not sure I understood. Is your question one of these?")
+        rows = suggested["reply_markup"]["inline_keyboard"]
+        sharing = next(row[0] for row in rows
+                       if row[0]["text"] == "How do I share access to my home with family members?")
+        assert sharing["callback_data"].startswith('/faq{"id": ') and rows[-1][0]["text"] == "Talk to a person"
+        assert client.post("/webhooks/telegram/webhook", json=press(chat, sharing["callback_data"], "cb-2"),
+                           headers=TELEGRAM_HEADERS).status_code == 200
+        answer = api.wait_for("sendMessage", 2)[1].body
+        assert answer["chat_id"] == chat and answer["text"].startswith("In the Nimbus app open Home > Members")
+        assert "reply_markup" not in answer
 
 
 def test_the_widget_shows_buttons_and_an_image_and_a_press_answers(settings, services):
