@@ -11,7 +11,7 @@ capable LM serves (dialogue/judgement.py), questions of the uncertain band go th
 
 import dataclasses
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
 from dialogue.claims import YES_NO
@@ -52,6 +52,7 @@ class Found:
     thresholds: Thresholds
     decision: Decision
     searched: str  # the query as searched (a rewritten follow-up, or the LM's standalone question)
+    query: SearchQuery | None = None  # how the message was searched: alone, blended with the previous query, ...
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,35 @@ class Answering:
 
     def search(self, question: Question, asked: bool = True) -> Found:
         """`asked`: the customer's own message, counted as asked in its language (retrieval/language_traffic.py);
-        not an agent's draft of a message already searched, nor the LM's rewrite of one."""
-        query = question.query
-        hits = self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
+        not an agent's draft of a message already searched, nor the LM's rewrite of one.
+
+        A follow-up is read against the previous query two ways (dialogue/context.py), and the other reading is
+        searched too where it can only help:
+        - a message read as pointing back ("Is that the yearly price rise?") is searched blended with the
+          previous query; it is searched alone too, and taken alone when that finds an FAQ to quote and the
+          blend does not: the message says all it needs;
+        - a message not read so ("will I have to pay for calls the thief made?" after "my phone got robbed")
+          is searched alone; where that finds nothing to answer with, it is searched blended too, and taken so
+          when the blend finds something and ranks the same entry first: the conversation confirms what the
+          message itself found best, and never brings in a topic of its own."""
+        query, thresholds = question.query, self.thresholds_of()
+        hits = self._hits(query, asked)
+        decision = decide(hits, thresholds)
+        if query.context is not None and decision is not Decision.FAQ:
+            alone = replace(query, context=None)
+            if decide(found := self._hits(alone, asked), thresholds) is Decision.FAQ:
+                query, hits, decision = alone, found, Decision.FAQ
+        elif query.previous is not None and decision is Decision.FALLBACK and hits:
+            blended = SearchQuery(query.text, context=query.previous)
+            found = self._hits(blended, asked=False)
+            if found and _entry(found[0]) == _entry(hits[0]) \
+                    and (again := decide(found, thresholds)) is not Decision.FALLBACK:
+                query, hits, decision = blended, found, again
+        return Found(hits, self._search_parts(query), thresholds, decision, query.rewritten, query)
+
+    def _hits(self, query: SearchQuery, asked: bool) -> list[Hit]:
+        return self.knowledge.search(query.text, top_k=max(self.config.snippets_in_prompt, 5),
                                      context=query.context, context_weight=CONTEXT_WEIGHT, asked=asked)
-        thresholds = self.thresholds_of()
-        return Found(hits, self._search_parts(query), thresholds, decide(hits, thresholds), query.rewritten)
 
     def search_standalone(self, standalone: str) -> Found:
         """The search for the LM's standalone rewrite of a message."""
@@ -204,6 +228,10 @@ def citation(hit: Hit) -> Source:
 def snippet_texts(snippets: list[Hit]) -> list[str]:
     """The snippets as the prompt shows them and the check reads them."""
     return [f"{hit.title}\n{hit.text}" for hit in snippets]
+
+
+def _entry(hit: Hit) -> tuple:
+    return hit.kind, hit.id
 
 
 def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:

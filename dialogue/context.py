@@ -44,6 +44,9 @@ _LAST_THING = re.compile(r"\b(?:a|an|the|my|your|our|this|that)\s+(?:[\w-]+\s+){
 class SearchQuery:
     text: str
     context: str | None = None  # the previous query, when `text` points back to it (blended in)
+    # The previous query when `text` was not read as pointing back: blended in only where the message alone finds
+    # nothing to answer with and the blend confirms what it found best (dialogue/answering.py `Answering.search`).
+    previous: str | None = None
 
     @property
     def rewritten(self) -> str:
@@ -65,6 +68,9 @@ def rewrite_elliptical(message: str, previous: str) -> str | None:
         return None
     subject = match["subject"].strip()
     previous = previous.strip()
+    if same := _same_preposition(previous, match["prep"]):
+        # "What does roaming cost in the EU on the Lite plan?" + "What about in the USA?": the place is swapped
+        return f"{previous[: same.start()]}{match['prep']} {subject}{previous[same.end():]}"
     last = _LAST_PHRASE.search(previous)
     if last:
         return f"{previous[: last.start()]}{match['prep']} {subject}{last['end'] or '?'}"
@@ -74,11 +80,21 @@ def rewrite_elliptical(message: str, previous: str) -> str | None:
     return None  # nothing to swap: blended instead
 
 
+def _same_preposition(previous: str, preposition: str) -> re.Match | None:
+    """The previous question's last phrase opened by the same preposition, up to the next phrase or the end."""
+    phrase = re.compile(rf"\b{re.escape(preposition)}\s+[^?.!,;]+?(?=\s+(?:{_PREPOSITIONS})\b|\s*[?.!,;]|\s*$)",
+                        re.IGNORECASE)
+    found = list(phrase.finditer(previous))
+    return found[-1] if found else None
+
+
 def contextualize(message: str, previous_queries: list[str]) -> SearchQuery:
     """`previous_queries`: the customer's earlier queries in this conversation, oldest first, each already
     rewritten, so that a chain of follow-ups keeps its topic."""
-    if not previous_queries or not is_follow_up(message):
+    if not previous_queries:
         return SearchQuery(message)
+    if not is_follow_up(message):
+        return SearchQuery(message, previous=previous_queries[-1])
     if rewritten := rewrite_elliptical(message, previous_queries[-1]):
         return SearchQuery(rewritten)
     return SearchQuery(message, previous_queries[-1])

@@ -262,8 +262,6 @@ class DialogueManager:
             return self._handoff(turn), None
 
         query = contextualize(text, context.previous_queries)
-        if query.context or query.text != text:
-            turn.writes.search_query = query.rewritten
         return self._answer_from_knowledge(turn, context, text, query, on_text)
 
     def thresholds(self) -> Thresholds:
@@ -297,6 +295,8 @@ class DialogueManager:
         question = Question(text, query, history if turn.verified else hide_profile(history, profile),
                             profile.facts() if turn.verified else [])
         found = self.answering.search(question)
+        if (searched := found.query or query).context or searched.text != text:  # a follow-up: what was searched
+            turn.writes.search_query = searched.rewritten
         knowledge = self._other_language(turn.language, found.hits[0]) if found.hits else None
         if knowledge and not self.across.active:
             return self._across_languages(turn, found), None

@@ -35,6 +35,20 @@ def test_follow_up_takes_the_previous_query_as_context():
     assert contextualize("How do I reset my password?", ["How do I return a device?"]).context is None
 
 
+def test_a_message_not_read_as_a_follow_up_keeps_the_previous_query_at_hand():
+    query = contextualize("the link never arrived", ["I forgot my password"])
+    assert (query.text, query.context, query.previous) == ("the link never arrived", None, "I forgot my password")
+    assert query.rewritten == "the link never arrived"
+    assert contextualize("the link never arrived", []).previous is None
+
+
+def test_an_elliptical_follow_up_swaps_the_phrase_of_its_own_preposition():
+    previous = "What does roaming cost in the EU on the Lite plan?"
+    swapped = contextualize("What about in the USA?", [previous]).text
+    assert swapped == "What does roaming cost in the USA on the Lite plan?"
+    assert contextualize("And on Unlimited?", [previous]).text == "What does roaming cost in the EU on Unlimited?"
+
+
 def _hit(score: float, question: str = "Q?") -> Hit:
     return Hit(Faq(1, question, "A.", [], [], 1, None), score, question, confidence=score)
 
