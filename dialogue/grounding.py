@@ -22,8 +22,8 @@ product, region or service stated for another; dialogue/claims.py), an opening "
 the snippet closest to the question, no sentence that repeats the customer's question, an earlier bot
 reply or an earlier sentence of the same reply (a small model stuck in a loop), no sentence saying the bot
 cannot reach a person (it always can: the fallback offers one), at least one sentence that says
-something, and at least one claim taken from the best-matching snippet (a reply built only on weaker
-matches answers another question).
+something and one that is not a question (a reply that only asks back answers nothing), and at least one
+claim taken from the best-matching snippet (a reply built only on weaker matches answers another question).
 
 Lexical overlap misses paraphrases that use other words (a false "unsupported") and accepts a sentence
 that recombines snippet words into a false claim (a false "supported"); it is a gate metric that is cheap,
@@ -167,6 +167,9 @@ def _restates(sentence: str, question: str) -> bool:
     return not new_facts and is_negative(sentence) == is_negative(question)
 
 
+QUESTION_MARKS = ("?", "？", "؟")
+
+
 def check_reply(reply: str, snippets: list[str], question: str, earlier_replies: list[str] = (),
                 best_first: bool = True) -> ReplyCheck:
     """May `reply` reach a customer? See the module docstring for the rules. `best_first=False` drops the rule
@@ -178,6 +181,9 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     if not said:
         reasons.append("says nothing")
     claims = [s for s in said if not is_refusal(s)]
+    if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
+        # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
+        reasons.append("only asks a question")
     if (best_first and not reasons and len(snippets) > 1 and claims
             and not any(is_supported(s, snippets[0]) for s in claims)):
         # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"

@@ -38,6 +38,8 @@ def test_a_supported_reply_passes():
     # two snippets in one claim
     ("Nimbus Plus costs £4.99 a month and students get 20% off devices.", "no snippet supports"),
     ("", "says nothing"),
+    # asks back, answers nothing (SmolLM2: "[2] How do I get a warranty claim?")
+    ("[1] Do you want Nimbus Plus for £4.99 a month or for £49.99 a year?", "only asks a question"),
 ])
 def test_an_unsupported_reply_is_stopped_with_its_reason(reply, reason):
     check = check_reply(reply, SNIPPETS, "How much does Nimbus Plus cost per month?")
