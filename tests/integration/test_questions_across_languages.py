@@ -130,3 +130,25 @@ def test_customers_messages_count_and_the_setting_turns_it_off(client):
 
     services.knowledge.config = replace(services.knowledge.config, language_shift=False)  # the setting's effect
     assert search(client, RETURN_IN_GERMAN)[0]["question"] == "Where is my parcel?"
+
+
+
+
+def test_a_question_across_languages_is_ranked_without_bm25(client, monkeypatch):
+    # BM25 leaves out entries in a language the question cannot be in, but where the detector's runners-up include
+    # the knowledge base's language it does search them, and across languages matches only stray shared words
+    # ("login"). So a question asked across languages is ranked without it (retrieval/knowledge_base.py).
+    index = client.services.knowledge.index
+    weights = []
+
+    def search_recording(*args, **kwargs):
+        weights.append(args[4].lexical_weight)
+        return original(*args, **kwargs)
+
+    original = index.search
+    monkeypatch.setattr(index, "search", search_recording)
+    search(client, "Ich kann mich nicht anmelden, mein login geht nicht")
+    assert weights and set(weights) == {0.0}
+    weights.clear()
+    search(client, "I cannot sign in, my login fails")
+    assert weights and 0.0 not in weights
