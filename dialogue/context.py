@@ -26,6 +26,17 @@ CONTEXT_WEIGHT = 0.5
 _CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|same for|what if|or)\b", re.IGNORECASE)
 _POINTER = re.compile(r"\b(it|its|it's|this|that|they|them|those|these|one|there)\b", re.IGNORECASE)
 _MAX_FOLLOW_UP_WORDS = 9
+# The same in the other catalogue languages (dialogue/phrases/): read in every conversation, as small talk is.
+# German "das" is a pointer only when no noun follows ("Ist das auch ...", not "das Thermostat"); "Sie" is "you",
+# "gibt es" is "is there"; Chinese 这个 and 那个 are mostly "this" and "that" before a noun.
+_CONTINUATION_OTHERS = re.compile(
+    r"^\s*(?:(?:und|auch|oder|was ist mit|wie ist es mit|wie sieht es mit|et|aussi|ou|qu'en est-il|y|también|o|"
+    r"qué tal)\b|那|那么|还有|另外|如果|要是|じゃあ|では|それで|あと)", re.IGNORECASE)
+_POINTER_OTHERS = re.compile(
+    r"(?i:\b(?<!gibt\s)es\b|\b(?:dafür|dazu|damit|daran|darauf|davon|dort|dies|diese[rsmn]?|ça|cela|ceci|celui|"
+    r"celle|eso|esto|ese|esa|esos|esas|ello)\b)|\b[Dd]as\b(?!\s+[A-ZÄÖÜ])|它|呢[？?]?\s*$|それ|その|これ|この|そこ")
+_MAX_FOLLOW_UP_CHARACTERS = 20  # Chinese and Japanese, written without spaces
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # "And for accessories?", "what about the Cam", "how about in the EU?", "and with Nimbus Plus?"
 _ELLIPSIS = re.compile(
     r"^\s*(?:and|or|also|what about|how about|same for)\s+"
@@ -55,9 +66,12 @@ class SearchQuery:
 
 
 def is_follow_up(message: str) -> bool:
-    if len(message.split()) > _MAX_FOLLOW_UP_WORDS:
+    long = len(_CJK.findall(message)) > _MAX_FOLLOW_UP_CHARACTERS if _CJK.search(message) \
+        else len(message.split()) > _MAX_FOLLOW_UP_WORDS
+    if long:
         return False
-    return bool(_CONTINUATION.match(message) or _POINTER.search(message))
+    return bool(_CONTINUATION.match(message) or _POINTER.search(message)
+                or _CONTINUATION_OTHERS.match(message) or _POINTER_OTHERS.search(message))
 
 
 def rewrite_elliptical(message: str, previous: str) -> str | None:

@@ -1,5 +1,6 @@
 import pytest
 
+from dialogue.answering import confirms_blend
 from dialogue.context import contextualize, is_follow_up
 from dialogue.lm.generator import tidy
 from dialogue.policy import Decision, Thresholds, decide, wants_person
@@ -40,6 +41,26 @@ def test_a_message_not_read_as_a_follow_up_keeps_the_previous_query_at_hand():
     assert (query.text, query.context, query.previous) == ("the link never arrived", None, "I forgot my password")
     assert query.rewritten == "the link never arrived"
     assert contextualize("the link never arrived", []).previous is None
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("und was kostet das?", True), ("was bekomme ich dafür?", True), ("Ist das auch von der Garantie abgedeckt?", True),
+    ("Et pour les accessoires ?", True), ("¿Y eso cuánto cuesta?", True),
+    ("那运费多少？", True), ("那礼品卡呢？", True), ("好的，以后怎么停掉它？", True), ("それはいくらですか？", True),
+    # "gibt es" is "is there", "das" before a noun is an article, "Sie" is "you", 这个 before a noun is "this"
+    ("Gibt es Rabatt für Studierende?", False), ("Funktioniert das Thermostat mit meinem Heizkessel?", False),
+    ("Können Sie mir helfen?", False), ("这个温控器能配我的锅炉吗？", False),
+    ("我想把买的摄像头退回去，然后再买一个新的白色的摄像头和两个配件", False),  # a whole question, however it opens
+])
+def test_follow_ups_are_read_in_every_catalogue_language(message, expected):
+    assert is_follow_up(message) is expected
+
+
+def test_a_blend_counts_only_when_it_lifts_the_entry_clearly_into_the_band():
+    thresholds = Thresholds(faq=1.30, generate=0.90)  # a band 0.40 wide: the lift must be 0.08 or more
+    assert confirms_blend(_hit(0.95), _hit(0.86), thresholds)
+    assert not confirms_blend(_hit(0.91), _hit(0.89), thresholds)  # any in-domain question lifts a little
+    assert not confirms_blend(_hit(0.85), _hit(0.40), thresholds)  # lifted, but not into the band
 
 
 def test_an_elliptical_follow_up_swaps_the_phrase_of_its_own_preposition():
