@@ -21,8 +21,11 @@ from pathlib import Path
 
 import yaml
 
+from dialogue.answering import Question
+from dialogue.context import contextualize
 from dialogue.grounding import is_refusal, sentences
 from dialogue.messages import InboundMessage, ReplyKind
+from dialogue.policy import Decision
 from retrieval.entries import HitKind
 from training.reply_scores import generation_scores
 
@@ -85,6 +88,29 @@ def answer_conversations(manager, conversations: list[list[Turn]]) -> list[list[
         return answered
 
     return asyncio.run(ask_all())
+
+
+def searched_conversations(answering, conversations: list[list[Turn]], faq_of: dict[str, int]) -> dict:
+    """Each turn searched as chat searches it, the previous queries as they were searched (dialogue/context.py,
+    `Answering.search`), without the LM: the share of turns whose search answers (not the fallback) from an FAQ the
+    turn needs, and from another entry. How the conversation is read, apart from what a reply model makes of it."""
+    turns = right = wrong = 0
+    for conversation in conversations:
+        previous: list[str] = []
+        for turn in conversation:
+            query = contextualize(turn.query, previous)
+            found = answering.search(Question(turn.query, query), asked=False)
+            previous.append((found.query or query).rewritten)
+            turns += 1
+            if found.decision is Decision.FALLBACK or not found.hits:
+                continue
+            top = found.hits[0]
+            if top.faq is not None and top.faq.id in {faq_of[question] for question in turn.expected}:
+                right += 1
+            else:
+                wrong += 1
+    return {"turns": turns, "searched_right": round(right / turns, 4) if turns else None,
+            "searched_wrong": round(wrong / turns, 4) if turns else None}
 
 
 def _kind(reply) -> str:

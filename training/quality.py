@@ -72,6 +72,8 @@ class DatasetReport:
     # Questions counted as asked before measuring: those across languages, each measured with the others counted
     # but not itself (KnowledgeBase.replay_questions, retrieval/language_traffic.py).
     replayed: int = 0
+    # The eval file's conversations as chat searches them, without the LM (conversation_eval.searched_conversations).
+    conversation_search: dict | None = None
 
 
 @dataclass
@@ -219,6 +221,9 @@ def markdown(report: QualityReport) -> str:
     for d in report.datasets:
         if d.generation:
             lines += ["", f"Generated replies on {d.dataset} ({d.split}): {d.generation}"]
+        if d.conversation_search:
+            lines += ["", f"Conversation turns of {d.dataset} ({d.split}), searched without the LM: "
+                          f"{d.conversation_search}"]
         if d.conversations:
             summary = {k: v for k, v in d.conversations.items() if k != "wrong_turns"}
             lines += ["", f"Conversations of {d.dataset} ({d.split}): {summary}"]
@@ -311,7 +316,9 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
     from dialogue.messages import InboundMessage
     from retrieval.faq_files import read_faq_file
     from training.calibration import load_eval_set
-    from training.conversation_eval import answer_conversations, conversation_scores, load_conversations
+    from training.conversation_eval import (
+        answer_conversations, conversation_scores, load_conversations, searched_conversations,
+    )
 
     started = time.perf_counter()
     knowledge = services.knowledge
@@ -337,13 +344,14 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
                     for i, t in enumerate(band)]
 
         generation = generation_scores(asyncio.run(answer_band()))
-    if generate_limit or answer_every:
-        if dialogues := load_conversations(eval_file):
-            conversations = conversation_scores(answer_conversations(services.manager, dialogues), faq_of)
+    dialogues = load_conversations(eval_file)
+    searched = searched_conversations(services.manager.answering, dialogues, faq_of) if dialogues else None
+    if (generate_limit or answer_every) and dialogues:
+        conversations = conversation_scores(answer_conversations(services.manager, dialogues), faq_of)
     if answer_every:
         answers = answer_all(services.manager, labelled, faq_of, services.generator.model_id)
     learned = knowledge.learned
     return DatasetReport(name, eval_file.name, knowledge.embedder.model_id, _thresholds(thresholds),
                          learned.calibrated.as_dict() if learned.calibrated else None, retrieval, decisions,
                          round(time.perf_counter() - started, 1), generation, conversations, answers,
-                         replayed=replayed)
+                         replayed=replayed, conversation_search=searched)

@@ -54,6 +54,10 @@ def test_the_report_answers_each_conversation_in_order_and_scores_its_turns(scra
     assert [q for q in asked if q.startswith(("How much is the Plus", "Is there a student"))] == [
         "How much is the Plus plan?", "Is there a student discount?"]
     assert "Conversations of mobile operator" in markdown(QualityReport([report]))
+    # and as chat searches them, without the LM: the four turns, the poem request left to the fallback
+    searched = report.conversation_search
+    assert searched["turns"] == 4 and searched["searched_right"] >= 0.5 and searched["searched_wrong"] <= 0.25
+    assert "searched without the LM" in markdown(QualityReport([report]))
 
 
 def test_wrong_answers_sent_are_counted_per_100_questions_from_the_decision_and_for_real(scratch, tmp_path):
