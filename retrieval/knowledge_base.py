@@ -110,12 +110,17 @@ class KnowledgeBase:
             return Faq.from_record(record)
 
     def embed_query(self, query: str, context: str | None = None, context_weight: float = 0.5) -> np.ndarray:
-        """The query vector; a `context` (the previous query of a follow-up) is blended in."""
+        """The query vector; a `context` (the previous query of a follow-up) is blended in. Each text's vector is
+        kept a while: a follow-up is searched alone and blended (dialogue/answering.py), and the previous query
+        was mostly embedded when it was asked."""
+        texts = [query, context] if context else [query]
+        known = {text: vector for text in dict.fromkeys(texts) if (vector := self._recent.get(text)) is not None}
+        if missing := [text for text in dict.fromkeys(texts) if text not in known]:
+            for text, vector in zip(missing, self.embedder.embed(missing)):
+                known[text] = self._recent.put(text, vector)
         if not context:
-            known = self._recent.get(query)
-            return known if known is not None else self._recent.put(query, self.embedder.embed([query])[0])
-        vectors = self.embedder.embed([query, context])
-        vector = vectors[0] + context_weight * vectors[1]
+            return known[query]
+        vector = known[query] + context_weight * known[context]
         return vector / np.linalg.norm(vector)
 
     def search(self, query: str, top_k: int = 5, context: str | None = None, context_weight: float = 0.5,
