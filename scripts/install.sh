@@ -14,7 +14,17 @@ cd "$(dirname "$0")/.."
 test_run=false
 [[ "${1:-}" == "--test" ]] && test_run=true
 # LLAVA_BUILD=OFF skips the image models' library we never load.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DLLAVA_BUILD=OFF}"
+default_cmake_args="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF"
+# Some virtual machines advertise Intel AMX and grant it, yet fault on its first instruction: llama.cpp's AMX
+# kernels then kill the process with a general protection fault (`ldtilecfg`) on its first matrix product, the
+# bot's or an LM server's (seen 2026-12-06 on a Firecracker VM with an AMX Xeon: Qwen2.5-Coder's GGUF, and
+# SmolLM2's in `python -m llama_cpp.server`). Where the CPU advertises AMX, llama.cpp is built without it; its
+# AVX-512 kernels remain. Set CMAKE_ARGS yourself to build it otherwise.
+if grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
+    no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    default_cmake_args+=" -DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx'"
+fi
+export CMAKE_ARGS="${CMAKE_ARGS:-$default_cmake_args}"
 
 # Runs "$@" and prints how long it has been running every 30 s, so a long step does not look hung.
 with_progress() {
