@@ -106,12 +106,12 @@ class Answering:
             alone = replace(query, context=None)
             found = self._hits(alone, asked)
             if (again := decide(found, thresholds)) is Decision.FAQ or decision is not Decision.FALLBACK and found \
-                    and _entry(found[0]) == _entry(hits[0]) and found[0].confidence > hits[0].confidence:
+                    and entry_key(found[0]) == entry_key(hits[0]) and found[0].confidence > hits[0].confidence:
                 query, hits, decision = alone, found, again
         elif query.previous is not None and decision is Decision.FALLBACK and hits:
             blended = SearchQuery(query.text, context=query.previous)
             found = self._hits(blended, asked=False)
-            if found and _entry(found[0]) == _entry(hits[0]) and confirms_blend(found[0], hits[0], thresholds):
+            if found and entry_key(found[0]) == entry_key(hits[0]) and confirms_blend(found[0], hits[0], thresholds):
                 query, hits, decision = blended, found, decide(found, thresholds)
         return Found(hits, self._search_parts(query), thresholds, decision, query.rewritten, query)
 
@@ -248,11 +248,12 @@ def confirms_blend(blended: Hit, alone: Hit, thresholds: Thresholds) -> bool:
         blended.confidence - alone.confidence >= CONFIRMING_RISE * (thresholds.faq - thresholds.generate)
 
 
-def _entry(hit: Hit) -> tuple:
+def entry_key(hit: Hit) -> tuple:
+    """Which entry a hit is (an FAQ and a passage may share an id)."""
     return hit.kind, hit.id
 
 
 def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
     seen: set[tuple[str, int]] = set()
-    return [hit for hit in [*first, *then] if (key := (hit.kind, hit.id)) not in seen and not seen.add(key)]
+    return [hit for hit in [*first, *then] if (key := entry_key(hit)) not in seen and not seen.add(key)]
 

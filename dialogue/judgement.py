@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
 from dialogue.answering import (
-    Answer, Answering, Found, Question, citation, curated, fallback, snippet_texts, stopped,
+    Answer, Answering, Found, Question, citation, curated, entry_key, fallback, snippet_texts, stopped,
 )
 from dialogue.grounding import check_reply, is_refusal, is_supported, mark_citations, sentences
 from dialogue.lm.generator import Generator, TextCallback
@@ -187,7 +187,7 @@ class Judge:
                 return cited, check.reasons
             cited = [hit for hit in snippets if any(is_supported(sentence, text) for sentence in sentences(answer)
                                                     for text in snippet_texts([hit]))]
-        if not any(_entry(hit) in leaders for hit in cited):
+        if not any(entry_key(hit) in leaders for hit in cited):
             return cited, ["rests on no best match of the message or of its standalone question"]
         if max(hit.confidence for hit in cited) < found.thresholds.generate:
             return cited, ["rests only on snippets below the generate threshold"]
@@ -239,18 +239,14 @@ def standalone_question(raw: str) -> str | None:
 
 def combined(first: Found, then: Found) -> Found:
     """The standalone question's hits, then the message's that it did not find (each entry once)."""
-    seen = {_entry(hit) for hit in then.hits}
-    hits = [*then.hits, *(hit for hit in first.hits if _entry(hit) not in seen)]
+    seen = {entry_key(hit) for hit in then.hits}
+    hits = [*then.hits, *(hit for hit in first.hits if entry_key(hit) not in seen)]
     return Found(hits, first.parts, first.thresholds, decide(hits, first.thresholds), then.searched)
 
 
 def best_matches(found: Found) -> set[tuple]:
     """The entry a search put first (as an empty set when it found nothing)."""
-    return {_entry(found.hits[0])} if found.hits else set()
-
-
-def _entry(hit: Hit) -> tuple:
-    return hit.kind, hit.id
+    return {entry_key(found.hits[0])} if found.hits else set()
 
 
 def _follow_up(question: Question) -> bool:
