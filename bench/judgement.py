@@ -31,7 +31,8 @@ from retrieval.faq_files import read_faq_file  # noqa: E402
 from training.calibration import load_eval_set  # noqa: E402
 from training.conversation_eval import load_conversations, verdict  # noqa: E402
 
-VARIANTS = {"off": ("off", ""), "rewrite": ("on", "rewrite"), "rewrite+answer": ("on", "rewrite,answer"),
+VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+all": ("on", "verify,rewrite,answer,compose"),
+            "rewrite": ("on", "rewrite"), "rewrite+answer": ("on", "rewrite,answer"),
             "answer+compose": ("on", "answer,compose"), "all": ("on", "rewrite,answer,compose")}
 
 
@@ -42,6 +43,13 @@ class Paths:
         self.current: dict = {}
         judge, answering = manager.answering.judge, manager.answering
         rewrite, respond, generate = judge.rewrite, judge.respond, answering.generate
+        confirmed = judge.confirmed
+
+        def traced_confirmed(*args, **kwargs):
+            answer = confirmed(*args, **kwargs)
+            if answer is not None:
+                self.current["confirmed"] = True
+            return answer
 
         def traced_rewrite(question):
             self.current["rewrites"] = self.current.get("rewrites", 0) + 1
@@ -58,6 +66,7 @@ class Paths:
             return generate(*args, **kwargs)
 
         judge.rewrite, judge.respond, answering.generate = traced_rewrite, traced_respond, traced_generate
+        judge.confirmed = traced_confirmed
 
     def take(self) -> dict:
         taken, self.current = self.current, {}
@@ -68,6 +77,8 @@ def path_of(reply, trace: dict) -> str:
     if reply is None:
         return "handed over"
     if trace.get("judged"):
+        if trace.get("confirmed"):
+            return "confirmed by the LM, verbatim"
         if reply.rejected:
             return "LM answer stopped or unusable"
         if reply.kind is ReplyKind.FAQ and trace.get("searched"):
@@ -82,7 +93,7 @@ def path_of(reply, trace: dict) -> str:
     return "generated (usual)" if trace.get("generated") else reply.kind.value
 
 
-def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit: int | None) -> dict:
+def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit: int | None, every: int = 1) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-judgement-") as scratch:
         settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": "",
                                                      "judgement": mode, "judgement_steps": steps})
@@ -92,7 +103,7 @@ def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit
             drafts = read_faq_file(faqs).drafts
             faq_of = {faq.question: faq.id for faq in services.knowledge.create_many(drafts)}
             services.knowledge.calibrator.train_now()
-            questions = [[(q.query, q.expected)] for q in load_eval_set(eval_file)][:limit]
+            questions = [[(q.query, q.expected)] for q in load_eval_set(eval_file)][::every][:limit]
             questions += [[(t.query, t.expected) for t in turns] for turns in load_conversations(eval_file)]
             return asyncio.run(_ask(services, questions, faq_of))
         finally:
@@ -127,6 +138,7 @@ def summary(results: list) -> dict:
     for _, _, path, ms, _ in results:
         by_path[path].append(ms)
     answered = [ms for _, v, path, ms, _ in results if path in ("verbatim, no LM", "rewritten, then verbatim",
+                                                                "confirmed by the LM, verbatim",
                                                                 "LM answer (checked)", "generated (usual)",
                                                                 "generated (usual), judge on")]
     return {"asked": len(results), "right": in_scope.count("right") / max(len(in_scope), 1),
@@ -146,13 +158,15 @@ def main() -> None:
     parser.add_argument("--kb", nargs=2, action="append", type=Path, metavar=("FAQS", "EVAL_FILE"),
                         help="default: the sample shop and the mobile operator")
     parser.add_argument("--limit", type=int, help="at most this many single questions per eval file")
+    parser.add_argument("--every", type=int, default=1, help="every n-th single question only (in scope, partial "
+                                                              "and out of scope alike)")
     args = parser.parse_args()
     kbs = [(faqs.parent.name, faqs, eval_file) for faqs, eval_file in args.kb] if args.kb else DEFAULT_EVAL_FILES
     for name, faqs, eval_file in kbs:
         rows = []
         for variant in args.variant or ["off", "all"]:
             started = time.perf_counter()
-            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit)
+            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit, args.every)
             rows.append((variant, measured["model"], summary(measured["results"]), time.perf_counter() - started))
             print(f"{name}: {variant} done in {rows[-1][3]:.0f} s", flush=True)
         print(f"\n## {name} ({faqs.name}, {eval_file.name})\n")

@@ -174,7 +174,8 @@ def _catalogue(settings: Settings) -> Catalogue:
 def judgement_config(settings: Settings) -> JudgementConfig:
     steps = frozenset(step.strip() for step in settings.judgement_steps.split(",") if step.strip())
     return JudgementConfig(mode=settings.judgement, steps=steps, margin=settings.judgement_margin,
-                           timeout_seconds=settings.judgement_timeout_seconds)
+                           timeout_seconds=settings.judgement_timeout_seconds,
+                           verify_threshold=settings.judgement_verify)
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:

@@ -116,8 +116,10 @@ class Settings(BaseSettings):
                            "auto: on whenever it is not the embedded 135M model. Off by default: with "
                            "Qwen2.5-Coder-1.5B it sent more wrong answers than without (docs/measurements.md).")
     judgement_steps: str = Field(
-        "rewrite,answer,compose", pattern=r"^\s*(?:(?:rewrite|answer|compose)\s*(?:,\s*|$))*$",
-        description="Which of the judgement's steps run, comma-separated: rewrite, answer, compose.")
+        "rewrite,answer,compose", pattern=r"^\s*(?:(?:verify|rewrite|answer|compose)\s*(?:,\s*|$))*$",
+        description="Which of the judgement's steps run, comma-separated: verify, rewrite, answer, compose.")
+    judgement_verify: float = Field(0.55, ge=0.0, le=1.0, description="verify: how sure the LM must be that the "
+                                    "best FAQ answers the message for its curated answer to be sent.")
     judgement_margin: float = Field(0.15, ge=0.0, le=2.0, description="How far below the generate threshold the "
                                                                       "uncertain band (where the LM judges) reaches.")
     judgement_timeout_seconds: float = Field(20.0, gt=0, description="Longest wait for one judgement call; "

@@ -42,7 +42,7 @@ from retrieval.hits import Hit
 
 log = logging.getLogger(__name__)
 
-STEPS = ("rewrite", "answer", "compose")
+STEPS = ("verify", "rewrite", "answer", "compose")
 REWRITE_INSTRUCTIONS = (
     "You turn a customer's latest message into one standalone question for searching a customer-support "
     "knowledge base. Use the earlier messages only to fill in what the latest one leaves out (what \"it\" or "
@@ -58,6 +58,9 @@ ANSWER_INSTRUCTIONS = (
     "written. Never add a fact that is not in the snippets, and never apply one plan's, product's or region's "
     "fact to another. {compose}"
 )
+VERIFY_INSTRUCTIONS = ("You check whether an FAQ answer of a customer-support knowledge base answers a customer's "
+                       "message.")
+VERIFY_QUESTION = "Does this FAQ answer what the customer asks or needs? Reply yes or no."
 COMPOSE = {True: "If the question asks two things, answer each in its own sentence from its own snippet.",
            False: "Use one snippet only."}
 _MAX_REWRITE_CHARS = 300
@@ -71,6 +74,9 @@ class JudgementConfig:
     timeout_seconds: float = 30.0  # per LM call
     rewrite_tokens: int = 48
     answer_tokens: int = 160
+    # How sure the LM must be that the best FAQ answers the message for it to be quoted from the generate band
+    # (HELPDESK_JUDGEMENT_VERIFY; chosen on the sample shop, docs/measurements.md).
+    verify_threshold: float = 0.55
 
 
 def is_capable(generator: Generator) -> bool:
@@ -109,6 +115,8 @@ class Judge:
 
     def respond(self, answering: Answering, question: Question, found: Found,
                 on_text: TextCallback | None) -> Answer:
+        if (confirmed := self.confirmed(question, found)) is not None:
+            return confirmed
         searched, leaders = None, best_matches(found)
         if self.rewrites(question, found) and (standalone := self.rewrite(question)):
             if _normal(standalone) not in (_normal(question.text), _normal(found.searched)):
@@ -116,6 +124,8 @@ class Judge:
                 searched = standalone
                 if again.decision is Decision.FAQ:
                     return replace(curated(verbatim(again.hits, again.thresholds), again), searched=standalone)
+                if (confirmed := self.confirmed(question, again)) is not None:
+                    return replace(confirmed, searched=standalone)
                 found, leaders = combined(found, again), leaders | best_matches(again)
         if "answer" not in self.config.steps:  # the rewrite alone: the usual reply from the better search
             snippets = answering.snippets(found)
@@ -125,6 +135,42 @@ class Judge:
         if not snippets:
             return replace(fallback(found), searched=searched)
         return replace(self.answer(question, found, snippets, leaders, on_text), searched=searched)
+
+    def confirmed(self, question: Question, found: Found) -> Answer | None:
+        """The best FAQ's curated answer, when it is in the generate band and the LM is sure enough that it answers
+        the message ("verify"); else None, and the other steps (or the usual generated reply) go on.
+
+        A generated reply from the generate band is where a capable LM lost most right answers: it wrote its own
+        words, and the reply check stopped them (docs/measurements.md). Whether the FAQ answers the message is a
+        question the LM reads well; the admin's own answer is then sent, so no fact is the LM's."""
+        if "verify" not in self.config.steps or found.decision is not Decision.GENERATE or found.parts:
+            return None
+        top = found.hits[0]
+        if top.faq is None or top.confidence < found.thresholds.generate:
+            return None
+        probability = self.answers_probability(question, top)
+        if probability is None or probability < self.config.verify_threshold:
+            log.info("The LM does not confirm FAQ %s for the message (%s)", top.faq.id,
+                     "no judgement" if probability is None else f"{probability:.2f}")
+            return None
+        return replace(curated([top], found), model_id=self.generator.model_id)
+
+    def answers_probability(self, question: Question, hit: Hit) -> float | None:
+        """How likely the LM says the FAQ of `hit` answers the message (with the customer's earlier messages); None
+        when it could not tell (an LM error, a backend without next-token probabilities)."""
+        earlier = [text[:200] for role, text in question.history if role == TurnRole.USER][-3:]
+        content = "".join(f"Earlier message: {text}\n" for text in earlier) + \
+            f"Customer message: {question.text}\n\nFAQ question: {hit.faq.question}\nFAQ answer: {hit.faq.answer}" \
+            f"\n\n{VERIFY_QUESTION}"
+        messages = [{"role": "system", "content": VERIFY_INSTRUCTIONS}, {"role": "user", "content": content}]
+        judge = getattr(self.generator, "choice_probabilities", None)
+        if judge is None:
+            return None
+        try:
+            return judge(messages, ("yes", "no"))["yes"]
+        except (LMUnavailable, KeyError) as error:
+            log.info("No judgement on FAQ %s: %s", hit.faq.id, error)
+            return None
 
     def rewrite(self, question: Question, language: str | None = None) -> str | None:
         """The message as one standalone question (written in `language`, a language's English name, when given),

@@ -176,6 +176,9 @@ class LlamaCppWithAdapters:
         return self._active.generate(messages, max_new_tokens=max_new_tokens, temperature=temperature,
                                      on_text=on_text, json_schema=json_schema)
 
+    def choice_probabilities(self, messages: ChatMessages, choices: tuple[str, ...]) -> dict[str, float]:
+        return self._active.choice_probabilities(messages, choices)
+
     def close(self) -> None:
         self.fast.close()
         if self.adapted is not None:

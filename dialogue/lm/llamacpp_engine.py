@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import llama_cpp
 
 from dialogue.lm.cpu_pressure import CpuPressure
-from dialogue.lm.requests import EngineStats, Finished, Request
+from dialogue.lm.requests import EngineStats, Finished, Request, Scores
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,12 @@ class BatchedEngine:
         self.stats.steps += 1
         self.stats.busiest_step = max(self.stats.busiest_step, len(wanted))
         for slot, index in wanted:
+            if slot.request.score is not None:  # a yes/no judgement: the first token's logits, no reply
+                logits = llama_cpp.llama_get_logits_ith(self._ctx, index)
+                slot.request.tokens.put(Scores({token: float(logits[token]) for token in slot.request.score}))
+                slot.request.tokens.put(Finished(True, slot.reused))
+                self._release(slot, keep_cache=True)
+                continue
             self._sampled(slot, llama_cpp.llama_sampler_sample(slot.sampler, self._ctx, index))
 
     def _add(self, slot: _Slot, tokens: list[int], logits_for_last: bool) -> int:

@@ -12,7 +12,8 @@ from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
 from dialogue.lm.gguf_weights import auto_weights, file_type, retyped_gguf
-from dialogue.lm.requests import Finished, Request
+from dialogue.lm.choices import ChoiceTokens, choice_probabilities, choice_tokens
+from dialogue.lm.requests import Finished, Request, Scores
 from dialogue.lm.sources import resolve_gguf
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,30 @@ class LlamaCppGenerator:
         return Generation(text=tidy(text, cut_unfinished=not item.end_of_text), model_id=self.model_id,
                           prompt_tokens=len(prompt), new_tokens=new_tokens,
                           seconds=time.perf_counter() - started)
+
+
+    def choice_probabilities(self, messages: ChatMessages, choices: tuple[str, ...]) -> dict[str, float]:
+        """How likely the reply to `messages` begins with each word of `choices` (dialogue/lm/choices.py): one pass
+        over the prompt in the engine, no token written."""
+        prompt = self.prompt_tokens(messages, 1)
+        tokens = self._choice_tokens(tuple(choices))
+        request = self.engine.submit(Request(prompt, 1, 0.0, 0, score=frozenset().union(*tokens.values())))
+        self.calls += 1
+        scores = None
+        while not isinstance(item := request.tokens.get(), Finished):
+            if isinstance(item, Exception):
+                raise LMUnavailable(f"llama.cpp failed while reading a judgement: {item}") from item
+            if isinstance(item, Scores):
+                scores = item
+        if scores is None:
+            raise LMUnavailable("llama.cpp handed back no scores for a judgement")
+        return choice_probabilities(scores.logits.__getitem__, tokens)
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 (one generator per process, a handful of choice sets)
+    def _choice_tokens(self, choices: tuple[str, ...]) -> ChoiceTokens:
+        return choice_tokens(choices, lambda text: self._model.tokenize(text.encode("utf-8"), add_bos=False,
+                                                                        special=False),
+                             lambda token: self._model.detokenize([token]).decode("utf-8", "replace"))
 
 
 @functools.lru_cache(maxsize=16)

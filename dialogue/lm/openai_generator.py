@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from core.errors import LMUnavailable, ModelUnavailable
+from dialogue.lm.choices import from_logprobs
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
 from dialogue.lm.lora_server import AdapterPaths, LoraServer
 
@@ -111,6 +112,34 @@ class OpenAIGenerator:
                     self._retiring.discard(served)
             if retire:
                 self.lora.unload(served)
+
+    def choice_probabilities(self, messages: ChatMessages, choices: tuple[str, ...]) -> dict[str, float]:
+        """How likely the reply to `messages` begins with each word of `choices`, from the server's `logprobs` of
+        the first token (vLLM, llama.cpp's server, OpenAI); a server that sends none gives its one-token reply as
+        certain. One try, no stream: a judgement the server cannot give in time is "cannot tell" (LMUnavailable)."""
+        with self._lock:
+            served = self._served
+        body = {"model": served or self.model, "messages": messages, "max_tokens": 1, "temperature": 0.0,
+                "logprobs": True, "top_logprobs": 20}
+        self.calls += 1
+        try:
+            response = self._client.post("/chat/completions", json=body)
+        except httpx.TransportError as error:
+            raise LMUnavailable(self._failure(error, 1)) from error
+        if response.status_code != 200:
+            raise LMUnavailable(f"The LM server at {self.url} refused a judgement: HTTP {response.status_code} "
+                                f"{response.text[:300]}")
+        try:
+            choice = response.json()["choices"][0]
+            first = ((choice.get("logprobs") or {}).get("content") or [{}])[0]
+            text = str((choice.get("message") or {}).get("content") or "").strip().lower()
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+            raise LMUnavailable(f"The LM server at {self.url} sent a malformed judgement: {response.text[:200]}") \
+                from error
+        probabilities = from_logprobs(first.get("top_logprobs") or [], choices)
+        if probabilities is None:
+            probabilities = {choice: float(text.startswith(choice)) for choice in choices}
+        return probabilities
 
     def _body(self, messages: ChatMessages, max_new_tokens: int, temperature: float, served: str | None,
               json_schema: dict | None) -> dict:

@@ -17,6 +17,9 @@ class Request:
     prefix: int = 0  # leading prompt tokens many requests share (the system message): their KV may be reused
     adapter: str | None = None  # the LoRA adapter this reply is written with; None: the base model
     grammar: str | None = None  # GBNF the reply must follow (llama.cpp only): a JSON form, for instance
+    # Token ids whose logits for the reply's first token to hand back (as `Scores`) instead of writing a reply: the
+    # judge's yes/no (dialogue/lm/choices.py). llama.cpp's engine only.
+    score: frozenset[int] | None = None
     tokens: "queue.SimpleQueue" = field(default_factory=queue.SimpleQueue)
     cancelled: bool = False  # set when the reader has gone: the engine drops the request at its next step
 
@@ -29,6 +32,11 @@ class Finished:
 
 class Overloaded(LMUnavailable):
     """More replies are waiting than the engine's queue allows (HELPDESK_LM_QUEUE)."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    logits: dict[int, float]  # token id -> its logit as the reply's first token
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pathlib import Path
 from core.devices import choose_device, lm_dtype
 from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.lm.adapters import AdapterRouter, check_adapter
+from dialogue.lm.choices import choice_probabilities, choice_tokens
 from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
 from dialogue.lm.requests import Finished, Request
@@ -187,6 +188,32 @@ class TransformersGenerator:
         text = self._tokenizer.decode(ids, skip_special_tokens=True)
         return Generation(text=tidy(text, cut_unfinished=not item.end_of_text), model_id=model_id,
                           prompt_tokens=len(prompt), new_tokens=len(ids), seconds=time.perf_counter() - started)
+
+    def choice_probabilities(self, messages: ChatMessages, choices: tuple[str, ...]) -> dict[str, float]:
+        """How likely the reply to `messages` begins with each word of `choices` (dialogue/lm/choices.py): one
+        forward pass over the prompt, on the engine thread between two steps, with the adapter being served."""
+        self.warm_up()
+        prompt, _ = self.prompt_tokens(messages, 1)
+        tokens = choice_tokens(choices, lambda text: self._tokenizer(text, add_special_tokens=False)["input_ids"],
+                               lambda token: self._tokenizer.decode([token]))
+        wanted = sorted(frozenset().union(*tokens.values()))
+        engine, adapter = self.engine, self._adapter_name
+
+        def first_token_logits() -> dict[int, float]:
+            import torch
+
+            if engine.route is not None:
+                engine.route([adapter])
+            ids = torch.tensor([prompt], device=engine.device)
+            logits = engine.model(input_ids=ids, use_cache=False, logits_to_keep=1).logits[0, -1].float()
+            return dict(zip(wanted, logits[wanted].tolist(), strict=True))
+
+        try:
+            logits = engine.between_steps(first_token_logits)
+        except Exception as error:  # out of memory, a closed engine: the judgement is "cannot tell"
+            raise LMUnavailable(f"The LM failed while reading a judgement: {error}") from error
+        self.calls += 1
+        return choice_probabilities(logits.__getitem__, tokens)
 
     def _next(self, request: Request):
         while True:

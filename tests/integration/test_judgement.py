@@ -37,12 +37,12 @@ def lm_server():
     server.stop()
 
 
-def judged_services(data_dir, database_url, models_dir, embedder, lm_server, judgement: str = "auto"):
+def judged_services(data_dir, database_url, models_dir, embedder, lm_server, judgement: str = "auto", **settings):
     """The sample shop's services whose LM is the scripted server, a capable model as far as
     HELPDESK_JUDGEMENT=auto can tell; calibrated."""
     settings = make_settings(data_dir, database_url, models_dir, lm_backend="openai", lm_url=lm_server.url,
                              lm_model=lm_server.model, lm_retries=0, judgement=judgement,
-                             judgement_timeout_seconds=2.0)
+                             judgement_timeout_seconds=2.0, **settings)
     services = build_services(settings, embedder=embedder)
     services.start()
     services.knowledge.upsert_many(read_faq_file(SAMPLE_FAQS).drafts)
@@ -52,7 +52,8 @@ def judged_services(data_dir, database_url, models_dir, embedder, lm_server, jud
 
 @pytest.fixture(scope="module")
 def judged(database_url, tmp_path_factory, models_dir, embedder, lm_server):
-    services = judged_services(tmp_path_factory.mktemp("judged"), database_url, models_dir, embedder, lm_server)
+    services = judged_services(tmp_path_factory.mktemp("judged"), database_url, models_dir, embedder, lm_server,
+                               judgement_steps="rewrite,answer,compose")
     yield services
     services.engine.dispose()
 

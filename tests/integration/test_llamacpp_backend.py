@@ -13,6 +13,7 @@ from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from dialogue.lm.backends import LMConfig, LlamaCppWithAdapters
 from dialogue.lm.llamacpp_generator import LlamaCppGenerator
+from dialogue.judgement import VERIFY_INSTRUCTIONS, VERIFY_QUESTION
 from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.prompt import INSTRUCTIONS
 from dialogue.records import TurnRecord
@@ -145,6 +146,43 @@ def test_a_json_schema_holds_the_reply_to_its_form(llama):
     held = llama.generate(asked, max_new_tokens=120, temperature=0, json_schema=ANSWER_SCHEMA)
     data = json.loads(held.text)
     assert set(data) == {"answer", "sources"} and isinstance(data["answer"], str) and data["sources"] == [1]
+
+
+YES_NO = [[{"role": "system", "content": VERIFY_INSTRUCTIONS},
+           {"role": "user", "content": "Customer message: How do I send back my camera?\n\nFAQ question: How do I "
+                                       "return a device?\nFAQ answer: Within 30 days.\n\n" + VERIFY_QUESTION}],
+          [{"role": "user", "content": "Is the sky blue on a clear day? Answer yes or no."}],
+          [{"role": "user", "content": "Is fire cold? Answer yes or no."}]]
+
+
+def test_yes_no_probabilities_are_the_ones_transformers_computes(llama, models_dir):
+    # The judge's "verify" step (dialogue/judgement.py) reads the first token's logits from the engine. Two
+    # implementations of the same model must agree: llama.cpp on the GGUF, transformers on the safetensors.
+    from dialogue.lm.transformers_generator import TransformersGenerator
+
+    reference = TransformersGenerator("default", models_dir, device="cpu")
+    try:
+        for messages in YES_NO:
+            ours = llama.choice_probabilities(messages, ("yes", "no"))
+            theirs = reference.choice_probabilities(messages, ("yes", "no"))
+            assert ours["yes"] + ours["no"] == pytest.approx(1.0)
+            assert ours["yes"] == pytest.approx(theirs["yes"], abs=0.05), (messages, ours, theirs)
+    finally:
+        reference.close()
+
+
+def test_a_judgement_between_replies_disturbs_neither(llama):
+    alone = llama.generate(ask("How long is the return window?"), max_new_tokens=24, temperature=0).text
+    judged_alone = llama.choice_probabilities(YES_NO[0], ("yes", "no"))
+    written: dict[str, str] = {}
+    thread = threading.Thread(target=lambda: written.setdefault("text", llama.generate(
+        ask("How long is the return window?"), max_new_tokens=24, temperature=0).text))
+    thread.start()
+    judged = [llama.choice_probabilities(YES_NO[0], ("yes", "no")) for _ in range(3)]
+    thread.join(timeout=120)
+    assert written["text"][:20] == alone[:20]
+    assert all(j["yes"] == pytest.approx(judged_alone["yes"], abs=0.01) for j in judged)
+    assert llama.generate(ask("Is a return free?"), max_new_tokens=8, temperature=0).text  # the slots are free
 
 
 def test_a_prompt_too_long_for_a_slot_keeps_its_end_and_is_answered(llama):

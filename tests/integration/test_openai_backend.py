@@ -20,6 +20,7 @@ from bot.services import build_services
 from core.errors import LMUnavailable, ModelUnavailable
 from dialogue.verdicts import ANSWER_SCHEMA
 from dialogue.lm.lora_server import AdapterPaths, LoraApiMissing
+from dialogue.lm.llamacpp_generator import LlamaCppGenerator
 from dialogue.lm.openai_generator import OpenAIGenerator
 from dialogue.lm.sources import EMBEDDED_LM_ID, embedded_gguf_path
 from dialogue.records import TurnRecord
@@ -79,6 +80,23 @@ def test_max_tokens_and_temperature_reach_the_server(lm_server):
     assert len(greedy) == 1
     sampled = {generator.generate(messages, max_new_tokens=16, temperature=1.5).text for _ in range(4)}
     assert len(sampled) >= 2
+
+
+def test_yes_no_probabilities_come_from_the_servers_logprobs(lm_server, models_dir):
+    # The judge's "verify" step over HTTP: the first token's `top_logprobs`, read by word, agree with the same
+    # model's logits read in-process by llama.cpp.
+    from tests.integration.test_llamacpp_backend import YES_NO
+
+    generator = OpenAIGenerator(lm_server, EMBEDDED_LM_ID)
+    local = LlamaCppGenerator("default", models_dir, slots=1, slot_tokens=1024, threads=1)
+    try:
+        for messages in YES_NO:
+            served = generator.choice_probabilities(messages, ("yes", "no"))
+            assert served["yes"] + served["no"] == pytest.approx(1.0)
+            assert served["yes"] == pytest.approx(local.choice_probabilities(messages, ("yes", "no"))["yes"],
+                                                  abs=0.05)
+    finally:
+        local.close()
 
 
 def test_a_server_that_is_down_is_a_clear_error_after_the_retries():

@@ -4,10 +4,13 @@ It is a real HTTP server on 127.0.0.1 speaking `/v1/chat/completions` with serve
 llama.cpp's server do, reached by the product's own `OpenAIGenerator` (HELPDESK_LM_BACKEND=openai). Each
 request is answered by the first rule whose marker occurs in its messages (a rewrite prompt, an answer prompt,
 a question), with a fixed text or one written from the request (citing the snippet a test names by its number
-in that prompt); a rule may wait before answering, to run past the bot's timeout. Every request is recorded.
+in that prompt); a rule may wait before answering, to run past the bot's timeout. A request with `stream: false`
+(the judge's yes/no) gets one JSON reply, with the first token's `top_logprobs` where the rule gives them. Every
+request is recorded.
 """
 
 import json
+import math
 import re
 import threading
 import time
@@ -21,6 +24,9 @@ class Rule:
     marker: str  # answered when this text occurs in the request's messages
     reply: str | Callable[[list[dict]], str]
     delay_seconds: float = 0.0
+    # For a request that asks for `logprobs` (the judge's yes/no): the first token's candidates and their
+    # probabilities, sent as `top_logprobs`; None: a server that sends no logprobs.
+    top_logprobs: dict[str, float] | None = None
 
     def text(self, messages: list[dict]) -> str:
         return self.reply(messages) if callable(self.reply) else self.reply
@@ -72,6 +78,9 @@ class ScriptedLMServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 server.requests.append(body.get("messages", []))
                 rule = server._reply(body.get("messages", []))
+                if not body.get("stream"):
+                    self._whole(rule, body)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
@@ -88,6 +97,25 @@ class ScriptedLMServer:
                     self.wfile.write(b"data: [DONE]\n\n")
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the bot stopped reading (a timeout): nothing more to send
+
+            def _whole(self, rule: Rule, body: dict) -> None:
+                """A reply in one piece, as `stream: false` asks, with the first token's logprobs when asked."""
+                time.sleep(rule.delay_seconds)
+                text = rule.text(body.get("messages", []))
+                choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                if body.get("logprobs") and rule.top_logprobs is not None:
+                    top = [{"token": token, "logprob": math.log(p)} for token, p in rule.top_logprobs.items()]
+                    choice["logprobs"] = {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"],
+                                                       "top_logprobs": top}]}
+                data = json.dumps({"choices": [choice], "usage": {"prompt_tokens": 100, "completion_tokens": 1}})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data.encode())))
+                self.end_headers()
+                try:
+                    self.wfile.write(data.encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def _event(self, data: dict) -> None:
                 self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())

@@ -1,0 +1,118 @@
+"""The capable LM's "verify" step (dialogue/judgement.py `Judge.confirmed`) through the REST webhook, on both databases.
+
+The LM is the scripted OpenAI-compatible server (tests/support/lm_server.py), reached by the product's own OpenAI
+backend, which asks for the first token's `logprobs`: each test writes how sure the "LM" is that the best FAQ answers
+the message, and checks what the customer gets and how many LM calls it took.
+"""
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from dialogue.judgement import VERIFY_QUESTION
+from tests.conftest import chat
+from dialogue.answering import Question
+from dialogue.context import SearchQuery
+from dialogue.policy import Decision
+from tests.integration.test_judgement import ANSWER, RETURNS, citing, judged_services, last_bot_turn
+from tests.support.lm_server import Rule, ScriptedLMServer
+
+pytestmark = pytest.mark.integration
+
+IN_BAND = ["I'd like to send back the camera I bought", "the camera I bought is rubbish, can I send it back",
+           "Can I get my cash back for the camera?", "can I send my hub back if I don't like it"]
+
+
+@pytest.fixture(scope="module")
+def lm_server():
+    server = ScriptedLMServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def verifying(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    services = judged_services(tmp_path_factory.mktemp("verify"), database_url, models_dir, embedder, lm_server,
+                               judgement_steps="verify,answer")
+    yield services
+    services.engine.dispose()
+
+
+@pytest.fixture()
+def client(verifying):
+    with TestClient(create_app(verifying.settings, verifying)) as test_client:
+        yield test_client
+
+
+def sure(yes: float) -> Rule:
+    return Rule(VERIFY_QUESTION, "yes" if yes >= 0.5 else "no", top_logprobs={"yes": yes, "no": 1 - yes})
+
+
+def in_generate_band(services) -> str:
+    """A message chat would answer with a generated reply, its best match the returns FAQ."""
+    for message in IN_BAND:
+        found = services.manager.answering.search(Question(message, SearchQuery(message)), asked=False)
+        if found.decision is Decision.GENERATE and found.hits[0].title == RETURNS and not found.parts:
+            return message
+    raise AssertionError(f"none of {IN_BAND} is in the generate band with {RETURNS!r} first")
+
+
+def returns_answer(services) -> str:
+    return next(f for f in services.knowledge.page(0, 100)[0] if f.question == RETURNS).answer
+
+
+def sender() -> str:
+    return f"verify-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_best_faq_the_lm_confirms_is_quoted_verbatim_after_one_call(client, verifying, lm_server):
+    message = in_generate_band(verifying)
+    lm_server.script(sure(0.8))
+    reply = chat(client, sender(), message)
+    assert reply["custom"]["kind"] == "faq", reply
+    assert reply["text"] == returns_answer(verifying)
+    assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
+    assert len(lm_server.requests) == 1
+    asked = lm_server.requests[0][-1]["content"]
+    assert f"Customer message: {message}" in asked and f"FAQ question: {RETURNS}" in asked
+    assert last_bot_turn(verifying, reply["custom"]["conversation_id"]).model_id == lm_server.model
+
+
+def test_an_unsure_lm_leaves_the_message_to_the_next_step(client, verifying, lm_server):
+    message = in_generate_band(verifying)
+    answer = "You can return any Nimbus device within 30 days of delivery for any reason."
+    lm_server.script(sure(0.4), Rule(ANSWER, citing(answer, RETURNS)))
+    reply = chat(client, sender(), message)
+    assert reply["custom"]["kind"] == "generated", reply
+    assert reply["text"].startswith("You can return any Nimbus device within 30 days")
+    assert len(lm_server.requests) == 2
+
+
+def test_a_server_without_logprobs_is_read_from_its_one_word(client, verifying, lm_server):
+    message = in_generate_band(verifying)
+    lm_server.script(Rule(VERIFY_QUESTION, "Yes"))
+    assert chat(client, sender(), message)["custom"]["kind"] == "faq"
+    lm_server.script(Rule(VERIFY_QUESTION, "No"))  # then the answer step: no rule, so it abstains
+    assert chat(client, sender(), message)["custom"]["kind"] == "fallback"
+    assert len(lm_server.requests) == 2
+
+
+def test_a_confident_faq_or_a_message_below_the_generate_band_is_not_verified(client, verifying, lm_server):
+    lm_server.script(sure(0.9))
+    assert chat(client, sender(), "How much is Nimbus Plus per month?")["custom"]["kind"] == "faq"
+    assert chat(client, sender(), "Do you sell lawnmowers?")["custom"]["kind"] == "fallback"
+    assert not any(VERIFY_QUESTION in request[-1]["content"] for request in lm_server.requests)
+
+
+def test_an_lm_server_that_went_away_is_no_judgement_and_never_a_5xx(tmp_path, database_url, models_dir, embedder):
+    gone = ScriptedLMServer().start()
+    services = judged_services(tmp_path, database_url, models_dir, embedder, gone, judgement_steps="verify")
+    gone.stop()
+    try:
+        with TestClient(create_app(services.settings, services)) as test_client:
+            reply = chat(test_client, sender(), in_generate_band(services))
+        assert reply["custom"]["kind"] == "fallback", reply  # nothing confirmed it, and no reply could be written
+    finally:
+        services.engine.dispose()
