@@ -5,10 +5,11 @@ knowledge base is built from an FAQ file and calibrated as in production; then e
 (in scope, partial, out of scope) and every turn of its conversations is sent through `DialogueManager.respond`
 with the configured LM (HELPDESK_LM_MODEL, HELPDESK_LM_BACKEND), timed, scored like `helpdesk eval quality
 --answer-all` (training/conversation_eval.py `verdict`) and sorted by the path it took: a verbatim FAQ with no
-LM call, a message the LM rewrote and that was then answered verbatim, an LM answer checked against the
-snippets it cited, the usual generated reply, or the fallback. Prints one table per knowledge base.
+LM call, an FAQ the LM confirmed ("verify", its P(yes) printed per turn), a message the LM rewrote and that was
+then answered verbatim, an LM answer checked against the snippets it cited, the usual generated reply, or the
+fallback. Prints one table per knowledge base.
 
-    HELPDESK_LM_MODEL=qwen2.5-coder-1.5b .venv/bin/python bench/judgement.py --variant off --variant all
+    HELPDESK_LM_MODEL=qwen2.5-coder-1.5b .venv/bin/python bench/judgement.py --variant off --variant verify --every 3
 """
 
 import argparse
@@ -31,7 +32,8 @@ from retrieval.faq_files import read_faq_file  # noqa: E402
 from training.calibration import load_eval_set  # noqa: E402
 from training.conversation_eval import load_conversations, verdict  # noqa: E402
 
-VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+all": ("on", "verify,rewrite,answer,compose"),
+VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+rewrite": ("on", "verify,rewrite"),
+            "verify+all": ("on", "verify,rewrite,answer,compose"),
             "rewrite": ("on", "rewrite"), "rewrite+answer": ("on", "rewrite,answer"),
             "answer+compose": ("on", "answer,compose"), "all": ("on", "rewrite,answer,compose")}
 
@@ -43,7 +45,11 @@ class Paths:
         self.current: dict = {}
         judge, answering = manager.answering.judge, manager.answering
         rewrite, respond, generate = judge.rewrite, judge.respond, answering.generate
-        confirmed = judge.confirmed
+        confirmed, probability = judge.confirmed, judge.answers_probability
+
+        def traced_probability(*args, **kwargs):
+            self.current["p_yes"] = probability(*args, **kwargs)
+            return self.current["p_yes"]
 
         def traced_confirmed(*args, **kwargs):
             answer = confirmed(*args, **kwargs)
@@ -66,7 +72,7 @@ class Paths:
             return generate(*args, **kwargs)
 
         judge.rewrite, judge.respond, answering.generate = traced_rewrite, traced_respond, traced_generate
-        judge.confirmed = traced_confirmed
+        judge.confirmed, judge.answers_probability = traced_confirmed, traced_probability
 
     def take(self) -> dict:
         taken, self.current = self.current, {}
@@ -127,8 +133,9 @@ async def _ask(services, conversations, faq_of) -> dict:
                 print(f"  stopped: {query!r}: {reply.rejected['reasons'][0][:150]} | {reply.rejected['text'][:200]!r}",
                       file=sys.stderr, flush=True)
             said = reply.text[:90] if reply else ""
-            print(f"  {results[-1][2]}: {results[-1][1]} in {ms:.0f} ms: {query!r} -> {said!r}", file=sys.stderr,
-                  flush=True)
+            verified = f" (P(yes) {trace['p_yes']:.2f})" if trace.get("p_yes") is not None else ""
+            print(f"  {results[-1][2]}{verified}: {results[-1][1]} in {ms:.0f} ms: {query!r} -> {said!r}",
+                  file=sys.stderr, flush=True)
     return {"results": results, "model": services.generator.model_id}
 
 

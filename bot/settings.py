@@ -110,15 +110,16 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(80, ge=1, le=2048)
     history_token_budget: int = Field(384, ge=0, description="Tokens of recent turns kept in the prompt.")
     snippets_in_prompt: int = Field(3, ge=1, le=10)
-    # A capable LM's judgement: rewrite, answer or abstain, compose (dialogue/judgement.py, docs/generation.md).
+    # A capable LM's judgement: verify, rewrite, answer or abstain, compose (dialogue/judgement.py, docs/generation.md).
     judgement: Literal["auto", "on", "off"] = Field(
-        "off", description="on: the LM rewrites uncertain questions and answers or abstains (JSON, cited snippets); "
-                           "auto: on whenever it is not the embedded 135M model. Off by default: with "
-                           "Qwen2.5-Coder-1.5B it sent more wrong answers than without (docs/measurements.md).")
+        "auto", description="on: a capable LM judges the uncertain band (the steps below); auto: on whenever it is "
+                            "not the embedded 135M model; off: never.")
     judgement_steps: str = Field(
-        "rewrite,answer,compose", pattern=r"^\s*(?:(?:verify|rewrite|answer|compose)\s*(?:,\s*|$))*$",
-        description="Which of the judgement's steps run, comma-separated: verify, rewrite, answer, compose.")
-    judgement_verify: float = Field(0.55, ge=0.0, le=1.0, description="verify: how sure the LM must be that the "
+        "verify", pattern=r"^\s*(?:(?:verify|rewrite|answer|compose)\s*(?:,\s*|$))*$",
+        description="Which of the judgement's steps run, comma-separated: verify, rewrite, answer, compose. verify "
+                    "alone by default: the others sent more wrong answers with Qwen2.5-Coder-1.5B "
+                    "(docs/measurements.md).")
+    judgement_verify: float = Field(0.6, ge=0.0, le=1.0, description="verify: how sure the LM must be that the "
                                     "best FAQ answers the message for its curated answer to be sent.")
     judgement_margin: float = Field(0.15, ge=0.0, le=2.0, description="How far below the generate threshold the "
                                                                       "uncertain band (where the LM judges) reaches.")

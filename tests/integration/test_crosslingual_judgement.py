@@ -37,7 +37,7 @@ CATALOGUE = Catalogue.load()
 
 def services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, judgement: str):
     return judged_services(tmp_path_factory.mktemp(f"across-{judgement}"), database_url, models_dir, embedder,
-                           lm_server, judgement)
+                           lm_server, judgement, judgement_steps="rewrite,answer,compose")
 
 
 @pytest.fixture(scope="module")
