@@ -128,12 +128,13 @@ class Judge:
         if self.rewrites(question, found) and (standalone := self.rewrite(question)):
             if _normal(standalone) not in (_normal(question.text), _normal(found.searched)):
                 again = answering.search_standalone(standalone)
-                searched = standalone
-                if again.decision is Decision.FAQ:
+                if again.decision is Decision.FAQ and self.rewrite_holds(question, again):
                     return replace(curated(verbatim(again.hits, again.thresholds), again), searched=standalone)
-                if (confirmed := self.confirmed(question, again)) is not None:
-                    return replace(confirmed, searched=standalone)
-                found, leaders = combined(found, again), leaders | best_matches(again)
+                if again.decision is not Decision.FAQ:  # else the LM did not confirm its own rewrite: dropped
+                    searched = standalone
+                    if (confirmed := self.confirmed(question, again)) is not None:
+                        return replace(confirmed, searched=standalone)
+                    found, leaders = combined(found, again), leaders | best_matches(again)
         if "answer" not in self.config.steps:  # the rewrite alone: the usual reply from the better search
             snippets = answering.snippets(found)
             answer = answering.generate(question, found, snippets, on_text) if snippets else fallback(found)
@@ -161,6 +162,17 @@ class Judge:
                      "no judgement" if probability is None else f"{probability:.2f}")
             return None
         return replace(curated([top], found), model_id=self.generator.model_id)
+
+    def rewrite_holds(self, question: Question, again: Found) -> bool:
+        """May the confident FAQ of the LM's standalone question be quoted? With "verify" on, only when the LM also
+        confirms it answers the customer's own message: the rewrite is the LM's guess at what was meant, and on the
+        mobile operator "and for adding my brother's SIM to my account?" became a question about the plans' prices,
+        whose FAQ was then quoted (the multi-line discount was meant). A rewrite the LM does not confirm is dropped:
+        the message goes on with its own search."""
+        if "verify" not in self.config.steps:
+            return True
+        probability = self.answers_probability(question, again.hits[0])
+        return probability is not None and probability >= self.config.verify_threshold
 
     def answers_probability(self, question: Question, hit: Hit) -> float | None:
         """How likely the LM says the FAQ of `hit` answers the message (with the customer's earlier messages); None

@@ -16,7 +16,9 @@ from tests.conftest import chat
 from dialogue.answering import Question
 from dialogue.context import SearchQuery
 from dialogue.policy import Decision
-from tests.integration.test_judgement import ANSWER, RETURNS, citing, judged_services, last_bot_turn
+from tests.integration.test_judgement import (
+    ANSWER, RETURNS, REWRITE, citing, judged_services, last_bot_turn, message_in,
+)
 from tests.support.lm_server import Rule, ScriptedLMServer
 
 pytestmark = pytest.mark.integration
@@ -116,3 +118,25 @@ def test_an_lm_server_that_went_away_is_no_judgement_and_never_a_5xx(tmp_path, d
         assert reply["custom"]["kind"] == "fallback", reply  # nothing confirmed it, and no reply could be written
     finally:
         services.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def rewriting(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    services = judged_services(tmp_path_factory.mktemp("verify-rewrite"), database_url, models_dir, embedder,
+                               lm_server, judgement_steps="verify,rewrite")
+    yield services
+    services.engine.dispose()
+
+
+@pytest.mark.parametrize("yes, kind", [(0.8, "faq"), (0.3, "fallback")])
+def test_the_faq_a_rewrite_finds_is_quoted_only_when_the_lm_confirms_it_for_the_customers_words(
+        rewriting, lm_server, yes, kind):
+    thresholds = rewriting.manager.thresholds()
+    message = message_in(rewriting, ["Can I get my money back for my hub?", "Can I get my cash back for the camera?"],
+                         thresholds.generate - 0.15, thresholds.generate)
+    lm_server.script(Rule(REWRITE, RETURNS), sure(yes))
+    with TestClient(create_app(rewriting.settings, rewriting)) as test_client:
+        reply = chat(test_client, sender(), message)
+    assert reply["custom"]["kind"] == kind, reply
+    verified = [request[-1]["content"] for request in lm_server.requests if VERIFY_QUESTION in request[-1]["content"]]
+    assert len(verified) == 1 and f"Customer message: {message}" in verified[0] and RETURNS in verified[0]
