@@ -118,6 +118,7 @@ def _add_health(app: FastAPI, services: Services) -> None:
             **({"language_advice": advice} if (advice := services.knowledge.language_advice()) else {}),
             **_questions_across_languages(services),
             "thresholds": thresholds_in_force(services.manager),
+            "judgement": judgement_in_force(services),
         })
 
 
@@ -130,6 +131,14 @@ def _questions_across_languages(services: Services) -> dict:
     return {"questions_across_languages": {
         language: {"questions": count, "ranked_from_mean": count >= MIN_QUESTIONS}
         for language, count in sorted(knowledge.traffic.counts().items())}}
+
+
+def judgement_in_force(services: Services) -> dict:
+    """Whether the LM judges the uncertain band (HELPDESK_JUDGEMENT: auto leaves the embedded model out), with which
+    steps, and how sure "verify" must be (dialogue/judgement.py)."""
+    judge = services.manager.answering.judge
+    return {"active": judge.active, "mode": judge.config.mode, "steps": sorted(judge.config.steps),
+            "verify_threshold": judge.config.verify_threshold}
 
 
 def lm_runtime(services: Services) -> dict:

@@ -161,6 +161,7 @@ class Judge:
             log.info("The LM does not confirm FAQ %s for the message (%s)", top.faq.id,
                      "no judgement" if probability is None else f"{probability:.2f}")
             return None
+        log.info("The LM confirms FAQ %s for the message (%.2f): quoted", top.faq.id, probability)
         return replace(curated([top], found), model_id=self.generator.model_id)
 
     def rewrite_holds(self, question: Question, again: Found) -> bool:

@@ -140,3 +140,8 @@ def test_the_faq_a_rewrite_finds_is_quoted_only_when_the_lm_confirms_it_for_the_
     assert reply["custom"]["kind"] == kind, reply
     verified = [request[-1]["content"] for request in lm_server.requests if VERIFY_QUESTION in request[-1]["content"]]
     assert len(verified) == 1 and f"Customer message: {message}" in verified[0] and RETURNS in verified[0]
+
+
+def test_health_says_a_capable_lm_judges_and_with_which_steps(client):
+    assert client.get("/health").json()["judgement"] == {"active": True, "mode": "auto", "steps": ["answer", "verify"],
+                                                         "verify_threshold": 0.6}
