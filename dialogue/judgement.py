@@ -151,7 +151,8 @@ class Judge:
         A generated reply from the generate band is where a capable LM lost most right answers: it wrote its own
         words, and the reply check stopped them (docs/measurements.md). Whether the FAQ answers the message is a
         question the LM reads well; the admin's own answer is then sent, so no fact is the LM's."""
-        if "verify" not in self.config.steps or found.decision is not Decision.GENERATE or found.parts:
+        if not self.active or "verify" not in self.config.steps or found.decision is not Decision.GENERATE \
+                or found.parts:
             return None
         top = found.hits[0]
         if top.faq is None or top.confidence < found.thresholds.generate:

@@ -299,7 +299,7 @@ class DialogueManager:
             turn.writes.search_query = searched.rewritten
         knowledge = self._other_language(turn.language, found.hits[0]) if found.hits else None
         if knowledge and not self.across.active:
-            return self._across_languages(turn, found), None
+            return self._across_languages(turn, found, question=question), None
         if knowledge:
             answer = self.across.respond(self.answering, question, found, Languages(turn.language, knowledge),
                                          on_text)
@@ -327,7 +327,8 @@ class DialogueManager:
         other = found is not None and found.confidence >= 0.5 and found.code != language
         return found.code if other else None
 
-    def _across_languages(self, turn: OpenedTurn, found: Found, rewritten: bool = False) -> Reply:
+    def _across_languages(self, turn: OpenedTurn, found: Found, rewritten: bool = False,
+                          question: Question | None = None) -> Reply:
         """The answer without an LM when the knowledge is in another language than the customer's: the embedded
         LM cannot write the customer's language from it (docs/languages.md), and a capable one may have failed.
         The curated answer under a one-line note when an FAQ is confident enough, else the fallback. A question
@@ -337,7 +338,9 @@ class DialogueManager:
         3 right and 8 wrong FAQs of 143 German questions by that rule, so not with it. Nor when `found` comes from
         the LM's rewrite into the knowledge's language: that search is in one language, its thresholds hold as
         they are, and the generate band was the LM's to answer (Qwen2.5-Coder-1.5B on the German sample shop: 9
-        of 49 questions got a wrong FAQ under the note after the LM failed, 3 out of scope)."""
+        of 49 questions got a wrong FAQ under the note after the LM failed, 3 out of scope). With a capable LM whose
+        judgement verifies (dialogue/judgement.py), the best FAQ of the generate band is also taken when the LM
+        confirms it answers the customer's message, which it reads in the customer's language (`question`)."""
         hits, thresholds = found.hits, found.thresholds
         faqs = verbatim(hits, thresholds) if found.decision is Decision.FAQ else []
         ranked = [hit for hit in hits if hit.faq is not None]
@@ -346,6 +349,8 @@ class DialogueManager:
             len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD)
         if not faqs and not rewritten and leads:
             faqs = ranked[:1]
+        if not faqs and question is not None and (confirmed := self.answering.judge.confirmed(question, found)):
+            faqs = [hit for hit in hits if hit.faq is not None and hit.faq.id == confirmed.sources[0].id]
         if not faqs:
             return self._fallback(turn)
         curated = _curated(turn, faqs)

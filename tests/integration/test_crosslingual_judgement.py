@@ -202,3 +202,33 @@ def test_agent_assist_drafts_the_answer_in_the_customers_language(client, judged
     lm_server.script()
     quick = client.get(url, params={"draft": "false"}, headers=admin_headers).json()
     assert quick["draft"] is None and lm_server.requests == []  # snippets only: no LM call
+
+
+@pytest.mark.parametrize("yes", [0.8, 0.3])
+def test_with_verify_alone_the_lm_confirms_an_faq_across_languages_before_it_is_quoted_under_the_note(
+        database_url, tmp_path_factory, models_dir, embedder, lm_server, yes):
+    # The default judgement of a capable LM (HELPDESK_JUDGEMENT_STEPS=verify): no answer of its own across
+    # languages, but it reads the customer's German and says whether the English FAQ of the generate band answers it.
+    from dialogue.answering import Question
+    from dialogue.context import SearchQuery
+    from dialogue.judgement import VERIFY_QUESTION
+    from dialogue.policy import Decision
+
+    services = judged_services(tmp_path_factory.mktemp(f"across-verify-{yes}"), database_url, models_dir, embedder,
+                               lm_server, "auto", judgement_steps="verify")
+    candidates = ["Was kostet Nimbus Plus?", "Was ist in Nimbus Plus enthalten?", "Wie setze ich den Hub zurück?"]
+    message, found = next(((m, f) for m in candidates if (f := services.manager.answering.search(
+        Question(m, SearchQuery(m)), asked=False)).decision is Decision.GENERATE), (None, None))
+    assert message is not None, "no German candidate in the generate band"
+    lm_server.script(Rule(VERIFY_QUESTION, "yes" if yes > 0.5 else "no", top_logprobs={"yes": yes, "no": 1 - yes}))
+    try:
+        with TestClient(create_app(services.settings, services)) as client:
+            reply = ask(client, message, "de")
+    finally:
+        services.engine.dispose()
+    asked = [request[-1]["content"] for request in lm_server.requests]
+    assert len(asked) == 1 and f"Customer message: {message}" in asked[0] and found.hits[0].faq.question in asked[0]
+    if yes > 0.5:
+        assert curated_with_note(reply, "de", found.hits[0].faq.answer), reply
+    else:
+        assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
