@@ -82,9 +82,9 @@ class Paths:
 def path_of(reply, trace: dict) -> str:
     if reply is None:
         return "handed over"
+    if trace.get("confirmed"):  # in the judge's respond, or across languages (the curated answer under the note)
+        return "confirmed by the LM, verbatim"
     if trace.get("judged"):
-        if trace.get("confirmed"):
-            return "confirmed by the LM, verbatim"
         if reply.rejected:
             return "LM answer stopped or unusable"
         if reply.kind is ReplyKind.FAQ and trace.get("searched"):

@@ -6,6 +6,7 @@ The rules (docs/languages.md):
   sets the conversation's language;
 - a message of at least `lock_chars` letters that is detected with confidence sets it too: a customer who
   switches language is answered in the new one;
+- a message the detector also reads as the conversation's language (a quarter of its score or more) keeps it;
 - shorter or unsure messages ("ok", "danke", "👍", "NH-12345") keep the conversation's language, as Intercom
   does below 10 characters (a Chinese, Japanese or Korean character counts as three: "我忘记密码了" is a whole
   question); a conversation that has none yet takes a short message's language only when it is a catalogue
@@ -23,6 +24,11 @@ DEFAULT_LOCK_CHARS = 10
 DEFAULT_MIN_CONFIDENCE = 0.3  # the lite model gives "How do I return a camera?" 0.34; 0.3 kept 132 of 138 right
 FIRST_SHORT_CONFIDENCE = 0.8
 SWITCH_CONFIDENCE = 0.8  # to leave the conversation's language (see LanguagePolicy.choose)
+# A message the detector gives the conversation's language this share of keeps it, whatever it put first: short
+# follow-ups share words across languages ("und was kostet das?": en 0.55, de 0.37), and going back to the default
+# language needs only min_confidence. A real switch leaves the old language far behind ("How do I return a
+# camera?" after German: en 0.34, de below the fifth).
+KEEP_SHARE = 0.25
 _CODE = re.compile(r"^[a-z]{2,3}$")
 # Greetings of the catalogue's other languages (dialogue/small_talk.py answers them): a first message that is only
 # "Hallo!" is too short for the detector, but already says which language to answer in.
@@ -87,6 +93,8 @@ class LanguagePolicy:
             found = self.detector.detect(text)
             if found is None or found.code == keep:
                 return keep
+            if current is not None and self.detector.scores(text).get(current, 0.0) >= KEEP_SHARE:
+                return keep  # "und was kostet das?" in a German conversation: en 0.55, de 0.37
             # Leaving the conversation's (or the default) language takes a sure detection: the lite model
             # took "send me a gift voucher" for French at 0.69, while real French, German or Spanish
             # questions score 0.94-1.0; a wrong switch answers a customer in a language they did not write.

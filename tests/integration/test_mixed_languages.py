@@ -75,6 +75,18 @@ def test_an_english_question_gets_the_curated_answer_verbatim(shop, tmp_path):
 
 
 
+def test_a_german_follow_up_whose_words_english_shares_is_answered_in_german(shop):
+    # "und was kostet das?" reads as English first (0.55, German 0.37): it kept the conversation German only since
+    # dialogue/language.py KEEP_SHARE; before, the German customer got this turn in English.
+    sender = f"de-{uuid.uuid4().hex[:8]}"
+    with TestClient(create_app(shop.settings, shop)) as client:
+        for message in ("Wie lange braucht ein Paket nach Österreich?", "und was kostet das?"):
+            response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
+            assert response.status_code == 200, response.text
+    reply = response.json()[0]
+    assert shop.manager.languages.detector.detect(reply["text"]).code == "de", reply
+
+
 def test_health_names_the_knowledge_languages_and_advises_a_multilingual_embedder(tmp_path, services):
     """A Chinese knowledge base searched with MiniLM (English only) ranks on BM25: /health says so, and how to do
     better; the English sample shop gets no advice."""

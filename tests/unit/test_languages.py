@@ -50,6 +50,9 @@ def test_short_messages_keep_the_conversations_language(policy):
     assert policy.choose("en", "send me a gift voucher code") == "en"
     assert policy.choose("en", "Je voudrais retourner ma caméra") == "fr"
     assert policy.choose("en", "Gibt es einen Studentenrabatt?") == "de"
+    # A German follow-up whose words English shares stays German; the detector put English first (0.55, German 0.37).
+    assert policy.choose("de", "und was kostet das?") == "de"
+    assert policy.choose(None, "und was kostet das?") == "en"  # with no conversation language, as before
 
 
 @pytest.mark.unit
