@@ -144,13 +144,14 @@ class Judge:
             return replace(fallback(found), searched=searched)
         return replace(self.answer(question, found, snippets, leaders, on_text), searched=searched)
 
-    def confirmed(self, question: Question, found: Found) -> Answer | None:
+    def confirmed(self, question: Question, found: Found, margin: float = 0.0) -> Answer | None:
         """The best FAQ's curated answer, when it is in the generate band and the LM is sure enough that it answers
         the message ("verify"); else None, and the other steps (or the usual generated reply) go on.
 
         A generated reply from the generate band is where a capable LM lost most right answers: it wrote its own
         words, and the reply check stopped them (docs/measurements.md). Whether the FAQ answers the message is a
-        question the LM reads well; the admin's own answer is then sent, so no fact is the LM's."""
+        question the LM reads well; the admin's own answer is then sent, so no fact is the LM's. `margin` raises the
+        threshold (across languages, dialogue/manager.py)."""
         if not self.active or "verify" not in self.config.steps or found.decision is not Decision.GENERATE \
                 or found.parts:
             return None
@@ -158,7 +159,7 @@ class Judge:
         if top.faq is None or top.confidence < found.thresholds.generate:
             return None
         probability = self.answers_probability(question, top)
-        if probability is None or probability < self.config.verify_threshold:
+        if probability is None or probability < self.config.verify_threshold + margin:
             log.info("The LM does not confirm FAQ %s for the message (%s)", top.faq.id,
                      "no judgement" if probability is None else f"{probability:.2f}")
             return None

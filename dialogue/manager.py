@@ -58,6 +58,10 @@ ANSWER_THREADS = 64
 # wrong), checked on the Chinese ones (7 right, 0 wrong); docs/languages.md has the table.
 CROSS_LANGUAGE_MARGIN = 0.10
 CROSS_LANGUAGE_LEAD = 0.05
+# A capable LM's P(yes) that such an FAQ answers the question must clear HELPDESK_JUDGEMENT_VERIFY by this much
+# (Judge.confirmed): with Qwen2.5-Coder-1.5B on the German questions of the sample shop, the three wrong FAQs it
+# confirmed scored 0.60-0.63, the right ones 0.60-0.73 (docs/languages.md).
+CROSS_LANGUAGE_VERIFY_MARGIN = 0.05
 _RESTART = re.compile(r"^\s*/restart\s*$")
 
 
@@ -329,18 +333,13 @@ class DialogueManager:
 
     def _across_languages(self, turn: OpenedTurn, found: Found, rewritten: bool = False,
                           question: Question | None = None) -> Reply:
-        """The answer without an LM when the knowledge is in another language than the customer's: the embedded
-        LM cannot write the customer's language from it (docs/languages.md), and a capable one may have failed.
-        The curated answer under a one-line note when an FAQ is confident enough, else the fallback. A question
-        asked across languages scores lower than the knowledge base's own questions its thresholds were
-        calibrated on, so with a multilingual embedder the best FAQ of the generate band is taken when it is well
-        inside the band and leads the next one. English MiniLM matches across languages by shared product names:
-        3 right and 8 wrong FAQs of 143 German questions by that rule, so not with it. Nor when `found` comes from
-        the LM's rewrite into the knowledge's language: that search is in one language, its thresholds hold as
-        they are, and the generate band was the LM's to answer (Qwen2.5-Coder-1.5B on the German sample shop: 9
-        of 49 questions got a wrong FAQ under the note after the LM failed, 3 out of scope). With a capable LM whose
-        judgement verifies (dialogue/judgement.py), the best FAQ of the generate band is also taken when the LM
-        confirms it answers the customer's message, which it reads in the customer's language (`question`)."""
+        """The answer without an LM writing it when the knowledge is in another language than the customer's: the
+        curated answer under a one-line note when an FAQ is confident enough, else the fallback. With a
+        multilingual embedder the best FAQ of the generate band is taken when it is well inside the band and leads
+        the next one (not after the LM's rewrite into the knowledge's language: that search is in one language,
+        and the band was the LM's to answer); with a capable LM's "verify", when the LM, reading the customer's
+        language (`question`), confirms it by CROSS_LANGUAGE_VERIFY_MARGIN more than in one language. Why each
+        rule, and what it was measured at: docs/languages.md, "Replies across languages"."""
         hits, thresholds = found.hits, found.thresholds
         faqs = verbatim(hits, thresholds) if found.decision is Decision.FAQ else []
         ranked = [hit for hit in hits if hit.faq is not None]
@@ -349,7 +348,8 @@ class DialogueManager:
             len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD)
         if not faqs and not rewritten and leads:
             faqs = ranked[:1]
-        if not faqs and question is not None and (confirmed := self.answering.judge.confirmed(question, found)):
+        if not faqs and question is not None and (
+                confirmed := self.answering.judge.confirmed(question, found, CROSS_LANGUAGE_VERIFY_MARGIN)):
             faqs = [hit for hit in hits if hit.faq is not None and hit.faq.id == confirmed.sources[0].id]
         if not faqs:
             return self._fallback(turn)
