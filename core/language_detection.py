@@ -33,6 +33,12 @@ class Detected:
     confidence: float
 
 
+def script_apart(language: str, text: str) -> bool:
+    """Is `text` written without the script of `language`: a Chinese, Japanese or Korean customer's language, and
+    not one such character in the text? Then it is in another language, however unsure the model is of which."""
+    return language in ("zh", "ja", "ko") and not (_HAN.search(text) or _KANA.search(text) or _HANGUL.search(text))
+
+
 def letters(text: str) -> int:
     """How many letters `text` has (digits, punctuation, spaces and emoji do not count); a CJK character
     counts as three, about what a Latin-script language spends on one word."""

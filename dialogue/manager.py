@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from core.language_detection import script_apart
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions.results import PERSON_PAYLOAD
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
@@ -324,12 +325,12 @@ class DialogueManager:
 
     def _other_language(self, language: str, hit: Hit) -> str | None:
         """The language of the best knowledge when it is not the customer's, else None. Read with its question or
-        title: an answer of prices alone ("£4.99, €5.99 or $5.99 a month...") read as Spanish at 0.68 and was sent
-        to an English customer under the other-language note; with its question it reads as English."""
+        title (prices alone read as Spanish at 0.68), at 0.5 or surer, or in another script than the customer's
+        ("How do firmware updates work?" reads as English 0.36, and went to a Chinese customer without the note)."""
         text = f"{hit.faq.question}\n{hit.faq.answer}" if hit.faq is not None else f"{hit.title}\n{hit.text}"
         found = self.languages.detector.detect(text)
-        other = found is not None and found.confidence >= 0.5 and found.code != language
-        return found.code if other else None
+        sure = found is not None and (found.confidence >= 0.5 or script_apart(language, text))
+        return found.code if sure and found.code != language else None
 
     def _across_languages(self, turn: OpenedTurn, found: Found, rewritten: bool = False,
                           question: Question | None = None) -> Reply:

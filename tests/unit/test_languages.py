@@ -188,3 +188,14 @@ def test_profile_facts_and_questions_in_other_languages():
     assert asked_profile_field("Wie heiße ich?") is ProfileField.NAME
     assert asked_profile_field("我的订单号是什么？") is ProfileField.ORDER
     assert asked_profile_field("Quelle est mon adresse e-mail ?") is ProfileField.EMAIL
+
+
+@pytest.mark.unit
+def test_text_without_a_cjk_customers_script_is_in_another_language():
+    # dialogue/manager.py `_other_language`: "How do firmware updates work?" reads as English only 0.36, and its
+    # English answer went to a Chinese customer without the other-language note.
+    from core.language_detection import script_apart
+
+    assert script_apart("zh", "How do firmware updates work?\nUpdates install automatically at night.")
+    assert not script_apart("zh", "Nimbus Plus 每月多少钱？") and not script_apart("ja", "パスワード")
+    assert not script_apart("de", "How do firmware updates work?")  # Latin scripts are told apart by the model
