@@ -156,14 +156,8 @@ class Judge:
                 or found.parts:
             return None
         top = found.hits[0]
-        if top.faq is None or top.confidence < found.thresholds.generate:
+        if top.faq is None or top.confidence < found.thresholds.generate or not self.sure(question, top, margin):
             return None
-        probability = self.answers_probability(question, top)
-        if probability is None or probability < self.config.verify_threshold + margin:
-            log.info("The LM does not confirm FAQ %s for the message (%s)", top.faq.id,
-                     "no judgement" if probability is None else f"{probability:.2f}")
-            return None
-        log.info("The LM confirms FAQ %s for the message (%.2f): quoted", top.faq.id, probability)
         return replace(curated([top], found), model_id=self.generator.model_id)
 
     def rewrite_holds(self, question: Question, again: Found) -> bool:
@@ -172,10 +166,17 @@ class Judge:
         mobile operator "and for adding my brother's SIM to my account?" became a question about the plans' prices,
         whose FAQ was then quoted (the multi-line discount was meant). A rewrite the LM does not confirm is dropped:
         the message goes on with its own search."""
-        if "verify" not in self.config.steps:
-            return True
-        probability = self.answers_probability(question, again.hits[0])
-        return probability is not None and probability >= self.config.verify_threshold
+        return "verify" not in self.config.steps or self.sure(question, again.hits[0])
+
+    def sure(self, question: Question, hit: Hit, margin: float = 0.0) -> bool:
+        """Does the LM say the FAQ of `hit` answers the message, at HELPDESK_JUDGEMENT_VERIFY (+ `margin`) or surer?"""
+        probability = self.answers_probability(question, hit)
+        if probability is None or probability < self.config.verify_threshold + margin:
+            log.info("The LM does not confirm FAQ %s for the message (%s)", hit.faq.id,
+                     "no judgement" if probability is None else f"{probability:.2f}")
+            return False
+        log.info("The LM confirms FAQ %s for the message (%.2f)", hit.faq.id, probability)
+        return True
 
     def answers_probability(self, question: Question, hit: Hit) -> float | None:
         """How likely the LM says the FAQ of `hit` answers the message (with the customer's earlier messages); None

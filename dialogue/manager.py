@@ -349,9 +349,9 @@ class DialogueManager:
             len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD)
         if not faqs and not rewritten and leads:
             faqs = ranked[:1]
-        if not faqs and question is not None and (
-                confirmed := self.answering.judge.confirmed(question, found, CROSS_LANGUAGE_VERIFY_MARGIN)):
-            faqs = [hit for hit in hits if hit.faq is not None and hit.faq.id == confirmed.sources[0].id]
+        if not faqs and question is not None and self.answering.judge.confirmed(question, found,
+                                                                                 CROSS_LANGUAGE_VERIFY_MARGIN):
+            faqs = hits[:1]  # what Judge.confirmed quotes: the best hit, an FAQ
         if not faqs:
             return self._fallback(turn)
         curated = _curated(turn, faqs)

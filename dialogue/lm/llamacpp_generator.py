@@ -123,7 +123,6 @@ class LlamaCppGenerator:
                           prompt_tokens=len(prompt), new_tokens=new_tokens,
                           seconds=time.perf_counter() - started)
 
-
     def choice_probabilities(self, messages: ChatMessages, choices: tuple[str, ...]) -> dict[str, float]:
         """How likely the reply to `messages` begins with each word of `choices` (dialogue/lm/choices.py): one pass
         over the prompt in the engine, no token written."""

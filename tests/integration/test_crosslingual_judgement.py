@@ -21,8 +21,8 @@ from dialogue.catalogue import Catalogue
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import chat
-from tests.integration.test_judgement import judged_services, last_bot_turn
-from tests.support.lm_server import Rule, ScriptedLMServer, snippet_number
+from tests.integration.test_judgement import judged_services, last_bot_turn, lm_server
+from tests.support.lm_server import Rule, snippet_number
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +38,6 @@ CATALOGUE = Catalogue.load()
 def services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, judgement: str):
     return judged_services(tmp_path_factory.mktemp(f"across-{judgement}"), database_url, models_dir, embedder,
                            lm_server, judgement, judgement_steps="rewrite,answer,compose")
-
-
-@pytest.fixture(scope="module")
-def lm_server():
-    server = ScriptedLMServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ PLUS = "What's included in Nimbus Plus?"
 
 @pytest.fixture(scope="module")
 def lm_server():
+    """The scripted LM server, one per module; test_judgement_verify.py and test_crosslingual_judgement.py import
+    it."""
     server = ScriptedLMServer().start()
     yield server
     server.stop()

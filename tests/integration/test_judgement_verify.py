@@ -17,7 +17,7 @@ from dialogue.answering import Question
 from dialogue.context import SearchQuery
 from dialogue.policy import Decision
 from tests.integration.test_judgement import (
-    ANSWER, RETURNS, REWRITE, citing, judged_services, last_bot_turn, message_in,
+    ANSWER, RETURNS, REWRITE, citing, judged_services, last_bot_turn, lm_server, message_in,
 )
 from tests.support.lm_server import Rule, ScriptedLMServer
 
@@ -25,13 +25,6 @@ pytestmark = pytest.mark.integration
 
 IN_BAND = ["I'd like to send back the camera I bought", "the camera I bought is rubbish, can I send it back",
            "Can I get my cash back for the camera?", "can I send my hub back if I don't like it"]
-
-
-@pytest.fixture(scope="module")
-def lm_server():
-    server = ScriptedLMServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
