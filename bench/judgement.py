@@ -5,8 +5,9 @@ knowledge base is built from an FAQ file and calibrated as in production; then e
 (in scope, partial, out of scope) and every turn of its conversations is sent through `DialogueManager.respond`
 with the configured LM (HELPDESK_LM_MODEL, HELPDESK_LM_BACKEND), timed, scored like `helpdesk eval quality
 --answer-all` (training/conversation_eval.py `verdict`) and sorted by the path it took: a verbatim FAQ with no
-LM call, an FAQ the LM confirmed ("verify", its P(yes) printed per turn), a message the LM rewrote and that was
-then answered verbatim, an LM answer checked against the snippets it cited, the usual generated reply, or the
+LM call, an FAQ the LM confirmed ("verify"; each P(yes) it was asked is printed per turn), the FAQ a reply stopped
+as resting on a weaker match was written from, confirmed by the LM, a message the LM rewrote and that was then
+answered verbatim, an LM answer checked against the snippets it cited, the usual generated reply, or the
 fallback. Prints one table per knowledge base.
 
     HELPDESK_LM_MODEL=qwen2.5-coder-1.5b .venv/bin/python bench/judgement.py --variant off --variant verify --every 3
@@ -46,15 +47,26 @@ class Paths:
         judge, answering = manager.answering.judge, manager.answering
         rewrite, respond, generate = judge.rewrite, judge.respond, answering.generate
         confirmed, probability = judge.confirmed, judge.answers_probability
+        weaker = judge.on_weaker_match
 
         def traced_probability(*args, **kwargs):
-            self.current["p_yes"] = probability(*args, **kwargs)
-            return self.current["p_yes"]
+            p_yes = probability(*args, **kwargs)
+            self.current.setdefault("p_yes", []).append(p_yes)
+            return p_yes
 
         def traced_confirmed(*args, **kwargs):
             answer = confirmed(*args, **kwargs)
             if answer is not None:
                 self.current["confirmed"] = True
+            return answer
+
+        def traced_weaker(*args, **kwargs):
+            answer = weaker(*args, **kwargs)
+            if answer.kind is ReplyKind.FAQ and not answer.rejected and args[-1].rejected:
+                self.current["weaker"] = True
+            elif answer is not args[-1]:
+                self.current["weaker"] = False  # the fallback (the stopped reply had the best FAQ's curated answer,
+                # or the fallback already)
             return answer
 
         def traced_rewrite(question):
@@ -73,6 +85,7 @@ class Paths:
 
         judge.rewrite, judge.respond, answering.generate = traced_rewrite, traced_respond, traced_generate
         judge.confirmed, judge.answers_probability = traced_confirmed, traced_probability
+        judge.on_weaker_match = traced_weaker
 
     def take(self) -> dict:
         taken, self.current = self.current, {}
@@ -84,6 +97,10 @@ def path_of(reply, trace: dict) -> str:
         return "handed over"
     if trace.get("confirmed"):  # in the judge's respond, or across languages (the curated answer under the note)
         return "confirmed by the LM, verbatim"
+    if trace.get("weaker"):
+        return "the reply's FAQ confirmed, verbatim"
+    if trace.get("weaker") is False:
+        return "reply on a weaker match, not confirmed"
     if trace.get("judged"):
         if reply.rejected:
             return "LM answer stopped or unusable"
@@ -133,7 +150,8 @@ async def _ask(services, conversations, faq_of) -> dict:
                 print(f"  stopped: {query!r}: {reply.rejected['reasons'][0][:150]} | {reply.rejected['text'][:200]!r}",
                       file=sys.stderr, flush=True)
             said = reply.text[:90] if reply else ""
-            verified = f" (P(yes) {trace['p_yes']:.2f})" if trace.get("p_yes") is not None else ""
+            asked = [f"{p:.2f}" if p is not None else "-" for p in trace.get("p_yes", [])]
+            verified = f" (P(yes) {', '.join(asked)})" if asked else ""
             print(f"  {results[-1][2]}{verified}: {results[-1][1]} in {ms:.0f} ms: {query!r} -> {said!r}",
                   file=sys.stderr, flush=True)
     return {"results": results, "model": services.generator.model_id}
@@ -146,6 +164,7 @@ def summary(results: list) -> dict:
         by_path[path].append(ms)
     answered = [ms for _, v, path, ms, _ in results if path in ("verbatim, no LM", "rewritten, then verbatim",
                                                                 "confirmed by the LM, verbatim",
+                                                                "the reply's FAQ confirmed, verbatim",
                                                                 "LM answer (checked)", "generated (usual)",
                                                                 "generated (usual), judge on")]
     return {"asked": len(results), "right": in_scope.count("right") / max(len(in_scope), 1),

@@ -168,6 +168,7 @@ def _restates(sentence: str, question: str) -> bool:
 
 
 QUESTION_MARKS = ("?", "？", "؟")
+WEAKER_MATCH = "uses none of the best-matching snippet [1]"
 
 
 def check_reply(reply: str, snippets: list[str], question: str, earlier_replies: list[str] = (),
@@ -188,7 +189,7 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
             and not any(is_supported(s, snippets[0]) for s in claims)):
         # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"
         # answered with the devices' policy).
-        reasons.append("uses none of the best-matching snippet [1]")
+        reasons.append(WEAKER_MATCH)
     return ReplyCheck(reasons)
 
 

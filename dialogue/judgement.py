@@ -39,7 +39,7 @@ from core.errors import LMUnavailable
 from dialogue.answering import (
     Answer, Answering, Found, Question, citation, curated, entry_key, fallback, snippet_texts, stopped,
 )
-from dialogue.grounding import check_reply, is_refusal, is_supported, mark_citations, sentences
+from dialogue.grounding import WEAKER_MATCH, check_reply, is_refusal, is_supported, mark_citations, sentences
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.messages import ReplyKind, TurnRole
@@ -138,7 +138,7 @@ class Judge:
         if "answer" not in self.config.steps:  # the rewrite alone: the usual reply from the better search
             snippets = answering.snippets(found)
             answer = answering.generate(question, found, snippets, on_text) if snippets else fallback(found)
-            return replace(answer, searched=searched)
+            return replace(self.on_weaker_match(question, found, snippets, answer), searched=searched)
         snippets = answering.snippets(found, floor=self.floor(found))
         if not snippets:
             return replace(fallback(found), searched=searched)
@@ -159,6 +159,30 @@ class Judge:
         if top.faq is None or top.confidence < found.thresholds.generate or not self.sure(question, top, margin):
             return None
         return replace(curated([top], found), model_id=self.generator.model_id)
+
+    def on_weaker_match(self, question: Question, found: Found, snippets: list[Hit], answer: Answer) -> Answer:
+        """What a usual reply becomes when the check stopped it only because it rests on a weaker match than the best:
+        the curated answer of the FAQ it rests on when the LM confirms that FAQ answers the message ("verify"), else
+        the fallback; never the best match's curated answer, which a stopped reply otherwise gets when it is
+        confident enough (`answering.stopped`). Any other answer is returned as it is.
+
+        Where the search ranks a wrong FAQ first, the LM, given the top snippets, often writes from the right one:
+        "The Nimbus Hub isn't for me, can I send it back?" ranked the Hub's setup FAQ first and the returns FAQ
+        second; "it has already shipped, can I swap it for the white one?" the delivery-tracking FAQ above the
+        exchange FAQ. The reply was stopped, and the customer got the setup or the tracking FAQ in its place: all 7
+        such substitutions in the Qwen2.5-Coder-1.5B runs were wrong (docs/measurements.md). The LM's choice of
+        snippet is one judgement, its yes to the FAQ a second; the admin's answer is sent, no word of it the LM's."""
+        if not answer.rejected or answer.rejected["reasons"] != [WEAKER_MATCH]:
+            return answer
+        if "verify" in self.config.steps:
+            rests_on = next((hit for hit in snippets[1:] if check_reply(
+                answer.rejected["text"], snippet_texts([hit]), question.text, question.earlier_replies,
+                best_first=False).passed), None)
+            if rests_on is not None and rests_on.faq is not None and self.sure(question, rests_on):
+                log.info("A reply stopped as resting on a weaker match: FAQ %s, which it rests on, instead",
+                         rests_on.faq.id)
+                return replace(curated([rests_on], found), model_id=self.generator.model_id)
+        return replace(fallback(found, self.generator.model_id), rejected=answer.rejected)
 
     def rewrite_holds(self, question: Question, again: Found) -> bool:
         """May the confident FAQ of the LM's standalone question be quoted? With "verify" on, only when the LM also

@@ -113,6 +113,65 @@ def test_an_lm_server_that_went_away_is_no_judgement_and_never_a_5xx(tmp_path, d
         services.engine.dispose()
 
 
+REFUND = "When will I receive my refund?"
+REFUND_REPLY = "Card refunds then take 3-10 working days to show, depending on your bank."
+
+
+@pytest.fixture(scope="module")
+def verify_only(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    """The default judgement: verify alone, then the usual generated reply."""
+    services = judged_services(tmp_path_factory.mktemp("verify-only"), database_url, models_dir, embedder,
+                               lm_server, judgement_steps="verify")
+    yield services
+    services.engine.dispose()
+
+
+def refund_second(services) -> str:
+    """A message whose search puts the returns FAQ first and the refund FAQ second, both in the generate band."""
+    message = "If I return my Nimbus Cam, how long until the money is back on my card?"
+    found = services.manager.answering.search(Question(message, SearchQuery(message)), asked=False)
+    assert found.decision is Decision.GENERATE and [hit.title for hit in found.hits[:2]] == [RETURNS, REFUND], found
+    assert found.hits[1].confidence >= found.thresholds.generate
+    return message
+
+
+def faq_answer(services, title: str) -> str:
+    return next(f for f in services.knowledge.page(0, 100)[0] if f.question == title).answer
+
+
+@pytest.mark.parametrize("yes", [0.8, 0.3])
+def test_a_reply_written_from_the_second_faq_quotes_it_when_the_lm_confirms_that_faq(verify_only, lm_server, yes):
+    message = refund_second(verify_only)
+    lm_server.script(Rule(f"FAQ question: {REFUND}", "yes", top_logprobs={"yes": yes, "no": 1 - yes}), sure(0.3),
+                     Rule(message, REFUND_REPLY))
+    with TestClient(create_app(verify_only.settings, verify_only)) as test_client:
+        reply = chat(test_client, sender(), message)
+        turn = last_bot_turn(verify_only, reply["custom"]["conversation_id"])
+    verified = [request[-1]["content"] for request in lm_server.requests if VERIFY_QUESTION in request[-1]["content"]]
+    assert f"FAQ question: {REFUND}" in verified[-1] and f"Customer message: {message}" in verified[-1]
+    assert len(lm_server.requests) == len(verified) + 1  # one reply written, the FAQ it rests on verified after it
+    if yes >= 0.6:
+        assert reply["custom"]["kind"] == "faq", reply
+        assert reply["text"] == faq_answer(verify_only, REFUND)
+        assert [source["title"] for source in reply["custom"]["sources"]] == [REFUND]
+        assert turn.model_id == lm_server.model
+    else:  # not confirmed: the fallback, never the returns FAQ the LM did not write from; the reply kept for admins
+        assert reply["custom"]["kind"] == "fallback", reply
+        assert turn.rejected_reply["text"] == REFUND_REPLY
+
+
+def test_a_reply_stopped_for_anything_else_is_not_rescued(verify_only, lm_server):
+    message = refund_second(verify_only)
+    lm_server.script(Rule(f"FAQ question: {REFUND}", "yes", top_logprobs={"yes": 0.9, "no": 0.1}), sure(0.3),
+                     Rule(message, "Card refunds then take 3-10 working days to show, or 2 days with PayPal."))
+    with TestClient(create_app(verify_only.settings, verify_only)) as test_client:
+        reply = chat(test_client, sender(), message)
+    assert reply["custom"]["kind"] == "faq", reply  # as any stopped reply: the best FAQ, confident enough
+    assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
+    assert not any(REFUND in request[-1]["content"] for request in lm_server.requests
+                   if VERIFY_QUESTION in request[-1]["content"])
+
+
 @pytest.fixture(scope="module")
 def rewriting(database_url, tmp_path_factory, models_dir, embedder, lm_server):
     services = judged_services(tmp_path_factory.mktemp("verify-rewrite"), database_url, models_dir, embedder,
