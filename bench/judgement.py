@@ -32,6 +32,7 @@ from dialogue.messages import InboundMessage, ReplyKind  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402
 from training.calibration import load_eval_set  # noqa: E402
 from training.conversation_eval import load_conversations, verdict  # noqa: E402
+from training.enrichment import EnrichmentConfig, enrich  # noqa: E402
 
 VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+rewrite": ("on", "verify,rewrite"),
             "verify+all": ("on", "verify,rewrite,answer,compose"),
@@ -116,7 +117,8 @@ def path_of(reply, trace: dict) -> str:
     return "generated (usual)" if trace.get("generated") else reply.kind.value
 
 
-def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit: int | None, every: int = 1) -> dict:
+def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit: int | None, every: int = 1,
+            enriched: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-judgement-") as scratch:
         settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": "",
                                                      "judgement": mode, "judgement_steps": steps})
@@ -124,7 +126,15 @@ def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit
         services.start()
         try:
             drafts = read_faq_file(faqs).drafts
-            faq_of = {faq.question: faq.id for faq in services.knowledge.create_many(drafts)}
+            created = services.knowledge.create_many(drafts)
+            faq_of = {faq.question: faq.id for faq in created}
+            if enriched:  # as `helpdesk faq enrich` does, with the configured LM
+                started = time.perf_counter()
+                report = enrich(services.knowledge, services.generator, created, EnrichmentConfig(),
+                                settings.company_name)
+                print(f"{name}: {sum(map(len, report.enriched.values()))} questions written for "
+                      f"{len(report.enriched)} FAQs, {len(report.failed)} failed, in "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)
             services.knowledge.calibrator.train_now()
             questions = [[(q.query, q.expected)] for q in load_eval_set(eval_file)][::every][:limit]
             questions += [[(t.query, t.expected) for t in turns] for turns in load_conversations(eval_file)]
@@ -184,6 +194,8 @@ def main() -> None:
     parser.add_argument("--kb", nargs=2, action="append", type=Path, metavar=("FAQS", "EVAL_FILE"),
                         help="default: the sample shop and the mobile operator")
     parser.add_argument("--limit", type=int, help="at most this many single questions per eval file")
+    parser.add_argument("--enrich", action="store_true", help="have the LM write paraphrases of the FAQs with few "
+                                                                 "alternatives first, as `helpdesk faq enrich` does")
     parser.add_argument("--every", type=int, default=1, help="every n-th single question only (in scope, partial "
                                                               "and out of scope alike)")
     args = parser.parse_args()
@@ -192,7 +204,7 @@ def main() -> None:
         rows = []
         for variant in args.variant or ["off", "all"]:
             started = time.perf_counter()
-            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit, args.every)
+            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit, args.every, args.enrich)
             rows.append((variant, measured["model"], summary(measured["results"]), time.perf_counter() - started))
             print(f"{name}: {variant} done in {rows[-1][3]:.0f} s", flush=True)
         print(f"\n## {name} ({faqs.name}, {eval_file.name})\n")
