@@ -15,6 +15,7 @@ fallback. Prints one table per knowledge base.
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from dialogue.messages import InboundMessage, ReplyKind  # noqa: E402
 from retrieval.faq_files import read_faq_file  # noqa: E402
 from training.calibration import load_eval_set  # noqa: E402
 from training.conversation_eval import load_conversations, verdict  # noqa: E402
+from retrieval.generated_questions import set_generated_questions  # noqa: E402
 from training.enrichment import EnrichmentConfig, enrich  # noqa: E402
 
 VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+rewrite": ("on", "verify,rewrite"),
@@ -118,7 +120,7 @@ def path_of(reply, trace: dict) -> str:
 
 
 def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit: int | None, every: int = 1,
-            enriched: bool = False) -> dict:
+            enriched: bool = False, paraphrases: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-judgement-") as scratch:
         settings = get_settings().model_copy(update={"data_dir": Path(scratch), "database_url": "",
                                                      "judgement": mode, "judgement_steps": steps})
@@ -128,20 +130,36 @@ def measure(name: str, faqs: Path, eval_file: Path, mode: str, steps: str, limit
             drafts = read_faq_file(faqs).drafts
             created = services.knowledge.create_many(drafts)
             faq_of = {faq.question: faq.id for faq in created}
-            if enriched:  # as `helpdesk faq enrich` does, with the configured LM
-                started = time.perf_counter()
-                report = enrich(services.knowledge, services.generator, created, EnrichmentConfig(),
-                                settings.company_name)
-                print(f"{name}: {sum(map(len, report.enriched.values()))} questions written for "
-                      f"{len(report.enriched)} FAQs, {len(report.failed)} failed, in "
-                      f"{time.perf_counter() - started:.0f} s", flush=True)
+            if enriched:
+                _enrich(name, services, settings, created, paraphrases)
             services.knowledge.calibrator.train_now()
+            print(f"{name}: {mode} {steps}: {services.manager.thresholds()}", flush=True)
             questions = [[(q.query, q.expected)] for q in load_eval_set(eval_file)][::every][:limit]
             questions += [[(t.query, t.expected) for t in turns] for turns in load_conversations(eval_file)]
             return asyncio.run(_ask(services, questions, faq_of))
         finally:
             services.knowledge.close()
             services.engine.dispose()
+
+
+def _enrich(name: str, services, settings, created: list, saved: Path | None) -> None:
+    """The LM's paraphrases of the FAQs with few alternatives, as `helpdesk faq enrich` writes them; kept in `saved`
+    (JSON, FAQ question -> paraphrases) and read back from it when it exists, so that variants compare the same."""
+    if saved is not None and saved.exists():
+        written = json.loads(saved.read_text(encoding="utf-8"))
+        for faq in created:
+            if written.get(faq.question):
+                set_generated_questions(services.knowledge, faq.id, written[faq.question])
+        print(f"{name}: the paraphrases of {saved} stored", flush=True)
+        return
+    started = time.perf_counter()
+    report = enrich(services.knowledge, services.generator, created, EnrichmentConfig(), settings.company_name)
+    print(f"{name}: {sum(map(len, report.enriched.values()))} questions written for {len(report.enriched)} FAQs, "
+          f"{len(report.failed)} failed, in {time.perf_counter() - started:.0f} s", flush=True)
+    if saved is not None and report.enriched:
+        question_of = {faq.id: faq.question for faq in created}
+        saved.write_text(json.dumps({question_of[i]: questions for i, questions in report.enriched.items()},
+                                    ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 async def _ask(services, conversations, faq_of) -> dict:
@@ -196,6 +214,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many single questions per eval file")
     parser.add_argument("--enrich", action="store_true", help="have the LM write paraphrases of the FAQs with few "
                                                                  "alternatives first, as `helpdesk faq enrich` does")
+    parser.add_argument("--paraphrases", type=Path, metavar="DIR", help="with --enrich: keep each knowledge base's "
+                        "paraphrases in DIR/<name>.json, and use those already there instead of asking the LM")
     parser.add_argument("--every", type=int, default=1, help="every n-th single question only (in scope, partial "
                                                               "and out of scope alike)")
     args = parser.parse_args()
@@ -204,7 +224,8 @@ def main() -> None:
         rows = []
         for variant in args.variant or ["off", "all"]:
             started = time.perf_counter()
-            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit, args.every, args.enrich)
+            measured = measure(name, faqs, eval_file, *VARIANTS[variant], args.limit, args.every, args.enrich,
+                               args.paraphrases / f"{name}.json" if args.paraphrases else None)
             rows.append((variant, measured["model"], summary(measured["results"]), time.perf_counter() - started))
             print(f"{name}: {variant} done in {rows[-1][3]:.0f} s", flush=True)
         print(f"\n## {name} ({faqs.name}, {eval_file.name})\n")
