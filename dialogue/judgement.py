@@ -15,7 +15,9 @@ follow-ups; a confident FAQ answer never waits for it. Its steps (HELPDESK_JUDGE
 - **verify**: when the best match is an FAQ in the generate band, the LM is asked whether it answers the message
   (with the customer's earlier messages), and its answer is read from the first token's probabilities
   (dialogue/lm/choices.py): at or above HELPDESK_JUDGEMENT_VERIFY the curated answer is sent, no word of it the
-  LM's; below it the other steps, or the usual generated reply, go on;
+  LM's; below it the other steps, or the usual generated reply, go on. A usual reply the check stops only because
+  it was written from a weaker match than the best is answered with that FAQ when the LM confirms it, else with
+  the fallback (`Judge.on_weaker_match`);
 - **rewrite**: the message, with the conversation so far, becomes one standalone question, searched again; a
   confident FAQ for it is answered verbatim at once;
 - **answer**: the LM answers from numbered snippets in a fixed JSON form, `{"answer": ..., "sources": [n]}`, or
