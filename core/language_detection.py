@@ -76,13 +76,15 @@ class LanguageDetector:
         codes = {best.code} | {_SAME_AS.get(f["lang"], f["lang"]) for f in found if f["score"] >= floor}
         return best, frozenset().union(*(kin(code) for code in codes))
 
-    def scores(self, text: str, k: int = 5) -> dict[str, float]:
-        """The model's `k` best languages for `text` and their scores, with codes as `detect` gives them."""
+    def read(self, text: str) -> tuple[Detected | None, dict[str, float]]:
+        """What `detect` says, and the model's five best languages for `text` with their scores (codes as `detect`
+        gives them), from one pass of the model."""
+        best, found = self._read(text, 5)
         scores: dict[str, float] = {}
-        for found in self._read(text, k)[1]:
-            code = _SAME_AS.get(found["lang"], found["lang"])
-            scores[code] = scores.get(code, 0.0) + float(found["score"])
-        return scores
+        for candidate in found:
+            code = _SAME_AS.get(candidate["lang"], candidate["lang"])
+            scores[code] = scores.get(code, 0.0) + float(candidate["score"])
+        return best, scores
 
     def _read(self, text: str, k: int) -> tuple[Detected | None, list[dict]]:
         """The language of `text` (the model's first, unless the script says otherwise) and the model's `k` best."""

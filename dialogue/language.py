@@ -90,10 +90,10 @@ class LanguagePolicy:
         if current is None and (greeted := greeting_language(text)) in self.known:
             return greeted  # "Hallo!": too short (or too plain) for the detector, but a greeting says its language
         if long_enough or current is None:
-            found = self.detector.detect(text)
+            found, scores = self.detector.read(text)
             if found is None or found.code == keep:
                 return keep
-            if current is not None and self.detector.scores(text).get(current, 0.0) >= KEEP_SHARE:
+            if current is not None and scores.get(current, 0.0) >= KEEP_SHARE:
                 return keep  # "und was kostet das?" in a German conversation: en 0.55, de 0.37
             # Leaving the conversation's (or the default) language takes a sure detection: the lite model
             # took "send me a gift voucher" for French at 0.69, while real French, German or Spanish
