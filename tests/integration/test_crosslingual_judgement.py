@@ -22,6 +22,7 @@ from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import chat
 from tests.integration.test_judgement import judged_services, last_bot_turn, lm_server
+from tests.integration.test_judgement_verify import sure
 from tests.support.lm_server import Rule, snippet_number
 
 pytestmark = pytest.mark.integration
@@ -204,7 +205,6 @@ def test_with_verify_alone_the_lm_confirms_an_faq_across_languages_before_it_is_
     # languages, but it reads the customer's German and says whether the English FAQ of the generate band answers it.
     from dialogue.answering import Question
     from dialogue.context import SearchQuery
-    from dialogue.judgement import VERIFY_QUESTION
     from dialogue.policy import Decision
 
     services = judged_services(tmp_path_factory.mktemp(f"across-verify-{yes}"), database_url, models_dir, embedder,
@@ -213,7 +213,7 @@ def test_with_verify_alone_the_lm_confirms_an_faq_across_languages_before_it_is_
     message, found = next(((m, f) for m in candidates if (f := services.manager.answering.search(
         Question(m, SearchQuery(m)), asked=False)).decision is Decision.GENERATE), (None, None))
     assert message is not None, "no German candidate in the generate band"
-    lm_server.script(Rule(VERIFY_QUESTION, "yes" if yes > 0.5 else "no", top_logprobs={"yes": yes, "no": 1 - yes}))
+    lm_server.script(sure(yes))
     try:
         with TestClient(create_app(services.settings, services)) as client:
             reply = ask(client, message, "de")

@@ -27,12 +27,17 @@ IN_BAND = ["I'd like to send back the camera I bought", "the camera I bought is 
            "Can I get my cash back for the camera?", "can I send my hub back if I don't like it"]
 
 
-@pytest.fixture(scope="module")
-def verifying(database_url, tmp_path_factory, models_dir, embedder, lm_server):
-    services = judged_services(tmp_path_factory.mktemp("verify"), database_url, models_dir, embedder, lm_server,
-                               judgement_steps="verify,answer")
+def steps_of(steps: str, database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    """The sample shop's services judged with `steps`, for a module-scoped fixture."""
+    services = judged_services(tmp_path_factory.mktemp(steps.replace(",", "-")), database_url, models_dir, embedder,
+                               lm_server, judgement_steps=steps)
     yield services
     services.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def verifying(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    yield from steps_of("verify,answer", database_url, tmp_path_factory, models_dir, embedder, lm_server)
 
 
 @pytest.fixture()
@@ -41,8 +46,14 @@ def client(verifying):
         yield test_client
 
 
-def sure(yes: float) -> Rule:
-    return Rule(VERIFY_QUESTION, "yes" if yes >= 0.5 else "no", top_logprobs={"yes": yes, "no": 1 - yes})
+def sure(yes: float, about: str = VERIFY_QUESTION) -> Rule:
+    """The LM's yes/no to a verify prompt (to the one that holds `about`, e.g. "FAQ question: ...")."""
+    return Rule(about, "yes" if yes >= 0.5 else "no", top_logprobs={"yes": yes, "no": 1 - yes})
+
+
+def verify_prompts(lm_server) -> list[str]:
+    """The verify prompts the LM was sent, in order."""
+    return [request[-1]["content"] for request in lm_server.requests if VERIFY_QUESTION in request[-1]["content"]]
 
 
 def in_generate_band(services) -> str:
@@ -54,8 +65,8 @@ def in_generate_band(services) -> str:
     raise AssertionError(f"none of {IN_BAND} is in the generate band with {RETURNS!r} first")
 
 
-def returns_answer(services) -> str:
-    return next(f for f in services.knowledge.page(0, 100)[0] if f.question == RETURNS).answer
+def faq_answer(services, title: str) -> str:
+    return next(f for f in services.knowledge.page(0, 100)[0] if f.question == title).answer
 
 
 def sender() -> str:
@@ -67,7 +78,7 @@ def test_a_best_faq_the_lm_confirms_is_quoted_verbatim_after_one_call(client, ve
     lm_server.script(sure(0.8))
     reply = chat(client, sender(), message)
     assert reply["custom"]["kind"] == "faq", reply
-    assert reply["text"] == returns_answer(verifying)
+    assert reply["text"] == faq_answer(verifying, RETURNS)
     assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
     assert len(lm_server.requests) == 1
     asked = lm_server.requests[0][-1]["content"]
@@ -98,7 +109,7 @@ def test_a_confident_faq_or_a_message_below_the_generate_band_is_not_verified(cl
     lm_server.script(sure(0.9))
     assert chat(client, sender(), "How much is Nimbus Plus per month?")["custom"]["kind"] == "faq"
     assert chat(client, sender(), "Do you sell lawnmowers?")["custom"]["kind"] == "fallback"
-    assert not any(VERIFY_QUESTION in request[-1]["content"] for request in lm_server.requests)
+    assert not verify_prompts(lm_server)
 
 
 def test_an_lm_server_that_went_away_is_no_judgement_and_never_a_5xx(tmp_path, database_url, models_dir, embedder):
@@ -120,10 +131,7 @@ REFUND_REPLY = "Card refunds then take 3-10 working days to show, depending on y
 @pytest.fixture(scope="module")
 def verify_only(database_url, tmp_path_factory, models_dir, embedder, lm_server):
     """The default judgement: verify alone, then the usual generated reply."""
-    services = judged_services(tmp_path_factory.mktemp("verify-only"), database_url, models_dir, embedder,
-                               lm_server, judgement_steps="verify")
-    yield services
-    services.engine.dispose()
+    yield from steps_of("verify", database_url, tmp_path_factory, models_dir, embedder, lm_server)
 
 
 def refund_second(services) -> str:
@@ -135,19 +143,14 @@ def refund_second(services) -> str:
     return message
 
 
-def faq_answer(services, title: str) -> str:
-    return next(f for f in services.knowledge.page(0, 100)[0] if f.question == title).answer
-
-
 @pytest.mark.parametrize("yes", [0.8, 0.3])
 def test_a_reply_written_from_the_second_faq_quotes_it_when_the_lm_confirms_that_faq(verify_only, lm_server, yes):
     message = refund_second(verify_only)
-    lm_server.script(Rule(f"FAQ question: {REFUND}", "yes", top_logprobs={"yes": yes, "no": 1 - yes}), sure(0.3),
-                     Rule(message, REFUND_REPLY))
+    lm_server.script(sure(yes, f"FAQ question: {REFUND}"), sure(0.3), Rule(message, REFUND_REPLY))
     with TestClient(create_app(verify_only.settings, verify_only)) as test_client:
         reply = chat(test_client, sender(), message)
         turn = last_bot_turn(verify_only, reply["custom"]["conversation_id"])
-    verified = [request[-1]["content"] for request in lm_server.requests if VERIFY_QUESTION in request[-1]["content"]]
+    verified = verify_prompts(lm_server)
     assert f"FAQ question: {REFUND}" in verified[-1] and f"Customer message: {message}" in verified[-1]
     assert len(lm_server.requests) == len(verified) + 1  # one reply written, the FAQ it rests on verified after it
     if yes >= 0.6:
@@ -162,22 +165,18 @@ def test_a_reply_written_from_the_second_faq_quotes_it_when_the_lm_confirms_that
 
 def test_a_reply_stopped_for_anything_else_is_not_rescued(verify_only, lm_server):
     message = refund_second(verify_only)
-    lm_server.script(Rule(f"FAQ question: {REFUND}", "yes", top_logprobs={"yes": 0.9, "no": 0.1}), sure(0.3),
+    lm_server.script(sure(0.9, f"FAQ question: {REFUND}"), sure(0.3),
                      Rule(message, "Card refunds then take 3-10 working days to show, or 2 days with PayPal."))
     with TestClient(create_app(verify_only.settings, verify_only)) as test_client:
         reply = chat(test_client, sender(), message)
     assert reply["custom"]["kind"] == "faq", reply  # as any stopped reply: the best FAQ, confident enough
     assert [source["title"] for source in reply["custom"]["sources"]] == [RETURNS]
-    assert not any(REFUND in request[-1]["content"] for request in lm_server.requests
-                   if VERIFY_QUESTION in request[-1]["content"])
+    assert not any(REFUND in prompt for prompt in verify_prompts(lm_server))
 
 
 @pytest.fixture(scope="module")
 def rewriting(database_url, tmp_path_factory, models_dir, embedder, lm_server):
-    services = judged_services(tmp_path_factory.mktemp("verify-rewrite"), database_url, models_dir, embedder,
-                               lm_server, judgement_steps="verify,rewrite")
-    yield services
-    services.engine.dispose()
+    yield from steps_of("verify,rewrite", database_url, tmp_path_factory, models_dir, embedder, lm_server)
 
 
 @pytest.mark.parametrize("yes, kind", [(0.8, "faq"), (0.3, "fallback")])
@@ -190,7 +189,7 @@ def test_the_faq_a_rewrite_finds_is_quoted_only_when_the_lm_confirms_it_for_the_
     with TestClient(create_app(rewriting.settings, rewriting)) as test_client:
         reply = chat(test_client, sender(), message)
     assert reply["custom"]["kind"] == kind, reply
-    verified = [request[-1]["content"] for request in lm_server.requests if VERIFY_QUESTION in request[-1]["content"]]
+    verified = verify_prompts(lm_server)
     assert len(verified) == 1 and f"Customer message: {message}" in verified[0] and RETURNS in verified[0]
 
 
