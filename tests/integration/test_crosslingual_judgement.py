@@ -21,13 +21,15 @@ from dialogue.catalogue import Catalogue
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import chat
-from tests.integration.test_judgement import judged_services, last_bot_turn, lm_server
+from tests.integration.test_judgement import judged_services, last_bot_turn, last_user_turn, lm_server
 from tests.integration.test_judgement_verify import sure
+from dialogue.judgement import VERIFY_QUESTION
 from tests.support.lm_server import Rule, snippet_number
 
 pytestmark = pytest.mark.integration
 
 IN_ENGLISH = "Write the question in English"  # in the rewrite prompt across languages
+TRANSLATE = "You translate a customer's message"  # in the translation prompt (the "translate" step)
 ACROSS = '"translation"'  # in the answer prompt across languages
 RETURNS = "How do I return a device?"
 ANSWER = "You can return any Nimbus device within 30 days of delivery for any reason."
@@ -225,3 +227,98 @@ def test_with_verify_alone_the_lm_confirms_an_faq_across_languages_before_it_is_
         assert curated_with_note(reply, "de", found.hits[0].faq.answer), reply
     else:
         assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+
+
+@pytest.fixture(scope="module")
+def translating(database_url, tmp_path_factory, models_dir, embedder, lm_server):
+    """The default judgement of a capable LM: verify and translate."""
+    services = judged_services(tmp_path_factory.mktemp("across-translate"), database_url, models_dir, embedder,
+                               lm_server, "auto", judgement_steps="verify,translate")
+    yield services
+    services.engine.dispose()
+
+
+@pytest.fixture()
+def translating_client(translating):
+    with TestClient(create_app(translating.settings, translating)) as test_client:
+        yield test_client
+
+
+CAMERA_BACK = "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?"
+
+
+SEND_BACK = "Can I send my camera back if I don't like it?"  # the returns FAQ's generate band, with MiniLM
+
+
+@pytest.mark.parametrize("translation, yes, quoted", [
+    (SEND_BACK, 0.8, True), (SEND_BACK, 0.62, False),  # the generate band: P(yes) 0.65 or more
+    (RETURNS, 0.55, True), (RETURNS, 0.45, False),  # an FAQ's own question, verbatim there: yes outweighs no
+])
+def test_the_lm_translates_the_message_and_confirms_the_faq_its_translation_finds(translating_client, translating,
+                                                                                  lm_server, translation, yes, quoted):
+    # English MiniLM ranks this German question far below the thresholds; its English translation finds the returns
+    # FAQ. The LM confirms it reading the customer's own German.
+    lm_server.script(Rule(TRANSLATE, translation), sure(yes))
+    reply = ask(translating_client, CAMERA_BACK, "de")
+    translate, verify = lm_server.requests
+    assert translate[0]["content"].startswith(f"{TRANSLATE} to a customer-support team into English")
+    assert translate[-1]["content"] == f"Customer's message: {CAMERA_BACK}\n\nEnglish translation:"
+    assert f"Customer message: {CAMERA_BACK}" in verify[-1]["content"] and RETURNS in verify[-1]["content"]
+    if quoted:
+        assert curated_with_note(reply, "de", returns_answer(translating)), reply
+    else:
+        assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+    assert last_user_turn(translating, reply["custom"]["conversation_id"]).search_query == translation
+
+
+@pytest.mark.parametrize("output", [CAMERA_BACK, "Kann ich die Kamera zurückgeben, wenn sie mir nicht gefällt?", "",
+                                    "To return your camera, first check that it is undamaged and in its original box. "
+                                    "Then contact our support team, who will send you a prepaid label. Pack it well, "
+                                    "and keep the receipt until the refund has reached your account, which takes a "
+                                    "few days."])
+def test_a_translation_that_copies_or_stays_in_the_customers_language_is_not_searched(
+        translating_client, translating, lm_server, output):
+    lm_server.script(Rule(TRANSLATE, output), sure(0.9))
+    reply = ask(translating_client, CAMERA_BACK, "de")
+    assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+    assert len(lm_server.requests) == 1  # the translation only: the message's own search is below the band
+    assert last_user_turn(translating, reply["custom"]["conversation_id"]).search_query is None
+
+
+def test_a_translation_past_the_timeout_is_the_fallback(translating_client, lm_server):
+    lm_server.script(Rule(TRANSLATE, "Can I send my camera back?", delay_seconds=3.0), sure(0.9))
+    reply = ask(translating_client, CAMERA_BACK, "de")
+    assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+
+
+def test_without_verify_only_the_translations_verbatim_answer_is_quoted(database_url, tmp_path_factory, models_dir,
+                                                                       embedder, lm_server):
+    services = judged_services(tmp_path_factory.mktemp("across-translate-only"), database_url, models_dir, embedder,
+                               lm_server, "auto", judgement_steps="translate")
+    try:
+        with TestClient(create_app(services.settings, services)) as client:
+            lm_server.script(Rule(TRANSLATE, RETURNS))  # an FAQ's own question: a verbatim answer
+            verbatim = ask(client, CAMERA_BACK, "de")
+            lm_server.script(Rule(TRANSLATE, SEND_BACK))
+            in_band = ask(client, CAMERA_BACK, "de")
+    finally:
+        services.engine.dispose()
+    assert curated_with_note(verbatim, "de", returns_answer(services)), verbatim
+    assert in_band["custom"]["kind"] == "fallback", in_band
+    assert all(VERIFY_QUESTION not in request[-1]["content"] for request in lm_server.requests)
+
+
+def test_with_the_answer_step_the_translation_is_searched_instead_of_the_rewrite(database_url, tmp_path_factory,
+                                                                                 models_dir, embedder, lm_server):
+    services = judged_services(tmp_path_factory.mktemp("across-translate-answer"), database_url, models_dir,
+                               embedder, lm_server, "auto", judgement_steps="translate,rewrite,answer")
+    lm_server.script(Rule(TRANSLATE, SEND_BACK), Rule(ACROSS, answering(ANSWER, GERMAN)))
+    try:
+        with TestClient(create_app(services.settings, services)) as client:
+            reply = ask(client, CAMERA_BACK, "de")
+    finally:
+        services.engine.dispose()
+    assert reply["custom"]["kind"] == "generated" and reply["text"] == GERMAN, reply
+    translate, answer = lm_server.requests
+    assert TRANSLATE in translate[0]["content"] and IN_ENGLISH not in translate[0]["content"]
+    assert f"(In English: {SEND_BACK})" in answer[-1]["content"]
