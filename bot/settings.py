@@ -115,10 +115,10 @@ class Settings(BaseSettings):
         "auto", description="on: a capable LM judges the uncertain band (the steps below); auto: on whenever it is "
                             "not the embedded 135M model; off: never.")
     judgement_steps: str = Field(
-        "verify", pattern=r"^\s*(?:(?:verify|translate|rewrite|answer|compose)\s*(?:,\s*|$))*$",
-        description="Which of the judgement's steps run, comma-separated: verify, rewrite, answer, compose. verify "
-                    "alone by default: the others sent more wrong answers with Qwen2.5-Coder-1.5B "
-                    "(docs/measurements.md).")
+        "verify,translate", pattern=r"^\s*(?:(?:verify|translate|rewrite|answer|compose)\s*(?:,\s*|$))*$",
+        description="Which of the judgement's steps run, comma-separated: verify, translate, rewrite, answer, "
+                    "compose. verify and translate (a message across languages) by default: the others sent more "
+                    "wrong answers with Qwen2.5-Coder-1.5B (docs/measurements.md).")
     judgement_verify: float = Field(0.6, ge=0.0, le=1.0, description="verify: how sure the LM must be that the "
                                     "best FAQ answers the message for its curated answer to be sent.")
     judgement_margin: float = Field(0.15, ge=0.0, le=2.0, description="How far below the generate threshold the "

@@ -2,14 +2,14 @@
 composes.
 
 Switched by HELPDESK_JUDGEMENT: "auto" (the default) is on whenever the LM is not the embedded SmolLM2-135M (or an
-adapter of it), "on" and "off" force it. By default only the "verify" step runs (HELPDESK_JUDGEMENT_STEPS): with
-Qwen2.5-Coder-1.5B it answers as many questions correctly with no more wrong ones, in a quarter of the time
-(docs/measurements.md). The other steps are there to be switched on: measured on the same sets they sent more
-wrong answers than without them (the rewrite and the JSON answer: 25.9 against 7.4 per 100 on the mobile operator
-before the best-match gate, 10.0 against 5.0 after it).
+adapter of it), "on" and "off" force it. By default the "verify" step runs, and "translate" for a message across
+languages (HELPDESK_JUDGEMENT_STEPS): with Qwen2.5-Coder-1.5B verify answers as many questions correctly with no
+more wrong ones, in a quarter of the time (docs/measurements.md). The other steps are there to be switched on:
+measured on the same sets they sent more wrong answers than without them (the rewrite and the JSON answer: 25.9
+against 7.4 per 100 on the mobile operator before the best-match gate, 10.0 against 5.0 after it).
 
-It is asked only for questions of the uncertain band (the best
-confidence from the generate threshold minus HELPDESK_JUDGEMENT_MARGIN up to the FAQ threshold) and for
+It is asked only for questions of the uncertain band (the best confidence from the generate threshold minus
+HELPDESK_JUDGEMENT_MARGIN up to the FAQ threshold), for messages across languages, and for
 follow-ups; a confident FAQ answer never waits for it. Its steps (HELPDESK_JUDGEMENT_STEPS):
 
 - **verify**: when the best match is an FAQ in the generate band, the LM is asked whether it answers the message
@@ -18,6 +18,8 @@ follow-ups; a confident FAQ answer never waits for it. Its steps (HELPDESK_JUDGE
   LM's; below it the other steps, or the usual generated reply, go on. A usual reply the check stops only because
   it was written from a weaker match than the best is answered with that FAQ when the LM confirms it, else with
   the fallback (`Judge.on_weaker_match`);
+- **translate**: a message in another language than the knowledge that answers it is translated into the
+  knowledge's language and searched again (dialogue/crosslingual.py);
 - **rewrite**: the message, with the conversation so far, becomes one standalone question, searched again; a
   confident FAQ for it is answered verbatim at once;
 - **answer**: the LM answers from numbered snippets in a fixed JSON form, `{"answer": ..., "sources": [n]}`, or

@@ -203,7 +203,7 @@ def test_agent_assist_drafts_the_answer_in_the_customers_language(client, judged
 @pytest.mark.parametrize("yes", [0.8, 0.3])
 def test_with_verify_alone_the_lm_confirms_an_faq_across_languages_before_it_is_quoted_under_the_note(
         database_url, tmp_path_factory, models_dir, embedder, lm_server, yes):
-    # The default judgement of a capable LM (HELPDESK_JUDGEMENT_STEPS=verify): no answer of its own across
+    # A capable LM's judgement with verify alone (HELPDESK_JUDGEMENT_STEPS=verify): no answer of its own across
     # languages, but it reads the customer's German and says whether the English FAQ of the generate band answers it.
     from dialogue.answering import Question
     from dialogue.context import SearchQuery
@@ -233,7 +233,8 @@ def test_with_verify_alone_the_lm_confirms_an_faq_across_languages_before_it_is_
 def translating(database_url, tmp_path_factory, models_dir, embedder, lm_server):
     """The default judgement of a capable LM: verify and translate."""
     services = judged_services(tmp_path_factory.mktemp("across-translate"), database_url, models_dir, embedder,
-                               lm_server, "auto", judgement_steps="verify,translate")
+                               lm_server, "auto")
+    assert services.manager.answering.judge.config.steps == {"verify", "translate"}
     yield services
     services.engine.dispose()
 
