@@ -147,6 +147,7 @@ class AcrossLanguages:
             return [], None
         if self.translates and (translation := self.translate(question, languages)):
             again = answering.search_standalone(translation)
+            log.info("The message translated into %s and searched: %r", languages.knowledge, translation)
             top = again.hits[0] if again.hits else None
             if top is None or top.faq is None or top.confidence < again.thresholds.generate:
                 sure = False

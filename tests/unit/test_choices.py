@@ -77,18 +77,29 @@ class Hit:
         id, question, answer = 7, "How do I return a device?", "Within 30 days of delivery."
 
 
-def test_the_judge_asks_with_the_customers_earlier_messages_only():
+HISTORY = [(TurnRole.USER, "I'd like to send back the camera"), (TurnRole.BOT, "You can return it within 30 days."),
+           (TurnRole.USER, "it's the white one")]
+
+
+def test_the_judge_asks_about_a_follow_up_with_the_customers_earlier_messages_only():
     generator = Recording(0.7)
     judge = Judge(generator, JudgementConfig(mode="on"), "Nimbus")
-    history = [(TurnRole.USER, "I'd like to send back the camera"), (TurnRole.BOT, "You can return it within 30 days."),
-               (TurnRole.USER, "it's the white one")]
-    question = Question("and how long do I have?", SearchQuery("and how long do I have?"), history)
-    assert judge.answers_probability(question, Hit()) == 0.7
+    follow_up = SearchQuery("and how long do I have?", context="it's the white one")
+    assert judge.answers_probability(Question("and how long do I have?", follow_up, HISTORY), Hit()) == 0.7
     asked = generator.asked[0][-1]["content"]
     assert asked == ("Earlier message: I'd like to send back the camera\nEarlier message: it's the white one\n"
                      "Customer message: and how long do I have?\n\nFAQ question: How do I return a device?\n"
                      f"FAQ answer: Within 30 days of delivery.\n\n{VERIFY_QUESTION}")
     assert "You can return it" not in asked
+
+
+def test_a_message_searched_alone_is_judged_alone():
+    # After messages on other topics, the earlier messages halved Qwen2.5-Coder-1.5B's yes to the right FAQ.
+    generator = Recording(0.7)
+    judge = Judge(generator, JudgementConfig(mode="on"), "Nimbus")
+    alone = "How long do I have to return a device?"
+    judge.answers_probability(Question(alone, SearchQuery(alone), HISTORY), Hit())
+    assert generator.asked[0][-1]["content"].startswith(f"Customer message: {alone}\n")
 
 
 def test_a_generator_without_probabilities_gives_no_judgement():
