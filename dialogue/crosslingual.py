@@ -122,10 +122,10 @@ class AcrossLanguages:
         return self.judge.active and "translate" in self.judge.config.steps
 
     def quoted(self, answering: Answering, question: Question | None, found: Found, languages: Languages,
-               multilingual: bool, rewritten: bool = False) -> tuple[list[Hit], str | None]:
-        """The FAQs to quote under the note when no LM-written answer is sent across languages, and the translation
-        searched for them (None when none was). Why each rule, and what it was measured at: docs/languages.md,
-        "Replies across languages".
+               multilingual: bool, rewritten: bool = False) -> tuple[list[Hit], Found | None]:
+        """The FAQs to quote under the note when no LM-written answer is sent across languages, and the search for
+        the message's translation (None when there was none; its `searched` is the translation), whose FAQs the
+        fallback offers. Why each rule, and what it was measured at: docs/languages.md, "Replies across languages".
 
         - An FAQ confident enough for a verbatim answer in its own search.
         - With a multilingual embedder, the best FAQ of the generate band when it is well inside the band and leads
@@ -156,7 +156,7 @@ class AcrossLanguages:
                                        else CROSS_LANGUAGE_VERIFY_MARGIN)
             else:  # the translation's own verbatim answer, as a rewrite's without "verify"
                 sure = again.decision is Decision.FAQ
-            return ([top] if sure else []), translation
+            return ([top] if sure else []), again
         if self.judge.confirmed(question, found, CROSS_LANGUAGE_VERIFY_MARGIN):
             return hits[:1], None  # what Judge.confirmed quotes: the best hit, an FAQ
         return [], None

@@ -85,6 +85,8 @@ class LanguagePolicy:
         """The conversation's language after this message."""
         if asked := self.requested(metadata):
             return asked
+        if (metadata or {}).get("suggestion_chosen"):  # the FAQ's question, as the button sent it: not the customer's
+            return current or self.config.default  # words (an English FAQ suggested to a German customer)
         long_enough = letters(text) >= self.config.lock_chars
         keep = current or self.config.default
         if current is None and (greeted := greeting_language(text)) in self.known:

@@ -231,7 +231,7 @@ class DialogueManager:
         if turn.conversation_status == ConversationStatus.HANDOFF:
             return reply(ReplyKind.HANDOFF, say("waiting_for_agent")), None
         if chosen is not None:
-            return chosen_answer(turn.conversation_id, chosen), None
+            return self._chosen(turn, chosen), None
 
         context = turn.context
         if update:
@@ -247,7 +247,7 @@ class DialogueManager:
             # Yes to the fallback's one suggestion, else to its "Would you like me to connect you with a person?"
             if says_yes(text) and context.last_bot_kind == ReplyKind.FALLBACK:
                 if (one := lone_suggestion(context.last_bot_choices)) and (faq := self._faq(one)):
-                    return chosen_answer(turn.conversation_id, faq), None
+                    return self._chosen(turn, faq), None
                 turn.writes.status = ConversationStatus.HANDOFF
                 return self._handoff(turn), None
             name = context.profile.name if turn.verified else None
@@ -277,7 +277,8 @@ class DialogueManager:
         (dialogue/crosslingual.py), checked as a chat reply is. Without such an LM the draft is what `answer`
         writes: the agent, who reads both, translates it."""
         found = self.answering.search(question, asked=False)  # chat searched it when the customer sent it
-        knowledge = self._other_language(language, found.hits[0]) if draft and language and found.hits else None
+        knowledge = self._other_language(language, *_title_and_body(found.hits[0])) \
+            if draft and language and found.hits else None
         if knowledge and self.across.active:
             return self.across.respond(self.answering, question, found, Languages(language, knowledge), None)
         return self.answer(question, draft=draft, found=found)
@@ -292,7 +293,7 @@ class DialogueManager:
         found = self.answering.search(question)
         if (searched := found.query or query).context or searched.text != text:  # a follow-up: what was searched
             turn.writes.search_query = searched.rewritten
-        knowledge = self._other_language(turn.language, found.hits[0]) if found.hits else None
+        knowledge = self._other_language(turn.language, *_title_and_body(found.hits[0])) if found.hits else None
         if knowledge and not self.across.active:
             return self._across_languages(turn, found, knowledge, question=question), None
         if knowledge:
@@ -313,11 +314,11 @@ class DialogueManager:
         # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).
         return dataclasses.replace(reply, rejected=answer.rejected), answer.model_id
 
-    def _other_language(self, language: str, hit: Hit) -> str | None:
+    def _other_language(self, language: str, title: str, body: str) -> str | None:
         """The language of the best knowledge when it is not the customer's, else None. Read with its question or
         title (prices alone read as Spanish at 0.68), at 0.5 or surer, or in another script than the customer's
         ("How do firmware updates work?" reads as English 0.36, and went to a Chinese customer without the note)."""
-        text = f"{hit.faq.question}\n{hit.faq.answer}" if hit.faq is not None else f"{hit.title}\n{hit.text}"
+        text = f"{title}\n{body}"
         found = self.languages.detector.detect(text)
         sure = found is not None and (found.confidence >= 0.5 or script_apart(language, text))
         return found.code if sure and found.code != language else None
@@ -327,15 +328,25 @@ class DialogueManager:
         """The answer without an LM writing it when the knowledge is in another language than the customer's: the
         curated answer under a one-line note when an FAQ is confident enough (`AcrossLanguages.quoted`), else the
         fallback."""
-        faqs, translation = self.across.quoted(self.answering, question, found, Languages(turn.language, knowledge),
-                                               self.config.multilingual_search, rewritten)
-        if translation:  # the LM's translation was searched: the turn records it
-            turn.writes.search_query = translation
+        faqs, translated = self.across.quoted(self.answering, question, found, Languages(turn.language, knowledge),
+                                              self.config.multilingual_search, rewritten)
+        if translated is not None:  # the LM's translation was searched: the turn records it, and its FAQs are
+            turn.writes.search_query = translated.searched  # offered when none is quoted
         if not faqs:
-            return self._fallback(turn)
-        curated = _curated(turn, faqs)
-        note = self.catalogue.phrases(turn.language)("other_language_note")
-        return dataclasses.replace(curated, text=f"{note}\n\n{curated.text}")
+            return self._fallback(turn, translated and suggestions(translated.hits, translated.thresholds,
+                                                                   self.config.fallback_suggestions))
+        return self._noted(turn, _curated(turn, faqs))
+
+    def _noted(self, turn: OpenedTurn, curated: Reply) -> Reply:
+        """A curated answer in another language than the customer's, under the one-line note that says so."""
+        return dataclasses.replace(curated, text=f"{self.catalogue.phrases(turn.language)('other_language_note')}"
+                                                 f"\n\n{curated.text}")
+
+    def _chosen(self, turn: OpenedTurn, faq: Faq) -> Reply:
+        """The curated answer of the FAQ chosen from the fallback's suggestions, under the note when its language is
+        not the customer's."""
+        chosen = chosen_answer(turn.conversation_id, faq)
+        return self._noted(turn, chosen) if self._other_language(turn.language, faq.question, faq.answer) else chosen
 
     def _handoff(self, turn: OpenedTurn) -> Reply:
         return Reply(self.catalogue.phrases(turn.language)("handoff"), ReplyKind.HANDOFF, turn.conversation_id,
@@ -371,6 +382,10 @@ async def _drain(events: "asyncio.Queue[ReplyEvent | _Finished]") -> AsyncIterat
 
 def _source(hit: Hit) -> Source:
     return Source(id=hit.faq.id, title=hit.faq.question)
+
+
+def _title_and_body(hit: Hit) -> tuple[str, str]:
+    return (hit.faq.question, hit.faq.answer) if hit.faq is not None else (hit.title, hit.text)
 
 
 def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:

@@ -36,6 +36,7 @@ ANSWER = "You can return any Nimbus device within 30 days of delivery for any re
 GERMAN = "Sie können jedes Nimbus-Gerät innerhalb von 30 Tagen nach der Lieferung ohne Angabe von Gründen zurückgeben."
 CHINESE = "您可以在签收后 30 天内以任何理由退回任何 Nimbus 设备。"
 CATALOGUE = Catalogue.load()
+say_de = CATALOGUE.phrases("de")
 
 
 def services_for(tmp_path_factory, database_url, models_dir, embedder, lm_server, judgement: str):
@@ -267,9 +268,21 @@ def test_the_lm_translates_the_message_and_confirms_the_faq_its_translation_find
     assert f"Customer message: {CAMERA_BACK}" in verify[-1]["content"] and RETURNS in verify[-1]["content"]
     if quoted:
         assert curated_with_note(reply, "de", returns_answer(translating)), reply
-    else:
-        assert reply["custom"]["kind"] == "fallback" and reply["text"] == CATALOGUE.phrases("de")("fallback"), reply
+    else:  # the fallback offers what the translation found, in the customer's language
+        assert reply["custom"]["kind"] == "fallback" and reply["text"] == say_de("fallback_suggestions"), reply
+        assert reply["buttons"][0]["title"] == RETURNS and reply["buttons"][-1]["title"] == say_de("person_button")
     assert last_user_turn(translating, reply["custom"]["conversation_id"]).search_query == translation
+
+
+def test_an_faq_in_another_language_chosen_from_the_suggestions_comes_under_the_note(translating_client, translating,
+                                                                                     lm_server):
+    lm_server.script(Rule(TRANSLATE, SEND_BACK), sure(0.3))
+    sender = f"across-{uuid.uuid4().hex[:8]}"
+    offered = chat(translating_client, sender, CAMERA_BACK, metadata={"language": "de"})
+    pressed = next(button for button in offered["buttons"] if button["title"] == RETURNS)
+    answer = chat(translating_client, sender, pressed["payload"])  # the English question it sends is not the
+    assert curated_with_note(answer, "de", returns_answer(translating)), answer  # customer's: still German
+    assert chat(translating_client, sender, "Danke!")["text"] == say_de("thanks")
 
 
 @pytest.mark.parametrize("output", [CAMERA_BACK, "Kann ich die Kamera zurückgeben, wenn sie mir nicht gefällt?", "",
