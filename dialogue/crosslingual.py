@@ -163,7 +163,7 @@ class AcrossLanguages:
 
     def translate(self, question: Question, languages: Languages) -> str | None:
         """The customer's message translated into the knowledge's language, or None when the LM gave nothing usable:
-        no text, a copy of the message, or text that still reads as the customer's language."""
+        no text, a copy of the message, text that still reads as the customer's language, or an answer instead."""
         language = _name(languages.knowledge)
         messages = [{"role": "system", "content": TRANSLATE_INSTRUCTIONS.format(language=language)},
                     {"role": "user", "content": f"Customer's message: {question.text}\n\n{language} translation:"}]
