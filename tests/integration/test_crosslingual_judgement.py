@@ -21,7 +21,9 @@ from dialogue.catalogue import Catalogue
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import chat
-from tests.integration.test_judgement import judged_services, last_bot_turn, last_user_turn, lm_server
+from tests.integration.test_judgement import (
+    client_of, judged_services, last_bot_turn, last_user_turn, lm_server,
+)
 from tests.integration.test_judgement_verify import sure
 from dialogue.judgement import VERIFY_QUESTION
 from tests.support.lm_server import Rule, snippet_number
@@ -53,8 +55,7 @@ def judged(database_url, tmp_path_factory, models_dir, embedder, lm_server):
 
 @pytest.fixture()
 def client(judged):
-    with TestClient(create_app(judged.settings, judged)) as test_client:
-        yield test_client
+    yield from client_of(judged)
 
 
 def answering(answer: str, translation: str):
@@ -242,8 +243,7 @@ def translating(database_url, tmp_path_factory, models_dir, embedder, lm_server)
 
 @pytest.fixture()
 def translating_client(translating):
-    with TestClient(create_app(translating.settings, translating)) as test_client:
-        yield test_client
+    yield from client_of(translating)
 
 
 CAMERA_BACK = "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?"

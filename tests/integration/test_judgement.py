@@ -60,10 +60,15 @@ def judged(database_url, tmp_path_factory, models_dir, embedder, lm_server):
     services.engine.dispose()
 
 
+def client_of(services):
+    """The app on `services` in a TestClient, for a client fixture (`yield from client_of(services)`)."""
+    with TestClient(create_app(services.settings, services)) as test_client:
+        yield test_client
+
+
 @pytest.fixture()
 def client(judged):
-    with TestClient(create_app(judged.settings, judged)) as test_client:
-        yield test_client
+    yield from client_of(judged)
 
 
 def citing(answer: str, title: str):

@@ -18,5 +18,5 @@ def test_health_names_the_lm_backend_its_device_and_why(client):
 
 def test_health_says_the_embedded_lm_does_not_judge(client):
     # HELPDESK_JUDGEMENT=auto, the default, leaves the embedded SmolLM2-135M out (dialogue/judgement.py).
-    assert client.get("/health").json()["judgement"] == {"active": False, "mode": "auto", "steps": ["translate", "verify"],
-                                                         "verify_threshold": 0.6}
+    assert client.get("/health").json()["judgement"] == {"active": False, "mode": "auto",
+                                                         "steps": ["translate", "verify"], "verify_threshold": 0.6}
