@@ -24,7 +24,7 @@ from tests.conftest import chat
 from tests.integration.test_judgement import (
     client_of, judged_services, last_bot_turn, last_user_turn, lm_server,
 )
-from tests.integration.test_judgement_verify import sure
+from tests.integration.test_judgement_verify import faq_answer, sure
 from dialogue.judgement import VERIFY_QUESTION
 from tests.support.lm_server import Rule, snippet_number
 
@@ -68,13 +68,9 @@ def ask(client, message: str, language: str) -> dict:
     return chat(client, f"across-{uuid.uuid4().hex[:8]}", message, metadata={"language": language})
 
 
-def curated_with_note(reply: dict, language: str, faq_answer: str) -> bool:
+def curated_with_note(reply: dict, language: str, curated: str) -> bool:
     return reply["custom"]["kind"] == "faq" and reply["text"] == (
-        f"{CATALOGUE.phrases(language)('other_language_note')}\n\n{faq_answer}")
-
-
-def returns_answer(services) -> str:
-    return next(faq.answer for faq in services.knowledge.page(0, 100)[0] if faq.question == RETURNS)
+        f"{CATALOGUE.phrases(language)('other_language_note')}\n\n{curated}")
 
 
 @pytest.mark.parametrize("language, message, translation", [
@@ -98,7 +94,7 @@ def test_a_translation_that_changes_a_number_is_not_sent(client, judged, lm_serv
     fourteen = GERMAN.replace("30 Tagen", "14 Tagen")
     lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, fourteen)))
     reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
-    assert curated_with_note(reply, "de", returns_answer(judged)), reply  # what the bot says without the LM
+    assert curated_with_note(reply, "de", faq_answer(judged, RETURNS)), reply  # what the bot says without the LM
     turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
     assert json.loads(turn.rejected_reply["text"])["translation"] == fourteen
     assert turn.rejected_reply["reasons"] == [
@@ -109,7 +105,7 @@ def test_an_answer_the_check_stops_is_not_translated_either(client, judged, lm_s
     wrong = ANSWER.replace("30 days", "14 days")
     lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(wrong, GERMAN.replace("30", "14"))))
     reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
-    assert curated_with_note(reply, "de", returns_answer(judged)), reply
+    assert curated_with_note(reply, "de", faq_answer(judged, RETURNS)), reply
     assert "14 days" in last_bot_turn(judged, reply["custom"]["conversation_id"]).rejected_reply["reasons"][0]
 
 
@@ -120,7 +116,7 @@ def test_an_answer_the_check_stops_is_not_translated_either(client, judged, lm_s
 def test_a_malformed_answer_is_cannot_answer_with_the_raw_output_kept(client, judged, lm_server, output, reason):
     lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, output))
     reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
-    assert curated_with_note(reply, "de", returns_answer(judged)), reply
+    assert curated_with_note(reply, "de", faq_answer(judged, RETURNS)), reply
     turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
     first = turn.rejected_reply["reasons"][0]
     assert turn.rejected_reply["text"] == output and first.startswith("cannot answer:") and reason in first
@@ -129,7 +125,7 @@ def test_a_malformed_answer_is_cannot_answer_with_the_raw_output_kept(client, ju
 def test_a_translation_in_the_knowledges_language_is_not_sent(client, judged, lm_server):
     lm_server.script(Rule(IN_ENGLISH, RETURNS), Rule(ACROSS, answering(ANSWER, ANSWER)))
     reply = ask(client, "Kann ich meine Kamera zurückschicken, wenn sie mir nicht gefällt?", "de")
-    assert curated_with_note(reply, "de", returns_answer(judged)), reply
+    assert curated_with_note(reply, "de", faq_answer(judged, RETURNS)), reply
     turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
     assert turn.rejected_reply["reasons"] == ["the translation reads as en, not de"]
 
@@ -267,7 +263,7 @@ def test_the_lm_translates_the_message_and_confirms_the_faq_its_translation_find
     assert translate[-1]["content"] == f"Customer's message: {CAMERA_BACK}\n\nEnglish translation:"
     assert f"Customer message: {CAMERA_BACK}" in verify[-1]["content"] and RETURNS in verify[-1]["content"]
     if quoted:
-        assert curated_with_note(reply, "de", returns_answer(translating)), reply
+        assert curated_with_note(reply, "de", faq_answer(translating, RETURNS)), reply
     else:  # the fallback offers what the translation found, in the customer's language
         assert reply["custom"]["kind"] == "fallback" and reply["text"] == say_de("fallback_suggestions"), reply
         assert reply["buttons"][0]["title"] == RETURNS and reply["buttons"][-1]["title"] == say_de("person_button")
@@ -281,7 +277,7 @@ def test_an_faq_in_another_language_chosen_from_the_suggestions_comes_under_the_
     offered = chat(translating_client, sender, CAMERA_BACK, metadata={"language": "de"})
     pressed = next(button for button in offered["buttons"] if button["title"] == RETURNS)
     answer = chat(translating_client, sender, pressed["payload"])  # the English question it sends is not the
-    assert curated_with_note(answer, "de", returns_answer(translating)), answer  # customer's: still German
+    assert curated_with_note(answer, "de", faq_answer(translating, RETURNS)), answer  # customer's: still German
     assert chat(translating_client, sender, "Danke!")["text"] == say_de("thanks")
 
 
@@ -317,7 +313,7 @@ def test_without_verify_only_the_translations_verbatim_answer_is_quoted(database
             in_band = ask(client, CAMERA_BACK, "de")
     finally:
         services.engine.dispose()
-    assert curated_with_note(verbatim, "de", returns_answer(services)), verbatim
+    assert curated_with_note(verbatim, "de", faq_answer(services, RETURNS)), verbatim
     assert in_band["custom"]["kind"] == "fallback", in_band
     assert all(VERIFY_QUESTION not in request[-1]["content"] for request in lm_server.requests)
 
