@@ -15,16 +15,19 @@ answered here": the manager gives what it gives without the LM, the curated answ
 fallback, and the LM's raw output stays on the turn for admins.
 
 With "translate" among the steps (the default, beside "verify"), the LM first translates the message into the
-knowledge's language, word for word rather than rewritten, and that is what is searched again: a cross-language
-question's own search ranks its FAQ far less often than its translation's. Without the "answer" step, the best FAQ
-of the translation's search is quoted under the note when the LM, reading the customer's own message, confirms that
-it answers it (`quoted`, for the manager's answer without an LM-written reply).
+knowledge's language, word for word rather than rewritten, and that is what is searched again (a follow-up with the
+previous query, as in one language): a cross-language question's own search ranks its FAQ far less often than its
+translation's. Translations are kept per process, so a message asked again costs no LM call. Without the "answer"
+step, the best FAQ of the translation's search is quoted under the note when the LM, reading the customer's own
+message, confirms that it answers it (`quoted`, for the manager's answer without an LM-written reply).
 """
 
+import functools
 import logging
 from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
+from dialogue.context import SearchQuery, contextualize
 from dialogue.judgement import COMPOSE, Judge, best_matches, combined, standalone_question
 from core.language_detection import LanguageDetector
 from dialogue.lm.generator import TextCallback
@@ -80,6 +83,8 @@ CROSS_LANGUAGE_VERIFY_MARGIN = 0.05
 # Chosen on the German questions of the sample shop with MiniLM (docs/languages.md).
 TRANSLATED_FAQ_MARGIN = -0.10
 _TRANSLATION_LENGTH = 3  # a "translation" longer than 3 times the message (+ 40 characters) is an answer
+# Translations kept per process: the same message, asked again in any conversation, is searched without the LM.
+TRANSLATIONS_KEPT = 2048
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class AcrossLanguages:
     def __init__(self, judge: Judge, detector: LanguageDetector):
         self.judge = judge
         self.detector = detector
+        # An LM error is raised through the cache, so only what the LM answered is kept.
+        self._translation = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(self._ask_translation)
 
     @property
     def active(self) -> bool:
@@ -104,17 +111,18 @@ class AcrossLanguages:
         judge, searched, leaders = self.judge, None, best_matches(found)
         if self.translates:
             standalone = self.translate(question, languages)
-        elif "rewrite" in judge.config.steps:
+            again = self.search(answering, question, standalone) if standalone else None
+        elif "rewrite" in judge.config.steps:  # a standalone question already: searched alone
             standalone = judge.rewrite(question, language=_name(languages.knowledge))
+            again = answering.search_standalone(standalone) if standalone else None
         else:
-            standalone = None
-        if standalone:
-            again = answering.search_standalone(standalone)
-            found, searched, leaders = combined(found, again), standalone, leaders | best_matches(again)
+            standalone = again = None
+        if again is not None:  # the turn records the search as it ran (a follow-up's with the previous query)
+            found, searched, leaders = combined(found, again), again.searched, leaders | best_matches(again)
         snippets = answering.snippets(found, floor=judge.floor(found))
         if not snippets:
             return replace(fallback(found), searched=searched)
-        return replace(self.answer(question, found, snippets, languages, searched, leaders, on_text),
+        return replace(self.answer(question, found, snippets, languages, standalone, leaders, on_text),
                        searched=searched)
 
     @property
@@ -146,8 +154,8 @@ class AcrossLanguages:
         if question is None:
             return [], None
         if self.translates and (translation := self.translate(question, languages)):
-            again = answering.search_standalone(translation)
-            log.info("The message translated into %s and searched: %r", languages.knowledge, translation)
+            again = self.search(answering, question, translation)
+            log.info("The message translated into %s and searched: %r", languages.knowledge, again.searched)
             top = again.hits[0] if again.hits else None
             if top is None or top.faq is None or top.confidence < again.thresholds.generate:
                 sure = False
@@ -163,12 +171,10 @@ class AcrossLanguages:
 
     def translate(self, question: Question, languages: Languages) -> str | None:
         """The customer's message translated into the knowledge's language, or None when the LM gave nothing usable:
-        no text, a copy of the message, text that still reads as the customer's language, or an answer instead."""
-        language = _name(languages.knowledge)
-        messages = [{"role": "system", "content": TRANSLATE_INSTRUCTIONS.format(language=language)},
-                    {"role": "user", "content": f"Customer's message: {question.text}\n\n{language} translation:"}]
+        no text, a copy of the message, text that still reads as the customer's language, or an answer instead.
+        A message translated before in this process is not sent to the LM again."""
         try:
-            translation = standalone_question(self.judge.ask(messages, 2 * self.judge.config.rewrite_tokens))
+            translation = self._translation(question.text, languages)
         except CannotAnswer as error:
             log.info("No translation into %s: %s", languages.knowledge, error)
             return None
@@ -179,6 +185,27 @@ class AcrossLanguages:
             log.info("No translation into %s: %r", languages.knowledge, translation)
             return None
         return translation
+
+    def _ask_translation(self, text: str, languages: Languages) -> str | None:
+        language = _name(languages.knowledge)
+        messages = [{"role": "system", "content": TRANSLATE_INSTRUCTIONS.format(language=language)},
+                    {"role": "user", "content": f"Customer's message: {text}\n\n{language} translation:"}]
+        return standalone_question(self.judge.ask(messages, 2 * self.judge.config.rewrite_tokens))
+
+    def forget_translations(self) -> None:
+        self._translation.cache_clear()
+
+    @staticmethod
+    def search(answering: Answering, question: Question, translation: str) -> Found:
+        """The search for the message's translation (or rewrite), read against the conversation as the message was:
+        a follow-up of the previous query ("und was kostet das?" after a delivery question, translated "and what
+        does it cost?") is searched with that query, as an English follow-up is (dialogue/context.py); the previous
+        query is the earlier message's translation where that was searched. The translation is read again by the
+        English rules, which know more follow-ups than the other languages' (an elliptical "And for accessories?" is
+        rewritten into the previous question)."""
+        previous = question.query.context or question.query.previous
+        query = contextualize(translation, [previous]) if previous else SearchQuery(translation)
+        return answering.search(Question(translation, query), asked=False)
 
     def answer(self, question: Question, found: Found, snippets: list[Hit], languages: Languages,
                standalone: str | None, leaders: set[tuple], on_text: TextCallback | None) -> Answer:

@@ -239,6 +239,7 @@ def translating(database_url, tmp_path_factory, models_dir, embedder, lm_server)
 
 @pytest.fixture()
 def translating_client(translating):
+    translating.manager.across.forget_translations()  # each test scripts its own translations
     yield from client_of(translating)
 
 
@@ -310,6 +311,7 @@ def test_without_verify_only_the_translations_verbatim_answer_is_quoted(database
             lm_server.script(Rule(TRANSLATE, RETURNS))  # an FAQ's own question: a verbatim answer
             verbatim = ask(client, CAMERA_BACK, "de")
             lm_server.script(Rule(TRANSLATE, SEND_BACK))
+            services.manager.across.forget_translations()
             in_band = ask(client, CAMERA_BACK, "de")
     finally:
         services.engine.dispose()
@@ -332,3 +334,41 @@ def test_with_the_answer_step_the_translation_is_searched_instead_of_the_rewrite
     translate, answer = lm_server.requests
     assert TRANSLATE in translate[0]["content"] and IN_ENGLISH not in translate[0]["content"]
     assert f"(In English: {SEND_BACK})" in answer[-1]["content"]
+
+
+def translated(messages: dict[str, str]) -> Rule:
+    """The translation of each German message, as the LM is asked it ("Customer's message: ...")."""
+    return Rule(TRANSLATE, lambda request: next(english for german, english in messages.items()
+                                                if f"Customer's message: {german}\n" in request[-1]["content"]))
+
+
+PARCEL, PARCEL_EN = "Wie lange braucht ein Paket nach Österreich?", "How long does a parcel take to Austria?"
+COST, COST_EN = "und was kostet das?", "And what does it cost?"
+SHIPPING = "How long does delivery take and how much does shipping cost?"
+
+
+def test_a_follow_up_is_translated_and_searched_with_the_previous_translation(translating_client, translating,
+                                                                               lm_server):
+    # "und was kostet das?" translated alone asks what anything costs; after the delivery question it asks what
+    # delivery costs. Its translation is searched with the previous message's, as an English follow-up is.
+    alone = translating.manager.answering.search_standalone(COST_EN)
+    assert alone.hits[0].faq.question != SHIPPING or alone.decision.value == "fallback"
+    lm_server.script(translated({PARCEL: PARCEL_EN, COST: COST_EN}), sure(0.9))
+    sender = f"across-{uuid.uuid4().hex[:8]}"
+    first = chat(translating_client, sender, PARCEL, metadata={"language": "de"})
+    assert curated_with_note(first, "de", faq_answer(translating, SHIPPING)), first
+    lm_server.requests.clear()
+    follow_up = chat(translating_client, sender, COST)
+    assert curated_with_note(follow_up, "de", faq_answer(translating, SHIPPING)), follow_up
+    assert last_user_turn(translating, follow_up["custom"]["conversation_id"]).search_query == f"{PARCEL_EN} {COST_EN}"
+    translate, verify = lm_server.requests  # the verify prompt reads the German follow-up after the first message
+    assert f"Earlier message: {PARCEL}\nCustomer message: {COST}" in verify[-1]["content"]
+
+
+def test_a_message_translated_once_is_not_sent_to_the_lm_again(translating_client, translating, lm_server):
+    lm_server.script(Rule(TRANSLATE, SEND_BACK), sure(0.8))
+    first, again = ask(translating_client, CAMERA_BACK, "de"), ask(translating_client, CAMERA_BACK, "de")
+    assert curated_with_note(first, "de", faq_answer(translating, RETURNS)), first
+    assert again["text"] == first["text"]
+    asked = [request[0]["content"] for request in lm_server.requests]
+    assert sum(TRANSLATE in content for content in asked) == 1 and len(asked) == 3  # one translation, two verifies
