@@ -268,6 +268,52 @@ def misbound(sentence: str, snippet: str) -> str | None:
     return None
 
 
+def unnamed_owner(sentence: str, snippet: str, named: str) -> str | None:
+    """Why `sentence` states a fact that `snippet` gives one named plan, product or region among others that have
+    the same kind of fact ("Lite ... £8 a month, Plus ... £14 a month and Unlimited ... £22 a month"), without
+    naming whose it is where the customer reads it (`named`: the question, this reply so far and the earlier
+    replies): "The fee for the 12-month plan is £22 a month" is Unlimited's price said of no plan, or of another
+    thing. None when every fact is named with its owner, or is not bound to one. Not for German, which capitalises
+    every noun."""
+    if (reading := _reading(snippet)) and reading.any_case:
+        return None
+    segments = binding_segments(snippet)
+    owners_of = {segment: segment.topics & _capitalised_words(snippet) for segment in segments}
+    said = words_of(f"{named}\n{sentence}")
+    for fact in facts(sentence):
+        homes = [segment for segment in segments if fact.key in segment.facts]
+        if not homes or not all(owners_of[home] for home in homes):
+            continue  # not in the snippet (another rule's), or said of no name there ("Every plan includes 5G")
+        owners = set().union(*(owners_of[home] for home in homes))
+        kind = _kind(fact.key)
+        if not any(owners_of[other] - owners for other in segments
+                   if other not in homes and any(_kind(key) == kind for key in other.facts)):
+            continue  # the only one of its kind: nothing to confuse it with
+        if any(key != fact.key and key in home.facts for home in homes for key in words_of(sentence)):
+            continue  # another of its facts names it: "The 50 GB plan costs £14 a month" is Plus
+        if not any(covered(owner, said) for owner in owners):
+            return f"states {fact.text} without naming whose it is ({', '.join(sorted(owners))}): {sentence!r}"
+    return None
+
+
+def _kind(key: str) -> str:
+    return f"{key.split(':', 1)[0]}:{key.rsplit(':', 1)[1]}"  # a link's value holds colons
+
+
+@lru_cache(maxsize=512)
+def _capitalised_words(snippet: str) -> frozenset[str]:
+    """The names of `snippet` as `words_of` gives them: a word it capitalises inside a sentence ("... and Unlimited
+    has unlimited data"), or wherever it writes it ("Lite has ..."); not a unit ("5 GHz-only networks")."""
+    for fact in sorted(facts(snippet), key=lambda f: -f.start):
+        snippet = snippet[:fact.start] + " " + snippet[fact.end:]
+    always = {}
+    for word in _WORD.findall(_regions(snippet)):
+        key = stem(word.lower().strip("'’-"))
+        always[key] = always.get(key, True) and word[0].isupper()
+    inside = {stem(name.lower().strip("'’-")) for name in names(_regions(snippet))}
+    return frozenset(key for key, capital in always.items() if capital) | inside - _STOP_WORDS
+
+
 def _shown(segment: _Segment) -> list[str]:
     return [key.split(":")[1] + (f" {key.split(':')[2]}" if key.split(":")[2] else "") for key in segment.facts]
 

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dialogue.claims import covered, misbound, sure_language, unknown_names
+from dialogue.claims import covered, misbound, sure_language, unknown_names, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.polarity import contradiction, is_negative
@@ -136,7 +136,9 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         if names := unknown_names(sentence, "\n".join([*snippets, question])):
             return f"names {', '.join(names)}, which no snippet mentions: {sentence!r}"
         return f"no snippet supports: {sentence!r}"
-    problems = [contradiction(sentence, snippet) or misbound(sentence, snippet) for snippet in backing]
+    named = "\n".join([question, *before, *earlier])
+    problems = [contradiction(sentence, snippet) or misbound(sentence, snippet)
+                or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
 
 

@@ -74,6 +74,30 @@ def test_a_fact_of_one_plan_is_not_stated_for_another():
     assert check_reply("On the Basic plan, roaming in the EU costs $5 per day.", [ROAMING], "Basic roaming?").passed
 
 
+PLANS = ("How much do the SIM-only plans cost?\nLite has 10 GB of data for £8 a month, Plus has 50 GB for £14 a "
+         "month and Unlimited has unlimited data for £22 a month. You can take any plan as a 30-day rolling plan or "
+         "a 12-month plan at the same price.")
+
+
+def test_a_fact_of_one_plan_among_others_is_said_with_its_plan():
+    # Qwen2.5-Coder-1.5B, asked "what's the fee?" after "Can I cancel my 12-month plan?": Unlimited's price, said of
+    # no plan. Named in the reply, in the question, or by another of the plan's facts, it is the plan's.
+    wrong = check_reply("The fee for the 12-month plan is £22 a month.", [PLANS], "what's the fee?")
+    assert wrong.reasons == ["states £22 without naming whose it is (unlimit): "
+                             "'The fee for the 12-month plan is £22 a month.'"]
+    assert check_reply("Unlimited costs £22 a month.", [PLANS], "what's the fee?").passed
+    assert check_reply("It costs £22 a month.", [PLANS], "How much is Unlimited?").passed
+    assert check_reply("It costs £22 a month.", [PLANS], "And the fee?", ["Unlimited has unlimited data."]).passed
+    assert check_reply("The 50 GB plan costs £14 a month.", [PLANS], "what's the fee?").passed
+    assert not check_reply("The 50 GB plan costs £22 a month.", [PLANS], "what's the fee?").passed
+    # A fact that is the only one of its kind, or said of every plan, needs no name.
+    assert check_reply("You can take any plan as a 12-month plan.", [PLANS], "How long are the contracts?").passed
+    assert check_reply("Nimbus Plus costs £4.99 a month.", [SNIPPETS_PLUS], "what does it cost?").passed
+
+
+SNIPPETS_PLUS = "How much does Nimbus Plus cost?\nNimbus Plus costs £4.99 a month or £49.99 a year."
+
+
 THERMO = ("Is the Nimbus Thermo compatible with my heating system's wiring?\nNimbus Thermo works with most 24 V "
           "low-voltage systems, including gas and oil boilers, furnaces and heat pumps with up to 2 heating and 1 "
           "cooling stage. It is not compatible with high-voltage (120/240 V) electric baseboard heaters.")
