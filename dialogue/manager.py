@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from core.language_detection import script_apart
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions.results import PERSON_PAYLOAD
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
@@ -277,8 +276,8 @@ class DialogueManager:
         (dialogue/crosslingual.py), checked as a chat reply is. Without such an LM the draft is what `answer`
         writes: the agent, who reads both, translates it."""
         found = self.answering.search(question, asked=False)  # chat searched it when the customer sent it
-        knowledge = self._other_language(language, *_title_and_body(found.hits[0])) \
-            if draft and language and found.hits else None
+        knowledge = self.across.knowledge_language(language, found.hits[0]) if draft and language and found.hits \
+            else None
         if knowledge and self.across.active:
             return self.across.respond(self.answering, question, found, Languages(language, knowledge), None)
         return self.answer(question, draft=draft, found=found)
@@ -293,7 +292,7 @@ class DialogueManager:
         found = self.answering.search(question)
         if (searched := found.query or query).context or searched.text != text:  # a follow-up: what was searched
             turn.writes.search_query = searched.rewritten
-        knowledge = self._other_language(turn.language, *_title_and_body(found.hits[0])) if found.hits else None
+        knowledge = self.across.knowledge_language(turn.language, found.hits[0]) if found.hits else None
         if knowledge and not self.across.active:
             return self._across_languages(turn, found, knowledge, question=question), None
         if knowledge:
@@ -313,15 +312,6 @@ class DialogueManager:
             reply = Reply(answer.text, answer.kind, turn.conversation_id, answer.sources)
         # What the check stopped (or the LM's unusable output) stays on the turn for admins (docs/generation.md).
         return dataclasses.replace(reply, rejected=answer.rejected), answer.model_id
-
-    def _other_language(self, language: str, title: str, body: str) -> str | None:
-        """The language of the best knowledge when it is not the customer's, else None. Read with its question or
-        title (prices alone read as Spanish at 0.68), at 0.5 or surer, or in another script than the customer's
-        ("How do firmware updates work?" reads as English 0.36, and went to a Chinese customer without the note)."""
-        text = f"{title}\n{body}"
-        found = self.languages.detector.detect(text)
-        sure = found is not None and (found.confidence >= 0.5 or script_apart(language, text))
-        return found.code if sure and found.code != language else None
 
     def _across_languages(self, turn: OpenedTurn, found: Found, knowledge: str, rewritten: bool = False,
                           question: Question | None = None) -> Reply:
@@ -346,7 +336,8 @@ class DialogueManager:
         """The curated answer of the FAQ chosen from the fallback's suggestions, under the note when its language is
         not the customer's."""
         chosen = chosen_answer(turn.conversation_id, faq)
-        return self._noted(turn, chosen) if self._other_language(turn.language, faq.question, faq.answer) else chosen
+        across = self.across.other_language(turn.language, faq.question, faq.answer)
+        return self._noted(turn, chosen) if across else chosen
 
     def _handoff(self, turn: OpenedTurn) -> Reply:
         return Reply(self.catalogue.phrases(turn.language)("handoff"), ReplyKind.HANDOFF, turn.conversation_id,
@@ -382,10 +373,6 @@ async def _drain(events: "asyncio.Queue[ReplyEvent | _Finished]") -> AsyncIterat
 
 def _source(hit: Hit) -> Source:
     return Source(id=hit.faq.id, title=hit.faq.question)
-
-
-def _title_and_body(hit: Hit) -> tuple[str, str]:
-    return (hit.faq.question, hit.faq.answer) if hit.faq is not None else (hit.title, hit.text)
 
 
 def _curated(turn: OpenedTurn, hits: list[Hit]) -> Reply:

@@ -27,6 +27,12 @@ class SearchIn(BaseModel):
     sources: list[str] = Field(default_factory=list, max_length=50,
                                description='Only these: "faqs", "documents", or document file names / URLs.')
     mode: Literal["hybrid", "dense", "lexical", "rrf"] | None = Field(None, description="Ranking; default: as chat.")
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$",
+                                 description="The customer's language (ISO 639-1, e.g. \"de\"); default: read from "
+                                             "the query, as chat reads a first message.")
+    translate: bool | None = Field(None, description="Search the query's translation where chat would (a capable LM, "
+                                                     "the best knowledge in another language, no FAQ quoted as found); "
+                                                     "default: as chat. false: the query as written.")
 
 
 class RetrieverScores(BaseModel):
@@ -76,8 +82,21 @@ class ActionHit(BaseModel):
                                        "(HELPDESK_ACTION_MIN_SCORE, and no FAQ or passage closer)")
 
 
+class TranslatedOut(BaseModel):
+    text: str = Field(description="the LM's translation of the query, which `hits` are the search for")
+    language: str = Field(description="the language it was translated into: the best knowledge's")
+    query_language: str = Field(description="the customer's language")
+    note: str = Field(description="what chat does with it")
+
+
+TRANSLATED_NOTE = ("Chat searches this translation and quotes its best FAQ, under a note in the customer's language, "
+                   "only when the LM confirms that it answers the customer's own message (docs/languages.md).")
+
+
 class SearchOut(BaseModel):
     hits: list[SearchHit]
+    translated: TranslatedOut | None = Field(None, description="set when the hits are the search for the query's "
+                                                               "translation, as chat would search it")
     actions: list[ActionHit] = Field(description="declared actions whose examples match (docs/actions.md)")
     decision: Decision = Field(description="faq | generate | fallback, with the thresholds chat uses")
     suggested: list[int] = Field(description="with a fallback: the FAQs it would suggest (docs/thresholds.md)")
@@ -88,10 +107,23 @@ class SearchOut(BaseModel):
 def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
     thresholds = manager.thresholds()  # the very thresholds chat decides with
     fusion = replace(knowledge.fusion, mode=body.mode) if body.mode else None
-    hits = knowledge.search(body.query.strip(), top_k=body.top_k, filters=SearchFilter(body.tags, body.sources),
-                            fusion=fusion, asked=True)
+    query = body.query.strip()
+
+    def found(text: str, asked: bool) -> list[Hit]:
+        return knowledge.search(text, top_k=body.top_k, filters=SearchFilter(body.tags, body.sources), fusion=fusion,
+                                asked=asked)
+
+    hits, translated = found(query, True), None
+    if body.translate is not False:
+        language = body.language or manager.languages.choose(None, query)
+        if searched := manager.across.translation_searched(query, language, hits, thresholds,
+                                                           manager.config.multilingual_search):
+            hits = found(searched[0], False)  # the LM's text, not asked by a customer
+            translated = TranslatedOut(text=searched[0], language=searched[1], query_language=language,
+                                       note=TRANSLATED_NOTE)
     return SearchOut(
         hits=[_search_hit(hit) for hit in hits],
+        translated=translated,
         actions=_action_hits(body.query.strip(), body.top_k, knowledge, manager),
         decision=(decision := decide(hits, thresholds)).value,
         suggested=[hit.faq.id for hit in suggestions(hits, thresholds, manager.config.fallback_suggestions)]

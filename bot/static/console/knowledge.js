@@ -172,7 +172,10 @@ export class Knowledge {
         h("td", {}, index + 1), h("td", {}, hit.title), h("td", {}, hit.kind),
         h("td", {}, hit.scores.dense === null ? "–" : hit.scores.dense.toFixed(3)),
         h("td", {}, hit.scores.bm25 === null ? "–" : hit.scores.bm25.toFixed(2)), h("td", {}, hit.scores.fused.toFixed(4))));
-      box.replaceChildren(
+      const translated = result.translated ? [h("p", { class: "translated" },
+        `Searched as chat searches it, translated from ${result.translated.query_language} into ${result.translated.language}: `,
+        h("q", {}, result.translated.text), `. ${result.translated.note}`)] : [];
+      box.replaceChildren(...translated,
         h("p", { class: "decision" }, h("strong", {}, `Decision: ${result.decision}`),
           ` (FAQ at ≥ ${result.thresholds.faq}, generated at ≥ ${result.thresholds.generate})`),
         h("div", { class: "scroll" }, h("table", {}, h("caption", { class: "visually-hidden" }, "Ranked hits"),
