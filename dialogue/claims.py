@@ -90,10 +90,15 @@ def _regions(text: str) -> str:
 def words_of(text: str) -> set[str]:
     """Content words (lower-cased, stop words dropped, endings stripped) and the keys of the text's facts."""
     found = {fact.key for fact in facts(text)}
+    text = _regions(_without_facts(text))
+    return found | {stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
+
+
+def _without_facts(text: str) -> str:
+    """`text` with each fact (number, price, link ...) blanked out, so that its words are read alone."""
     for fact in sorted(facts(text), key=lambda f: -f.start):
         text = text[:fact.start] + " " + text[fact.end:]
-    text = _regions(text)
-    return found | {stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
+    return text
 
 
 def covered(word: str, words: set[str]) -> bool:
@@ -279,7 +284,8 @@ def unnamed_owner(sentence: str, snippet: str, named: str) -> str | None:
         return None
     segments = binding_segments(snippet)
     owners_of = {segment: segment.topics & _capitalised_words(snippet) for segment in segments}
-    said = words_of(f"{named}\n{sentence}")
+    mine = words_of(sentence)
+    said = mine | words_of(named)
     for fact in facts(sentence):
         homes = [segment for segment in segments if fact.key in segment.facts]
         if not homes or not all(owners_of[home] for home in homes):
@@ -289,7 +295,7 @@ def unnamed_owner(sentence: str, snippet: str, named: str) -> str | None:
         if not any(owners_of[other] - owners for other in segments
                    if other not in homes and any(_kind(key) == kind for key in other.facts)):
             continue  # the only one of its kind: nothing to confuse it with
-        if any(key != fact.key and key in home.facts for home in homes for key in words_of(sentence)):
+        if any(key != fact.key and key in home.facts for home in homes for key in mine):
             continue  # another of its facts names it: "The 50 GB plan costs £14 a month" is Plus
         if not any(covered(owner, said) for owner in owners):
             return f"states {fact.text} without naming whose it is ({', '.join(sorted(owners))}): {sentence!r}"
@@ -304,8 +310,7 @@ def _kind(key: str) -> str:
 def _capitalised_words(snippet: str) -> frozenset[str]:
     """The names of `snippet` as `words_of` gives them: a word it capitalises inside a sentence ("... and Unlimited
     has unlimited data"), or wherever it writes it ("Lite has ..."); not a unit ("5 GHz-only networks")."""
-    for fact in sorted(facts(snippet), key=lambda f: -f.start):
-        snippet = snippet[:fact.start] + " " + snippet[fact.end:]
+    snippet = _without_facts(snippet)
     always = {}
     for word in _WORD.findall(_regions(snippet)):
         key = stem(word.lower().strip("'’-"))

@@ -111,7 +111,7 @@ class AcrossLanguages:
         judge, searched, leaders = self.judge, None, best_matches(found)
         if self.translates:
             standalone = self.translate(question, languages)
-            again = self.search(answering, question, standalone) if standalone else None
+            again = self.search_translation(answering, question, standalone) if standalone else None
         elif "rewrite" in judge.config.steps:  # a standalone question already: searched alone
             standalone = judge.rewrite(question, language=_name(languages.knowledge))
             again = answering.search_standalone(standalone) if standalone else None
@@ -148,7 +148,7 @@ class AcrossLanguages:
         if question is None:
             return [], None
         if self.translates and (translation := self.translate(question, languages)):
-            again = self.search(answering, question, translation)
+            again = self.search_translation(answering, question, translation)
             log.info("The message translated into %s and searched: %r", languages.knowledge, again.searched)
             top = again.hits[0] if again.hits else None
             if top is None or top.faq is None or top.confidence < again.thresholds.generate:
@@ -217,8 +217,8 @@ class AcrossLanguages:
         self._translation.cache_clear()
 
     @staticmethod
-    def search(answering: Answering, question: Question, translation: str) -> Found:
-        """The search for the message's translation (or rewrite), read against the conversation as the message was:
+    def search_translation(answering: Answering, question: Question, translation: str) -> Found:
+        """The search for the message's translation, read against the conversation as the message was:
         a follow-up of the previous query ("und was kostet das?" after a delivery question, translated "and what
         does it cost?") is searched with that query, as an English follow-up is (dialogue/context.py); the previous
         query is the earlier message's translation where that was searched. The translation is read again by the

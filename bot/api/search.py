@@ -124,7 +124,7 @@ def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
     return SearchOut(
         hits=[_search_hit(hit) for hit in hits],
         translated=translated,
-        actions=_action_hits(body.query.strip(), body.top_k, knowledge, manager),
+        actions=_action_hits(query, body.top_k, knowledge, manager),
         decision=(decision := decide(hits, thresholds)).value,
         suggested=[hit.faq.id for hit in suggestions(hits, thresholds, manager.config.fallback_suggestions)]
         if decision is Decision.FALLBACK else [],
