@@ -24,6 +24,7 @@ message, confirms that it answers it (`quoted`, for the manager's answer without
 
 import functools
 import logging
+import time
 from dataclasses import dataclass, replace
 
 from dialogue.answering import Answer, Answering, Found, Question, citation, fallback, snippet_texts
@@ -84,7 +85,10 @@ CROSS_LANGUAGE_VERIFY_MARGIN = 0.05
 TRANSLATED_FAQ_MARGIN = -0.10
 _TRANSLATION_LENGTH = 3  # a "translation" longer than 3 times the message (+ 40 characters) is an answer
 # Translations kept per process: the same message, asked again in any conversation, is searched without the LM.
+# All are forgotten every hour, and when a customer is erased through this process (docs/privacy.md): they are
+# translations of customers' masked messages.
 TRANSLATIONS_KEPT = 2048
+TRANSLATIONS_KEPT_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,13 @@ class Languages:
 
 
 class AcrossLanguages:
-    def __init__(self, judge: Judge, detector: LanguageDetector):
+    def __init__(self, judge: Judge, detector: LanguageDetector, clock=time.monotonic):
         self.judge = judge
         self.detector = detector
         # An LM error is raised through the cache, so only what the LM answered is kept.
         self._translation = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(self._ask_translation)
+        self.clock = clock
+        self._kept_since = clock()
 
     @property
     def active(self) -> bool:
@@ -194,6 +200,8 @@ class AcrossLanguages:
         """The customer's message translated into the knowledge's language, or None when the LM gave nothing usable:
         no text, a copy of the message, text that still reads as the customer's language, or an answer instead.
         A message translated before in this process is not sent to the LM again."""
+        if self.clock() - self._kept_since >= TRANSLATIONS_KEPT_SECONDS:
+            self.forget_translations()
         try:
             translation = self._translation(question.text, languages)
         except CannotAnswer as error:
@@ -215,6 +223,7 @@ class AcrossLanguages:
 
     def forget_translations(self) -> None:
         self._translation.cache_clear()
+        self._kept_since = self.clock()
 
     @staticmethod
     def search_translation(answering: Answering, question: Question, translation: str) -> Found:

@@ -61,4 +61,5 @@ async def erase(customer_id: int, services: ServicesDep, principal: AdminDep):
     """Erase one customer in one transaction, and their examples in the registry's training datasets."""
     erased = await run_in_threadpool(erase_customer, services.sessions, customer_id, principal.name,
                                      services.settings.resolved_registry_dir)
+    services.manager.across.forget_translations()  # of their messages too (docs/privacy.md)
     return ErasedOut(id=customer_id, **erased.__dict__)

@@ -18,6 +18,7 @@ from bot.app import create_app
 from bot.cli.serve import SAMPLE_FAQS
 from bot.services import build_services
 from dialogue.catalogue import Catalogue
+from dialogue.crosslingual import TRANSLATIONS_KEPT_SECONDS
 from dialogue.records import TurnRecord
 from retrieval.faq_files import read_faq_file
 from tests.conftest import chat
@@ -372,3 +373,26 @@ def test_a_message_translated_once_is_not_sent_to_the_lm_again(translating_clien
     assert again["text"] == first["text"]
     asked = [request[0]["content"] for request in lm_server.requests]
     assert sum(TRANSLATE in content for content in asked) == 1 and len(asked) == 3  # one translation, two verifies
+
+
+def test_kept_translations_are_forgotten_after_an_hour_and_when_a_customer_is_erased(
+        translating_client, translating, lm_server, admin_headers, monkeypatch):
+    across, now = translating.manager.across, [0.0]
+    monkeypatch.setattr(across, "clock", lambda: now[0])
+    across.forget_translations()
+    lm_server.script(Rule(TRANSLATE, SEND_BACK), sure(0.8))
+
+    def translations_asked(sender: str) -> int:
+        lm_server.requests.clear()
+        chat(translating_client, sender, CAMERA_BACK, metadata={"language": "de"})
+        return sum(TRANSLATE in request[0]["content"] for request in lm_server.requests)
+
+    assert translations_asked("first-asks") == 1
+    now[0] += TRANSLATIONS_KEPT_SECONDS - 1
+    assert translations_asked("asks-again") == 0
+    now[0] += 1
+    assert translations_asked("after-an-hour") == 1
+    customer, = translating_client.get("/admin/customers", params={"channel": "rest", "sender_id": "after-an-hour"},
+                                       headers=admin_headers).json()["data"]
+    assert translating_client.delete(f"/admin/customers/{customer['id']}", headers=admin_headers).status_code == 200
+    assert translations_asked("after-the-erasure") == 1
