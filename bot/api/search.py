@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import KnowledgeDep, ManagerDep, require_viewer
+from dialogue.crosslingual import ranked_together
 from dialogue.policy import Decision, decide, suggestions
 from retrieval.entries import HitKind
 from retrieval.hits import Hit
@@ -89,8 +90,9 @@ class TranslatedOut(BaseModel):
     note: str = Field(description="what chat does with it")
 
 
-TRANSLATED_NOTE = ("Chat searches this translation and quotes its best FAQ, under a note in the customer's language, "
-                   "only when the LM confirms that it answers the customer's own message (docs/languages.md).")
+TRANSLATED_NOTE = ("Chat searches this translation (with a multilingual embedder, beside the query as written) and "
+                   "quotes its best FAQ, under a note in the customer's language, only when the LM confirms that it "
+                   "answers the customer's own message (docs/languages.md).")
 
 
 class SearchOut(BaseModel):
@@ -113,12 +115,15 @@ def search(body: SearchIn, knowledge: KnowledgeDep, manager: ManagerDep):
         return knowledge.search(text, top_k=body.top_k, filters=SearchFilter(body.tags, body.sources), fusion=fusion,
                                 asked=asked)
 
-    hits, translated = found(query, True), None
+    hits = own = found(query, True)
+    translated = None
     if body.translate is not False:
         language = body.language or manager.languages.choose(None, query)
         if searched := manager.across.translation_searched(query, language, hits, thresholds,
                                                            manager.config.multilingual_search):
             hits = found(searched[0], False)  # the LM's text, not asked by a customer
+            if manager.config.multilingual_search:  # as chat ranks them (dialogue/crosslingual.py)
+                hits = ranked_together(own, hits)[:body.top_k]
             translated = TranslatedOut(text=searched[0], language=searched[1], query_language=language,
                                        note=TRANSLATED_NOTE)
     return SearchOut(

@@ -41,6 +41,10 @@ class BilingualSpace:
     model_id = "test-bilingual-space"
     dimension = _DIMENSION
 
+    def __init__(self, lean: float = _GERMAN[1]):
+        self.german = _GERMAN.copy()
+        self.german[1] = lean  # how far every German text leans towards "parcel"
+
     def multilingual(self) -> bool:
         return True
 
@@ -54,7 +58,7 @@ class BilingualSpace:
                 if word in MEANINGS:
                     vector[MEANINGS[word]] += 1.0
             if any(word in GERMAN_WORDS for word in words):
-                vector += _GERMAN
+                vector += self.german
             rows.append(vector / np.linalg.norm(vector))
         return np.asarray(rows, dtype=np.float32)
 
@@ -64,22 +68,30 @@ GERMAN_CUSTOMERS = ["Wie kann ich mein Gerät zurückgeben?", "Wo ist mein Paket
                     "Wie setze ich mein Passwort zurück?", "Wo finde ich meine Rechnung für die Bestellung?"]
 
 
+PARCEL, INVOICE = "Where is my parcel?", "Where do I find my invoice?"
+INVOICE_ANSWER = "Every invoice is under Orders in your account."
+
+
+def four_faqs() -> list:
+    return [
+        make_draft("How do I return a device?", "Send it back within 30 days for a refund.",
+                   ["Can I send back what I bought?", "How do I get a refund?"]),
+        make_draft(PARCEL, "Track the delivery with the link in your e-mail.",
+                   ["Where is my package?", "When does my delivery arrive?"]),
+        make_draft("How do I reset my password?", "Use 'Forgot password' on the login page.",
+                   ["I cannot login", "I forgot my password"]),
+        make_draft(INVOICE, INVOICE_ANSWER,
+                   ["I need a receipt", "Send me the invoice"]),
+    ]
+
+
 @pytest.fixture
 def client(migrated_database, tmp_path, models_dir, generator):
     url, _ = migrated_database
     settings = make_settings(tmp_path, url, models_dir, embedding_multilingual=True)
     services = build_services(settings, embedder=BilingualSpace(), generator=generator)
     services.start(with_lm=False)
-    services.knowledge.upsert_many([
-        make_draft("How do I return a device?", "Send it back within 30 days for a refund.",
-                   ["Can I send back what I bought?", "How do I get a refund?"]),
-        make_draft("Where is my parcel?", "Track the delivery with the link in your e-mail.",
-                   ["Where is my package?", "When does my delivery arrive?"]),
-        make_draft("How do I reset my password?", "Use 'Forgot password' on the login page.",
-                   ["I cannot login", "I forgot my password"]),
-        make_draft("Where do I find my invoice?", "Every invoice is under Orders in your account.",
-                   ["I need a receipt", "Send me the invoice"]),
-    ])
+    services.knowledge.upsert_many(four_faqs())
     services.knowledge.calibrator.train_now()
     with TestClient(create_app(settings, services)) as test_client:
         test_client.services = services

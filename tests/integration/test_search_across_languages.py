@@ -7,8 +7,12 @@ English sample shop with MiniLM, which ranks a German question far below its thr
 
 import pytest
 
-from tests.integration.test_crosslingual_judgement import CAMERA_BACK, RETURNS, SEND_BACK, TRANSLATE
+from bot.services import build_services
+from tests.conftest import chat, make_settings
+from tests.integration.test_crosslingual_judgement import CAMERA_BACK, CATALOGUE, RETURNS, SEND_BACK, TRANSLATE
 from tests.integration.test_judgement import client_of, judged_services, lm_server  # noqa: F401 (fixture)
+from tests.integration.test_judgement_verify import sure
+from tests.integration.test_questions_across_languages import INVOICE, INVOICE_ANSWER, PARCEL, BilingualSpace, four_faqs
 from tests.support.lm_server import Rule
 
 pytestmark = pytest.mark.integration
@@ -68,3 +72,39 @@ def test_the_customers_language_may_be_given(client, lm_server, admin_headers):
     assert found["translated"]["text"] == "Return?" and found["translated"]["query_language"] == "de"
     bad = client.post("/admin/search", json={"query": "Rückgabe?", "language": "German"}, headers=admin_headers)
     assert bad.status_code == 422 and "language" in bad.text
+
+
+@pytest.fixture()
+def bilingual_client(migrated_database, tmp_path, models_dir, lm_server):  # noqa: F811
+    """Four English FAQs in the small multilingual space of test_questions_across_languages.py, in a database of
+    their own, and the scripted LM."""
+    settings = make_settings(tmp_path, migrated_database[0], models_dir, lm_backend="openai", lm_url=lm_server.url,
+                             lm_model=lm_server.model, lm_retries=0, judgement="auto", judgement_timeout_seconds=2.0,
+                             embedding_multilingual=True)
+    services = build_services(settings, embedder=BilingualSpace(lean=0.0))
+    services.start()
+    services.knowledge.upsert_many(four_faqs())
+    yield from client_of(services)
+    services.engine.dispose()
+
+
+INVOICE_OF_DELIVERY = "Rechnung und Beleg zur Lieferung vom Paket?"  # invoice and delivery: as written, as near the one FAQ as the other
+VAGUE = "Where can I find that?"  # a poor translation: it lost what the customer asks about
+
+
+def test_with_a_multilingual_embedder_the_query_as_written_is_ranked_beside_its_translation(
+        bilingual_client, lm_server, admin_headers):
+    lm_server.script(Rule(TRANSLATE, VAGUE), sure(0.8))
+    written = search(bilingual_client, admin_headers, query=INVOICE_OF_DELIVERY, language="de", translate=False)
+    assert {hit["question"] for hit in written["hits"][:2]} == {INVOICE, PARCEL}
+    assert written["hits"][0]["confidence"] == written["hits"][1]["confidence"]  # a tie: not quoted as found
+    assert search(bilingual_client, admin_headers, query=VAGUE, translate=False)["decision"] == "fallback"
+
+    # Ranked together, the invoice FAQ leads: first in one search, and joint first in the other.
+    found = search(bilingual_client, admin_headers, query=INVOICE_OF_DELIVERY, language="de")
+    assert found["translated"]["text"] == VAGUE
+    assert [hit["question"] for hit in found["hits"][:2]] == [INVOICE, PARCEL] and found["decision"] == "generate"
+    assert found["hits"][0]["confidence"] == written["hits"][0]["confidence"]  # each hit as the search it led
+    reply = chat(bilingual_client, "invoice-of-delivery", INVOICE_OF_DELIVERY, metadata={"language": "de"})
+    assert reply["custom"]["kind"] == "faq" and reply["text"] == (
+        f"{CATALOGUE.phrases('de')('other_language_note')}\n\n{INVOICE_ANSWER}")
