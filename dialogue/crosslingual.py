@@ -26,6 +26,7 @@ reply).
 
 import functools
 import logging
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -87,6 +88,13 @@ CROSS_LANGUAGE_VERIFY_MARGIN = 0.05
 # Chosen on the German questions of the sample shop with MiniLM (docs/languages.md).
 TRANSLATED_FAQ_MARGIN = -0.10
 _TRANSLATION_LENGTH = 3  # a "translation" longer than 3 times the message (+ 40 characters) is an answer
+# What a small LM writes instead of a translation: its instructions said back ("Please keep all details, names, and
+# numbers, and do not answer it."), or a refusal ("I'm sorry, but I can't assist with that."). Qwen2.5-Coder-1.5B
+# wrote one of these for 16 of the 1,337 HWU64 questions in 7 languages (docs/languages.md).
+_INSTRUCTION_WORDS = {"detail", "details", "name", "names", "number", "numbers", "answer", "translate", "translation",
+                      "faithfully", "completely"}
+_LM_REFUSAL = re.compile(r"(?:(?:i'm|i am) sorry|i apologi[sz]e)?,? ?(?:but )?i (?:can't|cannot|can not|am unable to) "
+                         r"(?:assist|help) (?:you )?with (?:that|this)(?: request)?\.?", re.IGNORECASE)
 # Translations kept per process: the same message, asked again in any conversation, is searched without the LM.
 # All are forgotten every hour, and when a customer is erased through this process (docs/privacy.md): they are
 # translations of customers' masked messages.
@@ -205,7 +213,8 @@ class AcrossLanguages:
 
     def translate(self, question: Question, languages: Languages) -> str | None:
         """The customer's message translated into the knowledge's language, or None when the LM gave nothing usable:
-        no text, a copy of the message, text that still reads as the customer's language, or an answer instead.
+        no text, a copy of the message, text that still reads as the customer's language, an answer, its
+        instructions or a refusal instead.
         A message translated before in this process is not sent to the LM again."""
         if self.clock() - self._kept_since >= TRANSLATIONS_KEPT_SECONDS:
             self.forget_translations()
@@ -217,7 +226,8 @@ class AcrossLanguages:
         read = self.detector.detect(translation) if translation else None
         if not translation or translation.casefold() == question.text.casefold() or (
                 read and read.code == languages.customer and read.confidence >= _TRANSLATION_CONFIDENCE) or (
-                len(translation) > _TRANSLATION_LENGTH * len(question.text) + 40):  # an answer, not a translation
+                len(translation) > _TRANSLATION_LENGTH * len(question.text) + 40) or (  # an answer
+                not_a_translation(translation)):
             log.info("No translation into %s: %r", languages.knowledge, translation)
             return None
         return translation
@@ -330,6 +340,12 @@ def ranked_together(own: list[Hit], translated: list[Hit]) -> list[Hit]:
         for key in best:
             summed[key] += listed.get(key, floor)
     return sorted(best.values(), key=lambda hit: summed[entry_key(hit)], reverse=True)
+
+
+def not_a_translation(text: str) -> bool:
+    """Whether an LM's "translation" is its instructions said back, or its refusal to translate."""
+    words = set(re.findall(r"[a-z]+", text.casefold()))
+    return len(words & _INSTRUCTION_WORDS) >= 3 or bool(_LM_REFUSAL.fullmatch(text.strip().replace("’", "'")))
 
 
 def parse_translation(raw: str) -> str:

@@ -60,9 +60,13 @@ def test_an_english_query_or_a_failed_translation_is_searched_as_written(client,
     english = search(client, admin_headers, query="Can I send my camera back if I don't like it?")
     assert english["translated"] is None and english["hits"][0]["question"] == RETURNS
     assert lm_server.requests == []
-    lm_server.script(Rule(TRANSLATE, CAMERA_BACK))  # a copy of the message: not a translation
-    copied = search(client, admin_headers, query=CAMERA_BACK)
-    assert copied["translated"] is None and copied["decision"] == "fallback"
+    # Not translations: a copy of the message, the LM's instructions said back, its refusal.
+    for output in (CAMERA_BACK, "Please keep all details, names, and numbers, and do not answer it.",
+                   "I'm sorry, but I can't assist with that."):
+        client.app.state.services.manager.across.forget_translations()
+        lm_server.script(Rule(TRANSLATE, output))
+        copied = search(client, admin_headers, query=CAMERA_BACK)
+        assert copied["translated"] is None and copied["decision"] == "fallback", output
 
 
 def test_the_customers_language_may_be_given(client, lm_server, admin_headers):
@@ -88,7 +92,8 @@ def bilingual_client(migrated_database, tmp_path, models_dir, lm_server):  # noq
     services.engine.dispose()
 
 
-INVOICE_OF_DELIVERY = "Rechnung und Beleg zur Lieferung vom Paket?"  # invoice and delivery: as written, as near the one FAQ as the other
+# Invoice and delivery: as written, as near to the one FAQ as to the other.
+INVOICE_OF_DELIVERY = "Rechnung und Beleg zur Lieferung vom Paket?"
 VAGUE = "Where can I find that?"  # a poor translation: it lost what the customer asks about
 
 
