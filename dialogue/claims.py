@@ -89,14 +89,16 @@ def _regions(text: str) -> str:
 
 def words_of(text: str) -> set[str]:
     """Content words (lower-cased, stop words dropped, endings stripped) and the keys of the text's facts."""
-    found = {fact.key for fact in facts(text)}
-    text = _regions(_without_facts(text))
-    return found | {stem(w.strip("'’-")) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1}
+    read = facts(text)
+    text = _regions(_without_facts(text, read))
+    return {fact.key for fact in read} | {stem(w.strip("'’-")) for w in _WORD.findall(text.lower())
+                                          if w not in _STOP_WORDS and len(w) > 1}
 
 
-def _without_facts(text: str) -> str:
-    """`text` with each fact (number, price, link ...) blanked out, so that its words are read alone."""
-    for fact in sorted(facts(text), key=lambda f: -f.start):
+def _without_facts(text: str, read: list | None = None) -> str:
+    """`text` with each fact (number, price, link ...) blanked out, so that its words are read alone; `read`: the
+    text's facts, where the caller has them already."""
+    for fact in sorted(facts(text) if read is None else read, key=lambda f: -f.start):
         text = text[:fact.start] + " " + text[fact.end:]
     return text
 
