@@ -125,6 +125,26 @@ def test_concurrent_queries_share_model_calls_and_get_their_own_vectors(embedder
         assert float(query_vector @ expected) > 0.9999  # its own text's vector, not a neighbour's
 
 
+def test_every_encode_runs_on_one_thread_whichever_thread_asks(embedder, monkeypatch):
+    """torch keeps a team of OpenMP threads per calling thread; more teams than cores made every query slower."""
+    model, threads = embedder._model, set()
+    encode = model.encode
+
+    def recording(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", recording)
+    batching = BatchingEmbedder(embedder, window_seconds=0.0)
+    with ThreadPoolExecutor(4) as pool:
+        vectors = list(pool.map(lambda n: batching.embed([f"Where is parcel {n}?"])[0], range(8)))
+        pool.submit(embedder.embed, [f"Import text {n}" for n in range(80)]).result()  # a large call, not queued
+    embedder.embed(["from the test's own thread"])
+    batching.close()
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    assert float(vectors[3] @ embedder.embed(["Where is parcel 3?"])[0]) > 0.9999
+
+
 def test_a_failing_model_call_fails_every_caller_of_that_batch():
     class Broken:
         model_id, dimension = "broken", 3
