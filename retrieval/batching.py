@@ -1,9 +1,11 @@
 """Query embeddings of concurrent requests, computed together.
 
-One short query costs MiniLM ~15 ms on this CPU, a batch of 16 little more than twice that: the model's
+One short query costs MiniLM ~7 ms on this CPU, a batch of 16 little more than twice that: the model's
 fixed cost per call dominates. `BatchingEmbedder` wraps any `Embedder`: the texts of calls that arrive while
 the model is busy, or within `window_seconds` of the first one, are embedded in one call, and each caller
-gets its own rows back. Large calls (an import, a re-index) skip the queue; they are batches already.
+gets its own rows back. The window is waited only while queries come concurrently (the last call embedded
+more than one): a customer alone does not wait for company that is not coming. Large calls (an import, a
+re-index) skip the queue; they are batches already.
 `RecentVectors` keeps the last queries' vectors: one message searched twice (actions, then FAQs) is embedded once.
 """
 
@@ -33,6 +35,7 @@ class BatchingEmbedder:
         self.window_seconds = window_seconds
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._concurrent = False  # whether the last model call embedded more than one caller's texts
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -82,9 +85,10 @@ class BatchingEmbedder:
                 return
 
     def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
-        """`first` and whatever else arrives within the window, up to `max_batch` texts."""
+        """`first` and whatever else is waiting, or arrives within the window while queries come concurrently,
+        up to `max_batch` texts."""
         batch, size = [first], len(first.texts)
-        deadline = time.monotonic() + self.window_seconds
+        deadline = time.monotonic() + (self.window_seconds if self._concurrent else 0.0)
         while size < self.max_batch:
             try:
                 waiting = deadline - time.monotonic()
@@ -95,6 +99,7 @@ class BatchingEmbedder:
                 return batch, True
             batch.append(request)
             size += len(request.texts)
+        self._concurrent = len(batch) > 1
         return batch, False
 
     def _embed_batch(self, batch: list[_Request]) -> None:

@@ -145,6 +145,46 @@ def test_every_encode_runs_on_one_thread_whichever_thread_asks(embedder, monkeyp
     assert float(vectors[3] @ embedder.embed(["Where is parcel 3?"])[0]) > 0.9999
 
 
+def test_a_query_alone_does_not_wait_for_the_window_and_concurrent_ones_do():
+    class Recording:
+        model_id, dimension = "recording", 2
+
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def embed(self, texts):
+            self.batches.append(len(texts))
+            time.sleep(0.3)  # a model call, long enough for concurrent callers to queue behind it
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+    recording = Recording()
+    batching = BatchingEmbedder(recording, window_seconds=1.0)
+    for _ in range(3):  # one customer at a time: no window
+        started = time.monotonic()
+        batching.embed(["alone"])
+        assert time.monotonic() - started < 0.9
+    assert recording.batches == [1, 1, 1]
+
+    start = threading.Barrier(8)
+
+    def one(text: str) -> np.ndarray:
+        start.wait()
+        return batching.embed([text])[0]
+
+    with ThreadPoolExecutor(8) as pool:  # a burst: the first goes at once, the others share calls
+        list(pool.map(one, [f"q{n}" for n in range(8)]))
+    burst = recording.batches[3:]
+    assert sum(burst) == 8 and len(burst) < 8
+    # Queries came concurrently: the next one waits the window for company, and a second caller within it joins.
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(batching.embed, ["first"])
+        time.sleep(0.2)
+        second = pool.submit(batching.embed, ["second"])
+        first.result(timeout=10), second.result(timeout=10)
+    assert recording.batches[-1] == 2
+    batching.close()
+
+
 def test_a_failing_model_call_fails_every_caller_of_that_batch():
     class Broken:
         model_id, dimension = "broken", 3
