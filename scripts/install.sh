@@ -13,8 +13,11 @@ cd "$(dirname "$0")/.."
 
 test_run=false
 [[ "${1:-}" == "--test" ]] && test_run=true
-# LLAVA_BUILD=OFF skips the image models' library we never load.
-default_cmake_args="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF"
+# LLAVA_BUILD=OFF skips the image models' library we never load. GGML_OPENMP=OFF gives llama.cpp its own thread
+# pool instead of OpenMP's, which torch's shares in one process: once both had worker teams, more than there are
+# cores, OpenMP stopped spinning between operations and a query embedding took 13-14 ms instead of 7 on 2 cores
+# (LM speed the same either way, measured 2026-12-07, docs/measurements.md).
+default_cmake_args="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF"
 # Some virtual machines advertise Intel AMX and grant it, yet fault on its first instruction: llama.cpp's AMX
 # kernels then kill the process with a general protection fault (`ldtilecfg`) on its first matrix product, the
 # bot's or an LM server's (seen 2026-12-06 on a Firecracker VM with an AMX Xeon: Qwen2.5-Coder's GGUF, and
