@@ -75,7 +75,7 @@ class Services:
         check_database(self.engine, self.settings.resolved_database_url)
         upgrade_database(self.engine)
         components = (self.embedder, self.generator) if with_lm else (self.embedder,)
-        components += (self.manager.languages,)
+        components += (self.manager.languages, self.manager.privacy)
         for component in components:
             if hasattr(component, "warm_up"):
                 component.warm_up()

@@ -75,6 +75,13 @@ class Masker:
         self._recognizers = recognizers()
         self._anonymizer = AnonymizerEngine()
 
+    def warm_up(self) -> None:
+        """phonenumbers reads each region's metadata and tldextract its suffix list on first use: ~0.5 s that is
+        not the first customer's message to pay (called at start, bot/services.py)."""
+        if not self._warm:
+            self._warm = True
+            self.find(_WARM_UP, budget=Budget(math.inf))
+
     def budget(self) -> Budget:
         """A fresh budget for one request's masking (HELPDESK_MASKING_BUDGET_SECONDS)."""
         return Budget(self.budget_seconds)
@@ -83,13 +90,9 @@ class Masker:
         """Personal data in `text`, the longest where two overlap; order numbers are never personal data.
 
         Raises MessageTooComplex when `budget` (default: a fresh one) runs out."""
-        if not self._warm:
-            # phonenumbers reads each region's metadata and tldextract its suffix list on first use: ~0.5 s that
-            # is not the first message's to pay.
-            # The caller's budget may already be running: the warm-up is left out of it.
-            self._warm = True
+        if not self._warm:  # not warmed at start (a Masker of its own): the caller's budget leaves it out
             started = time.thread_time()
-            self.find(_WARM_UP, budget=Budget(math.inf))
+            self.warm_up()
             if budget is not None:
                 budget.exclude(time.thread_time() - started)
         budget = budget or self.budget()
