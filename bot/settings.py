@@ -163,8 +163,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(10_000_000, ge=1, description="Largest document accepted.")
     fetch_timeout_seconds: float = Field(20.0, gt=0, description="Per-URL timeout when fetching pages.")
     embed_batch_ms: float = Field(
-        3.0, ge=0.0, le=100.0, description="How long a query embedding waits for others to be embedded with it; "
-                                           "0: each alone (retrieval/batching.py).")
+        3.0, ge=0.0, le=100.0, description="How long a query embedding waits for others to be embedded with it, "
+                                           "while queries come together; 0: each alone (retrieval/batching.py).")
     index_poll_seconds: float = Field(0.25, ge=0.0, description="How often a process checks the index version.")
 
     max_message_chars: int = Field(4000, ge=1)
