@@ -10,12 +10,9 @@ embedder and torch threads, alternated per client count.
 """
 
 import argparse
-import importlib.util
 import itertools
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,20 +23,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+from at_revision import module_at  # noqa: E402
 from retrieval.batching import BatchingEmbedder  # noqa: E402
 from retrieval.embedder import SentenceTransformerEmbedder  # noqa: E402
-
-
-def batching_at(revision: str):
-    """`BatchingEmbedder` as retrieval/batching.py had it at `revision`."""
-    source = subprocess.run(["git", "show", f"{revision}:retrieval/batching.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="batching-")) / f"batching_{revision}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BatchingEmbedder
 
 
 def measure(batching, clients: int, seconds: float, new_text) -> tuple[float, float, float]:
@@ -84,7 +70,8 @@ def main() -> None:
 
     embedder = SentenceTransformerEmbedder("default")
     embedder.embed(["warm up"])
-    variants = [(f"at {args.against}", batching_at(args.against)), ("now", BatchingEmbedder)]
+    variants = [(f"at {args.against}", module_at(args.against, "retrieval/batching.py").BatchingEmbedder),
+                ("now", BatchingEmbedder)]
     print(f"\nQuery embeddings, {embedder.model_id}, torch threads {args.threads}, window {args.window_ms} ms, "
           f"{args.seconds:g} s per cell\n")
     print("| clients | " + " | ".join(f"{name}: queries/s | p50 ms | p95 ms" for name, _ in variants) + " |")

@@ -9,30 +9,21 @@ revision REV (its dialogue/grounding.py alone), for a before/after table in one 
 """
 
 import argparse
-import importlib.util
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from at_revision import module_at  # noqa: E402
 from training.reply_check_eval import current_check, evaluate, load_pairs  # noqa: E402
 
 
 def check_at(revision: str):
     """`check_reply` as dialogue/grounding.py had it at `revision`."""
-    source = subprocess.run(["git", "show", f"{revision}:dialogue/grounding.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    folder = Path(tempfile.mkdtemp(prefix="grounding-"))
-    path = folder / f"grounding_{revision}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_at(revision, "dialogue/grounding.py")
     return lambda reply, snippets, question: module.check_reply(reply, snippets, question).reasons
 
 
