@@ -74,8 +74,9 @@ class Services:
             return
         check_database(self.engine, self.settings.resolved_database_url)
         upgrade_database(self.engine)
-        components = (self.embedder, self.generator) if with_lm else (self.embedder,)
-        components += (self.manager.languages, self.manager.privacy)
+        # Import and export (`with_lm=False`) never mask a customer's message: the masker warms only to serve.
+        components = (self.embedder, self.generator, self.manager.privacy) if with_lm else (self.embedder,)
+        components += (self.manager.languages,)
         for component in components:
             if hasattr(component, "warm_up"):
                 component.warm_up()
