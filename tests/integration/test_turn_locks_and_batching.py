@@ -151,38 +151,48 @@ def test_a_query_alone_does_not_wait_for_the_window_and_concurrent_ones_do():
 
         def __init__(self) -> None:
             self.batches: list[int] = []
+            self.gate = threading.Event()  # a model call lasts until the test opens the gate
+            self.gate.set()
 
         def embed(self, texts):
             self.batches.append(len(texts))
-            time.sleep(0.3)  # a model call, long enough for concurrent callers to queue behind it
+            assert self.gate.wait(timeout=30)
             return np.ones((len(texts), 2), dtype=np.float32)
 
     recording = Recording()
-    batching = BatchingEmbedder(recording, window_seconds=1.0)
+    batching = BatchingEmbedder(recording, window_seconds=5.0)
     for _ in range(3):  # one customer at a time: no window
         started = time.monotonic()
         batching.embed(["alone"])
-        assert time.monotonic() - started < 0.9
+        assert time.monotonic() - started < 2.5
     assert recording.batches == [1, 1, 1]
 
-    start = threading.Barrier(8)
-
-    def one(text: str) -> np.ndarray:
-        start.wait()
-        return batching.embed([text])[0]
-
-    with ThreadPoolExecutor(8) as pool:  # a burst: the first goes at once, the others share calls
-        list(pool.map(one, [f"q{n}" for n in range(8)]))
-    burst = recording.batches[3:]
-    assert sum(burst) == 8 and len(burst) < 8
+    # A burst: the first query goes at once; seven more queue behind its model call and share the next one.
+    recording.gate.clear()
+    with ThreadPoolExecutor(8) as pool:
+        burst = [pool.submit(batching.embed, ["q0"])]
+        _wait_for(lambda: len(recording.batches) == 4)
+        burst += [pool.submit(batching.embed, [f"q{n}"]) for n in range(1, 8)]
+        _wait_for(lambda: batching._queue.qsize() == 7)
+        recording.gate.set()
+        for future in burst:
+            future.result(timeout=30)
+    assert recording.batches[3:] == [1, 7]
     # Queries came concurrently: the next one waits the window for company, and a second caller within it joins.
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(batching.embed, ["first"])
         time.sleep(0.2)
         second = pool.submit(batching.embed, ["second"])
-        first.result(timeout=10), second.result(timeout=10)
+        first.result(timeout=30), second.result(timeout=30)
     assert recording.batches[-1] == 2
     batching.close()
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
 
 
 def test_a_failing_model_call_fails_every_caller_of_that_batch():
