@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list every pair the check got wrong")
     args = parser.parse_args()
     sections = {"development pairs": load_pairs(), "held-out pairs": load_pairs(section="held_out"),
+                "blind held-out pairs": load_pairs(section="held_out_blind"),
                 "German and Chinese pairs": load_pairs(section="languages")}
     checks = [(f"at {args.against}", check_at(args.against))] if args.against else []
     checks.append(("now", current_check))
