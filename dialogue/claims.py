@@ -113,6 +113,7 @@ class _Segment:
     words: frozenset[str]  # what the fact's clause names, with its context
     topics: frozenset[str]  # what it is about
     facts: tuple[str, ...]  # keys of the facts in it
+    points_back: bool = False  # its topic is the subject before it ("before that, ...", "it costs ...")
 
 
 def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = frozenset(),
@@ -135,7 +136,7 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
         subject = set(carried)
     for chunk in _STRONG_CUT.split(body):
         pending, chunk_groups = [], []
-        for part in _outside_brackets_split(chunk):
+        for part in _outside_brackets_split(chunk, cut_brackets=not trailing):
             continues = _CONTINUES.match(part) or (facts(part) and facts(part)[0].start == _lead(part))
             if chunk_groups and continues and trailing:  # a reply's list items are checked one by one
                 chunk_groups[-1].append(part)
@@ -151,24 +152,25 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
         text = " ".join(group)
         part_facts = facts(text)
         before_facts = text[: part_facts[0].start] if part_facts else text
+        points_back = False
         if _UNIVERSAL.search(before_facts):
             topic = set()  # "Every plan includes 5G": about no plan in particular
         elif _POINTS_BACK.search(before_facts) and subject:
-            topic = set(subject) | _first_topic(text, language)
+            topic, points_back = set(subject) | _first_topic(text, language), True
         elif language and language.points_back(text) and (subject or carried):
-            topic = set(subject or carried) | _first_topic(text, language)
+            topic, points_back = set(subject or carried) | _first_topic(text, language), True
         elif _VERB_START.match(text) and subject:
             # "... and paid by Direct Debit on the 8th": the bill is still the subject, paying what it is about
             topic = set(subject) | (_first_topic(text, language) if _PARTICIPLE_START.match(text) else set())
         else:
             topic = _first_topic(text, language)
             if topic & _TEMPORAL:  # "... and Saturday 09:00-17:00": still the sentence's subject, on Saturdays
-                topic |= subject
+                topic |= subject - _TEMPORAL
         subject = subject or topic
         if not part_facts and not any(w.capitalize() in names_in(text.strip()[1:]) for w in topic):
             topic = set()  # with no fact of its own, a clause competes only when it names something ("Premium")
         segments.append(_Segment(frozenset(words_of(text) | label_words | topic), frozenset(topic | label_words),
-                                 tuple(fact.key for fact in part_facts)))
+                                 tuple(fact.key for fact in part_facts), points_back))
     return segments
 
 
@@ -176,12 +178,17 @@ def _lead(part: str) -> int:
     return len(part) - len(part.lstrip())
 
 
-def _outside_brackets_split(chunk: str) -> list[str]:
-    """`chunk` cut at ", " and at " and " before a new clause (`_AND_CLAUSE`), but not inside brackets."""
+def _outside_brackets_split(chunk: str, cut_brackets: bool = False) -> list[str]:
+    """`chunk` cut at ", " and at " and " before a new clause (`_AND_CLAUSE`), but not inside brackets;
+    `cut_brackets` (a reply's clauses): also where a bracket opens and closes, so that an aside with a fact of its
+    own ("within 48 hours (and always within the one month GDPR allows)") is checked as its own clause."""
     parts, depth, start = [], 0, 0
     for match in re.finditer(rf"[()]|,\s+|{_AND_CLAUSE.pattern}", chunk):
         token = match.group(0)
-        if token == "(":
+        if token in "()" and cut_brackets:
+            parts.append(chunk[start:match.start()])
+            start = match.end()
+        elif token == "(":
             depth += 1
         elif token == ")":
             depth = max(0, depth - 1)
@@ -189,7 +196,7 @@ def _outside_brackets_split(chunk: str) -> list[str]:
             parts.append(chunk[start:match.start()])
             start = match.end()
     parts.append(chunk[start:])
-    return [part for part in parts if part.strip()]
+    return [part for part in parts if part.strip(" ,")]
 
 
 def _first_topic(text: str, language: "_Reading | None" = None) -> set[str]:
@@ -327,10 +334,14 @@ def _shown(segment: _Segment) -> list[str]:
 
 def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> str | None:
     """A word of the reply's clause that is another clause's topic, which the fact's own clause does not name.
+    A clause that keeps the home's topics (it points back to them: "in its last 30 days; before that, the early
+    termination fee is 80%") is about the same thing, not a rival: its own words may be said with the fact.
     Words in more than half the clauses, three at least (the brand, "Nimbus"), tell no clause apart."""
     common = {word for word in set().union(*(s.words for s in segments))
               if (count := sum(word in s.words for s in segments)) >= 3 and count * 2 > len(segments)}
-    others = set().union(*(s.topics for s in segments if s is not home)) - home.words - common
+    rivals = [s for s in segments
+              if s is not home and not (s.points_back and home.topics and home.topics <= s.topics)]
+    others = set().union(*(s.topics for s in rivals)) - home.words - common
     return next((word for word in mine.words if word in others), None)
 
 
