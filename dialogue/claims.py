@@ -61,6 +61,10 @@ _AND_CLAUSE = re.compile(rf"\s+and\s+(?=[A-Z]|(?:the|a|an|your|our|their|its|eve
 _POINTER = re.compile(r"^\s*(?:it|they|this|these|that|those)\b", re.IGNORECASE)
 _POINTS_BACK = re.compile(r"\b(?:it|its|they|their|them|this|that|these|those)\b", re.IGNORECASE)
 _UNIVERSAL = re.compile(r"\b(?:every|all|each|any|both)\b", re.IGNORECASE)
+# A sentence that opens with a verb in the imperative: the word before an object ("Enter it", "Text PAC to",
+# "Go to", "Call 150").
+_IMPERATIVE = re.compile(r"\s*(?P<verb>[A-Z][a-z]+)\s+(?:it|them|this|that|these|those|the|your|a|an|to|us|our|any|"
+                         r"up|in|on|off|out|back|\d)", )
 _NAME = re.compile(r"(?<![\w'’])[A-Z][a-zA-Z]+(?:['’]s)?\b")
 
 EU_COUNTRIES = frozenset(
@@ -324,6 +328,9 @@ def _capitalised_words(snippet: str) -> frozenset[str]:
     for word in _WORD.findall(_regions(snippet)):
         key = stem(word.lower().strip("'’-"))
         always[key] = always.get(key, True) and word[0].isupper()
+    for sentence in sentences(snippet):
+        if opening := _IMPERATIVE.match(sentence):  # "Enter it carefully: ...", "Call 150": a verb, not a name
+            always[stem(opening["verb"].lower())] = False
     inside = {stem(name.lower().strip("'’-")) for name in names(_regions(snippet))}
     return frozenset(key for key, capital in always.items() if capital) | inside - _STOP_WORDS
 

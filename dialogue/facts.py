@@ -4,7 +4,8 @@ addresses, phone numbers and references, each read as a whole token and normalis
 A reply may state a fact only when a snippet states the same one (`FactSet.states`): the same value of the
 same kind, and for a number with a unit the same unit. "40 countries" is not "140 countries", "the 1st" is not
 "the 21st", "10 days" is not "10 minutes", "2pm" is not "22:00" (but "10pm" is), ".../student" is not
-".../students", and "0800 555 0100" is not "0800 555 0199". Spelled-out counts before a unit ("two months")
+".../students", "0800 555 0100" is not "0800 555 0199", and "£6 a month" is not "£6 a day" (a price the
+snippet gives with no period may be said with one). Spelled-out counts before a unit ("two months")
 and the forms of one unit ("2-year", "2 years", "24 hours", "24/7") are read alike.
 """
 
@@ -32,6 +33,7 @@ class Fact:
     text: str  # as written
     start: int
     end: int
+    per: str | None = None  # MONEY only: the period a price is charged for ("£6 a day": "day"), when it says one
 
     @property
     def key(self) -> str:
@@ -91,6 +93,11 @@ _AMOUNT = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _MONEY_SYMBOL = re.compile(rf"(?P<cur>[£$€])\s?(?P<amount>{_AMOUNT})")
 _MONEY_WORD = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})\s?(?P<cur>gbp|usd|eur|pounds?|dollars?|euros?)\b",
                          re.IGNORECASE)
+# The period a price is charged for: "£6 a day", "$5 per day", "£14/month", "£99 yearly".
+_PERIOD = re.compile(r"\s*(?:(?:a|an|per|each|every|/)\s*(?P<per>day|week|month|year|night)\b"
+                     r"|(?P<ly>daily|weekly|monthly|yearly|annually|nightly)\b)", re.IGNORECASE)
+_PERIODS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
+            "year": "year", "yearly": "year", "annually": "year", "night": "night", "nightly": "night"}
 _ORDINAL = re.compile(r"(?<![\w.])(?P<n>\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})(?P<attached>%|[a-zA-Z]+\b)?")
 _SPELLED = re.compile(r"\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
@@ -103,10 +110,10 @@ def facts(text: str) -> list[Fact]:
     found: list[Fact] = []
     taken: list[tuple[int, int]] = []
 
-    def add(kind: FactKind, value: str, unit: str | None, start: int, end: int) -> None:
+    def add(kind: FactKind, value: str, unit: str | None, start: int, end: int, per: str | None = None) -> None:
         if not any(start < b and a < end for a, b in taken):
             taken.append((start, end))
-            found.append(Fact(kind, value, unit, text[start:end], start, end))
+            found.append(Fact(kind, value, unit, text[start:end], start, end, per))
 
     for match in _LINK.finditer(text):
         link = match.group(0).rstrip(".,;:!?")
@@ -115,9 +122,10 @@ def facts(text: str) -> list[Fact]:
         email = match.group(0).rstrip(".")
         add(FactKind.EMAIL, email.lower(), None, match.start(), match.start() + len(email))
     for match in _PHONE.finditer(text):
-        digits = re.sub(r"\D", "", match.group(0))
+        number = _without_count(text, match)
+        digits = re.sub(r"\D", "", number)
         if len(digits) >= 8:
-            add(FactKind.PHONE, digits, None, *match.span())
+            add(FactKind.PHONE, digits, None, match.start(), match.start() + len(number))
     for match in _REFERENCE.finditer(text):
         add(FactKind.REFERENCE, match.group(0).upper(), None, *match.span())
     for match in _ALWAYS.finditer(text):
@@ -125,12 +133,23 @@ def facts(text: str) -> list[Fact]:
     _times(text, add)
     for pattern in (_MONEY_SYMBOL, _MONEY_WORD):
         for match in pattern.finditer(text):
+            period = _PERIOD.match(text, match.end())
             add(FactKind.MONEY, f"{_CURRENCIES[match['cur'].lower()]} {_amount(match['amount'])}", None,
-                *match.span())
+                *match.span(), per=period and _PERIODS[(period["per"] or period["ly"]).lower()])
     for match in _ORDINAL.finditer(text):
         add(FactKind.ORDINAL, str(int(match["n"])), None, *match.span())
     _numbers(text, add)
     return sorted(found, key=lambda fact: fact.start)
+
+
+def _without_count(text: str, phone: re.Match) -> str:
+    """A phone number without a last group that counts a unit after it: "call 0800 555 0199 24 hours a day" is
+    0800 555 0199 and 24 hours."""
+    number = phone.group(0)
+    last = number.rsplit(" ", 1)
+    if len(last) == 2 and len(re.findall(r"[ -]", number)) > 2 and _unit_after(text, phone.end())[0] is not None:
+        return last[0]
+    return number
 
 
 def _times(text: str, add) -> None:
@@ -209,12 +228,20 @@ class FactSet:
         # A bare number is stated by any fact with that value: "4.99" by "£4.99", "21" by "the 21st".
         self._bare = {fact.value.split()[-1] for fact in self.facts
                       if fact.kind in (FactKind.NUMBER, FactKind.MONEY, FactKind.ORDINAL)}
+        self._periods: dict[str, set[str | None]] = {}  # a price's value -> the periods the text charges it for
+        for fact in self.facts:
+            if fact.kind is FactKind.MONEY:
+                self._periods.setdefault(fact.value, set()).add(fact.per)
 
     def states(self, fact: Fact) -> bool:
         if fact.kind is FactKind.NUMBER and fact.unit is None:
             return fact.value in self._bare
         if fact.kind is FactKind.NUMBER:
             return fact.key in self._keys
+        if fact.kind is FactKind.MONEY and fact.per and fact.value in self._periods:
+            # "£6 a month" where the snippet charges £6 a day is not stated; a price it gives with no period is
+            periods = self._periods[fact.value]
+            return fact.per in periods or periods == {None}
         return (fact.kind, fact.value) in self._values
 
 

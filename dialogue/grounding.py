@@ -128,7 +128,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"repeats an earlier reply: {sentence!r}"
     if not before and (problem := yes_no_problem(sentence, question, snippets)):
         return problem
-    invented = sorted({fact.text for fact in unstated(*_as_read(sentence, "\n".join(snippets)))})
+    invented = sorted({fact.text + (f" a {fact.per}" if fact.per else "")
+                       for fact in unstated(*_as_read(sentence, "\n".join(snippets)))})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question)]

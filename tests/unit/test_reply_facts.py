@@ -26,14 +26,18 @@ ROAMING = ("How much does roaming cost?\nRoaming in the EU: on the Basic plan it
     ("See https://shop.example/student.", "See https://shop.example/students.", "https://shop.example/student"),
     ("Call 0800 555 0100.", "Lost phones: call 0800 555 0199.", "0800 555 0100"),
     ("It costs £1 more.", "Prices rise by £1.50.", "£1"),
+    ("The World Pass is £6 a month.", "Add a World Pass for £6 a day.", "£6"),
+    ("Premium roaming is $5 per day.", "On Basic it costs $5/day.", None),
 ])
 def test_a_fact_is_stated_only_whole_and_with_its_unit(reply, snippet, unstated_fact):
-    assert [fact.text for fact in unstated(reply, snippet)] == [unstated_fact]
+    assert [fact.text for fact in unstated(reply, snippet)] == ([unstated_fact] if unstated_fact else [])
 
 
 @pytest.mark.parametrize("reply, snippet", [
     ("Chat is open from 8am to 10pm.", "Chat is open 8:00-22:00 every day."),
     ("Call us 24/7.", "Call 0800 555 0199, 24 hours a day."),
+    ("Call 0800 555 0199 24 hours a day.", "Call 0800 555 0199 straight away, 24 hours a day."),
+    ("The fee is £10 a month.", "The fee is £10, charged monthly."),
     ("Devices have a two-year warranty.", "Every device has a 2-year warranty."),
     ("Standard delivery takes 3 working days.", "Standard delivery takes 2-3 working days."),
     ("Plus costs 4.99 a month.", "Nimbus Plus costs £4.99 a month."),
