@@ -184,14 +184,17 @@ def _lead(part: str) -> int:
 
 def _outside_brackets_split(chunk: str, cut_brackets: bool = False) -> list[str]:
     """`chunk` cut at ", " and at " and " before a new clause (`_AND_CLAUSE`), but not inside brackets;
-    `cut_brackets` (a reply's clauses): also where a bracket opens and closes, so that an aside with a fact of its
-    own ("within 48 hours (and always within the one month GDPR allows)") is checked as its own clause."""
-    parts, depth, start = [], 0, 0
+    `cut_brackets` (a reply's clauses): also around an aside in brackets with a fact of its own ("within 48 hours
+    (and always within the one month GDPR allows)"), which is then checked as its own clause."""
+    parts, depth, start, aside_end = [], 0, 0, -1
     for match in re.finditer(rf"[()]|,\s+|{_AND_CLAUSE.pattern}", chunk):
         token = match.group(0)
-        if token in "()" and cut_brackets:
-            parts.append(chunk[start:match.start()])
-            start = match.end()
+        if match.start() < aside_end:
+            continue
+        if token == "(" and depth == 0 and cut_brackets and (close := chunk.find(")", match.end())) > 0 \
+                and facts(chunk[match.end():close]):
+            parts += [chunk[start:match.start()], chunk[match.end():close]]
+            start = aside_end = close + 1
         elif token == "(":
             depth += 1
         elif token == ")":

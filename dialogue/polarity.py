@@ -19,7 +19,7 @@ from dialogue.facts import is_fact_key
 from dialogue.sentences import sentences
 
 _NEGATION = re.compile(
-    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|cannot|without"
+    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|cannot|without|unless"
     r"|nicht|kein|keine|keinen|keinem|keiner|keines|nie|niemals|nichts|niemand|weder|ohne"  # German
     r"|pas|jamais|aucun|aucune|rien|sans|ni"  # French (with "ne ... pas", the "pas" is enough)
     r"|nunca|ningún|ninguna|ninguno|nada|nadie|sin|tampoco)\b"  # Spanish ("no" is English's)
@@ -31,6 +31,9 @@ _NOT_NEGATIVE = re.compile(
     r"|\bohne (?:Aufpreis|zusätzliche Kosten|Angabe von Gründen)|\bnicht nur\b"
     r"|\bsans frais\b|\bnon seulement\b|\bsin (?:costo|cargo|coste)\b|\bno solo\b"
     r"|非常|不仅|无论|不管|无理由|没问题|不错", re.IGNORECASE)
+# A limit states no polarity: "draws no more than that" says what "Don't connect appliances that draw more than
+# this rating" says.
+_LIMIT = re.compile(r"\b(?:no|not) (?:more|later|longer|less|fewer|earlier) than\b", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W_]+")
 _OPENING_WORD = re.compile(r"(?:^|[.!?:;])[\s\"'„“«(]*([^\W_]+)")  # a sentence's first word
 _COMMA = re.compile(r",\s")
@@ -42,6 +45,7 @@ _SUBORDINATE = re.compile(
 _PARENTHESES = re.compile(r"\([^)]*\)|（[^）]*）")
 POLARITY_CUT = re.compile(
     r";|；|:\s|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
+    r"|\sand\s(?=(?:we|you|they|it)\s)"  # "... until the end of the period and we don't refund ..."
     r"|\s(?:aber|jedoch|während|obwohl|weil|sondern|daher|deshalb|deswegen|darum|mais|cependant|pourtant|"
     r"parce que|donc|pero|aunque|porque|así que|por eso|por lo tanto)\b"
     r"|，|(?:但是?|不过|然而|因此|所以)", re.IGNORECASE)  # Chinese: "，" parts clauses (a list uses "、")
@@ -109,7 +113,7 @@ def contradiction(sentence: str, snippet: str) -> str | None:
     snippet_words = set().union(*(c.words for c in clauses)) if clauses else set()
     for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
         mine = {w for w in clause_words(part) if w in snippet_words}
-        if not mine:
+        if not mine or _LIMIT.search(part):
             continue
         negative = is_negative(part)
         same = max((len(mine & c.words) for c in clauses if c.negative == negative), default=0)

@@ -198,6 +198,20 @@ def test_an_aside_and_a_clause_that_points_back_keep_their_facts_bound_to_what_o
                            [CANCELLING], question).passed
 
 
+def test_a_limit_and_an_unless_point_the_way_the_snippet_does():
+    plug = ("What is the maximum load for the Nimbus Plug?\nThe US version (Type B) handles up to 15 A / 1,800 W, and "
+            "each plug is sold for its region. Don't connect appliances that draw more than this rating.")
+    question = "can the US plug run a space heater?"
+    assert check_reply("The US Nimbus Plug handles up to 15 A / 1,800 W, so check your heater draws no more than that.",
+                       [plug], question).passed
+    assert not check_reply("You can connect appliances that draw more than this rating.", [plug], question).passed
+    world = ("Can I use my phone outside Europe?\nOutside the EU, add a World Pass for £6 a day. Without a World Pass, "
+             "data is blocked outside the EU so you never get a surprise bill.")
+    question = "will my data work in New York?"
+    assert check_reply("Outside the EU, data is blocked unless you add a World Pass.", [world], question).passed
+    assert not check_reply("Outside the EU, data is blocked when you add a World Pass.", [world], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
