@@ -22,14 +22,18 @@ from dialogue.facts import facts
 from dialogue.sentences import sentences
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")  # letters and digits of any script: "Gerät" is one word
+# "We'll email you" says what "We email you" says; with either apostrophe.
+CONTRACTIONS = frozenset(
+    word.replace("'", quote) for word in (
+        "it's they're you're we're there's that's i'm i'll you'll we'll they'll it'll he'll she'll that'll i've "
+        "you've we've they've i'd you'd we'd they'd he'd she'd").split() for quote in "'’")
 _STOP_WORDS = frozenset(
     "a an the and or but if then so to of in on at by for with from as is are was were be been being it its "
     "this that these those there here i you we they he she me us them my your our their his her can could will "
     "would should may might must do does did done have has had not no yes any all some each every more most "
     "other such only own same than too very just also about into over after before up down out off again once "
-    "what which who whom when where why how please thank thanks sure okay ok let know get it's they're you're "
-    "we're there's that's i'm".split()
-)
+    "what which who whom when where why how please thank thanks sure okay ok let know get".split()
+) | CONTRACTIONS
 CLAUSE_SHARE = 0.5  # of a reply clause's words that a fact's snippet must have
 _STRONG_CUT = re.compile(r";|\s(?:but|while|whereas|however|although)\b", re.IGNORECASE)
 # A part that goes on with the one before: a list ("or $5.99 a month") or a relative clause ("which takes ...").

@@ -15,7 +15,7 @@ any Chinese reply whose numbers were right ("您的账户已被删除" over a sn
 import re
 from functools import lru_cache
 
-from dialogue.claims import stem
+from dialogue.claims import CONTRACTIONS, stem
 
 _ENGLISH_STOP_WORDS = frozenset(
     "a an the and or but if then so to of in on at by for with from as is are was were be been being it its "
@@ -23,7 +23,7 @@ _ENGLISH_STOP_WORDS = frozenset(
     "would should may might must do does did done have has had not no yes any all some each every more most "
     "other such only own same than too very just also about into over after before up down out off again once "
     "what which who whom when where why how please thank thanks sure okay ok let know get".split()
-)
+) | CONTRACTIONS
 # A word: letters or digits of any script, with inner apostrophes and hyphens ("don't", "e-mail", "Wi-Fi").
 _WORD = re.compile(r"[^\W_](?:[\w'’\-]*[^\W_])?")
 _IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
