@@ -138,6 +138,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
             return f"names {', '.join(names)}, which no snippet mentions: {sentence!r}"
         return f"no snippet supports: {sentence!r}"
     named = "\n".join([question, *before, *earlier])
+    if len(backing) > 1 and (problem := contradiction(sentence, "\n\n".join(backing))):
+        return problem  # it rests on the clauses of all the snippets that back it, not only on the kindest one
     problems = [contradiction(sentence, snippet) or misbound(sentence, snippet)
                 or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None

@@ -34,6 +34,9 @@ _NOT_NEGATIVE = re.compile(
 # A limit states no polarity: "draws no more than that" says what "Don't connect appliances that draw more than
 # this rating" says.
 _LIMIT = re.compile(r"\b(?:no|not) (?:more|later|longer|less|fewer|earlier) than\b", re.IGNORECASE)
+# A negation is the polarity, not what a clause is about: sharing "can't" does not make a clause the one a reply
+# rests on ("gift cards can't be combined with a discount code" rests on "... can be combined with a discount code").
+_NEGATION_WORD = re.compile(r"\w+n['’]t|cannot|never|without|unless")
 _TOKEN = re.compile(r"[^\W_]+")
 _OPENING_WORD = re.compile(r"(?:^|[.!?:;])[\s\"'„“«(]*([^\W_]+)")  # a sentence's first word
 _COMMA = re.compile(r",\s")
@@ -58,7 +61,8 @@ def clause_words(text: str) -> set[str]:
     stop = stop_words()
     lower = {word for word in _TOKEN.findall(text) if word.islower()}
     lower |= {match[1].lower() for match in _OPENING_WORD.finditer(text)}
-    spaced = {word for word in words_of(text) if not is_cjk(word) and not (word in stop and word in lower)}
+    spaced = {word for word in words_of(text) if not is_cjk(word) and not (word in stop and word in lower)
+              and not _NEGATION_WORD.fullmatch(word)}
     return spaced | {word for word in content_words(text) if is_cjk(word)}
 
 

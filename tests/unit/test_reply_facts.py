@@ -212,6 +212,16 @@ def test_a_limit_and_an_unless_point_the_way_the_snippet_does():
     assert not check_reply("Outside the EU, data is blocked when you add a World Pass.", [world], question).passed
 
 
+def test_a_denial_rests_on_every_snippet_that_backs_it():
+    gift = ("Do you sell gift cards?\nYes, digital gift cards are valid for 24 months and can be combined with a "
+            "discount code.")
+    codes = ("How do I use a discount code?\nOnly one code can be used per order, codes can't be used to buy Nimbus "
+             "Plus or gift cards, and they can't be added after an order has been placed.")
+    question = "can I use a gift card and a promo code on the same order?"
+    assert check_reply("Yes, gift cards can be combined with a discount code.", [gift, codes], question).passed
+    assert not check_reply("Gift cards can't be combined with a discount code.", [gift, codes], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
