@@ -1,12 +1,14 @@
-"""The checkable facts of a text: numbers with their units, prices, times of day, ordinals, links, e-mail
-addresses, phone numbers and references, each read as a whole token and normalised.
+"""The checkable facts of a text: numbers with their units, prices with the period they are charged for, times
+of day, days counted from now, ordinals, links, e-mail addresses, phone numbers and references, each read as a
+whole token and normalised.
 
 A reply may state a fact only when a snippet states the same one (`FactSet.states`): the same value of the
 same kind, and for a number with a unit the same unit. "40 countries" is not "140 countries", "the 1st" is not
 "the 21st", "10 days" is not "10 minutes", "2pm" is not "22:00" (but "10pm" is), ".../student" is not
-".../students", "0800 555 0100" is not "0800 555 0199", and "£6 a month" is not "£6 a day" (a price the
-snippet gives with no period may be said with one). Spelled-out counts before a unit ("two months")
-and the forms of one unit ("2-year", "2 years", "24 hours", "24/7") are read alike.
+".../students", "0800 555 0100" is not "0800 555 0199", "£6 a month" is not "£6 a day" (a price the snippet
+gives with no period may be said with one), and "the same day" is not "the next working day". Spelled-out
+counts before a unit ("two months") and the forms of one unit ("2-year", "2 years", "24 hours", "24/7") are
+read alike.
 """
 
 import re
@@ -22,6 +24,7 @@ class FactKind(StrEnum):
     TIME = "time"  # a time of day, in minutes after midnight
     MONEY = "money"  # currency symbol and amount
     ORDINAL = "ordinal"
+    DAY = "day"  # a day counted from now: "the same day" 0, "the next working day" 1
     NUMBER = "number"  # a count or a quantity, with its unit when it has a known one
 
 
@@ -98,6 +101,8 @@ _PERIOD = re.compile(r"\s*(?:(?:a|an|per|each|every|/)\s*(?P<per>day|week|month|
                      r"|(?P<ly>daily|weekly|monthly|yearly|annually|nightly)\b)", re.IGNORECASE)
 _PERIODS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
             "year": "year", "yearly": "year", "annually": "year", "night": "night", "nightly": "night"}
+_RELATIVE_DAY = re.compile(r"\b(?:(?P<same>same)|next|following)[\s-](?:working[\s-]|business[\s-])?day\b",
+                           re.IGNORECASE)
 _ORDINAL = re.compile(r"(?<![\w.])(?P<n>\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})(?P<attached>%|[a-zA-Z]+\b)?")
 _SPELLED = re.compile(r"\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
@@ -136,6 +141,8 @@ def facts(text: str) -> list[Fact]:
             period = _PERIOD.match(text, match.end())
             add(FactKind.MONEY, f"{_CURRENCIES[match['cur'].lower()]} {_amount(match['amount'])}", None,
                 *match.span(), per=period and _PERIODS[(period["per"] or period["ly"]).lower()])
+    for match in _RELATIVE_DAY.finditer(text):
+        add(FactKind.DAY, "0" if match["same"] else "1", None, *match.span())
     for match in _ORDINAL.finditer(text):
         add(FactKind.ORDINAL, str(int(match["n"])), None, *match.span())
     _numbers(text, add)

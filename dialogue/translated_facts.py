@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from dialogue.claims import names
-from dialogue.facts import facts
+from dialogue.facts import FactKind, facts
 
 _CJK = r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _PROTECTED = re.compile(rf"(https?://[^\s{_CJK}]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)", re.IGNORECASE)
@@ -92,8 +92,10 @@ def difference(checked: str, translation: str, snippets: str, checked_in: str = 
     """How `translation` (written in the language `translated_in`) differs in its facts from `checked` (written in
     `checked_in`), the answer that passed the reply check against `snippets`; empty when they state the same.
     Both are read alike, so knowledge in German and a customer in English compare as well."""
-    theirs = {fact.key: fact.text for fact in facts(as_read(checked, checked_in))}
-    mine = {fact.key: fact.text for fact in facts(as_read(translation, translated_in))}
+    # A day counted from now ("the next working day") is read in English only: not compared across languages.
+    theirs = {fact.key: fact.text for fact in facts(as_read(checked, checked_in)) if fact.kind is not FactKind.DAY}
+    mine = {fact.key: fact.text for fact in facts(as_read(translation, translated_in))
+            if fact.kind is not FactKind.DAY}
     known = {word.lower() for word in re.findall(r"\w+", checked)}
     renamed = sorted(name for name in names(translation) & names(snippets) if name.lower() not in known)
     return FactDifference(sorted({mine[key] for key in mine.keys() - theirs.keys()}) + renamed,

@@ -28,6 +28,7 @@ ROAMING = ("How much does roaming cost?\nRoaming in the EU: on the Basic plan it
     ("It costs £1 more.", "Prices rise by £1.50.", "£1"),
     ("The World Pass is £6 a month.", "Add a World Pass for £6 a day.", "£6"),
     ("Premium roaming is $5 per day.", "On Basic it costs $5/day.", None),
+    ("UK express arrives the same day.", "UK express is next working day for £6.95.", "same day"),
 ])
 def test_a_fact_is_stated_only_whole_and_with_its_unit(reply, snippet, unstated_fact):
     assert [fact.text for fact in unstated(reply, snippet)] == ([unstated_fact] if unstated_fact else [])
