@@ -37,7 +37,7 @@ from functools import lru_cache
 from dialogue.claims import covered, misbound, sure_language, unknown_names, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
-from dialogue.polarity import contradiction, is_negative
+from dialogue.polarity import contradiction, is_negative, swapped_direction
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.translated_facts import POINT_DECIMALS, as_read
 from dialogue.yes_no import yes_no_problem
@@ -140,7 +140,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     named = "\n".join([question, *before, *earlier])
     if len(backing) > 1 and (problem := contradiction(sentence, "\n\n".join(backing))):
         return problem  # it rests on the clauses of all the snippets that back it, not only on the kindest one
-    problems = [contradiction(sentence, snippet) or misbound(sentence, snippet)
+    problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet) or misbound(sentence, snippet)
                 or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
 

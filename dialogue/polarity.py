@@ -136,3 +136,38 @@ def contradiction(sentence: str, snippet: str) -> str | None:
             way = "denies" if negative else "asserts"
             return f"{way} what the snippet says the other way round: {sentence!r}"
     return None
+
+
+# Words that name a direction, and the words for the other way.
+_OPPOSITE_PAIRS = (("up", "down"), ("bigger", "smaller"), ("larger", "smaller"), ("higher", "lower"),
+                   ("upgrade", "downgrade"), ("increase", "decrease"), ("before", "after"), ("earlier", "later"),
+                   ("first", "last"), ("minimum", "maximum"), ("inside", "outside"))
+_OPPOSITES: dict[str, set[str]] = {}
+for _one, _other in _OPPOSITE_PAIRS:
+    _OPPOSITES.setdefault(_one, set()).add(_other)
+    _OPPOSITES.setdefault(_other, set()).add(_one)
+
+
+def _directions(text: str) -> set[str]:
+    return {word.lower() for word in _TOKEN.findall(text)} & _OPPOSITES.keys()
+
+
+def swapped_direction(sentence: str, snippet: str) -> str | None:
+    """Why a clause of `sentence` says the other direction than the one snippet clause it shares most words with, or
+    None: "Moving down to a smaller plan takes effect at once" is "Moving up to a bigger plan takes effect at once"
+    with the direction turned ("Moving down takes effect on your next bill date"). Only a clear best clause
+    counts, at least two words ahead of nothing; "up", "down", "before" and "after" are stop words elsewhere."""
+    clauses = polarity_clauses(snippet)
+    for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
+        said = _directions(part)
+        if not said:
+            continue
+        mine = clause_words(part)
+        scores = sorted(((len(mine & clause.words), index) for index, clause in enumerate(clauses)), reverse=True)
+        if not scores or scores[0][0] < 2 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+            continue
+        theirs = _directions(clauses[scores[0][1]].text)
+        for word in sorted(said - theirs):
+            if (other := _OPPOSITES[word] & theirs) and not _OPPOSITES[word] & said:
+                return f"says {word!r} where the snippet says {min(other)!r}: {sentence!r}"
+    return None

@@ -223,6 +223,17 @@ def test_a_denial_rests_on_every_snippet_that_backs_it():
     assert not check_reply("Gift cards can't be combined with a discount code.", [gift, codes], question).passed
 
 
+def test_a_direction_turned_the_other_way_is_stopped():
+    plans = ("Can I change my plan?\nYes, in the app under Account > Plan. Moving up to a bigger plan takes effect at "
+             "once and your next bill includes the difference for the rest of the month. Moving down takes effect on "
+             "your next bill date.")
+    question = "if I drop down to a cheaper plan, when does it kick in?"
+    check = check_reply("Moving down to a smaller plan takes effect at once.", [plans], question)
+    assert not check.passed and "says 'down' where the snippet says 'up'" in check.reasons[0]
+    assert check_reply("Moving down to a smaller plan takes effect on your next bill date.", [plans], question).passed
+    assert check_reply("Moving up to a bigger plan takes effect at once.", [plans], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
