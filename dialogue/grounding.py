@@ -17,8 +17,9 @@ Definition (docs/generation.md repeats it):
 `check_reply` is the stricter gate a generated reply passes before a customer sees it: every counted
 sentence supported by **one** snippet (no recombining two snippets into a claim neither makes) that it
 neither contradicts (a negation or a yes/no that points the other way; dialogue/polarity.py,
-dialogue/yes_no.py) nor misreads (a fact of one plan,
-product, region or service stated for another; dialogue/claims.py), an opening "Yes"/"No" that agrees with
+dialogue/yes_no.py), nor turns its direction ("moving down" for "moving up"), nor misreads (a fact of one plan,
+product, region or service stated for another, dialogue/claims.py; a place said for another audience,
+dialogue/scopes.py), an opening "Yes"/"No" that agrees with
 the snippet closest to the question, no sentence that repeats the customer's question, an earlier bot
 reply or an earlier sentence of the same reply (a small model stuck in a loop), no sentence saying the bot
 cannot reach a person (it always can: the fallback offers one), at least one sentence that says
@@ -38,6 +39,7 @@ from dialogue.claims import covered, misbound, sure_language, unknown_names, unn
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.polarity import contradiction, is_negative, swapped_direction
+from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.translated_facts import POINT_DECIMALS, as_read
 from dialogue.yes_no import yes_no_problem
@@ -141,7 +143,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     if len(backing) > 1 and (problem := contradiction(sentence, "\n\n".join(backing))):
         return problem  # it rests on the clauses of all the snippets that back it, not only on the kindest one
     problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet) or misbound(sentence, snippet)
-                or unnamed_owner(sentence, snippet, named) for snippet in backing]
+                or other_audience(sentence, snippet) or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
 
 

@@ -234,6 +234,16 @@ def test_a_direction_turned_the_other_way_is_stopped():
     assert check_reply("Moving up to a bigger plan takes effect at once.", [plans], question).passed
 
 
+def test_a_place_said_for_another_audience_is_stopped():
+    stored = ("Where are my camera recordings stored?\nWith Nimbus Plus, clips are stored in our cloud in Frankfurt, "
+              "Germany for UK and EU customers, and in Oregon, US for US customers, for 30 days.")
+    question = "I'm in Texas, where does my footage live?"
+    check = check_reply("For US customers, clips are stored in our cloud in Frankfurt, Germany.", [stored], question)
+    assert not check.passed and "says Frankfurt for US customers" in check.reasons[0]
+    assert check_reply("For US customers, clips are stored in our cloud in Oregon, US.", [stored], question).passed
+    assert check_reply("Clips are stored in Frankfurt for customers in France.", [stored], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))

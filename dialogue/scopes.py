@@ -1,0 +1,66 @@
+"""Facts said for one audience: "stored in Frankfurt, Germany for UK and EU customers, and in Oregon, US for US
+customers". A reply that names a place (or any name) the snippet gives one audience, for another audience it
+names ("For US customers, clips are stored in Frankfurt"), states the other audience's fact. Lexical, English.
+
+A scope phrase ("for UK and EU customers") binds the names in the few words before it, back to the scope phrase
+before; names further away (the product the sentence is about) belong to no audience. A reply's scope is the
+audience its sentence names.
+"""
+
+import re
+from functools import lru_cache
+
+from dialogue.claims import REGION_OF, names
+from dialogue.sentences import sentences
+
+_AUDIENCE = r"(?:[A-Z]{2,}|[A-Z][a-z]+)"
+_SCOPE = re.compile(rf"\b(?:[Ff]or|[Tt]o) (?P<who>{_AUDIENCE}(?:(?:,\s*|\s+and\s+|\s+or\s+){_AUDIENCE})*)"
+                    r"\s+(?:customers|users|orders|subscribers|accounts|buyers|residents)\b")
+
+
+_WINDOW = 5  # words before a scope phrase that it binds: "... in our cloud in Frankfurt, Germany for UK customers"
+
+
+def _audience(scope: str) -> frozenset[str] | None:
+    """The places a scope names, each with its region ("UK and EU" -> uk, eu, europe); None when it names one
+    this module does not know as a place ("German customers", "Business customers")."""
+    found = set()
+    for word in re.findall(_AUDIENCE, scope):
+        word = "usa" if word == "US" else word.lower()
+        if word not in REGION_OF and word not in _PLACES:
+            return None
+        found |= {word, *REGION_OF.get(word, ())}
+    return frozenset(found)
+
+
+_PLACES = frozenset(("uk", "eu", "usa"))
+
+
+@lru_cache(maxsize=512)
+def scoped_names(snippet: str) -> dict[str, frozenset[frozenset[str]]]:
+    """Each name of `snippet` said before a scope phrase -> the audiences it is said for."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for sentence in sentences(snippet):
+        start = 0
+        for match in _SCOPE.finditer(sentence):
+            if (audience := _audience(match["who"])) is None:
+                start = match.end()
+                continue
+            words = list(re.finditer(r"\S+", sentence[start:match.start()]))[-_WINDOW:]
+            for name in names(" " + " ".join(word.group(0) for word in words)):
+                found.setdefault(name, set()).add(audience)
+            start = match.end()
+    return {name: frozenset(audiences) for name, audiences in found.items()}
+
+
+def other_audience(sentence: str, snippet: str) -> str | None:
+    """Why `sentence` says for its audience what `snippet` says only for another one, or None."""
+    scopes = list(_SCOPE.finditer(sentence))
+    if len(scopes) != 1 or (mine := _audience(scopes[0]["who"])) is None:
+        return None  # no audience, several (each name's own is not told apart), or not a place
+    bound = scoped_names(snippet)
+    for name in sorted(names(" " + sentence) - set(re.findall(_AUDIENCE, scopes[0]["who"]))):
+        audiences = bound.get(name)
+        if audiences and not any(audience & mine for audience in audiences):
+            return f"says {name} for {scopes[0]['who']} customers, which the snippet says for others: {sentence!r}"
+    return None
