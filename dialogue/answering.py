@@ -14,11 +14,11 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
-from dialogue.claims import YES_NO
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
 from dialogue.grounding import SentenceGate, check_reply, mark_citations
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole
+from dialogue.names import YES_NO
 from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
 from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.sentences import sentences

@@ -9,7 +9,7 @@ or service a fact belongs to, and which names it uses. Used by dialogue/groundin
   sentence's subject. A reply clause that states the fact while naming the topic of another clause, which
   the fact's clause does not name, moves the fact to another entity ("£8" is Lite's, not Plus's).
 - **Names.** A capitalised name in a reply (a product, a country, a month) must be in the snippet; a
-  country is also found through its region (Germany → EU).
+  country is also found through its region (Germany → EU). Reading names and regions: dialogue/names.py.
 """
 
 import importlib
@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from core.language_detection import shared_detector
 from dialogue.facts import facts
+from dialogue.names import YES_NO, covered, names, names_in
 from dialogue.sentences import sentences
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")  # letters and digits of any script: "Gerät" is one word
@@ -44,19 +45,8 @@ _TEMPORAL = frozenset("monday tuesday wednesday thursday friday saturday sunday 
                       "morning evening night january february march april may june july august september october "
                       "november december".split())
 _LABEL = re.compile(r"^\s*(?P<label>[A-Z][\w&/ -]{0,30}?):\s")
-# A reply's opening yes or no: English, German, French, Spanish; in Chinese the question's verb echoed, alone
-# before a comma or stop ("可以。", "不需要，"), with 不 or 没 for no.
-YES_NO = re.compile(r"^\s*(?:(?P<word>yes|yeah|yep|no|nope|ja|jawohl|nein|oui|non|sí)\b[\s,.!:;—-]*"
-                    r"|(?P<echo>(?:不|没)?(?:是的?|对|可以|能|有|需要|支持|会|行))[，,。.！!；;]\s*)", re.IGNORECASE)
-YES_WORDS = frozenset(("yes", "yeah", "yep", "ja", "jawohl", "oui", "sí"))
-
-
-def says_yes(opening: re.Match) -> bool:
-    """Does a `YES_NO` match say yes?"""
-    if opening["echo"]:
-        return not opening["echo"].startswith(("不", "没"))
-    return opening["word"].lower() in YES_WORDS
 _PARTICIPLES = r"paid|sent|made|kept|held|taken|given|shown|done|sold|bought|built|told|found|left|lost|[a-z]+ed"
+_PARTICIPLE_WORD = re.compile(rf"\b(?:{_PARTICIPLES})\b")
 _VERBS = (r"is|are|was|were|has|have|had|can|cannot|can't|costs?|takes?|gets?|includes?|lasts?|works?|needs?|"
           rf"covers?|doesn't|don't|isn't|aren't|will|won't|must|may|might|{_PARTICIPLES}|[a-z]+ing")
 _VERB_START = re.compile(rf"^\s*(?:{_VERBS})\b")
@@ -69,18 +59,6 @@ _UNIVERSAL = re.compile(r"\b(?:every|all|each|any|both)\b", re.IGNORECASE)
 # "Go to", "Call 150").
 _IMPERATIVE = re.compile(r"\s*(?P<verb>[A-Z][a-z]+)\s+(?:it|them|this|that|these|those|the|your|a|an|to|us|our|any|"
                          r"up|in|on|off|out|back|\d)", )
-_NAME = re.compile(r"(?<![\w'’])[A-Z][a-zA-Z]+(?:['’]s)?\b")
-
-EU_COUNTRIES = frozenset(
-    "austria belgium bulgaria croatia cyprus czechia denmark estonia finland france germany greece hungary ireland "
-    "italy latvia lithuania luxembourg malta netherlands holland poland portugal romania slovakia slovenia spain "
-    "sweden".split())
-REGION_OF = ({country: ("eu", "europe") for country in EU_COUNTRIES}
-              | {"europe": ("eu",), "eu": ("europe",), "european": ("eu", "europe"),
-                 "england": ("uk",), "scotland": ("uk",), "wales": ("uk",), "britain": ("uk",), "british": ("uk",),
-                 "america": ("us", "usa"), "usa": ("us",), "us": ("usa",), "american": ("us", "usa")})
-
-
 def stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"  # "accessories" and "accessory" are one word
@@ -111,17 +89,13 @@ def _without_facts(text: str, read: list | None = None) -> str:
     return text
 
 
-def covered(word: str, words: set[str]) -> bool:
-    """Is `word` among `words`, directly or through its region (a reply's "Germany" by a snippet's "EU")?"""
-    return word in words or any(region in words for region in REGION_OF.get(word, ()))
-
-
 @dataclass(frozen=True)
 class _Segment:
     words: frozenset[str]  # what the fact's clause names, with its context
     topics: frozenset[str]  # what it is about
     facts: tuple[str, ...]  # keys of the facts in it
     points_back: bool = False  # its topic is the subject before it ("before that, ...", "it costs ...")
+    text: str = ""
 
 
 def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = frozenset(),
@@ -178,7 +152,7 @@ def _segments(sentence: str, trailing: bool = True, carried: frozenset[str] = fr
         if not part_facts and not any(w.capitalize() in names_in(text.strip()[1:]) for w in topic):
             topic = set()  # with no fact of its own, a clause competes only when it names something ("Premium")
         segments.append(_Segment(frozenset(words_of(text) | label_words | topic), frozenset(topic | label_words),
-                                 tuple(fact.key for fact in part_facts), points_back))
+                                 tuple(fact.key for fact in part_facts), points_back, text))
     return segments
 
 
@@ -290,6 +264,27 @@ def misbound(sentence: str, snippet: str) -> str | None:
             homes = [s for s in segments if key in s.facts]
             if homes and all(_moved(mine, home, segments) for home in homes):
                 return f"states a fact of another entity in the snippet: {sentence!r}"
+            if homes and all(done := [_done_to_another(mine, home, segments, key) for home in homes]):
+                return f"says {done[0]} of the {_shown(_Segment(frozenset(), frozenset(), (key,)))[0]} the snippet " \
+                       f"gives another: {sentence!r}"
+    return None
+
+
+def _done_to_another(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...], key: str) -> str | None:
+    """The participle of the reply's clause ("issued") that the snippet says with another fact of the same kind and
+    not with this one: "A new bill is issued on the 8th" where "Your bill is issued on the 1st of each month and
+    paid by Direct Debit on the 8th". Only where the fact's own clause has a participle of its own, which the reply
+    does not say (in "open Monday to Friday 08:00-20:00 and Saturday 09:00-17:00" the second time shares the
+    first's verb)."""
+    own = {stem(match.group(0).lower()) for match in _PARTICIPLE_WORD.finditer(home.text)}
+    if not own or any(stem(match.group(0).lower()) in own for match in _PARTICIPLE_WORD.finditer(mine.text)):
+        return None  # a fact said with its own clause's verb ("paid ... on the 8th", "registered ... 3 years")
+    kind = _kind(key)
+    rivals = [s for s in segments if s is not home and key not in s.facts and any(_kind(k) == kind for k in s.facts)]
+    for match in _PARTICIPLE_WORD.finditer(mine.text):
+        word = stem(match.group(0).lower())
+        if word not in home.words and any(word in rival.words for rival in rivals):
+            return match.group(0)
     return None
 
 
@@ -357,32 +352,3 @@ def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> st
               if s is not home and not (s.points_back and home.topics and home.topics <= s.topics)]
     others = set().union(*(s.topics for s in rivals)) - home.words - common
     return next((word for word in mine.words if word in others), None)
-
-
-def names_in(text: str) -> set[str]:
-    return {name.rstrip("s").rstrip("'’") if name.endswith(("'s", "’s")) else name for name in _NAME.findall(text)}
-
-
-def names(text: str) -> set[str]:
-    """The capitalised names of `text`, not counting a sentence's first word ("Returns are free" names nothing)."""
-    found = set()
-    for sentence in sentences(text):
-        plain = YES_NO.sub("", sentence).strip()
-        first = _NAME.match(plain)
-        found |= names_in(plain[first.end():] if first else plain)
-    return found
-
-
-def unknown_names(sentence: str, snippet: str) -> list[str]:
-    """Capitalised names in `sentence` (not its first word, unless the snippet capitalises it) that `snippet`
-    does not mention, directly or through a region."""
-    text = YES_NO.sub("", sentence).strip()
-    first = _NAME.match(text)
-    names = names_in(text[first.end():] if first else text)
-    if first and first.group(0) in names_in(snippet):
-        names.add(first.group(0))
-    snippet_lower = snippet.lower()
-    snippet_words = set(_WORD.findall(snippet_lower))
-    return sorted(name for name in names
-                  if name.lower() not in snippet_lower and not covered(name.lower(), snippet_words))
-

@@ -31,10 +31,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from core.language_detection import LanguageDetector, script_apart
 from dialogue.answering import Answer, Answering, Found, Question, citation, entry_key, fallback, snippet_texts
 from dialogue.context import SearchQuery, contextualize
 from dialogue.judgement import COMPOSE, Judge, best_matches, combined, standalone_question
-from core.language_detection import LanguageDetector, script_apart
 from dialogue.lm.generator import TextCallback
 from dialogue.messages import ReplyKind
 from dialogue.policy import Decision, Thresholds, decide, verbatim

@@ -35,9 +35,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dialogue.claims import covered, misbound, sure_language, unknown_names, unnamed_owner
+from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
+from dialogue.names import covered, unknown_names
 from dialogue.polarity import contradiction, is_negative, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences

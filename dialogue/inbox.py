@@ -11,8 +11,13 @@ from dialogue.actions.results import runs_of_turns
 from dialogue.errors import ConversationClosed, ConversationNotFound
 from dialogue.messages import ReplyKind, TurnKind, TurnRole
 from dialogue.records import (
-    ChannelIdentityRecord, ConversationRecord, ConversationStatus, CustomerRecord, TurnRecord,
+    ChannelIdentityRecord,
+    ConversationRecord,
+    ConversationStatus,
+    CustomerRecord,
+    TurnRecord,
 )
+
 
 @dataclass(frozen=True)
 class TurnView:

@@ -41,7 +41,16 @@ from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
 from dialogue.answering import (
-    Answer, Answering, Found, Question, citation, curated, entry_key, fallback, snippet_texts, stopped,
+    Answer,
+    Answering,
+    Found,
+    Question,
+    citation,
+    curated,
+    entry_key,
+    fallback,
+    snippet_texts,
+    stopped,
 )
 from dialogue.grounding import WEAKER_MATCH, check_reply, is_refusal, is_supported, mark_citations, sentences
 from dialogue.lm.generator import Generator, TextCallback

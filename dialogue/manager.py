@@ -6,18 +6,18 @@ LM's text while it is being written, for front ends that show it live.
 
 import asyncio
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from core.turn_locks import ThreadLocks, TurnLocks
 from dialogue.actions.results import PERSON_PAYLOAD
 from dialogue.actions.runner import ActionRunner, Interrupted, PendingCall
-from dialogue.catalogue import Catalogue
 from dialogue.answering import Answer, AnswerConfig, Answering, Found, Question
+from dialogue.catalogue import Catalogue
 from dialogue.context import SearchQuery, contextualize
 from dialogue.crosslingual import AcrossLanguages, Languages
 from dialogue.errors import EmptyMessage, MessageTooLong
@@ -27,13 +27,22 @@ from dialogue.language import LanguagePolicy
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import Button, HandoffReason, InboundMessage, Reply, ReplyKind, Source
 from dialogue.policy import (
-    MAX_SUGGESTIONS, Thresholds, ThresholdSettings, suggestions, wants_person,
-)
-from dialogue.profile import (
-    ProfileUpdate, acknowledge, answer_profile_question, asked_profile_field, hide_profile, is_only_self_description,
-    search_text,
+    MAX_SUGGESTIONS,
+    Thresholds,
+    ThresholdSettings,
+    suggestions,
+    wants_person,
 )
 from dialogue.privacy import Masked, Masker
+from dialogue.profile import (
+    ProfileUpdate,
+    acknowledge,
+    answer_profile_question,
+    asked_profile_field,
+    hide_profile,
+    is_only_self_description,
+    search_text,
+)
 from dialogue.records import ConversationStatus
 from dialogue.small_talk import says_yes, small_talk, small_talk_reply
 from dialogue.store import ConversationStore, OpenedTurn, TurnContext

@@ -3,8 +3,16 @@
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer, EmailRecognizer, EsNifRecognizer, IbanRecognizer, IpRecognizer, ItFiscalCodeRecognizer,
-    NhsRecognizer, UkNinoRecognizer, UkPostcodeRecognizer, UsSsnRecognizer,
+    CreditCardRecognizer,
+    EmailRecognizer,
+    EsNifRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    ItFiscalCodeRecognizer,
+    NhsRecognizer,
+    UkNinoRecognizer,
+    UkPostcodeRecognizer,
+    UsSsnRecognizer,
 )
 
 from dialogue.phone_recognizer import PiecewisePhoneRecognizer

@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dialogue.claims import YES_NO, says_yes, words_of
+from dialogue.claims import words_of
 from dialogue.content_words import content_words, is_cjk, stop_words
 from dialogue.facts import is_fact_key
+from dialogue.names import YES_NO, says_yes
 from dialogue.sentences import sentences
 
 _NEGATION = re.compile(

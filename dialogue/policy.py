@@ -4,8 +4,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from retrieval.learned_state import Learned
 from retrieval.hits import Hit
+from retrieval.learned_state import Learned
 
 
 class Decision(StrEnum):

@@ -21,10 +21,10 @@ from presidio_anonymizer.entities import OperatorConfig
 
 from dialogue.cpu_budget import Budget
 from dialogue.messages import InboundMessage, Reply
-from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
 from dialogue.order_numbers import order_number_spans
 from dialogue.phone_recognizer import PiecewisePhoneRecognizer
 from dialogue.pii_recognizers import recognizers
+from dialogue.privacy_policy import Action, Entity, PrivacyPolicy
 from dialogue.profile import ProfileUpdate
 from dialogue.self_description import extract_profile
 

@@ -10,7 +10,7 @@ audience its sentence names.
 import re
 from functools import lru_cache
 
-from dialogue.claims import REGION_OF, names
+from dialogue.names import REGION_OF, names
 from dialogue.sentences import sentences
 
 _AUDIENCE = r"(?:[A-Z]{2,}|[A-Z][a-z]+)"

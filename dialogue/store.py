@@ -6,8 +6,8 @@ TurnContext) in one transaction; `record_reply` writes the answer with what the 
 second. Only a profile update and the actions' own records write in between.
 """
 
-from collections.abc import Callable
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,13 +19,23 @@ from core.database import as_utc, utcnow
 from dialogue import events
 from dialogue.errors import MessageIdReused, SenderClaimed
 from dialogue.messages import (
-    HistoryEntry, InboundMessage, Reply, ReplyKind, Source, TurnKind, TurnRole, stored_payloads,
+    HistoryEntry,
+    InboundMessage,
+    Reply,
+    ReplyKind,
+    Source,
+    TurnKind,
+    TurnRole,
+    stored_payloads,
 )
 from dialogue.profile import Profile, ProfileUpdate
 from dialogue.records import (
-    ChannelIdentityRecord, ConversationRecord, ConversationStatus, CustomerRecord, TurnRecord,
+    ChannelIdentityRecord,
+    ConversationRecord,
+    ConversationStatus,
+    CustomerRecord,
+    TurnRecord,
 )
-
 
 HISTORY_TURNS = 12  # what the prompt may quote of the conversation
 PREVIOUS_QUERIES = 2  # what a follow-up is read against (dialogue/context.py)

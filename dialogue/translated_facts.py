@@ -19,8 +19,8 @@ never a wrong fact.
 import re
 from dataclasses import dataclass
 
-from dialogue.claims import names
 from dialogue.facts import FactKind, facts
+from dialogue.names import names
 
 _CJK = r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _PROTECTED = re.compile(rf"(https?://[^\s{_CJK}]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)", re.IGNORECASE)

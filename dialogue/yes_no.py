@@ -7,8 +7,8 @@
 
 import re
 
-from dialogue.claims import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.facts import is_fact_key
+from dialogue.names import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 
 
@@ -59,7 +59,7 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
 
 
 def _covers(word: str, words: set[str]) -> bool:
-    """`claims.covered`, and a long word also by another form of it, alone or as a hyphenated compound's last part:
+    """`names.covered`, and a long word also by another form of it, alone or as a hyphenated compound's last part:
     the question's German "Sockelleistenheizung" by the snippet's "Hochvolt-Sockelleistenheizungen"."""
     if covered(word, words):
         return True

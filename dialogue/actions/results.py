@@ -8,13 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from dialogue import events
-from dialogue.catalogue import Phrases, english
-from dialogue.actions.records import ActionRunRecord
 from dialogue.actions.action_server import ActionFailed, ActionResult
 from dialogue.actions.forms import FormState
+from dialogue.actions.records import ActionRunRecord
+from dialogue.actions.tracker import REQUESTED_SLOT, PastTurn
+from dialogue.catalogue import Phrases, english
 from dialogue.messages import Button, Reply, ReplyKind, TurnRole
 from dialogue.records import TurnRecord
-from dialogue.actions.tracker import REQUESTED_SLOT, PastTurn
 
 log = logging.getLogger(__name__)
 

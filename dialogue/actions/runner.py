@@ -17,17 +17,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
 
-from dialogue.actions.records import ActionErrorKind, FormStatus
-from dialogue.actions.results import apply_events, failure_reply, past_turns, record_run, reply_of
 from dialogue.actions.action_server import ActionCall, ActionFailed, ActionResult, ActionServer
 from dialogue.actions.forms import FormState, FormStore, affirms, denies, slot_to_change, wants_to_leave
+from dialogue.actions.records import ActionErrorKind, FormStatus
+from dialogue.actions.results import apply_events, failure_reply, past_turns, record_run, reply_of
+from dialogue.actions.slots import from_profile, read_slot
+from dialogue.actions.tracker import REQUESTED_SLOT, Intent, build_domain, build_tracker, read_payload
+from dialogue.catalogue import Catalogue, Phrases
 from dialogue.messages import Button, HandoffReason, InboundMessage, Reply, ReplyKind
 from dialogue.policy import Decision, Thresholds, decide, wants_person
 from dialogue.records import ConversationStatus
-from dialogue.actions.slots import from_profile, read_slot
 from dialogue.store import ConversationStore, OpenedTurn
-from dialogue.actions.tracker import REQUESTED_SLOT, Intent, build_domain, build_tracker, read_payload
-from dialogue.catalogue import Catalogue, Phrases
 from retrieval.declared_actions.declarations import Action
 from retrieval.errors import ActionNotFound
 from retrieval.knowledge_base import KnowledgeBase

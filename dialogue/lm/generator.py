@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-
 log = logging.getLogger(__name__)
 ChatMessages = list[dict[str, str]]
 # Receives each piece of text as the LM writes it (whole words), in the generating thread.

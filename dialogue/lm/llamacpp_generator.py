@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from core.errors import LMUnavailable, ModelUnavailable
+from dialogue.lm.choices import ChoiceTokens, choice_probabilities, choice_tokens
 from dialogue.lm.context_fit import fit_prompt
 from dialogue.lm.generator import ChatMessages, Generation, TextCallback, tidy
 from dialogue.lm.gguf_weights import auto_weights, file_type, retyped_gguf
-from dialogue.lm.choices import ChoiceTokens, choice_probabilities, choice_tokens
 from dialogue.lm.requests import Finished, Request, Scores
 from dialogue.lm.sources import resolve_gguf
 

@@ -244,6 +244,16 @@ def test_a_place_said_for_another_audience_is_stopped():
     assert check_reply("Clips are stored in Frankfurt for customers in France.", [stored], question).passed
 
 
+def test_a_date_said_with_another_dates_verb_is_stopped():
+    bill = ("When is my bill paid?\nYour bill is issued on the 1st of each month and paid by Direct Debit on the 8th. "
+            "You can see and download every bill in the app under Account > Bills.")
+    question = "When does my new bill show up in the app?"
+    check = check_reply("A new bill is issued on the 8th of each month.", [bill], question)
+    assert not check.passed and "says issued of the 8" in check.reasons[0]
+    assert check_reply("A new bill is issued on the 1st of each month.", [bill], question).passed
+    assert check_reply("Your bill is paid by Direct Debit on the 8th of each month.", [bill], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
