@@ -1,8 +1,12 @@
-"""One module of the project as an earlier git revision had it, loaded beside today's: for before/after tables."""
+"""The project as an earlier git revision had it, beside today's: for before/after tables. One module loaded alone
+(`module_at`), or the whole tree exported to run code in a process of its own (`tree_at`)."""
 
 import importlib.util
+import io
 import subprocess
+import tarfile
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
@@ -20,3 +24,14 @@ def module_at(revision: str, path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@lru_cache(maxsize=4)
+def tree_at(revision: str) -> Path:
+    """The project's files at `revision`, exported once per process into a temporary folder (no history, no data),
+    for code whose modules import each other and must all be of that revision."""
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
+    folder = Path(tempfile.mkdtemp(prefix=f"at-revision-{revision}-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder

@@ -3,13 +3,17 @@
 Runs dialogue/grounding.py `check_reply` over the pairs of training/eval_sets/reply_checks.yaml (good and wrong
 answers over the sample shop and the mobile operator, training/reply_check_eval.py) and prints one table, the
 pairs it got wrong, and the check's time per answer. `--against REV` also runs the check as it was in git
-revision REV (its dialogue/grounding.py alone), for a before/after table in one command:
+revision REV (the whole project of that revision, in a process of its own), for a before/after table in one
+command:
 
     .venv/bin/python bench/reply_checks.py --against 26daafb
 """
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,14 +21,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from at_revision import module_at  # noqa: E402
+from at_revision import tree_at  # noqa: E402
 from training.reply_check_eval import current_check, evaluate, load_pairs  # noqa: E402
 
 
-def check_at(revision: str):
-    """`check_reply` as dialogue/grounding.py had it at `revision`."""
-    module = module_at(revision, "dialogue/grounding.py")
-    return lambda reply, snippets, question: module.check_reply(reply, snippets, question).reasons
+_VERDICTS = """
+import json, sys
+from dialogue.grounding import check_reply
+answers = json.load(sys.stdin)
+json.dump([check_reply(reply, snippets, question).reasons for reply, snippets, question in answers], sys.stdout)
+"""
+
+
+def check_at(revision: str, pairs: list):
+    """`check_reply` as the whole project had it at `revision` (dialogue/ and all it imports, in a process of its
+    own), over every answer of `pairs`, looked up by the returned check."""
+    answers = [(answer, pair.snippets, pair.question) for pair in pairs for answer in (pair.good, pair.wrong)]
+    tree = tree_at(revision)
+    done = subprocess.run([sys.executable, "-c", _VERDICTS], cwd=tree, input=json.dumps(answers), text=True,
+                          capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(tree)})
+    verdicts = {(reply, tuple(snippets), question): reasons
+                for (reply, snippets, question), reasons in zip(answers, json.loads(done.stdout))}
+    return lambda reply, snippets, question: verdicts[(reply, tuple(snippets), question)]
 
 
 def main() -> None:
@@ -34,8 +52,10 @@ def main() -> None:
     args = parser.parse_args()
     sections = {"development pairs": load_pairs(), "held-out pairs": load_pairs(section="held_out"),
                 "blind held-out pairs": load_pairs(section="held_out_blind"),
+                "second blind batch": load_pairs(section="held_out_blind_2"),
                 "German and Chinese pairs": load_pairs(section="languages")}
-    checks = [(f"at {args.against}", check_at(args.against))] if args.against else []
+    every_pair = [pair for section in sections.values() for pair in section]
+    checks = [(f"at {args.against}", check_at(args.against, every_pair))] if args.against else []
     checks.append(("now", current_check))
     for section, pairs in sections.items():
         for name, check in checks:

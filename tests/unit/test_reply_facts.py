@@ -258,4 +258,9 @@ def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
     assert report.total.pairs == 40
-    assert report.total.pass_rate >= 0.75 and report.total.stop_rate >= 0.8, report.misses
+    assert report.total.pass_rate >= 0.85 and report.total.stop_rate >= 0.9, report.misses
+    # The second batch, kept unread while the check changed on the first, run once: 23/40 good passed (22 before
+    # the session's changes), 37/40 wrong stopped (36).
+    second = evaluate(current_check, load_pairs(section="held_out_blind_2"))
+    assert second.total.pairs == 40
+    assert second.total.pass_rate >= 0.55 and second.total.stop_rate >= 0.9, second.misses
