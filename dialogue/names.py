@@ -64,6 +64,12 @@ def unknown_names(sentence: str, snippet: str) -> list[str]:
         names.add(first.group(0))
     snippet_lower = snippet.lower()
     snippet_words = set(_WORD.findall(snippet_lower))
-    return sorted(name for name in names
-                  if name.lower() not in snippet_lower and not covered(name.lower(), snippet_words))
+    return sorted(name for name in names if not _mentioned(name.lower(), snippet_lower, snippet_words))
+
+
+def _mentioned(name: str, snippet_lower: str, snippet_words: set[str]) -> bool:
+    """In the snippet as written, through its region, or as the singular of a plural ("SIMs", "Saturdays")."""
+    if name in snippet_lower or covered(name, snippet_words):
+        return True
+    return len(name) > 3 and name.endswith("s") and name[:-1] in snippet_words
 

@@ -1,7 +1,7 @@
 """A text's sentences: pysbd (rule-based, keeps prices, decimals, URLs, e-mail addresses and abbreviations
 whole), each line of a list its own sentence, citation marks like "[2]" removed first. pysbd's English rules do
-not end a sentence at the full-width "。", "！" and "？" of Chinese and Japanese; those end one too, so that a
-supported sentence cannot carry an unsupported one along."""
+not end a sentence at the full-width "。", "！" and "？" of Chinese and Japanese, nor after a unit's letter
+("1,800 W. Don't ..."); those end one too, so that a supported sentence cannot carry an unsupported one along."""
 
 import re
 from functools import lru_cache
@@ -9,7 +9,9 @@ from functools import lru_cache
 import pysbd
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
-_FULL_WIDTH_END = re.compile(r"[。！？]+(?=\S)")
+# Where pysbd does not end a sentence: the full-width stops of Chinese and Japanese, and a unit's letter after a
+# number ("up to 15 A / 1,800 W. Don't connect ..."), which it reads as an initial.
+_FULL_WIDTH_END = re.compile(r"[。！？]+(?=\S)|(?<=\d)\s?(?:[AVWh]|GB|MB|TB|GHz|kWh)\.(?=\s+[A-Z])")
 _CLOSING_QUOTE_GOES_ON = re.compile(r"\s*[“”»’\"']\s*[a-zäöüßàâçéèêëîïôûùÿñæœáíóú]")
 
 
@@ -49,7 +51,7 @@ def _quotes_closed(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
 
 def _at_full_width_ends(text: str, span: tuple[int, int]) -> list[tuple[int, int]]:
     start, end = span
-    cuts = [match.end() for match in _FULL_WIDTH_END.finditer(text, start, end)]
+    cuts = [match.end() for match in _FULL_WIDTH_END.finditer(text, start, end) if match.end() < end]
     bounds = [start, *cuts, end]
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 

@@ -254,6 +254,17 @@ def test_a_date_said_with_another_dates_verb_is_stopped():
     assert check_reply("Your bill is paid by Direct Debit on the 8th of each month.", [bill], question).passed
 
 
+def test_a_plural_name_and_a_sentence_after_a_unit_are_read():
+    plug = ("What is the maximum load for the Nimbus Plug?\nThe EU version (Type F) handles up to 16 A / 3,680 W. "
+            "Don't connect appliances that draw more than this rating.")
+    reply = ("The EU version of the Nimbus Plug handles up to 16 A / 3,680 W. Please don't connect appliances that "
+             "draw more.")
+    assert check_reply(reply, [plug], "can I run a heater on the plug in Germany?").passed
+    roaming = "Can I use my phone abroad in Europe?\nRoaming is switched on for every new SIM."
+    assert check_reply("Roaming is switched on for new SIMs.", [roaming], "is roaming on?").passed
+    assert not check_reply("Roaming is switched on for new Vodafone SIMs.", [roaming], "is roaming on?").passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
