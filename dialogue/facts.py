@@ -24,7 +24,7 @@ class FactKind(StrEnum):
     TIME = "time"  # a time of day, in minutes after midnight
     MONEY = "money"  # currency symbol and amount
     ORDINAL = "ordinal"
-    DAY = "day"  # a day counted from now: "the same day" 0, "the next working day" 1
+    DAY = "day"  # a day counted from now: "the same day" 0, "the next working day" 1, "immediately" now
     NUMBER = "number"  # a count or a quantity, with its unit when it has a known one
 
 
@@ -101,8 +101,8 @@ _PERIOD = re.compile(r"\s*(?:(?:a|an|per|each|every|/)\s*(?P<per>day|week|month|
                      r"|(?P<ly>daily|weekly|monthly|yearly|annually|nightly)\b)", re.IGNORECASE)
 _PERIODS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
             "year": "year", "yearly": "year", "annually": "year", "night": "night", "nightly": "night"}
-_RELATIVE_DAY = re.compile(r"\b(?:(?P<same>same)|next|following)[\s-](?:working[\s-]|business[\s-])?day\b",
-                           re.IGNORECASE)
+_RELATIVE_DAY = re.compile(r"\b(?:(?:(?P<same>same)|next|following)[\s-](?:working[\s-]|business[\s-])?day"
+                           r"|(?P<now>immediately|at once|straight away|right away|instantly))\b", re.IGNORECASE)
 _ORDINAL = re.compile(r"(?<![\w.])(?P<n>\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})(?P<attached>%|[a-zA-Z]+\b)?")
 _SPELLED = re.compile(r"\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
@@ -142,7 +142,7 @@ def facts(text: str) -> list[Fact]:
             add(FactKind.MONEY, f"{_CURRENCIES[match['cur'].lower()]} {_amount(match['amount'])}", None,
                 *match.span(), per=period and _PERIODS[(period["per"] or period["ly"]).lower()])
     for match in _RELATIVE_DAY.finditer(text):
-        add(FactKind.DAY, "0" if match["same"] else "1", None, *match.span())
+        add(FactKind.DAY, "now" if match["now"] else "0" if match["same"] else "1", None, *match.span())
     for match in _ORDINAL.finditer(text):
         add(FactKind.ORDINAL, str(int(match["n"])), None, *match.span())
     _numbers(text, add)

@@ -29,6 +29,8 @@ ROAMING = ("How much does roaming cost?\nRoaming in the EU: on the Basic plan it
     ("The World Pass is £6 a month.", "Add a World Pass for £6 a day.", "£6"),
     ("Premium roaming is $5 per day.", "On Basic it costs $5/day.", None),
     ("UK express arrives the same day.", "UK express is next working day for £6.95.", "same day"),
+    ("Personal data is deleted immediately.", "Recordings are deleted at once, personal data within 30 days.", None),
+    ("Refunds arrive immediately.", "Refunds arrive within 5 working days.", "immediately"),
 ])
 def test_a_fact_is_stated_only_whole_and_with_its_unit(reply, snippet, unstated_fact):
     assert [fact.text for fact in unstated(reply, snippet)] == ([unstated_fact] if unstated_fact else [])
