@@ -270,6 +270,17 @@ def misbound(sentence: str, snippet: str) -> str | None:
     return None
 
 
+def _acts(topic: str, text: str, reply: str) -> bool:
+    """Is a clause's topic the verb it opens with, not a thing ("We ship with Royal Mail", "call +44 20 ..."), and
+    one the reply does not say with the same subject? Such a verb moves no fact: "use the tracking link we email you
+    when your order ships" names no carrier; "We keep order and invoice records for 30 days" is the keeping's."""
+    word = re.escape(topic)
+    if said := re.search(rf"\b(?:we|you|they)\s+{word}\w*\b", text, re.IGNORECASE):
+        return not re.search(rf"\b{re.escape(said.group(0).split()[0])}\s+{word}", reply, re.IGNORECASE)
+    return bool(re.match(rf"\s*(?:(?:and|or)\s+)?{word}\w*\s+(?:[+\d]|(?:it|them|us|the|your|our)\b)", text,
+                         re.IGNORECASE))
+
+
 def _done_to_another(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...], key: str) -> str | None:
     """The participle of the reply's clause ("issued") that the snippet says with another fact of the same kind and
     not with this one: "A new bill is issued on the 8th" where "Your bill is issued on the 1st of each month and
@@ -350,5 +361,5 @@ def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> st
               if (count := sum(word in s.words for s in segments)) >= 3 and count * 2 > len(segments)}
     rivals = [s for s in segments
               if s is not home and not (s.points_back and home.topics and home.topics <= s.topics)]
-    others = set().union(*(s.topics for s in rivals)) - home.words - common
+    others = {topic for s in rivals for topic in s.topics if not _acts(topic, s.text, mine.text)} - home.words - common
     return next((word for word in mine.words if word in others), None)

@@ -267,6 +267,20 @@ def test_a_plural_name_and_a_sentence_after_a_unit_are_read():
     assert not check_reply("Roaming is switched on for new Vodafone SIMs.", [roaming], "is roaming on?").passed
 
 
+def test_a_verb_that_opens_another_clause_moves_no_fact():
+    track = ("How can I track my order?\nAs soon as your order ships we email you a tracking link. You can also follow "
+             "it at https://help.nimbushome.example/track with your order number. We ship with Royal Mail in the UK, "
+             "and the first tracking update can take up to 24 hours to appear after dispatch.")
+    question = "Can I track my parcel without the app?"
+    assert check_reply("Use the tracking link we email you when your order ships, or go to "
+                       "https://help.nimbushome.example/track with your order number.", [track], question).passed
+    invoices = ("How do I delete my account?\nCloud recordings are deleted immediately and your personal data within "
+                "30 days, but we keep order and invoice records for 7 years as required by tax law.")
+    question = "How long do you keep my invoices?"
+    assert not check_reply("We keep order and invoice records for 30 days.", [invoices], question).passed
+    assert check_reply("We keep order and invoice records for 7 years.", [invoices], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
