@@ -356,7 +356,11 @@ def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> st
     """A word of the reply's clause that is another clause's topic, which the fact's own clause does not name.
     A clause that keeps the home's topics (it points back to them: "in its last 30 days; before that, the early
     termination fee is 80%") is about the same thing, not a rival: its own words may be said with the fact.
-    Words in more than half the clauses, three at least (the brand, "Nimbus"), tell no clause apart."""
+    Words in more than half the clauses, three at least (the brand, "Nimbus"), tell no clause apart. A reply clause
+    that names the fact's own topic too is said of it ("To keep your current number, text PAC to 65075" is the
+    texting's 65075, not the number's that "moves over on the next working day")."""
+    if home.topics and home.topics <= words_of(mine.text):  # named in the clause, not carried by "it"
+        return None
     common = {word for word in set().union(*(s.words for s in segments))
               if (count := sum(word in s.words for s in segments)) >= 3 and count * 2 > len(segments)}
     rivals = [s for s in segments

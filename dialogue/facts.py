@@ -108,6 +108,7 @@ _NUMBER = re.compile(rf"(?<![\w.])(?P<amount>{_AMOUNT})(?P<attached>%|[a-zA-Z]+\
 _SPELLED = re.compile(r"\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 _NEXT_WORDS = re.compile(r"[\s-]*(%|[^\W\d_]+)")
 _RANGE_GAP = re.compile(r"^\s*(?:-|–|—|to|or|and)\s*$")
+_RANGE = re.compile(r"^\s*(?:-|–|—|to)\s*$")
 
 
 def facts(text: str) -> list[Fact]:
@@ -225,6 +226,14 @@ def _amount(amount: str) -> str:
     return value
 
 
+def ranges(found: list[Fact], text: str) -> list[tuple[Fact, Fact]]:
+    """The ranges among `found`, the facts of `text`: two numbers of one unit joined by a dash or "to" ("3-10
+    working days"); not bare counts ("values of 25 to 200" sums up "25, 50, 100 or 200")."""
+    numbers = [fact for fact in found if fact.kind is FactKind.NUMBER]
+    return [(low, high) for low, high in zip(numbers, numbers[1:])
+            if low.unit is not None and low.unit == high.unit and _RANGE.match(text[low.end:high.start])]
+
+
 class FactSet:
     """The facts of some snippet text, for `states`."""
 
@@ -235,6 +244,7 @@ class FactSet:
         # A bare number is stated by any fact with that value: "4.99" by "£4.99", "21" by "the 21st".
         self._bare = {fact.value.split()[-1] for fact in self.facts
                       if fact.kind in (FactKind.NUMBER, FactKind.MONEY, FactKind.ORDINAL)}
+        self.ranges = {(low.value, high.value, low.unit) for low, high in ranges(self.facts, text)}
         self._periods: dict[str, set[str | None]] = {}  # a price's value -> the periods the text charges it for
         for fact in self.facts:
             if fact.kind is FactKind.MONEY:
@@ -253,6 +263,13 @@ class FactSet:
 
 
 def unstated(text: str, snippet: str | FactSet) -> list[Fact]:
-    """The facts of `text` that `snippet` does not state."""
+    """The facts of `text` that `snippet` does not state, and its ranges that the snippet does not give as a range:
+    "3-5 working days" where it says "3-10 working days" (and "5 working days" of something else)."""
     known = snippet if isinstance(snippet, FactSet) else FactSet(snippet)
-    return [fact for fact in facts(text) if not known.states(fact)]
+    found = facts(text)
+    missing = [fact for fact in found if not known.states(fact)]
+    for low, high in ranges(found, text):
+        if (low.value, high.value, low.unit) not in known.ranges and low not in missing and high not in missing:
+            missing.append(Fact(FactKind.NUMBER, f"{low.value}-{high.value}", low.unit, text[low.start:high.end],
+                                low.start, high.end))
+    return missing

@@ -38,6 +38,9 @@ _LIMIT = re.compile(r"\b(?:no|not) (?:more|later|longer|less|fewer|earlier) than
 # A negation is the polarity, not what a clause is about: sharing "can't" does not make a clause the one a reply
 # rests on ("gift cards can't be combined with a discount code" rests on "... can be combined with a discount code").
 _NEGATION_WORD = re.compile(r"\w+n['’]t|cannot|never|without|unless")
+# A condition that opens a clause does not give it its polarity: "if you don't have one, use the Power Adapter Kit"
+# says to use the kit. ("Unless ..." is a negation: "unless you add a World Pass, data is blocked".)
+_CONDITION = re.compile(r"^\s*(?:if|when|whenever|once)\b[^,;]*,\s*", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W_]+")
 _OPENING_WORD = re.compile(r"(?:^|[.!?:;])[\s\"'„“«(]*([^\W_]+)")  # a sentence's first word
 _COMMA = re.compile(r",\s")
@@ -68,7 +71,7 @@ def clause_words(text: str) -> set[str]:
 
 
 def is_negative(clause: str) -> bool:
-    plain = _NOT_NEGATIVE.sub(" ", _PARENTHESES.sub(" ", clause))
+    plain = _NOT_NEGATIVE.sub(" ", _PARENTHESES.sub(" ", _CONDITION.sub("", clause)))
     return bool(_NEGATION.search(plain.replace("’", "'")))
 
 

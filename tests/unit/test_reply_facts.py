@@ -31,6 +31,9 @@ ROAMING = ("How much does roaming cost?\nRoaming in the EU: on the Basic plan it
     ("UK express arrives the same day.", "UK express is next working day for £6.95.", "same day"),
     ("Personal data is deleted immediately.", "Recordings are deleted at once, personal data within 30 days.", None),
     ("Refunds arrive immediately.", "Refunds arrive within 5 working days.", "immediately"),
+    ("Your bank shows it 3-5 working days later.", "We refund within 5 working days; card refunds then take 3-10 "
+     "working days to show.", "3-5 working days"),
+    ("Cards take 3-10 working days.", "Card refunds then take 3-10 working days to show.", None),
 ])
 def test_a_fact_is_stated_only_whole_and_with_its_unit(reply, snippet, unstated_fact):
     assert [fact.text for fact in unstated(reply, snippet)] == ([unstated_fact] if unstated_fact else [])
@@ -265,6 +268,25 @@ def test_a_plural_name_and_a_sentence_after_a_unit_are_read():
     roaming = "Can I use my phone abroad in Europe?\nRoaming is switched on for every new SIM."
     assert check_reply("Roaming is switched on for new SIMs.", [roaming], "is roaming on?").passed
     assert not check_reply("Roaming is switched on for new Vodafone SIMs.", [roaming], "is roaming on?").passed
+
+
+def test_a_fact_said_with_its_own_topic_named_is_not_moved():
+    port = ("Can I keep my number when I join?\nText PAC to 65075 from your old provider's phone to get your porting "
+            "code; it is free and valid for 30 days. Your number moves over on the next working day.")
+    question = "I want to join but keep my current number"
+    assert check_reply("To keep your current number, text PAC to 65075 from your old provider's phone.", [port],
+                       question).passed
+    assert not check_reply("Your number moves over within 30 days.", [port], question).passed
+
+
+def test_a_negation_inside_a_condition_is_not_the_clauses():
+    thermo = ("Is the Nimbus Thermo compatible with my wiring?\nIt needs a C (common) wire; if you don't have one, use "
+              "the Power Adapter Kit included in the box. It is not compatible with baseboard heaters.")
+    question = "what if I don't have a C wire?"
+    assert check_reply("If you don't have a C wire, you can use the Power Adapter Kit included in the box.", [thermo],
+                       question).passed
+    assert not check_reply("If you don't have a C wire, you can't use the Power Adapter Kit included in the box.",
+                           [thermo], question).passed
 
 
 def test_a_verb_that_opens_another_clause_moves_no_fact():
