@@ -80,6 +80,7 @@ class Clause:
     text: str
     words: frozenset[str]
     negative: bool
+    condition: bool = False  # "if it hasn't arrived within 10 minutes"
 
 
 @lru_cache(maxsize=512)
@@ -95,6 +96,12 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
                 found.append(Clause(sentence, frozenset(words), not says_yes(opening)))
             continue
         for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
+            if (condition := _CONDITION.match(part)) and (words := clause_words(condition.group(0))):
+                # A condition is a statement of its own, which a reply may say back ("The link never arrived within
+                # 10 minutes" rests on "If it hasn't arrived within 10 minutes, check your spam folder").
+                found.append(Clause(condition.group(0), frozenset(words), is_negative(condition.group(0).rstrip(", ")),
+                                    condition=True))
+                part = part[condition.end():]
             negative = is_negative(part)
             if words := clause_words(part):
                 found.append(Clause(part, frozenset(words), negative))
@@ -115,11 +122,26 @@ def _comma_clauses(part: str) -> list[Clause]:
     return [Clause(piece, frozenset(words), is_negative(piece)) for piece in pieces if (words := clause_words(piece))]
 
 
+def _with_conditions_apart(parts: list[str]) -> list[tuple[str, bool]]:
+    """Each part, with a condition that opens it ("If it hasn't arrived within 10 minutes, ...") as a part of its
+    own, as `polarity_clauses` reads the snippet; (text, whether it is a condition)."""
+    found = []
+    for part in parts:
+        if condition := _CONDITION.match(part):
+            found += [(condition.group(0).rstrip(", "), True), (part[condition.end():], False)]
+        else:
+            found.append((part, False))
+    return found
+
+
 def contradiction(sentence: str, snippet: str) -> str | None:
     """Why a clause of `sentence` points the other way from the snippet clauses it rests on, or None."""
-    clauses = polarity_clauses(snippet)
-    snippet_words = set().union(*(c.words for c in clauses)) if clauses else set()
-    for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
+    every_clause = polarity_clauses(snippet)
+    for part, is_condition in _with_conditions_apart(POLARITY_CUT.split(YES_NO.sub("", sentence))):
+        # A reply's condition is compared with the snippet's conditions only: "If you don't have a C wire, ..."
+        # sets the case, it does not deny "It needs a C wire".
+        clauses = [c for c in every_clause if c.condition] if is_condition else every_clause
+        snippet_words = set().union(*(c.words for c in clauses)) if clauses else set()
         mine = {w for w in clause_words(part) if w in snippet_words}
         if not mine or _LIMIT.search(part):
             continue

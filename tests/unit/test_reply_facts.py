@@ -287,6 +287,12 @@ def test_a_negation_inside_a_condition_is_not_the_clauses():
                        question).passed
     assert not check_reply("If you don't have a C wire, you can't use the Power Adapter Kit included in the box.",
                            [thermo], question).passed
+    reset = ("How do I reset my password?\nWe'll send a reset link that is valid for 60 minutes. If it hasn't arrived "
+             "within 10 minutes, check your spam folder or request a new one.")
+    question = "the link never arrived"
+    assert check_reply("The link never arrived within 10 minutes. Check your spam folder or request a new one.",
+                       [reset], question).passed
+    assert not check_reply("If it has arrived within 10 minutes, check your spam folder.", [reset], question).passed
 
 
 def test_a_verb_that_opens_another_clause_moves_no_fact():
