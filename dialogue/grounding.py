@@ -39,7 +39,7 @@ from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.names import covered, unknown_names
-from dialogue.polarity import contradiction, is_negative, swapped_direction
+from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.translated_facts import POINT_DECIMALS, as_read
@@ -143,7 +143,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     named = "\n".join([question, *before, *earlier])
     if len(backing) > 1 and (problem := contradiction(sentence, "\n\n".join(backing))):
         return problem  # it rests on the clauses of all the snippets that back it, not only on the kindest one
-    problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet) or misbound(sentence, snippet)
+    problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet)
+                or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet)
                 or other_audience(sentence, snippet) or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
 

@@ -81,6 +81,7 @@ class Clause:
     words: frozenset[str]
     negative: bool
     condition: bool = False  # "if it hasn't arrived within 10 minutes"
+    then: frozenset[str] = frozenset()  # a condition's: the words of what the snippet says follows from it
 
 
 @lru_cache(maxsize=512)
@@ -99,9 +100,9 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
             if (condition := _CONDITION.match(part)) and (words := clause_words(condition.group(0))):
                 # A condition is a statement of its own, which a reply may say back ("The link never arrived within
                 # 10 minutes" rests on "If it hasn't arrived within 10 minutes, check your spam folder").
-                found.append(Clause(condition.group(0), frozenset(words), is_negative(condition.group(0).rstrip(", ")),
-                                    condition=True))
                 part = part[condition.end():]
+                found.append(Clause(condition.group(0), frozenset(words), is_negative(condition.group(0).rstrip(", ")),
+                                    condition=True, then=frozenset(clause_words(part))))
             negative = is_negative(part)
             if words := clause_words(part):
                 found.append(Clause(part, frozenset(words), negative))
@@ -197,3 +198,23 @@ def swapped_direction(sentence: str, snippet: str) -> str | None:
             if (other := _OPPOSITES[word] & theirs) and not _OPPOSITES[word] & said:
                 return f"says {word!r} where the snippet says {min(other)!r}: {sentence!r}"
     return None
+
+
+def misplaced_consequence(sentence: str, snippet: str) -> str | None:
+    """Why a clause of `sentence` says under one of the snippet's conditions what the snippet says of another case,
+    or None: "If you don't have one, you can check your setup with the compatibility checker" where the snippet
+    says "if you don't have one, use the Power Adapter Kit" and, apart, "you can check your setup ...". A
+    condition the snippet does not state is left to the other rules."""
+    conditions = [clause for clause in polarity_clauses(snippet) if clause.condition]
+    if not conditions:
+        return None
+    for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
+        if not (condition := _CONDITION.match(part)):
+            continue
+        asked, then = clause_words(condition.group(0)), clause_words(part[condition.end():])
+        shared = max(len(asked & clause.words) for clause in conditions)
+        if shared and then and not any(then & clause.then for clause in conditions
+                                       if len(asked & clause.words) == shared):
+            return f"says under the snippet's condition what it says of another case: {sentence!r}"
+    return None
+

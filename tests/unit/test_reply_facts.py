@@ -293,6 +293,11 @@ def test_a_negation_inside_a_condition_is_not_the_clauses():
     assert check_reply("The link never arrived within 10 minutes. Check your spam folder or request a new one.",
                        [reset], question).passed
     assert not check_reply("If it has arrived within 10 minutes, check your spam folder.", [reset], question).passed
+    # The snippet's condition with a consequence it gives another case (SmolLM2, the sample shop's eval).
+    thermo += " You can check your setup with the compatibility checker at https://help.nimbushome.example/thermo."
+    check = check_reply("If you don't have one, you can check your setup with the compatibility checker at "
+                        "https://help.nimbushome.example/thermo.", [thermo], "will the thermostat work on its own?")
+    assert not check.passed and "what it says of another case" in check.reasons[0]
 
 
 def test_a_verb_that_opens_another_clause_moves_no_fact():
