@@ -315,7 +315,7 @@ def test_a_verb_that_opens_another_clause_moves_no_fact():
 
 
 def test_the_blind_pairs_keep_their_measured_rates():
-    # Written by someone who had read neither the check nor its pairs; first run 27/40 good passed, 32/40 stopped.
+    # Written by someone who had not read the check; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
     assert report.total.pairs == 40
     assert report.total.pass_rate >= 0.85 and report.total.stop_rate >= 0.9, report.misses
