@@ -265,8 +265,7 @@ def misbound(sentence: str, snippet: str) -> str | None:
             if homes and all(_moved(mine, home, segments) for home in homes):
                 return f"states a fact of another entity in the snippet: {sentence!r}"
             if homes and all(done := [_done_to_another(mine, home, segments, key) for home in homes]):
-                return f"says {done[0]} of the {_shown(_Segment(frozenset(), frozenset(), (key,)))[0]} the snippet " \
-                       f"gives another: {sentence!r}"
+                return f"says {done[0]} of the {_shown_fact(key)} the snippet gives another: {sentence!r}"
     return None
 
 
@@ -349,7 +348,12 @@ def _capitalised_words(snippet: str) -> frozenset[str]:
 
 
 def _shown(segment: _Segment) -> list[str]:
-    return [key.split(":")[1] + (f" {key.split(':')[2]}" if key.split(":")[2] else "") for key in segment.facts]
+    return [_shown_fact(key) for key in segment.facts]
+
+
+def _shown_fact(key: str) -> str:
+    """A fact's key as a reason shows it: "number:30:day" -> "30 day"."""
+    return key.split(":")[1] + (f" {key.split(':')[2]}" if key.split(":")[2] else "")
 
 
 def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> str | None:
