@@ -97,12 +97,13 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
                 found.append(Clause(sentence, frozenset(words), not says_yes(opening)))
             continue
         for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
-            if (condition := _CONDITION.match(part)) and (words := clause_words(condition.group(0))):
+            condition, rest = _condition_apart(part)
+            if condition and (words := clause_words(condition)):
                 # A condition is a statement of its own, which a reply may say back ("The link never arrived within
                 # 10 minutes" rests on "If it hasn't arrived within 10 minutes, check your spam folder").
-                part = part[condition.end():]
-                found.append(Clause(condition.group(0), frozenset(words), is_negative(condition.group(0).rstrip(", ")),
-                                    condition=True, then=frozenset(clause_words(part))))
+                part = rest
+                found.append(Clause(condition, frozenset(words), is_negative(condition), condition=True,
+                                    then=frozenset(clause_words(part))))
             negative = is_negative(part)
             if words := clause_words(part):
                 found.append(Clause(part, frozenset(words), negative))
@@ -123,15 +124,21 @@ def _comma_clauses(part: str) -> list[Clause]:
     return [Clause(piece, frozenset(words), is_negative(piece)) for piece in pieces if (words := clause_words(piece))]
 
 
+def _condition_apart(part: str) -> tuple[str | None, str]:
+    """(the condition that opens `part`, without its comma, or None; the rest): "If it hasn't arrived within 10
+    minutes, check your spam folder"."""
+    if condition := _CONDITION.match(part):
+        return condition.group(0).rstrip(", "), part[condition.end():]
+    return None, part
+
+
 def _with_conditions_apart(parts: list[str]) -> list[tuple[str, bool]]:
-    """Each part, with a condition that opens it ("If it hasn't arrived within 10 minutes, ...") as a part of its
-    own, as `polarity_clauses` reads the snippet; (text, whether it is a condition)."""
+    """Each part, with a condition that opens it as a part of its own, as `polarity_clauses` reads the snippet;
+    (text, whether it is a condition)."""
     found = []
     for part in parts:
-        if condition := _CONDITION.match(part):
-            found += [(condition.group(0).rstrip(", "), True), (part[condition.end():], False)]
-        else:
-            found.append((part, False))
+        condition, rest = _condition_apart(part)
+        found += [(condition, True), (rest, False)] if condition else [(part, False)]
     return found
 
 
@@ -209,9 +216,10 @@ def misplaced_consequence(sentence: str, snippet: str) -> str | None:
     if not conditions:
         return None
     for part in POLARITY_CUT.split(YES_NO.sub("", sentence)):
-        if not (condition := _CONDITION.match(part)):
+        condition, rest = _condition_apart(part)
+        if not condition:
             continue
-        asked, then = clause_words(condition.group(0)), clause_words(part[condition.end():])
+        asked, then = clause_words(condition), clause_words(rest)
         shared = max(len(asked & clause.words) for clause in conditions)
         if shared and then and not any(then & clause.then for clause in conditions
                                        if len(asked & clause.words) == shared):
