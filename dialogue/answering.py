@@ -142,12 +142,16 @@ class Answering:
         return self.generate(question, found, snippets, on_text)
 
     def snippets(self, found: Found, floor: float | None = None) -> list[Hit]:
-        """What the LM is given: the parts' FAQs and the hits confident enough (`floor` lowers the FAQ bar)."""
+        """What the LM is given: the parts' FAQs and the hits confident enough (`floor` lowers the FAQ bar), the
+        message's own best match first. The reply check wants a claim from the first snippet; a part's best FAQ
+        there could be the wrong one: "I'm at uni, are there reduced prices for me?" is two parts, and the second
+        alone ranks the price-rise FAQ first, confidently, where the whole message ranks the student discount
+        first; the LM's right reply from the student FAQ was stopped as resting on a weaker match."""
         thresholds = found.thresholds
         if floor is not None:
             thresholds = dataclasses.replace(thresholds, generate=floor, passage=min(floor, thresholds.passage))
-        merged = _merged(supporting(found.parts, thresholds), supporting(found.hits, thresholds))
-        return merged[: max(self.config.snippets_in_prompt, len(found.parts))]
+        first = _merged(supporting(found.hits[:1], thresholds), supporting(found.parts, thresholds))
+        return _merged(first, supporting(found.hits, thresholds))[: max(self.config.snippets_in_prompt, len(first))]
 
     def generate(self, question: Question, found: Found, snippets: list[Hit],
                  on_text: TextCallback | None) -> Answer:
@@ -253,7 +257,12 @@ def entry_key(hit: Hit) -> tuple:
     return hit.kind, hit.id
 
 
-def _merged(first: list[Hit], then: list[Hit]) -> list[Hit]:
-    seen: set[tuple[str, int]] = set()
-    return [hit for hit in [*first, *then] if (key := entry_key(hit)) not in seen and not seen.add(key)]
+def _merged(*lists: list[Hit]) -> list[Hit]:
+    """Each entry once, where it first comes, as the most confident of its hits (a part's own search is often surer
+    of its FAQ than the whole message's)."""
+    best: dict[tuple[str, int], Hit] = {}
+    for hit in (hit for hits in lists for hit in hits):
+        if (key := entry_key(hit)) not in best or hit.confidence > best[key].confidence:
+            best[key] = hit
+    return list(best.values())
 
