@@ -22,6 +22,7 @@ from dialogue.names import YES_NO
 from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
 from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.sentences import sentences
+from dialogue.source_talk import without_source_talk
 from dialogue.yes_no import contradicts_question
 from retrieval.hits import Hit
 from retrieval.knowledge_base import KnowledgeBase
@@ -164,13 +165,14 @@ class Answering:
         except LMUnavailable as error:  # e.g. the inference server is down: the customer is not left waiting
             log.warning("No generated reply, the fallback instead: %s", error)
             return fallback(found)
-        if not generation.text:
+        text = without_source_talk(generation.text)
+        if not text:
             return fallback(found, generation.model_id)
-        check = check_reply(generation.text, texts, question.text, question.earlier_replies)
+        check = check_reply(text, texts, question.text, question.earlier_replies)
         if not check.passed:
-            return stopped(found, snippets, generation.text, check.reasons, generation.model_id)
+            return stopped(found, snippets, text, check.reasons, generation.model_id)
         # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
-        return Answer(ReplyKind.GENERATED, mark_citations(generation.text, texts), [citation(hit) for hit in snippets],
+        return Answer(ReplyKind.GENERATED, mark_citations(text, texts), [citation(hit) for hit in snippets],
                       found, generation.model_id)
 
     def prompt(self, question: Question, snippets: list[Hit]) -> list[dict[str, str]]:

@@ -42,6 +42,7 @@ from dialogue.names import covered, unknown_names
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
+from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
 from dialogue.yes_no import yes_no_problem
 
@@ -222,14 +223,15 @@ class SentenceGate:
         spans = sentence_spans(self._buffer)
         if len(spans) < 2:
             return  # the last sentence may still be growing
-        done = self._buffer[: spans[-1][0]]
+        done = without_source_talk(self._buffer[: spans[-1][0]])
         self._buffer = self._buffer[spans[-1][0]:]
         for sentence in sentences(done):
             if sentence_problem(sentence, self._snippets, self._question, self._earlier, self._shown):
                 self.failed = True
                 return
             self._shown.append(sentence)
-        self._show(done)
+        if done:
+            self._show(done)
 
 
 def mark_citations(reply: str, snippets: list[str]) -> str:

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from dialogue.grounding import is_refusal
+from dialogue.source_talk import without_source_talk
 
 # The answer's JSON form. llama.cpp writes only JSON of it (a grammar), an OpenAI-compatible server is asked
 # through `response_format`: Qwen2.5-Coder-1.5B otherwise answered in plain prose 8 times in 34 minutes on the
@@ -40,7 +41,7 @@ def parse_verdict(raw: str, snippet_count: int) -> Verdict:
         raise CannotAnswer("the LM's \"sources\" are not snippet numbers", raw)
     if any(not 1 <= number <= snippet_count for number in sources):
         raise CannotAnswer(f"the LM cites a snippet it was not given ({sources}; it had 1-{snippet_count})", raw)
-    answer = without_citations(answer) if answer else None
+    answer = without_source_talk(without_citations(answer)) if answer else None
     if not answer or (not sources and is_refusal(answer)):
         return Verdict(None, [], raw)
     if not sources:

@@ -174,6 +174,19 @@ def test_a_reply_stopped_for_anything_else_is_not_rescued(verify_only, lm_server
     assert not any(REFUND in prompt for prompt in verify_prompts(lm_server))
 
 
+def test_what_the_lm_says_about_its_snippets_is_taken_out_and_the_rest_checked(verify_only, lm_server):
+    message = in_generate_band(verify_only)
+    said = ("According to the knowledge snippet [1], you can return any Nimbus device within 30 days of delivery. "
+            "This is specified in the knowledge snippet [1].")
+    lm_server.script(sure(0.3), Rule(message, said))
+    with TestClient(create_app(verify_only.settings, verify_only)) as test_client:
+        reply = chat(test_client, sender(), message)
+        assert reply["custom"]["kind"] == "generated", reply
+        assert reply["text"] == "You can return any Nimbus device within 30 days of delivery [1]."
+        lm_server.script(sure(0.3), Rule(message, "According to the snippet, you can return it within 60 days."))
+        assert chat(test_client, sender(), message)["custom"]["kind"] != "generated"  # the rest is still checked
+
+
 @pytest.fixture(scope="module")
 def rewriting(database_url, tmp_path_factory, models_dir, embedder, lm_server):
     yield from steps_of("verify,rewrite", database_url, tmp_path_factory, models_dir, embedder, lm_server)

@@ -5,6 +5,7 @@ import pytest
 
 from dialogue.context import split_question
 from dialogue.grounding import SentenceGate, check_reply, mark_citations, sentences
+from dialogue.source_talk import without_source_talk
 
 pytestmark = pytest.mark.unit
 
@@ -80,6 +81,31 @@ def test_the_stream_shows_only_checked_sentences():
     for piece in ["Nimbus Plus costs £4.99 ", "a month. Plus has ", "a free drone. ", "Students get 20% off."]:
         gate.feed(piece)
     assert "".join(shown) == "Nimbus Plus costs £4.99 a month. " and gate.failed
+
+
+@pytest.mark.parametrize("reply, sent", [
+    ("The payment leaves your account on the 8th. This is specified in the knowledge snippet [1].",
+     "The payment leaves your account on the 8th."),
+    ("According to the knowledge snippets [2], returns are free. You get a label.", "Returns are free. You get a label."),
+    ("Based on the information provided, the fee is £10.", "The fee is £10."),
+    ("The knowledge snippet indicates that Lite stops at 10 GB.", "Lite stops at 10 GB."),
+    ("This information is stated in snippet [2].", ""),
+    # Not about the sources: left as written.
+    ("Our returns policy covers this. The context of your order matters.",
+     "Our returns policy covers this. The context of your order matters."),
+    ("See the FAQ on returns for details.", "See the FAQ on returns for details."),
+])
+def test_what_an_lm_says_about_its_sources_is_taken_out(reply, sent):
+    assert without_source_talk(reply) == sent
+
+
+def test_the_stream_leaves_out_what_the_lm_says_about_its_sources():
+    shown = []
+    gate = SentenceGate(shown.append, SNIPPETS, "What does Plus cost?", [])
+    for piece in ["According to the snippet, Nimbus Plus costs £4.99 ", "a month. This is stated in the ",
+                  "knowledge snippet [1]. Students get 20% off devices. ", "Done."]:
+        gate.feed(piece)
+    assert "".join(shown) == "Nimbus Plus costs £4.99 a month. Students get 20% off devices. " and not gate.failed
 
 
 @pytest.mark.parametrize("message, parts", [
