@@ -251,13 +251,14 @@ def binding_segments(snippet: str) -> tuple[_Segment, ...]:
     return tuple(found)
 
 
-def misbound(sentence: str, snippet: str) -> str | None:
+def misbound(sentence: str, snippet: str, premise: frozenset[str] = frozenset()) -> str | None:
     """Why a fact of `sentence` belongs to another plan, product, region or service in `snippet`, or is said in a
-    clause the snippet does not support ("... and replacements arrive within 3 years"); else None."""
+    clause the snippet does not support ("... and replacements arrive within 3 years"); else None. `premise`: words
+    that say back what the customer told (grounding.py `customers_premise`) count neither way."""
     segments = binding_segments(snippet)
     known = set().union(*(s.words for s in segments)) if segments else set()
     for mine in _segments(sentence, trailing=False, language=_reading(snippet)):
-        plain = {word for word in mine.words if ":" not in word}
+        plain = {word for word in mine.words if ":" not in word} - premise
         if len(plain) >= 2 and sum(covered(word, known) for word in plain) / len(plain) < CLAUSE_SHARE:
             return f"no snippet supports the clause with {', '.join(_shown(mine))}: {sentence!r}"
         for key in mine.facts:

@@ -69,15 +69,37 @@ def exact_tokens(text: str) -> set[str]:
     return {fact.text for fact in facts(text)}
 
 
-def is_supported(sentence: str, snippets: str, question: str = "") -> bool:
-    """`question`: names the customer used may be said back ("your Vodafone number"); their words still count."""
-    if unstated(*_as_read(sentence, snippets)) or unknown_names(sentence, f"{snippets}\n{question}"):
+def is_supported(sentence: str, snippets: str, question: str = "", premise: frozenset[str] = frozenset()) -> bool:
+    """`question`: names the customer used may be said back ("your Vodafone number"); their words still count.
+    `premise`: words and facts of the sentence that say back what the customer told (`customers_premise`)."""
+    if [fact for fact in unstated(*_as_read(sentence, snippets)) if fact.text not in premise] \
+            or unknown_names(sentence, f"{snippets}\n{question}"):
         return False
-    words = content_words(sentence)
+    words = content_words(sentence) - premise  # the customer's own words count neither way
     if not words:
         return True
     known = content_words(snippets)
     return sum(covered(word, known) for word in words) / len(words) >= SUPPORT_SHARE
+
+
+# An opening condition: "If you had no money in the bank on the 8th, ..."
+_PREMISE = re.compile(r"^\s*(?:if|when|since|as|because|now that|given that)\s+([^,;]+),", re.IGNORECASE)
+_PREMISE_SHARE = 0.75
+
+
+def customers_premise(sentence: str, question: str) -> frozenset[str]:
+    """The content words and facts of `sentence`'s opening condition, when that condition says back what the customer
+    told ("I had no money in the bank on the 8th, what will happen?" → "If you had no money in the bank on the 8th,
+    we ..."): they are the customer's, not a claim of the snippets. Only the condition's: what follows is checked as
+    ever, and the whole sentence still binds facts, agrees in polarity and keeps its scope."""
+    opening = _PREMISE.match(sentence)
+    if not opening:
+        return frozenset()
+    said, told = content_words(opening[1]), content_words(question)
+    if not said or sum(word in told for word in said) / len(said) < _PREMISE_SHARE:
+        return frozenset()
+    asked = {fact.key for fact in facts(question)}
+    return frozenset((said & told) | {fact.text for fact in facts(opening[1]) if fact.key in asked})
 
 
 def groundedness(reply: str, snippets: list[str]) -> float | None:
@@ -132,11 +154,12 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"repeats an earlier reply: {sentence!r}"
     if not before and (problem := yes_no_problem(sentence, question, snippets)):
         return problem
+    premise = customers_premise(sentence, question)
     invented = sorted({fact.text + (f" a {fact.per}" if fact.per else "")
-                       for fact in unstated(*_as_read(sentence, "\n".join(snippets)))})
+                       for fact in unstated(*_as_read(sentence, "\n".join(snippets))) if fact.text not in premise})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
-    backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question)]
+    backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]
     if not backing:
         if names := unknown_names(sentence, "\n".join([*snippets, question])):
             return f"names {', '.join(names)}, which no snippet mentions: {sentence!r}"
@@ -145,7 +168,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     if len(backing) > 1 and (problem := contradiction(sentence, "\n\n".join(backing))):
         return problem  # it rests on the clauses of all the snippets that back it, not only on the kindest one
     problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet)
-                or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet)
+                or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet, premise)
                 or other_audience(sentence, snippet) or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
 

@@ -86,7 +86,8 @@ def test_the_stream_shows_only_checked_sentences():
 @pytest.mark.parametrize("reply, sent", [
     ("The payment leaves your account on the 8th. This is specified in the knowledge snippet [1].",
      "The payment leaves your account on the 8th."),
-    ("According to the knowledge snippets [2], returns are free. You get a label.", "Returns are free. You get a label."),
+    ("According to the knowledge snippets [2], returns are free. You get a label.",
+     "Returns are free. You get a label."),
     ("Based on the information provided, the fee is £10.", "The fee is £10."),
     ("The knowledge snippet indicates that Lite stops at 10 GB.", "Lite stops at 10 GB."),
     ("This information is stated in snippet [2].", ""),
