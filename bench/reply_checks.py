@@ -1,10 +1,10 @@
 """Good answers passed and wrong answers stopped by the reply check, per failure class, and what it costs.
 
-Runs dialogue/grounding.py `check_reply` over the pairs of training/eval_sets/reply_checks.yaml (good and wrong
-answers over the sample shop and the mobile operator, training/reply_check_eval.py) and prints one table, the
-pairs it got wrong, and the check's time per answer. `--against REV` also runs the check as it was in git
-revision REV (the whole project of that revision, in a process of its own), for a before/after table in one
-command:
+Runs dialogue/grounding.py `check_reply`, on each answer as chat would send it (`tidied`), over the pairs of
+training/eval_sets/reply_checks.yaml (good and wrong answers over the sample shop and the mobile operator,
+training/reply_check_eval.py) and prints one table, the pairs it got wrong, and the check's time per answer.
+`--against REV` also runs the check as it was in git revision REV (the whole project of that revision, in a process
+of its own), for a before/after table in one command:
 
     .venv/bin/python bench/reply_checks.py --against 26daafb
 """

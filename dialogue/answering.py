@@ -15,14 +15,13 @@ from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
-from dialogue.grounding import SentenceGate, check_reply, mark_citations
+from dialogue.grounding import SentenceGate, check_reply, mark_citations, tidied
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole
 from dialogue.names import YES_NO
 from dialogue.policy import Decision, Thresholds, decide, supporting, verbatim
 from dialogue.prompt import HistoryTurn, build_prompt
 from dialogue.sentences import sentences
-from dialogue.source_talk import without_source_talk
 from dialogue.yes_no import contradicts_question
 from retrieval.hits import Hit
 from retrieval.knowledge_base import KnowledgeBase
@@ -165,7 +164,7 @@ class Answering:
         except LMUnavailable as error:  # e.g. the inference server is down: the customer is not left waiting
             log.warning("No generated reply, the fallback instead: %s", error)
             return fallback(found)
-        text = without_source_talk(generation.text)
+        text = tidied(generation.text, texts, question.text)
         if not text:
             return fallback(found, generation.model_id)
         check = check_reply(text, texts, question.text, question.earlier_replies)

@@ -44,7 +44,7 @@ from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
-from dialogue.yes_no import yes_no_problem
+from dialogue.yes_no import without_unaddressed_answer, yes_no_problem
 
 SUPPORT_SHARE = 0.6
 REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it
@@ -200,6 +200,13 @@ def _restates(sentence: str, question: str) -> bool:
     return not new_facts and is_negative(sentence) == is_negative(question)
 
 
+def tidied(reply: str, snippets: list[str], question: str) -> str:
+    """What of an LM's reply is checked and may be sent: without what it says about its sources
+    (dialogue/source_talk.py), and without an opening yes or no to a question no snippet addresses
+    (dialogue/yes_no.py `without_unaddressed_answer`)."""
+    return without_unaddressed_answer(without_source_talk(reply), question, snippets)
+
+
 QUESTION_MARKS = ("?", "？", "؟")
 WEAKER_MATCH = "uses none of the best-matching snippet [1]"
 
@@ -247,6 +254,8 @@ class SentenceGate:
         if len(spans) < 2:
             return  # the last sentence may still be growing
         done = without_source_talk(self._buffer[: spans[-1][0]])
+        if not self._shown:
+            done = without_unaddressed_answer(done, self._question, self._snippets)
         self._buffer = self._buffer[spans[-1][0]:]
         for sentence in sentences(done):
             if sentence_problem(sentence, self._snippets, self._question, self._earlier, self._shown):

@@ -52,7 +52,15 @@ from dialogue.answering import (
     snippet_texts,
     stopped,
 )
-from dialogue.grounding import WEAKER_MATCH, check_reply, is_refusal, is_supported, mark_citations, sentences
+from dialogue.grounding import (
+    WEAKER_MATCH,
+    check_reply,
+    is_refusal,
+    is_supported,
+    mark_citations,
+    sentences,
+    tidied,
+)
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.lm.sources import EMBEDDED_LM_ID
 from dialogue.messages import ReplyKind, TurnRole
@@ -268,10 +276,13 @@ class Judge:
         if len(cited) > 1 and "compose" not in self.config.steps:
             return stopped(found, snippets, verdict.answer, ["rests on two snippets, and composing is off"],
                            self.generator.model_id)
-        cited, problems = self.verified(question, found, snippets, verdict.answer, cited, leaders)
+        answer = tidied(verdict.answer, texts, question.text)  # its sources already left out by parse_verdict
+        if not answer:
+            return replace(fallback(found), rejected={"text": verdict.raw, "reasons": ["only a yes or no"]})
+        cited, problems = self.verified(question, found, snippets, answer, cited, leaders)
         if problems:
-            return stopped(found, snippets, verdict.answer, problems, self.generator.model_id)
-        text = mark_citations(verdict.answer, snippet_texts(cited))
+            return stopped(found, snippets, answer, problems, self.generator.model_id)
+        text = mark_citations(answer, snippet_texts(cited))
         if on_text:
             on_text(text)
         return Answer(ReplyKind.GENERATED, text, [citation(hit) for hit in cited], found, self.generator.model_id)

@@ -10,6 +10,7 @@ import re
 from dialogue.facts import is_fact_key
 from dialogue.names import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
+from dialogue.sentences import sentence_spans
 
 
 def contradicts_question(sentence: str, question: str, snippets: list[str]) -> bool:
@@ -18,6 +19,24 @@ def contradicts_question(sentence: str, question: str, snippets: list[str]) -> b
     you ship to Germany?" the same snippet's "We only ship to the UK, the EU and the US" says yes."""
     verdict = _verdict(sentence, question, snippets)
     return verdict is not None and verdict[0] == "otherwise"
+
+
+def without_unaddressed_answer(reply: str, question: str, snippets: list[str]) -> str:
+    """`reply` without its opening yes or no where no snippet shares a word with the question; the rest is checked
+    as any sentence is. "I'm at uni, are there reduced prices for me?" got "Yes, students get 15% off the Plus and
+    Unlimited plans." from the student-discount FAQ, which names neither "uni" nor "prices": the "Yes" cannot be
+    checked against the snippet, "Students get 15% off ..." can, and answers. A yes or no the snippet does address
+    is left for `yes_no_problem` (a copied "No." that it says the other way round is stopped, not cut)."""
+    spans = sentence_spans(reply)
+    if not spans:
+        return reply
+    start, end = spans[0]
+    opening = YES_NO.match(reply, start)
+    verdict = _verdict(reply[start:end].strip(), question, snippets) if opening else None
+    if verdict is None or verdict[0] != "unaddressed":
+        return reply
+    rest = reply[opening.end():end]
+    return reply[:start] + rest[:1].upper() + rest[1:] + reply[end:] if rest.strip() else reply[end:].lstrip()
 
 
 def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | None:

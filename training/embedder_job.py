@@ -16,8 +16,13 @@ from training.errors import BaseModelNotFound
 from training.registry import BASE, ModelCard, Registry, new_id
 from training.serving import embedding_model_id
 from training.train_embeddings import (
-    EmbeddingTrainingArguments, check_groups, encoder, hold_out, nearest_neighbour_accuracy, train_embedder,
+    EmbeddingTrainingArguments,
+    check_groups,
+    encoder,
     groups_fingerprint,
+    hold_out,
+    nearest_neighbour_accuracy,
+    train_embedder,
 )
 
 

@@ -27,6 +27,7 @@ from training.calibration import LabelledQuery
 from training.conversation_eval import ANSWERS, verdict
 from training.reply_scores import generation_scores
 
+
 @dataclass
 class AnswerScores:
     lm_model: str

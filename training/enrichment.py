@@ -33,8 +33,7 @@ from retrieval.faqs import Faq
 from retrieval.generated_questions import set_generated_questions
 from retrieval.knowledge_base import KnowledgeBase
 from training.paraphrases import paraphrase_prompt, parse_paraphrases
-from training.translations import (in_language, parse_translations, source_texts, translation_prompt,
-                                   translation_schema)
+from training.translations import in_language, parse_translations, source_texts, translation_prompt, translation_schema
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from training.datasets import Example, split_fingerprint
 from dialogue.grounding import groundedness, is_refusal
+from training.datasets import Example, split_fingerprint
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 

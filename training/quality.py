@@ -317,7 +317,10 @@ def eval_file_report(services, name: str, faqs_file: Path, eval_file: Path,
     from retrieval.faq_files import read_faq_file
     from training.calibration import load_eval_set
     from training.conversation_eval import (
-        answer_conversations, conversation_scores, load_conversations, searched_conversations,
+        answer_conversations,
+        conversation_scores,
+        load_conversations,
+        searched_conversations,
     )
 
     started = time.perf_counter()

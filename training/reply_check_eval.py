@@ -102,6 +102,8 @@ def evaluate(check: Check, pairs: list[Pair]) -> CheckReport:
 
 
 def current_check(reply: str, snippets: list[str], question: str) -> list[str]:
-    from dialogue.grounding import check_reply
+    """The check as chat applies it: to the reply as it would be sent (`tidied`), nothing left is nothing to send."""
+    from dialogue.grounding import check_reply, tidied
 
-    return check_reply(reply, snippets, question).reasons
+    sent = tidied(reply, snippets, question)
+    return check_reply(sent, snippets, question).reasons if sent.strip() else ["says nothing once tidied"]

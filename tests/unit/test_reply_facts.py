@@ -5,7 +5,7 @@ import pytest
 
 from dialogue.answering import fitting_opening
 from dialogue.facts import FactKind, facts, unstated
-from dialogue.grounding import SentenceGate, check_reply
+from dialogue.grounding import SentenceGate, check_reply, tidied
 from training.reply_check_eval import current_check, evaluate, load_pairs
 
 pytestmark = pytest.mark.unit
@@ -333,6 +333,24 @@ def test_what_the_customer_told_may_be_said_back_in_a_condition_and_the_rest_is_
                        question).passed
     check = check_reply("If you're on the Premium plan, roaming in the EU costs $5 per day.", [roaming], question)
     assert not check.passed and "another entity" in check.reasons[0]  # the premise still binds the fact
+
+
+def test_a_yes_to_a_question_no_snippet_addresses_is_cut_and_the_rest_checked():
+    student = ("Is there a student discount?\nStudents get 15% off the Plus and Unlimited plans. Verify with your "
+               "university email address before you order.")
+    question = "I'm at uni, are there reduced prices for me?"  # shares no word with the snippet
+    reply = "Yes, students get 15% off the Plus and Unlimited plans."
+    assert not check_reply(reply, [student], question).passed
+    assert tidied(reply, [student], question) == "Students get 15% off the Plus and Unlimited plans."
+    assert check_reply(tidied(reply, [student], question), [student], question).passed
+    wrong = tidied("Yes, students get 50% off every plan.", [student], question)
+    assert wrong == "Students get 50% off every plan." and not check_reply(wrong, [student], question).passed
+    assert tidied("Yes.", [student], question) == ""
+    # A yes or no the snippet does address is not cut: a copied "No." is stopped, as before.
+    shipping = "Do you ship internationally?\nWe only ship to the UK, the EU and the US."
+    copied = "No. We only ship to the UK, the EU and the US."
+    assert tidied(copied, [shipping], "do you ship to germany?") == copied
+    assert not check_reply(copied, [shipping], "do you ship to germany?").passed
 
 
 def test_the_blind_pairs_keep_their_measured_rates():
