@@ -73,10 +73,14 @@ def _regions(text: str) -> str:
     return re.sub(r"\bUS\b", "USA", text)
 
 
+# "plus" in lower case joins ("..., plus unlimited UK minutes"); capitalised it is often a plan ("Plus", "Nimbus Plus").
+_JOINING_PLUS = re.compile(r"\bplus\b")
+
+
 def words_of(text: str) -> set[str]:
     """Content words (lower-cased, stop words dropped, endings stripped) and the keys of the text's facts."""
     read = facts(text)
-    text = _regions(_without_facts(text, read))
+    text = _JOINING_PLUS.sub(" ", _regions(_without_facts(text, read)))
     return {fact.key for fact in read} | {stem(w.strip("'’-")) for w in _WORD.findall(text.lower())
                                           if w not in _STOP_WORDS and len(w) > 1}
 
@@ -185,7 +189,7 @@ def _outside_brackets_split(chunk: str, cut_brackets: bool = False) -> list[str]
 
 
 def _first_topic(text: str, language: "_Reading | None" = None) -> set[str]:
-    plain = _regions(text)
+    plain = _JOINING_PLUS.sub(" ", _regions(text))
     for number, match in enumerate(_WORD.finditer(plain)):
         word = match.group(0).lower()
         if word in _STOP_WORDS or len(word) <= 1 or word[0].isdigit():

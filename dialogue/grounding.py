@@ -38,7 +38,7 @@ from functools import lru_cache
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
-from dialogue.names import covered, unknown_names
+from dialogue.names import YES_NO, covered, unknown_names
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
@@ -62,6 +62,21 @@ _DENIES_HANDOFF = re.compile(
     re.IGNORECASE)
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text.replace("’", "'")))
+
+
+# Courtesy that states nothing, which a capable LM opens or closes with: "Sorry to hear that!", "Happy to help."
+_COURTESY = frozenset().union(*(content_words(phrase) for phrase in (
+    "sorry to hear that", "happy to help", "glad to help", "great question", "good question", "thanks for asking",
+    "thank you for reaching out", "I hope this helps", "I understand how frustrating and annoying that is",
+    "good news", "glad you asked", "apologies for the inconvenience", "you're welcome", "my pleasure", "of course",
+    "let me know if there is anything else", "have a nice day")))
+
+
+def is_courtesy(sentence: str) -> bool:
+    """Does `sentence` only say something kind ("Sorry to hear that!")? Not a yes, no or denial, and no fact."""
+    words = content_words(sentence)
+    return bool(words) and words <= _COURTESY and not facts(sentence) and not YES_NO.match(sentence) \
+        and not is_negative(sentence)
 
 
 def exact_tokens(text: str) -> set[str]:
@@ -146,7 +161,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"says it cannot reach a person: {sentence!r}"
     if any(_same(sentence, other) for other in before):
         return f"repeats itself: {sentence!r}"
-    if is_refusal(sentence):
+    if is_refusal(sentence) or is_courtesy(sentence):
         return None
     if _restates(sentence, question):
         return f"repeats the question: {sentence!r}"
@@ -219,9 +234,9 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     said = sentences(reply)
     reasons = [problem for i, s in enumerate(said)
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
-    if not said:
+    if not said or all(is_courtesy(s) for s in said):
         reasons.append("says nothing")
-    claims = [s for s in said if not is_refusal(s)]
+    claims = [s for s in said if not is_refusal(s) and not is_courtesy(s)]
     if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
         # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
         reasons.append("only asks a question")

@@ -353,6 +353,27 @@ def test_a_yes_to_a_question_no_snippet_addresses_is_cut_and_the_rest_checked():
     assert not check_reply(copied, [shipping], "do you ship to germany?").passed
 
 
+def test_courtesy_needs_no_snippet_and_is_no_answer():
+    returns = "How do I return a device?\nYou can return any Nimbus device within 30 days of delivery."
+    question = "the cam arrived broken, can I send it back?"
+    assert check_reply("Sorry to hear that! You can return any Nimbus device within 30 days of delivery. "
+                       "I hope this helps.", [returns], question).passed
+    assert check_reply("Sorry to hear that! Happy to help.", [returns], question).reasons == ["says nothing"]
+    assert not check_reply("Good news: you can return it within 90 days.", [returns], question).passed
+    assert not check_reply("Unfortunately not.", [returns], question).passed  # a no, not courtesy
+
+
+def test_a_joining_plus_is_not_the_plus_plan():
+    plans = ("How much do the SIM-only plans cost?\nLite has 10 GB of data for £8 a month, Plus has 50 GB for £14 a "
+             "month and Unlimited has unlimited data for £22 a month. Every plan includes unlimited UK minutes and "
+             "texts and 5G at no extra cost.")
+    question = "how much is the unlimited data one a month"
+    assert check_reply("Unlimited is £22 a month and gives you unlimited data, plus unlimited UK minutes and texts "
+                       "and 5G at no extra cost.", [plans], question).passed
+    assert not check_reply("Plus costs £22 a month.", [plans], question).passed
+    assert not check_reply("Unlimited is £14 a month, plus unlimited UK minutes.", [plans], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had not read the check; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
@@ -363,3 +384,7 @@ def test_the_blind_pairs_keep_their_measured_rates():
     second = evaluate(current_check, load_pairs(section="held_out_blind_2"))
     assert second.total.pairs == 40
     assert second.total.pass_rate >= 0.55 and second.total.stop_rate >= 0.9, second.misses
+    # The third, by a third writer, run once with the check as it was then: 22/40 passed, 38/40 stopped.
+    third = evaluate(current_check, load_pairs(section="held_out_blind_3"))
+    assert third.total.pairs == 40
+    assert third.total.pass_rate >= 0.55 and third.total.stop_rate >= 0.9, third.misses
