@@ -72,6 +72,18 @@ _COURTESY = frozenset().union(*(content_words(phrase) for phrase in (
     "let me know if there is anything else", "have a nice day")))
 
 
+_INTRODUCES = frozenset().union(*(content_words(phrase) for phrase in (
+    "follow these steps", "try the following", "here's what to do", "as follows", "below")))
+
+
+def introduces(sentence: str, question: str, snippets: list[str]) -> bool:
+    """Does `sentence` only lead into what follows, in the question's and the snippets' words ("To reset your Nimbus
+    Hub completely, follow these steps:")? The steps are then checked one by one; the lead-in states nothing."""
+    if not sentence.rstrip().endswith(":") or facts(sentence) or YES_NO.match(sentence) or is_negative(sentence):
+        return False
+    return content_words(sentence) <= _INTRODUCES | content_words(question) | content_words("\n".join(snippets))
+
+
 def is_courtesy(sentence: str) -> bool:
     """Does `sentence` only say something kind ("Sorry to hear that!")? Not a yes, no or denial, and no fact."""
     words = content_words(sentence)
@@ -161,7 +173,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"says it cannot reach a person: {sentence!r}"
     if any(_same(sentence, other) for other in before):
         return f"repeats itself: {sentence!r}"
-    if is_refusal(sentence) or is_courtesy(sentence):
+    if is_refusal(sentence) or is_courtesy(sentence) or introduces(sentence, question, snippets):
         return None
     if _restates(sentence, question):
         return f"repeats the question: {sentence!r}"
@@ -234,9 +246,9 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     said = sentences(reply)
     reasons = [problem for i, s in enumerate(said)
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
-    if not said or all(is_courtesy(s) for s in said):
-        reasons.append("says nothing")
-    claims = [s for s in said if not is_refusal(s) and not is_courtesy(s)]
+    claims = [s for s in said if not is_refusal(s) and not is_courtesy(s) and not introduces(s, question, snippets)]
+    if not claims and not any(is_refusal(s) for s in said):
+        reasons.append("says nothing")  # nothing, or only kind words and a lead-in
     if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
         # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
         reasons.append("only asks a question")

@@ -56,11 +56,16 @@ def _at_full_width_ends(text: str, span: tuple[int, int]) -> list[tuple[int, int
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
 
+# A list item's marker at the start of a line ("1. ", "2) ", "- "): the item's place, not a fact of it.
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
+
+
 def sentences(text: str) -> list[str]:
     text = _CITATION.sub("", text)
     found = []
     for start, end in sentence_spans(text):
         for line in text[start:end].split("\n"):  # a line break ends a sentence too (lists, greetings)
+            line = _LIST_MARKER.sub("", line)
             if line.strip(" .!?"):
                 found.append(line.strip())
     return found

@@ -374,6 +374,23 @@ def test_a_joining_plus_is_not_the_plus_plan():
     assert not check_reply("Unlimited is £14 a month, plus unlimited UK minutes.", [plans], question).passed
 
 
+def test_a_numbered_list_is_checked_item_by_item_after_its_lead_in():
+    reset = ("How do I factory reset a Nimbus device?\nPress and hold the reset button for 10 seconds until the light "
+             "flashes red. Then add the device again in the Nimbus app.")
+    question = "hub is misbehaving, how do I reset it completely"
+    # Qwen2.5-Coder-1.5B's way of answering (the sample shop): a lead-in, then numbered steps.
+    steps = ("To reset your Nimbus Hub completely, follow these steps:\n1. Press and hold the reset button for 10 "
+             "seconds until the light flashes red.\n2. Add the device again in the Nimbus app.")
+    assert check_reply(steps, [reset], question).passed
+    assert check_reply(steps.replace("10 seconds", "30 seconds"), [reset], question).reasons == [
+        "states 30 seconds, which no snippet says: 'Press and hold the reset button for 30 seconds until the light "
+        "flashes red.'"]
+    assert check_reply("To reset your Nimbus Hub completely, follow these steps:", [reset], question).reasons == [
+        "says nothing"]
+    assert not check_reply("To get a refund, follow these steps:\n1. Press and hold the reset button.", [reset],
+                           question).passed  # a lead-in of its own words is a claim
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had not read the check; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
