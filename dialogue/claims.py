@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from core.language_detection import shared_detector
 from dialogue.facts import facts
-from dialogue.names import YES_NO, covered, names, names_in
+from dialogue.names import IMPERATIVE, YES_NO, covered, names, names_in
 from dialogue.sentences import sentences
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")  # letters and digits of any script: "Gerät" is one word
@@ -55,10 +55,6 @@ _AND_CLAUSE = re.compile(rf"\s+and\s+(?=[A-Z]|(?:the|a|an|your|our|their|its|eve
 _POINTER = re.compile(r"^\s*(?:it|they|this|these|that|those)\b", re.IGNORECASE)
 _POINTS_BACK = re.compile(r"\b(?:it|its|they|their|them|this|that|these|those)\b", re.IGNORECASE)
 _UNIVERSAL = re.compile(r"\b(?:every|all|each|any|both)\b", re.IGNORECASE)
-# A sentence that opens with a verb in the imperative: the word before an object ("Enter it", "Text PAC to",
-# "Go to", "Call 150").
-_IMPERATIVE = re.compile(r"\s*(?P<verb>[A-Z][a-z]+)\s+(?:it|them|this|that|these|those|the|your|a|an|to|us|our|any|"
-                         r"up|in|on|off|out|back|\d)", )
 def stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"  # "accessories" and "accessory" are one word
@@ -346,7 +342,7 @@ def _capitalised_words(snippet: str) -> frozenset[str]:
         key = stem(word.lower().strip("'’-"))
         always[key] = always.get(key, True) and word[0].isupper()
     for sentence in sentences(snippet):
-        if opening := _IMPERATIVE.match(sentence):  # "Enter it carefully: ...", "Call 150": a verb, not a name
+        if opening := IMPERATIVE.match(sentence):  # "Enter it carefully: ...", "Call 150": a verb, not a name
             always[stem(opening["verb"].lower())] = False
     inside = {stem(name.lower().strip("'’-")) for name in names(_regions(snippet))}
     return frozenset(key for key, capital in always.items() if capital) | inside - _STOP_WORDS

@@ -40,6 +40,14 @@ def covered(word: str, words: set[str]) -> bool:
     return word in words or any(region in words for region in REGION_OF.get(word, ()))
 
 
+# A sentence that opens with a verb in the imperative: the word before an object ("Enter it", "Text PAC to",
+# "Go to", "Call 150").
+IMPERATIVE = re.compile(r"\s*(?P<verb>[A-Z][a-z]+)\s+(?:(?:it|them|this|that|these|those|the|your|a|an|to|us|our|"
+                        r"any|up|in|on|off|out|back)\b|\d)")
+# The same after a colon: "by following these steps: Open the app, ...".
+_IMPERATIVE_AFTER_COLON = re.compile(r":" + IMPERATIVE.pattern)
+
+
 def names_in(text: str) -> set[str]:
     return {name.rstrip("s").rstrip("'’") if name.endswith(("'s", "’s")) else name for name in _NAME.findall(text)}
 
@@ -62,6 +70,7 @@ def unknown_names(sentence: str, snippet: str) -> list[str]:
     names = names_in(text[first.end():] if first else text)
     if first and first.group(0) in names_in(snippet):
         names.add(first.group(0))
+    names -= {verb["verb"] for verb in _IMPERATIVE_AFTER_COLON.finditer(text)} - names_in(snippet)
     snippet_lower = snippet.lower()
     snippet_words = set(_WORD.findall(snippet_lower))
     return sorted(name for name in names if not _mentioned(name.lower(), snippet_lower, snippet_words))

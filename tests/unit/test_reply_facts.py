@@ -391,6 +391,17 @@ def test_a_numbered_list_is_checked_item_by_item_after_its_lead_in():
                            question).passed  # a lead-in of its own words is a claim
 
 
+def test_an_imperative_after_a_colon_is_no_name_and_a_place_is():
+    lines = ("Do you give a discount for several lines on one account?\nEvery extra line on your account gets 20% off. "
+             "Open the app and go to Account > Add a line.")
+    question = "and for adding my brother's SIM to my account?"
+    assert check_reply("You can add his SIM by following these steps: Open the app and go to Account > Add a line.",
+                       [lines], question).passed  # Qwen2.5-Coder-1.5B's reply; "Open" was read as a name
+    shipping = "Where do you ship to?\nWe ship to the UK, the EU and the US."
+    check = check_reply("We ship to: Japan and the UK.", [shipping], "where do you ship to?")
+    assert not check.passed and "Japan" in check.reasons[0]
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had not read the check; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
