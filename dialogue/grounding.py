@@ -73,7 +73,7 @@ _COURTESY = frozenset().union(*(content_words(phrase) for phrase in (
 
 
 _INTRODUCES = frozenset().union(*(content_words(phrase) for phrase in (
-    "follow these steps", "try the following", "here's what to do", "as follows", "below")))
+    "follow these steps", "try the following", "here's what to do", "here's how", "as follows", "below")))
 
 
 def introduces(sentence: str, question: str, snippets: list[str]) -> bool:
@@ -81,7 +81,9 @@ def introduces(sentence: str, question: str, snippets: list[str]) -> bool:
     Hub completely, follow these steps:")? The steps are then checked one by one; the lead-in states nothing."""
     if not sentence.rstrip().endswith(":") or facts(sentence) or YES_NO.match(sentence) or is_negative(sentence):
         return False
-    return content_words(sentence) <= _INTRODUCES | content_words(question) | content_words("\n".join(snippets))
+    words = content_words(sentence)  # a lead-in's own word at least: "Accessories are returned free:" is a claim
+    return bool(words & _INTRODUCES) and words <= _INTRODUCES | content_words(question) | content_words(
+        "\n".join(snippets))
 
 
 def is_courtesy(sentence: str) -> bool:
