@@ -251,6 +251,9 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     claims = [s for s in said if not is_refusal(s) and not is_courtesy(s) and not introduces(s, question, snippets)]
     if not claims and not any(is_refusal(s) for s in said):
         reasons.append("says nothing")  # nothing, or only kind words and a lead-in
+    if claims and not any(content_words(YES_NO.sub("", s)) or facts(s) for s in claims):
+        # "I'm not.", "Yes.", "It is.": SmolLM2's whole reply at times, which no snippet can back or contradict.
+        reasons.append("says nothing a snippet can back")
     if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
         # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
         reasons.append("only asks a question")

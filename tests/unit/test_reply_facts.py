@@ -402,6 +402,15 @@ def test_an_imperative_after_a_colon_is_no_name_and_a_place_is():
     assert not check.passed and "Japan" in check.reasons[0]
 
 
+def test_a_reply_with_nothing_a_snippet_can_back_is_stopped():
+    hours = ("How can I contact customer support and what are your hours?\nCall +44 20 7946 0000, open Monday to "
+             "Friday 08:00-20:00 and Saturday 09:00-17:00 UK time.")
+    question = "Are you open on Saturdays?"
+    for bare in ["I'm not.", "Yes.", "It is."]:  # SmolLM2's whole replies, seen on the sample shop
+        assert check_reply(bare, [hours], question).reasons == ["says nothing a snippet can back"], bare
+    assert check_reply("Yes, on Saturday 09:00-17:00 UK time.", [hours], question).passed
+
+
 def test_the_blind_pairs_keep_their_measured_rates():
     # Written by someone who had not read the check; first run 27/40 good passed, 32/40 stopped.
     report = evaluate(current_check, load_pairs(section="held_out_blind"))
