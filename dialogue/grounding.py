@@ -76,10 +76,15 @@ _INTRODUCES = frozenset().union(*(content_words(phrase) for phrase in (
     "follow these steps", "try the following", "here's what to do", "here's how", "as follows", "below")))
 
 
+def _asserts_nothing_checked(sentence: str) -> bool:
+    """No fact, no opening yes or no, no denial: what the check's other rules read."""
+    return not facts(sentence) and not YES_NO.match(sentence) and not is_negative(sentence)
+
+
 def introduces(sentence: str, question: str, snippets: list[str]) -> bool:
     """Does `sentence` only lead into what follows, in the question's and the snippets' words ("To reset your Nimbus
     Hub completely, follow these steps:")? The steps are then checked one by one; the lead-in states nothing."""
-    if not sentence.rstrip().endswith(":") or facts(sentence) or YES_NO.match(sentence) or is_negative(sentence):
+    if not sentence.rstrip().endswith(":") or not _asserts_nothing_checked(sentence):
         return False
     words = content_words(sentence)  # a lead-in's own word at least: "Accessories are returned free:" is a claim
     return bool(words & _INTRODUCES) and words <= _INTRODUCES | content_words(question) | content_words(
@@ -89,8 +94,7 @@ def introduces(sentence: str, question: str, snippets: list[str]) -> bool:
 def is_courtesy(sentence: str) -> bool:
     """Does `sentence` only say something kind ("Sorry to hear that!")? Not a yes, no or denial, and no fact."""
     words = content_words(sentence)
-    return bool(words) and words <= _COURTESY and not facts(sentence) and not YES_NO.match(sentence) \
-        and not is_negative(sentence)
+    return bool(words) and words <= _COURTESY and _asserts_nothing_checked(sentence)
 
 
 def exact_tokens(text: str) -> set[str]:
