@@ -358,7 +358,8 @@ def _shown_fact(key: str) -> str:
 
 
 def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> str | None:
-    """A word of the reply's clause that is another clause's topic, which the fact's own clause does not name.
+    """A word of the reply's clause that is another clause's topic, which the fact's own clause does not name; a
+    country counts as its region ("Delivery to France takes 2-3 days" where "UK: ... 2-3 days. EU: ... 3-6 days").
     A clause that keeps the home's topics (it points back to them: "in its last 30 days; before that, the early
     termination fee is 80%") is about the same thing, not a rival: its own words may be said with the fact.
     Words in more than half the clauses, three at least (the brand, "Nimbus"), tell no clause apart. A reply clause
@@ -371,4 +372,4 @@ def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> st
     rivals = [s for s in segments
               if s is not home and not (s.points_back and home.topics and home.topics <= s.topics)]
     others = {topic for s in rivals for topic in s.topics if not _acts(topic, s.text, mine.text)} - home.words - common
-    return next((word for word in mine.words if word in others), None)
+    return next((word for word in mine.words if covered(word, others) and not covered(word, home.words)), None)

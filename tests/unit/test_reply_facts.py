@@ -270,6 +270,18 @@ def test_a_plural_name_and_a_sentence_after_a_unit_are_read():
     assert not check_reply("Roaming is switched on for new Vodafone SIMs.", [roaming], "is roaming on?").passed
 
 
+def test_a_country_takes_the_facts_of_its_region_label():
+    delivery = ("How long does delivery take?\nUK: standard takes 2-3 working days for £3.95. EU: standard takes 3-6 "
+                "working days for €5.95.")
+    question = "how long does delivery to spain take?"
+    check = check_reply("Delivery to Spain takes 2-3 working days.", [delivery], question)
+    assert not check.passed and "another entity" in check.reasons[0]
+    assert check_reply("Standard delivery to Spain takes 3-6 working days and costs €5.95.", [delivery],
+                       question).passed
+    assert check_reply("Standard delivery to Scotland takes 2-3 working days.", [delivery],
+                       "how long to scotland?").passed
+
+
 def test_a_fact_said_with_its_own_topic_named_is_not_moved():
     port = ("Can I keep my number when I join?\nText PAC to 65075 from your old provider's phone to get your porting "
             "code; it is free and valid for 30 days. Your number moves over on the next working day.")
