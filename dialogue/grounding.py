@@ -39,6 +39,7 @@ from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.facts import facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
+from dialogue.places import unserved_countries
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
@@ -192,6 +193,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
                        for fact in unstated(*_as_read(sentence, "\n".join(snippets))) if fact.text not in premise})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
+    if countries := unserved_countries(sentence, "\n".join(snippets)):
+        return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}"
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]
     if not backing:
         if names := unknown_names(sentence, "\n".join([*snippets, question])):

@@ -282,6 +282,24 @@ def test_a_country_takes_the_facts_of_its_region_label():
                        "how long to scotland?").passed
 
 
+def test_a_country_the_customer_named_is_checked_against_the_places_served():
+    customs = ("Will I have to pay customs?\nNo. We only ship to the UK, the EU and the US, from a warehouse inside "
+               "that region (Rotterdam for the EU), so there are no customs duties. We don't ship to any other "
+               "countries.")
+    question = "do you ship to japan or switzerland?"
+    check = check_reply("We ship to Japan and the UK.", [customs], question)
+    assert not check.passed and "names Japan as served" in check.reasons[0]
+    assert not check_reply("Orders to Switzerland are sent from Rotterdam, so there are no customs duties.",
+                           [customs], question).passed
+    assert check_reply("We don't ship to Japan: we only ship to the UK, the EU and the US.", [customs],
+                       question).passed
+    assert check_reply("Orders to Spain are sent from Rotterdam, so there are no customs duties.", [customs],
+                       "do you ship to spain?").passed
+    world = ("Can I use my phone outside Europe?\nOutside the EU, add a World Pass in the app for £6 a day: it "
+             "covers 60 countries, including the USA and Canada.")
+    assert check_reply("In Japan, add a World Pass in the app for £6 a day.", [world], "roaming in japan?").passed
+
+
 def test_a_fact_said_with_its_own_topic_named_is_not_moved():
     port = ("Can I keep my number when I join?\nText PAC to 65075 from your old provider's phone to get your porting "
             "code; it is free and valid for 30 days. Your number moves over on the next working day.")

@@ -1,0 +1,62 @@
+"""Countries a reply says are served where the snippets list the places that are: "We ship to Japan and the UK." to
+"do you ship to Japan?" over "We only ship to the UK, the EU and the US". A name the customer used may be said back
+(grounding.py), so Japan passed as a name; as a country it is checked against the snippets' places, directly or
+through its region (names.covered: Germany by "the EU").
+
+The world's country names come from phonenumbers (already installed for the privacy layer's phone recogniser):
+its public geocoder names every region it has a numbering plan for, in English, German, French and Spanish here.
+"""
+
+import re
+from functools import lru_cache
+
+from dialogue.names import REGION_OF, covered, names_in
+from dialogue.polarity import is_negative
+
+_WORD = re.compile(r"[^\W_][\w'’\-]*")
+_LANGUAGES = ("en", "de", "fr", "es")
+# A snippet that says what holds outside a region covers every country beyond it: "Outside the EU, add a World Pass".
+_OUTSIDE = re.compile(r"\b(?:outside|beyond)\s+(?:of\s+)?(?:the\s+)?(?P<region>[A-Za-z]+)", re.IGNORECASE)
+# A clause of its own: "Orders to Switzerland are sent from Rotterdam, so there are no customs duties" says yes.
+_CLAUSE = re.compile(r"[,;:—–]\s*|\s+(?:so|but|because|as|since|while|which|although)\s+", re.IGNORECASE)
+_ANYWHERE = re.compile(r"\b(?:abroad|worldwide|anywhere in the world|every country|any country)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """Lower-cased one-word country names ("japan", "deutschland", "espagne"); names of several words are left to
+    the name check, which asks for every capitalised word."""
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    found = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        if (example := phonenumbers.example_number(region)) is None:
+            continue
+        for language in _LANGUAGES:
+            name = geocoder.country_name_for_number(example, language)
+            if name and " " not in name:
+                found.add(name.lower())
+    return frozenset(found)
+
+
+def _place_words(text: str) -> set[str]:
+    words = {word.lower() for word in _WORD.findall(re.sub(r"\bUS\b", "USA", text))}
+    return {word for word in words if word in countries() or word in REGION_OF}
+
+
+def unserved_countries(sentence: str, snippets: str) -> list[str]:
+    """Countries `sentence` names as served, which `snippets` neither name nor cover through a region, where the
+    snippets name places of their own (so a list of them is what the customer is told). A clause that says no
+    ("We don't ship to Japan") is the snippets' "only" said back, and a snippet that speaks of a place beyond a
+    region ("Outside the EU, ...") or of anywhere ("even when you are abroad") covers every country."""
+    if _ANYWHERE.search(snippets):
+        return []
+    places = _place_words(snippets)
+    if not places:
+        return []
+    beyond = {match["region"].lower() for match in _OUTSIDE.finditer(re.sub(r"\bUS\b", "USA", snippets))}
+    named = {name for clause in _CLAUSE.split(sentence) if not is_negative(clause)
+             for name in names_in(clause) if name.lower() in countries()}
+    return sorted(name for name in named if not covered(name.lower(), places)
+                  and all(covered(name.lower(), {region}) for region in beyond))
