@@ -51,7 +51,8 @@ _SUBORDINATE = re.compile(
     r"|cuando|porque|aunque|mientras|hasta|antes|después|para|como|que|donde)\b", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\([^)]*\)|（[^）]*）")
 POLARITY_CUT = re.compile(
-    r";|；|:\s|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|so|because)\b"
+    r";|；|:\s|,\s*(?:and|so)\b|\s(?:but|while|whereas|however|although|though|so|because)\b"
+    r"|,\s*(?=not\b)"  # "... applies to the Plus and Unlimited plans, not Lite": the "not" is Lite's
     r"|\sand\s(?=(?:we|you|they|it)\s)"  # "... until the end of the period and we don't refund ..."
     r"|\s(?:aber|jedoch|während|obwohl|weil|sondern|daher|deshalb|deswegen|darum|mais|cependant|pourtant|"
     r"parce que|donc|pero|aunque|porque|así que|por eso|por lo tanto)\b"

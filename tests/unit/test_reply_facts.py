@@ -300,6 +300,17 @@ def test_a_country_the_customer_named_is_checked_against_the_places_served():
     assert check_reply("In Japan, add a World Pass in the app for £6 a day.", [world], "roaming in japan?").passed
 
 
+def test_a_trailing_not_is_the_polarity_of_what_follows_it():
+    student = ("Is there a student discount?\nStudents get 15% off the Plus and Unlimited plans. The discount is not "
+               "available on Lite.")
+    question = "can i get the student discount on lite?"
+    assert check_reply("Sorry, the 15% student discount only applies to the Plus and Unlimited plans, not Lite.",
+                       [student], question).passed
+    check = check_reply("The 15% student discount applies to the Lite and Unlimited plans, not Plus.", [student],
+                        question)
+    assert not check.passed and "other way round" in check.reasons[0]
+
+
 def test_a_fact_said_with_its_own_topic_named_is_not_moved():
     port = ("Can I keep my number when I join?\nText PAC to 65075 from your old provider's phone to get your porting "
             "code; it is free and valid for 30 days. Your number moves over on the next working day.")
