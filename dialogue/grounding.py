@@ -10,7 +10,9 @@ Definition (docs/generation.md repeats it):
   the snippets, **and** every fact in it (number with its unit, price, time, ordinal, link, e-mail address,
   phone number, reference: dialogue/facts.py) is a whole fact of the snippets, **and** every capitalised
   name in it is in the snippets: an invented price, "40 countries" for a snippet's "140", "the 1st" for
-  "the 21st" or "10 days" for "10 minutes" is never supported, however much of the sentence was copied;
+  "the 21st" or "10 days" for "10 minutes" is never supported, however much of the sentence was copied; in the
+  gate below, a fact the sentence works out right from the snippets' facts and the customer's (a comparison, a
+  sum, a share, the next working day: dialogue/derived_facts.py) counts neither way;
 - groundedness of a reply = supported sentences / counted sentences (None when it counts none, e.g. a pure
   refusal). Over a test set it is averaged over the replies that have a value.
 
@@ -37,7 +39,8 @@ from functools import lru_cache
 
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
-from dialogue.facts import facts, unstated
+from dialogue.derived_facts import worked_out, worked_out_weekdays
+from dialogue.facts import FactSet, facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
 from dialogue.places import unserved_countries
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
@@ -70,7 +73,8 @@ _COURTESY = frozenset().union(*(content_words(phrase) for phrase in (
     "sorry to hear that", "happy to help", "glad to help", "great question", "good question", "thanks for asking",
     "thank you for reaching out", "I hope this helps", "I understand how frustrating and annoying that is",
     "good news", "glad you asked", "apologies for the inconvenience", "you're welcome", "my pleasure", "of course",
-    "let me know if there is anything else", "have a nice day")))
+    "let me know if there is anything else", "have a nice day", "have a great trip", "enjoy your holiday",
+    "safe travels")))
 
 
 _INTRODUCES = frozenset().union(*(content_words(phrase) for phrase in (
@@ -189,8 +193,16 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     if not before and (problem := yes_no_problem(sentence, question, snippets)):
         return problem
     premise = customers_premise(sentence, question)
-    invented = sorted({fact.text + (f" a {fact.per}" if fact.per else "")
-                       for fact in unstated(*_as_read(sentence, "\n".join(snippets))) if fact.text not in premise})
+    read, known = _as_read(sentence, "\n".join(snippets))
+    known = FactSet(known)
+    missing = [fact for fact in unstated(read, known) if fact.text not in premise]
+    worked, cases = worked_out(missing, read, question, known.states)
+    weekdays = worked_out_weekdays(sentence, question)
+    # Worked out right, and the customer's case they were worked out for: they count neither way.
+    premise |= worked | content_words(" ".join(weekdays)) | content_words(cases) & content_words(question)
+    question = "\n".join([question, *weekdays])  # and may be named as the customer's names are
+    invented = sorted({fact.text + (f" a {fact.per}" if fact.per else "") for fact in missing
+                       if fact.text not in worked})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
     if countries := unserved_countries(sentence, "\n".join(snippets)):

@@ -1,0 +1,78 @@
+"""Facts a reply works out from the snippets and the customer's message (dialogue/derived_facts.py), through the reply
+check: worked out right they pass, worked out wrong or not shown they are stopped as invented."""
+
+import pytest
+
+from dialogue.grounding import check_reply
+
+pytestmark = pytest.mark.unit
+
+DISPATCH = ("When will my order ship?\nOrders placed by 14:00 on a working day are dispatched the same day; later "
+            "orders ship the next working day. UK express delivery is next working day for £6.95.")
+BILL = ("When is my bill paid?\nYour bill is paid by Direct Debit on the 8th of each month. If it is unpaid 14 days "
+        "after the due date, calls are barred.")
+PLUG = "What is the maximum load for the Nimbus Plug?\nThe EU version handles up to 3,680 W."
+
+
+def test_a_customers_fact_compared_rightly_with_the_snippets_passes():
+    question = "I ordered at 11am on Tuesday, when will it ship?"
+    assert check_reply("11am is before the 14:00 cut-off, so your order is dispatched the same day.", [DISPATCH],
+                       question).passed
+    check = check_reply("11am is after the 14:00 cut-off, so your order ships the next working day.", [DISPATCH],
+                        question)
+    assert not check.passed and "states 11am" in check.reasons[0]
+    late = "I ordered at 3pm, when will it ship?"
+    assert check_reply("3pm is after the 14:00 cut-off, so your order ships the next working day.", [DISPATCH],
+                       late).passed
+    assert not check_reply("3pm is before the 14:00 cut-off, so your order is dispatched the same day.", [DISPATCH],
+                           late).passed
+    heater = "can the plug run a 2,500 W heater?"
+    assert check_reply("The EU version handles up to 3,680 W, so a 2,500 W heater is within that.", [PLUG],
+                       heater).passed
+    assert not check_reply("The EU version handles up to 3,680 W, so a 4,000 W heater is within that.", [PLUG],
+                           "can the plug run a 4,000 W heater?").passed
+
+
+def test_a_fact_only_the_customer_said_is_not_made_true_by_a_comparison_word():
+    # No fact of the snippets to compare with: the customer's 2,500 W stays the customer's.
+    assert not check_reply("The EU version handles a 2,500 W heater, which is within its rating.",
+                           [PLUG.replace("up to 3,680 W", "heaters")], "can the plug run a 2,500 W heater?").passed
+
+
+def test_a_sum_the_sentence_shows_passes_and_a_wrong_one_is_invented():
+    question = "when are my calls barred?"
+    assert check_reply("Your bill is due on the 8th, so calls are barred if it is unpaid 14 days later, on the 22nd.",
+                       [BILL], question).passed
+    check = check_reply("Your bill is due on the 8th, so calls are barred if it is unpaid 14 days later, on the "
+                        "23rd.", [BILL], question)
+    assert not check.passed and "states 23rd" in check.reasons[0]
+    # The same number with no working shown is invented.
+    assert not check_reply("Calls are barred on the 22nd.", [BILL], question).passed
+
+
+def test_the_next_working_day_after_a_weekday_is_worked_out():
+    question = "If I order express on a Friday, when does it arrive?"
+    assert check_reply("Express delivery is next working day, so a Friday order arrives on Monday.", [DISPATCH],
+                       question).passed
+    assert check_reply("Express delivery is next working day, so it arrives on Monday.", [DISPATCH], question).passed
+    check = check_reply("Express delivery is next working day, so a Friday order arrives on Saturday.", [DISPATCH],
+                        question)
+    assert not check.passed and "names Saturday" in check.reasons[0]
+    assert not check_reply("Express delivery arrives on Monday.", [DISPATCH], question).passed
+
+
+def test_a_customers_time_inside_or_outside_a_range_and_a_share_of_a_price():
+    hours = "When can I call you?\nPhone support on 0800 555 0100 is open every day from 8:00 to 22:00."
+    assert check_reply("You can call 0800 555 0100 every day from 8:00 to 22:00, so 9:30pm is fine.", [hours],
+                       "can I call at 9:30pm?").passed
+    assert not check_reply("You can call 0800 555 0100 every day from 8:00 to 22:00, so 10:30pm is fine.", [hours],
+                           "can I call at 10:30pm?").passed
+    assert not check_reply("Phone support is open from 8:00 to 22:00, so it will not be open at 9:30pm.", [hours],
+                           "can I call at 9:30pm?").passed
+    student = "Is there a student discount?\nStudents get 15% off Plus and Unlimited. Plus costs £14 a month."
+    question = "how much is plus for students?"
+    assert check_reply("With the 15% student discount, Plus would come down from £14 to £11.90 a month.", [student],
+                       question).passed
+    check = check_reply("With the 15% student discount, Plus would come down from £14 to £11.50 a month.", [student],
+                        question)
+    assert not check.passed and "£11.50" in check.reasons[0]
