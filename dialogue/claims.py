@@ -263,7 +263,7 @@ def misbound(sentence: str, snippet: str, premise: frozenset[str] = frozenset())
             return f"no snippet supports the clause with {', '.join(_shown(mine))}: {sentence!r}"
         for key in mine.facts:
             homes = [s for s in segments if key in s.facts]
-            if homes and all(_moved(mine, home, segments) for home in homes):
+            if homes and all(_moved(mine, home, segments, snippet) for home in homes):
                 return f"states a fact of another entity in the snippet: {sentence!r}"
             if homes and all(done := [_done_to_another(mine, home, segments, key) for home in homes]):
                 return f"says {done[0]} of the {_shown_fact(key)} the snippet gives another: {sentence!r}"
@@ -357,7 +357,22 @@ def _shown_fact(key: str) -> str:
     return key.split(":")[1] + (f" {key.split(':')[2]}" if key.split(":")[2] else "")
 
 
-def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> str | None:
+@lru_cache(maxsize=512)
+def _inner_names(snippet: str) -> frozenset[str]:
+    """The words `snippet` capitalises inside a sentence ("... and Unlimited has unlimited data"), as `words_of`
+    gives them; not an opening word, which may be a verb ("Text PAC to 65075")."""
+    return frozenset(stem(name.lower().strip("'’-")) for name in names(_regions(_without_facts(snippet))))
+
+
+def _naming_words(text: str, names: frozenset[str]) -> set[str]:
+    """The words of `text` as `words_of` reads them, where a word that is a name of the snippet counts only written
+    as one: "Plus has unlimited data" does not name the Unlimited plan."""
+    said = words_of(text)
+    written = {stem(word.lower().strip("'’-")) for word in _WORD.findall(_regions(text)) if word[0].isupper()}
+    return {word for word in said if word not in names or word in written}
+
+
+def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...], snippet: str) -> str | None:
     """A word of the reply's clause that is another clause's topic, which the fact's own clause does not name; a
     country counts as its region ("Delivery to France takes 2-3 days" where "UK: ... 2-3 days. EU: ... 3-6 days").
     A clause that keeps the home's topics (it points back to them: "in its last 30 days; before that, the early
@@ -365,8 +380,8 @@ def _moved(mine: _Segment, home: _Segment, segments: tuple[_Segment, ...]) -> st
     Words in more than half the clauses, three at least (the brand, "Nimbus"), tell no clause apart. A reply clause
     that names the fact's own topic too is said of it ("To keep your current number, text PAC to 65075" is the
     texting's 65075, not the number's that "moves over on the next working day")."""
-    if home.topics and home.topics <= words_of(mine.text):  # named in the clause, not carried by "it"
-        return None
+    if home.topics and home.topics <= _naming_words(mine.text, home.topics & _inner_names(snippet)):
+        return None  # named in the clause, not carried by "it"
     common = {word for word in set().union(*(s.words for s in segments))
               if (count := sum(word in s.words for s in segments)) >= 3 and count * 2 > len(segments)}
     rivals = [s for s in segments

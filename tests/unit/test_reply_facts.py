@@ -311,6 +311,15 @@ def test_a_trailing_not_is_the_polarity_of_what_follows_it():
     assert not check.passed and "other way round" in check.reasons[0]
 
 
+def test_a_plan_named_by_an_adjective_is_not_named():
+    plans = ("What plans do you have?\nLite has 10 GB of data for £8 a month, Plus has 50 GB for £14 a month and "
+             "Unlimited has unlimited data for £22 a month.")
+    question = "which plan has unlimited data?"
+    check = check_reply("Plus has unlimited data for £22 a month.", [plans], question)
+    assert not check.passed and "another entity" in check.reasons[0]
+    assert check_reply("For unlimited data, choose Unlimited at £22 a month.", [plans], question).passed
+
+
 def test_a_fact_said_with_its_own_topic_named_is_not_moved():
     port = ("Can I keep my number when I join?\nText PAC to 65075 from your old provider's phone to get your porting "
             "code; it is free and valid for 30 days. Your number moves over on the next working day.")
