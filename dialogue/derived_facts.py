@@ -34,26 +34,28 @@ _SPAN = re.compile(r"^\s*(?:-|–|—|to|until|till|and)\s*$", re.IGNORECASE)  #
 _CLAUSE = re.compile(r"[,;:—–]\s*|\s+(?:so|but|and|because|while|which)\s+", re.IGNORECASE)
 _FOLLOWS = re.compile(r"\b(?:so|that's|that is|which makes|making|in total|total|altogether|comes to|works out|"
                       r"(?:go|goes|going|rise|rises|rising|move|moves|come|comes|coming|drop|drops|fall|falls)"
-                      r"(?: down| up)? from)\b|=", re.IGNORECASE)
+                      r"(?: down| up)? (?:from|to))\b|=", re.IGNORECASE)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")s?\b", re.IGNORECASE)
 
 
-def worked_out(missing: list[Fact], sentence: str, question: str, stated) -> tuple[set[str], str]:
+def worked_out(missing: list[Fact], sentence: str, question: str, stated, before: str = "") -> tuple[set[str], str]:
     """The facts of `missing` (those of `sentence` no snippet states) that the sentence works out right, with the
     customer's facts it works them out from (as written); and the clauses that compare a customer's fact, whose
     words of the customer's ("a 2,500 W heater") are the customer's case, not a claim. `stated(fact)`: does a
     snippet state this fact? The working starts from the snippets' facts and the customer's, not from another
-    fact it invents."""
+    fact it invents. `before`: the reply's sentences before this one, whose facts a sum may use too ("Students get
+    15% off. With it, Plus comes down from £14 to £11.90.")."""
     asked = {_key(f) for f in facts(question)}
     usable = [f for f in facts(sentence) if stated(f) or _key(f) in asked]
+    earlier = [f for f in facts(before) if stated(f)]
     found, cases = set(), []
     for fact in missing:
         others = [f for f in usable if f.start != fact.start]
         if _key(fact) in asked and (nearest := _compared(fact, sentence, others)):
             found |= {fact.text, nearest.text}
             cases.append(_clause(fact, sentence))
-        elif _FOLLOWS.search(sentence) and (operands := _summed(fact, others)):
+        elif _FOLLOWS.search(sentence) and (operands := _summed(fact, others) or _summed(fact, others + earlier)):
             found |= {fact.text} | {f.text for f in operands if _key(f) in asked}
     return found, " ".join(cases)
 

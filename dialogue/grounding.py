@@ -196,7 +196,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     read, known = _as_read(sentence, "\n".join(snippets))
     known = FactSet(known)
     missing = [fact for fact in unstated(read, known) if fact.text not in premise]
-    worked, cases = worked_out(missing, read, question, known.states)
+    worked, cases = worked_out(missing, read, question, known.states, " ".join(before))
     weekdays = worked_out_weekdays(sentence, question)
     # Worked out right, and the customer's case they were worked out for: they count neither way.
     premise |= worked | content_words(" ".join(weekdays)) | content_words(cases) & content_words(question)

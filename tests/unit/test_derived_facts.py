@@ -76,3 +76,16 @@ def test_a_customers_time_inside_or_outside_a_range_and_a_share_of_a_price():
     check = check_reply("With the 15% student discount, Plus would come down from £14 to £11.50 a month.", [student],
                         question)
     assert not check.passed and "£11.50" in check.reasons[0]
+
+
+def test_a_sum_may_use_a_fact_of_the_replys_earlier_sentence():
+    student = "Is there a student discount?\nStudents get 15% off Plus and Unlimited. Plus costs £14 a month."
+    question = "how much is plus for students?"
+    right = check_reply("Students get 15% off Plus. With it, Plus at £14 a month comes down to £11.90 a month.",
+                        [student], question)
+    assert not any(reason.startswith("states") for reason in right.reasons)
+    wrong = check_reply("Students get 15% off Plus. With it, Plus at £14 a month comes down to £11.50 a month.",
+                        [student], question)
+    assert not wrong.passed and "£11.50" in wrong.reasons[0]
+    alone = check_reply("With it, Plus costs £14 a month, so £11.90 a month.", [student], question)
+    assert not alone.passed and "£11.90" in alone.reasons[0]
