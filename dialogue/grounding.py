@@ -48,6 +48,7 @@ from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
+from dialogue.weekdays import checked_days
 from dialogue.yes_no import without_unaddressed_answer, yes_no_problem
 
 SUPPORT_SHARE = 0.6
@@ -207,6 +208,11 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
     if countries := unserved_countries(sentence, "\n".join(snippets)):
         return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}"
+    left_out, given_days = checked_days(sentence, "\n".join(snippets))
+    if left_out:
+        return f"says {', '.join(left_out)}, which the snippet's days for it leave out: {sentence!r}"
+    question = "\n".join([question, *given_days])  # "Sundays" where the snippet says "including weekends"
+    premise |= content_words(" ".join(given_days))
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]
     if not backing:
         if names := unknown_names(sentence, "\n".join([*snippets, question])):

@@ -2,7 +2,8 @@
 
 - **Yes/no.** A reply that opens with "Yes" or "No" answers the question: the snippet clauses that share most
   words with the question and the rest of that sentence must point the same way. "We only ship to the UK, the
-  EU and the US" says yes for Germany (an EU country) and no for Japan.
+  EU and the US" says yes for Germany (an EU country) and no for Japan; "open Monday to Friday and Saturday" says
+  no for Sunday (dialogue/weekdays.py).
 """
 
 import re
@@ -11,6 +12,7 @@ from dialogue.facts import is_fact_key
 from dialogue.names import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 from dialogue.sentences import sentence_spans
+from dialogue.weekdays import days_of
 
 
 def contradicts_question(sentence: str, question: str, snippets: list[str]) -> bool:
@@ -57,6 +59,7 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     yes, said = says_yes(opening), (opening["word"] or opening["echo"])
     asked = clause_words(question)
     named = {w for w in asked if w in REGION_OF or w.capitalize() in names(question) or w in ("uk", "eu", "usa")}
+    days = days_of(question)
     for part in POLARITY_CUT.split(sentence[opening.end():]):
         part_words = clause_words(part)
         if part_words & asked and is_negative(part) != yes and all(_covers(w, part_words) for w in named):
@@ -69,7 +72,7 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
                 continue
             if shared > best:
                 best, agreeing = shared, False
-            agreeing |= (not _negative_for(clause, named)) == yes
+            agreeing |= (not _negative_for(clause, named, days)) == yes
     if best == 0:
         return "unaddressed", f"answers {said!r} to a question no snippet addresses: {sentence!r}"
     if not agreeing:
@@ -93,9 +96,11 @@ def _one_word(a: str, b: str) -> bool:
     return len(long) - len(short) <= 2 and long.startswith(short) and len(short) >= 6
 
 
-def _negative_for(clause: Clause, named: set[str]) -> bool:
-    """A clause's polarity for a question about `named` places or names: "We only ship to the UK, the EU and the
-    US" is a no for a place it does not list."""
+def _negative_for(clause: Clause, named: set[str], days: set[str] = frozenset()) -> bool:
+    """A clause's polarity for a question about `named` places or names, or about `days`: "We only ship to the UK,
+    the EU and the US" is a no for a place it does not list; "open Monday to Friday and Saturday" a no for Sunday."""
+    if not clause.negative and days and (given := days_of(clause.text)) and not days <= given:
+        return True
     if not clause.negative and re.search(r"\bonly\b", clause.text, re.IGNORECASE):
         return any(not covered(word, clause.words) for word in named)
     return clause.negative
