@@ -48,7 +48,7 @@ from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
-from dialogue.weekdays import checked_days
+from dialogue.days_and_months import checked_days, unnamed_months
 from dialogue.yes_no import without_unaddressed_answer, yes_no_problem
 
 SUPPORT_SHARE = 0.6
@@ -209,8 +209,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     if countries := unserved_countries(sentence, "\n".join(snippets)):
         return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}"
     left_out, given_days = checked_days(sentence, "\n".join(snippets))
-    if left_out:
-        return f"says {', '.join(left_out)}, which the snippet's days for it leave out: {sentence!r}"
+    if left_out := left_out + unnamed_months(sentence, "\n".join(snippets)):
+        return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}"
     question = "\n".join([question, *given_days])  # "Sundays" where the snippet says "including weekends"
     premise |= content_words(" ".join(given_days))
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]

@@ -3,7 +3,7 @@
 - **Yes/no.** A reply that opens with "Yes" or "No" answers the question: the snippet clauses that share most
   words with the question and the rest of that sentence must point the same way. "We only ship to the UK, the
   EU and the US" says yes for Germany (an EU country) and no for Japan; "open Monday to Friday and Saturday" says
-  no for Sunday (dialogue/weekdays.py).
+  no for Sunday (dialogue/days_and_months.py).
 """
 
 import re
@@ -12,7 +12,7 @@ from dialogue.facts import is_fact_key
 from dialogue.names import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 from dialogue.sentences import sentence_spans
-from dialogue.weekdays import days_of
+from dialogue.days_and_months import days_of
 
 
 def contradicts_question(sentence: str, question: str, snippets: list[str]) -> bool:

@@ -320,10 +320,10 @@ def test_a_plan_named_by_an_adjective_is_not_named():
     assert check_reply("For unlimited data, choose Unlimited at £22 a month.", [plans], question).passed
 
 
-def test_a_day_is_checked_against_the_days_the_snippet_gives_the_same_thing():
+def test_a_day_or_a_month_is_checked_against_the_snippets_days_and_months():
     contact = ("How can I contact support?\nChat and the UK line are open Monday to Friday 08:00-20:00 and Saturday "
-               "09:00-17:00 UK time, and the US line Monday to Friday 09:00-18:00 Eastern Time. We answer emails within "
-               "24 hours, including weekends.")
+               "09:00-17:00 UK time, and the US line Monday to Friday 09:00-18:00 Eastern Time. We answer emails "
+               "within 24 hours, including weekends.")
     question = "is your phone line open on sundays?"
     check = check_reply("Yes, the UK line is open on Sundays.", [contact], question)
     assert not check.passed and "says Sunday" in check.reasons[0]
@@ -332,6 +332,11 @@ def test_a_day_is_checked_against_the_days_the_snippet_gives_the_same_thing():
     assert check_reply("Chat is open on Saturdays from 09:00 to 17:00.", [contact], question).passed
     assert check_reply("We answer emails on Sundays within 24 hours.", [contact], "when are you open?").passed
     assert check_reply("No, the UK line is open Monday to Friday and on Saturday.", [contact], question).passed
+    rise = "Will my price go up?\nMonthly prices rise by a fixed £1.50 every April."
+    check = check_reply("Yes, prices rise by £1.50 every March.", [rise], "do prices go up in march?")
+    assert not check.passed and "says March" in check.reasons[0]
+    assert check_reply("No, prices rise by £1.50 every April, not in March.", [rise],
+                       "do prices go up in march?").passed
 
 
 def test_a_fact_said_with_its_own_topic_named_is_not_moved():

@@ -8,6 +8,9 @@ twice: "the US line" is not "the UK line"), among the days that clause gives: a 
 "weekdays", "weekends", "every day"; a reply's "every day" is every day. A clause that says no, a condition ("If you
 need us on a Sunday, ...") and a snippet that names no days are left to the other rules. A day the clause gives
 counts as named by the snippet ("We answer emails on Sundays" over "including weekends").
+
+Months the same way, without the binding: "do prices go up in march?" → "Yes, prices rise every March." passed over
+"prices rise by £1.50 every April"; a month a clause says yes for must be one the snippets name, where they name any.
 """
 
 import re
@@ -25,6 +28,10 @@ _GROUPS = ((re.compile(r"\bweekdays?\b", re.IGNORECASE), DAYS[:5]),
            (re.compile(r"\bweekends?\b", re.IGNORECASE), DAYS[5:]),
            (re.compile(r"\b(?:every day|daily|7 days a week|seven days a week|24/7|all week|any day)\b",
                        re.IGNORECASE), DAYS))
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+# Capitalised, as a month is written: "may" is a verb, "March" at a sentence's start is still the month.
+_MONTH = re.compile(r"\b(" + "|".join(month.capitalize() for month in MONTHS) + r")\b")
 _CUT = re.compile(r";|,\s+and\s+|,\s+but\s+|\s+but\s+|\s+while\s+|\s+whereas\s+", re.IGNORECASE)
 _CONDITION = re.compile(r"^\s*(?:if|when|whenever|once|should)\b", re.IGNORECASE)
 
@@ -77,3 +84,13 @@ def checked_days(sentence: str, snippets: str) -> tuple[list[str], set[str]]:
         left_out += sorted(said - given, key=DAYS.index)
         given_too |= said & given
     return [day.capitalize() for day in dict.fromkeys(left_out)], {day.capitalize() for day in given_too}
+
+
+def unnamed_months(sentence: str, snippets: str) -> list[str]:
+    """Months `sentence` says yes for that the snippets, which name months, do not name."""
+    given = {match[1] for match in _MONTH.finditer(snippets)}
+    if not given:
+        return []
+    said = [match[1] for clause in _clauses(sentence) if not _CONDITION.match(clause) and not is_negative(clause)
+            for match in _MONTH.finditer(clause)]
+    return list(dict.fromkeys(month for month in said if month not in given))
