@@ -42,7 +42,7 @@ from dialogue.content_words import content_words, words
 from dialogue.derived_facts import worked_out, worked_out_weekdays
 from dialogue.facts import FactSet, facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
-from dialogue.places import unserved_countries
+from dialogue.places import unlisted_siblings, unserved_countries
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
@@ -208,6 +208,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
     if countries := unserved_countries(sentence, "\n".join(snippets)):
         return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}"
+    if siblings := unlisted_siblings(sentence, "\n".join(snippets)):
+        return f"says yes for {', '.join(siblings)}, which the snippets do not list: {sentence!r}"
     left_out, given_days = checked_days(sentence, "\n".join(snippets))
     if left_out := left_out + unnamed_months(sentence, "\n".join(snippets)):
         return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}"

@@ -1,10 +1,12 @@
-"""Countries a reply says are served where the snippets list the places that are: "We ship to Japan and the UK." to
-"do you ship to Japan?" over "We only ship to the UK, the EU and the US". A name the customer used may be said back
-(grounding.py), so Japan passed as a name; as a country it is checked against the snippets' places, directly or
-through its region (names.covered: Germany by "the EU").
+"""Names the customer used, said back as served or sold where the snippets list the ones that are.
 
-The world's country names come from phonenumbers (already installed for the privacy layer's phone recogniser):
-its public geocoder names every region it has a numbering plan for, in English, German, French and Spanish here.
+Countries: "We ship to Japan and the UK." to "do you ship to Japan?" over "We only ship to the UK, the EU and the
+US". A name the customer used may be said back (grounding.py), so Japan passed as a name; as a country it is checked
+against the snippets' places, directly or through its region (names.covered: Germany by "the EU"). The world's
+country names come from phonenumbers (already installed for the privacy layer's phone recogniser): its public
+geocoder names every region it has a numbering plan for, in English, German, French and Spanish here.
+
+A brand's names the same way: "Yes, we sell the Nimbus Doorbell." over a list of the Nimbus devices.
 """
 
 import re
@@ -60,3 +62,24 @@ def unserved_countries(sentence: str, snippets: str) -> list[str]:
              for name in names_in(clause) if name.lower() in countries()}
     return sorted(name for name in named if not covered(name.lower(), places)
                   and all(covered(name.lower(), {region}) for region in beyond))
+
+
+# A name of two capitalised words, a brand and what it names: "Nimbus Doorbell", "Nimbus Cam".
+_FAMILY_NAME = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-zA-Z]+)\b")
+
+
+def unlisted_siblings(sentence: str, snippets: str) -> list[str]:
+    """Names of a family the snippets list that `sentence` says yes for and the snippets do not name: "Yes, we sell
+    the Nimbus Doorbell." over "We sell the Nimbus Hub, Nimbus Cam, Nimbus Thermo and Nimbus Plug" (at least two
+    of the brand's names in the snippets; a clause that says no, or a condition, is left alone)."""
+    family: dict[str, set[str]] = {}
+    for brand, name in _FAMILY_NAME.findall(snippets):
+        family.setdefault(brand, set()).add(name)
+    found = []
+    for clause in _CLAUSE.split(sentence):
+        if not clause or is_negative(clause) or re.match(r"\s*(?:if|when|whenever)\b", clause, re.IGNORECASE):
+            continue
+        found += [f"{brand} {name}" for brand, name in _FAMILY_NAME.findall(clause)
+                  if len(family.get(brand, ())) >= 2 and name not in family[brand]
+                  and not re.search(rf"\b{re.escape(name)}\b", snippets, re.IGNORECASE)]
+    return list(dict.fromkeys(found))

@@ -339,6 +339,14 @@ def test_a_day_or_a_month_is_checked_against_the_snippets_days_and_months():
                        "do prices go up in march?").passed
 
 
+def test_a_brands_name_the_customer_used_is_checked_against_the_brands_names():
+    devices = ("What devices do you sell?\nWe sell the Nimbus Hub, Nimbus Cam, Nimbus Thermo and Nimbus Plug, plus "
+               "accessories such as mounts and cables.")
+    check = check_reply("Yes, we sell the Nimbus Doorbell.", [devices], "do you sell the Nimbus Doorbell?")
+    assert not check.passed and "Nimbus Doorbell" in check.reasons[0]
+    assert check_reply("Yes, we sell the Nimbus Cam.", [devices], "do you sell the Nimbus Cam?").passed
+
+
 def test_a_fact_said_with_its_own_topic_named_is_not_moved():
     port = ("Can I keep my number when I join?\nText PAC to 65075 from your old provider's phone to get your porting "
             "code; it is free and valid for 30 days. Your number moves over on the next working day.")
