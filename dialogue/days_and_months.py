@@ -17,7 +17,7 @@ import re
 
 from dialogue.claims import words_of
 from dialogue.names import names_in
-from dialogue.polarity import is_negative
+from dialogue.polarity import says_no
 from dialogue.sentences import sentences
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -74,7 +74,7 @@ def checked_days(sentence: str, snippets: str) -> tuple[list[str], set[str]]:
     left_out, given_too = [], set()
     for clause in _clauses(sentence):
         said = days_of(clause)
-        if not said or _CONDITION.match(clause) or is_negative(clause):
+        if not said or _CONDITION.match(clause) or says_no(clause):
             continue
         scores = [(_score(clause, theirs), theirs) for theirs in listed]
         best = max(score for score, _ in scores)
@@ -91,6 +91,6 @@ def unnamed_months(sentence: str, snippets: str) -> list[str]:
     given = {match[1] for match in _MONTH.finditer(snippets)}
     if not given:
         return []
-    said = [match[1] for clause in _clauses(sentence) if not _CONDITION.match(clause) and not is_negative(clause)
+    said = [match[1] for clause in _clauses(sentence) if not _CONDITION.match(clause) and not says_no(clause)
             for match in _MONTH.finditer(clause)]
     return list(dict.fromkeys(month for month in said if month not in given))

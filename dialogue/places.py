@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from dialogue.names import REGION_OF, covered, names_in
-from dialogue.polarity import is_negative
+from dialogue.polarity import says_no
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")
 _LANGUAGES = ("en", "de", "fr", "es")
@@ -58,7 +58,7 @@ def unserved_countries(sentence: str, snippets: str) -> list[str]:
     if not places:
         return []
     beyond = {match["region"].lower() for match in _OUTSIDE.finditer(re.sub(r"\bUS\b", "USA", snippets))}
-    named = {name for clause in _CLAUSE.split(sentence) if not is_negative(clause)
+    named = {name for clause in _CLAUSE.split(sentence) if not says_no(clause)
              for name in names_in(clause) if name.lower() in countries()}
     return sorted(name for name in named if not covered(name.lower(), places)
                   and all(covered(name.lower(), {region}) for region in beyond))
@@ -77,7 +77,7 @@ def unlisted_siblings(sentence: str, snippets: str) -> list[str]:
         family.setdefault(brand, set()).add(name)
     found = []
     for clause in _CLAUSE.split(sentence):
-        if not clause or is_negative(clause) or re.match(r"\s*(?:if|when|whenever)\b", clause, re.IGNORECASE):
+        if not clause or says_no(clause) or re.match(r"\s*(?:if|when|whenever)\b", clause, re.IGNORECASE):
             continue
         found += [f"{brand} {name}" for brand, name in _FAMILY_NAME.findall(clause)
                   if len(family.get(brand, ())) >= 2 and name not in family[brand]

@@ -16,7 +16,7 @@ from functools import lru_cache
 from dialogue.claims import words_of
 from dialogue.content_words import content_words, is_cjk, stop_words
 from dialogue.facts import is_fact_key
-from dialogue.names import YES_NO, says_yes
+from dialogue.names import YES_NO, names_in, says_yes
 from dialogue.sentences import sentences
 
 _NEGATION = re.compile(
@@ -109,7 +109,7 @@ def polarity_clauses(snippet: str) -> tuple[Clause, ...]:
             if words := clause_words(part):
                 found.append(Clause(part, frozenset(words), negative))
             if negative:
-                found += _comma_clauses(part)
+                found += _comma_clauses(part) + _before_without(part)
     return tuple(found)
 
 
@@ -123,6 +123,25 @@ def _comma_clauses(part: str) -> list[Clause]:
     if len(pieces) < 2 or any(_SUBORDINATE.match(piece) for piece in pieces):
         return []  # "wenn Sie keinen haben, verwenden Sie das Netzteil-Kit": the condition belongs to the rest
     return [Clause(piece, frozenset(words), is_negative(piece)) for piece in pieces if (words := clause_words(piece))]
+
+
+_WITHOUT = re.compile(r"\s(?=without\b)", re.IGNORECASE)
+
+
+def says_no(clause: str) -> bool:
+    """Does `clause` say no to what it names, a "without" inside it aside ("The Cam works without a hub" says yes to
+    the Cam)?"""
+    return is_negative(_WITHOUT.split(clause, maxsplit=1)[0])
+
+
+def _before_without(part: str) -> list[Clause]:
+    """What a clause says before a "without" inside it, as a clause of its own beside the whole: "Nimbus Cam connects
+    directly to Wi-Fi and works without a hub" says yes to Wi-Fi, so a reply that copies "Nimbus Cam connects
+    directly to Wi-Fi" rests there; the whole stays, so "Nimbus Cam needs a hub" still denies it."""
+    before = _WITHOUT.split(part, maxsplit=1)[0]
+    if before == part or is_negative(before) or not (words := clause_words(before)):
+        return []
+    return [Clause(before, frozenset(words), False)]
 
 
 def _condition_apart(part: str) -> tuple[str | None, str]:
@@ -167,10 +186,25 @@ def contradiction(sentence: str, snippet: str) -> str | None:
         dropped = not negative and only_other and (
             other >= max(2, same - 1) or sum(map(is_cjk, only_other)) >= 3 and 2 * other >= same
             or any(map(is_fact_key, only_other)))
-        if other > same or (other == same and only_other) or dropped:
+        if other > same or (other == same and (only_other or _joined_only_there(mine, clauses, negative))) or dropped:
             way = "denies" if negative else "asserts"
             return f"{way} what the snippet says the other way round: {sentence!r}"
     return None
+
+
+def _joined_only_there(mine: set[str], clauses: list[Clause], negative: bool) -> bool:
+    """At a tie, does a name of the reply clause meet another of its words only in a clause of the other polarity?
+    "Nimbus Cam needs a Nimbus Hub" shares as much with "Nimbus Thermo and Nimbus Plug need a Nimbus Hub" as with
+    "Nimbus Cam ... works without a hub", but the Cam and the hub are said together only where the snippet denies
+    it. A name only: the other words of one statement are spread over its clauses ("They're valid ..., and can be
+    combined with a discount code")."""
+    best = max((len(mine & c.words) for c in clauses if c.negative != negative), default=0)
+    for clause in (c for c in clauses if c.negative != negative and len(mine & c.words) == best):
+        shared, named = mine & clause.words, clause_words(" ".join(names_in(clause.text)))
+        if any(not any(a in c.words and b in c.words for c in clauses if c.negative == negative)
+               for a in shared & named for b in shared - {a}):
+            return True
+    return False
 
 
 # Words that name a direction, and the words for the other way.
