@@ -502,3 +502,7 @@ def test_the_blind_pairs_keep_their_measured_rates():
     third = evaluate(current_check, load_pairs(section="held_out_blind_3"))
     assert third.total.pairs == 40
     assert third.total.pass_rate >= 0.55 and third.total.stop_rate >= 0.9, third.misses
+    # The fourth, by a fourth writer whose good answers reason more, run once at 82330ef: 11/40 passed, 39/40 stopped.
+    fourth = evaluate(current_check, load_pairs(section="held_out_blind_4"))
+    assert fourth.total.pairs == 40
+    assert fourth.total.pass_rate >= 0.3 and fourth.total.stop_rate >= 0.95, fourth.misses
