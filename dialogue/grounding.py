@@ -42,7 +42,7 @@ from dialogue.content_words import content_words, words
 from dialogue.derived_facts import worked_out, worked_out_weekdays
 from dialogue.facts import FactSet, facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
-from dialogue.places import unlisted_siblings, unserved_countries
+from dialogue.places import covered_countries, unlisted_siblings, unserved_countries
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
@@ -213,7 +213,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     left_out, given_days = checked_days(sentence, "\n".join(snippets))
     if left_out := left_out + unnamed_months(sentence, "\n".join(snippets)):
         return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}"
-    question = "\n".join([question, *given_days])  # "Sundays" where the snippet says "including weekends"
+    # "Sundays" where the snippet says "including weekends", "Spanien" where it says "die EU": named by the snippet
+    question = "\n".join([question, *given_days, *covered_countries(sentence, "\n".join(snippets))])
     premise |= content_words(" ".join(given_days))
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]
     if not backing:

@@ -24,27 +24,42 @@ _CLAUSE = re.compile(r"[,;:—–]\s*|\s+(?:so|but|because|as|since|while|which|
 _ANYWHERE = re.compile(r"\b(?:abroad|worldwide|anywhere in the world|every country|any country)\b", re.IGNORECASE)
 
 
+# Regions a snippet names, by the ISO codes of their countries, in the four languages the names are read in.
+_EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
+_REGIONS = {"eu": _EU, "europe": _EU, "europa": _EU, "ue": _EU, "uk": frozenset({"GB"}), "usa": frozenset({"US"})}
+
+
 @lru_cache(maxsize=1)
-def countries() -> frozenset[str]:
-    """Lower-cased one-word country names ("japan", "deutschland", "espagne"); names of several words are left to
-    the name check, which asks for every capitalised word."""
+def _codes() -> dict[str, str]:
+    """Lower-cased one-word country names ("japan", "deutschland", "espagne") and their ISO codes; names of several
+    words are left to the name check, which asks for every capitalised word."""
     import phonenumbers
     from phonenumbers import geocoder
 
-    found = set()
+    found = {}
     for region in phonenumbers.SUPPORTED_REGIONS:
         if (example := phonenumbers.example_number(region)) is None:
             continue
         for language in _LANGUAGES:
             name = geocoder.country_name_for_number(example, language)
             if name and " " not in name:
-                found.add(name.lower())
-    return frozenset(found)
+                found[name.lower()] = region
+    return found
+
+
+def countries() -> frozenset[str]:
+    return frozenset(_codes())
 
 
 def _place_words(text: str) -> set[str]:
     words = {word.lower() for word in _WORD.findall(re.sub(r"\bUS\b", "USA", text))}
-    return {word for word in words if word in countries() or word in REGION_OF}
+    return {word for word in words if word in _codes() or word in REGION_OF or word in _REGIONS}
+
+
+def _in(country: str, places: set[str]) -> bool:
+    """Is `country` (lower-cased) one of `places`, or in a region among them ("deutschland" in "EU")?"""
+    code = _codes().get(country)
+    return covered(country, places) or any(code in _REGIONS.get(place, ()) for place in places)
 
 
 def unserved_countries(sentence: str, snippets: str) -> list[str]:
@@ -60,8 +75,8 @@ def unserved_countries(sentence: str, snippets: str) -> list[str]:
     beyond = {match["region"].lower() for match in _OUTSIDE.finditer(re.sub(r"\bUS\b", "USA", snippets))}
     named = {name for clause in _CLAUSE.split(sentence) if not says_no(clause)
              for name in names_in(clause) if name.lower() in countries()}
-    return sorted(name for name in named if not covered(name.lower(), places)
-                  and all(covered(name.lower(), {region}) for region in beyond))
+    return sorted(name for name in named if not _in(name.lower(), places)
+                  and all(_in(name.lower(), {region}) for region in beyond))
 
 
 # A name of two capitalised words, a brand and what it names: "Nimbus Doorbell", "Nimbus Cam".
@@ -83,3 +98,10 @@ def unlisted_siblings(sentence: str, snippets: str) -> list[str]:
                   if len(family.get(brand, ())) >= 2 and name not in family[brand]
                   and not re.search(rf"\b{re.escape(name)}\b", snippets, re.IGNORECASE)]
     return list(dict.fromkeys(found))
+
+
+def covered_countries(sentence: str, snippets: str) -> set[str]:
+    """Countries `sentence` names that the snippets' places cover through a region: "Spanien" by "die EU", which
+    names.covered knows in English only ("Spain" by "the EU")."""
+    places = _place_words(snippets)
+    return {name for name in names_in(sentence) if name.lower() in _codes() and _in(name.lower(), places)}

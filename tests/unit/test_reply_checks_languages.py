@@ -132,3 +132,13 @@ def test_german_decimal_commas_and_currency_signs_are_read_as_whole_facts():
     for wrong in ["Der Standardversand kostet 5,95 $.", "Ab 60 $ ist der Versand kostenlos.",
                   "Der Standardversand kostet 5,59 €."]:
         assert check_reply(wrong, SHIPPING_DE, question).reasons != [], wrong
+
+
+def test_a_german_country_is_found_through_its_region():
+    customs = ("Muss ich Zoll zahlen?\nNein. Wir liefern nur ins Vereinigte Königreich, in die EU und in die USA, "
+               "aus einem Lager innerhalb dieser Region (Rotterdam für die EU).")
+    question = "Liefert ihr nach Deutschland?"
+    assert check_reply("Wir liefern nach Deutschland aus unserem Lager in Rotterdam.", [customs], question).passed
+    assert check_reply("Wir liefern nach Spanien aus unserem Lager in Rotterdam.", [customs], question).passed
+    check = check_reply("Wir liefern nach Japan aus unserem Lager in Rotterdam.", [customs], "Liefert ihr nach Japan?")
+    assert not check.passed and "Japan" in check.reasons[0]
