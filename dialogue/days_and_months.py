@@ -14,6 +14,7 @@ Months the same way, without the binding: "do prices go up in march?" → "Yes, 
 """
 
 import re
+from functools import lru_cache
 
 from dialogue.claims import words_of
 from dialogue.names import names_in
@@ -36,8 +37,14 @@ _CUT = re.compile(r";|,\s+and\s+|,\s+but\s+|\s+but\s+|\s+while\s+|\s+whereas\s+"
 _CONDITION = re.compile(r"^\s*(?:if|when|whenever|once|should)\b", re.IGNORECASE)
 
 
-def _clauses(text: str) -> list[str]:
-    return [part for sentence in sentences(text) for part in _CUT.split(sentence) if part.strip()]
+def _clauses(sentence: str) -> list[str]:
+    return [part for part in _CUT.split(sentence) if part.strip()]
+
+
+@lru_cache(maxsize=512)
+def _listed(snippets: str) -> tuple[str, ...]:
+    """The snippets' clauses that give days: once per snippet text, not per sentence of every reply."""
+    return tuple(clause for sentence in sentences(snippets) for clause in _clauses(sentence) if days_of(clause))
 
 
 def days_of(clause: str) -> set[str]:
@@ -68,7 +75,7 @@ def checked_days(sentence: str, snippets: str) -> tuple[list[str], set[str]]:
     """(the days `sentence` says yes for that the snippet clause about the same thing does not give, those it does
     give): "Sunday" for "the UK line is open on Sundays", where the UK line's clause gives Monday to Saturday; and
     "Sunday" as given for "We answer emails on Sundays", where the email clause says "including weekends"."""
-    listed = [clause for clause in _clauses(snippets) if days_of(clause)]
+    listed = _listed(snippets)
     if not listed:
         return [], set()
     left_out, given_too = [], set()
