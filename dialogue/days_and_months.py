@@ -101,3 +101,29 @@ def unnamed_months(sentence: str, snippets: str) -> list[str]:
     said = [match[1] for clause in _clauses(sentence) if not _CONDITION.match(clause) and not says_no(clause)
             for match in _MONTH.finditer(clause)]
     return list(dict.fromkeys(month for month in said if month not in given))
+
+
+# A period said without a count: "every month", "each year", "monthly" (not a price's "£5 a month", "£5 monthly").
+_UNITS = ("day", "week", "month", "year")
+_ONCE_EVERY = re.compile(r"(?<![£$€\d.,] )(?<![£$€\d.,])\b(?:every|each|once a|once per)\s+(day|week|month|year)\b"
+                         r"|(?<![£$€\d.,] )\b(daily|weekly|monthly|yearly|annually)\b", re.IGNORECASE)
+_EVERY_COUNT = re.compile(r"\bevery\s+(\d+|two|three|four|five|six|twelve)\s+(day|week|month|year)s?\b", re.IGNORECASE)
+_LY = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annually": "year"}
+
+
+def _once_every(text: str) -> set[str]:
+    return {(match[1] or _LY[match[2].lower()]).lower() for match in _ONCE_EVERY.finditer(text)}
+
+
+def other_period(sentence: str, snippets: str) -> str | None:
+    """"every month" where the snippets say "every 6 months" and never once a month: what the count-less period
+    contradicts, or None. ("You can request a new code every month" over "a new one every 6 months".)"""
+    said = _once_every(sentence)
+    if not said:
+        return None
+    counted = {(match[2].lower(), match[1].lower()) for match in _EVERY_COUNT.finditer(snippets)}
+    given = _once_every(snippets)
+    for unit in sorted(said - given):
+        if counts := sorted(count for period, count in counted if period == unit):
+            return f"every {unit}, where the snippet says every {counts[0]} {unit}s"
+    return None

@@ -48,7 +48,7 @@ from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
-from dialogue.days_and_months import checked_days, unnamed_months
+from dialogue.days_and_months import checked_days, other_period, unnamed_months
 from dialogue.yes_no import without_unaddressed_answer, yes_no_problem
 
 SUPPORT_SHARE = 0.6
@@ -213,6 +213,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     left_out, given_days = checked_days(sentence, "\n".join(snippets))
     if left_out := left_out + unnamed_months(sentence, "\n".join(snippets)):
         return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}"
+    if period := other_period(sentence, "\n".join(snippets)):
+        return f"says {period}: {sentence!r}"
     # "Sundays" where the snippet says "including weekends", "Spanien" where it says "die EU": named by the snippet
     question = "\n".join([question, *given_days, *covered_countries(sentence, "\n".join(snippets))])
     premise |= content_words(" ".join(given_days))

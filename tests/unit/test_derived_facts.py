@@ -89,3 +89,13 @@ def test_a_sum_may_use_a_fact_of_the_replys_earlier_sentence():
     assert not wrong.passed and "£11.50" in wrong.reasons[0]
     alone = check_reply("With it, Plus costs £14 a month, so £11.90 a month.", [student], question)
     assert not alone.passed and "£11.90" in alone.reasons[0]
+
+
+def test_a_period_without_a_count_is_not_a_snippets_counted_one():
+    codes = "Can I get a student code?\nCodes are single-use and you can request a new one every 6 months."
+    question = "how often can I get a code?"
+    check = check_reply("You can request a new one every month.", [codes], question)
+    assert not check.passed and "every 6 months" in check.reasons[0]
+    assert check_reply("You can request a new one every 6 months.", [codes], question).passed
+    bill = "When is my bill issued?\nYour bill is issued on the 1st of each month and costs £14 a month."
+    assert check_reply("Your bill is issued every month, on the 1st.", [bill], "when do I get a bill?").passed
