@@ -11,6 +11,8 @@ counts as named by the snippet ("We answer emails on Sundays" over "including we
 
 Months the same way, without the binding: "do prices go up in march?" → "Yes, prices rise every March." passed over
 "prices rise by £1.50 every April"; a month a clause says yes for must be one the snippets name, where they name any.
+And a period with no count ("every month", "monthly") where the snippets give that unit only with another count
+("every 6 months"): `other_period`.
 """
 
 import re
