@@ -344,8 +344,7 @@ def _capitalised_words(snippet: str) -> frozenset[str]:
     for sentence in sentences(snippet):
         if opening := IMPERATIVE.match(sentence):  # "Enter it carefully: ...", "Call 150": a verb, not a name
             always[stem(opening["verb"].lower())] = False
-    inside = {stem(name.lower().strip("'’-")) for name in names(_regions(snippet))}
-    return frozenset(key for key, capital in always.items() if capital) | inside - _STOP_WORDS
+    return frozenset(key for key, capital in always.items() if capital) | _inner_names(snippet) - _STOP_WORDS
 
 
 def _shown(segment: _Segment) -> list[str]:

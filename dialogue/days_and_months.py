@@ -49,13 +49,22 @@ def _listed(snippets: str) -> tuple[str, ...]:
     return tuple(clause for sentence in sentences(snippets) for clause in _clauses(sentence) if days_of(clause))
 
 
+def named_days(text: str) -> list[str]:
+    """The weekdays `text` names, lower-cased, in order ("Fridays" is "friday")."""
+    return [match[1].lower() for match in _ONE.finditer(text)]
+
+
+def next_working_day(day: str) -> str:
+    return "monday" if DAYS.index(day) >= 4 else DAYS[DAYS.index(day) + 1]
+
+
 def days_of(clause: str) -> set[str]:
     """The days a clause gives: "Monday to Friday 08:00-20:00 and Saturday" is Monday to Saturday."""
     found = set()
     for match in _RANGE.finditer(clause):
         start, end = DAYS.index(match[1].lower()), DAYS.index(match[2].lower())
         found |= set(DAYS[start:end + 1] if start <= end else DAYS[start:] + DAYS[:end + 1])
-    found |= {match[1].lower() for match in _ONE.finditer(clause)}
+    found |= set(named_days(clause))
     for pattern, days in _GROUPS:
         if pattern.search(clause):
             found |= set(days)

@@ -23,6 +23,7 @@ not say so is invented.
 import re
 from decimal import Decimal, InvalidOperation
 
+from dialogue.days_and_months import named_days, next_working_day
 from dialogue.facts import Fact, FactKind, facts
 from dialogue.polarity import is_negative
 
@@ -35,8 +36,6 @@ _CLAUSE = re.compile(r"[,;:—–]\s*|\s+(?:so|but|and|because|while|which)\s+",
 _FOLLOWS = re.compile(r"\b(?:so|that's|that is|which makes|making|in total|total|altogether|comes to|works out|"
                       r"(?:go|goes|going|rise|rises|rising|move|moves|come|comes|coming|drop|drops|fall|falls)"
                       r"(?: down| up)? (?:from|to))\b|=", re.IGNORECASE)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")s?\b", re.IGNORECASE)
 
 
 def worked_out(missing: list[Fact], sentence: str, question: str, stated, before: str = "") -> tuple[set[str], str]:
@@ -142,15 +141,7 @@ def _share(fact: Fact, amount: Fact, percent: Fact) -> bool:
 def worked_out_weekdays(sentence: str, question: str) -> set[str]:
     """Weekdays of `sentence` that are the next working day after another weekday it or the question names, where
     the sentence says so: "a Friday order should arrive on Monday, the next working day"."""
-    days = [fact for fact in facts(sentence) if fact.kind is FactKind.DAY]
-    said = [match.group(1).lower() for match in _WEEKDAY.finditer(sentence)]
-    named = said + [match.group(1).lower() for match in _WEEKDAY.finditer(question)]
-    found = set()
-    if any(fact.value == "1" for fact in days):
-        found = {day for day in said for start in named if _next_working_day(start) == day}
-    return {day.capitalize() for day in found}
-
-
-def _next_working_day(day: str) -> str:
-    index = WEEKDAYS.index(day)
-    return "monday" if index >= 4 else WEEKDAYS[index + 1]
+    if not any(fact.kind is FactKind.DAY and fact.value == "1" for fact in facts(sentence)):
+        return set()
+    said = named_days(sentence)
+    return {day.capitalize() for day in said for start in said + named_days(question) if next_working_day(start) == day}

@@ -39,6 +39,7 @@ from functools import lru_cache
 
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
+from dialogue.days_and_months import checked_days, other_period, unnamed_months
 from dialogue.derived_facts import worked_out, worked_out_weekdays
 from dialogue.facts import FactSet, facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
@@ -48,7 +49,6 @@ from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
-from dialogue.days_and_months import checked_days, other_period, unnamed_months
 from dialogue.yes_no import without_unaddressed_answer, yes_no_problem
 
 SUPPORT_SHARE = 0.6
@@ -194,30 +194,30 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     if not before and (problem := yes_no_problem(sentence, question, snippets)):
         return problem
     premise = customers_premise(sentence, question)
-    read, known = _as_read(sentence, "\n".join(snippets))
+    joined = "\n".join(snippets)
+    read, known = _as_read(sentence, joined)
     known = FactSet(known)
     missing = [fact for fact in unstated(read, known) if fact.text not in premise]
     worked, cases = worked_out(missing, read, question, known.states, " ".join(before))
-    weekdays = worked_out_weekdays(sentence, question)
-    # Worked out right, and the customer's case they were worked out for: they count neither way.
-    premise |= worked | content_words(" ".join(weekdays)) | content_words(cases) & content_words(question)
-    question = "\n".join([question, *weekdays])  # and may be named as the customer's names are
     invented = sorted({fact.text + (f" a {fact.per}" if fact.per else "") for fact in missing
                        if fact.text not in worked})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
-    if countries := unserved_countries(sentence, "\n".join(snippets)):
+    if countries := unserved_countries(sentence, joined):
         return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}"
-    if siblings := unlisted_siblings(sentence, "\n".join(snippets)):
+    if siblings := unlisted_siblings(sentence, joined):
         return f"says yes for {', '.join(siblings)}, which the snippets do not list: {sentence!r}"
-    left_out, given_days = checked_days(sentence, "\n".join(snippets))
-    if left_out := left_out + unnamed_months(sentence, "\n".join(snippets)):
+    left_out, given_days = checked_days(sentence, joined)
+    if left_out := left_out + unnamed_months(sentence, joined):
         return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}"
-    if period := other_period(sentence, "\n".join(snippets)):
+    if period := other_period(sentence, joined):
         return f"says {period}: {sentence!r}"
-    # "Sundays" where the snippet says "including weekends", "Spanien" where it says "die EU": named by the snippet
-    question = "\n".join([question, *given_days, *covered_countries(sentence, "\n".join(snippets))])
-    premise |= content_words(" ".join(given_days))
+    # Worked out right ("Monday, the next working day"), given by the snippet ("Sundays" where it says "including
+    # weekends"), and the customer's case a fact was worked out for: they count neither way, and the days and
+    # countries may be named as the customer's names are ("Spanien" where the snippet says "die EU").
+    days = [*worked_out_weekdays(sentence, question), *given_days]
+    premise |= worked | content_words(" ".join(days)) | content_words(cases) & content_words(question)
+    question = "\n".join([question, *days, *covered_countries(sentence, joined)])
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]
     if not backing:
         if names := unknown_names(sentence, "\n".join([*snippets, question])):

@@ -8,11 +8,11 @@
 
 import re
 
+from dialogue.days_and_months import days_of
 from dialogue.facts import is_fact_key
 from dialogue.names import REGION_OF, YES_NO, covered, names, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 from dialogue.sentences import sentence_spans
-from dialogue.days_and_months import days_of
 
 
 def contradicts_question(sentence: str, question: str, snippets: list[str]) -> bool:
