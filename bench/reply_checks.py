@@ -25,11 +25,18 @@ from at_revision import tree_at  # noqa: E402
 from training.reply_check_eval import current_check, evaluate, load_pairs  # noqa: E402
 
 
+# The revision's check as chat applied it then: its `current_check` (the reply tidied first) where it has one, else
+# `check_reply` alone (before 2026-12-07 nothing was tidied).
 _VERDICTS = """
 import json, sys
-from dialogue.grounding import check_reply
+try:
+    from training.reply_check_eval import current_check
+except ImportError:
+    from dialogue.grounding import check_reply
+    def current_check(reply, snippets, question):
+        return check_reply(reply, snippets, question).reasons
 answers = json.load(sys.stdin)
-json.dump([check_reply(reply, snippets, question).reasons for reply, snippets, question in answers], sys.stdout)
+json.dump([current_check(reply, snippets, question) for reply, snippets, question in answers], sys.stdout)
 """
 
 
