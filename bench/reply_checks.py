@@ -62,6 +62,7 @@ def main() -> None:
                 "second blind batch": load_pairs(section="held_out_blind_2"),
                 "third blind batch": load_pairs(section="held_out_blind_3"),
                 "fourth blind batch": load_pairs(section="held_out_blind_4"),
+                "fifth blind batch": load_pairs(section="held_out_blind_5"),
                 "German and Chinese pairs": load_pairs(section="languages")}
     every_pair = [pair for section in sections.values() for pair in section]
     checks = [(f"at {args.against}", check_at(args.against, every_pair))] if args.against else []

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from dialogue.abstention import abstains_in, asserts_nothing_checked, claimed, is_courtesy, is_refusal, says_nothing
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.days_and_months import checked_days, other_period, unnamed_months
@@ -49,58 +50,28 @@ from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.translated_facts import POINT_DECIMALS, as_read
-from dialogue.yes_no import without_unaddressed_answer, yes_no_problem
+from dialogue.yes_no import said_back_unbacked, without_unaddressed_answer, yes_no_problem
 
 SUPPORT_SHARE = 0.6
 REPEAT_SHARE = 0.8  # a sentence whose content words are this much the question's (and vice versa) repeats it
 
 _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
-_REFUSAL = re.compile(
-    r"\b(?:i (?:do not|don't|dont) (?:know|have)|i'm not sure|i am not sure|(?:can't|cannot|can not|unable to) "
-    r"help|isn't covered|is not covered|not (?:able|sure)|no information|connect you with (?:a|our)"
-    r"|talk to a person|speak (?:to|with) a person)\b",
-    re.IGNORECASE,
-)
 # "I'm not able to connect you to a person": a small model's refusal that is false, the bot can always hand over.
 _DENIES_HANDOFF = re.compile(
     r"\b(?:not able to|unable to|can't|cannot|can not|won't be able to) (?:connect|transfer|put|pass) you\b",
     re.IGNORECASE)
-def is_refusal(text: str) -> bool:
-    return bool(_REFUSAL.search(text.replace("’", "'")))
-
-
-# Courtesy that states nothing, which a capable LM opens or closes with: "Sorry to hear that!", "Happy to help."
-_COURTESY = frozenset().union(*(content_words(phrase) for phrase in (
-    "sorry to hear that", "happy to help", "glad to help", "great question", "good question", "thanks for asking",
-    "thank you for reaching out", "I hope this helps", "I understand how frustrating and annoying that is",
-    "good news", "glad you asked", "apologies for the inconvenience", "you're welcome", "my pleasure", "of course",
-    "let me know if there is anything else", "have a nice day", "have a great trip", "enjoy your holiday",
-    "safe travels")))
-
-
 _INTRODUCES = frozenset().union(*(content_words(phrase) for phrase in (
     "follow these steps", "try the following", "here's what to do", "here's how", "as follows", "below")))
-
-
-def _asserts_nothing_checked(sentence: str) -> bool:
-    """No fact, no opening yes or no, no denial: what the check's other rules read."""
-    return not facts(sentence) and not YES_NO.match(sentence) and not is_negative(sentence)
 
 
 def introduces(sentence: str, question: str, snippets: list[str]) -> bool:
     """Does `sentence` only lead into what follows, in the question's and the snippets' words ("To reset your Nimbus
     Hub completely, follow these steps:")? The steps are then checked one by one; the lead-in states nothing."""
-    if not sentence.rstrip().endswith(":") or not _asserts_nothing_checked(sentence):
+    if not sentence.rstrip().endswith(":") or not asserts_nothing_checked(sentence):
         return False
     words = content_words(sentence)  # a lead-in's own word at least: "Accessories are returned free:" is a claim
     return bool(words & _INTRODUCES) and words <= _INTRODUCES | content_words(question) | content_words(
         "\n".join(snippets))
-
-
-def is_courtesy(sentence: str) -> bool:
-    """Does `sentence` only say something kind ("Sorry to hear that!")? Not a yes, no or denial, and no fact."""
-    words = content_words(sentence)
-    return bool(words) and words <= _COURTESY and _asserts_nothing_checked(sentence)
 
 
 def exact_tokens(text: str) -> set[str]:
@@ -185,7 +156,9 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"says it cannot reach a person: {sentence!r}"
     if any(_same(sentence, other) for other in before):
         return f"repeats itself: {sentence!r}"
-    if is_refusal(sentence) or is_courtesy(sentence) or introduces(sentence, question, snippets):
+    if is_refusal(sentence) or is_courtesy(sentence, question) or introduces(sentence, question, snippets):
+        return None
+    if says_nothing(sentence := claimed(sentence)):  # "..., but I can't confirm that" is checked without its refusal
         return None
     if _restates(sentence, question):
         return f"repeats the question: {sentence!r}"
@@ -195,6 +168,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return problem
     premise = customers_premise(sentence, question)
     joined = "\n".join(snippets)
+    if not before and (unbacked := said_back_unbacked(sentence, question, joined, premise)):
+        return f"says yes to {', '.join(unbacked)}, which no snippet mentions: {sentence!r}"
     read, known = _as_read(sentence, joined)
     known = FactSet(known)
     missing = [fact for fact in unstated(read, known) if fact.text not in premise]
@@ -278,7 +253,8 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     said = sentences(reply)
     reasons = [problem for i, s in enumerate(said)
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
-    claims = [s for s in said if not is_refusal(s) and not is_courtesy(s) and not introduces(s, question, snippets)]
+    claims = [claim for s in said if not is_refusal(s) and not is_courtesy(s, question)
+              and not introduces(s, question, snippets) and not says_nothing(claim := claimed(s))]
     if not claims and not any(is_refusal(s) for s in said):
         reasons.append("says nothing")  # nothing, or only kind words and a lead-in
     if claims and not any(content_words(YES_NO.sub("", s)) or facts(s) for s in claims):
@@ -287,10 +263,11 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
         # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
         reasons.append("only asks a question")
-    if (best_first and not reasons and len(snippets) > 1 and claims
+    if (best_first and not reasons and len(snippets) > 1 and claims and not any(map(abstains_in, said))
             and not any(is_supported(s, snippets[0]) for s in claims)):
         # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"
-        # answered with the devices' policy).
+        # answered with the devices' policy). Unless it says it cannot answer the question itself ("The information
+        # I have doesn't say whether the Cam is waterproof. The warranty doesn't cover water damage, though.").
         reasons.append(WEAKER_MATCH)
     return ReplyCheck(reasons)
 

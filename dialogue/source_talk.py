@@ -14,13 +14,17 @@ from dialogue.sentences import sentence_spans
 
 _SOURCE = (r"(?:the\s+|this\s+|these\s+|that\s+)?(?:(?:knowledge|provided|given|above|numbered|first|second|third)\s+)*"
            r"(?:snippets?|sources?|context|documents?|information\s+(?:provided|given|above))(?:\s*\[\d+\])?")
+# What a capable LM calls the snippets when it speaks to the customer: "the information I have", "the details I've got".
+_HAVE = r"(?:the\s+)?(?:information|info|details?)\s+i(?:\s+have|'ve\s+got|\s+can\s+see)"
 _VERB = r"(?:specified|stated|mentioned|explained|described|given|found|provided|listed|outlined|written|covered)"
 _ONLY_POINTS = re.compile(
     rf"^\s*(?:this|that|it|these|the\s+(?:answer|information|details?))(?:\s+information)?\s+(?:is|are|was|were|can be)"
     rf"\s+{_VERB}\s+(?:in|by)\s+{_SOURCE}\s*(?:\[\d+\])?\s*[.!]?\s*$", re.IGNORECASE)
 _LEAD_IN = re.compile(
     rf"^(\s*)(?:(?:according\s+to|based\s+on|as\s+{_VERB}\s+in|per)\s+{_SOURCE}\s*(?:\[\d+\])?\s*,\s*"
-    rf"|{_SOURCE}\s+(?:says|states|indicates|mentions|explains|shows|notes|specifies)(?:\s+that)?\s+)", re.IGNORECASE)
+    rf"|{_SOURCE}\s+(?:says|states|indicates|mentions|explains|shows|notes|specifies)(?:\s+that)?\s+"
+    rf"|{_HAVE}\s+(?:says?|states?|shows?)(?:\s+that)?\s+|from\s+what\s+i\s+(?:have|can\s+see)\s*,\s*"
+    r"|what\s+i\s+can\s+(?:tell\s+you|say|confirm)\s+is\s+(?:that\s+)?)", re.IGNORECASE)
 
 
 def without_source_talk(reply: str) -> str:

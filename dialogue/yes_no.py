@@ -4,13 +4,18 @@
   words with the question and the rest of that sentence must point the same way. "We only ship to the UK, the
   EU and the US" says yes for Germany (an EU country) and no for Japan; "open Monday to Friday and Saturday" says
   no for Sunday (dialogue/days_and_months.py).
+- **Said back.** A "Yes" whose clause says back the customer's own words for what no snippet mentions: "Yes, the
+  Nimbus Cam is waterproof." to "is the nimbus cam waterproof?" over the Cam's set-up FAQ. The name is the snippet's,
+  and 2 of its 3 words were, so the sentence had the support it needed, and the rest of the sentence confirmed the
+  question's words itself.
 """
 
 import re
 
+from dialogue.content_words import content_words
 from dialogue.days_and_months import days_of
 from dialogue.facts import is_fact_key
-from dialogue.names import REGION_OF, YES_NO, covered, names, says_yes
+from dialogue.names import REGION_OF, YES_NO, covered, names, names_in, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
 from dialogue.sentences import sentence_spans
 
@@ -45,6 +50,31 @@ def yes_no_problem(sentence: str, question: str, snippets: list[str]) -> str | N
     """For a sentence that opens with yes or no: None when it agrees with the snippet, else why not."""
     verdict = _verdict(sentence, question, snippets)
     return verdict[1] if verdict else None
+
+
+# A clause of a "Yes" sentence: "Yes, the Cam is waterproof, so it's fine above your door and it records to ...".
+_YES_CLAUSE = re.compile(r";|:\s|,\s|\s(?:and|but|so)\s")
+_SAID_BACK_SHARE = 0.5
+
+
+def said_back_unbacked(sentence: str, question: str, snippets: str, premise: frozenset[str] = frozenset()) -> list[str]:
+    """The customer's words that a "Yes" sentence confirms and no snippet has: words of the question, in a clause of
+    the sentence that they make more than half of, not counting the names the snippets have (the subject: "the Nimbus
+    Cam"); a name of the customer's counts ("works with Alexa"). One such word among many is the
+    customer's way of saying it ("call right away" for "anyone I can call right now?") and is left to the support
+    share; `premise`: what the sentence's opening condition says back (dialogue/grounding.py)."""
+    opening = YES_NO.match(sentence)
+    if not opening or not says_yes(opening):
+        return []
+    told, known, found = content_words(question), content_words(snippets), set()
+    known |= {word.replace("-", "") for word in known}  # "wifi" is the snippets' "Wi-Fi"
+    for clause in _YES_CLAUSE.split(sentence[opening.end():]):
+        said = content_words(clause) - premise
+        said -= {word for word in content_words(" ".join(names_in(clause))) if covered(word, known)}  # the subject
+        unbacked = {word for word in said & told if not covered(word, known)}
+        if unbacked and not is_negative(clause) and len(unbacked) > _SAID_BACK_SHARE * len(said):
+            found |= unbacked
+    return sorted(found)
 
 
 def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, str] | None:

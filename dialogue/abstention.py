@@ -1,0 +1,117 @@
+"""The clauses of a reply that claim nothing: a refusal, what the snippets leave out, an offer of a person.
+
+A capable LM answers a question the snippets do not cover the way a good agent does: "The information I have
+doesn't say whether the Nimbus Cam is waterproof, so I can't confirm it. Happy to connect you with the team." None
+of that is a claim a snippet could back, and the check used to stop it (a fifth blind batch of answers, written on
+2026-12-07: 0 of its 12 honest answers passed), so the customer got the fallback instead of an honest answer that
+also gave what the snippets do say.
+
+A refusal used to be found anywhere in a sentence, and the whole sentence was then left unchecked: "Nimbus Plus
+costs £9.99 a month, though I'm not sure about other regions." passed with an invented price. Now a sentence is cut
+into clauses; a clause that only refuses, says what the information leaves out, or offers a person is dropped, and
+what is left is checked as any sentence is. A clause that holds a fact (a number, a price, a link) always stays.
+"""
+
+import re
+
+from dialogue.content_words import content_words
+from dialogue.facts import facts
+from dialogue.names import YES_NO
+from dialogue.polarity import is_negative
+from dialogue.sentences import sentences
+
+# Where a sentence is cut: a semicolon, a colon, a comma, a dash, or before "but", "so", "though", "although". Not
+# before "and" or "or": "doesn't say whether it is waterproof or rated for outdoor use" is one clause.
+_CUT = re.compile(r";\s*|:\s+|,\s*|\s+[—–]\s+|\s+-\s+|\s+(?=(?:but|so|though|although)\s)", re.IGNORECASE)
+
+_REFUSAL = (
+    r"\bi (?:do not|don't|dont) (?:know|have)\b|\bi'm not sure\b|\bi am not sure\b"
+    r"|\b(?:can't|cannot|can not|unable to) help\b|\bisn't covered\b|\bis not covered\b|\bnot (?:able|sure)\b"
+    r"|\bno information\b|\bconnect you with (?:a|our)\b|\btalk to a person\b|\bspeak (?:to|with) a person\b")
+# What the information leaves out: "the information I have doesn't say whether ...", "there's no mention of ...".
+# "cover", "list" and "include" only for the information itself: "the warranty doesn't cover water damage" is a claim.
+_INFORMATION = r"(?:information|info|details?|notes?|articles?|documentation|what i have|what i've got)"
+_NOT = r"(?:doesn't|does not|don't|do not|didn't|did not)"
+_LEAVES_OUT = (
+    rf"\b(?:it|they|{_INFORMATION})\b[^,;:]{{0,30}}?\b{_NOT} (?:say|mention|specify|state|tell|go into|give)\b"
+    rf"|\b{_INFORMATION}\b[^,;:]{{0,30}}?\b{_NOT} (?:cover|list|include|have)\b"
+    r"|\b(?:there's|there is|i see|i have|i've got|i can find|i could find) (?:no|nothing)"
+    r" (?:mention|details?|information|info|word|specifics?)\b"
+    r"|\bi (?:can't|cannot|can not|couldn't|could not|am unable to|'m unable to|am not able to|'m not able to) "
+    r"(?:confirm|say|promise|guarantee|tell|see|find|check)\b"
+    r"|\bi (?:don't|do not) have (?:any )?(?:details|information|info|specifics|data)\b")
+# An offer of a person (the bot can always hand over: the fallback offers one).
+_TEAM = r"(?:our|the|a|one of our) (?:support )?(?:team|colleagues?|staff|agents?|person|human|specialists?|someone)"
+_OFFERS_PERSON = (
+    r"\b(?:connect|put|pass|transfer|hand) you (?:through |over )?(?:to|with|in touch with)\b"
+    rf"|\b(?:suggest|recommend) (?:asking|contacting|checking with|speaking (?:to|with)|getting in touch with)"
+    rf" (?:{_TEAM}|us|support)\b|\b{_TEAM} (?:can|could|will be able to) (?:help|check|confirm)\b"
+    r"|\b(?:worth|best to|good idea to) (?:checking|asking|double-checking|confirming|check|ask|confirm)\b")
+_CLAIMS_NOTHING = re.compile(f"{_REFUSAL}|{_LEAVES_OUT}|{_OFFERS_PERSON}", re.IGNORECASE)
+
+
+def abstains(clause: str) -> bool:
+    """Does `clause` only refuse, say what the information leaves out, or offer a person, with no fact of its own?"""
+    plain = clause.replace("’", "'")
+    return bool(_CLAIMS_NOTHING.search(plain)) and not facts(clause)
+
+
+def abstains_in(sentence: str) -> bool:
+    """Does a clause of `sentence` refuse, say what the information leaves out, or offer a person?"""
+    return any(map(abstains, _clauses(sentence)))
+
+
+def claimed(sentence: str) -> str:
+    """`sentence` without its clauses that claim nothing (`abstains`); "" when no other clause is left. Kept clauses
+    keep their words and order: "Nimbus Plus costs £9.99 a month, though I'm not sure about other regions." is
+    checked as "Nimbus Plus costs £9.99 a month"."""
+    clauses = _clauses(sentence)
+    kept = [clause.strip() for clause in clauses if clause.strip() and not abstains(clause)]
+    return sentence if len(kept) == len(clauses) else ", ".join(kept)
+
+
+def _clauses(sentence: str) -> list[str]:
+    if not _CLAIMS_NOTHING.search(sentence.replace("’", "'")):
+        return [sentence]
+    found, position = [], 0
+    for cut in [*_CUT.finditer(sentence), None]:
+        end = cut.start() if cut else len(sentence)
+        found.append(sentence[position:end])
+        position = cut.end() if cut else end
+    return found
+
+
+def is_refusal(text: str) -> bool:
+    """Does `text` (a sentence or a reply) refuse, say what it leaves out or offer a person, and claim nothing
+    else ("I don't know that, sorry.")?"""
+    parts = sentences(text) or [text]
+    return any(_CLAIMS_NOTHING.search(part.replace("’", "'")) for part in parts) and all(
+        says_nothing(claimed(part)) for part in parts)
+
+
+def says_nothing(text: str) -> bool:
+    return not re.search(r"\w", text) or is_courtesy(text)
+
+
+# Courtesy that states nothing, which a capable LM opens or closes with: "Sorry to hear that!", "Happy to help."
+_COURTESY = frozenset().union(*(content_words(phrase) for phrase in (
+    "sorry to hear that", "happy to help", "glad to help", "great question", "good question", "thanks for asking",
+    "thank you for reaching out", "I hope this helps", "I understand how frustrating and annoying that is",
+    "good news", "glad you asked", "apologies for the inconvenience", "you're welcome", "my pleasure", "of course",
+    "let me know if there is anything else", "have a nice day", "have a great trip", "enjoy your holiday",
+    "safe travels", "sorry about that", "sorry this happened", "I'm afraid", "unfortunately")))
+# "Sorry to hear it arrived damaged!": sympathy in the customer's own words.
+_SYMPATHY = re.compile(r"^\s*(?:i'm |i am |so |really |very )*sorry (?:to hear|that|about)\b", re.IGNORECASE)
+
+
+def asserts_nothing_checked(sentence: str) -> bool:
+    """No fact, no opening yes or no, no denial: what the check's other rules read."""
+    return not facts(sentence) and not YES_NO.match(sentence) and not is_negative(sentence)
+
+
+def is_courtesy(sentence: str, question: str = "") -> bool:
+    """Does `sentence` only say something kind ("Sorry to hear that!"), or feel for what the customer told ("Sorry to
+    hear it arrived damaged!")? Not a yes, no or denial, and no fact."""
+    words = content_words(sentence)
+    kind = _COURTESY | content_words(question) if _SYMPATHY.match(sentence.replace("’", "'")) else _COURTESY
+    return bool(words) and words <= kind and asserts_nothing_checked(sentence)

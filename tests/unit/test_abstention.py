@@ -1,0 +1,79 @@
+"""Clauses that claim nothing (dialogue/abstention.py), and a "Yes" that says the customer's words back
+(dialogue/yes_no.py `said_back_unbacked`), through the reply check."""
+
+import pytest
+
+from dialogue.abstention import claimed, is_refusal
+from dialogue.grounding import check_reply
+
+pytestmark = pytest.mark.unit
+
+PLUS = ("How much does Nimbus Plus cost?\nNimbus Plus costs £4.99 / €5.99 / $5.99 a month or £49.99 / €59.99 / "
+        "$59.99 a year, with a 30-day free trial for new subscribers.")
+CAM = ("How do I set up my Nimbus Cam?\nNimbus Cam connects straight to Wi-Fi, so it doesn't need the hub. For local "
+       "recording you can insert a microSD card of up to 256 GB.")
+WARRANTY = ("What does the Nimbus warranty cover?\nDevices have a 2-year warranty against manufacturing faults. It "
+            "doesn't cover accidental damage, water damage or normal wear.")
+
+
+@pytest.mark.parametrize("reply", [
+    "Nimbus Plus costs £9.99 a month, though I'm not sure about other regions.",
+    "I don't know the yearly price, but Nimbus Plus costs £9.99 a month.",
+    "Nimbus Plus costs £9.99 a month; I can connect you with our team for more.",
+    "The information I have doesn't mention student prices, but Nimbus Plus costs £9.99 a month.",
+])
+def test_a_refusal_beside_a_claim_does_not_leave_the_claim_unchecked(reply):
+    # A refusal used to be found anywhere in a sentence, and the whole sentence then went unchecked.
+    check = check_reply(reply, [PLUS], "how much is nimbus plus?")
+    assert not check.passed and "£9.99" in check.reasons[0]
+    assert check_reply(reply.replace("£9.99", "£4.99"), [PLUS], "how much is nimbus plus?").passed
+
+
+def test_saying_what_the_information_leaves_out_passes_beside_what_it_does_say():
+    question = "thinking of putting the cam above my front door, is it waterproof?"
+    honest = ("I'm afraid the information I have doesn't say whether the Nimbus Cam is waterproof or rated for outdoor "
+              "use. Worth knowing too that the warranty doesn't cover water damage, so I'd suggest checking with our "
+              "support team before mounting it outside.")
+    assert check_reply(honest, [CAM, WARRANTY], question).passed  # the claim is the second snippet's: it says why
+    assert check_reply("The details I have don't mention waterproofing, so I can't confirm it. Happy to connect you "
+                       "with the team to check.", [CAM, WARRANTY], question).passed
+    # A fact inside the "doesn't say" clause is still checked.
+    assert not check_reply("The information I have doesn't say whether the 3-year warranty covers water.",
+                           [CAM, WARRANTY], question).passed
+
+
+def test_claimed_keeps_every_clause_that_claims_something():
+    assert claimed("Nimbus Plus costs £4.99 a month; it has a free trial.") == (
+        "Nimbus Plus costs £4.99 a month; it has a free trial.")
+    assert claimed("I can't confirm that, but Plus costs £4.99 a month.") == "but Plus costs £4.99 a month."
+    assert claimed("I can't confirm that, sorry.") == "sorry."
+    assert is_refusal("I don't know that, sorry.")
+    assert is_refusal("I can't confirm that. Happy to connect you with the team.")
+    assert not is_refusal("I'm not sure, but Plus costs £4.99 a month.")
+    # What a warranty does not cover is a claim, not what the information leaves out.
+    assert not is_refusal("The warranty doesn't cover water damage.")
+
+
+@pytest.mark.parametrize("question, reply", [
+    ("is the nimbus cam waterproof?", "Yes, the Nimbus Cam is waterproof."),
+    ("is the cam weatherproof for outdoor use?", "Yes, it is weatherproof, and it records to a microSD card."),
+    ("does the cam work with alexa?", "Yes, the Nimbus Cam works with Alexa."),
+])
+def test_a_yes_that_says_the_customers_words_back_needs_a_snippet_that_has_them(question, reply):
+    check = check_reply(reply, [CAM], question)
+    assert not check.passed and "says yes to" in check.reasons[0]
+
+
+LOST = ("What should I do if my phone is stolen?\nCall 0800 555 0199, open 24 hours a day, and we'll bar your SIM.")
+
+
+@pytest.mark.parametrize("question, reply, snippet", [
+    ("can the cam record to a microSD card?", "Yes, you can insert a microSD card of up to 256 GB for local recording.",
+     CAM),
+    ("does the cam need the hub or can it go on my wifi?",
+     "Yes, Nimbus Cam connects straight to wifi, so it doesn't need the hub.", CAM),
+    ("my phone got nicked on the bus, can I call you to block it?",
+     "Yes, call 0800 555 0199 to block it: it's open 24 hours a day and we'll bar your SIM.", LOST),
+])
+def test_a_yes_in_the_snippets_words_or_with_one_word_of_the_customers_passes(question, reply, snippet):
+    assert check_reply(reply, [snippet], question).passed
