@@ -37,7 +37,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dialogue.abstention import abstains_in, asserts_nothing_checked, claimed, is_courtesy, is_refusal, says_nothing
+from dialogue.abstention import (REGRET, abstains_in, asserts_nothing_checked, claimed, is_courtesy, is_refusal,
+                                 says_nothing)
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
 from dialogue.days_and_months import checked_days, other_period, unnamed_months
@@ -60,6 +61,11 @@ _CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 _DENIES_HANDOFF = re.compile(
     r"\b(?:not able to|unable to|can't|cannot|can not|won't be able to) (?:connect|transfer|put|pass) you\b",
     re.IGNORECASE)
+# The words a sentence shows its working in, beside the facts it works out: "Those two come to £44.98, just under the
+# £50 threshold", "a delivery on 2 June ran out on 16 June, so it's now past the window".
+_WORKING = frozenset(content_words(
+    "come comes together two both total altogether under over past ran run out now while whereas save saves saving "
+    "cheaper dearer more less left remaining still already just window threshold limit annual annually yearly monthly"))
 _INTRODUCES = frozenset().union(*(content_words(phrase) for phrase in (
     "follow these steps", "try the following", "here's what to do", "here's how", "as follows", "below")))
 
@@ -85,7 +91,7 @@ def is_supported(sentence: str, snippets: str, question: str = "", premise: froz
     if [fact for fact in unstated(*_as_read(sentence, snippets)) if fact.text not in premise] \
             or unknown_names(sentence, f"{snippets}\n{question}"):
         return False
-    words = content_words(sentence) - premise  # the customer's own words count neither way
+    words = content_words(sentence) - premise - REGRET  # the customer's own words count neither way, nor "sorry"
     if not words:
         return True
     known = content_words(snippets)
@@ -158,7 +164,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"repeats itself: {sentence!r}"
     if is_refusal(sentence) or is_courtesy(sentence, question) or introduces(sentence, question, snippets):
         return None
-    if says_nothing(sentence := claimed(sentence)):  # "..., but I can't confirm that" is checked without its refusal
+    # "..., but I can't confirm that" is checked without its refusal
+    if says_nothing(sentence := claimed(sentence, _known_words("\n".join(snippets)))):
         return None
     if _restates(sentence, question):
         return f"repeats the question: {sentence!r}"
@@ -191,7 +198,9 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     # weekends"), and the customer's case a fact was worked out for: they count neither way, and the days and
     # countries may be named as the customer's names are ("Spanien" where the snippet says "die EU").
     days = [*worked_out_weekdays(sentence, question), *given_days]
-    premise |= worked | content_words(" ".join(days)) | content_words(cases) & content_words(question)
+    premise |= worked | content_words(" ".join([*worked, *days])) | content_words(cases) & content_words(question)
+    if worked:  # the customer's words for what was worked out for them ("paying yearly saves you $11.89"), and the
+        premise |= content_words(sentence) & content_words(question) | _WORKING  # working's ("those two come to")
     question = "\n".join([question, *days, *covered_countries(sentence, joined)])
     backing = [snippet for snippet in snippets if is_supported(sentence, snippet, question, premise)]
     if not backing:
@@ -205,6 +214,11 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
                 or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet, premise)
                 or other_audience(sentence, snippet) or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
+
+
+@lru_cache(maxsize=512)
+def _known_words(snippets: str) -> frozenset[str]:
+    return frozenset(content_words(snippets))
 
 
 def _as_read(sentence: str, snippets: str) -> tuple[str, str]:
@@ -253,17 +267,18 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     said = sentences(reply)
     reasons = [problem for i, s in enumerate(said)
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
+    known = _known_words("\n".join(snippets))
     claims = [claim for s in said if not is_refusal(s) and not is_courtesy(s, question)
-              and not introduces(s, question, snippets) and not says_nothing(claim := claimed(s))]
+              and not introduces(s, question, snippets) and not says_nothing(claim := claimed(s, known))]
     if not claims and not any(is_refusal(s) for s in said):
         reasons.append("says nothing")  # nothing, or only kind words and a lead-in
-    if claims and not any(content_words(YES_NO.sub("", s)) or facts(s) for s in claims):
+    if claims and not any(content_words(YES_NO.sub("", s)) - REGRET or facts(s) for s in claims):
         # "I'm not.", "Yes.", "It is.": SmolLM2's whole reply at times, which no snippet can back or contradict.
         reasons.append("says nothing a snippet can back")
     if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
         # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
         reasons.append("only asks a question")
-    if (best_first and not reasons and len(snippets) > 1 and claims and not any(map(abstains_in, said))
+    if (best_first and not reasons and len(snippets) > 1 and claims and not any(abstains_in(s, known) for s in said)
             and not any(is_supported(s, snippets[0]) for s in claims)):
         # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"
         # answered with the devices' policy). Unless it says it cannot answer the question itself ("The information

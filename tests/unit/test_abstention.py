@@ -77,3 +77,14 @@ LOST = ("What should I do if my phone is stolen?\nCall 0800 555 0199, open 24 ho
 ])
 def test_a_yes_in_the_snippets_words_or_with_one_word_of_the_customers_passes(question, reply, snippet):
     assert check_reply(reply, [snippet], question).passed
+
+
+def test_saying_the_information_leaves_out_what_it_does_say_is_checked_as_a_claim():
+    # Qwen2.5-Coder-1.5B on the mobile operator's roaming FAQ, which gives Lite's price.
+    roaming = ("Can I use my phone abroad in Europe?\nPlus and Unlimited include roaming in the EU at no extra cost. "
+               "On Lite, roaming in the EU costs £2.25 a day, charged only on days you use your phone.")
+    check = check_reply("Roaming in the EU at no extra cost is available for Plus and Unlimited plans, but it does not "
+                        "mention any roaming charges for Lite plans.", [roaming], "will I be charged in Italy?")
+    assert not check.passed
+    assert check_reply("Roaming in the EU is free on Plus and Unlimited, but the information I have doesn't say "
+                       "whether Italy's islands count.", [roaming], "will I be charged in Italy?").passed

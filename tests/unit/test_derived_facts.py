@@ -99,3 +99,51 @@ def test_a_period_without_a_count_is_not_a_snippets_counted_one():
     assert check_reply("You can request a new one every 6 months.", [codes], question).passed
     bill = "When is my bill issued?\nYour bill is issued on the 1st of each month and costs £14 a month."
     assert check_reply("Your bill is issued every month, on the 1st.", [bill], "when do I get a bill?").passed
+
+
+PLUS_PRICES = "How much does Nimbus Plus cost?\nNimbus Plus costs $5.99 a month or $59.99 a year."
+LEAVING = ("How do I leave my contract?\nThe early termination fee is 80% of the monthly charges left.\n\n"
+           "How much do the plans cost?\nUnlimited is £22 a month.")
+ACCESSORIES = "How do I return an accessory?\nAccessories can be returned within 14 days of delivery, if unused."
+
+
+def test_a_product_a_year_and_a_chain_of_working_are_worked_out_again():
+    question = "how much do i actually save paying yearly for nimbus plus vs monthly?"
+    assert check_reply("Monthly is $5.99, which is $71.88 over a year, while the annual plan is $59.99, so paying "
+                       "yearly saves you $11.89.", [PLUS_PRICES], question).passed
+    assert not check_reply("Monthly is $5.99, which is $71.88 over a year, while the annual plan is $59.99, so paying "
+                           "yearly saves you $15.89.", [PLUS_PRICES], question).passed
+    leave = "I'm on unlimited and have 4 months left. how much is the fee?"
+    said = ("The early termination fee is 80% of the monthly charges left. With 4 months of Unlimited at £22 left, "
+            "that's £88, so the fee would be £{}.")
+    assert check_reply(said.format("70.40"), [LEAVING], leave, best_first=False).passed
+    assert not check_reply(said.format("74.40"), [LEAVING], leave, best_first=False).passed
+
+
+def test_the_customers_amounts_add_up_and_a_date_moves_on_by_the_snippets_days():
+    shop = "How much is delivery?\nUK standard delivery is £3.95, free on orders over £50."
+    question = "uk here. can i get free delivery if i buy a plug at £24.99 and a wall mount at £19.99?"
+    assert check_reply("Those two come to £44.98, which is just under the £50 threshold, so UK standard delivery "
+                       "would be £3.95.", [shop], question).passed
+    assert not check_reply("Those two come to £49.98, which is just under the £50 threshold, so UK standard delivery "
+                           "would be £3.95.", [shop], question).passed
+    late = "got a usb cable delivered on 2 june, never opened. can i still return it?"
+    said = ("Accessories can be returned within 14 days of delivery, so for a delivery on 2 June that ran out on "
+            "{} June.")
+    assert check_reply(said.format(16), [ACCESSORIES], late).passed
+    assert not check_reply(said.format(18), [ACCESSORIES], late).passed
+
+
+def test_a_customers_duration_compares_across_units_and_clauses():
+    bills = "Can you look at a charge?\nWe look into a charge if you message us within 60 days of the bill."
+    question = "there's a charge from about 4 months back i dont recognise"
+    assert check_reply("We look into a charge if you message us within 60 days of the bill, and 4 months is past "
+                       "that.", [bills], question).passed
+    assert not check_reply("We look into a charge if you message us within 60 days of the bill, and 4 months is "
+                           "within that.", [bills], question).passed
+    refund = "Can I get a refund?\nIf you cancel within 14 days of your first paid charge you get a full refund."
+    told = "got charged 5 days ago, can i get that money back?"
+    assert check_reply("Yes: if you cancel within 14 days of your first paid charge you get a full refund, and you're "
+                       "at 5 days.", [refund], told).passed
+    assert not check_reply("Yes: if you cancel within 14 days of your first paid charge you get a full refund, and "
+                           "you're at 20 days.", [refund], told.replace("5 days", "20 days")).passed
