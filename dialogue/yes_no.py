@@ -17,7 +17,7 @@ from dialogue.days_and_months import days_of
 from dialogue.facts import is_fact_key
 from dialogue.names import REGION_OF, YES_NO, covered, names, names_in, says_yes
 from dialogue.polarity import POLARITY_CUT, Clause, clause_words, is_negative, polarity_clauses
-from dialogue.sentences import sentence_spans
+from dialogue.sentences import sentence_spans, sentences
 
 
 def contradicts_question(sentence: str, question: str, snippets: list[str]) -> bool:
@@ -87,7 +87,7 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     if not opening:
         return None
     yes, said = says_yes(opening), (opening["word"] or opening["echo"])
-    asked = clause_words(question)
+    asked = clause_words(_asked_part(question))
     named = {w for w in asked if w in REGION_OF or w.capitalize() in names(question) or w in ("uk", "eu", "usa")}
     days = days_of(question)
     for part in POLARITY_CUT.split(sentence[opening.end():]):
@@ -110,11 +110,20 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     return None
 
 
+def _asked_part(question: str) -> str:
+    """The sentences of `question` that ask (end with a question mark), where it has any and says something else
+    too: "got an email saying prices go up in april. does that mean i can get out of my contract without paying the
+    fee?" asks about leaving, and the snippet clause about April's rise, which shares its opening's words, does not
+    answer it."""
+    asking = [part for part in sentences(question) if part.rstrip().endswith(("?", "？"))]
+    return " ".join(asking) if asking else question
+
+
 def _covers(word: str, words: set[str]) -> bool:
     """`names.covered`, and a long word also by another form of it, alone or as a hyphenated compound's last part:
     the question's German "Sockelleistenheizung" by the snippet's "Hochvolt-Sockelleistenheizungen"."""
-    if covered(word, words):
-        return True
+    if covered(word, words) or ("-" not in word and word in {other.replace("-", "") for other in words}):
+        return True  # "preorder" is the snippet's "pre-order"
     if len(word) < 6 or is_fact_key(word):  # a fact matches only itself
         return False
     return any(_one_word(word, other.rsplit("-", 1)[-1]) for other in words)

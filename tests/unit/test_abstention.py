@@ -88,3 +88,23 @@ def test_saying_the_information_leaves_out_what_it_does_say_is_checked_as_a_clai
     assert not check.passed
     assert check_reply("Roaming in the EU is free on Plus and Unlimited, but the information I have doesn't say "
                        "whether Italy's islands count.", [roaming], "will I be charged in Italy?").passed
+
+
+def test_a_yes_is_judged_on_what_the_customer_asks_not_on_what_they_told_first():
+    prices = ("Will my prices go up?\nMonthly prices rise by a fixed £1.50 every April. The rise is part of your "
+              "contract, so it does not give you the right to leave a 12-month plan without the termination fee.")
+    question = ("got an email saying prices go up in april. does that mean i can get out of my 12 month contract "
+                "without paying the fee?")
+    check = check_reply("Yes, because your monthly price is going up by £1.50, you can leave your 12-month plan "
+                        "without the early termination fee.", [prices], question)
+    assert not check.passed and "answers 'Yes'" in check.reasons[0]
+    assert check_reply("No: the £1.50 April rise is part of your contract, so it does not give you the right to leave "
+                       "a 12-month plan without the termination fee.", [prices], question).passed
+
+
+def test_a_hyphen_does_not_hide_the_snippets_no():
+    stock = ("When will it be back in stock?\nRestocks usually take 2 to 4 weeks. We don't take pre-orders or "
+             "backorders.")
+    check = check_reply("Yes, you can preorder it and it ships within 2 to 4 weeks.", [stock],
+                        "thermo sold out :( can i preorder one?")
+    assert not check.passed
