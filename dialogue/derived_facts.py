@@ -48,7 +48,7 @@ _FOLLOWS = re.compile(r"\b(?:so|that's|that is|which is|which makes|would be|mak
 _YEARLY = re.compile(r"\b(?:(?:over|for|in|per|a) (?:a |the )?(?:whole |full )?year|yearly|annually|12 months)\b",
                      re.IGNORECASE)
 _MONTH_AFTER = re.compile(r"^\s*(?:" + "|".join(MONTHS) + r")\b", re.IGNORECASE)
-_IN_DAYS = {"minute": Decimal(1) / 1440, "hour": Decimal(1) / 24, "day": Decimal(1), "week": Decimal(7),
+IN_DAYS = {"minute": Decimal(1) / 1440, "hour": Decimal(1) / 24, "day": Decimal(1), "week": Decimal(7),
             "month": Decimal(30), "year": Decimal(365)}
 
 
@@ -138,39 +138,39 @@ def _compared(fact: Fact, sentence: str, others: list[Fact]) -> Fact | None:
     clause = _clause(fact, sentence)
     less, more = _LESS.search(clause), _MORE.search(clause)
     like = [other for other in others if _comparable(fact, other)]
-    mine = _measure(fact)
+    mine = measure(fact)
     if not like or mine is None or (less and more):
         return None
     if not less and not more:
         for low, high in zip(like, like[1:]):
             if low.end <= high.start and _SPAN.match(sentence[low.end:high.start]):
-                inside = _measure(low) <= mine <= _measure(high)
+                inside = measure(low) <= mine <= measure(high)
                 return low if inside != is_negative(clause) else None
         for other in like:
             theirs = _clause(other, sentence)
             if bool(_LESS.search(theirs)) != bool(_MORE.search(theirs)) and theirs != clause:
-                holds = mine <= _measure(other) if _LESS.search(theirs) else mine > _measure(other)
+                holds = mine <= measure(other) if _LESS.search(theirs) else mine > measure(other)
                 return other if holds != is_negative(clause) else None
         return None
     nearest = min(like, key=lambda other: abs(other.start - fact.start))
-    holds = mine <= _measure(nearest) if less else mine > _measure(nearest)
+    holds = mine <= measure(nearest) if less else mine > measure(nearest)
     return nearest if holds != is_negative(clause) else None
 
 
 def _comparable(one: Fact, other: Fact) -> bool:
     """Alike, or two durations ("4 months", "60 days")."""
-    if _measure(other) is None:
+    if measure(other) is None:
         return False
-    return _alike(one, other) or (one.kind is other.kind is FactKind.NUMBER and one.unit in _IN_DAYS
-                                  and other.unit in _IN_DAYS)
+    return _alike(one, other) or (one.kind is other.kind is FactKind.NUMBER and one.unit in IN_DAYS
+                                  and other.unit in IN_DAYS)
 
 
-def _measure(fact: Fact) -> Decimal | None:
+def measure(fact: Fact) -> Decimal | None:
     """The fact's number, a duration's in days."""
     number = _number(fact)
-    if number is None or fact.kind is not FactKind.NUMBER or fact.unit not in _IN_DAYS:
+    if number is None or fact.kind is not FactKind.NUMBER or fact.unit not in IN_DAYS:
         return number
-    return number * _IN_DAYS[fact.unit]
+    return number * IN_DAYS[fact.unit]
 
 
 def _clause(fact: Fact, sentence: str) -> str:

@@ -50,6 +50,7 @@ from dialogue.polarity import contradiction, is_negative, misplaced_consequence,
 from dialogue.scopes import other_audience
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
+from dialogue.time_limits import passed_limit
 from dialogue.translated_facts import POINT_DECIMALS, as_read
 from dialogue.yes_no import said_back_unbacked, without_unaddressed_answer, yes_no_problem
 
@@ -185,15 +186,9 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
                        if fact.text not in worked})
     if invented:
         return f"states {', '.join(invented)}, which no snippet says: {sentence!r}"
-    if countries := unserved_countries(sentence, joined):
-        return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}"
-    if siblings := unlisted_siblings(sentence, joined):
-        return f"says yes for {', '.join(siblings)}, which the snippets do not list: {sentence!r}"
-    left_out, given_days = checked_days(sentence, joined)
-    if left_out := left_out + unnamed_months(sentence, joined):
-        return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}"
-    if period := other_period(sentence, joined):
-        return f"says {period}: {sentence!r}"
+    problem, given_days = _customers_case(sentence, snippets, question)
+    if problem:
+        return problem
     # Worked out right ("Monday, the next working day"), given by the snippet ("Sundays" where it says "including
     # weekends"), and the customer's case a fact was worked out for: they count neither way, and the days and
     # countries may be named as the customer's names are ("Spanien" where the snippet says "die EU").
@@ -214,6 +209,25 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
                 or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet, premise)
                 or other_audience(sentence, snippet) or unnamed_owner(sentence, snippet, named) for snippet in backing]
     return problems[0] if all(problems) else None
+
+
+def _customers_case(sentence: str, snippets: list[str], question: str) -> tuple[str | None, list[str]]:
+    """What `sentence` says of the customer's case that the snippets leave out (a country, a brand's product, a day, a
+    month, a period, a time limit the customer is past), or None; and the days a snippet gives for it."""
+    joined = "\n".join(snippets)
+    if countries := unserved_countries(sentence, joined):
+        return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}", []
+    if siblings := unlisted_siblings(sentence, joined):
+        return f"says yes for {', '.join(siblings)}, which the snippets do not list: {sentence!r}", []
+    left_out, given_days = checked_days(sentence, joined)
+    if left_out := left_out + unnamed_months(sentence, joined):
+        return f"says {', '.join(left_out)}, which the snippet's days or months for it leave out: {sentence!r}", []
+    if period := other_period(sentence, joined):
+        return f"says {period}: {sentence!r}", []
+    if limit := passed_limit(sentence, snippets, question):
+        return (f"leaves out the snippet's limit, {limit[0]}, which the customer's {limit[1]} is past: "
+                f"{sentence!r}"), []
+    return None, given_days
 
 
 @lru_cache(maxsize=512)
