@@ -22,7 +22,8 @@ from dialogue.sentences import sentences
 
 # Where a sentence is cut: a semicolon, a colon, a comma, a dash, or before "but", "so", "though", "although". Not
 # before "and" or "or": "doesn't say whether it is waterproof or rated for outdoor use" is one clause.
-_CUT = re.compile(r";\s*|:\s+|,\s*|\s+[—–]\s+|\s+-\s+|\s+(?=(?:but|so|though|although)\s)", re.IGNORECASE)
+_CUT = re.compile(r";\s*|:\s+|,\s*|\s+[—–]\s+|\s+-\s+|\s+(?=(?:but|so|though|although|aber|mais|pero)\s)|[，；：]",
+                  re.IGNORECASE)
 
 _REFUSAL = (
     r"\bi (?:do not|don't|dont) (?:know|have)\b|\bi'm not sure\b|\bi am not sure\b"
@@ -47,10 +48,23 @@ _OFFERS_PERSON = (
     rf"|\b(?:suggest|recommend) (?:asking|contacting|checking with|speaking (?:to|with)|getting in touch with)"
     rf" (?:{_TEAM}|us|support)\b|\b{_TEAM} (?:can|could|will be able to) (?:help|check|confirm)\b"
     r"|\b(?:worth|best to|good idea to) (?:checking|asking|double-checking|confirming|check|ask|confirm)\b")
-_CLAIMS_NOTHING = re.compile(f"{_REFUSAL}|{_LEAVES_OUT}|{_OFFERS_PERSON}", re.IGNORECASE)
+# The same in the catalogue's other languages (German, French, Spanish, Chinese, Japanese); read as refusals, without
+# the check that what is "left out" is really not in the snippets.
+_ELSEWHERE = (
+    r"\bich wei(?:ß|ss) (?:es |das )?nicht\b|\b(?:habe|hab) ich keine (?:informationen|angaben|details)\b"
+    r"|\bliegen (?:mir|uns) keine (?:informationen|angaben)\b"
+    r"|\b(?:kann|könnte) (?:ich )?(?:das |es )?(?:leider )?nicht "
+    r"(?:bestätigen|sagen|garantieren)\b|\b(?:verbinde|verbinden) (?:ich )?sie (?:gern |gerne )?mit\b"
+    r"|\bje ne sais pas\b|\bje n'ai pas d'informations?\b|\bje ne (?:peux|puis) pas (?:confirmer|garantir|dire)\b"
+    r"|\binformations?\b[^,;.]{0,30}\bne (?:précisent|mentionnent|disent|indiquent) pas\b"
+    r"|\bvous mettre en relation avec\b"
+    r"|\bno lo sé\b|\bno tengo información\b|\bno puedo (?:confirmar|garantizar|decir)\b"
+    r"|\binformación\b[^,;.]{0,30}\bno (?:dice|menciona|especifica|indica)\b|\bponerle en contacto con\b"
+    r"|我不确定|没有(?:关于|相关)?.{0,12}(?:信息|资料)|无法确认|不能确认|没有提到|转接人工|わかりません|確認できません")
+_CLAIMS_NOTHING = re.compile(f"{_REFUSAL}|{_LEAVES_OUT}|{_OFFERS_PERSON}|{_ELSEWHERE}", re.IGNORECASE)
 _SAID_SHARE = 0.7  # of what a clause says is left out, the snippets' words: they do say it
 _ONLY_LEAVES_OUT = re.compile(_LEAVES_OUT, re.IGNORECASE)
-_SAYS_ANYTHING = re.compile(f"{_REFUSAL}|{_OFFERS_PERSON}", re.IGNORECASE)
+_SAYS_ANYTHING = re.compile(f"{_REFUSAL}|{_OFFERS_PERSON}|{_ELSEWHERE}", re.IGNORECASE)
 _ABSTAINING_WORDS = frozenset(content_words(
     "information info details detail notes articles documentation mention mentions say says specify state tell cover "
     "covers list include confirm promise guarantee find check see anything whether have got know sure"))

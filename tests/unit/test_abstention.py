@@ -108,3 +108,15 @@ def test_a_hyphen_does_not_hide_the_snippets_no():
     check = check_reply("Yes, you can preorder it and it ships within 2 to 4 weeks.", [stock],
                         "thermo sold out :( can i preorder one?")
     assert not check.passed
+
+
+def test_what_the_information_leaves_out_is_read_in_the_catalogue_languages():
+    devices = "Funktioniert die Kamera mit Alexa?\nJa, die Nimbus Cam funktioniert mit Alexa und Google Assistant."
+    question = "Ist die Kamera wasserdicht?"
+    assert check_reply("Dazu habe ich keine Informationen, aber ich verbinde Sie gern mit unserem Team.", [devices],
+                       question).passed
+    assert not check_reply("Die Nimbus Cam kostet 99 €, das kann ich aber nicht bestätigen.", [devices],
+                           question).passed
+    cam = "摄像头能连接 Alexa 吗？\n可以，Nimbus Cam 支持 Alexa 和 Google Assistant。"
+    assert check_reply("资料中没有提到摄像头是否防水，我可以帮您转接人工客服。", [cam], "摄像头防水吗？").passed
+    assert not check_reply("摄像头售价99元，但我不确定。", [cam], "摄像头多少钱？").passed
