@@ -21,6 +21,11 @@ _LANGUAGES = ("en", "de", "fr", "es")
 _OUTSIDE = re.compile(r"\b(?:outside|beyond)\s+(?:of\s+)?(?:the\s+)?(?P<region>[A-Za-z]+)", re.IGNORECASE)
 # A clause of its own: "Orders to Switzerland are sent from Rotterdam, so there are no customs duties" says yes.
 _CLAUSE = re.compile(r"[,;:—–]\s*|\s+(?:so|but|because|as|since|while|which|although)\s+", re.IGNORECASE)
+# A count of places with examples: "in 60 countries, including the USA, Canada and Australia". A country beyond them is
+# not said to be among them: "Yes, Japan is one of the 60 World Pass countries" (a fifth blind batch, 2026-12-07).
+_EXAMPLES = re.compile(r"\b(?P<count>\d[\d,]*)\s+(?:countries|destinations|territories)\b[^.;]{0,12}?"
+                       r"\b(?:including|such as|like|e\.g\.)", re.IGNORECASE)
+_AMONG = re.compile(r"\b(?:one of|among|amongst|included in|on the list|part of)\b", re.IGNORECASE)
 _ANYWHERE = re.compile(r"\b(?:abroad|worldwide|anywhere in the world|every country|any country)\b", re.IGNORECASE)
 
 
@@ -66,17 +71,18 @@ def unserved_countries(sentence: str, snippets: str) -> list[str]:
     """Countries `sentence` names as served, which `snippets` neither name nor cover through a region, where the
     snippets name places of their own (so a list of them is what the customer is told). A clause that says no
     ("We don't ship to Japan") is the snippets' "only" said back, and a snippet that speaks of a place beyond a
-    region ("Outside the EU, ...") or of anywhere ("even when you are abroad") covers every country."""
-    if _ANYWHERE.search(snippets):
-        return []
+    region ("Outside the EU, ...") or of anywhere ("even when you are abroad") covers every country, but for a sentence
+    that puts it among a count of places the snippet gives examples of ("one of the 60 countries")."""
+    counts = [match["count"] for match in _EXAMPLES.finditer(snippets)]
+    among = bool(counts) and (_AMONG.search(sentence) or any(re.search(rf"\b{count}\b", sentence) for count in counts))
     places = _place_words(snippets)
-    if not places:
+    if not places or (_ANYWHERE.search(snippets) and not among):
         return []
     beyond = {match["region"].lower() for match in _OUTSIDE.finditer(re.sub(r"\bUS\b", "USA", snippets))}
     named = {name for clause in _CLAUSE.split(sentence) if not says_no(clause)
              for name in names_in(clause) if name.lower() in countries()}
     return sorted(name for name in named if not _in(name.lower(), places)
-                  and all(_in(name.lower(), {region}) for region in beyond))
+                  and (among or all(_in(name.lower(), {region}) for region in beyond)))
 
 
 # A name of two capitalised words, a brand and what it names: "Nimbus Doorbell", "Nimbus Cam".

@@ -120,3 +120,16 @@ def test_what_the_information_leaves_out_is_read_in_the_catalogue_languages():
     cam = "摄像头能连接 Alexa 吗？\n可以，Nimbus Cam 支持 Alexa 和 Google Assistant。"
     assert check_reply("资料中没有提到摄像头是否防水，我可以帮您转接人工客服。", [cam], "摄像头防水吗？").passed
     assert not check_reply("摄像头售价99元，但我不确定。", [cam], "摄像头多少钱？").passed
+
+
+def test_a_country_is_not_among_a_count_of_places_the_snippet_gives_examples_of():
+    world = ("Can I use my phone abroad?\nOutside the EU, add a World Pass for £6 a day: it lets you use your UK "
+             "minutes, texts and data in 60 countries, including the USA, Canada and Australia.")
+    question = "flying to tokyo next month. will the world pass work in japan?"
+    check = check_reply("Yes, Japan is one of the 60 World Pass countries, so for £6 a day you can use your UK "
+                        "minutes, texts and data there.", [world], question)
+    assert not check.passed and "Japan" in check.reasons[0]
+    assert check_reply("Yes, the World Pass covers the USA for £6 a day.", [world],
+                       "will the world pass work in the usa?").passed
+    assert check_reply("Outside the EU, in Japan too, you can add a World Pass for £6 a day.", [world],
+                       question).passed
