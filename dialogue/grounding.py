@@ -225,8 +225,7 @@ def _customers_case(sentence: str, snippets: list[str], question: str) -> tuple[
     if period := other_period(sentence, joined):
         return f"says {period}: {sentence!r}", []
     if limit := passed_limit(sentence, snippets, question):
-        return (f"leaves out the snippet's limit, {limit[0]}, which the customer's {limit[1]} is past: "
-                f"{sentence!r}"), []
+        return f"leaves out the snippet's limit, {limit[0]}, which the customer's {limit[1]}: {sentence!r}", []
     return None, given_days
 
 

@@ -1,4 +1,4 @@
-"""A snippet's time limit that the customer's own case is already past, left out of a reply that says yes.
+"""A snippet's time limit that the customer's own case is past (or an exception it is within), left out of a reply.
 
 "placed an order like 3 hrs ago, can I fix the address myself in the app?" over "You can change the delivery address
 or cancel the order yourself within 1 hour of ordering, as long as it hasn't been dispatched" got "Yes, as long as
@@ -11,7 +11,9 @@ A sentence is stopped when the customer tells how long ago something was ("3 hrs
 it does not say no (a "not" inside a condition does not count), names no duration of its own (one it names is
 compared by dialogue/derived_facts.py), and a part of it rests on a snippet sentence (the one that has most of the
 part's words, at least half) that limits something to "within" (or "up to", "no later than") a duration shorter
-than the customer's.
+than the customer's. The other way round for an exception: "we don't refund partial periods, so you won't get that
+charge back" to "got charged 5 days ago" over "we don't refund partial periods, except that a cancellation within 14
+days of your first paid charge is refunded in full" says no where the exception says yes.
 """
 
 import re
@@ -25,7 +27,10 @@ from dialogue.sentences import sentences
 
 _LIMIT = re.compile(r"\b(?:within|up to|no later than|not later than|at the latest)\s+$", re.IGNORECASE)
 _RESTS_ON = 0.5
-_PARTS = re.compile(r";\s*|:\s+")  # "Yes, you can return it: start the return at ..." rests on two snippet sentences
+# "Yes, you can return it: start the return at ..." rests on two snippet sentences; "You can cancel in the app, but we
+# don't refund partial periods" too.
+_PARTS = re.compile(r";\s*|:\s+|,?\s+but\s+")
+_EXCEPT = re.compile(r"\b(?:except|unless|apart from|other than|but not)\b[^.;]*$", re.IGNORECASE)
 # Time gone by in the customer's message: "3 hrs ago", "4 months back", "had it for 5 weeks", "after 2 months".
 _AGO = re.compile(r"^\s*(?:ago|back|later|old|since|now)\b", re.IGNORECASE)
 _FOR = re.compile(r"\b(?:for|been|after|past|last|over)\s+(?:about |around |nearly |almost |over |like |just |the )?$",
@@ -38,13 +43,16 @@ def passed_limit(sentence: str, snippets: list[str], question: str) -> tuple[str
     """The snippet's limit and the customer's duration past it ("within 1 hour", "3 hrs"), or None."""
     theirs = [fact for fact in facts(question) if _is_duration(fact)
               and (_AGO.match(question[fact.end:]) or _FOR.search(question[:fact.start]))]
-    if not theirs or is_negative(_CONDITION.sub("", sentence)) or any(map(_is_duration, facts(sentence))):
+    if not theirs or any(map(_is_duration, facts(sentence))):
         return None
-    for clause in _PARTS.split(sentence):
-        for limit in _limits(_rests_on(clause, snippets)):
+    says_no = is_negative(_CONDITION.sub("", sentence))
+    for part in _PARTS.split(sentence):
+        for limit, exception in _limits(_rests_on(part, snippets)):
             for fact in theirs:
-                if measure(fact) > measure(limit):
-                    return f"within {limit.text}", fact.text
+                if not exception and not says_no and measure(fact) > measure(limit):
+                    return f"within {limit.text}", f"{fact.text} is past"
+                if exception and is_negative(part) and measure(fact) <= measure(limit):
+                    return f"except within {limit.text}", f"{fact.text} is within"
     return None
 
 
@@ -63,5 +71,8 @@ def _is_duration(fact) -> bool:
     return fact.kind is FactKind.NUMBER and fact.unit in IN_DAYS and measure(fact) is not None
 
 
-def _limits(text: str) -> list:
-    return [fact for fact in facts(text) if _is_duration(fact) and _LIMIT.search(text[:fact.start])]
+def _limits(text: str) -> list[tuple]:
+    """The durations `text` limits something to, each with whether it is an exception's ("we don't refund partial
+    periods, except that a cancellation within 14 days of your first paid charge is refunded in full")."""
+    return [(fact, bool(_EXCEPT.search(text[:fact.start]))) for fact in facts(text)
+            if _is_duration(fact) and _LIMIT.search(text[:fact.start])]

@@ -38,3 +38,16 @@ def test_a_yes_that_leaves_out_a_limit_the_customer_is_past_is_stopped(question,
 ])
 def test_a_limit_the_customer_is_within_or_that_the_reply_says_passes(question, reply, snippet):
     assert not any("limit" in reason for reason in check_reply(reply, [snippet], question).reasons)
+
+
+PLUS = ("How do I cancel Nimbus Plus?\nGo to Account > Subscription > Cancel Nimbus Plus. Your benefits continue until "
+        "the end of the current billing period and we don't refund partial periods, except that a cancellation "
+        "within 14 days of your first paid charge is refunded in full.")
+
+
+def test_a_no_that_leaves_out_an_exception_the_customer_is_within_is_stopped():
+    reply = ("You can cancel under Account > Subscription > Cancel Nimbus Plus, but we don't refund partial periods, "
+             "so you won't get that charge back.")
+    check = check_reply(reply, [PLUS], "trial ended and i got charged 5 days ago, can i get that money back?")
+    assert not check.passed and "except within 14 days" in check.reasons[0]
+    assert check_reply(reply, [PLUS], "trial ended and i got charged 3 weeks ago, can i get that money back?").passed
