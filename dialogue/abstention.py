@@ -112,6 +112,8 @@ def _clauses(sentence: str) -> list[str]:
 def is_refusal(text: str) -> bool:
     """Does `text` (a sentence or a reply) refuse, say what it leaves out or offer a person, and claim nothing
     else ("I don't know that, sorry.")?"""
+    if not _CLAIMS_NOTHING.search(text.replace("’", "'")):
+        return False
     parts = sentences(text) or [text]
     return any(_CLAIMS_NOTHING.search(part.replace("’", "'")) for part in parts) and all(
         says_nothing(claimed(part)) for part in parts)

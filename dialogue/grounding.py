@@ -3,8 +3,9 @@
 Definition (docs/generation.md repeats it):
 - the reply is split into sentences by pysbd (a rule-based splitter that keeps prices, decimals, URLs,
   e-mail addresses and abbreviations whole); citation marks like "[2]" are removed first;
-- refusal sentences ("I don't know", "I can't help with that", "connect you with a person") claim nothing
-  and are not counted;
+- clauses that claim nothing ("I don't know", "the information I have doesn't say whether ...", "happy to connect
+  you with the team") are not counted, and a sentence made only of them is a refusal; the rest of a sentence that
+  has one is checked as any sentence (dialogue/abstention.py);
 - a sentence is *supported* when at least SUPPORT_SHARE of its content words (lower-cased, stop words
   dropped, plural/verb endings stripped; a country also counts as its region, dialogue/claims.py) occur in
   the snippets, **and** every fact in it (number with its unit, price, time, ordinal, link, e-mail address,

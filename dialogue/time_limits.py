@@ -17,6 +17,7 @@ days of your first paid charge is refunded in full" says no where the exception 
 """
 
 import re
+from functools import lru_cache
 
 from dialogue.content_words import content_words
 from dialogue.derived_facts import IN_DAYS, measure
@@ -61,10 +62,15 @@ def _rests_on(clause: str, snippets: list[str]) -> str:
     words = content_words(clause)
     if not words:
         return ""
-    shares = {part: sum(covered(word, content_words(part)) for word in words) / len(words)
-              for snippet in snippets for part in sentences(snippet)}
+    shares = {part: sum(covered(word, known) for word in words) / len(words)
+              for snippet in snippets for part, known in _sentences(snippet)}
     best = max(shares.values(), default=0)
     return " ".join(part for part, share in shares.items() if share == best) if best >= _RESTS_ON else ""
+
+
+@lru_cache(maxsize=512)
+def _sentences(snippet: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    return tuple((part, frozenset(content_words(part))) for part in sentences(snippet))
 
 
 def _is_duration(fact) -> bool:

@@ -11,6 +11,7 @@
 """
 
 import re
+from functools import lru_cache
 
 from dialogue.content_words import content_words
 from dialogue.days_and_months import days_of
@@ -110,6 +111,7 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     return None
 
 
+@lru_cache(maxsize=256)
 def _asked_part(question: str) -> str:
     """The sentences of `question` that ask (end with a question mark), where it has any and says something else
     too: "got an email saying prices go up in april. does that mean i can get out of my contract without paying the
