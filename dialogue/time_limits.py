@@ -26,7 +26,8 @@ from dialogue.names import covered
 from dialogue.polarity import is_negative
 from dialogue.sentences import sentences
 
-_LIMIT = re.compile(r"\b(?:within|up to|no later than|not later than|at the latest)\s+$", re.IGNORECASE)
+_LIMIT = re.compile(r"\b(?:within|up to|no later than|not later than|at the latest|valid for|lasts?(?: for)?)\s+$",
+                    re.IGNORECASE)
 _RESTS_ON = 0.5
 # "Yes, you can return it: start the return at ..." rests on two snippet sentences; "You can cancel in the app, but we
 # don't refund partial periods" too.

@@ -51,3 +51,13 @@ def test_a_no_that_leaves_out_an_exception_the_customer_is_within_is_stopped():
     check = check_reply(reply, [PLUS], "trial ended and i got charged 5 days ago, can i get that money back?")
     assert not check.passed and "except within 14 days" in check.reasons[0]
     assert check_reply(reply, [PLUS], "trial ended and i got charged 3 weeks ago, can i get that money back?").passed
+
+
+def test_a_validity_is_a_limit_too():
+    reset = ("How do I reset my password?\nTap 'Forgot password?' and we email you a link, which is valid for 60 "
+             "minutes.")
+    check = check_reply("Yes, just tap the link we emailed you to reset your password.", [reset],
+                        "got the reset email about 3 hours ago, can I still use the link?")
+    assert not check.passed and "60 minutes" in check.reasons[0]
+    assert check_reply("Yes, just tap the link we emailed you to reset your password.", [reset],
+                       "got the reset email 10 minutes ago, can I still use the link?").passed
