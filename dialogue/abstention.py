@@ -30,11 +30,12 @@ _REFUSAL = (
     r"|\b(?:can't|cannot|can not|unable to) help\b|\bisn't covered\b|\bis not covered\b|\bnot (?:able|sure)\b"
     r"|\bno information\b|\bconnect you with (?:a|our)\b|\btalk to a person\b|\bspeak (?:to|with) a person\b")
 # What the information leaves out: "the information I have doesn't say whether ...", "there's no mention of ...".
-# "cover", "list" and "include" only for the information itself: "the warranty doesn't cover water damage" is a claim.
+# "cover", "list" and "include" only for the information itself: "the warranty doesn't cover water damage" is a claim;
+# and never "give" or "tell": "it does not give you the right to leave" is one.
 _INFORMATION = r"(?:information|info|details?|notes?|articles?|documentation|what i have|what i've got)"
 _NOT = r"(?:doesn't|does not|don't|do not|didn't|did not)"
 _LEAVES_OUT = (
-    rf"\b(?:it|they|{_INFORMATION})\b[^,;:]{{0,30}}?\b{_NOT} (?:say|mention|specify|state|tell|go into|give)\b"
+    rf"\b(?:it|they|{_INFORMATION})\b[^,;:]{{0,30}}?\b{_NOT} (?:say|mention|specify|state|go into)\b"
     rf"|\b{_INFORMATION}\b[^,;:]{{0,30}}?\b{_NOT} (?:cover|list|include|have)\b"
     r"|\b(?:there's|there is|i see|i have|i've got|i can find|i could find) (?:no|nothing)"
     r" (?:mention|details?|information|info|word|specifics?)\b"

@@ -133,3 +133,13 @@ def test_a_country_is_not_among_a_count_of_places_the_snippet_gives_examples_of(
                        "will the world pass work in the usa?").passed
     assert check_reply("Outside the EU, in Japan too, you can add a World Pass for £6 a day.", [world],
                        question).passed
+
+
+def test_what_a_thing_does_not_give_or_tell_is_a_claim_not_an_abstention():
+    prices = ("Will my prices go up?\nMonthly prices rise by a fixed £1.50 every April. The rise is part of your "
+              "contract, so it does not give you the right to leave a 12-month plan without the termination fee.")
+    assert not is_refusal("It doesn't give you the right to leave.")
+    assert claimed("The rise doesn't give you a discount, and it doesn't tell you about Japan.") == (
+        "The rise doesn't give you a discount, and it doesn't tell you about Japan.")
+    assert not check_reply("The rise is part of your contract, and it doesn't give you free roaming in Japan.",
+                           [prices], "does the price rise give me free roaming?").passed
