@@ -85,17 +85,13 @@ def abstains(clause: str, known: frozenset[str] | None = None) -> bool:
     return len(left_out) < 2 or sum(covered(word, known) for word in left_out) < _SAID_SHARE * len(left_out)
 
 
-def abstains_in(sentence: str, known: frozenset[str] | None = None) -> bool:
-    """Does a clause of `sentence` refuse, say what the information leaves out, or offer a person?"""
-    return any(abstains(clause, known) for clause in _clauses(sentence))
-
-
 def claimed(sentence: str, known: frozenset[str] | None = None) -> str:
-    """`sentence` without its clauses that claim nothing (`abstains`); "" when no other clause is left. Kept clauses
+    """`sentence` without its clauses that claim nothing (`abstains`), the very same string when it has none; "" when
+    no other clause is left. Kept clauses
     keep their words and order: "Nimbus Plus costs £9.99 a month, though I'm not sure about other regions." is
     checked as "Nimbus Plus costs £9.99 a month"."""
-    clauses = _clauses(sentence)
-    kept = [clause.strip() for clause in clauses if clause.strip() and not abstains(clause, known)]
+    clauses = [clause for clause in _clauses(sentence) if clause.strip()]
+    kept = [clause.strip() for clause in clauses if not abstains(clause, known)]
     return sentence if len(kept) == len(clauses) else ", ".join(kept)
 
 

@@ -68,9 +68,9 @@ def worked_out(missing: list[Fact], sentence: str, question: str, stated, before
     while done:  # until nothing more is worked out: £88 from 4 months at £22, then £70.40 as 80% of £88
         done = False
         for fact in missing:
-            others = [f for f in usable if f.start != fact.start]
             if fact.text in found:
                 continue
+            others = [f for f in usable if f.start != fact.start]
             if _key(fact) in asked and (nearest := _compared(fact, sentence, others)):
                 found |= {fact.text, nearest.text}
                 cases.append(_clause(fact, sentence))

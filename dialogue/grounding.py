@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dialogue.abstention import (REGRET, abstains_in, asserts_nothing_checked, claimed, is_courtesy, is_refusal,
+from dialogue.abstention import (REGRET, asserts_nothing_checked, claimed, is_courtesy, is_refusal,
                                  says_nothing)
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
@@ -177,7 +177,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return problem
     premise = customers_premise(sentence, question)
     joined = "\n".join(snippets)
-    if not before and (unbacked := said_back_unbacked(sentence, question, joined, premise)):
+    if not before and (unbacked := said_back_unbacked(sentence, question, _known_words(joined), premise)):
         return f"says yes to {', '.join(unbacked)}, which no snippet mentions: {sentence!r}"
     read, known = _as_read(sentence, joined)
     known = FactSet(known)
@@ -282,8 +282,9 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     reasons = [problem for i, s in enumerate(said)
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
     known = _known_words("\n".join(snippets))
-    claims = [claim for s in said if not is_refusal(s) and not is_courtesy(s, question)
-              and not introduces(s, question, snippets) and not says_nothing(claim := claimed(s, known))]
+    claimed_parts = {s: claimed(s, known) for s in said}
+    claims = [claimed_parts[s] for s in said if not is_refusal(s) and not is_courtesy(s, question)
+              and not introduces(s, question, snippets) and not says_nothing(claimed_parts[s])]
     if not claims and not any(is_refusal(s) for s in said):
         reasons.append("says nothing")  # nothing, or only kind words and a lead-in
     if claims and not any(content_words(YES_NO.sub("", s)) - REGRET or facts(s) for s in claims):
@@ -292,7 +293,7 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     if claims and all(s.rstrip().endswith(QUESTION_MARKS) for s in claims):
         # Asks back and answers nothing: SmolLM2's "[2] How do I get a warranty claim?" to a broken thermostat.
         reasons.append("only asks a question")
-    if (best_first and not reasons and len(snippets) > 1 and claims and not any(abstains_in(s, known) for s in said)
+    if (best_first and not reasons and len(snippets) > 1 and claims and all(claimed_parts[s] is s for s in said)
             and not any(is_supported(s, snippets[0]) for s in claims)):
         # Every claim comes from a weaker match: the reply answers another question ("And for accessories?"
         # answered with the devices' policy). Unless it says it cannot answer the question itself ("The information

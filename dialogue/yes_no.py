@@ -58,17 +58,19 @@ _YES_CLAUSE = re.compile(r";|:\s|,\s|\s(?:and|but|so)\s")
 _SAID_BACK_SHARE = 0.5
 
 
-def said_back_unbacked(sentence: str, question: str, snippets: str, premise: frozenset[str] = frozenset()) -> list[str]:
+def said_back_unbacked(sentence: str, question: str, known: frozenset[str],
+                       premise: frozenset[str] = frozenset()) -> list[str]:
     """The customer's words that a "Yes" sentence confirms and no snippet has: words of the question, in a clause of
     the sentence that they make more than half of, not counting the names the snippets have (the subject: "the Nimbus
     Cam"); a name of the customer's counts ("works with Alexa"). One such word among many is the
     customer's way of saying it ("call right away" for "anyone I can call right now?") and is left to the support
-    share; `premise`: what the sentence's opening condition says back (dialogue/grounding.py)."""
+    share. `known`: the snippets' content words; `premise`: what the sentence's opening condition says back
+    (dialogue/grounding.py)."""
     opening = YES_NO.match(sentence)
     if not opening or not says_yes(opening):
         return []
-    told, known, found = content_words(question), content_words(snippets), set()
-    known |= {word.replace("-", "") for word in known}  # "wifi" is the snippets' "Wi-Fi"
+    told, found = content_words(question), set()
+    known = known | {word.replace("-", "") for word in known}  # "wifi" is the snippets' "Wi-Fi"
     for clause in _YES_CLAUSE.split(sentence[opening.end():]):
         said = content_words(clause) - premise
         said -= {word for word in content_words(" ".join(names_in(clause))) if covered(word, known)}  # the subject
