@@ -13,6 +13,7 @@ what is left is checked as any sentence is. A clause that holds a fact (a number
 """
 
 import re
+from functools import lru_cache
 
 from dialogue.content_words import content_words
 from dialogue.facts import facts
@@ -134,14 +135,20 @@ REGRET = frozenset(content_words("sorry unfortunately afraid"))
 _SYMPATHY = re.compile(r"^\s*(?:i'm |i am |so |really |very )*sorry (?:to hear|that|about)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
+def _known(snippets: str) -> frozenset[str]:
+    return frozenset(content_words(snippets))
+
+
 def asserts_nothing_checked(sentence: str) -> bool:
     """No fact, no opening yes or no, no denial: what the check's other rules read."""
     return not facts(sentence) and not YES_NO.match(sentence) and not is_negative(sentence)
 
 
-def is_courtesy(sentence: str, question: str = "") -> bool:
+def is_courtesy(sentence: str, question: str = "", snippets: str = "") -> bool:
     """Does `sentence` only say something kind ("Sorry to hear that!"), or feel for what the customer told ("Sorry to
-    hear it arrived damaged!")? Not a yes, no or denial, and no fact."""
+    hear it arrived damaged!", in their words or the snippets' for it)? Not a yes, no or denial, and no fact."""
     words = content_words(sentence)
-    kind = _COURTESY | content_words(question) if _SYMPATHY.match(sentence.replace("’", "'")) else _COURTESY
+    told = content_words(question) | _known(snippets)
+    kind = _COURTESY | told if _SYMPATHY.match(sentence.replace("’", "'")) else _COURTESY
     return bool(words) and words <= kind and asserts_nothing_checked(sentence)

@@ -318,13 +318,16 @@ def unnamed_owner(sentence: str, snippet: str, named: str) -> str | None:
             continue  # not in the snippet (another rule's), or said of no name there ("Every plan includes 5G")
         owners = set().union(*(owners_of[home] for home in homes))
         kind = _kind(fact.key)
-        if not any(owners_of[other] - owners for other in segments
-                   if other not in homes and any(_kind(key) == kind for key in other.facts)):
+        rivals = set().union(*(owners_of[other] for other in segments
+                               if other not in homes and any(_kind(key) == kind for key in other.facts)))
+        if not rivals - owners:
             continue  # the only one of its kind: nothing to confuse it with
         if any(key != fact.key and key in home.facts for home in homes for key in mine):
             continue  # another of its facts names it: "The 50 GB plan costs £14 a month" is Plus
-        if not any(covered(owner, said) for owner in owners):
-            return f"states {fact.text} without naming whose it is ({', '.join(sorted(owners))}): {sentence!r}"
+        # a name the rivals share says nothing of whose it is: "the Nimbus app" names neither the Hub nor the Cam
+        whose = owners - rivals or owners
+        if not any(covered(owner, said) for owner in whose):
+            return f"states {fact.text} without naming whose it is ({', '.join(sorted(whose))}): {sentence!r}"
     return None
 
 

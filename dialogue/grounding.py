@@ -164,7 +164,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return f"says it cannot reach a person: {sentence!r}"
     if any(_same(sentence, other) for other in before):
         return f"repeats itself: {sentence!r}"
-    if is_refusal(sentence) or is_courtesy(sentence, question) or introduces(sentence, question, snippets):
+    if is_refusal(sentence) or is_courtesy(sentence, question, "\n".join(snippets)) \
+            or introduces(sentence, question, snippets):
         return None
     # "..., but I can't confirm that" is checked without its refusal
     if says_nothing(sentence := claimed(sentence, _known_words("\n".join(snippets)))):
@@ -208,7 +209,8 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return problem  # it rests on the clauses of all the snippets that back it, not only on the kindest one
     problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet)
                 or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet, premise)
-                or other_audience(sentence, snippet) or unnamed_owner(sentence, snippet, named) for snippet in backing]
+                or other_audience(sentence, snippet, question) or unnamed_owner(sentence, snippet, named)
+                for snippet in backing]
     return problems[0] if all(problems) else None
 
 
@@ -283,7 +285,7 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
     known = _known_words("\n".join(snippets))
     claimed_parts = {s: claimed(s, known) for s in said}
-    claims = [claimed_parts[s] for s in said if not is_refusal(s) and not is_courtesy(s, question)
+    claims = [claimed_parts[s] for s in said if not is_refusal(s) and not is_courtesy(s, question, "\n".join(snippets))
               and not introduces(s, question, snippets) and not says_nothing(claimed_parts[s])]
     if not claims and not any(is_refusal(s) for s in said):
         reasons.append("says nothing")  # nothing, or only kind words and a lead-in

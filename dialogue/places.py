@@ -106,6 +106,32 @@ def unlisted_siblings(sentence: str, snippets: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# Where the customer says they are: "im in texas", "I live in Germany", "we're based in the US".
+_HERE = re.compile(r"\b(?:i'?m|i am|we'?re|we are|(?:i|we) live|living|based|located|staying|here)\s+(?:in|from)\s+"
+                   r"(?:the\s+)?(?P<place>[A-Za-z]+(?:\s+[A-Za-z]+)?)", re.IGNORECASE)
+_US_STATES = frozenset(
+    "alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii idaho illinois "
+    "indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota mississippi missouri "
+    "montana nebraska nevada ohio oklahoma oregon pennsylvania tennessee texas utah vermont virginia washington "
+    "wisconsin wyoming".split()) | {"new york", "new jersey", "new mexico", "new hampshire", "north carolina",
+                                    "north dakota", "south carolina", "south dakota", "west virginia", "rhode island"}
+
+
+def customers_places(question: str) -> frozenset[str]:
+    """The place the customer says they are in, with its regions ("texas" -> usa; "Germany" -> germany, eu, europe),
+    as dialogue/scopes.py reads an audience; empty when they name none."""
+    for match in _HERE.finditer(re.sub(r"\bUS\b", "USA", question)):
+        words = match["place"].lower().split()
+        for place in (" ".join(words), words[0]):
+            if place in _US_STATES:
+                return frozenset(("usa", "us"))
+            if place in REGION_OF or place in _REGIONS:
+                return frozenset((place, *REGION_OF.get(place, ())))
+            if code := _codes().get(place):
+                return frozenset((place, *[region for region, codes in _REGIONS.items() if code in codes]))
+    return frozenset()
+
+
 def covered_countries(sentence: str, snippets: str) -> set[str]:
     """Countries `sentence` names that the snippets' places cover through a region: "Spanien" by "die EU", which
     names.covered knows in English only ("Spain" by "the EU")."""

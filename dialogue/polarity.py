@@ -185,11 +185,21 @@ def contradiction(sentence: str, snippet: str) -> str | None:
         # link) found only in denying clauses is enough alone: "works with 240 V" over "not compatible with 120/240 V".
         dropped = not negative and only_other and (
             other >= max(2, same - 1) or sum(map(is_cjk, only_other)) >= 3 and 2 * other >= same
-            or any(map(is_fact_key, only_other)))
+            or any(map(is_fact_key, only_other)) or _able_to(part) & only_other)
         if other > same or (other == same and (only_other or _joined_only_there(mine, clauses, negative))) or dropped:
             way = "denies" if negative else "asserts"
             return f"{way} what the snippet says the other way round: {sentence!r}"
     return None
+
+
+# What a reply clause says the customer can do: "you can pre-order it from the product page" over "We don't take
+# pre-orders" is the one thing the snippet denies, however many other words it shares with a positive clause.
+_ABLE_TO = re.compile(r"\b(?:you|we|they|it)\s+(?:can|could|may|will|'ll|’ll)\s+(?:also\s+|still\s+|easily\s+)?"
+                      r"(?P<verb>[a-z][\w-]*)", re.IGNORECASE)
+
+
+def _able_to(part: str) -> set[str]:
+    return set().union(*(clause_words(match["verb"]) for match in _ABLE_TO.finditer(part)))
 
 
 def _joined_only_there(mine: set[str], clauses: list[Clause], negative: bool) -> bool:

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 from dialogue.names import REGION_OF, names
+from dialogue.places import countries, customers_places
 from dialogue.sentences import sentences
 
 _AUDIENCE = r"(?:[A-Z]{2,}|[A-Z][a-z]+)"
@@ -53,14 +54,25 @@ def scoped_names(snippet: str) -> dict[str, frozenset[frozenset[str]]]:
     return {name: frozenset(audiences) for name, audiences in found.items()}
 
 
-def other_audience(sentence: str, snippet: str) -> str | None:
-    """Why `sentence` says for its audience what `snippet` says only for another one, or None."""
+def other_audience(sentence: str, snippet: str, question: str = "") -> str | None:
+    """Why `sentence` says for its audience what `snippet` says only for another one, or None. A sentence that names
+    no audience speaks to the customer's, where the question says where they are ("im in texas")."""
     scopes = list(_SCOPE.finditer(sentence))
-    if len(scopes) != 1 or (mine := _audience(scopes[0]["who"])) is None:
-        return None  # no audience, several (each name's own is not told apart), or not a place
     bound = scoped_names(snippet)
-    for name in sorted(names(" " + sentence) - set(re.findall(_AUDIENCE, scopes[0]["who"]))):
+    places = {name for name in names(" " + sentence) - bound.keys() if _is_place(name)}
+    if not scopes and not places and (here := customers_places(question)):
+        mine, who, named = here, "the customer's place", set()  # "for customers in France" speaks to France
+    elif len(scopes) != 1 or (mine := _audience(scopes[0]["who"])) is None:
+        return None  # no audience, several (each name's own is not told apart), or not a place
+    else:
+        who, named = f"{scopes[0]['who']} customers", set(re.findall(_AUDIENCE, scopes[0]["who"]))
+    for name in sorted(names(" " + sentence) - named):
         audiences = bound.get(name)
         if audiences and not any(audience & mine for audience in audiences):
-            return f"says {name} for {scopes[0]['who']} customers, which the snippet says for others: {sentence!r}"
+            return f"says {name} for {who}, which the snippet says for others: {sentence!r}"
     return None
+
+
+def _is_place(name: str) -> bool:
+    word = "usa" if name == "US" else name.lower()
+    return word in countries() or word in REGION_OF or word in _PLACES

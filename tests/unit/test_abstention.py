@@ -3,7 +3,7 @@
 
 import pytest
 
-from dialogue.abstention import claimed, is_refusal
+from dialogue.abstention import claimed, is_courtesy, is_refusal
 from dialogue.grounding import check_reply
 
 pytestmark = pytest.mark.unit
@@ -143,3 +143,13 @@ def test_what_a_thing_does_not_give_or_tell_is_a_claim_not_an_abstention():
         "The rise doesn't give you a discount, and it doesn't tell you about Japan.")
     assert not check_reply("The rise is part of your contract, and it doesn't give you free roaming in Japan.",
                            [prices], "does the price rise give me free roaming?").passed
+
+
+def test_sympathy_may_use_the_snippets_words_for_what_the_customer_told():
+    damaged = ("What should I do if my order arrived damaged?\nPlease report it within 7 days of delivery with your "
+               "order number and photos.")
+    question = "only opened the parcel today and the hub casing is cracked. what happens now?"
+    assert is_courtesy("Sorry to hear it arrived damaged!", question, damaged)
+    assert not is_courtesy("Sorry to hear it arrived damaged!", question)
+    assert not is_courtesy("Sorry to hear it arrived damaged within 7 days!", question, damaged)  # a fact
+    assert not is_courtesy("Sorry to hear it can't be reported!", question, damaged)  # a denial

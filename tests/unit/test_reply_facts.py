@@ -249,6 +249,46 @@ def test_a_place_said_for_another_audience_is_stopped():
     assert check_reply("Clips are stored in Frankfurt for customers in France.", [stored], question).passed
 
 
+def test_a_place_said_to_a_customer_who_said_where_they_are_is_theirs():
+    stored = ("Where are my camera recordings stored?\nWith Nimbus Plus, clips are stored in our cloud in Frankfurt, "
+              "Germany for UK and EU customers, and in Oregon, US for US customers, for 30 days.")
+    question = "im in texas and just signed up for plus. where does my cam footage get stored?"
+    check = check_reply("With Nimbus Plus your clips are stored in our cloud in Frankfurt, Germany, for 30 days.",
+                        [stored], question)
+    assert not check.passed and "says Frankfurt for the customer's place" in check.reasons[0]
+    assert check_reply("With Nimbus Plus your clips are stored in our cloud in Oregon, US, for 30 days.", [stored],
+                       question).passed
+    assert check_reply("With Nimbus Plus your clips are stored in our cloud in Frankfurt, Germany, for 30 days.",
+                       [stored], "I live in Germany, where is my footage stored?").passed
+    assert check_reply("With Nimbus Plus your clips are stored in our cloud in Frankfurt, Germany, for 30 days.",
+                       [stored], "where is my footage stored?").passed  # no place of the customer's to go by
+
+
+def test_a_fact_bound_by_a_name_every_entity_shares_is_not_named():
+    reset = ("How do I factory reset a Nimbus device?\nNimbus Hub: hold the reset button on the back for 10 seconds "
+             "until the light flashes amber. Nimbus Cam: hold the button next to the USB-C port for 15 seconds. Nimbus "
+             "Plug: hold its button for 10 seconds until the LED turns red.")
+    question = "sending my cam back, how long do i hold the button to reset it?"
+    check = check_reply("Hold the button next to the USB-C port for 10 seconds, then remove it from the Nimbus app.",
+                        [reset], question)
+    assert not check.passed and "states 10 seconds without naming whose it is (hub, plug)" in check.reasons[0]
+    assert check_reply("Hold the button next to the USB-C port for 15 seconds, then remove it from the Nimbus app.",
+                       [reset], question).passed
+
+
+def test_what_a_reply_says_the_customer_can_do_agrees_with_the_snippet():
+    stock = ("When will an out-of-stock product be available again?\nTap 'Notify me' on the product page and we'll "
+             "email you the moment it's back in stock. Restocks usually take 2 to 4 weeks. We don't take pre-orders or "
+             "backorders, so items can only be bought while they're in stock.")
+    question = "the thermo is sold out, can i pre order one?"
+    check = check_reply("You can pre-order it from the product page.", [stock], question)
+    assert not check.passed and "asserts what the snippet says the other way round" in check.reasons[0]
+    assert check_reply("You can tap 'Notify me' on the product page and we'll email you when it's back in stock.",
+                       [stock], question).passed
+    assert check_reply("We don't take pre-orders, so you can only buy it while it's in stock.", [stock],
+                       question).passed
+
+
 def test_a_date_said_with_another_dates_verb_is_stopped():
     bill = ("When is my bill paid?\nYour bill is issued on the 1st of each month and paid by Direct Debit on the 8th. "
             "You can see and download every bill in the app under Account > Bills.")
