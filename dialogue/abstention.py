@@ -152,3 +152,10 @@ def is_courtesy(sentence: str, question: str = "", snippets: str = "") -> bool:
     told = content_words(question) | _known(snippets)
     kind = _COURTESY | told if _SYMPATHY.match(sentence.replace("’", "'")) else _COURTESY
     return bool(words) and words <= kind and asserts_nothing_checked(sentence)
+
+
+def only_refuses(reply: str, question: str, snippets: str = "") -> bool:
+    """Does `reply` only say it cannot answer ("I do not know.", "Sorry, that isn't covered by what I know."), with
+    at most kind words beside it? The fallback says that better: it offers the FAQs that came close and a person."""
+    said = sentences(reply)
+    return any(map(is_refusal, said)) and all(is_refusal(s) or is_courtesy(s, question, snippets) for s in said)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
 from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
+from dialogue.abstention import only_refuses
 from dialogue.grounding import SentenceGate, check_reply, mark_citations, tidied
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole
@@ -170,6 +171,8 @@ class Answering:
         check = check_reply(text, texts, question.text, question.earlier_replies)
         if not check.passed:
             return stopped(found, snippets, text, check.reasons, generation.model_id)
+        if only_refuses(text, question.text, "\n".join(texts)):
+            return refused(found, text, generation.model_id)
         # The model is asked to cite [n] but a small one often forgets: mark what the snippets support.
         return Answer(ReplyKind.GENERATED, mark_citations(text, texts), [citation(hit) for hit in snippets],
                       found, generation.model_id)
@@ -200,6 +203,13 @@ def stopped(found: Found, snippets: list[Hit], text: str, reasons: list[str], mo
     faqs = [hit for hit in snippets[:1] if hit.faq is not None and hit.confidence >= found.thresholds.curated]
     instead = curated(faqs, found) if faqs else fallback(found)
     return dataclasses.replace(instead, model_id=model_id, rejected={"text": text, "reasons": reasons})
+
+
+def refused(found: Found, text: str, model_id: str | None) -> Answer:
+    """A reply that only says it cannot answer: the fallback instead, which offers the FAQs that came close and a
+    person; the LM's words are kept for admins as a stopped reply's are."""
+    return dataclasses.replace(fallback(found, model_id), rejected={
+        "text": text, "reasons": ["only says it cannot answer: the fallback offers FAQs and a person"]})
 
 
 def curated(hits: list[Hit], found: Found) -> Answer:

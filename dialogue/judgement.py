@@ -49,9 +49,11 @@ from dialogue.answering import (
     curated,
     entry_key,
     fallback,
+    refused,
     snippet_texts,
     stopped,
 )
+from dialogue.abstention import only_refuses
 from dialogue.grounding import (
     WEAKER_MATCH,
     check_reply,
@@ -282,6 +284,8 @@ class Judge:
         cited, problems = self.verified(question, found, snippets, answer, cited, leaders)
         if problems:
             return stopped(found, snippets, answer, problems, self.generator.model_id)
+        if only_refuses(answer, question.text, "\n".join(texts)):
+            return refused(found, answer, self.generator.model_id)
         text = mark_citations(answer, snippet_texts(cited))
         if on_text:
             on_text(text)

@@ -202,6 +202,16 @@ def test_a_wrong_answer_is_stopped_and_kept_for_admins(client, judged, lm_server
     assert "14 days" in turn.rejected_reply["reasons"][0]
 
 
+def test_an_answer_that_only_says_it_cannot_answer_gets_the_fallback(client, judged, lm_server):
+    lm_server.script(Rule(REWRITE, "Can I get my cash back for the camera?"),
+                     Rule(ANSWER, citing("I'm sorry, I do not know.", RETURNS)))
+    reply = chat(client, sender(), "Can I get my cash back for the camera?")
+    assert reply["custom"]["kind"] == "fallback"  # which offers the FAQs that came close and a person
+    turn = last_bot_turn(judged, reply["custom"]["conversation_id"])
+    assert turn.rejected_reply["text"] == "I'm sorry, I do not know."
+    assert turn.rejected_reply["reasons"] == ["only says it cannot answer: the fallback offers FAQs and a person"]
+
+
 @pytest.mark.parametrize("output, reason", [
     ("Sure! Nimbus Plus is great value.", "outside the JSON form"),
     ('{"answer": "Nimbus Plus costs £4.99 a month.", "sources": [7]}', "a snippet it was not given"),

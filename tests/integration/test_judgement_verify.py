@@ -187,6 +187,18 @@ def test_what_the_lm_says_about_its_snippets_is_taken_out_and_the_rest_checked(v
         assert chat(test_client, sender(), message)["custom"]["kind"] != "generated"  # the rest is still checked
 
 
+def test_a_written_reply_that_only_says_it_cannot_answer_gets_the_fallback(verify_only, lm_server):
+    message = in_generate_band(verify_only)
+    lm_server.script(sure(0.3), Rule(message, "I do not know."))
+    with TestClient(create_app(verify_only.settings, verify_only)) as test_client:
+        reply = chat(test_client, sender(), message)
+        turn = last_bot_turn(verify_only, reply["custom"]["conversation_id"])
+    assert reply["custom"]["kind"] == "fallback", reply  # which offers the FAQs that came close and a person
+    assert reply["text"] != "I do not know."
+    assert turn.rejected_reply == {"text": "I do not know.",
+                                   "reasons": ["only says it cannot answer: the fallback offers FAQs and a person"]}
+
+
 @pytest.fixture(scope="module")
 def rewriting(database_url, tmp_path_factory, models_dir, embedder, lm_server):
     yield from steps_of("verify,rewrite", database_url, tmp_path_factory, models_dir, embedder, lm_server)
