@@ -192,14 +192,18 @@ def contradiction(sentence: str, snippet: str) -> str | None:
     return None
 
 
-# What a reply clause says the customer can do: "you can pre-order it from the product page" over "We don't take
-# pre-orders" is the one thing the snippet denies, however many other words it shares with a positive clause.
+# What a reply clause says the customer can do, or is done to them: "you can pre-order it from the product page" over
+# "We don't take pre-orders" is the one thing the snippet denies, however many other words it shares with a positive
+# clause.
 _ABLE_TO = re.compile(r"\b(?:you|we|they|it)\s+(?:can|could|may|will|'ll|’ll)\s+(?:also\s+|still\s+|easily\s+)?"
-                      r"(?P<verb>[a-z][\w-]*)", re.IGNORECASE)
+                      r"(?P<verb>[a-z][\w-]*)"
+                      # what is done to it: "data you use beyond your allowance is charged" over "never charged"
+                      r"|\b(?:is|are|gets?|will be)\s+(?:then\s+|also\s+|simply\s+)?(?P<done>[a-z]+ed)\b",
+                      re.IGNORECASE)
 
 
 def _able_to(part: str) -> set[str]:
-    return set().union(*(clause_words(match["verb"]) for match in _ABLE_TO.finditer(part)))
+    return set().union(*(clause_words(match["verb"] or match["done"]) for match in _ABLE_TO.finditer(part)))
 
 
 def _joined_only_there(mine: set[str], clauses: list[Clause], negative: bool) -> bool:
@@ -210,7 +214,8 @@ def _joined_only_there(mine: set[str], clauses: list[Clause], negative: bool) ->
     combined with a discount code")."""
     best = max((len(mine & c.words) for c in clauses if c.negative != negative), default=0)
     for clause in (c for c in clauses if c.negative != negative and len(mine & c.words) == best):
-        shared, named = mine & clause.words, clause_words(" ".join(names_in(clause.text)))
+        shared = mine & clause.words
+        named = clause_words(" ".join(names_in(clause.text))) | {word for word in shared if is_fact_key(word)}
         if any(not any(a in c.words and b in c.words for c in clauses if c.negative == negative)
                for a in shared & named for b in shared - {a}):
             return True

@@ -15,8 +15,13 @@ from dialogue.places import countries, customers_places
 from dialogue.sentences import sentences
 
 _AUDIENCE = r"(?:[A-Z]{2,}|[A-Z][a-z]+)"
-_SCOPE = re.compile(rf"\b(?:[Ff]or|[Tt]o) (?P<who>{_AUDIENCE}(?:(?:,\s*|\s+and\s+|\s+or\s+){_AUDIENCE})*)"
-                    r"\s+(?:customers|users|orders|subscribers|accounts|buyers|residents)\b")
+_WHO = rf"(?P<who>{_AUDIENCE}(?:(?:,\s*|\s+and\s+|\s+or\s+){_AUDIENCE})*)"
+_CUSTOMERS = r"(?:customers|users|orders|subscribers|accounts|buyers|residents|deliveries)\b"
+_SCOPE = re.compile(rf"\b(?:[Ff]or|[Tt]o) {_WHO}\s+{_CUSTOMERS}")
+# A snippet's place alone: "from a warehouse inside that region (Milton Keynes for the UK, Rotterdam for the EU ...)".
+_FOR_PLACE = re.compile(r"\b[Ff]or the (?P<who>UK|EU|US|USA)\b")
+# A reply's audience said before its noun: "EU orders are sent from ...".
+_AUDIENCE_FIRST = re.compile(rf"(?:^|\b[Ff]or |\b[Tt]o ){_WHO}\s+{_CUSTOMERS}")
 
 
 _WINDOW = 5  # words before a scope phrase that it binds: "... in our cloud in Frankfurt, Germany for UK customers"
@@ -43,7 +48,7 @@ def scoped_names(snippet: str) -> dict[str, frozenset[frozenset[str]]]:
     found: dict[str, set[frozenset[str]]] = {}
     for sentence in sentences(snippet):
         start = 0
-        for match in _SCOPE.finditer(sentence):
+        for match in sorted([*_SCOPE.finditer(sentence), *_FOR_PLACE.finditer(sentence)], key=lambda m: m.start()):
             if (audience := _audience(match["who"])) is None:
                 start = match.end()
                 continue
@@ -57,7 +62,7 @@ def scoped_names(snippet: str) -> dict[str, frozenset[frozenset[str]]]:
 def other_audience(sentence: str, snippet: str, question: str = "") -> str | None:
     """Why `sentence` says for its audience what `snippet` says only for another one, or None. A sentence that names
     no audience speaks to the customer's, where the question says where they are ("im in texas")."""
-    scopes = list(_SCOPE.finditer(sentence))
+    scopes = list(_SCOPE.finditer(sentence)) or list(_AUDIENCE_FIRST.finditer(sentence.strip()))
     bound = scoped_names(snippet)
     places = {name for name in names(" " + sentence) - bound.keys() if _is_place(name)}
     if not scopes and not places and (here := customers_places(question)):

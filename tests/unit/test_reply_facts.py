@@ -289,6 +289,38 @@ def test_what_a_reply_says_the_customer_can_do_agrees_with_the_snippet():
                        question).passed
 
 
+def test_a_fact_said_with_what_the_snippet_only_denies_for_it_is_stopped():
+    credit = ("Do I need a credit check?\n30-day plans need no credit check. 12-month plans need a soft credit check, "
+              "which does not affect your credit score and is done in seconds when you order.")
+    question = "can i get a 30 day plan without a credit check?"
+    check = check_reply("Yes, 30-day plans need a soft credit check.", [credit], question)
+    assert not check.passed and "asserts what the snippet says the other way round" in check.reasons[0]
+    assert check_reply("No, 30-day plans need no credit check.", [credit], question).passed
+    assert check_reply("12-month plans need a soft credit check.", [credit], question).passed
+
+
+def test_what_a_reply_says_is_done_to_the_customer_agrees_with_the_snippet():
+    data = ("What happens when I run out of data?\nOn Lite and Plus your data stops when the allowance is used up, so "
+            "you are never charged for going over. Buy a 5 GB add-on for £5 in the app; it lasts until your allowance "
+            "resets on your bill date.")
+    question = "on lite what happens if i go over my data, do i get charged?"
+    check = check_reply("On Lite, data you use beyond your allowance is charged on your next bill.", [data], question)
+    assert not check.passed and "asserts what the snippet says the other way round" in check.reasons[0]
+    assert check_reply("No, on Lite your data stops when the allowance is used up, so you are never charged for "
+                       "going over.", [data], question).passed
+
+
+def test_a_place_a_snippet_gives_one_region_is_not_said_for_another():
+    customs = ("Will I have to pay customs or import duties?\nNo. We only ship to the UK, the EU and the US, and every "
+               "order is sent from a warehouse inside that region (Milton Keynes for the UK, Rotterdam for the EU and "
+               "Columbus, Ohio for the US), so there are no customs duties or import fees.")
+    question = "where does my order to ireland ship from?"
+    check = check_reply("EU orders are sent from our warehouse in Milton Keynes.", [customs], question)
+    assert not check.passed and "for EU customers, which the snippet says for others" in check.reasons[0]
+    assert check_reply("EU orders are sent from our warehouse in Rotterdam.", [customs], question).passed
+    assert check_reply("UK orders are sent from our warehouse in Milton Keynes.", [customs], question).passed
+
+
 def test_a_date_said_with_another_dates_verb_is_stopped():
     bill = ("When is my bill paid?\nYour bill is issued on the 1st of each month and paid by Direct Debit on the 8th. "
             "You can see and download every bill in the app under Account > Bills.")
