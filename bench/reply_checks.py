@@ -65,6 +65,7 @@ def main() -> None:
                 "fifth blind batch": load_pairs(section="held_out_blind_5"),
                 "sixth blind batch": load_pairs(section="held_out_blind_6"),
                 "seventh blind batch": load_pairs(section="held_out_blind_7"),
+                "eighth blind batch": load_pairs(section="held_out_blind_8"),
                 "German and Chinese pairs": load_pairs(section="languages")}
     every_pair = [pair for section in sections.values() for pair in section]
     checks = [(f"at {args.against}", check_at(args.against, every_pair))] if args.against else []

@@ -48,7 +48,7 @@ from dialogue.facts import FactSet, facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
 from dialogue.places import covered_countries, unlisted_siblings, unserved_countries
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
-from dialogue.scopes import other_audience
+from dialogue.scopes import other_audience, told_elsewhere
 from dialogue.sentences import sentence_spans, sentences
 from dialogue.source_talk import without_source_talk
 from dialogue.time_limits import passed_limit
@@ -210,7 +210,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
     problems = [contradiction(sentence, snippet) or swapped_direction(sentence, snippet)
                 or misplaced_consequence(sentence, snippet) or misbound(sentence, snippet, premise)
                 or other_audience(sentence, snippet, question) or unnamed_owner(sentence, snippet, named)
-                for snippet in backing]
+                or told_elsewhere(sentence, snippet, "\n".join([question, *before])) for snippet in backing]
     return problems[0] if all(problems) else None
 
 

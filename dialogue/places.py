@@ -123,13 +123,28 @@ def customers_places(question: str) -> frozenset[str]:
     for match in _HERE.finditer(re.sub(r"\bUS\b", "USA", question)):
         words = match["place"].lower().split()
         for place in (" ".join(words), words[0]):
-            if place in _US_STATES:
-                return frozenset(("usa", "us"))
-            if place in REGION_OF or place in _REGIONS:
-                return frozenset((place, *REGION_OF.get(place, ())))
-            if code := _codes().get(place):
-                return frozenset((place, *[region for region, codes in _REGIONS.items() if code in codes]))
+            if audience := _audience_of(place):
+                return audience
     return frozenset()
+
+
+def _audience_of(place: str) -> frozenset[str]:
+    """A place (lower-cased) with its regions, or empty when it is not one."""
+    if place in _US_STATES:
+        return frozenset(("usa", "us"))
+    if place in REGION_OF or place in _REGIONS:
+        return frozenset((place, *REGION_OF.get(place, ())))
+    if code := _codes().get(place):
+        return frozenset((place, *[region for region, codes in _REGIONS.items() if code in codes]))
+    return frozenset()
+
+
+def the_one_place(text: str) -> frozenset[str]:
+    """The one place `text` names (a country, a region, a US state; "US" in capitals only), with its regions, as
+    `customers_places` gives it ("Ireland" and "the EU" are one place); empty when it names none or several."""
+    found = {audience for word in _WORD.findall(re.sub(r"\bUS\b", "USA", text))
+             if (word.lower() != "us") and (audience := _audience_of(word.lower()))}
+    return frozenset().union(*found) if found and frozenset.intersection(*found) else frozenset()
 
 
 def covered_countries(sentence: str, snippets: str) -> set[str]:

@@ -11,7 +11,9 @@ import re
 from functools import lru_cache
 
 from dialogue.names import REGION_OF, names
-from dialogue.places import countries, customers_places
+from dialogue.claims import binding_segments
+from dialogue.facts import facts
+from dialogue.places import countries, customers_places, the_one_place
 from dialogue.sentences import sentences
 
 _AUDIENCE = r"(?:[A-Z]{2,}|[A-Z][a-z]+)"
@@ -81,3 +83,23 @@ def other_audience(sentence: str, snippet: str, question: str = "") -> str | Non
 def _is_place(name: str) -> bool:
     word = "usa" if name == "US" else name.lower()
     return word in countries() or word in REGION_OF or word in _PLACES
+
+
+def told_elsewhere(sentence: str, snippet: str, context: str) -> str | None:
+    """Why `sentence` states, naming no place, a fact `snippet` labels for one place ("UK: standard delivery takes
+    2-3 working days and costs £3.95. EU: standard takes 3-6 working days for €5.95."), where the question and the
+    reply so far (`context`) name one place only, which another of the snippet's labels covers: "Standard delivery
+    costs £3.95" after "orders to Ireland are sent from inside the EU". None otherwise."""
+    if any(_is_place(name) for name in names(" " + sentence)) or not (here := the_one_place(context)):
+        return None
+    segments = binding_segments(snippet)
+    places_of = {segment: {topic for topic in segment.topics if _is_place(topic)} for segment in segments}
+    for fact in facts(sentence):
+        homes = [segment for segment in segments if fact.key in segment.facts]
+        owners = set().union(*(places_of[home] for home in homes)) if homes else set()
+        if not owners or owners & here or not all(places_of[home] for home in homes):
+            continue
+        if any(places_of[other] & here for other in segments if other not in homes):
+            return f"states {fact.text}, which the snippet gives {', '.join(sorted(owners))}, for {sorted(here)[0]}: " \
+                   f"{sentence!r}"
+    return None

@@ -321,6 +321,27 @@ def test_a_place_a_snippet_gives_one_region_is_not_said_for_another():
     assert check_reply("UK orders are sent from our warehouse in Milton Keynes.", [customs], question).passed
 
 
+def test_a_fact_labelled_for_one_place_is_not_said_where_the_reply_speaks_of_another():
+    delivery = ("How long does delivery take and how much does shipping cost?\nUK: standard delivery takes 2-3 working "
+                "days and costs £3.95 (free over £50). EU: standard takes 3-6 working days for €5.95 (free over €60).")
+    question = "hey im in dublin, will i pay customs, and how much is standard shipping to me?"
+    opening = "No, orders to Ireland are sent from inside the EU, so there are no customs duties or import fees."
+    snippets = [CUSTOMS, delivery]
+    check = check_reply(f"{opening} Standard delivery costs £3.95 and takes 2-3 working days.", snippets, question)
+    assert len(check.reasons) == 1 and check.reasons[0].startswith("states £3.95") and "uk" in check.reasons[0]
+    assert check_reply(f"{opening} Standard delivery costs €5.95 and takes 3-6 working days.", snippets,
+                       question).passed
+    assert check_reply(f"{opening} In the UK standard delivery costs £3.95.", snippets, question).passed
+    # the sample shop's whole FAQ, and its £50 beside the £3.95, which otherwise name the UK's price for it
+    whole = ("How long does delivery take and how much does shipping cost?\nUK: standard delivery takes 2-3 working "
+             "days and costs £3.95 (free over £50); express is next working day for £6.95 if you order by 14:00. EU: "
+             "standard takes 3-6 working days for €5.95 (free over €60); express takes 1-3 working days for €12.95. US: "
+             "standard takes 3-5 business days for $6.95 (free over $60); express takes 2 business days for $14.95.")
+    check = check_reply(f"{opening} Standard delivery costs £3.95 (free over £50) and takes 2-3 working days.",
+                        [CUSTOMS, whole], question)
+    assert check.reasons and "which the snippet gives uk, for eu" in check.reasons[0]
+
+
 def test_a_date_said_with_another_dates_verb_is_stopped():
     bill = ("When is my bill paid?\nYour bill is issued on the 1st of each month and paid by Direct Debit on the 8th. "
             "You can see and download every bill in the app under Account > Bills.")
