@@ -335,8 +335,9 @@ def test_a_fact_labelled_for_one_place_is_not_said_where_the_reply_speaks_of_ano
     # the sample shop's whole FAQ, and its £50 beside the £3.95, which otherwise name the UK's price for it
     whole = ("How long does delivery take and how much does shipping cost?\nUK: standard delivery takes 2-3 working "
              "days and costs £3.95 (free over £50); express is next working day for £6.95 if you order by 14:00. EU: "
-             "standard takes 3-6 working days for €5.95 (free over €60); express takes 1-3 working days for €12.95. US: "
-             "standard takes 3-5 business days for $6.95 (free over $60); express takes 2 business days for $14.95.")
+             "standard takes 3-6 working days for €5.95 (free over €60); express takes 1-3 working days for €12.95. "
+             "US: standard takes 3-5 business days for $6.95 (free over $60); express takes 2 business days for "
+             "$14.95.")
     check = check_reply(f"{opening} Standard delivery costs £3.95 (free over £50) and takes 2-3 working days.",
                         [CUSTOMS, whole], question)
     assert check.reasons and "which the snippet gives uk, for eu" in check.reasons[0]
