@@ -46,7 +46,7 @@ from dialogue.days_and_months import checked_days, other_period, unnamed_months
 from dialogue.derived_facts import worked_out, worked_out_weekdays
 from dialogue.facts import FactSet, facts, unstated
 from dialogue.names import YES_NO, covered, unknown_names
-from dialogue.places import covered_countries, unlisted_siblings, unserved_countries
+from dialogue.places import covered_countries, denied_countries, unlisted_siblings, unserved_countries
 from dialogue.polarity import contradiction, is_negative, misplaced_consequence, swapped_direction
 from dialogue.scopes import other_audience, told_elsewhere
 from dialogue.sentences import sentence_spans, sentences
@@ -220,6 +220,8 @@ def _customers_case(sentence: str, snippets: list[str], question: str) -> tuple[
     joined = "\n".join(snippets)
     if countries := unserved_countries(sentence, joined):
         return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}", []
+    if denied := denied_countries(sentence, "\n\n".join(snippets)):
+        return f"says {', '.join(denied)} is not served, which the snippets' places cover: {sentence!r}", []
     if siblings := unlisted_siblings(sentence, joined):
         return f"says yes for {', '.join(siblings)}, which the snippets do not list: {sentence!r}", []
     left_out, given_days = checked_days(sentence, joined)

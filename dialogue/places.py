@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from dialogue.names import REGION_OF, covered, names_in
-from dialogue.polarity import says_no
+from dialogue.polarity import polarity_clauses, says_no
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*")
 _LANGUAGES = ("en", "de", "fr", "es")
@@ -104,6 +104,27 @@ def unlisted_siblings(sentence: str, snippets: str) -> list[str]:
                   if len(family.get(brand, ())) >= 2 and name not in family[brand]
                   and not re.search(rf"\b{re.escape(name)}\b", snippets, re.IGNORECASE)]
     return list(dict.fromkeys(found))
+
+
+# Shipping and delivering, and saying no to it: "we don't ship to Germany", "we can't deliver to Germany" (not "no
+# customs duties on delivery to Ireland").
+_SERVED = re.compile(r"\b(?:ship|shipping|ships|shipped|deliver|delivers|delivery|deliveries|delivered|send|sends)\b",
+                     re.IGNORECASE)
+_NOT_SERVED = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot)\s+(?:\w+\s+){0,2}?(?:ship|deliver|send)\w*\b"
+                         r"|\bno (?:shipping|deliver\w*) to\b", re.IGNORECASE)
+
+
+def denied_countries(sentence: str, snippets: str) -> list[str]:
+    """Countries a clause of `sentence` says are not shipped or delivered to, which a snippet clause that says it
+    ships to a place covers: "No, we don't ship to Germany." over "We only ship to the UK, the EU and the US"."""
+    served = set().union(*(_place_words(clause.text) for snippet in snippets.split("\n\n")
+                           for clause in polarity_clauses(snippet)
+                           if not clause.negative and _SERVED.search(clause.text)))
+    if not served:
+        return []
+    named = {name for clause in _CLAUSE.split(sentence) if _NOT_SERVED.search(clause)
+             for name in names_in(clause) if name.lower() in countries()}
+    return sorted(name for name in named if _in(name.lower(), served))
 
 
 # Where the customer says they are: "im in texas", "I live in Germany", "we're based in the US".

@@ -100,7 +100,7 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     best, agreeing = 0, False
     for snippet in snippets:
         for clause in polarity_clauses(snippet):
-            shared = sum(_covers(w, clause.words) for w in asked)
+            shared = sum(_covers(w, _outside_brackets(clause)) for w in asked)
             if shared == 0 or shared < best:
                 continue
             if shared > best:
@@ -111,6 +111,17 @@ def _verdict(sentence: str, question: str, snippets: list[str]) -> tuple[str, st
     if not agreeing:
         return "otherwise", f"answers {said!r} where the snippet says otherwise: {sentence!r}"
     return None
+
+
+@lru_cache(maxsize=1024)
+def _outside_brackets(clause: Clause) -> frozenset[str]:
+    """A clause's words but those in brackets: "every order is sent from a warehouse inside that region (... Rotterdam
+    for the EU ...)" is not what "does my order to ireland get hit with customs?" asks about because it names the EU
+    in passing."""
+    return frozenset(clause_words(_BRACKETS.sub(" ", clause.text))) if "(" in clause.text else clause.words
+
+
+_BRACKETS = re.compile(r"\([^)]*\)")
 
 
 @lru_cache(maxsize=256)

@@ -343,6 +343,25 @@ def test_a_fact_labelled_for_one_place_is_not_said_where_the_reply_speaks_of_ano
     assert check.reasons and "which the snippet gives uk, for eu" in check.reasons[0]
 
 
+def test_a_country_the_snippets_region_covers_is_not_said_to_be_unserved():
+    question = "do you ship to germany?"
+    for reply in ("No, we don't ship to Germany.", "Sorry, we can't deliver to Germany."):
+        check = check_reply(reply, [CUSTOMS], question)
+        assert not check.passed and "says Germany is not served" in check.reasons[0]
+    assert check_reply("Orders to Germany are sent from a warehouse inside the EU, so there are no customs duties or "
+                       "import fees on delivery to Germany.", [CUSTOMS], question).passed
+
+
+def test_a_yes_or_no_is_not_read_against_a_place_named_in_brackets():
+    customs = ("Will I have to pay customs or import duties?\nNo. We only ship to the UK, the EU and the US, and every "
+               "order is sent from a warehouse inside that region (Milton Keynes for the UK, Rotterdam for the EU and "
+               "Columbus, Ohio for the US), so there are no customs duties or import fees.")
+    question = "does my order to ireland get hit with customs? where does it ship from"
+    assert check_reply("No. Orders to Ireland ship from our Rotterdam warehouse, so there are no customs duties or "
+                       "import fees.", [customs], question).passed
+    assert not check_reply("Yes, orders to Ireland get customs fees.", [customs], question).passed
+
+
 def test_a_date_said_with_another_dates_verb_is_stopped():
     bill = ("When is my bill paid?\nYour bill is issued on the 1st of each month and paid by Direct Debit on the 8th. "
             "You can see and download every bill in the app under Account > Bills.")
