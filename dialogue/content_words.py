@@ -57,9 +57,16 @@ def is_cjk(word: str) -> bool:
 
 def content_words(text: str) -> set[str]:
     found: set[str] = set()
-    for word in _WORD.findall(text.lower()):
-        found |= _cjk_words(word) if _CJK.search(word) else _spaced_words([word])
+    for word in _WORD.findall(text):
+        if _ACRONYM.fullmatch(word):
+            found.add(word.lower())  # "EU" is a place, not French "eu"; "US" a country, not "us"
+        else:
+            word = word.lower()
+            found |= _cjk_words(word) if _CJK.search(word) else _spaced_words([word])
     return found
+
+
+_ACRONYM = re.compile(r"[A-Z]{2,4}")
 
 
 def words(text: str) -> list[str]:

@@ -352,6 +352,14 @@ def test_a_country_the_snippets_region_covers_is_not_said_to_be_unserved():
                        "import fees on delivery to Germany.", [CUSTOMS], question).passed
 
 
+def test_the_eu_and_the_us_are_places_not_stop_words():
+    # "eu" is a French stop word and "us" an English one: "the EU" was dropped from the snippets' words, and
+    # "Yes, we ship to Germany." found no snippet that ships to Germany's region
+    assert check_reply("Yes, we ship to Germany.", [CUSTOMS], "do you ship to germany?").passed
+    assert check_reply("Yes, we ship to Germany, as it is in the EU.", [CUSTOMS], "do you ship to germany?").passed
+    assert not check_reply("Yes, we ship to Japan.", [CUSTOMS], "do you ship to japan?").passed
+
+
 def test_a_yes_or_no_is_not_read_against_a_place_named_in_brackets():
     customs = ("Will I have to pay customs or import duties?\nNo. We only ship to the UK, the EU and the US, and every "
                "order is sent from a warehouse inside that region (Milton Keynes for the UK, Rotterdam for the EU and "
