@@ -58,7 +58,7 @@ def is_cjk(word: str) -> bool:
 def content_words(text: str) -> set[str]:
     found: set[str] = set()
     for word in _WORD.findall(text):
-        if _ACRONYM.fullmatch(word):
+        if word in _PLACE_CODES:
             found.add(word.lower())  # "EU" is a place, not French "eu"; "US" a country, not "us"
         else:
             word = word.lower()
@@ -66,7 +66,7 @@ def content_words(text: str) -> set[str]:
     return found
 
 
-_ACRONYM = re.compile(r"[A-Z]{2,4}")
+_PLACE_CODES = frozenset(("EU", "US"))  # not every word in capitals: "9 AM" ("am" is German), "OK"
 
 
 def words(text: str) -> list[str]:
