@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
-from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
 from dialogue.abstention import only_refuses
+from dialogue.context import CONTEXT_WEIGHT, SearchQuery, split_question
 from dialogue.grounding import SentenceGate, check_reply, mark_citations, tidied
 from dialogue.lm.generator import Generator, TextCallback
 from dialogue.messages import HistoryEntry, ReplyKind, Source, TurnRole

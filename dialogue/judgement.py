@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from core.errors import LMUnavailable
+from dialogue.abstention import only_refuses
 from dialogue.answering import (
     Answer,
     Answering,
@@ -53,7 +54,6 @@ from dialogue.answering import (
     snippet_texts,
     stopped,
 )
-from dialogue.abstention import only_refuses
 from dialogue.grounding import (
     WEAKER_MATCH,
     check_reply,

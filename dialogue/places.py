@@ -7,6 +7,11 @@ country names come from phonenumbers (already installed for the privacy layer's 
 geocoder names every region it has a numbering plan for, in English, German, French and Spanish here.
 
 A brand's names the same way: "Yes, we sell the Nimbus Doorbell." over a list of the Nimbus devices.
+
+The other way round, a country said not to be served where a snippet ships to its region: "No, we don't ship to
+Germany." over "We only ship to the UK, the EU and the US" (`denied_countries`). And where the customer is: the place
+they say they are in ("im in texas": `customers_places`) or the one place a message names (`the_one_place`), read
+by dialogue/scopes.py.
 """
 
 import re

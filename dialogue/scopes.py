@@ -2,17 +2,20 @@
 customers". A reply that names a place (or any name) the snippet gives one audience, for another audience it
 names ("For US customers, clips are stored in Frankfurt"), states the other audience's fact. Lexical, English.
 
-A scope phrase ("for UK and EU customers") binds the names in the few words before it, back to the scope phrase
-before; names further away (the product the sentence is about) belong to no audience. A reply's scope is the
-audience its sentence names.
+A scope phrase ("for UK and EU customers", or a place alone: "Milton Keynes for the UK") binds the names in the few
+words before it, back to the scope phrase before; names further away (the product the sentence is about) belong to
+no audience. A reply's scope is the audience its sentence names ("for US customers", "EU orders"); a sentence that
+names none speaks to the customer's, where the question says where they are ("im in texas"). And a fact a snippet
+labels for one place ("UK: ... £3.95. EU: ... €5.95.") is not said, without a place, where the question and the
+reply so far name another (`told_elsewhere`).
 """
 
 import re
 from functools import lru_cache
 
-from dialogue.names import REGION_OF, names
 from dialogue.claims import binding_segments
 from dialogue.facts import facts
+from dialogue.names import REGION_OF, names
 from dialogue.places import countries, customers_places, the_one_place
 from dialogue.sentences import sentences
 
