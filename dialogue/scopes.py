@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from dialogue.claims import binding_segments
 from dialogue.facts import facts
-from dialogue.names import REGION_OF, names
+from dialogue.names import REGION_OF, names, names_in
 from dialogue.places import countries, customers_places, the_one_place
 from dialogue.sentences import sentences
 
@@ -93,7 +93,7 @@ def told_elsewhere(sentence: str, snippet: str, context: str) -> str | None:
     2-3 working days and costs £3.95. EU: standard takes 3-6 working days for €5.95."), where the question and the
     reply so far (`context`) name one place only, which another of the snippet's labels covers: "Standard delivery
     costs £3.95" after "orders to Ireland are sent from inside the EU". None otherwise."""
-    if any(_is_place(name) for name in names(" " + sentence)) or not (here := the_one_place(context)):
+    if any(_is_place(name) for name in names_in(sentence)) or not (here := the_one_place(context)):
         return None
     segments = binding_segments(snippet)
     places_of = {segment: {topic for topic in segment.topics if _is_place(topic)} for segment in segments}

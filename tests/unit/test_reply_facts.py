@@ -332,6 +332,7 @@ def test_a_fact_labelled_for_one_place_is_not_said_where_the_reply_speaks_of_ano
     assert check_reply(f"{opening} Standard delivery costs €5.95 and takes 3-6 working days.", snippets,
                        question).passed
     assert check_reply(f"{opening} In the UK standard delivery costs £3.95.", snippets, question).passed
+    assert check_reply(f"{opening} UK: standard delivery costs £3.95.", snippets, question).passed  # its label
     # the sample shop's whole FAQ, and its £50 beside the £3.95, which otherwise name the UK's price for it
     whole = ("How long does delivery take and how much does shipping cost?\nUK: standard delivery takes 2-3 working "
              "days and costs £3.95 (free over £50); express is next working day for £6.95 if you order by 14:00. EU: "
