@@ -135,8 +135,9 @@ REGRET = frozenset(content_words("sorry unfortunately afraid"))
 _SYMPATHY = re.compile(r"^\s*(?:i'm |i am |so |really |very )*sorry (?:to hear|that|about)\b", re.IGNORECASE)
 
 
-@lru_cache(maxsize=256)
-def _known(snippets: str) -> frozenset[str]:
+@lru_cache(maxsize=512)
+def known_words(snippets: str) -> frozenset[str]:
+    """The content words of the snippets (joined), cached: every sentence of a reply reads them."""
     return frozenset(content_words(snippets))
 
 
@@ -149,7 +150,7 @@ def is_courtesy(sentence: str, question: str = "", snippets: str = "") -> bool:
     """Does `sentence` only say something kind ("Sorry to hear that!"), or feel for what the customer told ("Sorry to
     hear it arrived damaged!", in their words or the snippets' for it)? Not a yes, no or denial, and no fact."""
     words = content_words(sentence)
-    told = content_words(question) | _known(snippets)
+    told = content_words(question) | known_words(snippets)
     kind = _COURTESY | told if _SYMPATHY.match(sentence.replace("’", "'")) else _COURTESY
     return bool(words) and words <= kind and asserts_nothing_checked(sentence)
 

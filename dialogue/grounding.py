@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dialogue.abstention import (REGRET, asserts_nothing_checked, claimed, is_courtesy, is_refusal,
+from dialogue.abstention import (REGRET, asserts_nothing_checked, claimed, is_courtesy, is_refusal, known_words,
                                  says_nothing)
 from dialogue.claims import misbound, sure_language, unnamed_owner
 from dialogue.content_words import content_words, words
@@ -168,7 +168,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
             or introduces(sentence, question, snippets):
         return None
     # "..., but I can't confirm that" is checked without its refusal
-    if says_nothing(sentence := claimed(sentence, _known_words("\n".join(snippets)))):
+    if says_nothing(sentence := claimed(sentence, known_words("\n".join(snippets)))):
         return None
     if _restates(sentence, question):
         return f"repeats the question: {sentence!r}"
@@ -178,7 +178,7 @@ def sentence_problem(sentence: str, snippets: list[str], question: str, earlier:
         return problem
     premise = customers_premise(sentence, question)
     joined = "\n".join(snippets)
-    if not before and (unbacked := said_back_unbacked(sentence, question, _known_words(joined), premise)):
+    if not before and (unbacked := said_back_unbacked(sentence, question, known_words(joined), premise)):
         return f"says yes to {', '.join(unbacked)}, which no snippet mentions: {sentence!r}"
     read, known = _as_read(sentence, joined)
     known = FactSet(known)
@@ -220,7 +220,7 @@ def _customers_case(sentence: str, snippets: list[str], question: str) -> tuple[
     joined = "\n".join(snippets)
     if countries := unserved_countries(sentence, joined):
         return f"names {', '.join(countries)} as served, which the snippets' places do not cover: {sentence!r}", []
-    if denied := denied_countries(sentence, "\n\n".join(snippets)):
+    if denied := denied_countries(sentence, snippets):
         return f"says {', '.join(denied)} is not served, which the snippets' places cover: {sentence!r}", []
     if siblings := unlisted_siblings(sentence, joined):
         return f"says yes for {', '.join(siblings)}, which the snippets do not list: {sentence!r}", []
@@ -232,11 +232,6 @@ def _customers_case(sentence: str, snippets: list[str], question: str) -> tuple[
     if limit := passed_limit(sentence, snippets, question):
         return f"leaves out the snippet's limit, {limit[0]}, which the customer's {limit[1]}: {sentence!r}", []
     return None, given_days
-
-
-@lru_cache(maxsize=512)
-def _known_words(snippets: str) -> frozenset[str]:
-    return frozenset(content_words(snippets))
 
 
 def _as_read(sentence: str, snippets: str) -> tuple[str, str]:
@@ -285,9 +280,10 @@ def check_reply(reply: str, snippets: list[str], question: str, earlier_replies:
     said = sentences(reply)
     reasons = [problem for i, s in enumerate(said)
                if (problem := sentence_problem(s, snippets, question, earlier, said[:i]))]
-    known = _known_words("\n".join(snippets))
+    joined = "\n".join(snippets)
+    known = known_words(joined)
     claimed_parts = {s: claimed(s, known) for s in said}
-    claims = [claimed_parts[s] for s in said if not is_refusal(s) and not is_courtesy(s, question, "\n".join(snippets))
+    claims = [claimed_parts[s] for s in said if not is_refusal(s) and not is_courtesy(s, question, joined)
               and not introduces(s, question, snippets) and not says_nothing(claimed_parts[s])]
     if not claims and not any(is_refusal(s) for s in said):
         reasons.append("says nothing")  # nothing, or only kind words and a lead-in

@@ -119,10 +119,10 @@ _NOT_SERVED = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot)\s+(?:\w+\s+){0,2}
                          r"|\bno (?:shipping|deliver\w*) to\b", re.IGNORECASE)
 
 
-def denied_countries(sentence: str, snippets: str) -> list[str]:
+def denied_countries(sentence: str, snippets: list[str]) -> list[str]:
     """Countries a clause of `sentence` says are not shipped or delivered to, which a snippet clause that says it
     ships to a place covers: "No, we don't ship to Germany." over "We only ship to the UK, the EU and the US"."""
-    served = set().union(*(_place_words(clause.text) for snippet in snippets.split("\n\n")
+    served = set().union(*(_place_words(clause.text) for snippet in snippets
                            for clause in polarity_clauses(snippet)
                            if not clause.negative and _SERVED.search(clause.text)))
     if not served:
@@ -163,6 +163,11 @@ def _audience_of(place: str) -> frozenset[str]:
     if code := _codes().get(place):
         return frozenset((place, *[region for region, codes in _REGIONS.items() if code in codes]))
     return frozenset()
+
+
+def is_place(name: str) -> bool:
+    """Is `name` a country, a region or a US state ("US" in capitals is the country)?"""
+    return bool(_audience_of("usa" if name == "US" else name.lower()))
 
 
 def the_one_place(text: str) -> frozenset[str]:

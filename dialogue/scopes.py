@@ -16,7 +16,7 @@ from functools import lru_cache
 from dialogue.claims import binding_segments
 from dialogue.facts import facts
 from dialogue.names import REGION_OF, names, names_in
-from dialogue.places import countries, customers_places, the_one_place
+from dialogue.places import customers_places, is_place, the_one_place
 from dialogue.sentences import sentences
 
 _AUDIENCE = r"(?:[A-Z]{2,}|[A-Z][a-z]+)"
@@ -69,7 +69,7 @@ def other_audience(sentence: str, snippet: str, question: str = "") -> str | Non
     no audience speaks to the customer's, where the question says where they are ("im in texas")."""
     scopes = list(_SCOPE.finditer(sentence)) or list(_AUDIENCE_FIRST.finditer(sentence.strip()))
     bound = scoped_names(snippet)
-    places = {name for name in names(" " + sentence) - bound.keys() if _is_place(name)}
+    places = {name for name in names(" " + sentence) - bound.keys() if is_place(name)}
     if not scopes and not places and (here := customers_places(question)):
         mine, who, named = here, "the customer's place", set()  # "for customers in France" speaks to France
     elif len(scopes) != 1 or (mine := _audience(scopes[0]["who"])) is None:
@@ -83,20 +83,15 @@ def other_audience(sentence: str, snippet: str, question: str = "") -> str | Non
     return None
 
 
-def _is_place(name: str) -> bool:
-    word = "usa" if name == "US" else name.lower()
-    return word in countries() or word in REGION_OF or word in _PLACES
-
-
 def told_elsewhere(sentence: str, snippet: str, context: str) -> str | None:
     """Why `sentence` states, naming no place, a fact `snippet` labels for one place ("UK: standard delivery takes
     2-3 working days and costs £3.95. EU: standard takes 3-6 working days for €5.95."), where the question and the
     reply so far (`context`) name one place only, which another of the snippet's labels covers: "Standard delivery
     costs £3.95" after "orders to Ireland are sent from inside the EU". None otherwise."""
-    if any(_is_place(name) for name in names_in(sentence)) or not (here := the_one_place(context)):
+    if any(is_place(name) for name in names_in(sentence)) or not (here := the_one_place(context)):
         return None
     segments = binding_segments(snippet)
-    places_of = {segment: {topic for topic in segment.topics if _is_place(topic)} for segment in segments}
+    places_of = {segment: {topic for topic in segment.topics if is_place(topic)} for segment in segments}
     for fact in facts(sentence):
         homes = [segment for segment in segments if fact.key in segment.facts]
         owners = set().union(*(places_of[home] for home in homes)) if homes else set()
